@@ -1,0 +1,51 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a step of those.
+PYTHON ?= python3
+VENV ?= .local/venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install stack-up stack-down stack-status lint typecheck unit integration bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+stack-up: install
+	$(BIN)/orderinfo stack up
+
+stack-down:
+	@test -x $(BIN)/orderinfo && $(BIN)/orderinfo stack down || true
+
+stack-status: install
+	$(BIN)/orderinfo stack status
+
+## Run the service on the local stack in the foreground; Ctrl-C stops everything it started.
+run: install
+	$(BIN)/orderinfo run
+
+lint: install
+	$(BIN)/ruff check services tests benchmarks
+	$(BIN)/ruff format --check services tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/unit tests/contract -q
+
+integration: stack-up
+	$(BIN)/pytest tests/integration -q
+
+## Lint, type-check, then every test against the real Kafka and PostgreSQL (started here if not running).
+test: lint typecheck stack-up
+	$(BIN)/pytest -q
+
+bench: stack-up
+	$(BIN)/python -m benchmarks.run
+
+clean: stack-down
+	rm -rf .local
