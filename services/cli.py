@@ -1,10 +1,14 @@
-"""`orderinfo`: the one command an operator uses. Each subcommand delegates to the package that owns the work."""
+"""`orderinfo`: the one command an operator uses. Each subcommand delegates to the package that owns the work;
+imports happen inside the handlers so `orderinfo --help` stays fast and nothing connects at import time."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 
 def _stack(args: argparse.Namespace) -> int:
@@ -22,19 +26,149 @@ def _stack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """Run `main(stop)` until SIGINT/SIGTERM sets `stop`."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+    return 0
+
+
+def _logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def _consume(args: argparse.Namespace) -> int:
+    from services.ingest.main import run_consumer
+    from services.ingest.settings import IngestSettings
+
+    _logging()
+    settings = IngestSettings()
+    return _until_signalled(lambda stop: run_consumer(settings, stop))
+
+
+def _relay(args: argparse.Namespace) -> int:
+    from services.rules_bridge.main import RelaySettings, serve
+
+    _logging()
+    settings = RelaySettings()
+    return _until_signalled(lambda stop: serve(settings, stop))
+
+
+def _api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from services.ingest.settings import IngestSettings
+
+    _logging()
+    settings = IngestSettings()
+    uvicorn.run(
+        "services.ingest.main:create_app",
+        factory=True,
+        host=args.host or settings.http_host,
+        port=args.port or settings.http_port,
+        log_level="info",
+        access_log=False,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from services.platform.database import open_database
+    from services.platform.settings import ConnectionSettings
+
+    async def main() -> None:
+        pool = await open_database(ConnectionSettings().database_url, min_size=1, max_size=1)
+        await pool.close()
+
+    asyncio.run(main())
+    print("database migrated")
+    return 0
+
+
+def _tenant(args: argparse.Namespace) -> int:
+    from services.ingest.adapters.tenants import create_tenant
+    from services.platform.database import open_database
+    from services.platform.settings import ConnectionSettings
+
+    async def main() -> None:
+        pool = await open_database(ConnectionSettings().database_url, min_size=1, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                tenant, key = await create_tenant(conn, args.name)
+        finally:
+            await pool.close()
+        print(f"tenant {tenant.name!r} created: id {tenant.id}")
+        print(f"API key (shown once, keep it safe): {key}")
+
+    asyncio.run(main())
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from services.ingest.entrypoints.upload_client import upload_and_follow
+
+    return upload_and_follow(
+        args.file, api=args.api, api_key=args.api_key, mode=args.mode, timezone=args.timezone, dry_run=args.dry_run
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from services.platform.runner import run_everything
+
+    return run_everything(with_demo=not args.no_demo)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orderinfo", description="Order Info operator commands")
     sub = parser.add_subparsers(dest="command", required=True)
+
     stack = sub.add_parser("stack", help="the local Kafka broker and PostgreSQL (no Docker needed)")
     stack.add_argument("action", choices=["up", "down", "status"])
     stack.set_defaults(handler=_stack)
+
+    run = sub.add_parser("run", help="stack + every service process in the foreground, with a demo; Ctrl-C stops")
+    run.add_argument("--no-demo", action="store_true", help="skip the demo tenant and sample import")
+    run.set_defaults(handler=_run)
+
+    sub.add_parser("api", help="the HTTP API").set_defaults(handler=_api)
+    sub.choices["api"].add_argument("--host")
+    sub.choices["api"].add_argument("--port", type=int)
+    sub.add_parser("consume", help="the orders.ingest.v1 consumer").set_defaults(handler=_consume)
+    sub.add_parser("relay", help="the rules bridge's outbox relay").set_defaults(handler=_relay)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(handler=_migrate)
+
+    tenant = sub.add_parser("tenant", help="tenants")
+    tenant_sub = tenant.add_subparsers(dest="tenant_command", required=True)
+    create = tenant_sub.add_parser("create", help="create a tenant and print its API key once")
+    create.add_argument("name")
+    create.set_defaults(handler=_tenant)
+
+    upload = sub.add_parser("import", help="upload an import file and follow it to completion")
+    upload.add_argument("file")
+    upload.add_argument("--api", default="http://127.0.0.1:8080")
+    upload.add_argument("--api-key", default=None, help="default: $ORDERINFO_API_KEY")
+    upload.add_argument("--mode", choices=["partial", "strict"], default="partial")
+    upload.add_argument("--timezone", default="Asia/Shanghai")
+    upload.add_argument("--dry-run", action="store_true")
+    upload.set_defaults(handler=_import)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = args.handler
-    result: int = handler(args)
+    result: int = args.handler(args)
     return result
 
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
+from services.platform.database import create_pool
 from services.platform.migrations import migrate
 from services.platform.settings import ConnectionSettings
 from tests.support.services import ServiceAddresses, locate_services
@@ -65,5 +66,6 @@ def connection_settings(database_url: str, kafka_bootstrap: str) -> ConnectionSe
 
 @pytest.fixture(scope="session")
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    async with asyncpg.create_pool(database_url, min_size=1, max_size=10) as created:
-        yield created
+    created = await create_pool(database_url, max_size=10)
+    yield created
+    await created.close()

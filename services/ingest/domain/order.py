@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 
 class OrderSource(StrEnum):
@@ -57,6 +57,17 @@ class Store(_Value):
     store_id: Text64 | None = None
     name: Text255 | None = None
 
+    @model_validator(mode="after")
+    def _identified(self) -> Store:
+        if not self.store_no and not self.store_id:
+            raise ValueError("store_no and store_id are both blank: one of them is required")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The store's identity within a tenant: its store no., else its store ID."""
+        return f"no:{self.store_no}" if self.store_no else f"id:{self.store_id}"
+
 
 class Buyer(_Value):
     """Identifiers of the buyer, in resolution priority: Sobot customer ID > mobile > unionid > nickname."""
@@ -65,6 +76,12 @@ class Buyer(_Value):
     mobile: Annotated[str, Field(pattern=r"^1\d{10}$")] | None = None
     unionid: Text64 | None = None
     nickname: Text255 | None = None
+
+    @model_validator(mode="after")
+    def _identified(self) -> Buyer:
+        if not (self.sobot_customer_id or self.mobile or self.unionid or self.nickname):
+            raise ValueError("buyer has no identifier: give a Sobot customer ID, mobile, unionid or nickname")
+        return self
 
 
 class Receiver(_Value):
@@ -102,8 +119,9 @@ class Order(_Value):
     remark: Annotated[str, Field(max_length=1000)] | None = None
     lines: list[OrderLine] = Field(min_length=1, max_length=5000)
 
-    def total_amount(self) -> Decimal:
-        """The order amount as given, else the sum of its lines."""
-        if self.order_amount is not None:
-            return self.order_amount
-        return sum((line.line_amount or line.unit_price * line.quantity for line in self.lines), Decimal(0))
+    @model_validator(mode="after")
+    def _distinct_lines(self) -> Order:
+        keys = [(line.product_id, line.sku) for line in self.lines]
+        if len(set(keys)) != len(keys):
+            raise ValueError("two lines have the same product_id and sku")
+        return self

@@ -120,6 +120,7 @@ CREATE TABLE orders (
     order_time     timestamptz NOT NULL,
     payment_time   timestamptz,
     store_key      text NOT NULL,
+    store          jsonb NOT NULL,               -- store_no, store_id, name as the order gave them
     customer_id    uuid NOT NULL,
     matched_by     text NOT NULL,                 -- sobot_customer_id | mobile | unionid | nickname | new
     buyer          jsonb NOT NULL,

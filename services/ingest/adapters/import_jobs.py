@@ -1,0 +1,118 @@
+"""Import jobs: the upload's record, its rows (for the result workbook) and counters that move as orders land.
+
+Counting goes through `import_orders` (one row per import and order, inserted once): a redelivered batch finds its
+rows already there and counts nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from services.ingest.adapters import sql
+
+Conn = Any
+
+
+@dataclass(frozen=True)
+class NewImport:
+    tenant_id: UUID
+    import_id: UUID
+    filename: str
+    mode: str
+    timezone: str
+    rows_total: int
+    rows_valid: int
+    rows_invalid: int
+    orders_total: int
+    orders_held_back: int
+    header: list[str]
+    first_errors: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    row_no: int
+    order_no: str | None
+    cells: list[str]
+    outcome: str  # invalid | held_back | queued
+    issues: str
+
+
+async def record_import(conn: Conn, job: NewImport, rows: Sequence[ImportRow]) -> None:
+    await conn.execute(
+        sql.INSERT_IMPORT, job.tenant_id, job.import_id, job.filename, job.mode, job.timezone, "queued",
+        job.rows_total, job.rows_valid, job.rows_invalid, job.orders_total, job.orders_held_back, job.header,
+        job.first_errors,
+    )  # fmt: skip
+    if rows:
+        await conn.execute(
+            sql.INSERT_IMPORT_ROWS, job.tenant_id, job.import_id, [r.row_no for r in rows],
+            [r.order_no for r in rows], [r.cells for r in rows], [r.outcome for r in rows], [r.issues for r in rows],
+        )  # fmt: skip
+    if job.orders_total == 0:
+        await conn.execute(sql.COMPLETE_EMPTY_IMPORT, job.tenant_id, job.import_id)
+
+
+async def mark_published(conn: Conn, tenant_id: UUID, import_id: UUID, published: int) -> None:
+    await conn.execute(sql.MARK_IMPORT_PUBLISHED, tenant_id, import_id, published)
+
+
+async def mark_failed(conn: Conn, tenant_id: UUID, import_id: UUID, reason: str) -> None:
+    await conn.execute(sql.FAIL_IMPORT, tenant_id, import_id, reason)
+
+
+async def import_owners(conn: Conn, import_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+    """import id -> owning tenant, for the given ids that exist."""
+    if not import_ids:
+        return {}
+    return {r["id"]: r["tenant_id"] for r in await conn.fetch(sql.IMPORT_OWNERS, sorted(set(import_ids)))}
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    tenant_id: UUID
+    import_id: UUID
+    order_no: str
+    outcome: str  # created | updated | unchanged | stale_status | dead_lettered
+    detail: str = ""
+
+
+async def count_results(conn: Conn, results: Sequence[OrderResult]) -> None:
+    """Record each order's outcome once per import and advance the imports' counters and states."""
+    unique = {(r.tenant_id, r.import_id, r.order_no): r for r in results}
+    if not unique:
+        return
+    rows = sorted(unique.values(), key=lambda r: (r.tenant_id, r.import_id, r.order_no))
+    inserted = await conn.fetch(
+        sql.RECORD_IMPORT_ORDERS,
+        [r.tenant_id for r in rows], [r.import_id for r in rows], [r.order_no for r in rows],
+        [r.outcome for r in rows], [r.detail for r in rows],
+    )  # fmt: skip
+    counts: Counter[tuple[UUID, UUID, str]] = Counter((r["tenant_id"], r["import_id"], r["outcome"]) for r in inserted)
+    jobs = sorted({(t, i) for t, i, _ in counts})
+    if not jobs:
+        return
+
+    def column(outcome: str) -> list[int]:
+        return [counts[(t, i, outcome)] for t, i in jobs]
+
+    dead = column("dead_lettered")
+    processed = [sum(counts[(t, i, o)] for o in ("created", "updated", "unchanged", "stale_status")) for t, i in jobs]
+    await conn.execute(
+        sql.ADVANCE_IMPORTS, [t for t, _ in jobs], [i for _, i in jobs], processed, column("created"),
+        column("updated"), column("unchanged"), column("stale_status"), dead,
+    )  # fmt: skip
+
+
+async def get_import(conn: Conn, tenant_id: UUID, import_id: UUID) -> dict[str, Any] | None:
+    row = await conn.fetchrow(sql.IMPORT_BY_ID, tenant_id, import_id)
+    return dict(row) if row else None
+
+
+async def row_outcomes(conn: Conn, tenant_id: UUID, import_id: UUID) -> list[tuple[int, list[str], str, str]]:
+    rows = await conn.fetch(sql.IMPORT_ROW_OUTCOMES, tenant_id, import_id)
+    return [(r["row_no"], r["cells"], r["outcome"], r["issues"]) for r in rows]

@@ -1,0 +1,173 @@
+"""Reading and writing orders, customers and personas. Functions take the connection first: the caller owns the
+transaction, so a whole batch (and its outbox rows) commits or rolls back as one."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from services.ingest.adapters import sql
+from services.ingest.domain.identity import Customer, CustomerIndex
+from services.ingest.domain.order import Buyer, OrderStatus
+from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, OrderAggregates, build_persona
+from services.ingest.domain.planning import LineRow, OrderRow, RoundPlan, StoredOrder
+from services.rules_bridge.domain.changes import CustomerSnapshot
+
+Conn = Any  # asyncpg.Connection (untyped library)
+Key = tuple[UUID, str]
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    return [[row[i] for row in rows] for i in range(width)] if rows else [[] for _ in range(width)]
+
+
+async def existing_tenants(conn: Conn, tenant_ids: Iterable[UUID]) -> set[UUID]:
+    ids = sorted(set(tenant_ids))
+    return {r["id"] for r in await conn.fetch(sql.EXISTING_TENANTS, ids)} if ids else set()
+
+
+async def load_stored(conn: Conn, keys: Sequence[Key], *, lock: bool = True) -> dict[Key, StoredOrder]:
+    """The stored orders (with lines) among `keys`; locked FOR UPDATE in key order when `lock`."""
+    if not keys:
+        return {}
+    tenants, order_nos = _columns(sorted(keys), 2)
+    rows = await conn.fetch(sql.LOCK_ORDERS if lock else sql.READ_ORDERS, tenants, order_nos)
+    lines: dict[Key, dict[tuple[str, str], LineRow]] = defaultdict(dict)
+    for r in await conn.fetch(sql.LINES_OF_ORDERS, tenants, order_nos):
+        line = LineRow(r["product_id"], r["sku"], r["product_name"], r["quantity"], r["unit_price"], r["line_amount"])
+        lines[(r["tenant_id"], r["order_no"])][line.key] = line
+    return {
+        (r["tenant_id"], r["order_no"]): StoredOrder(_order_row(r), lines[(r["tenant_id"], r["order_no"])])
+        for r in rows
+    }
+
+
+def _order_row(r: Any) -> OrderRow:
+    return OrderRow(
+        tenant_id=r["tenant_id"], order_no=r["order_no"], source=r["source"], status=OrderStatus(r["status"]),
+        status_raw=r["status_raw"], order_time=r["order_time"], payment_time=r["payment_time"],
+        store_key=r["store_key"], store=r["store"], customer_id=r["customer_id"], matched_by=r["matched_by"],
+        buyer=r["buyer"], receiver=r["receiver"], order_amount=r["order_amount"], paid_amount=r["paid_amount"],
+        total_amount=r["total_amount"], remark=r["remark"], version=r["version"],
+    )  # fmt: skip
+
+
+async def load_customer_index(
+    conn: Conn, tenant_id: UUID, buyers: Iterable[Buyer], customer_ids: Iterable[UUID]
+) -> CustomerIndex:
+    """Every customer of `tenant_id` that one of `buyers` could match, plus the given customers."""
+    buyers = list(buyers)
+    rows = await conn.fetch(
+        sql.CANDIDATE_CUSTOMERS,
+        tenant_id,
+        sorted({b.sobot_customer_id for b in buyers if b.sobot_customer_id}),
+        sorted({b.mobile for b in buyers if b.mobile}),
+        sorted({b.unionid for b in buyers if b.unionid}),
+        sorted(set(customer_ids)),
+    )
+    index = CustomerIndex()
+    for r in rows:
+        index.put(Customer(r["id"], r["sobot_customer_id"], r["mobile"], r["unionid"], r["nickname"]))
+    return index
+
+
+async def write_plan(conn: Conn, plan: RoundPlan) -> None:
+    """Apply one round's decisions, customers first (orders reference them), each table in one statement."""
+    rows: list[tuple[Any, ...]]
+    if plan.new_customers:
+        rows = [(t, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname) for t, c in plan.new_customers]
+        await conn.execute(sql.INSERT_CUSTOMERS, *_columns(rows, 6))
+    if plan.added_identifiers:
+        rows = [
+            (t, cid, a.get("sobot_customer_id"), a.get("mobile"), a.get("unionid"), a.get("nickname"))
+            for (t, cid), a in plan.added_identifiers.items()
+        ]
+        await conn.execute(sql.ADD_CUSTOMER_IDENTIFIERS, *_columns(rows, 6))
+    if plan.conflicts:
+        rows = [(t, no, cid, c.identifier, c.value, c.held_by) for t, no, cid, c in plan.conflicts]
+        await conn.execute(sql.RECORD_IDENTITY_CONFLICTS, *_columns(rows, 6))
+    if plan.stores:
+        rows = [
+            (t, key, source, s.get("store_no"), s.get("store_id"), s.get("name"))
+            for (t, key), (source, s) in sorted(plan.stores.items())
+        ]
+        await conn.execute(sql.UPSERT_STORES, *_columns(rows, 6))
+    if plan.products:
+        rows = [(t, pid, sku, name, price) for (t, pid, sku), (name, price) in sorted(plan.products.items())]
+        await conn.execute(sql.UPSERT_PRODUCTS, *_columns(rows, 5))
+    if plan.orders:
+        await conn.execute(sql.UPSERT_ORDERS, *_columns([_order_values(*o) for o in plan.orders], 20))
+    if plan.lines:
+        rows = [
+            (t, no, x.product_id, x.sku, x.product_name, x.quantity, x.unit_price, x.line_amount)
+            for t, no, x in plan.lines
+        ]
+        await conn.execute(sql.UPSERT_LINES, *_columns(rows, 8))
+    if plan.history:
+        await conn.execute(sql.INSERT_STATUS_HISTORY, *_columns(plan.history, 3))
+
+
+def _order_values(row: OrderRow, import_id: UUID | None, producer: str) -> tuple[Any, ...]:
+    return (
+        row.tenant_id, row.order_no, row.source, row.status.value, row.status_raw, row.order_time, row.payment_time,
+        row.store_key, row.store, row.customer_id, row.matched_by, row.buyer, row.receiver, row.order_amount,
+        row.paid_amount, row.total_amount, row.remark, row.version, import_id, producer,
+    )  # fmt: skip
+
+
+async def refresh_personas(
+    conn: Conn,
+    customers: set[tuple[UUID, UUID]],
+    created: set[tuple[UUID, UUID]],
+    now: datetime,
+    thresholds: LifecycleThresholds,
+) -> list[CustomerSnapshot]:
+    """Recompute the personas of `customers` from their stored orders; store and return those that changed
+    (and every customer in `created`, which is new)."""
+    if not customers:
+        return []
+    keys = sorted(customers)
+    tenants, ids = _columns(keys, 2)
+    aggregates = await _aggregates(conn, tenants, ids)
+    changed = []
+    for r in await conn.fetch(sql.CUSTOMERS_BY_ID, tenants, ids):
+        key = (r["tenant_id"], r["id"])
+        persona = build_persona(aggregates.get(key, _EMPTY), now, thresholds)
+        if persona == r["persona"] and key not in created:
+            continue
+        changed.append(
+            CustomerSnapshot(
+                tenant_id=r["tenant_id"], customer_id=r["id"], sobot_customer_id=r["sobot_customer_id"],
+                mobile=r["mobile"], unionid=r["unionid"], nickname=r["nickname"], persona=persona,
+                created=key in created,
+            )
+        )  # fmt: skip
+    if changed:
+        rows = [(c.tenant_id, c.customer_id, c.persona) for c in changed]
+        await conn.execute(sql.UPDATE_PERSONAS, *_columns(rows, 3))
+    return changed
+
+
+_EMPTY = OrderAggregates(0, 0, Decimal(0), Decimal(0), None, None, None)
+
+
+async def _aggregates(conn: Conn, tenants: list[Any], ids: list[Any]) -> dict[tuple[UUID, UUID], OrderAggregates]:
+    paid = list(PAID_STATUSES)
+    result: dict[tuple[UUID, UUID], OrderAggregates] = {}
+    for r in await conn.fetch(sql.PERSONA_TOTALS, tenants, ids, paid):
+        result[(r["tenant_id"], r["customer_id"])] = OrderAggregates(
+            order_count=r["order_count"], paid_order_count=r["paid_order_count"], total_amount=r["total_amount"],
+            total_paid=r["total_paid"], first_order_time=r["first_order_time"], last_order_time=r["last_order_time"],
+            last_paid_time=r["last_paid_time"], sources=list(r["sources"]),
+        )  # fmt: skip
+    for r in await conn.fetch(sql.PERSONA_STATUSES, tenants, ids):
+        result[(r["tenant_id"], r["customer_id"])].status_counts[r["status"]] = r["n"]
+    for r in await conn.fetch(sql.PERSONA_STORES, tenants, ids):
+        result[(r["tenant_id"], r["customer_id"])].store_counts[r["store"]] = (r["n"], r["last"])
+    for r in await conn.fetch(sql.PERSONA_PRODUCTS, tenants, ids):
+        result[(r["tenant_id"], r["customer_id"])].product_quantities[r["product_id"]] = (r["quantity"], r["name"])
+    return result

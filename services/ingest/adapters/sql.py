@@ -1,0 +1,245 @@
+"""Every SQL statement of the ingest service, by name. Set-based: one statement per batch, keys sorted.
+
+Arrays are passed column by column and expanded with `unnest`; jsonb values are Python values (the pool's codec).
+"""
+
+# --- tenants -------------------------------------------------------------------------------------------------------
+
+INSERT_TENANT = "INSERT INTO tenants (id, name, api_key_hash) VALUES ($1, $2, $3)"
+TENANT_BY_KEY_HASH = "SELECT id, name FROM tenants WHERE api_key_hash = $1"
+EXISTING_TENANTS = "SELECT id FROM tenants WHERE id = ANY($1::uuid[])"
+
+# --- orders: read and lock ---------------------------------------------------------------------------------------
+
+LOCK_ORDERS = """
+SELECT o.tenant_id, o.order_no, o.source, o.status, o.status_raw, o.order_time, o.payment_time, o.store_key,
+       o.store, o.customer_id, o.matched_by, o.buyer, o.receiver, o.order_amount, o.paid_amount, o.total_amount,
+       o.remark, o.version
+FROM orders o
+JOIN unnest($1::uuid[], $2::text[]) AS k (tenant_id, order_no) USING (tenant_id, order_no)
+ORDER BY o.tenant_id, o.order_no
+FOR UPDATE OF o
+"""
+
+READ_ORDERS = LOCK_ORDERS.replace("FOR UPDATE OF o", "")
+
+LINES_OF_ORDERS = """
+SELECT l.tenant_id, l.order_no, l.product_id, l.sku, l.product_name, l.quantity, l.unit_price, l.line_amount
+FROM order_lines l
+JOIN unnest($1::uuid[], $2::text[]) AS k (tenant_id, order_no) USING (tenant_id, order_no)
+"""
+
+CANDIDATE_CUSTOMERS = """
+SELECT id, sobot_customer_id, mobile, unionid, nickname
+FROM customers
+WHERE tenant_id = $1
+  AND (sobot_customer_id = ANY($2::text[]) OR mobile = ANY($3::text[]) OR unionid = ANY($4::text[])
+       OR id = ANY($5::uuid[]))
+"""
+
+# --- orders: write -------------------------------------------------------------------------------------------------
+
+UPSERT_ORDERS = """
+INSERT INTO orders AS o (tenant_id, order_no, source, status, status_raw, order_time, payment_time, store_key, store,
+                         customer_id, matched_by, buyer, receiver, order_amount, paid_amount, total_amount, remark,
+                         version, last_import_id, producer)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                     $7::timestamptz[], $8::text[], $9::jsonb[], $10::uuid[], $11::text[], $12::jsonb[], $13::jsonb[],
+                     $14::numeric[], $15::numeric[], $16::numeric[], $17::text[], $18::int[], $19::uuid[], $20::text[])
+ORDER BY 1, 2
+ON CONFLICT (tenant_id, order_no) DO UPDATE SET
+    source = EXCLUDED.source, status = EXCLUDED.status, status_raw = EXCLUDED.status_raw,
+    order_time = EXCLUDED.order_time, payment_time = EXCLUDED.payment_time, store_key = EXCLUDED.store_key,
+    store = EXCLUDED.store, customer_id = EXCLUDED.customer_id, matched_by = EXCLUDED.matched_by,
+    buyer = EXCLUDED.buyer, receiver = EXCLUDED.receiver, order_amount = EXCLUDED.order_amount,
+    paid_amount = EXCLUDED.paid_amount, total_amount = EXCLUDED.total_amount, remark = EXCLUDED.remark,
+    version = EXCLUDED.version, last_import_id = EXCLUDED.last_import_id, producer = EXCLUDED.producer,
+    updated_at = now()
+"""
+
+UPSERT_LINES = """
+INSERT INTO order_lines (tenant_id, order_no, product_id, sku, product_name, quantity, unit_price, line_amount)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::numeric[],
+                     $8::numeric[])
+ORDER BY 1, 2, 3, 4
+ON CONFLICT (tenant_id, order_no, product_id, sku) DO UPDATE SET
+    product_name = EXCLUDED.product_name, quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price,
+    line_amount = EXCLUDED.line_amount, updated_at = now()
+"""
+
+UPSERT_STORES = """
+INSERT INTO stores AS s (tenant_id, store_key, source, store_no, store_id, name)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+ORDER BY 1, 2
+ON CONFLICT (tenant_id, store_key) DO UPDATE SET
+    source = EXCLUDED.source, store_no = EXCLUDED.store_no, store_id = EXCLUDED.store_id,
+    name = coalesce(EXCLUDED.name, s.name), updated_at = now()
+WHERE (s.source, s.store_no, s.store_id, s.name)
+      IS DISTINCT FROM (EXCLUDED.source, EXCLUDED.store_no, EXCLUDED.store_id, coalesce(EXCLUDED.name, s.name))
+"""
+
+UPSERT_PRODUCTS = """
+INSERT INTO products AS p (tenant_id, product_id, sku, name, unit_price)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::numeric[])
+ORDER BY 1, 2, 3
+ON CONFLICT (tenant_id, product_id, sku) DO UPDATE SET
+    name = coalesce(EXCLUDED.name, p.name), unit_price = EXCLUDED.unit_price, updated_at = now()
+WHERE (p.name, p.unit_price) IS DISTINCT FROM (coalesce(EXCLUDED.name, p.name), EXCLUDED.unit_price)
+"""
+
+INSERT_STATUS_HISTORY = """
+INSERT INTO order_status_history (tenant_id, order_no, status)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
+ON CONFLICT DO NOTHING
+"""
+
+# --- customers -----------------------------------------------------------------------------------------------------
+
+INSERT_CUSTOMERS = """
+INSERT INTO customers (tenant_id, id, sobot_customer_id, mobile, unionid, nickname)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[])
+ORDER BY 1, 2
+"""
+
+ADD_CUSTOMER_IDENTIFIERS = """
+UPDATE customers c SET
+    sobot_customer_id = coalesce(c.sobot_customer_id, u.sobot_customer_id),
+    mobile = coalesce(c.mobile, u.mobile),
+    unionid = coalesce(c.unionid, u.unionid),
+    nickname = coalesce(c.nickname, u.nickname),
+    updated_at = now()
+FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[])
+      ORDER BY 1, 2) AS u (tenant_id, id, sobot_customer_id, mobile, unionid, nickname)
+WHERE c.tenant_id = u.tenant_id AND c.id = u.id
+"""
+
+RECORD_IDENTITY_CONFLICTS = """
+INSERT INTO identity_conflicts (tenant_id, order_no, customer_id, identifier, value, held_by)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::uuid[])
+ON CONFLICT (tenant_id, order_no, identifier) DO UPDATE SET
+    customer_id = EXCLUDED.customer_id, value = EXCLUDED.value, held_by = EXCLUDED.held_by, recorded_at = now()
+"""
+
+# --- persona: aggregates of each touched customer's orders ----------------------------------------------------------
+
+_CUSTOMER_ORDERS = """
+WITH k AS (SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, customer_id)),
+     o AS (SELECT o.* FROM orders o JOIN k USING (tenant_id, customer_id))
+"""
+
+PERSONA_TOTALS = (
+    _CUSTOMER_ORDERS
+    + """
+SELECT tenant_id, customer_id,
+       count(*) AS order_count,
+       count(*) FILTER (WHERE status = ANY($3::text[])) AS paid_order_count,
+       coalesce(sum(total_amount) FILTER (WHERE status <> 'deal_closed'), 0) AS total_amount,
+       coalesce(sum(coalesce(paid_amount, total_amount)) FILTER (WHERE status = ANY($3::text[])), 0) AS total_paid,
+       min(order_time) AS first_order_time,
+       max(order_time) AS last_order_time,
+       max(coalesce(payment_time, order_time)) FILTER (WHERE status = ANY($3::text[])) AS last_paid_time,
+       array_agg(DISTINCT source) AS sources
+FROM o GROUP BY tenant_id, customer_id
+"""
+)
+
+PERSONA_STATUSES = _CUSTOMER_ORDERS + "SELECT tenant_id, customer_id, status, count(*) AS n FROM o GROUP BY 1, 2, 3"
+
+PERSONA_STORES = (
+    _CUSTOMER_ORDERS
+    + """
+SELECT tenant_id, customer_id, coalesce(store->>'name', store_key) AS store, count(*) AS n, max(order_time) AS last
+FROM o GROUP BY 1, 2, 3
+"""
+)
+
+PERSONA_PRODUCTS = (
+    _CUSTOMER_ORDERS
+    + """
+SELECT o.tenant_id, o.customer_id, l.product_id, sum(l.quantity) AS quantity, max(l.product_name) AS name
+FROM o JOIN order_lines l USING (tenant_id, order_no)
+WHERE o.status <> 'deal_closed'
+GROUP BY 1, 2, 3
+"""
+)
+
+CUSTOMERS_BY_ID = """
+SELECT c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona
+FROM customers c JOIN unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, id) USING (tenant_id, id)
+ORDER BY 1, 2
+"""
+
+UPDATE_PERSONAS = """
+UPDATE customers c SET persona = u.persona, updated_at = now()
+FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[]) ORDER BY 1, 2) AS u (tenant_id, id, persona)
+WHERE c.tenant_id = u.tenant_id AND c.id = u.id
+"""
+
+# --- imports -------------------------------------------------------------------------------------------------------
+
+INSERT_IMPORT = """
+INSERT INTO imports (tenant_id, id, filename, mode, timezone, state, rows_total, rows_valid, rows_invalid,
+                     orders_total, orders_held_back, header, first_errors)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+"""
+
+INSERT_IMPORT_ROWS = """
+INSERT INTO import_rows (tenant_id, import_id, row_no, order_no, cells, outcome, issues)
+SELECT $1, $2, * FROM unnest($3::int[], $4::text[], $5::jsonb[], $6::text[], $7::text[])
+"""
+
+MARK_IMPORT_PUBLISHED = """
+UPDATE imports SET orders_published = $3,
+       state = CASE WHEN state = 'queued' THEN 'processing' ELSE state END, updated_at = now()
+WHERE tenant_id = $1 AND id = $2
+"""
+
+FAIL_IMPORT = """
+UPDATE imports SET state = 'failed', failure = $3, updated_at = now(), completed_at = now()
+WHERE tenant_id = $1 AND id = $2
+"""
+
+COMPLETE_EMPTY_IMPORT = """
+UPDATE imports SET state = CASE WHEN rows_invalid > 0 THEN 'completed_with_errors' ELSE 'completed' END,
+       completed_at = now(), updated_at = now()
+WHERE tenant_id = $1 AND id = $2 AND orders_total = 0
+"""
+
+IMPORT_OWNERS = "SELECT id, tenant_id FROM imports WHERE id = ANY($1::uuid[])"
+
+RECORD_IMPORT_ORDERS = """
+INSERT INTO import_orders (tenant_id, import_id, order_no, outcome, detail)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])
+ORDER BY 1, 2, 3
+ON CONFLICT DO NOTHING
+RETURNING tenant_id, import_id, outcome
+"""
+
+ADVANCE_IMPORTS = """
+UPDATE imports i SET
+    orders_processed = i.orders_processed + d.processed,
+    created = i.created + d.created, updated = i.updated + d.updated, unchanged = i.unchanged + d.unchanged,
+    stale_status = i.stale_status + d.stale, dead_lettered = i.dead_lettered + d.dead,
+    state = CASE
+        WHEN i.orders_processed + d.processed + i.dead_lettered + d.dead < i.orders_total THEN 'processing'
+        WHEN i.rows_invalid > 0 OR i.dead_lettered + d.dead > 0 THEN 'completed_with_errors'
+        ELSE 'completed' END,
+    completed_at = CASE WHEN i.orders_processed + d.processed + i.dead_lettered + d.dead >= i.orders_total
+                        THEN coalesce(i.completed_at, now()) END,
+    updated_at = now()
+FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[])
+      ORDER BY 1, 2) AS d (tenant_id, import_id, processed, created, updated, unchanged, stale, dead)
+WHERE i.tenant_id = d.tenant_id AND i.id = d.import_id AND i.state <> 'failed'
+"""
+
+IMPORT_BY_ID = "SELECT * FROM imports WHERE tenant_id = $1 AND id = $2"
+
+IMPORT_ROW_OUTCOMES = """
+SELECT r.row_no, r.cells, coalesce(o.outcome, r.outcome) AS outcome, concat_ws('; ', nullif(r.issues, ''),
+       nullif(o.detail, '')) AS issues
+FROM import_rows r
+LEFT JOIN import_orders o ON o.tenant_id = r.tenant_id AND o.import_id = r.import_id AND o.order_no = r.order_no
+     AND r.outcome = 'queued'
+WHERE r.tenant_id = $1 AND r.import_id = $2
+ORDER BY r.row_no
+"""

@@ -1,0 +1,37 @@
+"""Contract of `orders.ingest.v1`: one message per order, key `"{tenant_id}:{order_no}"`.
+
+The import service publishes it for every valid order of an upload; other systems (a mall integration pushing
+orders live) may publish the same contract. The consumer validates every message; an invalid one goes to
+`orders.ingest.dlq.v1` with headers naming the reason. The JSON Schema in `schemas/` is generated from this model.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import ConfigDict, Field
+
+from services.ingest.domain.order import Order
+from services.platform.topics import TopicSpec
+
+SCHEMA_VERSION = 1
+TOPIC = TopicSpec("orders.ingest.v1")
+DLQ_TOPIC = TopicSpec("orders.ingest.dlq.v1", configs={"retention.ms": str(30 * 24 * 3600 * 1000)})
+CONSUMER_GROUP = "orderinfo-ingest"
+
+
+class OrderIngestV1(Order):
+    """An order to upsert for a tenant. Re-sending the same content is harmless: it changes nothing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, title="orders.ingest.v1")
+
+    schema_version: Literal[1] = 1
+    tenant_id: UUID
+    import_id: UUID | None = Field(default=None, description="The upload this order came from, if any.")
+    producer: str = Field(default="import", min_length=1, max_length=64, description="Who sent it.")
+
+
+def message_key(tenant_id: UUID, order_no: str) -> bytes:
+    """Partition key: one order's messages stay on one partition, in order."""
+    return f"{tenant_id}:{order_no}".encode()

@@ -1,0 +1,106 @@
+"""Who bought an order: resolving the buyer to a customer by identifier priority.
+
+Priority: Sobot customer ID > mobile > WeChat unionid > nickname. The first identifier that names a known customer
+wins. Identifiers on the order that the matched customer lacks are added to it, unless another customer holds them:
+then nothing is merged and the conflict is recorded. A nickname never matches across orders: a nickname-only buyer
+becomes a new customer for a new order, and re-importing that order keeps its customer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from uuid import UUID
+
+from services.ingest.domain.order import Buyer
+
+UNIQUE_IDENTIFIERS: tuple[str, ...] = ("sobot_customer_id", "mobile", "unionid")
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: UUID
+    sobot_customer_id: str | None = None
+    mobile: str | None = None
+    unionid: str | None = None
+    nickname: str | None = None
+
+    def get(self, identifier: str) -> str | None:
+        value: str | None = getattr(self, identifier)
+        return value
+
+
+@dataclass(frozen=True)
+class Conflict:
+    identifier: str
+    value: str
+    held_by: UUID
+
+
+@dataclass(frozen=True)
+class Resolution:
+    customer_id: UUID
+    matched_by: str  # sobot_customer_id | mobile | unionid | order (kept from the stored order) | new
+    created: bool
+    added: dict[str, str] = field(default_factory=dict)
+    conflicts: tuple[Conflict, ...] = ()
+
+
+@dataclass
+class CustomerIndex:
+    """The customers one tenant's batch can match, indexed by each unique identifier; updated as it resolves."""
+
+    customers: dict[UUID, Customer] = field(default_factory=dict)
+    holders: dict[tuple[str, str], UUID] = field(default_factory=dict)
+
+    def put(self, customer: Customer) -> None:
+        self.customers[customer.id] = customer
+        for identifier in UNIQUE_IDENTIFIERS:
+            value = customer.get(identifier)
+            if value is not None:
+                self.holders[(identifier, value)] = customer.id
+
+    def holder(self, identifier: str, value: str) -> UUID | None:
+        return self.holders.get((identifier, value))
+
+
+def resolve_buyer(
+    buyer: Buyer,
+    index: CustomerIndex,
+    stored_customer: UUID | None,
+    new_id: Callable[[], UUID],
+) -> Resolution:
+    """Resolve `buyer` against `index` (mutated: new customers and added identifiers are put back into it).
+
+    `stored_customer` is the customer the order already has, if it was stored before.
+    """
+    for identifier in UNIQUE_IDENTIFIERS:
+        value = getattr(buyer, identifier)
+        holder = index.holder(identifier, value) if value else None
+        if holder is not None:
+            return _merge(buyer, index, holder, identifier)
+    if stored_customer is not None and stored_customer in index.customers:
+        return _merge(buyer, index, stored_customer, "order")
+    customer = Customer(new_id(), buyer.sobot_customer_id, buyer.mobile, buyer.unionid, buyer.nickname)
+    index.put(customer)
+    return Resolution(customer.id, "new", created=True)
+
+
+def _merge(buyer: Buyer, index: CustomerIndex, customer_id: UUID, matched_by: str) -> Resolution:
+    customer = index.customers[customer_id]
+    added: dict[str, str] = {}
+    conflicts: list[Conflict] = []
+    for identifier in UNIQUE_IDENTIFIERS:
+        value = getattr(buyer, identifier)
+        if not value or customer.get(identifier) is not None:
+            continue  # nothing to add, or the customer already has one (it is never overwritten)
+        holder = index.holder(identifier, value)
+        if holder is not None and holder != customer_id:
+            conflicts.append(Conflict(identifier, value, holder))
+        else:
+            added[identifier] = value
+    if buyer.nickname and customer.nickname is None:
+        added["nickname"] = buyer.nickname
+    if added:
+        index.put(replace(customer, **added))  # type: ignore[arg-type]  # keys are identifier field names
+    return Resolution(customer_id, matched_by, created=False, added=added, conflicts=tuple(conflicts))

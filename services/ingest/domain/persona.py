@@ -1,0 +1,86 @@
+"""A customer's consumption profile ("persona"), computed from aggregates of all that customer's orders.
+
+It is always recomputed from the stored orders (never incremented), so processing a batch twice cannot
+double-count. Closed orders count as orders but not as money.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from services.ingest.domain.order import OrderStatus
+
+PAID_STATUSES: tuple[str, ...] = (
+    OrderStatus.PAID.value,
+    OrderStatus.SHIPPED.value,
+    OrderStatus.SIGNED_FOR.value,
+    OrderStatus.DEALED.value,
+)
+TOP_PRODUCTS = 5
+
+
+@dataclass(frozen=True)
+class LifecycleThresholds:
+    repeat_after_paid_orders: int = 2
+    dormant_after_days: int = 180
+
+
+@dataclass(frozen=True)
+class OrderAggregates:
+    """What the database aggregates for one customer (see the persona statements in the SQL module)."""
+
+    order_count: int
+    paid_order_count: int
+    total_amount: Decimal
+    total_paid: Decimal
+    first_order_time: datetime | None
+    last_order_time: datetime | None
+    last_paid_time: datetime | None
+    sources: list[str] = field(default_factory=list)
+    status_counts: dict[str, int] = field(default_factory=dict)
+    store_counts: dict[str, tuple[int, datetime]] = field(default_factory=dict)  # store -> (orders, last order)
+    product_quantities: dict[str, tuple[int, str | None]] = field(default_factory=dict)  # product -> (qty, name)
+
+
+def lifecycle_stage(agg: OrderAggregates, now: datetime, thresholds: LifecycleThresholds) -> str:
+    """prospect (nothing paid yet), new (one paid order), repeat (several), dormant (no paid order for long)."""
+    if agg.paid_order_count == 0:
+        return "prospect"
+    last_paid = agg.last_paid_time or agg.last_order_time
+    if last_paid is not None and now - last_paid > timedelta(days=thresholds.dormant_after_days):
+        return "dormant"
+    return "repeat" if agg.paid_order_count >= thresholds.repeat_after_paid_orders else "new"
+
+
+def build_persona(agg: OrderAggregates, now: datetime, thresholds: LifecycleThresholds) -> dict[str, Any]:
+    """The persona as stored (JSON-able, money as strings with 2 places, times ISO-8601)."""
+    average = (agg.total_paid / agg.paid_order_count) if agg.paid_order_count else Decimal(0)
+    favourite = max(agg.store_counts.items(), key=lambda item: item[1], default=None)
+    top = sorted(agg.product_quantities.items(), key=lambda item: (-item[1][0], item[0]))[:TOP_PRODUCTS]
+    return {
+        "order_count": agg.order_count,
+        "paid_order_count": agg.paid_order_count,
+        "total_amount": _money(agg.total_amount),
+        "total_paid": _money(agg.total_paid),
+        "average_order_value": _money(average),
+        "first_order_time": _iso(agg.first_order_time),
+        "last_order_time": _iso(agg.last_order_time),
+        "last_paid_time": _iso(agg.last_paid_time),
+        "sources": sorted(agg.sources),
+        "stores": sorted(agg.store_counts),
+        "favourite_store": favourite[0] if favourite else None,
+        "top_products": [{"product_id": pid, "quantity": qty, "name": name} for pid, (qty, name) in top],
+        "orders_by_status": dict(sorted(agg.status_counts.items())),
+        "lifecycle_stage": lifecycle_stage(agg, now, thresholds),
+    }
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01")))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,32 @@
+"""Per-request dependencies: the tenant behind the API key, the pool and the publisher from the app's state."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from services.ingest.adapters.tenants import Tenant, tenant_for_key
+from services.ingest.entrypoints.http.problems import ApiProblem
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="The tenant's API key.")
+
+
+def pool(request: Request) -> Any:
+    return request.app.state.pool
+
+
+async def tenant(request: Request, api_key: Annotated[str | None, Security(_api_key)]) -> Tenant:
+    """The tenant owning the key; 401 (saying nothing more) for a missing or wrong key."""
+    found = None
+    if api_key:
+        async with request.app.state.pool.acquire() as conn:
+            found = await tenant_for_key(conn, api_key)
+    if found is None:
+        raise ApiProblem(401, "Unauthorized", "a valid X-API-Key header is required", code="unauthorized")
+    return found
+
+
+CurrentTenant = Annotated[Tenant, Depends(tenant)]
+Pool = Annotated[Any, Depends(pool)]

@@ -1,0 +1,73 @@
+"""Composition roots of the ingest processes: settings, pool, broker and handlers are wired here and nowhere else.
+
+`run_consumer` is the `orders.ingest.v1` consumer process; `create_app` builds the HTTP API (uvicorn factory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from services.ingest.application.ingestion import IngestOptions
+from services.ingest.contracts.orders_ingest_v1 import DLQ_TOPIC, TOPIC
+from services.ingest.domain.persona import LifecycleThresholds
+from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
+from services.ingest.settings import IngestSettings
+from services.platform.database import open_database
+from services.platform.topics import ensure_topics
+from services.rules_bridge.domain.changes import CustomerSnapshot, OrderChange
+
+log = logging.getLogger("orderinfo.ingest")
+
+
+async def emit_to_outbox(conn: Any, changes: Sequence[OrderChange], customers: Sequence[CustomerSnapshot]) -> int:
+    """Shape the rules bridge's events and write them to the outbox in the caller's transaction."""
+    from services.rules_bridge.domain.milestones import customer_updated, order_events
+    from services.rules_bridge.outbox import enqueue
+
+    records = [record for change in changes for record in order_events(change)]
+    records += [customer_updated(snapshot) for snapshot in customers]
+    await enqueue(conn, records)
+    return len(records)
+
+
+def ingest_options(settings: IngestSettings) -> IngestOptions:
+    thresholds = LifecycleThresholds(settings.repeat_after_paid_orders, settings.dormant_after_days)
+    return IngestOptions(thresholds=thresholds)
+
+
+def producer_broker(settings: IngestSettings) -> KafkaBroker:
+    """An idempotent producer (acks=all) that batches for a few ms: publishing never awaits each ack in turn."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=settings.publish_linger_ms,
+        client_id="orderinfo-ingest",
+        logger=log,
+    )
+
+
+async def ensure_ingest_topics(settings: IngestSettings) -> None:
+    specs = [type(TOPIC)(settings.topic(t.name), t.partitions, t.configs) for t in (TOPIC, DLQ_TOPIC)]
+    await ensure_topics(settings.kafka_bootstrap_servers, specs, settings.topic_partitions, settings.topic_replication)
+
+
+async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
+    """Consume until `stop` is set; then the in-flight batch finishes (or, if cut short, is redelivered later)."""
+    await ensure_ingest_topics(settings)
+    pool = await open_database(settings.database_url, max_size=4)
+    broker = producer_broker(settings)
+    ingestor = BatchIngestor(pool, emit_to_outbox, ingest_options(settings))
+    subscribe(broker, settings, ingestor)
+    try:
+        await broker.start()
+        log.info("ingest consumer running on %s", settings.topic(TOPIC.name))
+        await stop.wait()
+    finally:
+        await broker.stop()
+        await pool.close()

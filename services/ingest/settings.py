@@ -1,0 +1,24 @@
+"""Settings of the ingest processes (HTTP API, consumer). Env prefix `ORDERINFO_`; read when built, not at import."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.platform.settings import ConnectionSettings
+
+
+class IngestSettings(ConnectionSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDERINFO_", extra="ignore", populate_by_name=True)
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, description="Uploads above this are refused unread.")
+    max_rows: int = Field(default=5000, description="Data rows per import.")
+    default_timezone: str = "Asia/Shanghai"
+    mobile_placeholders: list[str] = Field(default_factory=list, description="Extra placeholder mobiles.")
+    consumer_max_records: int = Field(default=1000, description="Upper bound of records per consumed batch.")
+    consumer_batch_timeout_ms: int = 100
+    repeat_after_paid_orders: int = 2
+    dormant_after_days: int = 180
+    publish_linger_ms: int = 5

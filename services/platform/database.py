@@ -1,0 +1,33 @@
+"""PostgreSQL connections for every process: one pool, JSON codecs, migrations applied on start."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from services.platform.migrations import migrate
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:
+    """A pool whose connections encode and decode json/jsonb as Python values."""
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        database_url, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs
+    )
+    return pool
+
+
+async def open_database(database_url: str, **kwargs: Any) -> asyncpg.Pool:
+    """Migrate the database, then return a pool: what every service process does on start."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return await create_pool(database_url, **kwargs)

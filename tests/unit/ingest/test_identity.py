@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import itertools
+from uuid import UUID
+
+import pytest
+
+from services.ingest.domain.identity import Customer, CustomerIndex, resolve_buyer
+from services.ingest.domain.order import Buyer
+
+A, B = UUID(int=1), UUID(int=2)
+
+
+def ids() -> itertools.count[int]:
+    return itertools.count(100)
+
+
+def index() -> CustomerIndex:
+    idx = CustomerIndex()
+    idx.put(Customer(A, sobot_customer_id="S-A", mobile="13900000001"))
+    idx.put(Customer(B, unionid="U-B", nickname="bee"))
+    return idx
+
+
+@pytest.mark.parametrize(
+    ("buyer", "customer", "matched_by"),
+    [
+        ({"sobot_customer_id": "S-A", "unionid": "U-B"}, A, "sobot_customer_id"),
+        ({"mobile": "13900000001", "unionid": "U-B"}, A, "mobile"),
+        ({"unionid": "U-B", "mobile": "13900000009"}, B, "unionid"),
+        ({"sobot_customer_id": "S-new", "unionid": "U-B"}, B, "unionid"),
+    ],
+)
+def test_first_identifier_by_priority_wins(buyer: dict[str, str], customer: UUID, matched_by: str) -> None:
+    counter = ids()
+    resolution = resolve_buyer(Buyer(**buyer), index(), None, lambda: UUID(int=next(counter)))
+    assert (resolution.customer_id, resolution.matched_by, resolution.created) == (customer, matched_by, False)
+
+
+def test_missing_identifiers_are_added_unless_held_by_another_customer() -> None:
+    idx = index()
+    resolution = resolve_buyer(
+        Buyer(mobile="13900000001", unionid="U-B", nickname="ay"), idx, None, lambda: UUID(int=9)
+    )
+    assert resolution.customer_id == A
+    assert resolution.added == {"nickname": "ay"}
+    assert [(c.identifier, c.held_by) for c in resolution.conflicts] == [("unionid", B)]
+    resolution = resolve_buyer(Buyer(sobot_customer_id="S-A", unionid="U-A"), idx, None, lambda: UUID(int=9))
+    assert resolution.added == {"unionid": "U-A"}
+    assert idx.holder("unionid", "U-A") == A
+
+
+def test_nickname_only_makes_a_new_customer_unless_the_order_has_one() -> None:
+    idx = index()
+    first = resolve_buyer(Buyer(nickname="bee"), idx, None, lambda: UUID(int=50))
+    assert (first.customer_id, first.matched_by, first.created) == (UUID(int=50), "new", True)
+    again = resolve_buyer(Buyer(nickname="bee"), idx, UUID(int=50), lambda: UUID(int=51))
+    assert (again.customer_id, again.matched_by, again.created) == (UUID(int=50), "order", False)
+
+
+def test_a_new_customer_is_found_by_the_next_order_of_the_batch() -> None:
+    idx = CustomerIndex()
+    first = resolve_buyer(Buyer(mobile="13700000000"), idx, None, lambda: UUID(int=60))
+    second = resolve_buyer(Buyer(mobile="13700000000"), idx, None, lambda: UUID(int=61))
+    assert first.created and not second.created and second.customer_id == first.customer_id
