@@ -125,7 +125,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from services.platform.runner import run_everything
+    from services.runner import run_everything
 
     return run_everything(with_demo=not args.no_demo)
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import Any
 
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from services.ingest.application.ingestion import IngestOptions
@@ -19,20 +18,9 @@ from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database
 from services.platform.topics import ensure_topics
-from services.rules_bridge.domain.changes import CustomerSnapshot, OrderChange
+from services.rules_bridge.outbox import emit_events
 
 log = logging.getLogger("orderinfo.ingest")
-
-
-async def emit_to_outbox(conn: Any, changes: Sequence[OrderChange], customers: Sequence[CustomerSnapshot]) -> int:
-    """Shape the rules bridge's events and write them to the outbox in the caller's transaction."""
-    from services.rules_bridge.domain.milestones import customer_updated, order_events
-    from services.rules_bridge.outbox import enqueue
-
-    records = [record for change in changes for record in order_events(change)]
-    records += [customer_updated(snapshot) for snapshot in customers]
-    await enqueue(conn, records)
-    return len(records)
 
 
 def ingest_options(settings: IngestSettings) -> IngestOptions:
@@ -57,12 +45,19 @@ async def ensure_ingest_topics(settings: IngestSettings) -> None:
     await ensure_topics(settings.kafka_bootstrap_servers, specs, settings.topic_partitions, settings.topic_replication)
 
 
+def create_app() -> FastAPI:
+    """uvicorn factory: `uvicorn --factory services.ingest.main:create_app`."""
+    from services.ingest.entrypoints.http.app import create_app as build
+
+    return build(IngestSettings())
+
+
 async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     """Consume until `stop` is set; then the in-flight batch finishes (or, if cut short, is redelivered later)."""
     await ensure_ingest_topics(settings)
     pool = await open_database(settings.database_url, max_size=4)
     broker = producer_broker(settings)
-    ingestor = BatchIngestor(pool, emit_to_outbox, ingest_options(settings))
+    ingestor = BatchIngestor(pool, emit_events, ingest_options(settings))
     subscribe(broker, settings, ingestor)
     try:
         await broker.start()

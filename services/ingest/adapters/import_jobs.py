@@ -113,6 +113,10 @@ async def get_import(conn: Conn, tenant_id: UUID, import_id: UUID) -> dict[str, 
     return dict(row) if row else None
 
 
+async def list_imports(conn: Conn, tenant_id: UUID, limit: int) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(sql.LIST_IMPORTS, tenant_id, limit)]
+
+
 async def row_outcomes(conn: Conn, tenant_id: UUID, import_id: UUID) -> list[tuple[int, list[str], str, str]]:
     rows = await conn.fetch(sql.IMPORT_ROW_OUTCOMES, tenant_id, import_id)
     return [(r["row_no"], r["cells"], r["outcome"], r["issues"]) for r in rows]

@@ -232,6 +232,8 @@ FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int
 WHERE i.tenant_id = d.tenant_id AND i.id = d.import_id AND i.state <> 'failed'
 """
 
+LIST_IMPORTS = "SELECT * FROM imports WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+
 IMPORT_BY_ID = "SELECT * FROM imports WHERE tenant_id = $1 AND id = $2"
 
 IMPORT_ROW_OUTCOMES = """

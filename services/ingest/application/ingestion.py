@@ -76,21 +76,26 @@ def decode(records: Sequence[Received]) -> tuple[list[Incoming], list[Rejected]]
 
 def _decode_one(record: Received) -> Incoming | Rejected:
     try:
-        raw = json.loads(record.value or b"")
-    except UnicodeDecodeError:
-        return Rejected(record.ref, errors.INVALID_ENCODING, "the value is not UTF-8 text")
-    except ValueError as exc:
-        return Rejected(record.ref, errors.INVALID_JSON, f"the value is not JSON: {exc}")
-    try:
-        message = OrderIngestV1.model_validate(raw)
+        message = OrderIngestV1.model_validate_json(record.value or b"")
     except ValidationError as exc:
-        return Rejected(record.ref, errors.CONTRACT_VIOLATION, _summary(exc), *_claims(raw))
+        return _invalid(record, exc)
     if record.key is not None and record.key != message_key(message.tenant_id, message.order_no):
         return Rejected(
             record.ref, errors.KEY_MISMATCH, "the record key is not '<tenant_id>:<order_no>' of its value",
             message.tenant_id, message.import_id, message.order_no,
         )  # fmt: skip
     return Incoming(record.ref, message.tenant_id, message, message.import_id, message.producer)
+
+
+def _invalid(record: Received, exc: ValidationError) -> Rejected:
+    """Why a record failed: not UTF-8, not JSON, or not the contract (then with what it claims to be)."""
+    try:
+        raw = json.loads(record.value or b"")
+    except UnicodeDecodeError:
+        return Rejected(record.ref, errors.INVALID_ENCODING, "the value is not UTF-8 text")
+    except ValueError as json_error:
+        return Rejected(record.ref, errors.INVALID_JSON, f"the value is not JSON: {json_error}")
+    return Rejected(record.ref, errors.CONTRACT_VIOLATION, _summary(exc), *_claims(raw))
 
 
 def _summary(exc: ValidationError) -> str:

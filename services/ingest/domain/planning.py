@@ -103,6 +103,8 @@ class Outcome:
     import_id: UUID | None
     outcome: str  # created | updated | unchanged | stale_status
     detail: str = ""
+    customer_id: UUID | None = None  # the buyer's customer (None when stale: nothing was resolved)
+    matched_by: str | None = None
 
 
 @dataclass
@@ -166,7 +168,9 @@ def _plan_order(
 
     _note_reference_data(plan, item)
     if not order_changed and not changed_lines:
-        plan.outcomes.append(Outcome(item.ref, tenant, order.order_no, item.import_id, "unchanged"))
+        plan.outcomes.append(
+            Outcome(item.ref, tenant, order.order_no, item.import_id, "unchanged", "", row.customer_id, matched_by)
+        )
         return
     if before is not None:
         row = replace(row, version=before.row.version + 1)
@@ -179,8 +183,11 @@ def _plan_order(
         plan.touched_customers.add((tenant, before.row.customer_id))
     outcome = "created" if before is None else "updated"
     plan.outcomes.append(
-        Outcome(item.ref, tenant, order.order_no, item.import_id, outcome, _detail(before, changed_lines))
-    )
+        Outcome(
+            item.ref, tenant, order.order_no, item.import_id, outcome, _detail(before, changed_lines),
+            row.customer_id, matched_by,
+        )
+    )  # fmt: skip
     plan.changes.append(_change(item, before, row, merged, bool(changed_lines)))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from faststream import AckPolicy
@@ -30,6 +30,7 @@ from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DLQ_TOPIC
 from services.ingest.settings import IngestSettings
 
 log = logging.getLogger("orderinfo.ingest.consumer")
+Ingest = Callable[[Any, Sequence[Received], EmitEvents, IngestOptions], Awaitable[BatchResult]]
 PROCESSING_ERROR = "processing_error"
 
 
@@ -37,8 +38,10 @@ class BatchIngestor:
     """Applies batches with retries: transient failures back off and retry the whole batch; a batch that fails for
     another reason is split, so only the record that fails on its own is dead-lettered."""
 
-    def __init__(self, pool: Any, emit: EmitEvents, options: IngestOptions, metrics: Any = None) -> None:
-        self.pool, self.emit, self.options, self.metrics = pool, emit, options, metrics
+    def __init__(
+        self, pool: Any, emit: EmitEvents, options: IngestOptions, metrics: Any = None, ingest: Ingest = ingest_batch
+    ) -> None:
+        self.pool, self.emit, self.options, self.metrics, self.ingest = pool, emit, options, metrics, ingest
         self.transient_retries = 0
 
     async def apply(self, records: Sequence[Received]) -> BatchResult:
@@ -64,7 +67,7 @@ class BatchIngestor:
         while True:
             try:
                 async with self.pool.acquire() as conn:
-                    return await ingest_batch(conn, records, self.emit, self.options)
+                    return await self.ingest(conn, records, self.emit, self.options)
             except Exception as exc:
                 if not errors.is_transient(exc):
                     raise

@@ -1,0 +1,192 @@
+"""Ingestion benchmark on the local stack: consumer throughput, the naive baseline and the COPY ceiling.
+
+    python -m benchmarks.bench_ingest [--orders 100000]
+
+Each run uses a database and topics of its own (dropped afterwards). Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from services.ingest.adapters.tenants import create_tenant
+from services.ingest.contracts.orders_ingest_v1 import TOPIC
+from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
+from services.ingest.main import ensure_ingest_topics, ingest_options, producer_broker
+from services.ingest.settings import IngestSettings
+from services.platform.database import create_pool
+from services.platform.migrations import migrate
+from services.rules_bridge.outbox import emit_events
+
+CUSTOMERS_PER_100K = 30_000
+
+
+@asynccontextmanager
+async def scratch_database(base_url: str) -> AsyncIterator[str]:
+    name = f"orderinfo_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(base_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = base_url.rsplit("/", 1)[0] + f"/{name}"
+    conn = await asyncpg.connect(url)
+    await migrate(conn)
+    await conn.close()
+    try:
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def order_dict(tenant_id: UUID, i: int, customers: int) -> dict[str, Any]:
+    when = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=i)
+    return {
+        "tenant_id": str(tenant_id), "order_no": f"B{i:08d}", "source": "taobao", "status": "paid",
+        "status_raw": "已付款", "order_time": when.isoformat(), "payment_time": when.isoformat(),
+        "store": {"store_no": f"S{i % 200}", "name": f"Store {i % 200}"},
+        "buyer": {"mobile": f"139{i % customers:08d}", "nickname": f"buyer{i % customers}"},
+        "order_amount": "59.80", "paid_amount": "59.80",
+        "lines": [
+            {"product_id": f"P{i % 1000}", "sku": "red", "product_name": "T-shirt", "quantity": 1,
+             "unit_price": "19.90"},
+            {"product_id": f"P{(i + 7) % 1000}", "sku": "", "product_name": "Socks", "quantity": 2,
+             "unit_price": "19.95"},
+        ],
+    }  # fmt: skip
+
+
+async def consumer_throughput(settings: IngestSettings, pool: Any, tenant_id: UUID, orders: int) -> float:
+    """Publish `orders` first, then time the consumer from start until every order is in PostgreSQL."""
+    await ensure_ingest_topics(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True,
+                                linger_ms=20, max_batch_size=256 * 1024)  # fmt: skip
+    await producer.start()
+    customers = max(1, orders * CUSTOMERS_PER_100K // 100_000)
+    try:
+        futures = []
+        for i in range(orders):
+            value = json.dumps(order_dict(tenant_id, i, customers)).encode()
+            futures.append(await producer.send(settings.topic(TOPIC.name), value, key=f"{tenant_id}:B{i:08d}".encode()))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    broker = producer_broker(settings)
+    subscribe(broker, settings, BatchIngestor(pool, emit_events, ingest_options(settings)))
+    started = time.perf_counter()
+    await broker.start()
+    try:
+        count = "SELECT count(*) FROM orders WHERE tenant_id = $1"
+        while await pool.fetchval(count, tenant_id) < orders:  # noqa: ASYNC110 - polling the database is the point
+            await asyncio.sleep(0.2)
+    finally:
+        elapsed = time.perf_counter() - started
+        await broker.stop()
+    return orders / elapsed
+
+
+async def naive_baseline(pool: Any, tenant_id: UUID, orders: int) -> float:
+    """One transaction per order, one statement per row (what a straightforward ORM loop does)."""
+    customer = uuid.uuid4()
+    await pool.execute(
+        "INSERT INTO customers (tenant_id, id, mobile) VALUES ($1, $2, '13800138000')", tenant_id, customer
+    )
+    started = time.perf_counter()
+    async with pool.acquire() as conn:
+        for i in range(orders):
+            d = order_dict(tenant_id, 10_000_000 + i, 1)
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO orders (tenant_id, order_no, source, status, status_raw, order_time, store_key, store,"
+                    " customer_id, matched_by, buyer, total_amount, producer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+                    " $9, 'mobile', $10, $11, 'bench') ON CONFLICT (tenant_id, order_no) DO UPDATE SET status ="
+                    " EXCLUDED.status",
+                    tenant_id, d["order_no"], d["source"], d["status"], d["status_raw"],
+                    datetime.fromisoformat(d["order_time"]), "no:S1", d["store"], customer, d["buyer"],
+                    Decimal("59.80"),
+                )  # fmt: skip
+                for x in d["lines"]:
+                    await conn.execute(
+                        "INSERT INTO order_lines (tenant_id, order_no, product_id, sku, quantity, unit_price)"
+                        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                        tenant_id, d["order_no"], x["product_id"], x["sku"], x["quantity"], Decimal(x["unit_price"]),
+                    )  # fmt: skip
+    return orders / (time.perf_counter() - started)
+
+
+async def copy_ceiling(pool: Any, tenant_id: UUID, orders: int) -> float:
+    """Plain COPY of the same orders and lines into empty tables: what this machine can write at most."""
+    customer = uuid.uuid4()
+    await pool.execute("INSERT INTO customers (tenant_id, id) VALUES ($1, $2)", tenant_id, customer)
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    order_rows = [
+        (tenant_id, f"C{i:08d}", "taobao", "paid", "paid", when, "no:S1", json.dumps({"store_no": "S1"}), customer,
+         "mobile", json.dumps({"mobile": "13800138000"}), Decimal("59.80"), "bench")
+        for i in range(orders)
+    ]  # fmt: skip
+    line_rows = [
+        (tenant_id, f"C{i:08d}", f"P{i % 1000 + k}", "", 1, Decimal("19.90")) for i in range(orders) for k in range(2)
+    ]
+    started = time.perf_counter()
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.set_type_codec(
+            "jsonb", encoder=lambda v: b"\x01" + v.encode(), decoder=lambda b: json.loads(b[1:]),
+            schema="pg_catalog", format="binary",
+        )  # fmt: skip
+        await conn.copy_records_to_table(
+            "orders", records=order_rows,
+            columns=["tenant_id", "order_no", "source", "status", "status_raw", "order_time", "store_key", "store",
+                     "customer_id", "matched_by", "buyer", "total_amount", "producer"],
+        )  # fmt: skip
+        await conn.copy_records_to_table(
+            "order_lines", records=line_rows,
+            columns=["tenant_id", "order_no", "product_id", "sku", "quantity", "unit_price"],
+        )  # fmt: skip
+    return orders / (time.perf_counter() - started)
+
+
+async def run(orders: int) -> dict[str, float]:
+    base = IngestSettings()
+    async with scratch_database(base.database_url) as url:
+        settings = base.model_copy(update={"database_url": url, "topic_prefix": f"bench{uuid.uuid4().hex[:6]}."})
+        pool = await create_pool(url, max_size=6)
+        try:
+            async with pool.acquire() as conn:
+                tenant, _ = await create_tenant(conn, "bench")
+            consumer = await consumer_throughput(settings, pool, tenant.id, orders)
+            naive = await naive_baseline(pool, tenant.id, min(orders, 5000))
+            ceiling = await copy_ceiling(pool, tenant.id, orders)
+        finally:
+            await pool.close()
+    return {"consumer": consumer, "naive": naive, "copy": ceiling}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=100_000)
+    args = parser.parse_args()
+    figures = asyncio.run(run(args.orders))
+    print(f"ingest benchmark: {args.orders} orders x 2 lines, {CUSTOMERS_PER_100K * args.orders // 100_000} customers"
+          f" ({os.cpu_count()} cores, Python {platform.python_version()}, local stack)")  # fmt: skip
+    print(f"  consumer, customers and persona included  {figures['consumer']:>9,.0f} orders/s")
+    print(f"  naive: a transaction per order             {figures['naive']:>9,.0f} orders/s"
+          f"   (consumer is {figures['consumer'] / figures['naive']:.1f}x)")  # fmt: skip
+    print(f"  ceiling: plain COPY into empty tables      {figures['copy']:>9,.0f} orders/s"
+          f"   (consumer reaches {figures['consumer'] / figures['copy']:.0%})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""The HTTP API (FastAPI). The pool and the Kafka producer start and stop in the app's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.ingest.entrypoints.http import customers, health, imports, orders, problems
+from services.ingest.entrypoints.http.limits import BodySizeLimit
+from services.ingest.settings import IngestSettings
+
+
+def create_app(settings: IngestSettings) -> FastAPI:
+    from services.ingest.main import ensure_ingest_topics, producer_broker
+    from services.platform.database import open_database
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_ingest_topics(settings)
+        app.state.pool = await open_database(settings.database_url, max_size=10)
+        app.state.broker = producer_broker(settings)
+        await app.state.broker.start()
+        try:
+            yield
+        finally:
+            await app.state.broker.stop()
+            await app.state.pool.close()
+
+    app = FastAPI(
+        title="Order Info",
+        version="1.0.0",
+        description="Imports e-commerce orders, keeps customers' consumption data, serves the order list.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    # multipart framing adds a little around the file itself
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
+    app.include_router(imports.router)
+    app.include_router(orders.router)
+    app.include_router(customers.router)
+    health.install(app, settings)  # request metrics middleware + /healthz, /readyz, /metrics
+    return app

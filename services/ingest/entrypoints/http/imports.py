@@ -1,0 +1,231 @@
+"""`/v1/imports`: upload an import, follow it, download its result workbook and the template."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+from zoneinfo import available_timezones
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from services.ingest.adapters import import_jobs
+from services.ingest.application.imports import ImportRequest, dry_run, submit_import
+from services.ingest.contracts.orders_ingest_v1 import TOPIC, OrderIngestV1, message_key
+from services.ingest.domain.importing import ImportFileError, ImportOptions
+from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
+from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
+
+router = APIRouter(prefix="/v1/imports", tags=["imports"])
+_FILE_ERROR_STATUS = {"file_too_large": 413, "strict_mode_rejected": 422, "too_many_rows": 422}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class RowIssueOut(BaseModel):
+    row: int | None
+    column: str | None
+    code: str
+    message: str
+    value: str | None = None
+
+
+class ImportAccepted(BaseModel):
+    import_id: UUID
+    state: str
+    rows: int
+    valid_rows: int
+    invalid_rows: int
+    orders: int
+    orders_held_back: int
+    warnings: int
+    first_errors: list[RowIssueOut]
+    status_url: str
+    result_url: str
+
+
+class PlannedOrderOut(BaseModel):
+    order_no: str
+    outcome: str
+    detail: str
+    customer_id: UUID | None
+    customer_is_new: bool
+    matched_by: str | None
+
+
+class DryRunOut(BaseModel):
+    dry_run: Literal[True] = True
+    rows: int
+    valid_rows: int
+    invalid_rows: int
+    orders_held_back: int
+    first_errors: list[RowIssueOut]
+    orders: list[PlannedOrderOut]
+
+
+class ImportStatus(BaseModel):
+    import_id: UUID
+    filename: str
+    mode: str
+    timezone: str
+    state: Literal["queued", "processing", "completed", "completed_with_errors", "failed"]
+    rows: int
+    valid_rows: int
+    invalid_rows: int
+    orders: int
+    orders_held_back: int
+    orders_published: int
+    orders_processed: int
+    created: int
+    updated: int
+    unchanged: int
+    stale_status: int
+    dead_lettered: int
+    first_errors: list[RowIssueOut]
+    failure: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class ImportList(BaseModel):
+    items: list[ImportStatus]
+
+
+def _options(request: Request) -> ImportOptions:
+    settings = request.app.state.settings
+    return ImportOptions(
+        max_rows=settings.max_rows,
+        max_bytes=settings.max_upload_bytes,
+        extra_mobile_placeholders=tuple(settings.mobile_placeholders),
+    )
+
+
+async def _publish(request: Request, messages: Sequence[OrderIngestV1]) -> None:
+    """Publish every order with its key (so one order stays on one partition) without awaiting acks in turn."""
+    broker = request.app.state.broker
+    topic = request.app.state.settings.topic(TOPIC.name)
+    pending = [
+        await broker.publish(m.model_dump_json().encode(), topic, key=message_key(m.tenant_id, m.order_no),
+                             no_confirm=True, headers={"content-type": "application/json"})
+        for m in messages
+    ]  # fmt: skip
+    await asyncio.gather(*[p for p in pending if p is not None])
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=ImportAccepted | DryRunOut,
+    responses=problem_responses(400, 401, 413, 422, 503),
+    summary="Upload an import (.xlsx or .csv, at most 5,000 rows, one row per product line)",
+)
+async def post_import(
+    request: Request,
+    tenant: CurrentTenant,
+    pool: Pool,
+    file: Annotated[UploadFile, File(description="The filled-in import template (.xlsx or .csv).")],
+    timezone: Annotated[str, Form(description="IANA zone of the file's times.")] = "Asia/Shanghai",
+    mode: Annotated[Literal["partial", "strict"], Form()] = "partial",
+    dry_run_: Annotated[bool, Form(alias="dry_run")] = False,
+    sheet: Annotated[str | None, Form(description="Sheet to read (default: the first non-empty one).")] = None,
+) -> Any:
+    options = _options(request)
+    data = await file.read(options.max_bytes + 1)
+    if len(data) > options.max_bytes:
+        raise ApiProblem(413, "File too large", f"uploads are limited to {options.max_bytes} bytes", "file_too_large")
+    if timezone not in _zones():
+        raise ApiProblem(422, "Unknown timezone", f"{timezone!r} is not an IANA timezone name", "unknown_timezone")
+    upload = ImportRequest(tenant.id, file.filename or "upload", data, timezone, mode, sheet)
+    try:
+        if dry_run_:
+            report = await dry_run(pool, upload, options)
+            return DryRunOut.model_validate(report, from_attributes=True)
+        receipt = await submit_import(pool, lambda msgs: _publish(request, msgs), upload, options)
+    except ImportFileError as exc:
+        raise ApiProblem(_FILE_ERROR_STATUS.get(exc.code, 400), "Import file rejected", str(exc), exc.code) from exc
+    base = f"/v1/imports/{receipt.import_id}"
+    return ImportAccepted(
+        **{k: v for k, v in vars(receipt).items() if k != "first_errors"},
+        first_errors=[RowIssueOut(**e) for e in receipt.first_errors],
+        status_url=base,
+        result_url=f"{base}/result.xlsx",
+    )
+
+
+def _zones() -> set[str]:
+    zones: set[str] = getattr(_zones, "cache", set())
+    if not zones:
+        zones = available_timezones() | {"UTC"}
+        _zones.cache = zones  # type: ignore[attr-defined]
+    return zones
+
+
+@router.get(
+    "", response_model=ImportList, responses=problem_responses(401), summary="The tenant's imports, newest first"
+)
+async def list_imports(tenant: CurrentTenant, pool: Pool, limit: int = 50) -> ImportList:
+    limit = max(1, min(limit, 200))
+    async with pool.acquire() as conn:
+        rows = await import_jobs.list_imports(conn, tenant.id, limit)
+    return ImportList(items=[_status(r) for r in rows])
+
+
+@router.get(
+    "/template.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}, **problem_responses(401)},
+    summary="The import template",
+)
+async def template(tenant: CurrentTenant) -> Response:
+    from services.ingest.adapters.spreadsheets import build_template
+
+    content = await asyncio.to_thread(build_template)
+    headers = {"Content-Disposition": 'attachment; filename="orderinfo-import-template.xlsx"'}
+    return Response(content, media_type=XLSX, headers=headers)
+
+
+@router.get("/{import_id}", response_model=ImportStatus, responses=problem_responses(401, 404, 422))
+async def get_import(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> ImportStatus:
+    async with pool.acquire() as conn:
+        job = await import_jobs.get_import(conn, tenant.id, import_id)
+    if job is None:
+        raise ApiProblem(404, "Not Found", f"no import {import_id}", "import_not_found")
+    return _status(job)
+
+
+@router.get(
+    "/{import_id}/result.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 404, 422)},
+    summary="Every uploaded row with its final outcome",
+)
+async def result_workbook(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> Response:
+    from services.ingest.adapters.spreadsheets import build_result_workbook
+
+    async with pool.acquire() as conn:
+        job = await import_jobs.get_import(conn, tenant.id, import_id)
+        if job is None:
+            raise ApiProblem(404, "Not Found", f"no import {import_id}", "import_not_found")
+        rows = await import_jobs.row_outcomes(conn, tenant.id, import_id)
+    header = list(job["header"])
+    content = await asyncio.to_thread(
+        build_result_workbook, header, [(n, cells) for n, cells, _, _ in rows],
+        {n: (outcome, issues) for n, _, outcome, issues in rows},
+    )  # fmt: skip
+    headers = {"Content-Disposition": f'attachment; filename="import-{import_id}-result.xlsx"'}
+    return Response(content, media_type=XLSX, headers=headers)
+
+
+def _status(job: dict[str, Any]) -> ImportStatus:
+    return ImportStatus(
+        import_id=job["id"], filename=job["filename"], mode=job["mode"], timezone=job["timezone"], state=job["state"],
+        rows=job["rows_total"], valid_rows=job["rows_valid"], invalid_rows=job["rows_invalid"],
+        orders=job["orders_total"], orders_held_back=job["orders_held_back"],
+        orders_published=job["orders_published"], orders_processed=job["orders_processed"], created=job["created"],
+        updated=job["updated"], unchanged=job["unchanged"], stale_status=job["stale_status"],
+        dead_lettered=job["dead_lettered"], first_errors=[RowIssueOut(**e) for e in job["first_errors"]],
+        failure=job["failure"], created_at=job["created_at"], completed_at=job["completed_at"],
+    )  # fmt: skip

@@ -1,0 +1,128 @@
+"""The transactional outbox: events are written in the caller's transaction and relayed to Kafka after commit.
+
+Who owns the transaction: the caller. `enqueue` joins the transaction open on `conn`; nothing reaches Kafka from
+inside it. A rolled-back transaction leaves no row and sends no notification, so its events are never published.
+
+Ordering: rows are sharded by a stable hash of their key (`N_SHARDS`). A writer holds a SHARED advisory lock on
+every shard it writes until it commits; the relay takes that lock EXCLUSIVELY before reading a shard, which waits
+for the shard's in-flight writers. So every row the relay reads is committed and no uncommitted row of that shard
+has a smaller id: ids assigned later are larger. Per key, id order is commit order as long as the caller enqueues
+after writing (and so locking) the rows the events describe, which serialises writers of one key. Call `enqueue`
+once per transaction, at its end: writers then never wait on a shard while holding locks another writer needs.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from services.rules_bridge.adapters import sql
+from services.rules_bridge.domain.events import OutboxRecord
+
+N_SHARDS = 16  # changing it reorders nothing already sent, but pending rows keep their old shard: drain first
+Conn = Any  # an asyncpg connection (or pool connection proxy)
+
+
+def shard_of(key: str) -> int:
+    """The shard of a key: stable across processes and releases (crc32, not Python's salted `hash`)."""
+    return zlib.crc32(key.encode()) % N_SHARDS
+
+
+async def enqueue(conn: Conn, records: Sequence[OutboxRecord]) -> None:
+    """Insert `records` (in this order) into the outbox in the caller's transaction and notify the relay at commit."""
+    if not records:
+        return
+    shards = [shard_of(r.key) for r in records]
+    await conn.execute(sql.HOLD_SHARDS_SHARED, sorted(set(shards)))
+    await conn.execute(
+        sql.INSERT_RECORDS,
+        [r.tenant_id for r in records],
+        [r.topic for r in records],
+        shards,
+        [r.key for r in records],
+        [r.event_id for r in records],
+        [r.event_type for r in records],
+        [json.dumps(r.headers) for r in records],
+        [json.dumps(r.payload, ensure_ascii=False) for r in records],
+    )
+    await conn.execute(sql.NOTIFY)
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    """A row to publish: `headers` and `value` are ready for Kafka."""
+
+    id: int
+    topic: str
+    key: str
+    event_id: str
+    headers: list[tuple[str, bytes]]
+    value: bytes
+    created_at: datetime
+
+
+async def pending_shards(conn: Conn, cursors: Mapping[int, int]) -> list[int]:
+    """Which shards of `cursors` (shard -> last id sent, 0: none) have committed rows waiting above their cursor."""
+    rows = await conn.fetch(sql.PENDING_SHARDS, list(cursors), list(cursors.values()))
+    return [row["shard"] for row in rows]
+
+
+async def claim(conn: Conn, shard: int, after: int, limit: int, lock_timeout_ms: int) -> list[PendingRow] | None:
+    """The oldest `limit` unsent rows of `shard` above id `after`, in id order, once the shard's writers finished.
+
+    Opens its own short transaction on `conn`. Returns None when the writers did not finish within the timeout.
+    The caller must own the shard (`try_own`), or two relays could interleave one key's events; `after` must be
+    0 or the last id the caller sent from the shard while owning it (the barrier leaves nothing unsent below it).
+    """
+    try:
+        async with conn.transaction():
+            await conn.execute(sql.SET_LOCK_TIMEOUT, f"{lock_timeout_ms}ms")
+            await conn.execute(sql.WAIT_FOR_WRITERS, shard)
+            rows = await conn.fetch(sql.CLAIM_BATCH, shard, limit, after)
+    except asyncpg.LockNotAvailableError:
+        return None
+    return [_pending(row) for row in rows]
+
+
+async def mark_sent(conn: Conn, ids: Sequence[int]) -> None:
+    await conn.execute(sql.MARK_SENT, list(ids))
+
+
+async def try_own(conn: Conn, shard: int) -> bool:
+    """Take the session lock that makes this connection's relay the only publisher of `shard`."""
+    owned: bool = await conn.fetchval(sql.TRY_OWN_SHARD, shard)
+    return owned
+
+
+async def release(conn: Conn, shard: int) -> None:
+    await conn.execute(sql.RELEASE_SHARD, shard)
+
+
+async def backlog(conn: Conn) -> int:
+    """Rows not sent yet (for health and metrics)."""
+    count: int = await conn.fetchval(sql.BACKLOG)
+    return count
+
+
+async def prune(conn: Conn, retention: timedelta, chunk: int = 10_000) -> int:
+    """Delete rows sent longer than `retention` ago, in chunks; return how many."""
+    total = 0
+    while True:
+        status: str = await conn.execute(sql.PRUNE_SENT, retention, chunk)
+        deleted = int(status.split()[-1])
+        total += deleted
+        if deleted < chunk:
+            return total
+
+
+def _pending(row: Any) -> PendingRow:
+    headers = [(name, value.encode()) for name, value in json.loads(row["headers"]).items()]
+    return PendingRow(
+        row["id"], row["topic"], row["key"], row["event_id"], headers, row["payload"].encode(), row["created_at"]
+    )

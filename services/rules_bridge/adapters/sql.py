@@ -1,0 +1,59 @@
+"""Every SQL statement of the rules bridge, by name. Arrays go in column by column and are expanded with `unnest`.
+
+jsonb goes in as JSON text (`::jsonb`) and comes out as text, so these statements work on any connection,
+with or without the json codecs of `services.platform.database`.
+"""
+
+# Advisory lock classes (two-int keys: class, shard). The migration lock uses the one-bigint key space.
+SHARD_BARRIER_CLASS = 0x0D3E_0B0A  # writers hold it SHARED per shard until commit; the relay takes it EXCLUSIVE
+SHARD_OWNER_CLASS = 0x0D3E_0B0B  # session lock: the one relay that publishes a shard
+
+NOTIFY_CHANNEL = "orderinfo_outbox"
+
+# --- writers (the ingest consumer's transaction) ------------------------------------------------------------------
+
+HOLD_SHARDS_SHARED = f"SELECT pg_advisory_xact_lock_shared({SHARD_BARRIER_CLASS}, s) FROM unnest($1::int[]) AS s"
+
+INSERT_RECORDS = """
+INSERT INTO outbox (tenant_id, topic, shard, key, event_id, event_type, headers, payload)
+SELECT r.tenant_id, r.topic, r.shard, r.key, r.event_id, r.event_type, r.headers::jsonb, r.payload::jsonb
+FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+     WITH ORDINALITY AS r (tenant_id, topic, shard, key, event_id, event_type, headers, payload, n)
+ORDER BY r.n
+"""
+
+NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
+
+# --- the relay ----------------------------------------------------------------------------------------------------
+
+TRY_OWN_SHARD = f"SELECT pg_try_advisory_lock({SHARD_OWNER_CLASS}, $1)"
+RELEASE_SHARD = f"SELECT pg_advisory_unlock({SHARD_OWNER_CLASS}, $1)"
+
+# `after`: the last id this relay session sent from the shard. Starting the index scan there skips the entries of
+# sent rows that vacuum has not removed yet (a queue table's classic slowdown); nothing unsent can lie below it.
+PENDING_SHARDS = """
+SELECT c.shard
+FROM unnest($1::int[], $2::bigint[]) AS c (shard, after)
+WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.shard = c.shard AND o.sent_at IS NULL AND o.id > c.after)
+ORDER BY c.shard
+"""
+
+SET_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, true)"
+WAIT_FOR_WRITERS = f"SELECT pg_advisory_xact_lock({SHARD_BARRIER_CLASS}, $1)"
+
+CLAIM_BATCH = """
+SELECT id, topic, key, event_id, headers::text AS headers, payload::text AS payload, created_at
+FROM outbox
+WHERE shard = $1 AND sent_at IS NULL AND id > $3
+ORDER BY id
+LIMIT $2
+"""
+
+MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[]) AND sent_at IS NULL"
+
+BACKLOG = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+
+PRUNE_SENT = """
+DELETE FROM outbox
+WHERE id IN (SELECT id FROM outbox WHERE sent_at < now() - $1::interval ORDER BY sent_at LIMIT $2)
+"""

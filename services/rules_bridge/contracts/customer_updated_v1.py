@@ -1,0 +1,38 @@
+"""Contract of `customers.updated.v1`: a customer's identifiers and full persona after it was created or changed.
+
+A COMPACTED topic keyed `"{tenant_id}:{customer_id}"`: the latest value per customer is the current state, so a
+new subscriber can rebuild every persona by reading from the beginning. CloudEvents 1.0 binary mode, type
+`customer.updated`, `ce_subject` = customer id, `ce_tenantid` extension. `ce_id` is derived from the tenant, the
+customer and a hash of the data: the same state always carries the same id.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.platform.topics import TopicSpec
+
+SCHEMA_VERSION = 1
+TOPIC = TopicSpec("customers.updated.v1", configs={"cleanup.policy": "compact"})
+SOURCE = "/orderinfo/customers"
+
+CUSTOMER_UPDATED = "customer.updated"
+EVENT_TYPES: tuple[str, ...] = (CUSTOMER_UPDATED,)
+
+
+class CustomerUpdatedV1(BaseModel):
+    """Identifiers and persona of one customer, as stored after the change."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="customers.updated.v1")
+
+    schema_version: Literal[1] = 1
+    customer_id: UUID
+    sobot_customer_id: str | None
+    mobile: str | None
+    unionid: str | None
+    nickname: str | None
+    persona: dict[str, Any] = Field(description="The consumption profile (counts, amounts as strings, stage...).")
+    created: bool = Field(description="True when this change created the customer.")

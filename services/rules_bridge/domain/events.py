@@ -1,0 +1,206 @@
+"""Event shaping: from what the ingest consumer changed to the outbox records of the events it causes. Pure.
+
+Guarantees (given the consumer's guarantee that statuses never move backwards):
+- an order's milestones are emitted at most once each, in stage order; a jump emits the skipped ones `inferred`;
+- an effective change that reaches no milestone emits one `order.updated`; a no-op emits nothing;
+- event ids are deterministic (uuid5), so shaping the same change again yields the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from services.ingest.domain.order import OrderStatus
+from services.ingest.domain.status import next_status
+from services.rules_bridge.contracts import customer_updated_v1 as customers
+from services.rules_bridge.contracts import order_events_v1 as orders
+from services.rules_bridge.domain.changes import CustomerSnapshot, OrderChange, OrderSnapshot
+from services.rules_bridge.domain.milestones import reached
+
+EVENT_NAMESPACE = uuid.UUID("7f0c4a52-4a1e-5b7e-9d7c-0e5a2b8f3c11")  # fixed forever: ids depend on it
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """One event as stored in the outbox: relayed to `topic` (logical name) with `key`, `headers` and `payload`."""
+
+    tenant_id: uuid.UUID
+    topic: str
+    key: str
+    event_id: str
+    event_type: str
+    headers: dict[str, str]
+    payload: dict[str, Any]
+
+
+def event_id(*parts: object) -> str:
+    """The deterministic id of the event named by `parts`."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, ":".join(str(p) for p in parts)))
+
+
+def order_events(change: OrderChange, *, at: datetime | None = None) -> list[OutboxRecord]:
+    """The events of one effective order change, in the order they must be published; `at` is `ce_time`."""
+    after = change.after
+    milestones = reached(change.before_status, after.status)
+    if milestones:
+        shaped = [
+            (m.event_type, m.inferred, event_id(change.tenant_id, after.order_no, m.event_type)) for m in milestones
+        ]
+    elif change.content_changed or _status_moved(change.before_status, after.status):
+        updated_id = event_id(change.tenant_id, after.order_no, "updated", after.version)
+        shaped = [(orders.ORDER_UPDATED, False, updated_id)]
+    else:
+        return []
+    when = at or datetime.now(UTC)
+    data = order_payload(change)
+    return [
+        _order_record(change, kind, {**data, "inferred": inferred}, ident, when) for kind, inferred, ident in shaped
+    ]
+
+
+def customer_updated(snapshot: CustomerSnapshot, *, at: datetime | None = None) -> OutboxRecord:
+    """The `customer.updated` event of a customer's new state; its id changes only when the data does."""
+    payload = customer_payload(snapshot)
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
+    ident = event_id(snapshot.tenant_id, snapshot.customer_id, digest)
+    headers = cloudevent_headers(
+        ident, customers.SOURCE, customers.CUSTOMER_UPDATED, str(snapshot.customer_id), snapshot.tenant_id, at
+    )
+    key = f"{snapshot.tenant_id}:{snapshot.customer_id}"
+    return OutboxRecord(
+        snapshot.tenant_id, customers.TOPIC.name, key, ident, customers.CUSTOMER_UPDATED, headers, payload
+    )
+
+
+def cloudevent_headers(
+    ident: str, source: str, event_type: str, subject: str, tenant_id: uuid.UUID, at: datetime | None
+) -> dict[str, str]:
+    """CloudEvents 1.0 attributes as Kafka binary-mode headers (`ce_` prefix, `content-type`)."""
+    when = (at or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "ce_specversion": SPECVERSION,
+        "ce_id": ident,
+        "ce_source": source,
+        "ce_type": event_type,
+        "ce_time": when,
+        "ce_subject": subject,
+        "ce_tenantid": str(tenant_id),
+        "content-type": CONTENT_TYPE,
+    }
+
+
+def _order_record(change: OrderChange, kind: str, payload: dict[str, Any], ident: str, at: datetime) -> OutboxRecord:
+    after = change.after
+    headers = cloudevent_headers(ident, orders.SOURCE, kind, after.order_no, change.tenant_id, at)
+    key = f"{change.tenant_id}:{after.order_no}"
+    return OutboxRecord(change.tenant_id, orders.TOPIC.name, key, ident, kind, headers, payload)
+
+
+def customer_payload(snapshot: CustomerSnapshot) -> dict[str, Any]:
+    """`CustomerUpdatedV1` as JSON-ready data, built directly (the hot path); a test holds it to the model."""
+    return {
+        "schema_version": 1,
+        "customer_id": str(snapshot.customer_id),
+        "sobot_customer_id": snapshot.sobot_customer_id,
+        "mobile": snapshot.mobile,
+        "unionid": snapshot.unionid,
+        "nickname": snapshot.nickname,
+        "persona": snapshot.persona,
+        "created": snapshot.created,
+    }
+
+
+def order_payload(change: OrderChange) -> dict[str, Any]:
+    """`OrderEventV1` as JSON-ready data without `inferred`, built directly: shaping runs for every order of every
+    batch, and validating through the model per event cost more than the database writes. A test holds it to the
+    model (`order_data`)."""
+    after = change.after
+    return {
+        "schema_version": 1,
+        "order_no": after.order_no,
+        "source": after.source,
+        "status": after.status.value,
+        "status_before": change.before_status.value if change.before_status else None,
+        "status_raw": after.status_raw,
+        "order_time": _time(after.order_time),
+        "payment_time": _time(after.payment_time) if after.payment_time else None,
+        "order_amount": _money(after.order_amount),
+        "paid_amount": _money(after.paid_amount),
+        "total_amount": _amount(after.total_amount),
+        "store": {"store_no": after.store_no, "store_id": after.store_id, "name": after.store_name},
+        "customer": {"id": str(after.customer_id), "matched_by": after.matched_by},
+        "version": after.version,
+        "lines": [
+            {
+                "product_id": line.product_id,
+                "sku": line.sku,
+                "product_name": line.product_name,
+                "quantity": line.quantity,
+                "unit_price": _amount(line.unit_price),
+                "line_amount": _money(line.line_amount),
+            }
+            for line in after.lines
+        ],
+        "cause": {"import_id": str(change.import_id) if change.import_id else None, "producer": change.producer},
+    }
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def order_data(change: OrderChange, inferred: bool) -> orders.OrderEventV1:
+    """The data of an order event: the snapshot after the change, the status before it and its cause."""
+    after: OrderSnapshot = change.after
+    return orders.OrderEventV1(
+        order_no=after.order_no,
+        source=after.source,  # validated into OrderSource
+        status=after.status,
+        status_before=change.before_status,
+        status_raw=after.status_raw,
+        order_time=after.order_time,
+        payment_time=after.payment_time,
+        order_amount=_money(after.order_amount),
+        paid_amount=_money(after.paid_amount),
+        total_amount=_amount(after.total_amount),
+        store=orders.StoreV1(store_no=after.store_no, store_id=after.store_id, name=after.store_name),
+        customer=orders.CustomerRefV1(id=after.customer_id, matched_by=after.matched_by),
+        version=after.version,
+        lines=[
+            orders.LineV1(
+                product_id=line.product_id,
+                sku=line.sku,
+                product_name=line.product_name,
+                quantity=line.quantity,
+                unit_price=_amount(line.unit_price),
+                line_amount=_money(line.line_amount),
+            )
+            for line in after.lines
+        ],
+        inferred=inferred,
+        cause=orders.CauseV1(import_id=change.import_id, producer=change.producer),
+    )
+
+
+def _status_moved(before: OrderStatus | None, after: OrderStatus) -> bool:
+    """A forward move the state machine accepts (a backward one never reaches the bridge: ignore it if it does)."""
+    if before is None or before is after:
+        return before is None
+    decision = next_status(before, after)
+    return not decision.stale and decision.status is after
+
+
+def _amount(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01')):f}"
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else _amount(value)

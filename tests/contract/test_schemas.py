@@ -1,0 +1,63 @@
+"""`schemas/` is the published contract: it must match the code, and every example must be valid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from services.rules_bridge.contracts import catalog
+from services.rules_bridge.contracts.catalog import ENTRIES, SCHEMAS_DIR, Entry
+
+try:  # not a declared dependency: without it, examples are checked by the models only
+    import jsonschema  # type: ignore[import-untyped,unused-ignore]
+except ImportError:  # pragma: no cover
+    jsonschema = None
+
+
+def test_committed_schemas_match_the_code() -> None:
+    assert catalog.drift() == [], "run `python -m services.rules_bridge.contracts.catalog --write` and commit"
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.topic.name)
+def test_examples_are_valid_against_schema_and_model(entry: Entry) -> None:
+    examples = json.loads((SCHEMAS_DIR / f"{entry.topic.name}.examples.json").read_text(encoding="utf-8"))
+    assert examples, "every topic needs at least one example"
+    for example in examples:
+        entry.model.model_validate(example)
+    if jsonschema is not None:
+        schema = json.loads((SCHEMAS_DIR / f"{entry.topic.name}.schema.json").read_text(encoding="utf-8"))
+        jsonschema.Draft202012Validator.check_schema(schema)
+        validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+        for example in examples:
+            validator.validate(example)
+
+
+@pytest.mark.skipif(jsonschema is None, reason="jsonschema is not installed")
+def test_schema_rejects_what_the_model_rejects() -> None:
+    entry = next(e for e in ENTRIES if e.topic.name == "orders.events.v1")
+    schema = json.loads((SCHEMAS_DIR / "orders.events.v1.schema.json").read_text(encoding="utf-8"))
+    example = json.loads((SCHEMAS_DIR / "orders.events.v1.examples.json").read_text(encoding="utf-8"))[0]
+    broken = {**example, "total_amount": "12.5"}  # money needs two places
+    assert not jsonschema.Draft202012Validator(schema).is_valid(broken)
+    with pytest.raises(ValueError):
+        entry.model.model_validate(broken)
+
+
+def test_asyncapi_lists_every_topic_with_its_schema() -> None:
+    document = json.loads((SCHEMAS_DIR / catalog.ASYNCAPI_FILE).read_text(encoding="utf-8"))
+    assert document["asyncapi"].startswith("3.")
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    assert addresses == {entry.topic.name for entry in ENTRIES}
+    for message in document["components"]["messages"].values():
+        assert (SCHEMAS_DIR / message["payload"]["$ref"]).exists()
+    compacted = document["channels"]["customers_updated_v1"]["bindings"]["kafka"]["topicConfiguration"]
+    assert compacted == {"cleanup.policy": ["compact"]}
+
+
+def test_drift_is_reported_for_a_folder_that_lacks_the_files(tmp_path: Path) -> None:
+    assert set(catalog.drift(tmp_path)) == set(catalog.rendered())
+    assert catalog.write(tmp_path) and catalog.drift(tmp_path) == []
+    (tmp_path / catalog.ASYNCAPI_FILE).write_text("{}", encoding="utf-8")
+    assert catalog.drift(tmp_path) == [catalog.ASYNCAPI_FILE]

@@ -1,0 +1,116 @@
+"""Helpers of the rules bridge's integration tests: a running relay, a running reference subscriber, deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import asyncpg
+
+from services.ingest.domain.order import OrderStatus
+from services.platform.settings import ConnectionSettings
+from services.rules_bridge.adapters.outbox_store import enqueue
+from services.rules_bridge.domain.events import OutboxRecord, order_events
+from services.rules_bridge.examples.rule_engine import OrderEvent, RuleEngine
+from services.rules_bridge.main import create_topics, serve
+from services.rules_bridge.relay import RelayMetrics
+from services.rules_bridge.settings import RelaySettings
+from tests.unit.rules_bridge.factories import change
+
+DEADLINE_S = 30.0
+
+
+def relay_settings(connection: ConnectionSettings, **overrides: Any) -> RelaySettings:
+    """Relay settings on this session's database and topics, tuned to react fast."""
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": connection.kafka_bootstrap_servers,
+        "database_url": connection.database_url,
+        "topic_prefix": connection.topic_prefix,
+        "topic_partitions": connection.topic_partitions,
+        "poll_interval_s": 0.5,
+        "shard_retry_interval_s": 0.2,
+        "lock_timeout_ms": 200,
+    }
+    return RelaySettings(**(values | overrides))
+
+
+async def wait_until(condition: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S) -> None:
+    """Wait for `condition` to hold, checking every 20 ms; fail with `what` after the deadline."""
+    end = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def running_relay(settings: RelaySettings, metrics: RelayMetrics | None = None) -> AsyncIterator[RelayMetrics]:
+    metrics = metrics or RelayMetrics()
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop, metrics))
+    try:
+        yield metrics
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, DEADLINE_S)
+
+
+@contextlib.asynccontextmanager
+async def running_engine(settings: ConnectionSettings) -> AsyncIterator[RuleEngine]:
+    """The reference subscriber, in a consumer group of its own, reading from the earliest offset."""
+    await create_topics(relay_settings(settings))
+    engine = RuleEngine(settings, group=f"rule-engine-test-{uuid.uuid4().hex[:8]}")
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(engine.run(stop, ready))
+    try:
+        await asyncio.wait_for(ready.wait(), DEADLINE_S)
+        yield engine
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, DEADLINE_S)
+
+
+def of_tenant(events: Sequence[OrderEvent], tenant: uuid.UUID) -> list[OrderEvent]:
+    return [e for e in events if e.tenant_id == str(tenant)]
+
+
+def by_order(events: Sequence[OrderEvent]) -> dict[str, list[tuple[str, bool]]]:
+    """Each order's (event type, inferred) in the order received."""
+    sequences: dict[str, list[tuple[str, bool]]] = {}
+    for event in events:
+        sequences.setdefault(event.subject, []).append((event.type, event.inferred))
+    return sequences
+
+
+# One order's life, one transaction per step: (before, after, content_changed).
+LIFE = [
+    (None, OrderStatus.TO_BE_PAID, False),
+    (OrderStatus.TO_BE_PAID, OrderStatus.SHIPPED, False),
+    (OrderStatus.SHIPPED, OrderStatus.SHIPPED, True),
+    (OrderStatus.SHIPPED, OrderStatus.DEALED, False),
+]
+LIFE_EVENTS = [
+    ("order.created", False),
+    ("order.paid", True),
+    ("order.shipped", False),
+    ("order.updated", False),
+    ("order.signed", True),
+    ("order.completed", False),
+]
+
+
+def life_step(tenant: uuid.UUID, order_no: str, step: int) -> list[OutboxRecord]:
+    before, after, content = LIFE[step]
+    return order_events(
+        change(before, after, content_changed=content, tenant_id=tenant, order_no=order_no, version=step + 1)
+    )
+
+
+async def commit(pool: asyncpg.Pool, records: Sequence[OutboxRecord]) -> None:
+    """Enqueue `records` in a transaction of their own and commit it."""
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, records)
