@@ -124,18 +124,32 @@ def _demo(api: str, settings: StackSettings) -> None:
     from services.ingest.entrypoints.upload_client import upload_and_follow
 
     key = _demo_key(settings)
-    sample = Path(__file__).resolve().parents[1] / "ingest" / "samples" / "sample-orders.xlsx"
-    print(f"demo    | importing {sample.name} for tenant 'demo'", flush=True)
+    sample = _demo_file(settings.home / "demo" / "sample-orders.xlsx")
+    print(f"demo    | importing {sample} for tenant 'demo'", flush=True)
     upload_and_follow(str(sample), api=api, api_key=key, mode="partial", timezone="Asia/Shanghai", dry_run=False)
     print(
         "demo    | try:\n"
         f"demo    |   export ORDERINFO_API_KEY={key}\n"
         f"demo    |   curl -s -H \"X-API-Key: $ORDERINFO_API_KEY\" '{api}/v1/orders?limit=5'\n"
         f"demo    |   curl -s -H \"X-API-Key: $ORDERINFO_API_KEY\" '{api}/v1/imports'\n"
-        f"demo    |   orderinfo import services/ingest/samples/sample-orders.xlsx   # again: all unchanged\n"
+        f"demo    |   orderinfo import {sample}   # again: all unchanged\n"
         f"demo    |   API docs: {api}/docs",
         flush=True,
     )
+
+
+def _demo_file(path: Path) -> Path:
+    """300 realistic orders (generated once, deterministically) with two rows broken on purpose, so the demo
+    shows row errors and a held-back order as well as created orders."""
+    from services.ingest.samples import sample_rows, write_sample_xlsx
+
+    if not path.exists():
+        rows = [list(row) for row in sample_rows(300, 2, seed=2026)]
+        rows[3][2] = "Teleported"  # an unknown status
+        rows[10][11] = 0  # quantity must be positive
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_sample_xlsx(path, [tuple(row) for row in rows])
+    return path
 
 
 def _demo_key(settings: StackSettings) -> str:

@@ -6,6 +6,7 @@ rows already there and counts nothing twice.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ async def record_import(conn: Conn, job: NewImport, rows: Sequence[ImportRow]) -
     if rows:
         await conn.execute(
             sql.INSERT_IMPORT_ROWS, job.tenant_id, job.import_id, [r.row_no for r in rows],
-            [r.order_no for r in rows], [r.cells for r in rows], [r.outcome for r in rows], [r.issues for r in rows],
+            [r.order_no for r in rows], [json.dumps(r.cells, ensure_ascii=False) for r in rows], [r.outcome for r in rows], [r.issues for r in rows],
         )  # fmt: skip
     if job.orders_total == 0:
         await conn.execute(sql.COMPLETE_EMPTY_IMPORT, job.tenant_id, job.import_id)

@@ -1,6 +1,7 @@
 """Every SQL statement of the ingest service, by name. Set-based: one statement per batch, keys sorted.
 
-Arrays are passed column by column and expanded with `unnest`; jsonb values are Python values (the pool's codec).
+Arrays are passed column by column and expanded with `unnest`; jsonb values are Python values (the pool's codec),
+except JSON arrays, which go in as text (`::jsonb`): a list of lists would be taken for a 2-D array.
 """
 
 # --- tenants -------------------------------------------------------------------------------------------------------
@@ -185,7 +186,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 
 INSERT_IMPORT_ROWS = """
 INSERT INTO import_rows (tenant_id, import_id, row_no, order_no, cells, outcome, issues)
-SELECT $1, $2, * FROM unnest($3::int[], $4::text[], $5::jsonb[], $6::text[], $7::text[])
+SELECT $1, $2, r.row_no, r.order_no, r.cells::jsonb, r.outcome, r.issues
+FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[]) AS r (row_no, order_no, cells, outcome, issues)
 """
 
 MARK_IMPORT_PUBLISHED = """

@@ -73,7 +73,7 @@ async def parse(request: ImportRequest, options: ImportOptions) -> tuple[ParsedI
     parsed = await asyncio.to_thread(
         parse_import, request.data, request.filename, timezone=request.timezone, sheet=request.sheet, options=options
     )
-    return parsed, accept(parsed, request.mode)  # type: ignore[arg-type]
+    return parsed, accept(parsed, request.mode)  # type: ignore[arg-type]  # validated at the edge
 
 
 async def submit_import(pool: Any, publish: Publish, request: ImportRequest, options: ImportOptions) -> ImportReceipt:
@@ -142,12 +142,20 @@ def _issue(issue: Any) -> dict[str, Any]:
             "value": issue.value}  # fmt: skip
 
 
+def _order_of_rows(parsed: ParsedImport) -> dict[int, str]:
+    """Sheet row -> order no., for the rows that belong to an order (accepted or held back)."""
+    owner = {line.row_no: order.order_no for order in parsed.orders for line in order.lines if line.row_no}
+    owner.update({row_no: held.order_no for held in parsed.held_back for row_no in held.rows})
+    return owner
+
+
 def _rows(parsed: ParsedImport, accepted: set[str]) -> list[ImportRow]:
     issues = issues_by_row(parsed)
     error_rows = {e.row for e in parsed.errors if e.row is not None}
+    owners = _order_of_rows(parsed)
     rows = []
     for row in parsed.rows:
-        order_no = row.order_no
+        order_no = owners.get(row.row_no)
         if row.row_no in error_rows:
             outcome = "invalid"
         elif order_no in accepted:

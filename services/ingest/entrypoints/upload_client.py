@@ -61,7 +61,7 @@ def _follow(client: httpx.Client, url: str, timeout: float) -> dict[str, Any]:
 
 def _print_errors(errors: list[dict[str, Any]]) -> None:
     for error in errors[:10]:
-        print(f"  row {error['row']}, {error['column']}: {error['message']}")
+        print(f"  {error['message']}")
 
 
 def _print_summary(status: dict[str, Any], api: str, result_url: str) -> None:

@@ -169,8 +169,8 @@ CREATE TABLE outbox (
     key         text NOT NULL,
     event_id    text NOT NULL,
     event_type  text NOT NULL,
-    headers     jsonb NOT NULL DEFAULT '{}',
-    payload     jsonb NOT NULL,
+    headers     json NOT NULL DEFAULT '{}',           -- json, not jsonb: relayed as text, never queried inside
+    payload     json NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
     sent_at     timestamptz
 );

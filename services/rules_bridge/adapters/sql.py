@@ -16,7 +16,7 @@ HOLD_SHARDS_SHARED = f"SELECT pg_advisory_xact_lock_shared({SHARD_BARRIER_CLASS}
 
 INSERT_RECORDS = """
 INSERT INTO outbox (tenant_id, topic, shard, key, event_id, event_type, headers, payload)
-SELECT r.tenant_id, r.topic, r.shard, r.key, r.event_id, r.event_type, r.headers::jsonb, r.payload::jsonb
+SELECT r.tenant_id, r.topic, r.shard, r.key, r.event_id, r.event_type, r.headers::json, r.payload::json
 FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
      WITH ORDINALITY AS r (tenant_id, topic, shard, key, event_id, event_type, headers, payload, n)
 ORDER BY r.n

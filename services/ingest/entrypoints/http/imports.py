@@ -16,12 +16,18 @@ from pydantic import BaseModel
 from services.ingest.adapters import import_jobs
 from services.ingest.application.imports import ImportRequest, dry_run, submit_import
 from services.ingest.contracts.orders_ingest_v1 import TOPIC, OrderIngestV1, message_key
-from services.ingest.domain.importing import ImportFileError, ImportOptions
+from services.ingest.domain.importing import ImportFileError, ImportOptions, SheetRow
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
-_FILE_ERROR_STATUS = {"file_too_large": 413, "strict_mode_rejected": 422, "too_many_rows": 422}
+_FILE_ERROR_STATUS = {
+    "file_too_large": 413,
+    "archive_too_large": 413,
+    "strict_mode_rejected": 422,
+    "too_many_rows": 422,
+    "unknown_timezone": 422,
+}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -99,7 +105,7 @@ def _options(request: Request) -> ImportOptions:
     return ImportOptions(
         max_rows=settings.max_rows,
         max_bytes=settings.max_upload_bytes,
-        extra_mobile_placeholders=tuple(settings.mobile_placeholders),
+        placeholder_mobiles=frozenset(settings.mobile_placeholders),
     )
 
 
@@ -145,7 +151,7 @@ async def post_import(
             return DryRunOut.model_validate(report, from_attributes=True)
         receipt = await submit_import(pool, lambda msgs: _publish(request, msgs), upload, options)
     except ImportFileError as exc:
-        raise ApiProblem(_FILE_ERROR_STATUS.get(exc.code, 400), "Import file rejected", str(exc), exc.code) from exc
+        raise ApiProblem(_FILE_ERROR_STATUS.get(exc.code, 400), "Import file rejected", exc.message, exc.code) from exc
     base = f"/v1/imports/{receipt.import_id}"
     return ImportAccepted(
         **{k: v for k, v in vars(receipt).items() if k != "first_errors"},
@@ -211,10 +217,9 @@ async def result_workbook(import_id: UUID, tenant: CurrentTenant, pool: Pool) ->
             raise ApiProblem(404, "Not Found", f"no import {import_id}", "import_not_found")
         rows = await import_jobs.row_outcomes(conn, tenant.id, import_id)
     header = list(job["header"])
-    content = await asyncio.to_thread(
-        build_result_workbook, header, [(n, cells) for n, cells, _, _ in rows],
-        {n: (outcome, issues) for n, _, outcome, issues in rows},
-    )  # fmt: skip
+    sheet_rows = [SheetRow(n, tuple(cells)) for n, cells, _, _ in rows]
+    outcomes = {n: (outcome, issues) for n, _, outcome, issues in rows}
+    content = await asyncio.to_thread(build_result_workbook, (header, sheet_rows), outcomes)
     headers = {"Content-Disposition": f'attachment; filename="import-{import_id}-result.xlsx"'}
     return Response(content, media_type=XLSX, headers=headers)
 

@@ -1,0 +1,160 @@
+"""The import API end to end on the real broker and database: upload -> Kafka -> consumer -> completed."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from openpyxl import load_workbook
+
+from services.ingest.adapters.tenants import create_tenant
+from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
+from services.ingest.entrypoints.http.app import create_app
+from services.ingest.main import ingest_options, producer_broker
+from services.ingest.samples import sample_rows, write_sample_xlsx
+from services.ingest.settings import IngestSettings
+from services.platform.settings import ConnectionSettings
+from services.rules_bridge.outbox import emit_events
+from tests.support.waiting import eventually
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture(scope="module")
+def settings(connection_settings: ConnectionSettings) -> IngestSettings:
+    return IngestSettings(
+        kafka_bootstrap_servers=connection_settings.kafka_bootstrap_servers,
+        database_url=connection_settings.database_url,
+        topic_prefix=f"{connection_settings.topic_prefix}{uuid.uuid4().hex[:6]}.",
+        topic_partitions=3,
+    )
+
+
+@pytest.fixture(scope="module")
+async def client(settings: IngestSettings, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app (its lifespan starts the producer) and a consumer of the same topics, in this process."""
+    app = create_app(settings)
+    consumer = producer_broker(settings)
+    subscribe(consumer, settings, BatchIngestor(pool, emit_events, ingest_options(settings)))
+    async with app.router.lifespan_context(app):
+        await consumer.start()
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+                yield http
+        finally:
+            await consumer.stop()
+
+
+@pytest.fixture
+async def api_key(pool: asyncpg.Pool) -> str:
+    async with pool.acquire() as conn:
+        _, key = await create_tenant(conn, "http tenant")
+    return key
+
+
+def sample_file(tmp_path: Path, orders: int, seed: int = 1) -> bytes:
+    path = tmp_path / "orders.xlsx"
+    write_sample_xlsx(path, sample_rows(orders, 2, seed=seed))
+    return path.read_bytes()
+
+
+async def upload(client: httpx.AsyncClient, key: str, data: bytes, **form: str) -> httpx.Response:
+    return await client.post("/v1/imports", headers={"X-API-Key": key}, files={"file": ("orders.xlsx", data, XLSX)},
+                             data=form)  # fmt: skip
+
+
+async def finished(client: httpx.AsyncClient, key: str, import_id: str) -> dict[str, Any]:
+    async def status() -> dict[str, Any]:
+        answer = await client.get(f"/v1/imports/{import_id}", headers={"X-API-Key": key})
+        return answer.json()  # type: ignore[no-any-return]
+
+    return await eventually(status, lambda s: s["state"] in {"completed", "completed_with_errors", "failed"}, within=60)
+
+
+async def test_upload_completes_and_the_same_file_again_is_unchanged(
+    client: httpx.AsyncClient, api_key: str, tmp_path: Path, pool: asyncpg.Pool
+) -> None:
+    data = sample_file(tmp_path, 50)
+    answer = await upload(client, api_key, data)
+    assert answer.status_code == 202, answer.text
+    receipt = answer.json()
+    assert (receipt["rows"], receipt["valid_rows"], receipt["invalid_rows"], receipt["orders"]) == (100, 100, 0, 50)
+    status = await finished(client, api_key, receipt["import_id"])
+    assert status["state"] == "completed"
+    assert (status["orders_processed"], status["created"], status["dead_lettered"]) == (50, 50, 0)
+    lines = await pool.fetchval(
+        "SELECT count(*) FROM order_lines l JOIN orders o USING (tenant_id, order_no) WHERE o.last_import_id = $1",
+        uuid.UUID(receipt["import_id"]),
+    )
+    assert lines == 100
+
+    again = await finished(client, api_key, (await upload(client, api_key, data)).json()["import_id"])
+    assert (again["state"], again["unchanged"], again["created"], again["updated"]) == ("completed", 50, 0, 0)
+
+    book = await client.get(f"/v1/imports/{receipt['import_id']}/result.xlsx", headers={"X-API-Key": api_key})
+    assert book.status_code == 200 and book.headers["content-type"] == XLSX
+    sheet = load_workbook(io.BytesIO(book.content)).active
+    header = [c.value for c in sheet[1]]
+    results = [row[header.index("Result")] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert results == ["created"] * 100
+
+
+async def test_invalid_rows_are_reported_and_their_orders_held_back(
+    client: httpx.AsyncClient, api_key: str, tmp_path: Path
+) -> None:
+    rows = [list(r) for r in sample_rows(3, 2, seed=7)]
+    rows[1][2] = "Teleported"  # an unknown status on the 2nd line of the first order
+    path = tmp_path / "bad.xlsx"
+    write_sample_xlsx(path, [tuple(r) for r in rows])
+    receipt = (await upload(client, api_key, path.read_bytes())).json()
+    assert (receipt["invalid_rows"], receipt["orders"], receipt["orders_held_back"]) == (1, 2, 1)
+    (error,) = receipt["first_errors"]
+    assert error["row"] == 3 and error["code"] == "invalid_status" and error["value"] == "Teleported"
+    status = await finished(client, api_key, receipt["import_id"])
+    assert (status["state"], status["created"]) == ("completed_with_errors", 2)
+
+    strict = await upload(client, api_key, path.read_bytes(), mode="strict")
+    assert strict.status_code == 422
+    assert strict.headers["content-type"] == "application/problem+json"
+    assert strict.json()["code"] == "strict_mode_rejected"
+
+
+async def test_dry_run_plans_without_writing(
+    client: httpx.AsyncClient, api_key: str, tmp_path: Path, pool: asyncpg.Pool
+) -> None:
+    data = sample_file(tmp_path, 5, seed=3)
+    plan = (await upload(client, api_key, data, dry_run="true")).json()
+    assert [o["outcome"] for o in plan["orders"]] == ["created"] * 5
+    assert all(o["customer_is_new"] for o in plan["orders"])
+    listed = (await client.get("/v1/imports", headers={"X-API-Key": api_key})).json()["items"]
+    assert listed == []  # nothing recorded
+    await finished(client, api_key, (await upload(client, api_key, data)).json()["import_id"])
+    replan = (await upload(client, api_key, data, dry_run="true")).json()
+    assert [o["outcome"] for o in replan["orders"]] == ["unchanged"] * 5
+    assert {o["matched_by"] for o in replan["orders"]} == {"mobile"}
+
+
+async def test_whole_file_problems_are_4xx_problems(client: httpx.AsyncClient, api_key: str) -> None:
+    for data, code in [(b"", "empty_file"), (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "corrupt_workbook")]:
+        answer = await upload(client, api_key, data)
+        assert answer.status_code == 400 and answer.json()["code"] == code, answer.text
+    zone = await upload(client, api_key, b"a,b\n1,2\n", timezone="Mars/Olympus")
+    assert zone.status_code == 422 and zone.json()["code"] == "unknown_timezone"
+
+
+async def test_keys_and_tenants(client: httpx.AsyncClient, api_key: str, pool: asyncpg.Pool, tmp_path: Path) -> None:
+    for headers in ({}, {"X-API-Key": "oik_wrong"}, {"X-API-Key": "x" * 5000}):
+        answer = await client.get("/v1/imports", headers=headers)
+        assert answer.status_code == 401 and answer.json()["code"] == "unauthorized"
+    receipt = (await upload(client, api_key, sample_file(tmp_path, 2, seed=9))).json()
+    async with pool.acquire() as conn:
+        _, other = await create_tenant(conn, "other")
+    assert (await client.get(f"/v1/imports/{receipt['import_id']}", headers={"X-API-Key": other})).status_code == 404
+    template = await client.get("/v1/imports/template.xlsx", headers={"X-API-Key": api_key})
+    assert template.status_code == 200 and template.content[:2] == b"PK"
