@@ -84,7 +84,22 @@ def _decode_one(record: Received) -> Incoming | Rejected:
             record.ref, errors.KEY_MISMATCH, "the record key is not '<tenant_id>:<order_no>' of its value",
             message.tenant_id, message.import_id, message.order_no,
         )  # fmt: skip
+    # PostgreSQL text and jsonb cannot hold U+0000: refuse it here, with claims. In JSON a NUL can only be written
+    # as the escape \u0000, so the walk over the message runs only when the raw bytes contain that escape.
+    if b"\\u0000" in (record.value or b"") and _has_nul(message.model_dump()):
+        return Rejected(
+            record.ref, errors.CONTRACT_VIOLATION, "a text field contains U+0000 (NUL), which cannot be stored",
+            message.tenant_id, message.import_id, message.order_no,
+        )  # fmt: skip
     return Incoming(record.ref, message.tenant_id, message, message.import_id, message.producer)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    return isinstance(value, list) and any(_has_nul(v) for v in value)
 
 
 def _invalid(record: Received, exc: ValidationError) -> Rejected:

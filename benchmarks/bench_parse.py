@@ -1,0 +1,83 @@
+"""Parse benchmark: 5,000 rows x 25 columns through the calamine (.xlsx) and CSV paths, plus openpyxl read-only.
+
+Run: `python -m benchmarks.bench_parse [runs]`. Prints the machine and the median of the runs for each path.
+The openpyxl figure reads the same workbook (values only) and then runs the same validation and grouping.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+
+from services.ingest.domain import importing
+from services.ingest.domain.sheets import Table
+from services.ingest.domain.validation import display_text
+from services.ingest.samples import sample_rows, write_sample_csv, write_sample_xlsx
+
+ORDERS, LINES = 1250, 4  # 5,000 rows
+
+
+def _timings(work: Callable[[], Any], runs: int) -> tuple[float, float, float]:
+    """Median wall time, best wall time and median CPU time of the process (the machine is shared: CPU time
+    is what the code costs when other processes take turns on the two cores)."""
+    work()  # warm-up: imports, zoneinfo cache
+    wall, cpu = [], []
+    for _ in range(runs):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        work()
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+    return statistics.median(wall), min(wall), statistics.median(cpu)
+
+
+def _openpyxl_table(data: bytes) -> Table:
+    book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    rows = [[display_text(v) for v in row] for row in book.worksheets[0].iter_rows(values_only=True)]
+    book.close()
+    return Table(None, 1, rows[0], list(enumerate(rows[1:], 2)))
+
+
+def _via_openpyxl(data: bytes) -> importing.ParsedImport:
+    original = importing.read_table
+    importing.read_table = lambda *_args: _openpyxl_table(data)  # type: ignore[assignment]
+    try:
+        return importing.parse_import(data, "orders.xlsx")
+    finally:
+        importing.read_table = original
+
+
+def main(runs: int = 15) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        xlsx, csv_path = Path(directory, "orders.xlsx"), Path(directory, "orders.csv")
+        write_sample_xlsx(xlsx, sample_rows(ORDERS, LINES, seed=1))
+        write_sample_csv(csv_path, sample_rows(ORDERS, LINES, seed=1))
+        xlsx_data, csv_data = xlsx.read_bytes(), csv_path.read_bytes()
+    parsed = importing.parse_import(xlsx_data, "orders.xlsx")
+    assert parsed.counts.valid_rows == ORDERS * LINES and parsed.counts.orders == ORDERS, parsed.counts
+    assert importing.parse_import(csv_data, "orders.csv").counts.orders == ORDERS
+    print(f"machine: nproc={os.cpu_count()} python={platform.python_version()} ({platform.machine()})")
+    shape = f"{ORDERS * LINES} rows x {len(parsed.header)} columns"
+    print(f"input: {shape}; xlsx {len(xlsx_data):,} B, csv {len(csv_data):,} B")
+    figures = {
+        "xlsx via calamine (goal <= 0.150 s)": lambda: importing.parse_import(xlsx_data, "orders.xlsx"),
+        "csv (goal <= 0.080 s)": lambda: importing.parse_import(csv_data, "orders.csv"),
+        "xlsx via openpyxl read-only (comparison)": lambda: _via_openpyxl(xlsx_data),
+    }
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    for label, work in figures.items():
+        median, best, cpu = _timings(work, runs)
+        print(f"{label}: median {median:.3f} s, best {best:.3f} s, median CPU {cpu:.3f} s ({runs} runs)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 15)

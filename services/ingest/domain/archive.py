@@ -1,0 +1,157 @@
+"""Safety checks of an .xlsx (zip) container, run before calamine sees it.
+
+calamine trusts the container: it allocates a dense grid up to the farthest cell reference (a 5 KB sheet with
+cells A1 and XFD1048576 aborts the process), and its zip reader inflates a member past its declared size. So
+`inspect_xlsx` guarantees, or raises `ImportFileError`:
+- at most `max_archive_members` members, declared sizes within `max_uncompressed_bytes` and a compression ratio
+  within `max_compression_ratio` for members above `ratio_checked_from_bytes`;
+- every XML part inflates to exactly its declared size (checked with a bounded inflate), is not UTF-16 and holds
+  no DTD (`<!DOCTYPE` / `<!ENTITY`), so no entity expansion can happen whatever the XML reader;
+- no worksheet references a cell beyond `max_columns` or `max_sheet_rows`.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import zipfile
+import zlib
+
+from services.ingest.domain import issues
+from services.ingest.domain.issues import ImportFileError
+from services.ingest.domain.options import ImportOptions
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")
+_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+# Only references that can be far away: two or more column letters, or a row number of five digits or more.
+# They are searched in the XML with its whitespace removed (so `r = 'A1'` reads `r='A1'`), once per quote
+# character, because a fixed `r="` prefix lets the regex engine skip ahead instead of trying every byte.
+# (A cell *text* that reads r="ZZ9" may be taken for a reference: the check errs on the side of refusing.)
+_XML_WHITESPACE = b" \t\r\n"
+_FAR_REFERENCES = tuple(
+    re.compile(rb"r=" + quote + rb"(?:([A-Za-z]{2,})(\d*)|[A-Za-z]?(\d{5,}))" + quote) for quote in (b'"', b"'")
+)
+
+
+def inspect_xlsx(data: bytes, options: ImportOptions) -> None:
+    """Raise `ImportFileError` unless the workbook container is safe to read (see the module docstring)."""
+    archive = _open(data)
+    infos = archive.infolist()
+    _check_kind({info.filename for info in infos})
+    _check_sizes(infos, options)
+    for info in infos:
+        if info.filename.endswith((".xml", ".rels", ".vml")):
+            xml = _inflate(data, info)
+            _check_xml(info.filename, xml)
+            if info.filename.startswith("xl/worksheets/"):
+                _check_extent(info.filename, xml, options)
+
+
+def _open(data: bytes) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        raise ImportFileError(
+            issues.CORRUPT_WORKBOOK, "The workbook is damaged or truncated (its zip container cannot be read)."
+        ) from exc
+
+
+def _check_kind(names: set[str]) -> None:
+    if "xl/workbook.xml" in names:
+        return
+    if "xl/workbook.bin" in names:
+        kind = "an Excel binary workbook (.xlsb)"
+    elif "content.xml" in names:
+        kind = "an OpenDocument spreadsheet (.ods)"
+    else:
+        kind = "a zip archive, not an Excel workbook"
+    raise ImportFileError(issues.UNSUPPORTED_FORMAT, f"The file is {kind}; save it as .xlsx or CSV.")
+
+
+def _too_large(detail: str) -> ImportFileError:
+    return ImportFileError(issues.ARCHIVE_TOO_LARGE, f"The workbook is refused: {detail} (possible zip bomb).")
+
+
+def _check_sizes(infos: list[zipfile.ZipInfo], options: ImportOptions) -> None:
+    if len(infos) > options.max_archive_members:
+        raise _too_large(f"it has {len(infos)} parts, more than {options.max_archive_members}")
+    total = sum(info.file_size for info in infos)
+    if total > options.max_uncompressed_bytes:
+        raise _too_large(f"it unpacks to {total:,} bytes, more than {options.max_uncompressed_bytes:,}")
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > options.ratio_checked_from_bytes and ratio > options.max_compression_ratio:
+            raise _too_large(f"part {info.filename} is compressed {ratio:,.0f} times")
+        if info.flag_bits & 0x1:
+            raise ImportFileError(issues.ENCRYPTED_OR_LEGACY, "The workbook is encrypted; remove the password.")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ImportFileError(issues.CORRUPT_WORKBOOK, f"Part {info.filename} uses an unsupported compression.")
+
+
+def _inflate(data: bytes, info: zipfile.ZipInfo) -> bytes:
+    """The member's bytes, inflating at most one byte more than declared (a lie about the size is refused)."""
+    corrupt = ImportFileError(issues.CORRUPT_WORKBOOK, f"The workbook is damaged (part {info.filename}).")
+    header = data[info.header_offset : info.header_offset + _LOCAL_HEADER.size]
+    if len(header) < _LOCAL_HEADER.size:
+        raise corrupt
+    signature, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+    if signature != b"PK\x03\x04":
+        raise corrupt
+    start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+    raw = data[start : start + info.compress_size]
+    try:
+        content = raw if info.compress_type == zipfile.ZIP_STORED else _bounded_inflate(raw, info.file_size + 1)
+    except zlib.error as exc:
+        raise corrupt from exc
+    if len(content) > info.file_size:
+        raise _too_large(f"part {info.filename} holds more than the {info.file_size:,} bytes it declares")
+    if len(content) < info.file_size:
+        raise corrupt
+    return content
+
+
+def _bounded_inflate(raw: bytes, limit: int) -> bytes:
+    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, limit)
+
+
+def _check_xml(name: str, xml: bytes) -> None:
+    if xml.startswith((b"\xff\xfe", b"\xfe\xff")) or xml[:2] in (b"<\x00", b"\x00<"):
+        raise ImportFileError(issues.UNSAFE_XML, f"Part {name} is UTF-16 XML, which is not accepted.")
+    if _DTD.search(xml):
+        raise ImportFileError(
+            issues.UNSAFE_XML, f"Part {name} declares a DTD (<!DOCTYPE>/<!ENTITY>), which workbooks never need."
+        )
+
+
+def column_number(letters: bytes) -> int:
+    """Excel column letters to a 1-based number (A=1, Z=26, AA=27)."""
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + letter - 64
+    return number
+
+
+def _check_extent(name: str, xml: bytes, options: ImportOptions) -> None:
+    max_column, max_row = 0, 0
+    compact = xml.translate(None, _XML_WHITESPACE)
+    for match in (m for pattern in _FAR_REFERENCES for m in pattern.finditer(compact)):
+        letters, digits, far_row = match.groups()
+        if letters:
+            max_column = max(max_column, column_number(letters))
+        for row in (digits, far_row):
+            if row and len(row) < 12:
+                max_row = max(max_row, int(row))
+            elif row:
+                max_row = options.max_sheet_rows + 1
+    if max_column > options.max_columns:
+        raise ImportFileError(
+            issues.TOO_MANY_COLUMNS,
+            f"A sheet ({name}) uses column {max_column}; at most {options.max_columns} columns are accepted.",
+        )
+    if max_row > options.max_sheet_rows:
+        raise ImportFileError(
+            issues.TOO_MANY_ROWS,
+            f"A sheet ({name}) reaches row {max_row:,}; at most {options.max_rows:,} data rows are accepted "
+            "(delete the rows and formatting below your data).",
+        )

@@ -1,0 +1,101 @@
+"""The import file's problem vocabulary: stable codes, row issues (values) and the one whole-file exception.
+
+Codes are part of the API: the HTTP layer, the result workbook and users' scripts key on them, so a code is never
+renamed, only added. Row problems are `RowIssue` values; only whole-file problems raise `ImportFileError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Whole-file problems (`ImportFileError.code`).
+FILE_TOO_LARGE = "file_too_large"
+EMPTY_FILE = "empty_file"
+UNSUPPORTED_FORMAT = "unsupported_format"
+ENCRYPTED_OR_LEGACY = "encrypted_or_legacy_xls"
+CORRUPT_WORKBOOK = "corrupt_workbook"
+ARCHIVE_TOO_LARGE = "archive_too_large"
+UNSAFE_XML = "unsafe_xml"
+UNDECODABLE_TEXT = "undecodable_text"
+SHEET_NOT_FOUND = "sheet_not_found"
+EMPTY_WORKBOOK = "empty_workbook"
+MISSING_COLUMNS = "missing_columns"
+DUPLICATE_COLUMNS = "duplicate_columns"
+TOO_MANY_COLUMNS = "too_many_columns"
+TOO_MANY_ROWS = "too_many_rows"
+NO_DATA_ROWS = "no_data_rows"
+UNKNOWN_TIMEZONE = "unknown_timezone"
+STRICT_MODE_REJECTED = "strict_mode_rejected"
+
+# Row errors (the row is invalid; its order is held back).
+BLANK_REQUIRED = "blank_required"
+TOO_LONG = "too_long"
+INVALID_SOURCE = "invalid_source"
+INVALID_STATUS = "invalid_status"
+INVALID_TIME = "invalid_time"
+INVALID_NUMBER = "invalid_number"
+SCIENTIFIC_NOTATION = "scientific_notation"
+NOT_INTEGER = "not_integer"
+NOT_POSITIVE = "not_positive"
+NEGATIVE_AMOUNT = "negative_amount"
+TOO_MANY_DECIMALS = "too_many_decimals"
+TOO_LARGE = "too_large"
+INVALID_MOBILE = "invalid_mobile"
+STORE_MISSING = "store_missing"
+BUYER_MISSING = "buyer_missing"
+INCONSISTENT_ORDER = "inconsistent_order"
+DUPLICATE_LINE = "duplicate_line"
+TOO_MANY_LINES = "too_many_lines"
+
+# Warnings (the row stays valid).
+UNKNOWN_COLUMN = "unknown_column"
+PLACEHOLDER_MOBILE = "placeholder_mobile"
+INVALID_RECEIVER_MOBILE = "invalid_receiver_mobile"
+PAYMENT_BEFORE_ORDER = "payment_before_order"
+LINE_AMOUNT_MISMATCH = "line_amount_mismatch"
+
+ROW_ERROR_CODES = frozenset(
+    {
+        BLANK_REQUIRED,
+        TOO_LONG,
+        INVALID_SOURCE,
+        INVALID_STATUS,
+        INVALID_TIME,
+        INVALID_NUMBER,
+        SCIENTIFIC_NOTATION,
+        NOT_INTEGER,
+        NOT_POSITIVE,
+        NEGATIVE_AMOUNT,
+        TOO_MANY_DECIMALS,
+        TOO_LARGE,
+        INVALID_MOBILE,
+        STORE_MISSING,
+        BUYER_MISSING,
+        INCONSISTENT_ORDER,
+        DUPLICATE_LINE,
+        TOO_MANY_LINES,
+    }
+)
+WARNING_CODES = frozenset(
+    {UNKNOWN_COLUMN, PLACEHOLDER_MOBILE, INVALID_RECEIVER_MOBILE, PAYMENT_BEFORE_ORDER, LINE_AMOUNT_MISMATCH}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RowIssue:
+    """One problem of one cell or row; `row` is the sheet row the user sees (None: the whole file)."""
+
+    row: int | None
+    column: str | None
+    code: str
+    message: str
+    value: str | None
+
+
+class ImportFileError(Exception):
+    """The whole file is rejected; `code` is one of the whole-file codes above."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message

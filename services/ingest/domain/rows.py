@@ -1,0 +1,301 @@
+"""The data rows after the cell and row rules: typed values column by column, errors and warnings by row.
+
+Rules are applied a column at a time: when one regular-expression pass over a whole column proves every cell is
+already in canonical form (e.g. all `\\d+(\\.\\d{1,2})?` for money), the values are converted in bulk; otherwise each
+distinct cell text goes through `validation` once. Both paths give the same values and issues (tested).
+
+A field whose cell broke a rule holds `INVALID`, so grouping can tell "blank" (None) from "unusable".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from services.ingest.domain import issues
+from services.ingest.domain.issues import RowIssue
+from services.ingest.domain.template import BUYER_KEYS, COLUMNS_BY_KEY, STORE_KEYS, Column, Kind
+from services.ingest.domain.validation import (
+    CENT,
+    Invalid,
+    Placeholder,
+    check_length,
+    clean,
+    parse_id,
+    parse_mobile,
+    parse_money,
+    parse_quantity,
+    parse_source,
+    parse_status,
+    parse_text,
+    parse_time,
+)
+
+
+class _Invalid:
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID: Any = _Invalid()
+_MAX_SHOWN = 60
+_SEP = "\x00"  # not whitespace, and never inside a cell of a decoded CSV or a workbook
+# Whole-column patterns of canonical cells (blank allowed), separated by \x00.
+_CANONICAL: dict[Kind, re.Pattern[str]] = {
+    Kind.MONEY: re.compile(r"(?:\d{1,12}(?:\.\d{1,2})?)?(?:\x00(?:\d{1,12}(?:\.\d{1,2})?)?)*"),
+    Kind.TIME: re.compile(r"(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)?(?:\x00(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)?)*"),
+    Kind.MOBILE: re.compile(r"(?:1[3-9][0-9]{9})?(?:\x00(?:1[3-9][0-9]{9})?)*"),
+    Kind.RECEIVER_MOBILE: re.compile(r"(?:1[3-9][0-9]{9})?(?:\x00(?:1[3-9][0-9]{9})?)*"),
+    Kind.QUANTITY: re.compile(r"(?:[1-9]\d{0,5})?(?:\x00(?:[1-9]\d{0,5})?)*"),
+}
+_MAYBE_SCIENTIFIC = re.compile(r"[eE][-+]?\d+(?:\x00|$)")  # fast pre-filter of the exact pattern below
+_SCIENTIFIC_CELL = re.compile(r"(?:^|\x00)[-+]?\d+(?:\.\d+)?[eE][-+]?\d+(?:\x00|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A template column found in the file: where it is and how the file spells its header."""
+
+    column: Column
+    index: int
+    header: str
+
+
+@dataclass(slots=True)
+class CheckedRows:
+    """Values by column key (one per row, file order) and issues by row index; grouping adds more errors."""
+
+    row_nos: list[int]
+    values: dict[str, list[Any]]
+    errors: dict[int, list[RowIssue]] = field(default_factory=dict)
+    warnings: dict[int, list[RowIssue]] = field(default_factory=dict)
+
+    def add_error(self, index: int, issue: RowIssue) -> None:
+        self.errors.setdefault(index, []).append(issue)
+
+    def add_warning(self, index: int, issue: RowIssue) -> None:
+        self.warnings.setdefault(index, []).append(issue)
+
+
+@dataclass(frozen=True, slots=True)
+class RowRules:
+    """The per-import settings of the cell rules."""
+
+    zone: tzinfo
+    placeholders: frozenset[str]
+
+    def parse(self, column: Column, text: str) -> Any:
+        """One cleaned, non-blank cell: a value, `Invalid` or `PLACEHOLDER`."""
+        kind = column.kind
+        if kind is Kind.ID:
+            return parse_id(text, column.max_length)
+        if kind is Kind.TEXT:
+            return parse_text(text, column.max_length)
+        if kind is Kind.SOURCE:
+            return parse_source(text)
+        if kind is Kind.STATUS:
+            return parse_status(text)
+        if kind is Kind.TIME:
+            return parse_time(text, self.zone)
+        if kind is Kind.QUANTITY:
+            return parse_quantity(text)
+        if kind is Kind.MONEY:
+            return parse_money(text)
+        return parse_mobile(text, self.placeholders)
+
+
+def shown(value: str) -> str:
+    """A value as quoted in a message: long ones are cut."""
+    return value if len(value) <= _MAX_SHOWN else value[:_MAX_SHOWN] + "…"
+
+
+def cell_issue(row_no: int, header: str, text: str, invalid: Invalid) -> RowIssue:
+    message = f'Row {row_no}, column "{header}": "{shown(text)}" {invalid.problem}; expected {invalid.expected}.'
+    return RowIssue(row_no, header, invalid.code, message, text)
+
+
+def check_rows(
+    row_nos: list[int], cells: Sequence[Sequence[str]], fields: Sequence[Field], rules: RowRules
+) -> CheckedRows:
+    """Apply the cell rules to every known column, then the row rules (store, buyer, times, line amount).
+
+    `cells` rows are all as wide as the header."""
+    columns = list(zip(*cells, strict=True)) if cells else []
+    checked = CheckedRows(row_nos, {})
+    for spec in fields:
+        checked.values[spec.column.key] = _read_column(checked, spec, columns[spec.index], rules)
+        if spec.column.kind is Kind.STATUS:
+            cleaned = {text: clean(text) for text in set(columns[spec.index])}
+            checked.values["status_raw"] = [cleaned[text] for text in columns[spec.index]]
+    _check_store(checked, fields)
+    _check_buyer(checked, fields)
+    _check_times(checked, fields)
+    _check_line_amount(checked, fields)
+    return checked
+
+
+def _read_column(checked: CheckedRows, spec: Field, texts: Sequence[str], rules: RowRules) -> list[Any]:
+    blob = _SEP.join(texts)
+    values = _bulk(spec.column, texts, blob, rules)
+    if values is None:
+        return _one_by_one(checked, spec, texts, rules)
+    if spec.column.required and "" in texts:
+        for index, text in enumerate(texts):
+            if text == "":
+                values[index] = _blank(checked, index, spec)
+    return values
+
+
+def _bulk(column: Column, texts: Sequence[str], blob: str, rules: RowRules) -> list[Any] | None:
+    """Values of a column whose every cell is canonical, converted in bulk; None when the column needs care."""
+    kind = column.kind
+    if blob.count(_SEP) != len(texts) - 1:
+        return None
+    if kind in (Kind.TEXT, Kind.ID):
+        return _bulk_texts(column, texts, blob)
+    pattern = _CANONICAL.get(kind)
+    if pattern is None or not pattern.fullmatch(blob):
+        return None
+    if kind is Kind.MONEY:
+        return [Decimal(text).quantize(CENT) if text else None for text in texts]
+    if kind is Kind.QUANTITY:
+        return [int(text) if text else None for text in texts]
+    if kind is Kind.TIME:
+        return _bulk_times(texts, rules.zone)
+    if rules.placeholders.intersection(texts):
+        return None
+    return [text or None for text in texts]
+
+
+def _is_scientific(blob: str) -> bool:
+    return _MAYBE_SCIENTIFIC.search(blob) is not None and _SCIENTIFIC_CELL.search(blob) is not None
+
+
+def _bulk_texts(column: Column, texts: Sequence[str], blob: str) -> list[Any] | None:
+    """Texts that need no cleaning (no surrounding whitespace, no leading quote) and fit the length limit."""
+    if list(map(str.strip, texts)) != list(texts) or blob.startswith("'") or "\x00'" in blob:
+        return None
+    if column.kind is Kind.ID and _is_scientific(blob):
+        return None
+    if column.max_length is not None and max(map(len, texts)) > column.max_length:
+        return None
+    return [text or None for text in texts]
+
+
+def _bulk_times(texts: Sequence[str], zone: tzinfo) -> list[Any] | None:
+    parse = datetime.fromisoformat
+    try:
+        return [parse(text).replace(tzinfo=zone) if text else None for text in texts]
+    except ValueError:  # a date that does not exist: let the one-by-one path name it
+        return None
+
+
+def _one_by_one(checked: CheckedRows, spec: Field, texts: Sequence[str], rules: RowRules) -> list[Any]:
+    """Each distinct cell text parsed once; issues are recorded per row only when some text has one."""
+    parsed = {raw: _parse_cell(spec.column, raw, rules) for raw in set(texts)}
+    values = [parsed[raw] for raw in texts]
+    if any(_needs_settling(spec.column, value) for value in parsed.values()):
+        return [
+            _settle(checked, index, spec, clean(raw), value)
+            for index, (raw, value) in enumerate(zip(texts, values, strict=True))
+        ]
+    return values
+
+
+def _parse_cell(column: Column, raw: str, rules: RowRules) -> Any:
+    text = clean(raw)
+    return rules.parse(column, text) if text else None
+
+
+def _needs_settling(column: Column, value: Any) -> bool:
+    return isinstance(value, Invalid | Placeholder) or (value is None and column.required)
+
+
+def _settle(checked: CheckedRows, index: int, spec: Field, text: str, parsed: Any) -> Any:
+    """Record the issue of one parsed cell and return the value the row keeps."""
+    row_no = checked.row_nos[index]
+    if parsed is None:
+        return _blank(checked, index, spec) if spec.column.required else None
+    if isinstance(parsed, Invalid):
+        if spec.column.kind is Kind.RECEIVER_MOBILE and parsed.code == issues.INVALID_MOBILE:
+            return _keep_receiver_mobile(checked, index, spec, text, parsed)
+        checked.add_error(index, cell_issue(row_no, spec.header, text, parsed))
+        return INVALID
+    if isinstance(parsed, Placeholder):
+        message = f'Row {row_no}, column "{spec.header}": "{text}" is a placeholder mobile; it is ignored.'
+        checked.add_warning(index, RowIssue(row_no, spec.header, issues.PLACEHOLDER_MOBILE, message, text))
+        return None
+    return parsed
+
+
+def _blank(checked: CheckedRows, index: int, spec: Field) -> Any:
+    row_no = checked.row_nos[index]
+    message = f'Row {row_no}, column "{spec.header}": the cell is blank; a value is required.'
+    checked.add_error(index, RowIssue(row_no, spec.header, issues.BLANK_REQUIRED, message, ""))
+    return INVALID
+
+
+def _keep_receiver_mobile(checked: CheckedRows, index: int, spec: Field, text: str, invalid: Invalid) -> Any:
+    row_no = checked.row_nos[index]
+    too_long = check_length(text, spec.column.max_length)
+    if too_long is not None:
+        checked.add_error(index, cell_issue(row_no, spec.header, text, too_long))
+        return INVALID
+    message = cell_issue(row_no, spec.header, text, invalid).message[:-1] + "; it is kept as text."
+    checked.add_warning(index, RowIssue(row_no, spec.header, issues.INVALID_RECEIVER_MOBILE, message, text))
+    return text
+
+
+def _headers(fields: Sequence[Field], keys: Sequence[str]) -> str:
+    present = {spec.column.key: spec.header for spec in fields}
+    return ", ".join(present.get(key, COLUMNS_BY_KEY[key].english) for key in keys)
+
+
+def _column(checked: CheckedRows, key: str) -> list[Any]:
+    return checked.values.get(key) or [None] * len(checked.row_nos)
+
+
+def _check_store(checked: CheckedRows, fields: Sequence[Field]) -> None:
+    headers = _headers(fields, STORE_KEYS)
+    for index, pair in enumerate(zip(*(_column(checked, key) for key in STORE_KEYS), strict=True)):
+        if pair == (None, None):
+            row_no = checked.row_nos[index]
+            message = f"Row {row_no}: {headers} are both blank; one of them is required."
+            checked.add_error(index, RowIssue(row_no, headers, issues.STORE_MISSING, message, None))
+
+
+def _check_buyer(checked: CheckedRows, fields: Sequence[Field]) -> None:
+    headers = _headers(fields, BUYER_KEYS)
+    for index, ids in enumerate(zip(*(_column(checked, key) for key in BUYER_KEYS), strict=True)):
+        if ids == (None, None, None, None):
+            row_no = checked.row_nos[index]
+            message = f"Row {row_no}: {headers} are all blank (placeholders count as blank); one is required."
+            checked.add_error(index, RowIssue(row_no, headers, issues.BUYER_MISSING, message, None))
+
+
+def _check_times(checked: CheckedRows, fields: Sequence[Field]) -> None:
+    headers = _headers(fields, ("payment_time", "order_time"))
+    pairs = zip(_column(checked, "order_time"), _column(checked, "payment_time"), strict=True)
+    for index, (ordered, paid) in enumerate(pairs):
+        if type(paid) is datetime and type(ordered) is datetime and paid < ordered:
+            row_no = checked.row_nos[index]
+            paid_text, ordered_text = f"{paid:%Y-%m-%d %H:%M:%S}", f"{ordered:%Y-%m-%d %H:%M:%S}"
+            message = f"Row {row_no}: the payment time {paid_text} is before the order time {ordered_text}."
+            checked.add_warning(index, RowIssue(row_no, headers, issues.PAYMENT_BEFORE_ORDER, message, paid_text))
+
+
+def _check_line_amount(checked: CheckedRows, fields: Sequence[Field]) -> None:
+    header = _headers(fields, ("line_amount",))
+    triples = zip(*(_column(checked, k) for k in ("line_amount", "quantity", "unit_price")), strict=True)
+    for index, (amount, quantity, price) in enumerate(triples):
+        if type(amount) is Decimal and type(quantity) is int and type(price) is Decimal and amount != quantity * price:
+            row_no = checked.row_nos[index]
+            message = (
+                f'Row {row_no}, column "{header}": "{amount}" differs from Quantity x Unit Price = '
+                f"{quantity * price}; the line is kept as given."
+            )
+            checked.add_warning(index, RowIssue(row_no, header, issues.LINE_AMOUNT_MISMATCH, message, str(amount)))

@@ -1,0 +1,215 @@
+"""Reading the uploaded bytes into a table of cell texts: .xlsx/.xlsm through calamine, CSV through `csv`.
+
+Guarantees: bytes in, `Table` out, or `ImportFileError`; no traceback of a reader escapes. Row numbers are the
+ones the user sees (1-based, counting blank and title rows above the header). Fully blank rows are dropped.
+Merged cells are filled down with their top-left value. Memory and time are bounded by `ImportOptions`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from python_calamine import CalamineWorkbook, SheetTypeEnum
+
+from services.ingest.domain import issues
+from services.ingest.domain.archive import inspect_xlsx
+from services.ingest.domain.issues import ImportFileError
+from services.ingest.domain.options import ImportOptions
+from services.ingest.domain.template import HEADER_INDEX, header_key
+from services.ingest.domain.validation import display_text
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+TEXT_SUFFIXES = (".csv", ".tsv")
+HEADER_SEARCH_ROWS = 10  # title rows above the header that are tolerated
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """The header and the non-blank data rows (row number, cell texts as wide as the header) of the sheet read."""
+
+    sheet: str | None
+    header_row: int
+    header: list[str]
+    rows: list[tuple[int, list[str]]]
+
+
+def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
+    """Pick the reader by content first (zip, OLE), then by file name; refuse anything else."""
+    name = filename.lower()
+    if data.startswith(OLE_MAGIC):
+        raise ImportFileError(
+            issues.ENCRYPTED_OR_LEGACY,
+            "The file is a password-protected workbook or a legacy .xls; remove the password or save it as .xlsx.",
+        )
+    if data.startswith(ZIP_MAGIC):
+        return read_workbook(data, sheet, options)
+    if name.endswith(WORKBOOK_SUFFIXES):
+        raise ImportFileError(issues.CORRUPT_WORKBOOK, f"{filename} is not a valid .xlsx workbook.")
+    if name.endswith(TEXT_SUFFIXES):
+        return read_csv(data, options)
+    raise ImportFileError(
+        issues.UNSUPPORTED_FORMAT, f"{filename} is not a spreadsheet; upload an .xlsx workbook or a CSV file."
+    )
+
+
+# --- xlsx ------------------------------------------------------------------------------------------------------
+
+
+def read_workbook(data: bytes, sheet: str | None, options: ImportOptions) -> Table:
+    inspect_xlsx(data, options)
+    try:
+        return _read_book(CalamineWorkbook.from_filelike(io.BytesIO(data)), sheet, options)
+    except ImportFileError:
+        raise
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # calamine errors, and pyo3 panics (BaseException subclasses)
+        raise ImportFileError(issues.CORRUPT_WORKBOOK, f"The workbook cannot be read: {exc}"[:300]) from exc
+
+
+def _read_book(book: Any, sheet: str | None, options: ImportOptions) -> Table:
+    names: list[str] = list(book.sheet_names)
+    if sheet is not None:
+        if sheet not in names:
+            listed = ", ".join(f'"{n}"' for n in names)
+            raise ImportFileError(issues.SHEET_NOT_FOUND, f'There is no sheet "{sheet}"; the sheets are {listed}.')
+        table = _read_sheet(book.get_sheet_by_name(sheet), options)
+        if table is None:
+            raise ImportFileError(issues.NO_DATA_ROWS, f'Sheet "{sheet}" is empty.')
+        return table
+    worksheets = [m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+    for name in worksheets:
+        table = _read_sheet(book.get_sheet_by_name(name), options)
+        if table is not None:
+            return table
+    raise ImportFileError(issues.EMPTY_WORKBOOK, "The workbook has no sheet with data.")
+
+
+def _read_sheet(sheet: Any, options: ImportOptions) -> Table | None:
+    if sheet.start is None:
+        return None
+    top, left = sheet.start
+    grid: list[list[Any]] = sheet.to_python(skip_empty_area=True)
+    _fill_merged(grid, sheet.merged_cell_ranges or (), top, left)
+    texts = ([c if type(c) is str else display_text(c) for c in row] for row in grid)
+    return _table(sheet.name, enumerate(texts, top + 1), options)
+
+
+def _fill_merged(grid: list[list[Any]], merges: Iterable[Any], top: int, left: int) -> None:
+    """Copy each merged range's top-left value down its column; total work is bounded by the grid size."""
+    budget = len(grid) * (len(grid[0]) if grid else 0)
+    for (first_row, first_col), (last_row, _) in merges:
+        row, col = first_row - top, first_col - left
+        if not (0 <= row < len(grid) and 0 <= col < len(grid[row])):
+            continue
+        value = grid[row][col]
+        for below in range(row + 1, min(last_row - top, len(grid) - 1) + 1):
+            budget -= 1
+            if budget < 0:
+                return
+            if col < len(grid[below]):
+                grid[below][col] = value
+
+
+# --- CSV -------------------------------------------------------------------------------------------------------
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-16 (with BOM), then UTF-8 (BOM optional), then GB18030 (what Excel writes on Chinese systems)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(issues.UNDECODABLE_TEXT, "The file is not valid UTF-16 text.") from exc
+    if b"\x00" in data:
+        raise ImportFileError(issues.UNSUPPORTED_FORMAT, "The file is binary, not CSV text; upload .xlsx or CSV.")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ImportFileError(issues.UNDECODABLE_TEXT, "The file is neither UTF-8 nor GB18030 text; save it as CSV UTF-8.")
+
+
+def sniff_delimiter(text: str) -> str:
+    """Comma, semicolon or tab: whichever the first non-blank line (the header) has most of; comma on a tie."""
+    line = next((line for line in text.splitlines() if line.strip()), "")
+    return max((",", "\t", ";"), key=line.count)
+
+
+def read_csv(data: bytes, options: ImportOptions) -> Table:
+    text = decode_text(data)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+    try:
+        table = _table(None, enumerate(reader, 1), options)
+    except csv.Error as exc:
+        raise ImportFileError(issues.UNSUPPORTED_FORMAT, f"The CSV file cannot be read: {exc}.") from exc
+    if table is None:
+        raise ImportFileError(issues.EMPTY_FILE, "The CSV file has only blank lines.")
+    return table
+
+
+# --- shared ----------------------------------------------------------------------------------------------------
+
+
+def is_blank(cells: list[str]) -> bool:
+    return not any(map(str.strip, cells))
+
+
+def _is_header(cells: list[str]) -> bool:
+    return any(HEADER_INDEX.get(header_key(cell)) == "order_no" for cell in cells if cell)
+
+
+def _table(sheet: str | None, numbered: Iterator[tuple[int, list[str]]], options: ImportOptions) -> Table | None:
+    """Find the header (the first non-blank row, or a later one among the first few naming Order No.), then
+    collect the data rows below it, refusing more than `max_rows` with their exact count."""
+    leading: list[tuple[int, list[str]]] = []
+    for row_no, cells in numbered:
+        if is_blank(cells):
+            continue
+        leading.append((row_no, cells))
+        if _is_header(cells) or len(leading) == HEADER_SEARCH_ROWS:
+            break
+    if not leading:
+        return None
+    header_at = next((i for i, (_, cells) in enumerate(leading) if _is_header(cells)), 0)
+    header_row, header = leading[header_at]
+    header = _check_width(header, options)
+    rows = leading[header_at + 1 :]
+    for row_no, cells in numbered:
+        if not is_blank(cells):
+            rows.append((row_no, cells))
+            if len(rows) > options.max_rows:
+                _too_many_rows(len(rows) + sum(1 for _, rest in numbered if not is_blank(rest)), options)
+    width = len(header)
+    return Table(sheet, header_row, header, [(n, _fit(cells, width)) for n, cells in rows])
+
+
+def _fit(cells: list[str], width: int) -> list[str]:
+    if len(cells) == width:
+        return cells
+    return cells[:width] + [""] * (width - len(cells))
+
+
+def _check_width(header: list[str], options: ImportOptions) -> list[str]:
+    width = len(header)
+    while width and not header[width - 1].strip():
+        width -= 1
+    if width > options.max_columns:
+        raise ImportFileError(
+            issues.TOO_MANY_COLUMNS, f"The header has {width} columns; at most {options.max_columns} are accepted."
+        )
+    return header[:width]
+
+
+def _too_many_rows(count: int, options: ImportOptions) -> None:
+    raise ImportFileError(
+        issues.TOO_MANY_ROWS,
+        f"The file has {count:,} data rows; at most {options.max_rows:,} are accepted per import. Split the file.",
+    )

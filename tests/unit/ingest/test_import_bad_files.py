@@ -1,0 +1,252 @@
+"""Bad files: each gets a whole-file ImportFileError with a clear code, or a correct read; never a traceback."""
+
+from __future__ import annotations
+
+import csv
+import io
+import struct
+import zipfile
+import zlib
+
+import pytest
+
+from services.ingest.domain import issues
+from services.ingest.domain.importing import ImportFileError, ImportOptions, parse_import
+from tests.unit.ingest.test_import_support import HEADER, csv_bytes, grid_of, row, xlsx_bytes
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
+
+
+def refused(data: bytes, filename: str, **kw: object) -> ImportFileError:
+    with pytest.raises(ImportFileError) as caught:
+        parse_import(data, filename, **kw)  # type: ignore[arg-type]
+    assert caught.value.message and caught.value.code in str(caught.value)
+    return caught.value
+
+
+def valid_xlsx() -> bytes:
+    return xlsx_bytes(grid_of([row()]))
+
+
+def rewrite(data: bytes, name: str, change: object) -> bytes:
+    """The workbook with one part replaced (`change` maps the old bytes to the new ones)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info)
+            target.writestr(info.filename, change(content) if info.filename == name else content)  # type: ignore[operator]
+    return buffer.getvalue()
+
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "code"),
+    [
+        (b"", "orders.xlsx", issues.EMPTY_FILE),
+        (b"  \r\n ", "orders.csv", issues.EMPTY_FILE),
+        (PNG, "orders.png", issues.UNSUPPORTED_FORMAT),
+        (PNG, "orders.csv", issues.UNSUPPORTED_FORMAT),
+        (PNG, "orders.xlsx", issues.CORRUPT_WORKBOOK),
+        (bytes(range(256)) * 4, "orders.bin", issues.UNSUPPORTED_FORMAT),
+        (b"just some notes\n", "notes.txt", issues.UNSUPPORTED_FORMAT),
+        (b"\xff\xfe\xfd\x80\x81", "orders.csv", issues.UNDECODABLE_TEXT),
+        (OLE, "orders.xlsx", issues.ENCRYPTED_OR_LEGACY),
+        (OLE, "orders.xls", issues.ENCRYPTED_OR_LEGACY),
+        (b"Order No.,Quantity\n", "orders.xlsx", issues.CORRUPT_WORKBOOK),
+    ],
+)
+def test_not_a_readable_spreadsheet(data: bytes, filename: str, code: str) -> None:
+    assert refused(data, filename).code == code
+
+
+def test_truncated_workbook_is_corrupt() -> None:
+    data = valid_xlsx()
+    for size in (len(data) // 2, len(data) - 30, 100):
+        assert refused(data[:size], "orders.xlsx").code == issues.CORRUPT_WORKBOOK
+
+
+def test_corrupt_part_inside_a_valid_zip_is_corrupt() -> None:
+    data = rewrite(valid_xlsx(), SHEET, lambda xml: xml[: len(xml) // 2])
+    assert refused(data, "orders.xlsx").code == issues.CORRUPT_WORKBOOK
+
+
+def test_header_only_has_no_data_rows() -> None:
+    assert refused(csv_bytes([]), "orders.csv").code == issues.NO_DATA_ROWS
+    assert refused(xlsx_bytes([HEADER, [], [None, " "]]), "orders.xlsx").code == issues.NO_DATA_ROWS
+
+
+def test_data_larger_than_max_bytes() -> None:
+    error = refused(csv_bytes([row()] * 50), "orders.csv", options=ImportOptions(max_bytes=1000))
+    assert error.code == issues.FILE_TOO_LARGE
+
+
+def test_zip_bomb_by_compression_ratio() -> None:
+    bomb = rewrite(valid_xlsx(), "xl/styles.xml", lambda _: b"<a>" + b" " * 30_000_000 + b"</a>")
+    error = refused(bomb, "orders.xlsx")
+    assert error.code == issues.ARCHIVE_TOO_LARGE and "compressed" in error.message
+
+
+def test_zip_bomb_by_total_size() -> None:
+    options = ImportOptions(max_uncompressed_bytes=2000)
+    error = refused(valid_xlsx(), "orders.xlsx", options=options)
+    assert error.code == issues.ARCHIVE_TOO_LARGE and "unpacks to" in error.message
+
+
+def test_part_larger_than_it_declares_is_refused() -> None:
+    data = bytearray(valid_xlsx())
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo(SHEET)
+    smaller = info.file_size // 2
+    struct.pack_into("<I", data, info.header_offset + 22, smaller)  # local header
+    directory = bytes(data).index(b"PK\x01\x02")
+    while True:  # central directory entry of the sheet
+        name_length = struct.unpack_from("<H", data, directory + 28)[0]
+        if bytes(data[directory + 46 : directory + 46 + name_length]) == SHEET.encode():
+            break
+        directory = bytes(data).index(b"PK\x01\x02", directory + 4)
+    struct.pack_into("<I", data, directory + 24, smaller)
+    error = refused(bytes(data), "orders.xlsx")
+    assert error.code == issues.ARCHIVE_TOO_LARGE and "more than the" in error.message
+
+
+def test_encrypted_zip_member_is_refused() -> None:
+    data = bytearray(valid_xlsx())
+    directory = bytes(data).index(b"PK\x01\x02")
+    struct.pack_into("<H", data, directory + 8, struct.unpack_from("<H", data, directory + 8)[0] | 1)
+    assert refused(bytes(data), "orders.xlsx").code == issues.ENCRYPTED_OR_LEGACY
+
+
+ENTITIES = b'<?xml version="1.0"?><!DOCTYPE w [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+
+
+@pytest.mark.parametrize("part", [SHEET, "xl/workbook.xml", "[Content_Types].xml"])
+def test_xml_with_a_dtd_is_refused_so_no_entity_is_ever_expanded(part: str) -> None:
+    def add_dtd(xml: bytes) -> bytes:
+        body = xml.split(b"?>", 1)[1] if xml.startswith(b"<?xml") else xml
+        return ENTITIES + body.replace(b"P1</t>", b"&b;</t>", 1)
+
+    assert refused(rewrite(valid_xlsx(), part, add_dtd), "orders.xlsx").code == issues.UNSAFE_XML
+
+
+def test_utf16_xml_part_is_refused() -> None:
+    data = rewrite(valid_xlsx(), SHEET, lambda xml: xml.decode().encode("utf-16"))
+    assert refused(data, "orders.xlsx").code == issues.UNSAFE_XML
+
+
+@pytest.mark.parametrize(
+    ("far_cell", "code"),
+    [
+        ('r="XFD1048576"', issues.TOO_MANY_COLUMNS),
+        ('r="A1048576"', issues.TOO_MANY_ROWS),
+        ("r = 'CW2'", issues.TOO_MANY_COLUMNS),
+        ('r="A99999999999999999999"', issues.TOO_MANY_ROWS),
+    ],
+)
+def test_far_cell_references_are_refused_before_calamine_allocates(far_cell: str, code: str) -> None:
+    # calamine would allocate the dense grid up to the farthest cell (and abort the process on XFD1048576).
+    cell = f'<c {far_cell} t="inlineStr"><is><t>x</t></is></c>'.encode()
+    data = rewrite(valid_xlsx(), SHEET, lambda xml: xml.replace(b"</row></sheetData>", cell + b"</row></sheetData>"))
+    assert refused(data, "orders.xlsx").code == code
+
+
+def test_far_row_element_is_refused() -> None:
+    far_row = b'<row r="2000000"><c t="inlineStr"><is><t>x</t></is></c></row>'
+    data = rewrite(valid_xlsx(), SHEET, lambda xml: xml.replace(b"</sheetData>", far_row + b"</sheetData>"))
+    assert refused(data, "orders.xlsx").code == issues.TOO_MANY_ROWS
+
+
+def test_wide_sheets_are_refused() -> None:
+    header = [*HEADER, *(f"Extra {i}" for i in range(100))]
+    assert refused(xlsx_bytes([header, [*grid_of([row()])[1]]]), "o.xlsx").code == issues.TOO_MANY_COLUMNS
+    assert refused(csv_bytes([row()], header), "o.csv").code == issues.TOO_MANY_COLUMNS
+
+
+def test_long_sheets_are_refused_with_the_count() -> None:
+    rows = [row(ProductID=f"P{i}") for i in range(30)]
+    error = refused(xlsx_bytes(grid_of(rows)), "o.xlsx", options=ImportOptions(max_rows=10))
+    assert error.code == issues.TOO_MANY_ROWS and "30 data rows" in error.message
+
+
+def test_a_sheet_reaching_far_below_the_limit_is_refused_unread() -> None:
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(valid_xlsx()))
+    book.active.cell(row=20_000, column=1, value="stray")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    error = refused(buffer.getvalue(), "o.xlsx", options=ImportOptions(max_rows=10))
+    assert error.code == issues.TOO_MANY_ROWS and "reaches row 20,000" in error.message
+    assert parse_import(buffer.getvalue(), "o.xlsx", options=ImportOptions(max_rows=10_000)).counts.rows == 2
+
+
+def test_first_non_empty_sheet_or_the_named_one() -> None:
+    book = xlsx_bytes(grid_of([row()]), title="Data", extra_sheets=["Notes"])
+    assert parse_import(book, "o.xlsx").sheet == "Data"
+    assert refused(book, "o.xlsx", sheet="Notes").code == issues.NO_DATA_ROWS
+    error = refused(book, "o.xlsx", sheet="Orders")
+    assert error.code == issues.SHEET_NOT_FOUND and '"Data"' in error.message and '"Notes"' in error.message
+
+
+def test_empty_first_sheet_is_skipped() -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "Cover"
+    data_sheet = book.create_sheet("Orders")
+    for values in grid_of([row()]):
+        data_sheet.append(values)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    parsed = parse_import(buffer.getvalue(), "o.xlsx")
+    assert parsed.sheet == "Orders" and parsed.counts.orders == 1
+
+
+def test_workbook_without_data_is_refused() -> None:
+    assert refused(xlsx_bytes([]), "o.xlsx").code == issues.EMPTY_WORKBOOK
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "utf-16"])
+def test_csv_encodings(encoding: str) -> None:
+    data = csv_bytes([row(OrderSource="有赞", BuyerNickname="小明")], encoding=encoding)
+    parsed = parse_import(data, "orders.csv")
+    assert parsed.errors == [] and parsed.orders[0].buyer.nickname == "小明"
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_csv_delimiters(delimiter: str) -> None:
+    text = csv_bytes([row(UnitPrice="¥1,299.00", LineAmount="2598")]).decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    other = io.StringIO()
+    csv.writer(other, delimiter=delimiter).writerows(rows)
+    parsed = parse_import(other.getvalue().encode(), "orders.csv")
+    assert parsed.errors == [] and parsed.orders[0].lines[0].unit_price == 1299
+
+
+def test_xlsx_named_csv_is_read_by_content() -> None:
+    assert parse_import(valid_xlsx(), "orders.csv").counts.orders == 1
+
+
+@pytest.mark.parametrize(("part", "kind"), [("xl/workbook.bin", ".xlsb"), ("content.xml", ".ods"), ("a.txt", "zip")])
+def test_other_zip_formats_are_unsupported(part: str, kind: str) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(part, b"x")
+    error = refused(buffer.getvalue(), "orders.xlsx")
+    assert error.code == issues.UNSUPPORTED_FORMAT and kind in error.message
+
+
+def test_huge_csv_field_is_refused_not_a_traceback() -> None:
+    data = csv_bytes([row(Remark='"' + "x" * 200_000)])
+    error = refused(data, "orders.csv")
+    assert error.code == issues.UNSUPPORTED_FORMAT and "field larger than field limit" in error.message
+
+
+def test_deflate_garbage_is_corrupt() -> None:
+    data = bytearray(valid_xlsx())
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo(SHEET)
+    start = info.header_offset + 30 + len(SHEET) + struct.unpack_from("<H", data, info.header_offset + 28)[0]
+    data[start : start + 16] = zlib.compress(b"x")[:16].ljust(16, b"\xff")
+    assert refused(bytes(data), "orders.xlsx").code == issues.CORRUPT_WORKBOOK

@@ -1,0 +1,381 @@
+"""parse_import end to end on small CSV/xlsx files: every row rule, grouping, row numbers, modes."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+
+from services.ingest.domain import issues
+from services.ingest.domain.importing import (
+    ImportFileError,
+    ImportOptions,
+    ParsedImport,
+    accept,
+    issues_by_row,
+    parse_import,
+)
+from services.ingest.domain.order import Buyer, Order, OrderSource, OrderStatus, Receiver, Store
+from tests.unit.ingest.test_import_support import HEADER, csv_bytes, grid_of, row, xlsx_bytes
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def parse(rows: list[dict[str, Any]], **kw: Any) -> ParsedImport:
+    return parse_import(csv_bytes(rows), "orders.csv", **kw)
+
+
+def codes(parsed: ParsedImport, row_no: int | None = None) -> list[str]:
+    return [i.code for i in parsed.errors if row_no is None or i.row == row_no]
+
+
+def warning_codes(parsed: ParsedImport) -> list[str]:
+    return [i.code for i in parsed.warnings]
+
+
+def test_a_valid_row_becomes_the_expected_order() -> None:
+    parsed = parse([row(BuyerNickname="Lily", ReceiverMobile="+86 139 1234 5678", Remark="gift")])
+    assert parsed.errors == [] and parsed.counts.orders == 1
+    assert parsed.orders[0] == Order(
+        order_no="A001",
+        source=OrderSource.YOUZAN,
+        status=OrderStatus.PAID,
+        status_raw="Paid",
+        order_time=datetime(2022, 9, 14, 11, 3, 23, tzinfo=SHANGHAI),
+        payment_time=datetime(2022, 9, 14, 11, 5, tzinfo=SHANGHAI),
+        store=Store(store_no="S1"),
+        buyer=Buyer(mobile="13912345678", nickname="Lily"),
+        receiver=Receiver(mobile="13912345678"),
+        order_amount=Decimal("21.00"),
+        remark="gift",
+        lines=[
+            {
+                "product_id": "P1",
+                "product_name": "Tea",
+                "quantity": 2,
+                "unit_price": Decimal("10.50"),
+                "line_amount": Decimal("21.00"),
+                "row_no": 2,
+            }
+        ],
+    )
+
+
+def test_built_orders_pass_full_pydantic_validation_unchanged() -> None:
+    parsed = parse([row(), row(ProductID="P2", Quantity="1", UnitPrice="¥1,299", LineAmount="1299")])
+    for order in parsed.orders:
+        assert Order.model_validate(order.model_dump()) == order
+        assert Order.model_validate_json(order.model_dump_json()) == order
+
+
+# One rule per case: the changes to a valid row, the error code expected on it and its column.
+ROW_ERRORS: list[tuple[dict[str, Any], str, str | None]] = [
+    ({"OrderNo": ""}, issues.BLANK_REQUIRED, "Order No."),
+    ({"OrderSource": "  "}, issues.BLANK_REQUIRED, "Order Source"),
+    ({"OrderSource": "Tmall"}, issues.INVALID_SOURCE, "Order Source"),
+    ({"OrderSource": "天猫"}, issues.INVALID_SOURCE, "Order Source"),
+    ({"OrderStatus": "Refunded"}, issues.INVALID_STATUS, "Order Status"),
+    ({"OrderTime": "14/09/2022"}, issues.INVALID_TIME, "Order Time"),
+    ({"PaymentTime": "2022-09-14 11:05"}, issues.INVALID_TIME, "Payment Time"),
+    ({"ProductID": ""}, issues.BLANK_REQUIRED, "Product ID"),
+    ({"ProductID": "1.23457E+11"}, issues.SCIENTIFIC_NOTATION, "Product ID"),
+    ({"ProductID": "p" * 65}, issues.TOO_LONG, "Product ID"),
+    ({"ProductName": "n" * 256}, issues.TOO_LONG, "Product Name"),
+    ({"Remark": "r" * 1001}, issues.TOO_LONG, "Remark"),
+    ({"Quantity": "2.5"}, issues.NOT_INTEGER, "Quantity"),
+    ({"Quantity": "0"}, issues.NOT_POSITIVE, "Quantity"),
+    ({"Quantity": "x"}, issues.INVALID_NUMBER, "Quantity"),
+    ({"UnitPrice": "1.234", "LineAmount": ""}, issues.TOO_MANY_DECIMALS, "Unit Price"),
+    ({"UnitPrice": "-1", "LineAmount": ""}, issues.NEGATIVE_AMOUNT, "Unit Price"),
+    ({"OrderAmount": "12,34"}, issues.INVALID_NUMBER, "Order Amount"),
+    ({"StoreNo": ""}, issues.STORE_MISSING, "Store No., Store ID"),
+    ({"BuyerMobile": "12912345678"}, issues.INVALID_MOBILE, "Buyer Mobile"),
+    ({"BuyerMobile": ""}, issues.BUYER_MISSING, None),
+    ({"BuyerMobile": "13800000000"}, issues.BUYER_MISSING, None),
+    ({"BuyerMobile": "00000000000"}, issues.BUYER_MISSING, None),
+]
+
+
+@pytest.mark.parametrize(("changes", "code", "column"), ROW_ERRORS)
+def test_row_rules(changes: dict[str, Any], code: str, column: str | None) -> None:
+    parsed = parse([row(**changes)])
+    assert codes(parsed) == [code]
+    issue = parsed.errors[0]
+    assert issue.row == 2 and issue.message.startswith("Row 2")
+    if column is not None:
+        assert issue.column == column
+        assert f'"{column}"' in issue.message or column in issue.message
+    assert parsed.orders == [] and parsed.counts.invalid_rows == 1
+    assert [held.order_no for held in parsed.held_back] == (["A001"] if changes != {"OrderNo": ""} else [])
+
+
+def test_messages_name_the_value_and_what_is_expected() -> None:
+    issue = parse([row(Quantity="2.5")]).errors[0]
+    assert issue.value == "2.5" and '"2.5"' in issue.message and "expected a whole number" in issue.message
+
+
+def test_store_id_alone_is_enough() -> None:
+    parsed = parse([row(StoreNo="", StoreID="88")])
+    assert parsed.errors == [] and parsed.orders[0].store == Store(store_id="88")
+
+
+@pytest.mark.parametrize("column", ["BuyerNickname"])
+def test_any_single_buyer_identifier_is_enough(column: str) -> None:
+    parsed = parse([row(BuyerMobile="", **{column: "Lily"})])
+    assert parsed.errors == [] and parsed.orders[0].buyer == Buyer(nickname="Lily")
+
+
+def test_placeholder_mobile_is_a_warning_and_counts_as_absent() -> None:
+    parsed = parse([row(BuyerMobile="13800000000", BuyerNickname="Lily")])
+    assert parsed.errors == [] and warning_codes(parsed) == [issues.PLACEHOLDER_MOBILE]
+    assert parsed.orders[0].buyer == Buyer(nickname="Lily")
+
+
+def test_configured_placeholders_count_as_absent() -> None:
+    options = ImportOptions(placeholder_mobiles=frozenset({"139 1234 5678"}))
+    parsed = parse([row()], options=options)
+    assert codes(parsed) == [issues.BUYER_MISSING] and warning_codes(parsed) == [issues.PLACEHOLDER_MOBILE]
+
+
+def test_invalid_receiver_mobile_is_a_warning_and_kept_as_text() -> None:
+    parsed = parse([row(ReceiverMobile=" 021-1234 ")])
+    assert parsed.errors == [] and warning_codes(parsed) == [issues.INVALID_RECEIVER_MOBILE]
+    receiver = parsed.orders[0].receiver
+    assert receiver is not None and receiver.mobile == "021-1234"
+
+
+def test_payment_before_order_is_a_warning() -> None:
+    parsed = parse([row(PaymentTime="2022-09-13 11:05:00")])
+    assert parsed.errors == [] and warning_codes(parsed) == [issues.PAYMENT_BEFORE_ORDER]
+
+
+def test_line_amount_mismatch_is_a_warning_and_kept() -> None:
+    parsed = parse([row(LineAmount="20.00")])
+    assert parsed.errors == [] and warning_codes(parsed) == [issues.LINE_AMOUNT_MISMATCH]
+    assert parsed.orders[0].lines[0].line_amount == Decimal("20.00")
+
+
+def test_status_raw_keeps_the_file_text() -> None:
+    parsed = parse([row(OrderStatus="交易成功")])
+    assert parsed.orders[0].status is OrderStatus.DEALED and parsed.orders[0].status_raw == "交易成功"
+
+
+def test_rows_of_an_order_are_grouped_in_file_order() -> None:
+    rows = [row(), row(OrderNo="B002"), row(ProductID="P2", OrderSource="有赞", OrderStatus="已付款")]
+    parsed = parse(rows)
+    assert parsed.errors == []
+    assert [(o.order_no, [line.row_no for line in o.lines]) for o in parsed.orders] == [("A001", [2, 4]), ("B002", [3])]
+
+
+ORDER_LEVEL_CHANGES = [
+    {"OrderSource": "Douyin"},
+    {"OrderStatus": "Shipped"},
+    {"OrderTime": "2022-09-14 11:03:24"},
+    {"PaymentTime": ""},
+    {"StoreNo": "S2"},
+    {"StoreID": "9"},
+    {"BuyerMobile": "13912345679"},
+    {"BuyerNickname": "Other"},
+    {"OrderAmount": "22.00"},
+]
+
+
+@pytest.mark.parametrize("changes", ORDER_LEVEL_CHANGES)
+def test_rows_that_disagree_on_order_fields_are_errors_on_the_later_row(changes: dict[str, Any]) -> None:
+    parsed = parse([row(), row(ProductID="P2", **changes), row(ProductID="P3")])
+    assert [(i.row, i.code) for i in parsed.errors] == [(3, issues.INCONSISTENT_ORDER)]
+    assert "row 2" in parsed.errors[0].message
+    assert [(h.order_no, h.rows) for h in parsed.held_back] == [("A001", (2, 3, 4))] and parsed.orders == []
+
+
+def test_order_level_fields_not_compared_may_differ() -> None:
+    parsed = parse([row(), row(ProductID="P2", Remark="second", ProductName="Other", ReceiverMobile="13912345678")])
+    assert parsed.errors == [] and parsed.orders[0].remark == "second"
+
+
+def test_an_invalid_reference_value_does_not_flag_the_other_rows() -> None:
+    parsed = parse([row(OrderSource="Tmall"), row(ProductID="P2"), row(ProductID="P3")])
+    assert [(i.row, i.code) for i in parsed.errors] == [(2, issues.INVALID_SOURCE)]
+
+
+def test_duplicate_product_and_sku_is_an_error_on_the_second_row() -> None:
+    parsed = parse([row(), row(Quantity="1", LineAmount=""), row(ProductSKU="red")])
+    assert [(i.row, i.code) for i in parsed.errors] == [(3, issues.DUPLICATE_LINE)]
+
+
+def test_same_product_in_two_orders_is_fine() -> None:
+    assert parse([row(), row(OrderNo="B")]).errors == []
+
+
+def test_a_bad_row_holds_back_its_whole_order_only() -> None:
+    parsed = parse([row(), row(ProductID="P2", Quantity="-1"), row(OrderNo="B")])
+    assert [o.order_no for o in parsed.orders] == ["B"]
+    assert [(h.order_no, h.rows) for h in parsed.held_back] == [("A001", (2, 3))]
+    assert (parsed.counts.rows, parsed.counts.valid_rows, parsed.counts.invalid_rows) == (3, 2, 1)
+    assert (parsed.counts.orders, parsed.counts.held_back) == (1, 1)
+
+
+def test_accept_partial_and_strict() -> None:
+    parsed = parse([row(), row(OrderNo="B", Quantity="0")])
+    assert [o.order_no for o in accept(parsed, "partial")] == ["A001"]
+    with pytest.raises(ImportFileError) as caught:
+        accept(parsed, "strict")
+    assert caught.value.code == issues.STRICT_MODE_REJECTED and "1 errors" in caught.value.message
+    clean = parse([row()])
+    assert accept(clean, "strict") == clean.orders
+
+
+def test_issues_by_row() -> None:
+    parsed = parse_import(
+        csv_bytes(
+            [row(), row(OrderNo="B", Quantity="0", BuyerMobile="13800000000", BuyerNickname="x")], [*HEADER, "X"]
+        ),
+        "o.csv",
+    )
+    by_row = issues_by_row(parsed)
+    assert set(by_row) == {3}
+    assert [i.code for i in by_row[3]] == [issues.NOT_POSITIVE, issues.PLACEHOLDER_MOBILE]
+
+
+def test_headers_in_chinese_any_order_case_and_spacing() -> None:
+    header = [
+        "商品ID",
+        "  order no  ",
+        "订单来源*",
+        "ORDER STATUS",
+        "下单时间＊",
+        "店铺编号",
+        "数量",
+        "单价",
+        "买家手机号",
+    ]
+    values = ["P1", "A1", "抖音", "已发货", "2022-09-14 11:03:23", "S1", "1", "5", "13912345678"]
+    parsed = parse_import(csv_bytes([dict(zip(header, values, strict=True))], header), "o.csv")
+    assert parsed.errors == [] and parsed.orders[0].source is OrderSource.DOUYIN
+    assert parsed.header == header
+
+
+def test_unknown_columns_are_one_warning_each_and_result_columns_are_silent() -> None:
+    header = [*HEADER, "Platform Note", "Result", "Errors"]
+    parsed = parse_import(csv_bytes([row(), row(ProductID="P2")], header), "o.csv")
+    assert [(w.row, w.column, w.code) for w in parsed.warnings] == [(None, "Platform Note", issues.UNKNOWN_COLUMN)]
+
+
+def test_missing_required_columns_reject_the_file_listing_them() -> None:
+    header = [h for h in HEADER if h not in ("Quantity*", "Order Time*")]
+    with pytest.raises(ImportFileError) as caught:
+        parse_import(csv_bytes([row()], header), "o.csv")
+    assert caught.value.code == issues.MISSING_COLUMNS
+    assert "Order Time" in caught.value.message and "Quantity" in caught.value.message
+
+
+def test_a_column_twice_rejects_the_file() -> None:
+    with pytest.raises(ImportFileError) as caught:
+        parse_import(csv_bytes([row()], [*HEADER, "订单编号"]), "o.csv")
+    assert caught.value.code == issues.DUPLICATE_COLUMNS
+
+
+def test_row_numbers_count_leading_and_blank_rows_which_are_skipped() -> None:
+    grid = [
+        [],
+        [],
+        *grid_of([row()])[:1],
+        [],
+        grid_of([row()])[1],
+        [None] * len(HEADER),
+        grid_of([row(Quantity="0")])[1],
+    ]
+    parsed = parse_import(xlsx_bytes(grid), "o.xlsx")
+    assert parsed.header_row == 3
+    assert [r.row_no for r in parsed.rows] == [5, 7]
+    assert [(i.row, i.code) for i in parsed.errors] == [(7, issues.NOT_POSITIVE), (7, issues.DUPLICATE_LINE)]
+
+
+def test_a_title_row_above_the_header_is_skipped() -> None:
+    grid = [["Orders export 2022-09"], *grid_of([row()])]
+    parsed = parse_import(xlsx_bytes(grid), "o.xlsx")
+    assert parsed.header_row == 2 and parsed.errors == [] and parsed.orders[0].lines[0].row_no == 3
+
+
+def test_too_many_rows_rejects_the_file_with_the_count() -> None:
+    rows = [row(ProductID=f"P{i}") for i in range(7)]
+    with pytest.raises(ImportFileError) as caught:
+        parse(rows, options=ImportOptions(max_rows=5))
+    assert caught.value.code == issues.TOO_MANY_ROWS and "7 data rows" in caught.value.message
+    assert parse(rows[:5], options=ImportOptions(max_rows=5)).counts.rows == 5
+
+
+def test_timezone_is_the_callers_and_unknown_zones_are_refused() -> None:
+    parsed = parse([row()], timezone="Europe/Berlin")
+    assert parsed.orders[0].order_time == datetime(2022, 9, 14, 11, 3, 23, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert parsed.orders[0].order_time.utcoffset().total_seconds() == 2 * 3600  # type: ignore[union-attr]
+    for name in ("Mars/Olympus", "../../etc/passwd", ""):
+        with pytest.raises(ImportFileError) as caught:
+            parse([row()], timezone=name)
+        assert caught.value.code == issues.UNKNOWN_TIMEZONE
+
+
+def test_times_do_not_depend_on_the_server_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as time_module
+
+    expected = parse([row()]).orders[0].order_time
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    time_module.tzset()
+    try:
+        assert parse([row()]).orders[0].order_time == expected
+        assert expected.isoformat() == "2022-09-14T11:03:23+08:00"
+    finally:
+        monkeypatch.undo()
+        time_module.tzset()
+
+
+def test_excel_number_and_date_cells() -> None:
+    cells = row(
+        OrderNo=1.23456789012e11,
+        OrderTime=datetime(2022, 9, 14, 11, 3, 23),
+        PaymentTime=None,
+        ProductID=12345.0,
+        Quantity=3.0,
+        UnitPrice=0.1 + 0.2,
+        LineAmount=0.9000000000000001,
+        OrderAmount=None,
+        BuyerMobile=13912345678.0,
+    )
+    parsed = parse_import(xlsx_bytes(grid_of([cells])), "o.xlsx")
+    assert parsed.errors == [] and parsed.warnings == []
+    order = parsed.orders[0]
+    assert (order.order_no, order.lines[0].product_id, order.buyer.mobile) == ("123456789012", "12345", "13912345678")
+    assert (order.lines[0].quantity, order.lines[0].unit_price) == (3, Decimal("0.30"))
+    assert order.order_time == datetime(2022, 9, 14, 11, 3, 23, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(("cell", "code"), [(2.5, issues.NOT_INTEGER), (1.234, issues.TOO_MANY_DECIMALS)])
+def test_excel_number_cells_that_break_rules(cell: float, code: str) -> None:
+    column = "Quantity" if code == issues.NOT_INTEGER else "UnitPrice"
+    parsed = parse_import(xlsx_bytes(grid_of([row(LineAmount=None, **{column: cell})])), "o.xlsx")
+    assert codes(parsed) == [code]
+
+
+def test_date_only_cell_is_not_an_order_time() -> None:
+    parsed = parse_import(xlsx_bytes(grid_of([row(OrderTime=date(2022, 9, 14))])), "o.xlsx")
+    assert codes(parsed) == [issues.INVALID_TIME]
+
+
+def test_merged_order_cells_are_filled_down() -> None:
+    rows = [row(), row(ProductID="P2"), row(ProductID="P3")]
+    data = xlsx_bytes(grid_of(rows))
+    book = load_workbook(io.BytesIO(data))
+    sheet = book.active
+    for column in "ABCD":
+        sheet.merge_cells(f"{column}2:{column}4")  # openpyxl blanks the merged cells below the top-left
+    buffer = io.BytesIO()
+    book.save(buffer)
+    parsed = parse_import(buffer.getvalue(), "o.xlsx")
+    assert parsed.errors == []
+    assert [len(o.lines) for o in parsed.orders] == [3]
+    assert parsed.rows[2].cells[0] == "A001"
