@@ -50,9 +50,10 @@ async def record_import(conn: Conn, job: NewImport, rows: Sequence[ImportRow]) -
         job.first_errors,
     )  # fmt: skip
     if rows:
+        cells = [json.dumps(r.cells, ensure_ascii=False) for r in rows]
         await conn.execute(
             sql.INSERT_IMPORT_ROWS, job.tenant_id, job.import_id, [r.row_no for r in rows],
-            [r.order_no for r in rows], [json.dumps(r.cells, ensure_ascii=False) for r in rows], [r.outcome for r in rows], [r.issues for r in rows],
+            [r.order_no for r in rows], cells, [r.outcome for r in rows], [r.issues for r in rows],
         )  # fmt: skip
     if job.orders_total == 0:
         await conn.execute(sql.COMPLETE_EMPTY_IMPORT, job.tenant_id, job.import_id)
