@@ -35,7 +35,7 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install
-	$(BIN)/pytest tests/unit tests/contract -q
+	$(BIN)/pytest tests/unit tests/contract -q -m "not integration"
 
 integration: stack-up
 	$(BIN)/pytest tests/integration -q

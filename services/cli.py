@@ -124,6 +124,30 @@ def _import(args: argparse.Namespace) -> int:
     )
 
 
+def _seed(args: argparse.Namespace) -> int:
+    from services.ingest.seeding import seed
+    from services.platform.database import open_database
+    from services.platform.settings import ConnectionSettings
+
+    async def main() -> None:
+        pool = await open_database(ConnectionSettings().database_url, min_size=1, max_size=1)
+        try:
+            tenant_id, key = await seed(pool, args.tenant_name, args.orders, args.seed)
+        finally:
+            await pool.close()
+        print(f"tenant {args.tenant_name!r} seeded with {args.orders:,} orders: id {tenant_id}")
+        print(f"API key (shown once, keep it safe): {key}")
+
+    asyncio.run(main())
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from services.verification.cli import main_verify
+
+    return main_verify(args.verify_args)
+
+
 def _run(args: argparse.Namespace) -> int:
     from services.runner import run_everything
 
@@ -154,6 +178,16 @@ def _parser() -> argparse.ArgumentParser:
     create = tenant_sub.add_parser("create", help="create a tenant and print its API key once")
     create.add_argument("name")
     create.set_defaults(handler=_tenant)
+
+    seeding = sub.add_parser("seed", help="load realistic orders for a new tenant (benchmarks, demos)")
+    seeding.add_argument("--orders", type=int, default=100_000)
+    seeding.add_argument("--tenant-name", default="bench")
+    seeding.add_argument("--seed", type=int, default=0)
+    seeding.set_defaults(handler=_seed)
+
+    verify = sub.add_parser("verify", help="fault scenarios on the running stack; prints a table of verdicts")
+    verify.add_argument("verify_args", nargs=argparse.REMAINDER, help="e.g. --no-restarts")
+    verify.set_defaults(handler=_verify)
 
     upload = sub.add_parser("import", help="upload an import file and follow it to completion")
     upload.add_argument("file")

@@ -17,6 +17,7 @@ from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database
+from services.platform.observability import Metrics, kafka_check, postgres_check, serve_ops
 from services.platform.topics import ensure_topics
 from services.rules_bridge.outbox import emit_events
 
@@ -57,8 +58,12 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     await ensure_ingest_topics(settings)
     pool = await open_database(settings.database_url, max_size=4)
     broker = producer_broker(settings)
-    ingestor = BatchIngestor(pool, emit_events, ingest_options(settings))
+    metrics = Metrics()
+    ingestor = BatchIngestor(pool, emit_events, ingest_options(settings), metrics)
+    metrics.track_consumer_lag(lambda: dict(ingestor.lags))
     subscribe(broker, settings, ingestor)
+    checks = {"postgres": postgres_check(lambda: pool), "kafka": kafka_check(settings.kafka_bootstrap_servers)}
+    ops = asyncio.create_task(serve_ops(settings.ops_host, settings.consumer_ops_port, checks, metrics, stop))
     try:
         await broker.start()
         log.info("ingest consumer running on %s", settings.topic(TOPIC.name))
@@ -66,3 +71,4 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     finally:
         await broker.stop()
         await pool.close()
+        await ops

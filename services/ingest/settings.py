@@ -13,6 +13,8 @@ class IngestSettings(ConnectionSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    ops_host: str = "127.0.0.1"
+    consumer_ops_port: int = Field(default=8081, description="/healthz, /readyz, /metrics of the consumer process.")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, description="Uploads above this are refused unread.")
     max_rows: int = Field(default=5000, description="Data rows per import.")
     default_timezone: str = "Asia/Shanghai"

@@ -10,6 +10,7 @@ import signal
 import asyncpg
 
 from services.platform.migrations import migrate
+from services.platform.observability import Metrics, kafka_check, postgres_url_check, serve_ops
 from services.platform.topics import TopicSpec, ensure_topics
 from services.rules_bridge.contracts import customer_updated_v1, order_events_v1
 from services.rules_bridge.relay import Relay, RelayMetrics
@@ -43,6 +44,7 @@ async def serve(
     finally:
         await conn.close()
     await create_topics(settings)
+    ops = _ops_server(settings, metrics, stop)
     failures = 0
     while not stop.is_set():
         try:
@@ -55,6 +57,21 @@ async def serve(
             failures += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
+    if ops is not None:
+        await ops
+
+
+def _ops_server(settings: RelaySettings, relay: RelayMetrics, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """/healthz, /readyz and /metrics (outbox backlog) on the relay's own port."""
+    if not settings.ops_port:
+        return None
+    metrics = Metrics()
+    metrics.track_outbox_backlog(lambda: relay.backlog)
+    checks = {
+        "postgres": postgres_url_check(settings.database_url),
+        "kafka": kafka_check(settings.kafka_bootstrap_servers),
+    }
+    return asyncio.create_task(serve_ops(settings.ops_host, settings.ops_port, checks, metrics, stop))
 
 
 def main() -> None:

@@ -134,6 +134,25 @@ def _claims(raw: Any) -> tuple[UUID | None, UUID | None, str | None]:
     return as_uuid(raw.get("tenant_id")), as_uuid(raw.get("import_id")), order_no if isinstance(order_no, str) else None
 
 
+async def count_failed_record(conn: Conn, record: Received, reason: str, message: str) -> Rejected:
+    """A record that could not be applied even on its own: dead-lettered, and counted by the import it names (when
+    that import belongs to the tenant it claims), so the import still completes."""
+    try:
+        tenant_id, import_id, order_no = _claims(json.loads(record.value or b""))
+    except ValueError:
+        tenant_id = import_id = order_no = None
+    rejected = Rejected(record.ref, reason, message, tenant_id, import_id, order_no)
+    if tenant_id is None or import_id is None or order_no is None:
+        return rejected
+    async with conn.transaction():
+        if (await import_jobs.import_owners(conn, [import_id])).get(import_id) == tenant_id:
+            detail = f"{reason}: {message}"[:500]
+            await import_jobs.count_results(
+                conn, [OrderResult(tenant_id, import_id, order_no, "dead_lettered", detail)]
+            )
+    return rejected
+
+
 def split_rounds(items: Sequence[Incoming]) -> list[list[Incoming]]:
     """Rounds in which each (tenant, order no.) appears once; the n-th record of a key goes to round n."""
     rounds: list[list[Incoming]] = []

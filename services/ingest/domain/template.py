@@ -236,3 +236,7 @@ def render_markdown() -> str:
         *(f"- {rule}" for rule in RULES),
     ]
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # `python -m services.ingest.domain.template > docs/import-template.md`
+    print(render_markdown())

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -24,6 +26,7 @@ from services.ingest.application.ingestion import (
     IngestOptions,
     Received,
     Rejected,
+    count_failed_record,
     ingest_batch,
 )
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DLQ_TOPIC, TOPIC
@@ -43,6 +46,7 @@ class BatchIngestor:
     ) -> None:
         self.pool, self.emit, self.options, self.metrics, self.ingest = pool, emit, options, metrics, ingest
         self.transient_retries = 0
+        self.lags: dict[tuple[str, int], int] = {}  # (topic, partition) -> records behind, after the last batch
 
     async def apply(self, records: Sequence[Received]) -> BatchResult:
         try:
@@ -55,12 +59,20 @@ class BatchIngestor:
                 one = await self._with_retries([record])
             except Exception as exc:
                 log.exception("record %s/%s failed on its own: dead-lettering it", record.partition, record.offset)
-                result.rejected.append(Rejected(record.ref, PROCESSING_ERROR, f"{type(exc).__name__}: {exc}"[:500]))
+                result.rejected.append(await self._dead(record, f"{type(exc).__name__}: {exc}"[:500]))
                 continue
             result.outcomes += one.outcomes
             result.rejected += one.rejected
             result.events += one.events
         return result
+
+    async def _dead(self, record: Received, message: str) -> Rejected:
+        try:
+            async with self.pool.acquire() as conn:
+                return await count_failed_record(conn, record, PROCESSING_ERROR, message)
+        except Exception:
+            log.exception("could not count the dead letter %s/%s in its import", record.partition, record.offset)
+            return Rejected(record.ref, PROCESSING_ERROR, message)
 
     async def _with_retries(self, records: Sequence[Received]) -> BatchResult:
         attempt = 0
@@ -105,6 +117,7 @@ def subscribe(broker: KafkaBroker, settings: IngestSettings, ingestor: BatchInge
     async def on_orders(msg: KafkaMessage) -> None:
         raw = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
         records = [Received(i, r.topic, r.partition, r.offset, r.key, r.value) for i, r in enumerate(raw)]
+        started = time.perf_counter()
         try:
             result = await ingestor.apply(records)
             await _publish_dead_letters(broker, dlq, records, result.rejected)
@@ -114,8 +127,24 @@ def subscribe(broker: KafkaBroker, settings: IngestSettings, ingestor: BatchInge
             await msg.nack()
             return
         await msg.ack()
+        _note_lag(ingestor, msg, raw)
         if ingestor.metrics is not None:
-            ingestor.metrics.observe_batch(len(records), result)
+            ingestor.metrics.observe_batch(len(records), result, time.perf_counter() - started)
+
+
+def _note_lag(ingestor: BatchIngestor, msg: Any, raw: Sequence[Any]) -> None:
+    """Records behind each partition of the batch: the partition's high watermark minus what was consumed."""
+    consumer = getattr(msg, "consumer", None)
+    highwater = getattr(consumer, "highwater", None)
+    if highwater is None:
+        return
+    last: dict[tuple[str, int], int] = {}
+    for record in raw:
+        last[(record.topic, record.partition)] = max(last.get((record.topic, record.partition), -1), record.offset)
+    for (topic, partition), offset in last.items():
+        high = highwater(TopicPartition(topic, partition))
+        if high is not None:
+            ingestor.lags[(topic, partition)] = max(0, high - offset - 1)
 
 
 async def _publish_dead_letters(

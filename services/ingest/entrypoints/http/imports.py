@@ -152,6 +152,9 @@ async def post_import(
         receipt = await submit_import(pool, lambda msgs: _publish(request, msgs), upload, options)
     except ImportFileError as exc:
         raise ApiProblem(_FILE_ERROR_STATUS.get(exc.code, 400), "Import file rejected", exc.message, exc.code) from exc
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.observe_import(receipt.state, receipt.valid_rows, receipt.invalid_rows)
     base = f"/v1/imports/{receipt.import_id}"
     return ImportAccepted(
         **{k: v for k, v in vars(receipt).items() if k != "first_errors"},

@@ -25,23 +25,27 @@ class BodySizeLimit:
             await _refuse(send, self.max_bytes)
             return
         received = 0
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            """Counts the body as it streams; past the limit it answers 413 itself and tells the app the client
+            is gone (frameworks turn an exception raised here into a 400 of their own)."""
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message: Message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                raise _TooLarge
+                refused = True
+                await _refuse(send, self.max_bytes)
+                return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await _refuse(send, self.max_bytes)
+        async def guarded_send(message: Message) -> None:
+            if not refused:  # once refused, the 413 is the whole answer
+                await send(message)
 
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, limited_receive, guarded_send)
 
 
 async def _refuse(send: Any, limit: int) -> None:

@@ -1,0 +1,221 @@
+"""The read side: the order list, one order's details and a customer's consumption data. All SQL here, by name.
+
+Isolation: every statement filters on the tenant id passed first; nothing here can read another tenant's rows.
+Ordering: order lists are newest first, `(order_time DESC, order_no DESC)`, a total order (order_no is unique per
+tenant), so keyset pages that continue after `(order_time, order_no)` neither skip nor repeat a row, whatever is
+inserted between two pages. Functions take the connection first; the caller owns it (and any transaction).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+Conn = Any  # asyncpg.Connection (untyped library)
+Row = dict[str, Any]
+
+# --- order list ------------------------------------------------------------------------------------------------------
+
+SUMMARY_COLUMNS = """o.order_no, o.source, o.status, o.status_raw, o.order_time, o.payment_time, o.store,
+       o.customer_id, o.total_amount, o.paid_amount"""
+
+ORDER_LIST_BRANCH = """(SELECT {columns}
+ FROM orders o
+ WHERE {conditions}
+ ORDER BY o.order_time DESC, o.order_no DESC
+ LIMIT $2)"""
+
+# The page is chosen first; line counts are then read for its rows only.
+ORDER_LIST = """
+WITH page AS (
+ SELECT * FROM (
+{branches}
+ ) AS branches
+ ORDER BY order_time DESC, order_no DESC
+ LIMIT $2
+)
+SELECT page.*,
+       (SELECT count(*) FROM order_lines l WHERE l.tenant_id = $1 AND l.order_no = page.order_no) AS line_count
+FROM page
+ORDER BY page.order_time DESC, page.order_no DESC
+"""
+
+# Condition templates; `{}` is the parameter number. Branches: one per status and per store column (see `_branches`).
+FILTER_CONDITIONS = {
+    "tenant": "o.tenant_id = $1",
+    "order_no": "o.order_no = ${}",
+    "prefix_from": 'o.order_no COLLATE "C" >= ${}',
+    "prefix_below": 'o.order_no COLLATE "C" < ${}',
+    "status": "o.status = ${}",
+    "time_from": "o.order_time >= ${}",
+    "time_to": "o.order_time < ${}",
+    "store_no": "o.store ->> 'store_no' = ${}",
+    "store_id": "o.store ->> 'store_id' = ${}",
+    "source": "o.source = ${}",
+    "customer": "o.customer_id = ${}",
+    "after": "(o.order_time, o.order_no) < (${}, ${})",
+}
+
+# --- one order -------------------------------------------------------------------------------------------------------
+
+ORDER_BY_NO = """
+SELECT order_no, source, status, status_raw, order_time, payment_time, store, customer_id, matched_by, buyer,
+       receiver, order_amount, paid_amount, total_amount, remark, version, created_at, updated_at
+FROM orders WHERE tenant_id = $1 AND order_no = $2
+"""
+
+LINES_OF_ORDER = """
+SELECT product_id, sku, product_name, quantity, unit_price, line_amount
+FROM order_lines WHERE tenant_id = $1 AND order_no = $2
+ORDER BY product_id, sku
+"""
+
+STATUS_HISTORY = """
+SELECT status, first_seen_at FROM order_status_history WHERE tenant_id = $1 AND order_no = $2
+ORDER BY first_seen_at, status
+"""
+
+EVENTS_OF_KEY = """
+SELECT event_id, event_type, created_at, sent_at FROM outbox
+WHERE tenant_id = $1 AND key = $2 AND topic = $3
+ORDER BY id
+"""
+
+# --- customers -------------------------------------------------------------------------------------------------------
+
+_CUSTOMER = """
+SELECT id, sobot_customer_id, mobile, unionid, nickname, persona, created_at, updated_at
+FROM customers WHERE tenant_id = $1 AND {column} = $2
+"""
+
+CUSTOMER_BY_ID = _CUSTOMER.format(column="id")
+CUSTOMER_BY_IDENTIFIER = {
+    name: _CUSTOMER.format(column=name) for name in ("mobile", "unionid", "sobot_customer_id")
+}  # each served by its unique index
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """Conditions on the order list; all given conditions must hold. `order_time_to` is exclusive."""
+
+    order_no: str | None = None
+    order_no_prefix: str | None = None
+    statuses: tuple[str, ...] = ()
+    order_time_from: datetime | None = None
+    order_time_to: datetime | None = None
+    store: str | None = None
+    source: str | None = None
+    customer_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page ended: the next page holds the orders strictly after it in the listing order."""
+
+    order_time: datetime
+    order_no: str
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The least string above every string starting with `prefix` in code-point ("C") order; None if unbounded."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop()) + 1
+        if 0xD800 <= last <= 0xDFFF:
+            last = 0xE000
+        if last <= 0x10FFFF:
+            return "".join(chars) + chr(last)
+    return None
+
+
+class _Params:
+    def __init__(self, first: Sequence[Any]) -> None:
+        self.values = list(first)
+
+    def add(self, template: str, *values: Any) -> str:
+        numbers = range(len(self.values) + 1, len(self.values) + 1 + len(values))
+        self.values.extend(values)
+        return template.format(*numbers)
+
+
+def order_list_statement(
+    tenant_id: UUID, where: OrderFilter, after: Position | None, limit: int
+) -> tuple[str, list[Any]]:
+    """The order-list statement and its arguments (exposed for EXPLAIN in the benchmark).
+
+    Disjunctions (several statuses; store no. or store ID) become one branch each, every branch an ordered index
+    range limited to `limit` rows: a page never reads more than branches x limit rows from the indexes.
+    """
+    params = _Params([tenant_id, limit])
+    shared = [FILTER_CONDITIONS["tenant"], *_conjunctions(params, where, after)]
+    alternatives: list[list[str]] = []
+    if where.statuses:
+        alternatives.append([params.add(FILTER_CONDITIONS["status"], s) for s in sorted(set(where.statuses))])
+    if where.store is not None:
+        number = params.add("{}", where.store)
+        alternatives.append([FILTER_CONDITIONS[c].replace("${}", f"${number}") for c in ("store_no", "store_id")])
+    branches = [
+        ORDER_LIST_BRANCH.format(columns=SUMMARY_COLUMNS, conditions="\n   AND ".join(shared + list(choice)))
+        for choice in itertools.product(*alternatives)
+    ]
+    return ORDER_LIST.format(branches="\n UNION\n".join(branches)), params.values
+
+
+def _conjunctions(params: _Params, where: OrderFilter, after: Position | None) -> list[str]:
+    conditions = []
+    if where.order_no is not None:
+        conditions.append(params.add(FILTER_CONDITIONS["order_no"], where.order_no))
+    if where.order_no_prefix:
+        conditions.append(params.add(FILTER_CONDITIONS["prefix_from"], where.order_no_prefix))
+        upper = prefix_upper_bound(where.order_no_prefix)
+        if upper is not None:
+            conditions.append(params.add(FILTER_CONDITIONS["prefix_below"], upper))
+    if where.order_time_from is not None:
+        conditions.append(params.add(FILTER_CONDITIONS["time_from"], where.order_time_from))
+    if where.order_time_to is not None:
+        conditions.append(params.add(FILTER_CONDITIONS["time_to"], where.order_time_to))
+    if where.source is not None:
+        conditions.append(params.add(FILTER_CONDITIONS["source"], where.source))
+    if where.customer_id is not None:
+        conditions.append(params.add(FILTER_CONDITIONS["customer"], where.customer_id))
+    if after is not None:
+        conditions.append(params.add(FILTER_CONDITIONS["after"], after.order_time, after.order_no))
+    return conditions
+
+
+async def list_orders(
+    conn: Conn, tenant_id: UUID, where: OrderFilter, after: Position | None = None, limit: int = 50
+) -> list[Row]:
+    """At most `limit` order summaries of `tenant_id` matching `where`, newest first, strictly after `after`."""
+    statement, args = order_list_statement(tenant_id, where, after, limit)
+    return [dict(r) for r in await conn.fetch(statement, *args)]
+
+
+async def get_order(conn: Conn, tenant_id: UUID, order_no: str, events_topic: str) -> Row | None:
+    """One order with `lines`, `customer` (identifiers), `status_history` and `events`; None if the tenant has
+    no such order. Reads without a transaction: the parts may straddle a concurrent update (read committed)."""
+    order = await conn.fetchrow(ORDER_BY_NO, tenant_id, order_no)
+    if order is None:
+        return None
+    found = dict(order)
+    found["lines"] = [dict(r) for r in await conn.fetch(LINES_OF_ORDER, tenant_id, order_no)]
+    found["status_history"] = [dict(r) for r in await conn.fetch(STATUS_HISTORY, tenant_id, order_no)]
+    key = f"{tenant_id}:{order_no}"
+    found["events"] = [dict(r) for r in await conn.fetch(EVENTS_OF_KEY, tenant_id, key, events_topic)]
+    found["customer"] = await get_customer(conn, tenant_id, found["customer_id"])
+    return found
+
+
+async def get_customer(conn: Conn, tenant_id: UUID, customer_id: UUID) -> Row | None:
+    row = await conn.fetchrow(CUSTOMER_BY_ID, tenant_id, customer_id)
+    return dict(row) if row else None
+
+
+async def find_customer(conn: Conn, tenant_id: UUID, identifier: str, value: str) -> Row | None:
+    """The tenant's customer holding `identifier` (mobile, unionid or sobot_customer_id) = `value`, if any."""
+    row = await conn.fetchrow(CUSTOMER_BY_IDENTIFIER[identifier], tenant_id, value)
+    return dict(row) if row else None

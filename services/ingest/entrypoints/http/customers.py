@@ -1,0 +1,61 @@
+"""`/v1/customers`: a customer's identifiers, persona and latest orders (an agent's sidebar)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from services.ingest.adapters import queries
+from services.ingest.adapters.queries import OrderFilter
+from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
+from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
+from services.ingest.entrypoints.http.schemas import CustomerOut, OrderSummary
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+RECENT_ORDERS = 10
+Identifier = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[^\x00]*$")]
+
+
+@router.get(
+    "/{customer_id}",
+    response_model=CustomerOut,
+    responses=problem_responses(401, 404, 422),
+    summary="A customer by id: identifiers, persona and the latest 10 orders",
+)
+async def get_customer(customer_id: UUID, tenant: CurrentTenant, pool: Pool) -> CustomerOut:
+    async with pool.acquire() as conn:
+        found = await queries.get_customer(conn, tenant.id, customer_id)
+        return await _with_orders(conn, tenant.id, found, f"no customer {customer_id}")
+
+
+@router.get(
+    "",
+    response_model=CustomerOut,
+    responses=problem_responses(401, 404, 422),
+    summary="The customer holding one identifier (exactly one of mobile, unionid, sobot_customer_id)",
+)
+async def find_customer(
+    tenant: CurrentTenant,
+    pool: Pool,
+    mobile: Identifier = None,
+    unionid: Identifier = None,
+    sobot_customer_id: Identifier = None,
+) -> CustomerOut:
+    given = {k: v for k, v in (("mobile", mobile), ("unionid", unionid), ("sobot_customer_id", sobot_customer_id)) if v}
+    if len(given) != 1:
+        raise ApiProblem(422, "Invalid request", "give exactly one of mobile, unionid, sobot_customer_id",
+                         "one_identifier_required")  # fmt: skip
+    [(identifier, value)] = given.items()
+    async with pool.acquire() as conn:
+        found = await queries.find_customer(conn, tenant.id, identifier, value)
+        return await _with_orders(conn, tenant.id, found, f"no customer with this {identifier}")
+
+
+async def _with_orders(conn: Any, tenant_id: UUID, customer: dict[str, Any] | None, missing: str) -> CustomerOut:
+    if customer is None:
+        raise ApiProblem(404, "Not Found", missing, "customer_not_found")
+    orders = await queries.list_orders(conn, tenant_id, OrderFilter(customer_id=customer["id"]), limit=RECENT_ORDERS)
+    return CustomerOut(**customer, recent_orders=[OrderSummary.model_validate(o) for o in orders])

@@ -1,0 +1,115 @@
+"""`/v1/orders`: the tenant's order list (filters, keyset pages) and one order's details."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query
+from pydantic import AfterValidator, AwareDatetime
+
+from services.ingest.adapters import queries
+from services.ingest.adapters.queries import OrderFilter, Position
+from services.ingest.domain.order import OrderSource, OrderStatus
+from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
+from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
+from services.ingest.entrypoints.http.schemas import OrderDetail, OrderPage, OrderSummary
+from services.rules_bridge.contracts.order_events_v1 import TOPIC as ORDER_EVENTS
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+MAX_LIMIT = 200
+
+
+def _as_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("the instant is out of range") from exc
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_as_utc)]
+Text64 = Annotated[str | None, Query(min_length=1, max_length=64, pattern=NO_NUL)]
+
+
+def encode_cursor(last: Position) -> str:
+    """Opaque to clients: base64url (unpadded) of JSON {"t": order_time ISO-8601, "n": order_no}."""
+    raw = json.dumps({"t": last.order_time.isoformat(), "n": last.order_no}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Position:
+    """The position a cursor of `encode_cursor` names; a 400 problem for anything else."""
+    try:
+        raw = json.loads(base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True))
+        if not (isinstance(raw, dict) and isinstance(raw.get("t"), str) and isinstance(raw.get("n"), str)):
+            raise ValueError("not a cursor")
+        order_time, order_no = datetime.fromisoformat(raw["t"]), raw["n"]
+        if order_time.tzinfo is None or "\x00" in order_no or not 0 < len(order_no) <= 64:
+            raise ValueError("not a cursor")
+        return Position(order_time.astimezone(UTC), order_no)
+    except (ValueError, TypeError, OverflowError, binascii.Error) as exc:
+        raise ApiProblem(
+            400, "Invalid cursor", "pass back a next_cursor exactly as received", "invalid_cursor"
+        ) from exc
+
+
+@router.get(
+    "",
+    response_model=OrderPage,
+    responses=problem_responses(400, 401, 422),
+    summary="The tenant's orders, newest first (order_time, then order_no, descending), in keyset pages",
+)
+async def list_orders(
+    tenant: CurrentTenant,
+    pool: Pool,
+    order_no: Text64 = None,
+    order_no_prefix: Text64 = None,
+    status: Annotated[list[OrderStatus] | None, Query(description="Repeat for several (any of them).")] = None,
+    order_time_from: Annotated[Instant | None, Query(description="Inclusive; ISO-8601 with an offset.")] = None,
+    order_time_to: Annotated[Instant | None, Query(description="Exclusive; ISO-8601 with an offset.")] = None,
+    store: Annotated[
+        str | None, Query(min_length=1, max_length=64, pattern=NO_NUL, description="The store no. or the store ID.")
+    ] = None,
+    source: OrderSource | None = None,
+    customer_id: UUID | None = None,
+    cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> OrderPage:
+    where = OrderFilter(
+        order_no=order_no, order_no_prefix=order_no_prefix, statuses=tuple(s.value for s in status or ()),
+        order_time_from=order_time_from, order_time_to=order_time_to, store=store,
+        source=source.value if source else None, customer_id=customer_id,
+    )  # fmt: skip
+    after = decode_cursor(cursor) if cursor else None
+    async with pool.acquire() as conn:
+        rows = await queries.list_orders(conn, tenant.id, where, after, limit + 1)
+    items = [OrderSummary.model_validate(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    next_cursor = encode_cursor(Position(items[-1].order_time, items[-1].order_no)) if more else None
+    return OrderPage(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/{order_no}",
+    response_model=OrderDetail,
+    responses=problem_responses(401, 404, 422),
+    summary="One order: lines, customer, matched identifier, status history and emitted events",
+)
+async def get_order(
+    tenant: CurrentTenant, pool: Pool, order_no: Annotated[str, Path(max_length=64, pattern=NO_NUL)]
+) -> OrderDetail:
+    async with pool.acquire() as conn:
+        found = await queries.get_order(conn, tenant.id, order_no, ORDER_EVENTS.name)
+    if found is None:
+        raise ApiProblem(404, "Not Found", f"no order {order_no!r}", "order_not_found")
+    return OrderDetail.model_validate(_with_line_count(found))
+
+
+def _with_line_count(order: dict[str, Any]) -> dict[str, Any]:
+    return {**order, "line_count": len(order["lines"])}

@@ -1,0 +1,306 @@
+"""Health, readiness and Prometheus metrics for every process.
+
+Nothing is registered at import: each composition root builds one `Metrics` (its own `CollectorRegistry`) and
+serves it, the API through `health_router` + `RequestMetrics`, the consumer and the relay through `serve_ops`.
+Gauges that mirror state owned elsewhere (consumer lag, outbox backlog) are read through callbacks at scrape time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any, Protocol
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from pydantic import BaseModel
+
+log = logging.getLogger("orderinfo.observability")
+
+Check = Callable[[], Awaitable[object]]  # raises (or times out) when the dependency is not usable
+LagSource = Callable[[], Mapping[tuple[str, int], int]]  # (topic, partition) -> records behind
+PROBLEM_JSON = "application/problem+json"
+CHECK_TIMEOUT_S = 2.0
+_BATCH_SIZES = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000)
+
+
+class _Outcome(Protocol):
+    outcome: str
+
+
+class BatchResultLike(Protocol):
+    """What `observe_batch` reads of `services.ingest.application.ingestion.BatchResult`."""
+
+    @property
+    def outcomes(self) -> list[Any]: ...
+    @property
+    def rejected(self) -> list[Any]: ...
+    @property
+    def events(self) -> int: ...
+
+
+class Metrics:
+    """The metrics of one process, on a registry of its own (so tests and processes never share state)."""
+
+    def __init__(self, namespace: str = "orderinfo") -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r, ns = self.registry, namespace
+        self.requests = Counter(
+            "http_requests", "HTTP requests", ["method", "route", "status"], namespace=ns, registry=r
+        )
+        self.request_seconds = Histogram("http_request_duration_seconds", "HTTP request duration", ["method", "route"],
+                                         namespace=ns, registry=r)  # fmt: skip
+        self.imports = Counter("imports", "Imports submitted, by state", ["state"], namespace=ns, registry=r)
+        self.import_rows = Counter("import_rows", "Rows of submitted imports", ["validity"], namespace=ns, registry=r)
+        self.batch_records = Histogram("ingest_batch_records", "Records per consumed batch", namespace=ns,
+                                       registry=r, buckets=_BATCH_SIZES)  # fmt: skip
+        self.batch_seconds = Histogram("ingest_batch_duration_seconds", "Time to apply a batch", namespace=ns,
+                                       registry=r)  # fmt: skip
+        self.orders = Counter("ingest_orders", "Orders applied, by outcome", ["outcome"], namespace=ns, registry=r)
+        self.dead_letters = Counter("ingest_dead_letters", "Records dead-lettered, by reason", ["reason"],
+                                    namespace=ns, registry=r)  # fmt: skip
+        self.events = Counter("ingest_events", "Events written to the outbox", namespace=ns, registry=r)
+        self._callbacks = _CallbackGauges(ns)
+        r.register(self._callbacks)
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.request_seconds.labels(method, route).observe(seconds)
+
+    def observe_import(self, state: str, valid_rows: int, invalid_rows: int) -> None:
+        """One submitted import (call where the API accepts or rejects it)."""
+        self.imports.labels(state).inc()
+        self.import_rows.labels("valid").inc(valid_rows)
+        self.import_rows.labels("invalid").inc(invalid_rows)
+
+    def observe_batch(self, records: int, result: BatchResultLike, seconds: float | None = None) -> None:
+        """One consumed batch, after its offsets were committed."""
+        self.batch_records.observe(records)
+        if seconds is not None:
+            self.batch_seconds.observe(seconds)
+        for outcome in result.outcomes:
+            self.orders.labels(outcome.outcome).inc()
+        for rejected in result.rejected:
+            self.dead_letters.labels(getattr(rejected, "reason", "unknown")).inc()
+        self.events.inc(result.events)
+
+    def track_consumer_lag(self, source: LagSource) -> None:
+        """Report `source()` as the consumer lag gauge (per topic and partition) at every scrape."""
+        self._callbacks.lag = source
+
+    def track_outbox_backlog(self, source: Callable[[], int]) -> None:
+        """Report `source()` (outbox rows not yet relayed) as the backlog gauge at every scrape."""
+        self._callbacks.backlog = source
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _CallbackGauges(Collector):
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self.lag: LagSource | None = None
+        self.backlog: Callable[[], int] | None = None
+
+    def collect(self) -> Any:
+        if self.lag is not None:
+            gauge = GaugeMetricFamily(f"{self.namespace}_consumer_lag", "Records behind the end of the partition",
+                                      labels=["topic", "partition"])  # fmt: skip
+            for (topic, partition), lag in sorted(_safely(self.lag, {}).items()):
+                gauge.add_metric([topic, str(partition)], lag)
+            yield gauge
+        if self.backlog is not None:
+            backlog = _safely(self.backlog, None)
+            if backlog is not None:
+                yield GaugeMetricFamily(f"{self.namespace}_outbox_backlog", "Outbox rows not yet relayed", backlog)
+
+
+def _safely(source: Callable[[], Any], default: Any) -> Any:
+    """A failing callback must not break the whole scrape."""
+    try:
+        return source()
+    except Exception:
+        log.exception("metrics callback failed")
+        return default
+
+
+# --- checks ------------------------------------------------------------------------------------------------------
+
+
+def postgres_check(pool: Callable[[], Any]) -> Check:
+    """`SELECT 1` on a connection of `pool()` (a callable: the pool may be created after the check)."""
+
+    async def check() -> object:
+        async with pool().acquire(timeout=CHECK_TIMEOUT_S) as conn:
+            return await conn.fetchval("SELECT 1")
+
+    return check
+
+
+def postgres_url_check(database_url: str) -> Check:
+    """`SELECT 1` on a fresh connection: for processes without a pool (the relay)."""
+
+    async def check() -> object:
+        import asyncpg
+
+        conn = await asyncpg.connect(database_url, timeout=CHECK_TIMEOUT_S)
+        try:
+            return await conn.fetchval("SELECT 1")
+        finally:
+            await conn.close()
+
+    return check
+
+
+def kafka_check(bootstrap_servers: str) -> Check:
+    """A metadata request to the cluster through a short-lived client (bootstrapping fetches the metadata)."""
+
+    async def check() -> object:
+        from aiokafka.client import AIOKafkaClient
+
+        client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(CHECK_TIMEOUT_S * 1000),
+                                client_id="orderinfo-readiness")  # fmt: skip
+        try:
+            await client.bootstrap()
+            return len(client.cluster.brokers())
+        finally:
+            await client.close()
+
+    return check
+
+
+async def run_checks(checks: Mapping[str, Check], within: float = CHECK_TIMEOUT_S) -> dict[str, str]:
+    """Every check at once, each bounded by `within` seconds: name -> "ok" or why it failed."""
+
+    async def one(check: Check) -> str:
+        try:
+            await asyncio.wait_for(check(), within)
+        except TimeoutError:
+            return f"no answer within {within:g} s"
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"[:300]
+        return "ok"
+
+    results = await asyncio.gather(*(one(c) for c in checks.values()))
+    return dict(zip(checks, results, strict=True))
+
+
+# --- HTTP ----------------------------------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = {}
+
+
+class NotReady(BaseModel):
+    """RFC 9457 problem details of a failed readiness check."""
+
+    type: str = "https://orderinfo.dev/problems/not_ready"
+    title: str = "Not ready"
+    status: int = 503
+    code: str = "not_ready"
+    detail: str
+    checks: dict[str, str]
+
+
+def health_router(checks: Mapping[str, Check], metrics: Metrics) -> APIRouter:
+    """`/healthz` (the process answers), `/readyz` (every check passes, else 503 problem), `/metrics`."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
+    async def healthz() -> Health:
+        return Health(status="ok")
+
+    @router.get("/readyz", response_model=Health, summary="Readiness: PostgreSQL and Kafka answer",
+                responses={503: {"model": NotReady, "content": {PROBLEM_JSON: {}}}})  # fmt: skip
+    async def readyz() -> Any:
+        results = await run_checks(checks)
+        failed = sorted(name for name, result in results.items() if result != "ok")
+        if not failed:
+            return Health(status="ready", checks=results)
+        problem = NotReady(detail=f"not reachable: {', '.join(failed)}", checks=results)
+        return JSONResponse(problem.model_dump(), status_code=503, media_type=PROBLEM_JSON)
+
+    @router.get("/metrics", response_class=Response, summary="Prometheus metrics",
+                responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})  # fmt: skip
+    async def prometheus() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+class RequestMetrics:
+    """ASGI middleware: counts and times every HTTP request by method, route template (not raw path) and status."""
+
+    def __init__(self, app: Any, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def observed_send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.observe_request(scope["method"], route, status, time.perf_counter() - started)
+
+
+def ops_app(checks: Mapping[str, Check], metrics: Metrics) -> FastAPI:
+    """The operations endpoints alone, for processes that serve no API."""
+    app = FastAPI(title="Order Info operations", openapi_url=None, docs_url=None, redoc_url=None)
+    app.include_router(health_router(checks, metrics))
+    return app
+
+
+async def serve_ops(host: str, port: int, checks: Mapping[str, Check], metrics: Metrics, stop: asyncio.Event) -> None:
+    """Serve `ops_app` on host:port until `stop` is set. The process's own signal handlers stay in charge.
+
+    Port 0 serves nothing; a port that cannot be bound (another process of the same kind on this host) is logged
+    and skipped: the operations endpoints must never take the process they observe down with them."""
+    if not port:
+        return
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        logging.getLogger("orderinfo.ops").warning("not serving /healthz, /metrics on %s:%d: %s", host, port, exc)
+        return
+    config = uvicorn.Config(ops_app(checks, metrics), log_level="warning", access_log=False, lifespan="off")
+    server = _QuietServer(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        server.should_exit = True
+        stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn's server without its signal capture (which would replace the process's SIGINT/SIGTERM handlers)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

@@ -1,0 +1,98 @@
+"""Hostile `orders.ingest.v1` messages: another tenant's import, an unknown tenant, awkward Unicode in every text
+field. Each is dead-lettered with a reason (or lands intact); nothing raises, nothing crosses tenants."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import pytest
+
+from services.ingest import errors
+from services.ingest.adapters.tenants import create_tenant
+from services.ingest.application.ingestion import BatchResult, Received, ingest_batch
+from services.ingest.contracts.orders_ingest_v1 import message_key
+from services.rules_bridge.outbox import emit_events
+from services.verification.workload import order_message, record_job
+
+pytestmark = pytest.mark.integration
+_offsets = itertools.count()
+
+
+async def _ingest(pool: asyncpg.Pool, *values: tuple[bytes, bytes]) -> BatchResult:
+    records = [Received(i, "orders.ingest.v1", 0, next(_offsets), k, v) for i, (k, v) in enumerate(values)]
+    async with pool.acquire() as conn:
+        return await ingest_batch(conn, records, emit_events)
+
+
+async def _tenants(pool: asyncpg.Pool) -> tuple[UUID, UUID]:
+    async with pool.acquire() as conn:
+        a, _ = await create_tenant(conn, "victim")
+        b, _ = await create_tenant(conn, "intruder")
+    return a.id, b.id
+
+
+def _record(tenant: UUID, body: dict[str, Any]) -> tuple[bytes, bytes]:
+    return message_key(tenant, body["order_no"]), json.dumps(body).encode()
+
+
+async def test_an_import_of_another_tenant_is_dead_lettered_and_the_owner_is_untouched(pool: asyncpg.Pool) -> None:
+    a, b = await _tenants(pool)
+    import_a = uuid.uuid4()
+    async with pool.acquire() as conn:
+        await record_job(conn, a, import_a, 1)
+        before = dict(await conn.fetchrow("SELECT * FROM imports WHERE id = $1", import_a))
+    intruding = order_message(b, import_a, 1, 1).model_dump(mode="json")
+    unknown = order_message(uuid.uuid4(), None, 2, 1).model_dump(mode="json")
+    result = await _ingest(pool, _record(b, intruding), _record(UUID(unknown["tenant_id"]), unknown))
+    assert sorted(r.reason for r in result.rejected) == [errors.IMPORT_OF_ANOTHER_TENANT, errors.UNKNOWN_TENANT]
+    async with pool.acquire() as conn:
+        after = dict(await conn.fetchrow("SELECT * FROM imports WHERE id = $1", import_a))
+        stored = await conn.fetchval("SELECT count(*) FROM orders WHERE tenant_id = ANY($1)", [a, b])
+        counted = await conn.fetchval("SELECT count(*) FROM import_orders WHERE import_id = $1", import_a)
+    assert after == before and stored == 0 and counted == 0
+
+
+UNICODE = {"emoji": "🛒🎉👩‍👩‍👧", "rtl": "\u202egnp.exe\u202c", "marks": "a\u200fb\u200ec", "bom": "\ufeffx",
+           "cjk": "小鹅通 订单"}  # fmt: skip
+
+
+def _with_text(tenant: UUID, order_no: str, text: str, import_id: UUID | None = None) -> dict[str, Any]:
+    body = order_message(tenant, import_id, 7, 1).model_dump(mode="json") | {"order_no": order_no, "remark": text}
+    body["store"] |= {"name": text}
+    body["buyer"] |= {"nickname": text}
+    body["receiver"] = {"name": text, "address": text}
+    body["lines"][0] |= {"product_name": text}
+    return body
+
+
+async def test_unicode_in_every_text_field_of_a_message_lands_intact(pool: asyncpg.Pool) -> None:
+    a, _ = await _tenants(pool)
+    result = await _ingest(pool, *[_record(a, _with_text(a, f"U-{name}", text)) for name, text in UNICODE.items()])
+    assert not result.rejected
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT order_no, remark, store->>'name' AS store FROM orders WHERE tenant_id = $1", a)
+    assert {r["order_no"]: (r["remark"], r["store"]) for r in rows} == {
+        f"U-{name}": (text.strip(), text.strip()) for name, text in UNICODE.items()
+    }
+
+
+async def test_nul_and_lone_surrogates_are_dead_lettered_and_counted_by_their_import(pool: asyncpg.Pool) -> None:
+    a, _ = await _tenants(pool)
+    import_id = uuid.uuid4()
+    async with pool.acquire() as conn:
+        await record_job(conn, a, import_id, 3)
+    nul = _record(a, _with_text(a, "N-1", "nul\x00byte", import_id))
+    key, value = _record(a, _with_text(a, "S-1", "SURROGATE", import_id))
+    surrogate = (key, value.replace(b"SURROGATE", b"\\ud800 lone"))
+    fine = _record(a, _with_text(a, "F-1", "fine", import_id))
+    result = await _ingest(pool, nul, surrogate, fine)
+    assert sorted(r.reason for r in result.rejected) == [errors.CONTRACT_VIOLATION] * 2
+    assert [o.order_no for o in result.outcomes] == ["F-1"]
+    async with pool.acquire() as conn:
+        job = await conn.fetchrow("SELECT * FROM imports WHERE tenant_id = $1 AND id = $2", a, import_id)
+    assert (job["orders_processed"], job["dead_lettered"], job["state"]) == (1, 2, "completed_with_errors")
