@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install stack-up stack-down stack-status lint typecheck unit integration bench clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every dependency to versions the test suite passed with (published JSON Schemas depend
+# on pydantic's exact version); refresh it with `.local/venv/bin/pip freeze --exclude-editable > constraints.txt`.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
 install: $(STAMP)
