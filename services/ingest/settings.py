@@ -21,6 +21,12 @@ class IngestSettings(ConnectionSettings):
     mobile_placeholders: list[str] = Field(default_factory=list, description="Extra placeholder mobiles.")
     consumer_max_records: int = Field(default=1000, description="Upper bound of records per consumed batch.")
     consumer_batch_timeout_ms: int = 100
+    consumer_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Group members in one process; more contend on shared customers (measured slower).",
+    )
     repeat_after_paid_orders: int = 2
     dormant_after_days: int = 180
     publish_linger_ms: int = 5

@@ -101,19 +101,26 @@ def dead_letter_headers(record: Received, rejected: Rejected) -> dict[str, str]:
 
 
 def subscribe(broker: KafkaBroker, settings: IngestSettings, ingestor: BatchIngestor) -> None:
-    """Register the batch handler on `broker` (topic and group names carry the settings' prefix)."""
+    """Register `settings.consumer_concurrency` members of the consumer group on `broker` (topic and group names
+    carry the settings' prefix). Each member owns its own partitions, so one order's records stay in order; while
+    one member waits on PostgreSQL another can decode and plan its batch."""
     dlq = settings.topic(DLQ_TOPIC.name)
+    for member in range(settings.consumer_concurrency):
+        broker.subscriber(
+            settings.topic(TOPIC.name),
+            group_id=settings.topic(CONSUMER_GROUP),
+            batch=True,
+            max_records=settings.consumer_max_records,
+            batch_timeout_ms=settings.consumer_batch_timeout_ms,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=600_000,
+        )(_batch_handler(broker, dlq, ingestor, member))
 
-    @broker.subscriber(
-        settings.topic(TOPIC.name),
-        group_id=settings.topic(CONSUMER_GROUP),
-        batch=True,
-        max_records=settings.consumer_max_records,
-        batch_timeout_ms=settings.consumer_batch_timeout_ms,
-        ack_policy=AckPolicy.MANUAL,
-        auto_offset_reset="earliest",
-        max_poll_interval_ms=600_000,
-    )
+
+def _batch_handler(
+    broker: KafkaBroker, dlq: str, ingestor: BatchIngestor, member: int
+) -> Callable[..., Awaitable[None]]:
     async def on_orders(msg: KafkaMessage) -> None:
         raw = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
         records = [Received(i, r.topic, r.partition, r.offset, r.key, r.value) for i, r in enumerate(raw)]
@@ -130,6 +137,9 @@ def subscribe(broker: KafkaBroker, settings: IngestSettings, ingestor: BatchInge
         _note_lag(ingestor, msg, raw)
         if ingestor.metrics is not None:
             ingestor.metrics.observe_batch(len(records), result, time.perf_counter() - started)
+
+    on_orders.__name__ = f"on_orders_{member}"  # FastStream names subscribers after their handler
+    return on_orders
 
 
 def _note_lag(ingestor: BatchIngestor, msg: Any, raw: Sequence[Any]) -> None:
