@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from services.platform.stack.packages import ensure_command
 from services.platform.stack.process import (
     StackError,
     alive,
@@ -36,8 +37,7 @@ def resolve_jars(settings: StackSettings) -> Path:
     target = jar_dir(settings)
     if (target / _STAMP).exists():
         return target
-    if shutil.which("mvn") is None:
-        raise StackError("Maven is missing: run `apt-get update && apt-get install -y maven`")
+    mvn = ensure_command("mvn", "maven")
     print(f"resolving Apache Kafka {settings.kafka_version} jars from Maven Central into {target} ...", flush=True)
     pom = (_HERE / "kafka-pom.xml").read_text().replace("@KAFKA_VERSION@", settings.kafka_version)
     partial = target.with_name(target.name + ".partial")
@@ -46,7 +46,7 @@ def resolve_jars(settings: StackSettings) -> Path:
         Path(work, "pom.xml").write_text(pom)
         result = subprocess.run(
             [
-                "mvn",
+                mvn,
                 "-B",
                 "-q",
                 "dependency:copy-dependencies",
@@ -124,9 +124,7 @@ def start(settings: StackSettings) -> str:
                 "ORDERINFO_STACK_KAFKA_CONTROLLER_PORT, or point KAFKA_BOOTSTRAP_SERVERS at that broker"
             )
     jars = resolve_jars(settings)
-    java = shutil.which("java")
-    if java is None:
-        raise StackError("Java is missing: run `apt-get update && apt-get install -y openjdk-17-jre-headless`")
+    java = ensure_command("java", "openjdk-17-jre-headless")
     paths["home"].mkdir(parents=True, exist_ok=True)
     paths["config"].write_text(_properties(settings, paths["data"]))
     classpath = f"{jars}/*"

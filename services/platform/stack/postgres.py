@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from services.platform.stack.packages import apt_install
 from services.platform.stack.process import StackError, failure, port_free, read_pid, stop_pid
 from services.platform.stack.settings import StackSettings
 
@@ -18,18 +19,8 @@ _MARKER = "postgres"
 def binaries() -> Path:
     """The newest `/usr/lib/postgresql/*/bin` (Debian layout); installs the package when we can."""
     found = _newest_bin()
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        print("installing PostgreSQL from Debian packages ...", flush=True)
-        subprocess.run(["apt-get", "update", "-q"], check=False, capture_output=True)
-        done = subprocess.run(
-            ["apt-get", "install", "-y", "-q", "postgresql"],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
-        if done.returncode != 0:
-            raise StackError(f"apt-get install postgresql failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    if found is None:
+        apt_install("postgresql")
         found = _newest_bin()
     if found is None:
         raise StackError("PostgreSQL is missing: run `sudo apt-get update && sudo apt-get install -y postgresql`")
