@@ -142,21 +142,7 @@ def _check_lines(
             checked.add_error(index, RowIssue(row_no, header, issues.DUPLICATE_LINE, message, product_id))
 
 
-ORDER_FIELDS = (
-    "source",
-    "status",
-    "status_raw",
-    "order_time",
-    "payment_time",
-    "store_no",
-    "store_id",
-    "buyer_sobot_id",
-    "buyer_mobile",
-    "buyer_unionid",
-    "buyer_nickname",
-    "order_amount",
-    "paid_amount",
-)
+ORDER_FIELDS = (*ORDER_LEVEL_KEYS[:2], "status_raw", *ORDER_LEVEL_KEYS[2:])
 LINE_FIELDS = ("product_id", "sku", "product_name", "quantity", "unit_price", "line_amount")
 EXTRA_FIELDS = ("store_name", "receiver_name", "receiver_mobile", "receiver_address", "remark")
 
