@@ -23,7 +23,7 @@ from uuid import UUID
 
 import httpx
 
-from services.ingest.adapters.queries import OrderFilter, order_list_statement
+from services.ingest.adapters.queries import OrderFilter, order_list_statement, prefix_members
 from services.ingest.adapters.tenants import KEY_PREFIX, hash_key
 from services.ingest.entrypoints.http.app import create_app
 from services.ingest.seeding import seed
@@ -152,7 +152,9 @@ def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 async def plan_summary(pool: Any, tenant: UUID, where: OrderFilter) -> str:
-    statement, args = order_list_statement(tenant, where, None, 51)
+    async with pool.acquire() as conn:
+        members = await prefix_members(conn, tenant, where)
+    statement, args = order_list_statement(tenant, where, None, 51, members)
     plan = await pool.fetchval("EXPLAIN (FORMAT JSON) " + statement, *args)
     nodes = list(_plan_nodes(plan[0]["Plan"]))  # json decoded by the pool's codec
     indexes = sorted({n["Index Name"] for n in nodes if "Index Name" in n and n.get("Relation Name") == "orders"})

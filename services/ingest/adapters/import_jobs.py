@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -65,6 +66,11 @@ async def mark_published(conn: Conn, tenant_id: UUID, import_id: UUID, published
 
 async def mark_failed(conn: Conn, tenant_id: UUID, import_id: UUID, reason: str) -> None:
     await conn.execute(sql.FAIL_IMPORT, tenant_id, import_id, reason)
+
+
+async def fail_interrupted(conn: Conn, older_than: timedelta) -> int:
+    """Mark failed the imports whose upload died before publishing all their orders (never answered 202)."""
+    return len(await conn.fetch(sql.FAIL_INTERRUPTED_IMPORTS, older_than))
 
 
 async def import_owners(conn: Conn, import_ids: Sequence[UUID]) -> dict[UUID, UUID]:

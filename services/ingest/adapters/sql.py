@@ -201,6 +201,16 @@ UPDATE imports SET state = 'failed', failure = $3, updated_at = now(), completed
 WHERE tenant_id = $1 AND id = $2
 """
 
+# An upload answers 202 only after every order was published (then `orders_published = orders_total`); a job
+# short of that long after its upload belongs to an API process that died mid-publish.
+FAIL_INTERRUPTED_IMPORTS = """
+UPDATE imports SET state = 'failed', updated_at = now(), completed_at = now(),
+       failure = 'the upload was interrupted before all its orders were published: upload the file again '
+                 '(orders already stored come out unchanged)'
+WHERE state IN ('queued', 'processing') AND orders_published < orders_total AND created_at < now() - $1::interval
+RETURNING tenant_id, id
+"""
+
 COMPLETE_EMPTY_IMPORT = """
 UPDATE imports SET state = CASE WHEN rows_invalid > 0 THEN 'completed_with_errors' ELSE 'completed' END,
        completed_at = now(), updated_at = now()

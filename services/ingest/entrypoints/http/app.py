@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
+from services.ingest.adapters import import_jobs
 from services.ingest.entrypoints.http import customers, health, imports, orders, problems
 from services.ingest.entrypoints.http.limits import BodySizeLimit
 from services.ingest.settings import IngestSettings
+
+INTERRUPTED_AFTER = timedelta(minutes=15)  # far longer than any upload takes to publish
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
@@ -20,6 +24,8 @@ def create_app(settings: IngestSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_ingest_topics(settings)
         app.state.pool = await open_database(settings.database_url, max_size=10)
+        async with app.state.pool.acquire() as conn:
+            await import_jobs.fail_interrupted(conn, INTERRUPTED_AFTER)
         app.state.broker = producer_broker(settings)
         await app.state.broker.start()
         try:
