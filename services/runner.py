@@ -28,9 +28,15 @@ RESET = "\033[0m"
 
 def run_everything(*, with_demo: bool) -> int:
     settings = StackSettings()
-    started_stack = not _stack_running(settings)
+    kafka_given, database_given = explicit_services()
+    was_running = {"kafka": kafka.status(settings) is not None, "postgres": postgres.status(settings) is not None}
     for line in stack.up(settings):
         print(f"stack   | {line}", flush=True)
+    # every child process uses the stack's addresses (its ports may be configured), unless given explicitly
+    if not kafka_given:
+        os.environ["ORDERINFO_KAFKA_BOOTSTRAP_SERVERS"] = settings.kafka_bootstrap
+    if not database_given:
+        os.environ["ORDERINFO_DATABASE_URL"] = settings.database_url
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = threading.Event()
 
@@ -58,9 +64,8 @@ def run_everything(*, with_demo: bool) -> int:
         return 0
     finally:
         _stop_children(children)
-        if started_stack and not any(explicit_services()):
-            for line in stack.down(settings):
-                print(f"stack   | {line}", flush=True)
+        _stop_what_we_started(settings, kafka_started=not (kafka_given or was_running["kafka"]),
+                              postgres_started=not (database_given or was_running["postgres"]))  # fmt: skip
 
 
 def _api_url() -> str:
@@ -70,8 +75,12 @@ def _api_url() -> str:
     return f"http://{settings.http_host}:{settings.http_port}"
 
 
-def _stack_running(settings: StackSettings) -> bool:
-    return kafka.status(settings) is not None and postgres.status(settings) is not None
+def _stop_what_we_started(settings: StackSettings, *, kafka_started: bool, postgres_started: bool) -> None:
+    """Stop only the services this run started: a stack that was already up stays up."""
+    if kafka_started:
+        print(f"stack   | {kafka.stop(settings)}", flush=True)
+    if postgres_started:
+        print(f"stack   | {postgres.stop(settings)}", flush=True)
 
 
 def _migrate() -> None:
