@@ -141,7 +141,7 @@ def _demo(api: str, settings: StackSettings) -> None:
         f"demo    |   export ORDERINFO_API_KEY={key}\n"
         f"demo    |   curl -s -H \"X-API-Key: $ORDERINFO_API_KEY\" '{api}/v1/orders?limit=5'\n"
         f"demo    |   curl -s -H \"X-API-Key: $ORDERINFO_API_KEY\" '{api}/v1/imports'\n"
-        f"demo    |   orderinfo import {sample}   # again: all unchanged\n"
+        f"demo    |   orderinfo import --api {api} {sample}   # again: all unchanged\n"
         f"demo    |   API docs: {api}/docs",
         flush=True,
     )
