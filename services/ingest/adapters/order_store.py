@@ -152,22 +152,28 @@ async def refresh_personas(
     return changed
 
 
+_TOTALS, _BY_STATUS, _BY_STORE = 3, 1, 2  # GROUPING(status, store_label) of PERSONA_AGGREGATES
 _EMPTY = OrderAggregates(0, 0, Decimal(0), Decimal(0), None, None, None)
 
 
 async def _aggregates(conn: Conn, tenants: list[Any], ids: list[Any]) -> dict[tuple[UUID, UUID], OrderAggregates]:
     paid = list(PAID_STATUSES)
     result: dict[tuple[UUID, UUID], OrderAggregates] = {}
-    for r in await conn.fetch(sql.PERSONA_TOTALS, tenants, ids, paid):
-        result[(r["tenant_id"], r["customer_id"])] = OrderAggregates(
-            order_count=r["order_count"], paid_order_count=r["paid_order_count"], total_amount=r["total_amount"],
-            total_paid=r["total_paid"], first_order_time=r["first_order_time"], last_order_time=r["last_order_time"],
-            last_paid_time=r["last_paid_time"], sources=list(r["sources"]),
-        )  # fmt: skip
-    for r in await conn.fetch(sql.PERSONA_STATUSES, tenants, ids):
-        result[(r["tenant_id"], r["customer_id"])].status_counts[r["status"]] = r["n"]
-    for r in await conn.fetch(sql.PERSONA_STORES, tenants, ids):
-        result[(r["tenant_id"], r["customer_id"])].store_counts[r["store"]] = (r["n"], r["last"])
+    rows = await conn.fetch(sql.PERSONA_AGGREGATES, tenants, ids, paid)
+    for r in rows:
+        if r["grouping"] == _TOTALS:
+            result[(r["tenant_id"], r["customer_id"])] = OrderAggregates(
+                order_count=r["order_count"], paid_order_count=r["paid_order_count"], total_amount=r["total_amount"],
+                total_paid=r["total_paid"], first_order_time=r["first_order_time"],
+                last_order_time=r["last_order_time"], last_paid_time=r["last_paid_time"], sources=list(r["sources"]),
+            )  # fmt: skip
+    for r in rows:
+        if r["grouping"] == _BY_STATUS:
+            result[(r["tenant_id"], r["customer_id"])].status_counts[r["status"]] = r["order_count"]
+        elif r["grouping"] == _BY_STORE:
+            result[(r["tenant_id"], r["customer_id"])].store_counts[r["store_label"]] = (
+                r["order_count"], r["last_order_time"],
+            )  # fmt: skip
     for r in await conn.fetch(sql.PERSONA_PRODUCTS, tenants, ids):
         result[(r["tenant_id"], r["customer_id"])].product_quantities[r["product_id"]] = (r["quantity"], r["name"])
     return result

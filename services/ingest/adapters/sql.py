@@ -128,10 +128,12 @@ WITH k AS (SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, custome
      o AS (SELECT o.* FROM orders o JOIN k USING (tenant_id, customer_id))
 """
 
-PERSONA_TOTALS = (
+# One pass over the customers' orders, three groupings: per customer (totals), per status, per store.
+# `grouping` tells them apart: 3 = totals, 1 = by status, 2 = by store.
+PERSONA_AGGREGATES = (
     _CUSTOMER_ORDERS
     + """
-SELECT tenant_id, customer_id,
+SELECT tenant_id, customer_id, status, store_label, GROUPING(status, store_label) AS grouping,
        count(*) AS order_count,
        count(*) FILTER (WHERE status = ANY($3::text[])) AS paid_order_count,
        coalesce(sum(total_amount) FILTER (WHERE status <> 'deal_closed'), 0) AS total_amount,
@@ -140,17 +142,9 @@ SELECT tenant_id, customer_id,
        max(order_time) AS last_order_time,
        max(coalesce(payment_time, order_time)) FILTER (WHERE status = ANY($3::text[])) AS last_paid_time,
        array_agg(DISTINCT source) AS sources
-FROM o GROUP BY tenant_id, customer_id
-"""
-)
-
-PERSONA_STATUSES = _CUSTOMER_ORDERS + "SELECT tenant_id, customer_id, status, count(*) AS n FROM o GROUP BY 1, 2, 3"
-
-PERSONA_STORES = (
-    _CUSTOMER_ORDERS
-    + """
-SELECT tenant_id, customer_id, coalesce(store->>'name', store_key) AS store, count(*) AS n, max(order_time) AS last
-FROM o GROUP BY 1, 2, 3
+FROM (SELECT o.*, coalesce(o.store->>'name', o.store_key) AS store_label FROM o) AS x
+GROUP BY GROUPING SETS ((tenant_id, customer_id), (tenant_id, customer_id, status),
+                        (tenant_id, customer_id, store_label))
 """
 )
 

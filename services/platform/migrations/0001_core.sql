@@ -94,7 +94,7 @@ CREATE TABLE customers (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, id)
-);
+) WITH (fillfactor = 70);  -- room on each page: persona updates stay HOT (no index touched)
 CREATE UNIQUE INDEX customers_sobot ON customers (tenant_id, sobot_customer_id) WHERE sobot_customer_id IS NOT NULL;
 CREATE UNIQUE INDEX customers_mobile ON customers (tenant_id, mobile) WHERE mobile IS NOT NULL;
 CREATE UNIQUE INDEX customers_unionid ON customers (tenant_id, unionid) WHERE unionid IS NOT NULL;
