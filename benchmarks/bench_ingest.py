@@ -14,14 +14,11 @@ import os
 import platform
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from services.ingest.adapters.tenants import create_tenant
@@ -29,27 +26,10 @@ from services.ingest.contracts.orders_ingest_v1 import TOPIC
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
 from services.ingest.main import ensure_ingest_topics, ingest_options, producer_broker
 from services.ingest.settings import IngestSettings
-from services.platform.database import create_pool
-from services.platform.migrations import migrate
+from services.platform.database import create_pool, scratch_database
 from services.rules_bridge.outbox import emit_events
 
 CUSTOMERS_PER_100K = 30_000
-
-
-@asynccontextmanager
-async def scratch_database(base_url: str) -> AsyncIterator[str]:
-    name = f"orderinfo_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(base_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = base_url.rsplit("/", 1)[0] + f"/{name}"
-    conn = await asyncpg.connect(url)
-    await migrate(conn)
-    await conn.close()
-    try:
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def order_dict(tenant_id: UUID, i: int, customers: int) -> dict[str, Any]:
@@ -200,7 +180,7 @@ async def import_to_completed(settings: IngestSettings, pool: Any, rows: int) ->
 
 async def run(orders: int) -> dict[str, float]:
     base = IngestSettings()
-    async with scratch_database(base.database_url) as url:
+    async with scratch_database(base.database_url, "bench") as url:
         settings = base.model_copy(update={"database_url": url, "topic_prefix": f"bench{uuid.uuid4().hex[:6]}."})
         pool = await create_pool(url, max_size=6)
         try:

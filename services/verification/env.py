@@ -18,6 +18,7 @@ import asyncpg
 
 from services.ingest.main import ensure_ingest_topics
 from services.ingest.settings import IngestSettings
+from services.platform.database import scratch_database
 from services.platform.migrations import migrate
 from services.platform.settings import ConnectionSettings
 from services.platform.stack import kafka, postgres
@@ -50,24 +51,9 @@ async def ensure_all_topics(settings: ConnectionSettings) -> None:
     await create_topics(RelaySettings(**values))
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(server_url: str) -> AsyncIterator[str]:
+def fresh_database(server_url: str) -> contextlib.AbstractAsyncContextManager[str]:
     """A migrated database of our own on the server of `server_url`; dropped afterwards."""
-    name = f"orderinfo_verify_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = server_url.rsplit("/", 1)[0] + f"/{name}"
-        conn = await asyncpg.connect(url)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
-        yield url
-    finally:
-        with contextlib.suppress(Exception):
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    return scratch_database(server_url, "verify")
 
 
 @dataclass

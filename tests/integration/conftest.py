@@ -15,8 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
-from services.platform.database import create_pool
-from services.platform.migrations import migrate
+from services.platform.database import create_pool, scratch_database
 from services.platform.settings import ConnectionSettings
 from tests.support.services import ServiceAddresses, locate_services
 
@@ -32,18 +31,8 @@ def services() -> Iterator[ServiceAddresses]:
 @pytest.fixture(scope="session")
 async def database_url(services: ServiceAddresses) -> AsyncIterator[str]:
     """A database of this test session's own, migrated; dropped at the end."""
-    name = f"orderinfo_test_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(services.database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = services.database_url.rsplit("/", 1)[0] + f"/{name}"
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    yield url
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    async with scratch_database(services.database_url, "test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
