@@ -9,6 +9,9 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def _stack(args: argparse.Namespace) -> int:
@@ -84,35 +87,40 @@ def _api(args: argparse.Namespace) -> int:
     return 0
 
 
-def _migrate(args: argparse.Namespace) -> int:
+def _on_database(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(pool)` on the configured database, migrated first; the pool is closed afterwards."""
     from services.platform.database import open_database
     from services.platform.settings import ConnectionSettings
 
-    async def main() -> None:
+    async def main() -> T:
         pool = await open_database(ConnectionSettings().database_url, min_size=1, max_size=1)
-        await pool.close()
+        try:
+            return await work(pool)
+        finally:
+            await pool.close()
 
-    asyncio.run(main())
+    return asyncio.run(main())
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    async def nothing(pool: Any) -> None:
+        return None
+
+    _on_database(nothing)
     print("database migrated")
     return 0
 
 
 def _tenant(args: argparse.Namespace) -> int:
     from services.ingest.adapters.tenants import create_tenant
-    from services.platform.database import open_database
-    from services.platform.settings import ConnectionSettings
 
-    async def main() -> None:
-        pool = await open_database(ConnectionSettings().database_url, min_size=1, max_size=1)
-        try:
-            async with pool.acquire() as conn:
-                tenant, key = await create_tenant(conn, args.name)
-        finally:
-            await pool.close()
-        print(f"tenant {tenant.name!r} created: id {tenant.id}")
-        print(f"API key (shown once, keep it safe): {key}")
+    async def create(pool: Any) -> Any:
+        async with pool.acquire() as conn:
+            return await create_tenant(conn, args.name)
 
-    asyncio.run(main())
+    tenant, key = _on_database(create)
+    print(f"tenant {tenant.name!r} created: id {tenant.id}")
+    print(f"API key (shown once, keep it safe): {key}")
     return 0
 
 
@@ -126,19 +134,10 @@ def _import(args: argparse.Namespace) -> int:
 
 def _seed(args: argparse.Namespace) -> int:
     from services.ingest.seeding import seed
-    from services.platform.database import open_database
-    from services.platform.settings import ConnectionSettings
 
-    async def main() -> None:
-        pool = await open_database(ConnectionSettings().database_url, min_size=1, max_size=1)
-        try:
-            tenant_id, key = await seed(pool, args.tenant_name, args.orders, args.seed)
-        finally:
-            await pool.close()
-        print(f"tenant {args.tenant_name!r} seeded with {args.orders:,} orders: id {tenant_id}")
-        print(f"API key (shown once, keep it safe): {key}")
-
-    asyncio.run(main())
+    tenant_id, key = _on_database(lambda pool: seed(pool, args.tenant_name, args.orders, args.seed))
+    print(f"tenant {args.tenant_name!r} seeded with {args.orders:,} orders: id {tenant_id}")
+    print(f"API key (shown once, keep it safe): {key}")
     return 0
 
 
