@@ -38,6 +38,7 @@ def producer_broker(settings: IngestSettings) -> KafkaBroker:
         linger_ms=settings.publish_linger_ms,
         client_id="orderinfo-ingest",
         logger=log,
+        log_level=logging.DEBUG,  # "Received"/"Processed" per batch: the consumer's own logs say what matters
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -134,12 +135,21 @@ def _batch_handler(
             await msg.nack()
             return
         await msg.ack()
+        seconds = time.perf_counter() - started
         _note_lag(ingestor, msg, raw)
         if ingestor.metrics is not None:
-            ingestor.metrics.observe_batch(len(records), result, time.perf_counter() - started)
+            ingestor.metrics.observe_batch(len(records), result, seconds)
+        log.info("batch of %d in %.2f s: %s", len(records), seconds, _summary(result))
 
     on_orders.__name__ = f"on_orders_{member}"  # FastStream names subscribers after their handler
     return on_orders
+
+
+def _summary(result: BatchResult) -> str:
+    counts = Counter(o.outcome for o in result.outcomes)
+    if result.rejected:
+        counts["dead_lettered"] = len(result.rejected)
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "nothing"
 
 
 def _note_lag(ingestor: BatchIngestor, msg: Any, raw: Sequence[Any]) -> None:
