@@ -125,11 +125,20 @@ def _tenant(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from services.ingest.entrypoints.upload_client import upload_and_follow
+    from services.ingest.entrypoints.upload_client import UploadRequest, upload_and_follow
 
-    return upload_and_follow(
-        args.file, api=args.api, api_key=args.api_key, mode=args.mode, timezone=args.timezone, dry_run=args.dry_run
+    request = UploadRequest(
+        path=args.file,
+        api=args.api,
+        api_key=args.api_key,
+        mode=args.mode,
+        timezone=args.timezone,
+        dry_run=args.dry_run,
+        sheet=args.sheet,
+        output=args.output,
+        as_json=args.json,
     )
+    return upload_and_follow(request)
 
 
 def _seed(args: argparse.Namespace) -> int:
@@ -188,13 +197,29 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("verify_args", nargs=argparse.REMAINDER, help="e.g. --no-restarts")
     verify.set_defaults(handler=_verify)
 
-    upload = sub.add_parser("import", help="upload an import file and follow it to completion")
-    upload.add_argument("file")
-    upload.add_argument("--api", default="http://127.0.0.1:8080")
-    upload.add_argument("--api-key", default=None, help="default: $ORDERINFO_API_KEY")
-    upload.add_argument("--mode", choices=["partial", "strict"], default="partial")
-    upload.add_argument("--timezone", default="Asia/Shanghai")
-    upload.add_argument("--dry-run", action="store_true")
+    upload = sub.add_parser(
+        "import",
+        help="upload an import file and follow it to completion",
+        description="Upload an .xlsx or .csv import and follow it until it completes.",
+        epilog="exit codes: 0 every row imported; 1 rows failed, were held back or dead-lettered; "
+        "2 the file or request was refused (or the import failed); 3 the service is unreachable",
+    )
+    upload.add_argument("file", help="the .xlsx or .csv file (the template's columns)")
+    upload.add_argument("--api", default="http://127.0.0.1:8080", help="the API's address (default: %(default)s)")
+    upload.add_argument("--api-key", default=None, help="the tenant's API key (default: $ORDERINFO_API_KEY)")
+    upload.add_argument(
+        "--mode",
+        choices=["partial", "strict"],
+        default="partial",
+        help="partial: import the valid orders; strict: refuse the file if any row is invalid (default: %(default)s)",
+    )
+    upload.add_argument(
+        "--timezone", default="Asia/Shanghai", help="the zone of the file's times (default: %(default)s)"
+    )
+    upload.add_argument("--sheet", default=None, help="the sheet to read (default: the first)")
+    upload.add_argument("--dry-run", action="store_true", help="validate and preview what would happen; write nothing")
+    upload.add_argument("--json", action="store_true", help="print one JSON document instead of progress and text")
+    upload.add_argument("--output", metavar="RESULT.xlsx", help="save the result workbook (every row and its outcome)")
     upload.set_defaults(handler=_import)
     return parser
 

@@ -130,15 +130,16 @@ def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
 
 def _demo(api: str, settings: StackSettings) -> None:
     """A demo tenant (kept across runs in the stack folder) and an import of the bundled sample file."""
-    from services.ingest.entrypoints.upload_client import upload_and_follow
+    from services.ingest.entrypoints.upload_client import UploadRequest, upload_and_follow
 
     key = _demo_key(settings)
     sample = _demo_file(settings.home / "demo" / "sample-orders.xlsx")
     print(f"demo    | importing {sample} for tenant 'demo'", flush=True)
-    upload_and_follow(str(sample), api=api, api_key=key, mode="partial", timezone="Asia/Shanghai", dry_run=False)
+    upload_and_follow(UploadRequest(str(sample), api=api, api_key=key))
+    bin_dir = Path(sys.executable).parent
     print(
-        "demo    | try:\n"
-        f"demo    |   export ORDERINFO_API_KEY={key}\n"
+        "demo    | try, in another shell of this folder:\n"
+        f'demo    |   export PATH="{bin_dir}:$PATH" ORDERINFO_API_KEY={key}\n'
         f"demo    |   curl -s -H \"X-API-Key: $ORDERINFO_API_KEY\" '{api}/v1/orders?limit=5'\n"
         f"demo    |   curl -s -H \"X-API-Key: $ORDERINFO_API_KEY\" '{api}/v1/imports'\n"
         f"demo    |   orderinfo import --api {api} {sample}   # again: all unchanged\n"
