@@ -39,3 +39,21 @@ async def ensure_topics(
         return [s.name for s in wanted]
     finally:
         await admin.close()
+
+
+async def delete_topics_with_prefix(bootstrap_servers: str, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with `prefix` (test and verification runs clean up after themselves).
+    Refuses an empty prefix, which would name every topic of the cluster."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    if not prefix:
+        raise ValueError("an empty prefix would delete every topic")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        doomed = sorted(name for name in await admin.list_topics() if name.startswith(prefix))
+        if doomed:
+            await admin.delete_topics(doomed)
+        return doomed
+    finally:
+        await admin.close()

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from services.platform.settings import ConnectionSettings
+from services.platform.topics import delete_topics_with_prefix
 from services.verification.env import VerifyEnv, fresh_database, private_stack
 from services.verification.scenarios import RESTART_SCENARIOS, SHARED_SCENARIOS, ScenarioReport
 
@@ -43,6 +44,7 @@ async def verify(include_restarts: bool = True, workdir: Path | None = None) -> 
         for scenario in SHARED_SCENARIOS:
             reports.append(await scenario(env))
             print(f"  {reports[-1].name}: {reports[-1].verdict}", file=sys.stderr, flush=True)
+    await delete_topics_with_prefix(base.kafka_bootstrap_servers, base.topic_prefix)
     if include_restarts:
         async with private_stack(f"verify-{uuid.uuid4().hex[:6]}.") as private:
             env = VerifyEnv(private.connection, work, private)

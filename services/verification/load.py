@@ -25,6 +25,7 @@ from services.ingest.adapters.tenants import create_tenant
 from services.ingest.samples import sample_rows, write_sample_xlsx
 from services.platform.database import create_pool
 from services.platform.settings import ConnectionSettings
+from services.platform.topics import delete_topics_with_prefix
 from services.verification.checks import ScenarioTimeout, eventually
 from services.verification.env import VerifyEnv, ensure_all_topics, fresh_database, scoped
 from services.verification.processes import ProcessGroup, ServiceProcess, service_env
@@ -166,7 +167,10 @@ async def main_async(tenants: int, rows: int) -> LoadReport:
     )
     async with fresh_database(base.database_url) as url:
         env = VerifyEnv(base.model_copy(update={"database_url": url}), Path(tempfile.mkdtemp(prefix="orderinfo-load-")))
-        return await run_load(env, tenants, rows)
+        try:
+            return await run_load(env, tenants, rows)
+        finally:
+            await delete_topics_with_prefix(base.kafka_bootstrap_servers, base.topic_prefix)
 
 
 def main(argv: list[str] | None = None) -> int:

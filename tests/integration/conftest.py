@@ -17,6 +17,7 @@ import pytest
 
 from services.platform.database import create_pool, scratch_database
 from services.platform.settings import ConnectionSettings
+from services.platform.topics import delete_topics_with_prefix
 from tests.support.services import ServiceAddresses, locate_services
 
 pytestmark = pytest.mark.integration
@@ -51,6 +52,14 @@ def connection_settings(database_url: str, kafka_bootstrap: str) -> ConnectionSe
         topic_prefix=os.environ["ORDERINFO_TEST_TOPIC_PREFIX"],
         topic_partitions=3,
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _delete_session_topics(connection_settings: ConnectionSettings) -> AsyncIterator[None]:
+    """Every topic this session created carries its prefix: delete them all at the end, so the broker does not
+    collect leftovers run after run."""
+    yield
+    await delete_topics_with_prefix(connection_settings.kafka_bootstrap_servers, connection_settings.topic_prefix)
 
 
 @pytest.fixture(scope="session")

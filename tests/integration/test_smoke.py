@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.platform.migrations import available, migrate
 from services.platform.settings import ConnectionSettings
-from services.platform.topics import TopicSpec, ensure_topics
+from services.platform.topics import TopicSpec, delete_topics_with_prefix, ensure_topics
 
 
 async def _consume(bootstrap: str, topic: str, group: str, count: int) -> list[bytes]:
@@ -72,3 +73,15 @@ async def test_rows_round_trip_and_migrations_are_idempotent(pool: asyncpg.Pool)
         row = await conn.fetchrow("SELECT name FROM tenants WHERE id = $1", tenant)
     assert row is not None
     assert row["name"] == "smoke 测试 🚀"
+
+
+async def test_topics_of_a_prefix_are_deleted_and_only_those(connection_settings: ConnectionSettings) -> None:
+    bootstrap = connection_settings.kafka_bootstrap_servers
+    prefix = connection_settings.topic(f"cleanup-{uuid.uuid4().hex[:6]}.")
+    keep = connection_settings.topic(f"cleanup-keep-{uuid.uuid4().hex[:6]}")
+    doomed = [f"{prefix}a", f"{prefix}b"]
+    await ensure_topics(bootstrap, [TopicSpec(name, partitions=1) for name in [*doomed, keep]], default_partitions=1)
+    assert await delete_topics_with_prefix(bootstrap, prefix) == doomed
+    with pytest.raises(ValueError):
+        await delete_topics_with_prefix(bootstrap, "")
+    assert await delete_topics_with_prefix(bootstrap, keep) == [keep]
