@@ -1,8 +1,10 @@
-"""Ingestion benchmark on the local stack: consumer throughput, the naive baseline and the COPY ceiling.
+"""Import benchmark on the local stack: a 5,000-row .xlsx from upload until every order is in PostgreSQL.
 
-    python -m benchmarks.bench_ingest [--orders 100000]
+    python -m benchmarks.bench_ingest
 
-Each run uses a database and topics of its own (dropped afterwards). Figures are printed, never asserted.
+Also home to the workload (`order_dict`) and the two yardsticks `benchmarks.bench_consumer` compares the consumer
+with: the naive baseline and the plain-COPY ceiling. Each run uses a database and topics of its own (dropped
+afterwards). Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -19,14 +21,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from aiokafka import AIOKafkaProducer
-
 from services.ingest.adapters.tenants import create_tenant
-from services.ingest.contracts.orders_ingest_v1 import TOPIC
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
-from services.ingest.main import ensure_ingest_topics, ingest_options, producer_broker
+from services.ingest.main import ingest_options, producer_broker
 from services.ingest.settings import IngestSettings
 from services.platform.database import create_pool, scratch_database
+from services.platform.topics import delete_topics_with_prefix
 from services.rules_bridge.outbox import emit_events
 
 CUSTOMERS_PER_100K = 30_000
@@ -47,35 +47,6 @@ def order_dict(tenant_id: UUID, i: int, customers: int) -> dict[str, Any]:
              "unit_price": "19.95"},
         ],
     }  # fmt: skip
-
-
-async def consumer_throughput(settings: IngestSettings, pool: Any, tenant_id: UUID, orders: int) -> float:
-    """Publish `orders` first, then time the consumer from start until every order is in PostgreSQL."""
-    await ensure_ingest_topics(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True,
-                                linger_ms=20, max_batch_size=256 * 1024)  # fmt: skip
-    await producer.start()
-    customers = max(1, orders * CUSTOMERS_PER_100K // 100_000)
-    try:
-        futures = []
-        for i in range(orders):
-            value = json.dumps(order_dict(tenant_id, i, customers)).encode()
-            futures.append(await producer.send(settings.topic(TOPIC.name), value, key=f"{tenant_id}:B{i:08d}".encode()))
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-    broker = producer_broker(settings)
-    subscribe(broker, settings, BatchIngestor(pool, emit_events, ingest_options(settings)))
-    started = time.perf_counter()
-    await broker.start()
-    try:
-        count = "SELECT count(*) FROM orders WHERE tenant_id = $1"
-        while await pool.fetchval(count, tenant_id) < orders:  # noqa: ASYNC110 - polling the database is the point
-            await asyncio.sleep(0.2)
-    finally:
-        elapsed = time.perf_counter() - started
-        await broker.stop()
-    return orders / elapsed
 
 
 async def naive_baseline(pool: Any, tenant_id: UUID, orders: int) -> float:
@@ -178,36 +149,24 @@ async def import_to_completed(settings: IngestSettings, pool: Any, rows: int) ->
             await consumer.stop()
 
 
-async def run(orders: int) -> dict[str, float]:
+async def run() -> float:
     base = IngestSettings()
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
     async with scratch_database(base.database_url, "bench") as url:
-        settings = base.model_copy(update={"database_url": url, "topic_prefix": f"bench{uuid.uuid4().hex[:6]}."})
+        settings = base.model_copy(update={"database_url": url, "topic_prefix": prefix})
         pool = await create_pool(url, max_size=6)
         try:
-            async with pool.acquire() as conn:
-                tenant, _ = await create_tenant(conn, "bench")
-            import_seconds = await import_to_completed(settings, pool, 5000)
-            consumer = await consumer_throughput(settings, pool, tenant.id, orders)
-            naive = await naive_baseline(pool, tenant.id, min(orders, 5000))
-            ceiling = await copy_ceiling(pool, tenant.id, orders)
+            return await import_to_completed(settings, pool, 5000)
         finally:
             await pool.close()
-    return {"import_5000_rows_s": import_seconds, "consumer": consumer, "naive": naive, "copy": ceiling}
+            await delete_topics_with_prefix(settings.kafka_bootstrap_servers, prefix)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--orders", type=int, default=100_000)
-    args = parser.parse_args()
-    figures = asyncio.run(run(args.orders))
-    print(f"ingest benchmark: {args.orders} orders x 2 lines, {CUSTOMERS_PER_100K * args.orders // 100_000} customers"
-          f" ({os.cpu_count()} cores, Python {platform.python_version()}, local stack)")  # fmt: skip
-    print(f"  5,000-row .xlsx: upload -> completed       {figures['import_5000_rows_s']:>9.2f} s")
-    print(f"  consumer, customers and persona included  {figures['consumer']:>9,.0f} orders/s")
-    print(f"  naive: a transaction per order             {figures['naive']:>9,.0f} orders/s"
-          f"   (consumer is {figures['consumer'] / figures['naive']:.1f}x)")  # fmt: skip
-    print(f"  ceiling: plain COPY into empty tables      {figures['copy']:>9,.0f} orders/s"
-          f"   (consumer reaches {figures['consumer'] / figures['copy']:.0%})")  # fmt: skip
+    argparse.ArgumentParser(description=__doc__).parse_args()
+    seconds = asyncio.run(run())
+    print(f"import benchmark ({os.cpu_count()} cores, Python {platform.python_version()}, local stack)")
+    print(f"  5,000-row .xlsx: upload -> completed       {seconds:>9.2f} s")
 
 
 if __name__ == "__main__":

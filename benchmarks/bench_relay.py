@@ -1,6 +1,7 @@
 """Relay benchmark: drain rate of a backlog (events/s) and delay from commit to the event on the topic (p50/p99).
 
-`python -m benchmarks.bench_relay [n_events]` on the local stack (its own topic prefix; rows of a throwaway tenant).
+`python -m benchmarks.bench_relay [n_events]` on the local stack, isolated: a database and topics of its own (dropped
+afterwards), so a relay of the running stack neither competes for its rows nor hangs it.
 Phase 1 commits `n_events` with the relay stopped, then times the relay draining them (until all are consumed).
 Phase 2 runs the relay and commits events in transactions of 10, measuring commit -> broker timestamp per event.
 """
@@ -18,7 +19,8 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from services.ingest.domain.order import OrderStatus
-from services.platform.database import open_database
+from services.platform.database import open_database, scratch_database
+from services.platform.topics import delete_topics_with_prefix
 from services.rules_bridge.adapters.outbox_store import enqueue
 from services.rules_bridge.domain.changes import LineSnapshot, OrderChange, OrderSnapshot
 from services.rules_bridge.domain.events import OutboxRecord, order_events
@@ -131,7 +133,16 @@ def _snapshot(i: int) -> OrderSnapshot:
     )  # fmt: skip
 
 
+async def isolated(n_events: int) -> dict[str, Any]:
+    base = RelaySettings()
+    prefix = f"benchr{uuid.uuid4().hex[:6]}."
+    async with scratch_database(base.database_url, "bench") as url:
+        settings = base.model_copy(update={"database_url": url, "topic_prefix": prefix})
+        try:
+            return await bench_relay(settings, n_events)
+        finally:
+            await delete_topics_with_prefix(settings.kafka_bootstrap_servers, prefix)
+
+
 if __name__ == "__main__":
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
-    prefix = f"bench{uuid.uuid4().hex[:6]}."
-    asyncio.run(bench_relay(RelaySettings(topic_prefix=prefix), count))
+    asyncio.run(isolated(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000))

@@ -17,6 +17,8 @@ def main() -> int:
     steps = [
         ["benchmarks.bench_parse"],
         ["benchmarks.bench_ingest", "--orders", "10000" if quick else "100000"],
+        ["benchmarks.bench_consumer", "--orders", "5000" if quick else "100000"]
+        + (["--history", "2000"] if quick else []),
         ["benchmarks.bench_relay", "2000" if quick else "20000"],
         ["benchmarks.bench_queries", "--orders", "20000" if quick else "1000000"],
     ]

@@ -1,0 +1,269 @@
+"""Consumer benchmark with the consumer as real processes (`orderinfo consume`), isolated and repeatable.
+
+    python -m benchmarks.bench_consumer [--orders 100000] [--partitions 6]
+
+A database and topics of its own (dropped afterwards); nothing of the running stack's services is used but the
+broker and the PostgreSQL server. Figures are printed, never asserted:
+- created: N new orders x 2 lines (30 % as many customers) with 1 process, then another tenant's N with 2 processes;
+- redelivered: the first N published again (all unchanged), 1 process;
+- CPU per 1,000 orders: user + system time of the consumer processes and of every PostgreSQL process, measured
+  from the first stored order to the last (process start-up excluded);
+- history: one new order for a customer with `--history` orders against one for a new customer (in process);
+- yardsticks: a naive transaction-per-order loop and a plain COPY into empty tables, as ratios.
+Rates are measured from the first order stored to the last, so start-up and group joining are not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from benchmarks.bench_ingest import CUSTOMERS_PER_100K, copy_ceiling, naive_baseline, order_dict
+from services.ingest.adapters.tenants import create_tenant
+from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, TOPIC, message_key
+from services.ingest.settings import IngestSettings
+from services.platform.database import create_pool, scratch_database
+from services.platform.topics import delete_topics_with_prefix
+from services.verification.env import ensure_all_topics
+from services.verification.processes import ProcessGroup, service_env
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed phase: orders applied, seconds from the first to the last, CPU core-seconds spent meanwhile."""
+
+    orders: int
+    seconds: float
+    consumer_cpu: float
+    postgres_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.orders / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_per_1000(self) -> float:
+        return (self.consumer_cpu + self.postgres_cpu) * 1000 / self.orders if self.orders else 0.0
+
+    def line(self, label: str) -> str:
+        return (
+            f"  {label:<44} {self.rate:>9,.0f} orders/s   CPU {self.cpu_per_1000:.3f} core-s per 1,000 "
+            f"(consumer {self.consumer_cpu * 1000 / max(self.orders, 1):.3f}, "
+            f"PostgreSQL {self.postgres_cpu * 1000 / max(self.orders, 1):.3f})"
+        )
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User + system CPU seconds of `pids` (processes that have gone count as 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / TICK
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def publish(settings: IngestSettings, tenant_id: UUID, first: int, count: int, customers: int) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_idempotence=True,
+        linger_ms=20,
+        max_batch_size=256 * 1024,
+    )
+    await producer.start()
+    try:
+        topic, futures = settings.topic(TOPIC.name), []
+        for i in range(first, first + count):
+            value = json.dumps(order_dict(tenant_id, i, customers)).encode()
+            futures.append(await producer.send(topic, value, key=f"{tenant_id}:B{i:08d}".encode()))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def committed_offsets(settings: IngestSettings) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(settings.topic(CONSUMER_GROUP))
+        return sum(meta.offset for meta in offsets.values() if meta.offset > 0)
+    finally:
+        await admin.close()
+
+
+async def timed(progress: Callable[[], Any], start: int, target: int, pids: Callable[[], list[int]]) -> Run:
+    """Wait for `progress()` to move past `start`, then time it (and the CPU of `pids()`) until it reaches
+    `target`."""
+    deadline = time.monotonic() + 1800
+    value = await progress()
+    while value <= start:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the consumer did not start")
+        await asyncio.sleep(0.05)
+        value = await progress()
+    began, first = time.perf_counter(), value
+    consumer_cpu, pg_cpu = cpu_seconds(pids()), cpu_seconds(postgres_pids())
+    while value < target:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"stuck at {value} of {target}")
+        await asyncio.sleep(0.1)
+        value = await progress()
+    seconds = time.perf_counter() - began
+    used = cpu_seconds(pids()) - consumer_cpu, cpu_seconds(postgres_pids()) - pg_cpu
+    return Run(target - first, seconds, *used)
+
+
+async def consume_phase(
+    settings: IngestSettings, processes: int, progress: Callable[[], Any], start: int, target: int, logs: Path
+) -> Run:
+    with ProcessGroup(logs) as group:
+        started = [
+            group.spawn(
+                f"consumer{n}",
+                ["services.cli", "consume"],
+                service_env(settings, {"ORDERINFO_CONSUMER_OPS_PORT": str(free_port())}),
+            )
+            for n in range(processes)
+        ]
+        return await timed(progress, start, target, lambda: [p.proc.pid for p in started if p.proc is not None])
+
+
+async def history_case(pool: asyncpg.Pool, settings: IngestSettings, history: int) -> tuple[float, float]:
+    """Median seconds to ingest one new order for a customer with `history` orders, and for a new customer
+    (in process, one record per batch, 15 samples each, alternating)."""
+    from services.ingest.application.ingestion import Received, ingest_batch
+    from services.ingest.main import ingest_options
+    from services.rules_bridge.outbox import emit_events
+
+    async with pool.acquire() as conn:
+        tenant, _ = await create_tenant(conn, "bench history")
+    records = [json.dumps(order_dict(tenant.id, i, 1)).encode() for i in range(history)]
+    options = ingest_options(settings)
+    for chunk in range(0, history, 1000):
+        batch = [
+            Received(i, "bench", 0, i, message_key(tenant.id, f"B{chunk + i:08d}"), v)
+            for i, v in enumerate(records[chunk : chunk + 1000])
+        ]
+        async with pool.acquire() as conn:
+            await ingest_batch(conn, batch, emit_events, options)
+    samples: dict[bool, list[float]] = {True: [], False: []}
+    for n in range(30):
+        old_customer = n % 2 == 0
+        order = order_dict(tenant.id, history + n, 1 if old_customer else 1_000_000 + n)
+        if not old_customer:
+            order["buyer"] = {"mobile": f"137{n:08d}"}
+        key = message_key(tenant.id, order["order_no"])
+        record = Received(0, "bench", 0, n, key, json.dumps(order).encode())
+        async with pool.acquire() as conn:
+            began = time.perf_counter()
+            await ingest_batch(conn, [record], emit_events, options)
+            samples[old_customer].append(time.perf_counter() - began)
+    return statistics.median(samples[True]), statistics.median(samples[False])
+
+
+async def run(orders: int, partitions: int, history: int) -> dict[str, Any]:
+    base = IngestSettings()
+    prefix = f"benchc{uuid.uuid4().hex[:6]}."
+    logs = Path(tempfile.mkdtemp(prefix="orderinfo-bench-"))
+    customers = max(1, orders * CUSTOMERS_PER_100K // 100_000)
+    figures: dict[str, Any] = {}
+    async with scratch_database(base.database_url, "bench") as url:
+        settings = base.model_copy(update={"database_url": url, "topic_prefix": prefix, "topic_partitions": partitions})
+        pool = await create_pool(url, max_size=4)
+        try:
+            await ensure_all_topics(settings)
+            async with pool.acquire() as conn:
+                one, _ = await create_tenant(conn, "bench 1 process")
+                two, _ = await create_tenant(conn, "bench 2 processes")
+
+            def stored(tenant_id: UUID) -> Callable[[], Any]:
+                return lambda: pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant_id)
+
+            await publish(settings, one.id, 0, orders, customers)
+            figures["one"] = await consume_phase(settings, 1, stored(one.id), 0, orders, logs)
+            await publish(settings, one.id, 0, orders, customers)  # the same orders again: all unchanged
+            figures["again"] = await consume_phase(
+                settings, 1, lambda: committed_offsets(settings), orders, 2 * orders, logs
+            )
+            await publish(settings, two.id, 0, orders, customers)
+            figures["two"] = await consume_phase(settings, 2, stored(two.id), 0, orders, logs)
+            figures["history"] = await history_case(pool, settings, history)
+            async with pool.acquire() as conn:
+                yardstick, _ = await create_tenant(conn, "bench yardsticks")
+            figures["naive"] = await naive_baseline(pool, yardstick.id, min(orders, 5000))
+            figures["copy"] = await copy_ceiling(pool, yardstick.id, orders)
+        finally:
+            await pool.close()
+            await delete_topics_with_prefix(settings.kafka_bootstrap_servers, prefix)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--history", type=int, default=10_000, help="orders of the long-history customer")
+    args = parser.parse_args()
+    figures = asyncio.run(run(args.orders, args.partitions, args.history))
+    customers = CUSTOMERS_PER_100K * args.orders // 100_000
+    print(
+        f"consumer benchmark: {args.orders:,} orders x 2 lines, {customers:,} customers, {args.partitions} partitions"
+        f" ({os.cpu_count()} cores, Python {platform.python_version()}, local stack)"
+    )
+    one, two, again = figures["one"], figures["two"], figures["again"]
+    print(one.line("created, 1 process"))
+    print(two.line("created, 2 processes") + f"   ({two.rate / one.rate:.2f}x 1 process)")
+    print(again.line("redelivered (all unchanged), 1 process"))
+    naive, ceiling = figures["naive"], figures["copy"]
+    label = "naive: a transaction per order (orders, lines)"
+    print(f"  {label:<44} {naive:>9,.0f} orders/s   (1 process: {one.rate / naive:.1f}x)")
+    label = "ceiling: plain COPY into empty tables"
+    print(f"  {label:<44} {ceiling:>9,.0f} orders/s   (1 process: {one.rate / ceiling:.0%})")
+    old, new = figures["history"]
+    print(
+        f"  one new order, customer with {args.history:,} orders: {old * 1000:.1f} ms; new customer:"
+        f" {new * 1000:.1f} ms ({old / new:.2f}x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
