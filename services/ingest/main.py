@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from services.ingest.application.ingestion import IngestOptions
+from services.ingest.application.lifecycle import sweep_forever
 from services.ingest.contracts.orders_ingest_v1 import DLQ_TOPIC, TOPIC
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
@@ -65,11 +66,14 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     subscribe(broker, settings, ingestor)
     checks = {"postgres": postgres_check(lambda: pool), "kafka": kafka_check(settings.kafka_bootstrap_servers)}
     ops = asyncio.create_task(serve_ops(settings.ops_host, settings.consumer_ops_port, checks, metrics, stop))
+    thresholds = ingest_options(settings).thresholds
+    sweep = asyncio.create_task(sweep_forever(pool, emit_events, thresholds, settings.lifecycle_sweep_interval_s, stop))
     try:
         await broker.start()
         log.info("ingest consumer running on %s", settings.topic(TOPIC.name))
         await stop.wait()
     finally:
         await broker.stop()
+        await sweep
         await pool.close()
         await ops

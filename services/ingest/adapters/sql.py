@@ -251,3 +251,19 @@ LEFT JOIN import_orders o ON o.tenant_id = r.tenant_id AND o.import_id = r.impor
 WHERE r.tenant_id = $1 AND r.import_id = $2
 ORDER BY r.row_no
 """
+
+# --- lifecycle sweep: personas whose stage changes with time alone ----------------------------------------------------
+
+# A transaction-scoped advisory lock: one sweep at a time across every consumer process.
+TRY_SWEEP_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext('orderinfo.lifecycle_sweep'))"
+
+# Active customers whose last paid (else last) order is older than $1; locked, skipping those a batch holds.
+# The cast runs per row: a sweep scans the customers (hourly by default), never the orders.
+LIFECYCLE_CANDIDATES = """
+SELECT tenant_id, id FROM customers
+WHERE persona->>'lifecycle_stage' IN ('new', 'repeat')
+  AND coalesce(persona->>'last_paid_time', persona->>'last_order_time')::timestamptz < $1
+ORDER BY tenant_id, id
+LIMIT $2
+FOR UPDATE SKIP LOCKED
+"""

@@ -50,7 +50,7 @@ def lifecycle_stage(agg: OrderAggregates, now: datetime, thresholds: LifecycleTh
     if agg.paid_order_count == 0:
         return "prospect"
     last_paid = agg.last_paid_time or agg.last_order_time
-    if last_paid is not None and now - last_paid > timedelta(days=thresholds.dormant_after_days):
+    if last_paid is not None and last_paid < dormancy_cutoff(now, thresholds):
         return "dormant"
     return "repeat" if agg.paid_order_count >= thresholds.repeat_after_paid_orders else "new"
 
@@ -84,3 +84,8 @@ def _money(value: Decimal) -> str:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def dormancy_cutoff(now: datetime, thresholds: LifecycleThresholds) -> datetime:
+    """Customers whose last paid order is older than this are dormant at `now` (see `lifecycle_stage`)."""
+    return now - timedelta(days=thresholds.dormant_after_days)
