@@ -9,7 +9,9 @@ What every subscriber should copy from it:
 - dedupe on `ce_id` (here in memory; a real engine keeps seen ids in its own table, in the transaction of its
   side effects): a redelivered or republished event has the same id and must trigger nothing twice;
 - events of one order arrive in order (one key, one partition); inferred milestones were skipped by the order,
-  so customer-facing messages for them are usually wrong (a "thanks for paying" after the parcel arrived).
+  so customer-facing messages for them are usually wrong (a "thanks for paying" after the parcel arrived);
+- conditions read the event's data (amounts are decimal strings: compare them as `Decimal`, never as floats),
+  e.g. "paid and more than 500 -> a follow-up task for a sales rep".
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -26,14 +29,41 @@ from aiokafka import AIOKafkaConsumer
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.contracts import order_events_v1 as contract
 
-RULES: Mapping[str, str] = {
-    contract.ORDER_CREATED: "tag customer as prospect",
-    contract.ORDER_PAID: "send payment thank-you",
-    contract.ORDER_SHIPPED: "send shipping notice",
-    contract.ORDER_SIGNED: "ask for a review",
-    contract.ORDER_COMPLETED: "add loyalty points",
-    contract.ORDER_CLOSED: "start win-back journey",
-}
+BIG_ORDER = Decimal("500.00")
+
+
+def always(data: Mapping[str, Any]) -> bool:
+    return True
+
+
+def paid_more_than(amount: Decimal) -> Callable[[Mapping[str, Any]], bool]:
+    """A condition on the event's data: the amount paid (else the order total) is above `amount`."""
+
+    def condition(data: Mapping[str, Any]) -> bool:
+        paid = data.get("paid_amount") or data.get("total_amount") or "0"
+        return Decimal(paid) > amount
+
+    return condition
+
+
+@dataclass(frozen=True)
+class Rule:
+    """When an event of `event_type` arrives (not an inferred milestone) and `condition(data)` holds: `action`."""
+
+    event_type: str
+    action: str
+    condition: Callable[[Mapping[str, Any]], bool] = always
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(contract.ORDER_CREATED, "tag customer as prospect"),
+    Rule(contract.ORDER_PAID, "send payment thank-you"),
+    Rule(contract.ORDER_PAID, "create a follow-up task for a sales rep", paid_more_than(BIG_ORDER)),
+    Rule(contract.ORDER_SHIPPED, "send shipping notice"),
+    Rule(contract.ORDER_SIGNED, "ask for a review"),
+    Rule(contract.ORDER_COMPLETED, "add loyalty points"),
+    Rule(contract.ORDER_CLOSED, "start win-back journey"),
+)
 
 
 @dataclass(frozen=True)
@@ -71,21 +101,25 @@ class RuleEngine:
     on_task: Callable[[Task], None] | None = None
     _seen: set[str] = field(default_factory=set)
 
-    def handle(self, event: OrderEvent) -> Task | None:
+    def handle(self, event: OrderEvent) -> list[Task]:
         """Apply the rules to one event; a duplicate id or an inferred milestone triggers nothing."""
         self.received.append(event)
         if event.id in self._seen:
-            return None
+            return []
         self._seen.add(event.id)
         self.events.append(event)
-        action = RULES.get(event.type)
-        if action is None or event.inferred:
-            return None
-        task = Task(event.id, event.tenant_id, event.subject, action)
-        self.tasks.append(task)
-        if self.on_task is not None:
-            self.on_task(task)
-        return task
+        if event.inferred:
+            return []
+        tasks = [
+            Task(event.id, event.tenant_id, event.subject, rule.action)
+            for rule in RULES
+            if rule.event_type == event.type and rule.condition(event.data)
+        ]
+        for task in tasks:
+            self.tasks.append(task)
+            if self.on_task is not None:
+                self.on_task(task)
+        return tasks
 
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         """Consume until `stop` is set; `ready` is set once the group has its partitions."""

@@ -37,3 +37,20 @@ def test_the_reference_rule_engine_dedupes_and_skips_inferred_milestones() -> No
         engine.handle(event)
     assert [t.action for t in engine.tasks] == ["send shipping notice"]
     assert (len(engine.received), len(engine.events)) == (3, 2)
+
+
+@pytest.mark.parametrize(
+    ("data", "follow_up"),
+    [
+        ({"paid_amount": "500.01", "total_amount": "500.01"}, True),
+        ({"paid_amount": "500.00", "total_amount": "900.00"}, False),  # what was paid counts, not the total
+        ({"paid_amount": None, "total_amount": "1299.00"}, True),
+        ({"paid_amount": None, "total_amount": "12.00"}, False),
+    ],
+)
+def test_a_rule_with_a_condition_on_the_amount(data: dict[str, object], follow_up: bool) -> None:
+    engine = RuleEngine(RelaySettings())
+    paid = OrderEvent("9", "order.paid", "t", "O-9", "t:O-9", False, data, 0, 0)
+    actions = [t.action for t in engine.handle(paid)]
+    assert actions[0] == "send payment thank-you"
+    assert ("create a follow-up task for a sales rep" in actions) is follow_up
