@@ -53,7 +53,26 @@ async def test_exactly_one_identifier(params: dict[str, str], customer: tuple[st
     assert answer.status_code == 422 and answer.json()["code"] == "one_identifier_required"
 
 
-@pytest.mark.parametrize("path", ["/v1/customers/00000000-0000-4000-8000-000000000000", "/v1/customers?mobile=1"])
+@pytest.mark.parametrize(
+    "path", ["/v1/customers/00000000-0000-4000-8000-000000000000", "/v1/customers?mobile=13900001111"]
+)
 async def test_unknown_customer_is_a_404_problem(path: str, customer: tuple[str, str], client_for: ClientFor) -> None:
     answer = await client_for(customer[0]).get(path)
     assert answer.status_code == 404 and answer.json()["code"] == "customer_not_found"
+
+
+@pytest.mark.parametrize("written", ["+86 139-5555-6666", "139 5555 6666", "+8613955556666", "008613955556666"])
+async def test_a_mobile_is_looked_up_as_imports_store_it(
+    written: str, customer: tuple[str, str], client_for: ClientFor
+) -> None:
+    key, customer_id = customer
+    answer = await client_for(key).get("/v1/customers", params={"mobile": written})
+    assert answer.status_code == 200, answer.text
+    _assert_sidebar(answer.json(), customer_id)
+
+
+@pytest.mark.parametrize("written", ["123", "1395555666", "23955556666", "abc"])
+async def test_an_invalid_mobile_is_a_422(written: str, customer: tuple[str, str], client_for: ClientFor) -> None:
+    answer = await client_for(customer[0]).get("/v1/customers", params={"mobile": written})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "invalid_mobile" and "11 digits" in answer.json()["detail"]

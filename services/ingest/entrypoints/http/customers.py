@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from services.ingest.adapters import queries
 from services.ingest.adapters.queries import OrderFilter
+from services.ingest.domain.validation import Invalid, normalise_mobile, parse_mobile
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 from services.ingest.entrypoints.http.schemas import CustomerOut, OrderSummary
@@ -49,9 +50,21 @@ async def find_customer(
         raise ApiProblem(422, "Invalid request", "give exactly one of mobile, unionid, sobot_customer_id",
                          "one_identifier_required")  # fmt: skip
     [(identifier, value)] = given.items()
+    value = _normalised(identifier, value)
     async with pool.acquire() as conn:
         found = await queries.find_customer(conn, tenant.id, identifier, value)
         return await _with_orders(conn, tenant.id, found, f"no customer with this {identifier}")
+
+
+def _normalised(identifier: str, value: str) -> str:
+    """The identifier as imports store it (a mobile without spaces, dashes or +86), or a 422 naming the problem."""
+    value = value.strip()
+    if identifier != "mobile":
+        return value
+    mobile = parse_mobile(value, frozenset())
+    if isinstance(mobile, Invalid):
+        raise ApiProblem(422, "Invalid request", f"mobile {mobile.problem}: expected {mobile.expected}", mobile.code)
+    return mobile if isinstance(mobile, str) else normalise_mobile(value)
 
 
 async def _with_orders(conn: Any, tenant_id: UUID, customer: dict[str, Any] | None, missing: str) -> CustomerOut:
