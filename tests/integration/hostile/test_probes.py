@@ -3,8 +3,10 @@ and is `xfail(strict=True)` until its finding is fixed (then remove the mark). S
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
+import time
 import uuid
 
 import asyncpg
@@ -15,6 +17,7 @@ from services.ingest.samples import SAMPLE_HEADER, sample_rows
 from tests.integration.hostile.conftest import Api, upload
 from tests.integration.query.conftest import ingest, new_tenant
 from tests.support.orders import message
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -96,3 +99,59 @@ async def test_probe_customer_lookup_normalises_the_mobile(pool: asyncpg.Pool, a
 async def test_probe_docs_work_offline(api: Api) -> None:
     page = (await api.client.get("/docs")).text
     assert not re.findall(r'https?://[^"\']+', page), re.findall(r'https?://[^"\']+', page)
+
+
+@pytest.mark.xfail(strict=True, reason="probe: every unauthenticated /readyz opens a Kafka connection of its own")
+async def test_probe_readiness_bursts_do_not_open_a_connection_each(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiokafka.client import AIOKafkaClient
+
+    bootstraps = 0
+    original = AIOKafkaClient.bootstrap
+
+    async def counted(self: AIOKafkaClient) -> None:
+        nonlocal bootstraps
+        bootstraps += 1
+        await original(self)
+
+    monkeypatch.setattr(AIOKafkaClient, "bootstrap", counted)
+    answers = await asyncio.gather(*(api.client.get("/readyz") for _ in range(30)))
+    assert {a.status_code for a in answers} <= {200, 503, 429}
+    assert bootstraps <= 2, (
+        f"30 anonymous /readyz calls made {bootstraps} Kafka connections (and held pool connections)"
+    )
+
+
+def _one_order_csv() -> bytes:
+    return ("\n".join([",".join(SAMPLE_HEADER), *(",".join(r) for r in _cells(1))]) + "\n").encode()
+
+
+@pytest.mark.xfail(strict=True, reason="probe: one tenant's result.xlsx downloads starve every tenant's uploads")
+async def test_probe_result_downloads_of_one_tenant_do_not_delay_anothers_upload(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.ingest.adapters import spreadsheets
+
+    accepted = await upload(api, "mine.csv", _one_order_csv(), key=api.key_b)
+    assert accepted.status_code == 202, accepted.text
+    result_url = accepted.json()["result_url"]
+    real = spreadsheets.build_result_workbook
+    building = []
+
+    def slow_build(*args: object) -> bytes:  # a 5,000-row result workbook costs ~3.4 s of CPU on this machine
+        building.append(1)
+        time.sleep(2.0)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(spreadsheets, "build_result_workbook", slow_build)
+    downloads = [asyncio.create_task(api.client.get(result_url, headers=api.headers(api.key_b))) for _ in range(12)]
+
+    async def builds() -> int:
+        return len(building)
+
+    await eventually(builds, lambda n: n >= 6, within=5, interval=0.02)  # the default executor's 6 threads are busy
+    started = time.monotonic()
+    response = await upload(api, "victim.csv", _one_order_csv(), dry_run="true")
+    waited = time.monotonic() - started
+    await asyncio.gather(*downloads)
+    assert response.status_code == 202, response.text
+    assert waited < 1.0, f"tenant A's 1-row dry run waited {waited:.1f} s behind tenant B's 12 result downloads"
