@@ -62,7 +62,7 @@ async def ensure_topics(
 
 
 async def topic_configs(admin: Any, names: Sequence[str]) -> dict[str, dict[str, tuple[str, bool]]]:
-    """Per topic: config name -> (value, set on the topic itself rather than inherited)."""
+    """Per topic: config name -> (value, set on the topic itself rather than inherited); unreadable ones left out."""
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
     if not names:
@@ -70,7 +70,10 @@ async def topic_configs(admin: Any, names: Sequence[str]) -> dict[str, dict[str,
     responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
     found: dict[str, dict[str, tuple[str, bool]]] = {}
     for response in responses:
-        for _error, _message, _kind, name, entries in response.resources:
+        for error, message, _kind, name, entries in response.resources:
+            if error:  # e.g. a topic created a moment ago, not known to every broker yet
+                log.warning("topic %s: configs not readable (error %d: %s)", name, error, message)
+                continue
             found[name] = {e[0]: (e[1], e[3] == _DYNAMIC_TOPIC_CONFIG) for e in entries}
     return found
 
