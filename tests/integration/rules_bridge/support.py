@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -17,12 +14,12 @@ import asyncpg
 from services.ingest.domain.order import OrderStatus
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.adapters.outbox_store import PendingRow, enqueue, shard_of
-from services.rules_bridge.domain.changes import LineSnapshot
 from services.rules_bridge.domain.events import OutboxRecord, order_events
 from services.rules_bridge.examples.rule_engine import OrderEvent, RuleEngine
 from services.rules_bridge.main import create_topics, serve
 from services.rules_bridge.relay import Relay, RelayMetrics
 from services.rules_bridge.settings import RelaySettings
+from services.verification.scenarios import large_order_events, payload_bytes
 from tests.unit.rules_bridge.factories import change
 
 DEADLINE_S = 30.0
@@ -138,19 +135,9 @@ def fresh_topics(connection: ConnectionSettings) -> ConnectionSettings:
 
 def big_order_events(tenant: uuid.UUID, order_no: str, min_bytes: int) -> list[OutboxRecord]:
     """The events of a new paid order (created, paid) whose every event's payload is over `min_bytes`."""
-    name = "长名称" * 60  # 540 bytes of UTF-8 per line: a long but plausible product name
-    lines = tuple(
-        LineSnapshot(f"P{i:06d}", f"SKU-{i:06d}", name, 1, Decimal("1.00"), Decimal("1.00"))
-        for i in range(min_bytes // 600 + 1)
-    )
-    base = change(None, OrderStatus.PAID, tenant_id=tenant, order_no=order_no)
-    records = order_events(replace(base, after=replace(base.after, lines=lines)))
+    records = large_order_events(tenant, order_no, min_bytes)
     assert all(payload_bytes(r) > min_bytes for r in records)
     return records
-
-
-def payload_bytes(record: OutboxRecord) -> int:
-    return len(json.dumps(record.payload, ensure_ascii=False).encode())
 
 
 def keys_on_shard(tenant: uuid.UUID, prefix: str, shard: int, count: int, same: bool = True) -> list[str]:
