@@ -80,7 +80,7 @@ async def test_the_api_broker_sends_messages_up_to_the_bound_and_refuses_larger(
     try:
         await broker.publish(b"x" * (3 * MB), topic=ingest.topic(DLQ_TOPIC.name), key=b"size-check")
         with pytest.raises(MessageSizeTooLargeError):
-            await broker.publish(b"x" * (MAX_MESSAGE_BYTES + 1), topic=ingest.topic(DLQ_TOPIC.name), key=b"too-big")
+            await broker.publish(b"x" * (MAX_MESSAGE_BYTES + MB), topic=ingest.topic(DLQ_TOPIC.name), key=b"too-big")
     finally:
         await broker.stop()
 
