@@ -100,7 +100,11 @@ class Publisher:
 
     async def start(self) -> None:
         producer = self._new_producer()
-        await producer.start()
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()  # a half-started producer holds a client and tasks
+            raise
         self._producer = producer
 
     async def stop(self) -> None:

@@ -4,11 +4,13 @@ tenant and shard, is published exactly once; readiness and metrics say what happ
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -21,7 +23,7 @@ from services.rules_bridge.contracts import order_events_v1
 from services.rules_bridge.domain.events import OutboxRecord
 from services.rules_bridge.main import relay_readiness, serve
 from services.rules_bridge.relay import RelayMetrics
-from services.verification.checks import read_topic
+from services.verification.checks import eventually, read_topic
 from tests.integration.rules_bridge.support import (
     DEADLINE_S,
     CrashingRelay,
@@ -140,7 +142,9 @@ async def _limit_topic(settings: ConnectionSettings, topic: str, limit: int) -> 
 async def test_readiness_and_metrics_show_a_failing_and_stuck_relay(
     connection_settings: ConnectionSettings, pool: asyncpg.Pool
 ) -> None:
-    settings = relay_settings(fresh_topics(connection_settings), stuck_after_s=1.0)
+    """Served by the relay process itself: /readyz is 503 naming the failing sessions and the waiting event."""
+    port = _free_port()
+    settings = relay_settings(fresh_topics(connection_settings), stuck_after_s=1.0, ops_port=port)
     tenant = uuid.uuid4()
     await commit(pool, life_step(tenant, "STUCK-1", 0))
     metrics, stop = RelayMetrics(), asyncio.Event()
@@ -148,19 +152,34 @@ async def test_readiness_and_metrics_show_a_failing_and_stuck_relay(
     try:
         await wait_until(lambda: metrics.restarts >= 2, "two failed sessions")
         await wait_until(lambda: (metrics.oldest_unsent_age_s() or 0) > 1.0, "the oldest unsent event aging")
-        with pytest.raises(Exception, match="failed") as failing:
-            await relay_readiness(metrics, settings)()
-        assert "oldest unsent event" in str(failing.value)
-        exposition = _exposition(metrics)
-        assert "orderinfo_relay_failing_sessions" in exposition
-        assert "orderinfo_relay_restarts_total" in exposition
-        assert "orderinfo_outbox_oldest_unsent_age_seconds" in exposition
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            ready = await eventually(lambda: _get(client, "/readyz"), lambda r: r is not None, 10, "/readyz")
+            exposition = (await client.get("/metrics")).text
     finally:
         stop.set()
         await asyncio.wait_for(task, DEADLINE_S)
-    async with running_relay(relay_settings(settings)) as healthy:  # a working relay drains it: ready again
+    assert ready is not None and ready.status_code == 503
+    relay = ready.json()["checks"]["relay"]
+    assert "failed in a row" in relay and "SimulatedCrash" in relay and "oldest unsent event" in relay
+    assert ready.json()["checks"]["kafka"] == ready.json()["checks"]["postgres"] == "ok"
+    for family in ("relay_failing_sessions", "relay_restarts_total", "outbox_oldest_unsent_age_seconds"):
+        assert f"orderinfo_{family} " in exposition
+    async with running_relay(relay_settings(settings, ops_port=0)) as healthy:  # a working relay drains it: ready
         await wait_until(lambda: healthy.published >= 1 and healthy.backlog == 0, "the backlog drained")
         await relay_readiness(healthy, settings)()
+
+
+async def _get(client: httpx.AsyncClient, path: str) -> httpx.Response | None:
+    try:
+        return await client.get(path)
+    except httpx.TransportError:  # not serving yet
+        return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _exposition(metrics: RelayMetrics) -> str:
