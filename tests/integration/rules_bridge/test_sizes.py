@@ -41,11 +41,12 @@ async def test_every_topic_the_services_create_takes_the_message_bound(connectio
     await create_topics(relay_settings(settings))
     await ensure_ingest_topics(IngestSettings(**settings.model_dump()))
     names = [settings.topic(n) for n in ("orders.events.v1", "customers.updated.v1", "orders.ingest.v1")]
-    names.append(settings.topic(DLQ_TOPIC.name))
+    dead_letters = settings.topic(DLQ_TOPIC.name)
 
-    configs = await _configs(settings.kafka_bootstrap_servers, names)
+    configs = await _configs(settings.kafka_bootstrap_servers, [*names, dead_letters])
 
     assert {name: configs[name]["max.message.bytes"] for name in names} == dict.fromkeys(names, str(MAX_MESSAGE_BYTES))
+    assert int(configs[dead_letters]["max.message.bytes"]) >= MAX_MESSAGE_BYTES  # a dead letter holds a whole record
     assert configs[names[1]]["cleanup.policy"] == "compact"  # the specs' own configs stay
 
 
