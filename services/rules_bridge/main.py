@@ -39,7 +39,7 @@ async def serve(
     """Migrate, create the topics, then relay until `stop` is set; a failed relay session is restarted with backoff.
 
     Every failed session counts in `metrics.restarts` and `metrics.failing_sessions` (reset once a session
-    completes a pass), so readiness and /metrics show a relay that keeps failing."""
+    completes a pass; the backoff grows with it), so readiness and /metrics show a relay that keeps failing."""
     stop = stop or asyncio.Event()
     metrics = metrics or RelayMetrics()
     conn = await asyncpg.connect(settings.database_url)
@@ -49,18 +49,15 @@ async def serve(
         await conn.close()
     await create_topics(settings)
     ops = _ops_server(settings, metrics, stop)
-    failures = 0
     while not stop.is_set():
         try:
             await session(settings, metrics).run(stop)
-            failures = 0
         except Exception as exc:
             log.exception("relay session failed; restarting")
             metrics.restarts += 1
             metrics.failing_sessions += 1
             metrics.last_error = f"{type(exc).__name__}: {exc}"[:300]
-            delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
-            failures += 1
+            delay = RESTART_BACKOFF_S[min(metrics.failing_sessions, len(RESTART_BACKOFF_S)) - 1]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
     if ops is not None:
