@@ -14,6 +14,7 @@ from faststream.kafka import KafkaBroker
 from services.ingest.application.ingestion import IngestOptions
 from services.ingest.application.lifecycle import sweep_forever
 from services.ingest.contracts.orders_ingest_v1 import DLQ_TOPIC, TOPIC
+from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
 from services.ingest.settings import IngestSettings
@@ -37,6 +38,7 @@ def producer_broker(settings: IngestSettings) -> KafkaBroker:
         enable_idempotence=True,
         acks="all",
         linger_ms=settings.publish_linger_ms,
+        max_request_size=MAX_MESSAGE_BYTES,  # = the topics' max.message.bytes and the broker's message.max.bytes
         client_id="orderinfo-ingest",
         logger=log,
         log_level=logging.DEBUG,  # "Received"/"Processed" per batch: the consumer's own logs say what matters

@@ -19,7 +19,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
 
@@ -100,8 +100,62 @@ class Metrics:
         """Report `source()` (outbox rows not yet relayed) as the backlog gauge at every scrape."""
         self._callbacks.backlog = source
 
+    def track_relay(self, source: Callable[[], RelayStatsLike]) -> None:
+        """Report the relay's counters and outbox figures (`source()`, read at every scrape)."""
+        self.registry.register(_RelayCollector(self._callbacks.namespace, source))
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class RelayStatsLike(Protocol):
+    """What `track_relay` reads of `services.rules_bridge.relay.RelayMetrics`."""
+
+    published: int
+    backlog: int
+    owned_shards: int
+    restarts: int
+    failing_sessions: int
+    producer_restarts: int
+    parked_rows: int
+
+    @property
+    def parked(self) -> Mapping[str, int]: ...
+    def oldest_unsent_age_s(self, *, owned: bool = False) -> float | None: ...
+
+
+class _RelayCollector(Collector):
+    """The relay's families: published and parked events, backlog and its oldest event's age, sessions."""
+
+    def __init__(self, namespace: str, source: Callable[[], RelayStatsLike]) -> None:
+        self.namespace, self.source = namespace, source
+
+    def collect(self) -> Any:
+        stats: RelayStatsLike | None = _safely(self.source, None)
+        if stats is None:
+            return
+        ns = self.namespace
+        yield CounterMetricFamily(f"{ns}_relay_published", "Events published and acknowledged", stats.published)
+        parked = CounterMetricFamily(f"{ns}_relay_parked", "Events this relay parked, by reason", labels=["reason"])
+        for reason, count in sorted(stats.parked.items()):
+            parked.add_metric([reason], count)
+        yield parked
+        yield GaugeMetricFamily(f"{ns}_outbox_parked", "Outbox rows parked and not re-queued", stats.parked_rows)
+        yield GaugeMetricFamily(
+            f"{ns}_outbox_backlog", "Outbox rows not yet relayed (parked ones apart)", stats.backlog
+        )
+        age = stats.oldest_unsent_age_s()
+        yield GaugeMetricFamily(
+            f"{ns}_outbox_oldest_unsent_age_seconds", "Age of the oldest unsent event (0: none)", age or 0.0
+        )
+        yield CounterMetricFamily(f"{ns}_relay_restarts", "Relay sessions restarted after a failure", stats.restarts)
+        yield GaugeMetricFamily(
+            f"{ns}_relay_failing_sessions", "Relay sessions failed in a row (0: working)", stats.failing_sessions
+        )
+        yield CounterMetricFamily(
+            f"{ns}_relay_producer_restarts", "Producers replaced after a rejected batch", stats.producer_restarts
+        )
+        yield GaugeMetricFamily(f"{ns}_relay_owned_shards", "Outbox shards this relay publishes", stats.owned_shards)
 
 
 class _CallbackGauges(Collector):

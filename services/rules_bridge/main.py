@@ -10,17 +10,15 @@ import signal
 import asyncpg
 
 from services.platform.migrations import migrate
-from services.platform.observability import Metrics, kafka_check, postgres_url_check, serve_ops
+from services.platform.observability import Check, Metrics, kafka_check, postgres_url_check, serve_ops
 from services.platform.topics import TopicSpec, ensure_topics
-from services.rules_bridge.contracts import customer_updated_v1, order_events_v1
-from services.rules_bridge.relay import Relay, RelayMetrics
+from services.rules_bridge.relay import TOPICS, Relay, RelayMetrics
 from services.rules_bridge.settings import RelaySettings
 
-__all__ = ["TOPICS", "RelayMetrics", "RelaySettings", "create_topics", "main", "serve"]
+__all__ = ["TOPICS", "RelayMetrics", "RelaySettings", "create_topics", "main", "relay_readiness", "serve"]
 
 log = logging.getLogger(__name__)
 
-TOPICS: tuple[TopicSpec, ...] = (order_events_v1.TOPIC, customer_updated_v1.TOPIC)
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
@@ -33,9 +31,15 @@ async def create_topics(settings: RelaySettings) -> list[str]:
 
 
 async def serve(
-    settings: RelaySettings, stop: asyncio.Event | None = None, metrics: RelayMetrics | None = None
+    settings: RelaySettings,
+    stop: asyncio.Event | None = None,
+    metrics: RelayMetrics | None = None,
+    session: type[Relay] = Relay,
 ) -> None:
-    """Migrate, create the topics, then relay until `stop` is set; a failed relay session is restarted with backoff."""
+    """Migrate, create the topics, then relay until `stop` is set; a failed relay session is restarted with backoff.
+
+    Every failed session counts in `metrics.restarts` and `metrics.failing_sessions` (reset once a session
+    completes a pass; the backoff grows with it), so readiness and /metrics show a relay that keeps failing."""
     stop = stop or asyncio.Event()
     metrics = metrics or RelayMetrics()
     conn = await asyncpg.connect(settings.database_url)
@@ -45,16 +49,15 @@ async def serve(
         await conn.close()
     await create_topics(settings)
     ops = _ops_server(settings, metrics, stop)
-    failures = 0
     while not stop.is_set():
         try:
-            await Relay(settings, metrics).run(stop)
-            failures = 0
-        except Exception:
+            await session(settings, metrics).run(stop)
+        except Exception as exc:
             log.exception("relay session failed; restarting")
             metrics.restarts += 1
-            delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
-            failures += 1
+            metrics.failing_sessions += 1
+            metrics.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            delay = RESTART_BACKOFF_S[min(metrics.failing_sessions, len(RESTART_BACKOFF_S)) - 1]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
     if ops is not None:
@@ -62,16 +65,34 @@ async def serve(
 
 
 def _ops_server(settings: RelaySettings, relay: RelayMetrics, stop: asyncio.Event) -> asyncio.Task[None] | None:
-    """/healthz, /readyz and /metrics (outbox backlog) on the relay's own port."""
+    """/healthz, /readyz and /metrics (published, parked, backlog, oldest unsent age, sessions) on its own port."""
     if not settings.ops_port:
         return None
     metrics = Metrics()
-    metrics.track_outbox_backlog(lambda: relay.backlog)
+    metrics.track_relay(lambda: relay)
     checks = {
         "postgres": postgres_url_check(settings.database_url),
         "kafka": kafka_check(settings.kafka_bootstrap_servers),
+        "relay": relay_readiness(relay, settings),
     }
     return asyncio.create_task(serve_ops(settings.ops_host, settings.ops_port, checks, metrics, stop))
+
+
+class RelayNotReady(Exception):
+    pass
+
+
+def relay_readiness(metrics: RelayMetrics, settings: RelaySettings) -> Check:
+    """Fails while sessions keep failing or an owned shard's oldest unsent event is older than `stuck_after_s`.
+    Parked events do not fail it: they are the events' problem, counted on /metrics."""
+
+    async def check() -> object:
+        problems = metrics.problems(settings.stuck_after_s)
+        if problems:
+            raise RelayNotReady("; ".join(problems))
+        return None
+
+    return check
 
 
 def main() -> None:

@@ -4,11 +4,18 @@ Guarantees:
 - At least once, never uncommitted: only committed rows are read; a row is marked sent only after the broker
   acknowledged it (idempotent producer, acks=all). A relay that dies between publishing and marking republishes
   the same rows, with the same event ids, when a relay next owns the shard. Subscribers dedupe on `ce_id`.
+- One event never blocks the others: each row gets its own verdict (`adapters.publisher`). A row the broker can
+  never take (over `bounds.MAX_MESSAGE_BYTES`, rejected for its size, topic or record) is PARKED in the outbox with
+  its reason (`failed_at`, `failure`, `failure_detail`), counted, and skipped from then on; the rows acknowledged
+  beside it are marked sent and never published again. A transient failure (broker unavailable, timeouts) ends
+  the session after the acknowledged rows were marked: the next session retries the rest, in id order.
 - Per-key order: one relay at a time owns a shard (a session advisory lock on its own connection; a relay that
   dies loses it with its connection), and reads the shard in id order behind a barrier that waits for the shard's
   in-flight writers (see `adapters.outbox_store`). Each message is sent with its key; the producer keeps a
   partition's messages in order. Several relay processes may run: each owns the shards it could lock, the others
-  stand by and take shards over when their owner goes away.
+  stand by and take shards over when their owner goes away. A parked event leaves a gap in its order's sequence:
+  the order's later events are still published (each carries the whole order and its `version`), and are parked
+  on their own if they are too large as well (see docs/limits.md).
 - Wakes on NOTIFY at each writer's commit; polls every `poll_interval_s` in case a notification was missed.
 """
 
@@ -17,30 +24,80 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
+from services.platform.topics import TopicSpec
 from services.rules_bridge.adapters import outbox_store, sql
-from services.rules_bridge.adapters.outbox_store import N_SHARDS, PendingRow
+from services.rules_bridge.adapters.outbox_store import N_SHARDS, Parking, PendingRow, ShardBacklog
+from services.rules_bridge.adapters.publisher import Delivery, Publisher
+from services.rules_bridge.contracts import customer_updated_v1, order_events_v1
+from services.rules_bridge.domain.delivery import Outcome
 from services.rules_bridge.settings import RelaySettings
 
 log = logging.getLogger(__name__)
 
+TOPICS: tuple[TopicSpec, ...] = (order_events_v1.TOPIC, customer_updated_v1.TOPIC)  # all the relay publishes to
+
+
+class PublishIncomplete(Exception):
+    """Some rows were not acknowledged for a reason that may pass: the session ends, a new one retries them."""
+
 
 @dataclass
 class RelayMetrics:
-    """Counters for health and /metrics; `backlog` is refreshed at most every `poll_interval_s`."""
+    """Counters and state for health and /metrics; the outbox figures are refreshed every `poll_interval_s`."""
 
     published: int = 0
     batches: int = 0
-    backlog: int = 0
+    backlog: int = 0  # pending rows (not sent, not parked), every shard
     owned_shards: int = 0
     pruned: int = 0
     writer_waits: int = 0  # shard reads given up because a writer of the shard was still in flight
-    restarts: int = 0
+    restarts: int = 0  # sessions restarted after a failure
+    failing_sessions: int = 0  # sessions failed in a row; 0 once a session completes a pass
+    last_error: str = ""
+    producer_restarts: int = 0  # producers replaced because a rejected batch broke their sequence
+    parked: Counter[str] = field(default_factory=Counter)  # rows this process parked, by reason
+    parked_rows: int = 0  # rows parked in the outbox (by any relay, not re-queued)
+    _oldest_age_s: float | None = None  # at the last refresh: every shard / the shards owned then
+    _owned_oldest_age_s: float | None = None
+    _refreshed_at: float = 0.0
+
+    def refresh(self, by_shard: Mapping[int, ShardBacklog], owned: Collection[int], parked_rows: int) -> None:
+        self.backlog = sum(b.pending for b in by_shard.values())
+        self.parked_rows = parked_rows
+        self._oldest_age_s = max((b.oldest_age_s for b in by_shard.values()), default=None)
+        self._owned_oldest_age_s = max((b.oldest_age_s for s, b in by_shard.items() if s in owned), default=None)
+        self._refreshed_at = time.monotonic()
+
+    def oldest_unsent_age_s(self, *, owned: bool = False) -> float | None:
+        """Age of the oldest pending event (of the shards this relay owned at the last refresh), now; None: none.
+
+        It keeps growing between refreshes, so a relay stuck before its next refresh shows it."""
+        age = self._owned_oldest_age_s if owned else self._oldest_age_s
+        return None if age is None else age + time.monotonic() - self._refreshed_at
+
+    def problems(self, stuck_after_s: float) -> list[str]:
+        """Why the relay is not ready: failing sessions, or an owned shard whose oldest event waits too long."""
+        found = []
+        if self.failing_sessions:
+            found.append(
+                f"{self.failing_sessions} relay session(s) failed in a row, restarting with backoff; "
+                f"last error: {self.last_error}"
+            )
+        age = self.oldest_unsent_age_s(owned=True)
+        if age is not None and age > stuck_after_s:
+            found.append(
+                f"the oldest unsent event of a shard this relay owns is {age:.0f} s old (limit {stuck_after_s:g} s)"
+            )
+        return found
 
 
 class Relay:
@@ -50,32 +107,43 @@ class Relay:
         self.settings = settings
         self.metrics = metrics or RelayMetrics()
         self._wake = asyncio.Event()
-        self._cursors: dict[int, int] = {}  # owned shard -> last id sent by this session (0: none yet)
+        self._cursors: dict[int, int] = {}  # owned shard -> last id settled by this session (0: none yet)
         self._wanted = sorted(set(settings.shards)) if settings.shards is not None else list(range(N_SHARDS))
+        self._next_stats = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set; raises on a database or broker failure (the caller restarts)."""
         conn = await asyncpg.connect(self.settings.database_url)
-        producer = AIOKafkaProducer(
+        publisher = Publisher(
+            self._producer,
+            self.settings.topic,
+            {t.name for t in TOPICS},
+            MAX_MESSAGE_BYTES,
+            on_replace=self._producer_replaced,
+        )
+        try:
+            await publisher.start()
+            await conn.add_listener(sql.NOTIFY_CHANNEL, self._notified)
+            await self._loop(conn, publisher, stop)
+        finally:
+            self._cursors.clear()
+            self.metrics.owned_shards = 0
+            await publisher.stop()
+            await conn.close()  # releases the shard locks
+
+    def _producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             enable_idempotence=True,
             acks="all",
             linger_ms=self.settings.linger_ms,
             max_batch_size=self.settings.producer_batch_bytes,
+            max_request_size=MAX_MESSAGE_BYTES,  # = the topics' max.message.bytes and the broker's limit
         )
-        try:
-            await producer.start()
-            await conn.add_listener(sql.NOTIFY_CHANNEL, self._notified)
-            await self._loop(conn, producer, stop)
-        finally:
-            self._cursors.clear()
-            self.metrics.owned_shards = 0
-            await producer.stop()
-            await conn.close()  # releases the shard locks
 
-    async def _loop(self, conn: asyncpg.Connection, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
-        clock = asyncio.get_running_loop().time
-        next_takeover = next_prune = next_backlog = clock()
+    async def _loop(self, conn: asyncpg.Connection, publisher: Publisher, stop: asyncio.Event) -> None:
+        clock = time.monotonic
+        next_takeover = next_prune = clock()
         while not stop.is_set():
             self._wake.clear()
             if clock() >= next_takeover:
@@ -84,14 +152,21 @@ class Relay:
             if clock() >= next_prune:
                 self.metrics.pruned += await outbox_store.prune(conn, self.settings.retention)
                 next_prune = clock() + self.settings.prune_interval_s
-            await self._drain(conn, producer, stop)
-            if clock() >= next_backlog:
-                self.metrics.backlog = await outbox_store.backlog(conn)
-                next_backlog = clock() + self.settings.poll_interval_s
+            await self._refresh_stats(conn)
+            await self._drain(conn, publisher, stop)
+            self.metrics.failing_sessions = 0  # a whole pass went through
             timeout = self.settings.poll_interval_s
             if len(self._cursors) < len(self._wanted):  # standing by for shards another relay owns
                 timeout = min(timeout, max(0.0, next_takeover - clock()))
             await _first_of(self._wake, stop, timeout)
+
+    async def _refresh_stats(self, conn: asyncpg.Connection) -> None:
+        """Backlog, parked rows and the oldest pending event's age, at most every `poll_interval_s`."""
+        if time.monotonic() < self._next_stats:
+            return
+        by_shard = await outbox_store.pending_by_shard(conn)
+        self.metrics.refresh(by_shard, set(self._cursors), await outbox_store.parked_count(conn))
+        self._next_stats = time.monotonic() + self.settings.poll_interval_s
 
     async def _take_shards(self, conn: asyncpg.Connection) -> None:
         for shard in self._wanted:
@@ -99,17 +174,18 @@ class Relay:
                 self._cursors[shard] = 0
         self.metrics.owned_shards = len(self._cursors)
 
-    async def _drain(self, conn: asyncpg.Connection, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
+    async def _drain(self, conn: asyncpg.Connection, publisher: Publisher, stop: asyncio.Event) -> None:
         """Publish every pending row of the owned shards: per pass, one batch of each pending shard (none starves),
-        all published together, then all marked sent."""
+        all published together, then all settled (marked sent or parked)."""
         shards = await outbox_store.pending_shards(conn, self._cursors)
         while shards and not stop.is_set():
             claimed = await self._claim(conn, shards)
             rows = [row for batch in claimed.values() for row in batch]
             if rows:
-                await self._relay(conn, producer, rows)
+                await self._relay(conn, publisher, rows)
                 self._cursors.update({shard: batch[-1].id for shard, batch in claimed.items() if batch})
             shards = [shard for shard, batch in claimed.items() if len(batch) == self.settings.batch_size]
+            await self._refresh_stats(conn)  # a long drain keeps the figures current
 
     async def _claim(self, conn: asyncpg.Connection, shards: Sequence[int]) -> dict[int, list[PendingRow]]:
         claimed = {}
@@ -123,26 +199,42 @@ class Relay:
                 claimed[shard] = rows
         return claimed
 
-    async def _relay(self, conn: asyncpg.Connection, producer: AIOKafkaProducer, rows: list[PendingRow]) -> None:
-        await self._publish(producer, rows)
+    async def _relay(self, conn: asyncpg.Connection, publisher: Publisher, rows: list[PendingRow]) -> None:
+        """Publish `rows`, then settle them: acknowledged ones marked sent, permanently failing ones parked.
+        Raises `PublishIncomplete` (after settling) when some rows must be retried."""
+        deliveries = await publisher.publish(rows)
         await self._after_publish(rows)
-        await outbox_store.mark_sent(conn, [row.id for row in rows])
-        self.metrics.published += len(rows)
+        sent = [d.row.id for d in deliveries if d.outcome is Outcome.SENT]
+        parked = [d for d in deliveries if d.outcome is Outcome.PARKED]
+        await outbox_store.settle(conn, sent, [_parking(d) for d in parked])
+        self.metrics.published += len(sent)
         self.metrics.batches += 1
-
-    async def _publish(self, producer: AIOKafkaProducer, rows: Sequence[PendingRow]) -> None:
-        """Send every row with its key (queued in order), then wait for all acknowledgements together."""
-        futures = [
-            await producer.send(self.settings.topic(row.topic), row.value, key=row.key.encode(), headers=row.headers)
-            for row in rows
-        ]
-        await asyncio.gather(*futures)
+        for d in parked:
+            self.metrics.parked[str(d.verdict.reason)] += 1
+            log.warning(
+                "parked outbox row %d (event %s, key %s): %s: %s",
+                d.row.id,
+                d.row.event_id,
+                d.row.key,
+                d.verdict.reason,
+                d.verdict.detail,
+            )
+        retry = [d for d in deliveries if d.outcome is Outcome.RETRY]
+        if retry:
+            raise PublishIncomplete(f"{len(retry)} of {len(rows)} rows not acknowledged: {retry[0].verdict.detail}")
 
     async def _after_publish(self, rows: Sequence[PendingRow]) -> None:
         """Between publishing and marking sent: a seam for tests that simulate a crash here."""
 
+    def _producer_replaced(self) -> None:
+        self.metrics.producer_restarts += 1
+
     def _notified(self, *_: object) -> None:
         self._wake.set()
+
+
+def _parking(d: Delivery) -> Parking:
+    return Parking(d.row.id, str(d.verdict.reason), d.verdict.detail)
 
 
 async def _first_of(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:

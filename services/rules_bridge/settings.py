@@ -26,6 +26,9 @@ class RelaySettings(ConnectionSettings):
     shards: list[int] | None = Field(default=None, description="Shards this relay may own; default: all.")
     linger_ms: int = Field(default=5, ge=0, description="Producer linger: lets concurrent sends share a batch.")
     producer_batch_bytes: int = Field(default=512 * 1024, ge=1024, description="Producer batch size per partition.")
+    stuck_after_s: float = Field(
+        default=120.0, gt=0, description="Not ready while the oldest unsent event of an owned shard is older."
+    )
     ops_host: str = "127.0.0.1"
     ops_port: int = Field(default=8082, description="/healthz, /readyz, /metrics of the relay process (0: none).")
 

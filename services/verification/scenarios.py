@@ -11,18 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from services.ingest import errors
 from services.ingest.contracts.orders_ingest_v1 import message_key
+from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
+from services.ingest.domain.order import OrderStatus
 from services.ingest.entrypoints.consumer import PROCESSING_ERROR
 from services.platform.database import create_pool
 from services.platform.settings import ConnectionSettings
+from services.rules_bridge.adapters.outbox_store import enqueue
+from services.rules_bridge.contracts import order_events_v1
+from services.rules_bridge.domain.changes import LineSnapshot, OrderChange, OrderSnapshot
+from services.rules_bridge.domain.events import OutboxRecord, order_events
 from services.verification import checks
 from services.verification.checks import Findings, eventually
 from services.verification.env import VerifyEnv, ensure_all_topics, scoped
@@ -337,5 +346,85 @@ async def run_rebalance(env: VerifyEnv, orders: int = 3000) -> ScenarioReport:
     return await _scenario(env, env.shared, "rebalance", body)
 
 
-SHARED_SCENARIOS = (run_consumer_crash, run_relay_crash, run_poison_messages, run_rebalance)
+async def run_oversized_event(env: VerifyEnv, orders: int = 600) -> ScenarioReport:
+    """Events over the message bound in the outbox (as a writer without the lines-per-order limit could make them),
+    among the events of another tenant's import: they are parked with their reason, never published, and every
+    other event keeps flowing, on every shard."""
+
+    async def body(stage: Stage) -> Findings:
+        async with stage.pool.acquire() as conn:
+            work = await prepare(conn, "verify oversized", orders, customers=orders // 5, tag="O")
+            big = await new_tenant(conn, "verify oversized big")
+        await publish(stage.settings, work.orders[: orders // 2])
+        env.consumer(stage.group, stage.settings)
+        env.relay(stage.group, stage.settings)
+        at = await eventually(lambda: stage.stored(work), lambda n: n >= orders // 10, 60, "first orders", 0.02)
+        oversized = large_order_events(big, "XBIG", MAX_MESSAGE_BYTES)
+        async with stage.pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, oversized)
+        size = min(payload_bytes(r) for r in oversized)
+        stage.injected.append(f"{len(oversized)} events of another tenant over {size:,} bytes at {at}/{orders} orders")
+        await publish(stage.settings, work.orders[orders // 2 :])
+        await _settle(stage, work)
+        found = await _verify(stage, work)
+        await _check_parked(stage, big, len(oversized), found)
+        return found
+
+    return await _scenario(env, env.shared, "oversized event", body)
+
+
+def large_order_events(tenant_id: uuid.UUID, order_no: str, min_bytes: int) -> list[OutboxRecord]:
+    """The events (created, paid) of one new order whose lines make each event's payload over `min_bytes`."""
+    name = "长名称" * 60  # 540 bytes of UTF-8 per line: a long but plausible product name
+    count = min_bytes // 600 + 1
+    lines = tuple(
+        LineSnapshot(f"P{i:06d}", f"SKU-{i:06d}", name, 1, Decimal("1.00"), Decimal("1.00")) for i in range(count)
+    )
+    at, total = datetime(2026, 3, 1, 10, 0, tzinfo=UTC), Decimal(count)
+    after = OrderSnapshot(
+        order_no=order_no,
+        source="youzan",
+        status=OrderStatus.PAID,
+        status_raw="paid",
+        order_time=at,
+        payment_time=at,
+        order_amount=total,
+        paid_amount=total,
+        total_amount=total,
+        store_no="S1",
+        store_id=None,
+        store_name="Store",
+        customer_id=uuid.uuid4(),
+        matched_by="new",
+        version=1,
+        lines=lines,
+    )
+    return order_events(OrderChange(tenant_id, None, after, True, None, "verify"))
+
+
+def payload_bytes(record: OutboxRecord) -> int:
+    return len(json.dumps(record.payload, ensure_ascii=False).encode())
+
+
+async def _check_parked(stage: Stage, tenant: uuid.UUID, expected: int, found: Findings) -> None:
+    """Every oversized event parked as `too_large` and none of them on the events topic."""
+
+    async def parked() -> list[Any]:
+        async with stage.pool.acquire() as conn:
+            return list(await conn.fetch("SELECT failure, sent_at FROM outbox WHERE tenant_id = $1", tenant))
+
+    rows = await eventually(parked, lambda rs: all(r["failure"] for r in rs), 60, "the oversized events parked")
+    if [(r["failure"], r["sent_at"]) for r in rows] != [("too_large", None)] * expected:
+        found.problems.append(f"oversized events: {[(r['failure'], r['sent_at']) for r in rows]}")
+    topic = stage.settings.topic(order_events_v1.TOPIC.name)
+    published = [
+        r
+        for r in await checks.read_topic(stage.settings, topic)
+        if r.headers.get("ce_tenantid") == str(tenant).encode()
+    ]
+    if published:
+        found.problems.append(f"{len(published)} oversized events were published")
+
+
+SHARED_SCENARIOS = (run_consumer_crash, run_relay_crash, run_poison_messages, run_rebalance, run_oversized_event)
 RESTART_SCENARIOS = (run_broker_restart, run_postgres_restart)

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
 from services.platform.stack.packages import ensure_command
 from services.platform.stack.process import (
     StackError,
@@ -101,6 +102,8 @@ def _properties(settings: StackSettings, data: Path) -> str:
         "transaction.state.log.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
         "log.cleaner.dedupe.buffer.size": "4194304",
+        "message.max.bytes": str(MAX_MESSAGE_BYTES),  # = every topic's max.message.bytes, every producer's limit
+        "replica.fetch.max.bytes": str(MAX_MESSAGE_BYTES),
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
     }

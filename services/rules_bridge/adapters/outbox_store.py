@@ -94,6 +94,42 @@ async def mark_sent(conn: Conn, ids: Sequence[int]) -> None:
     await conn.execute(sql.MARK_SENT, list(ids))
 
 
+@dataclass(frozen=True)
+class Parking:
+    """A row the relay will never publish, and why (`reason`: a `ParkReason` code; `detail`: for operators)."""
+
+    id: int
+    reason: str
+    detail: str
+
+
+async def settle(conn: Conn, sent: Sequence[int], parked: Sequence[Parking]) -> None:
+    """Mark `sent` rows sent and park `parked` rows, in one transaction: neither is read as pending again."""
+    async with conn.transaction():
+        if sent:
+            await conn.execute(sql.MARK_SENT, list(sent))
+        if parked:
+            await conn.execute(sql.PARK, [p.id for p in parked], [p.reason for p in parked], [p.detail for p in parked])
+
+
+@dataclass(frozen=True)
+class ShardBacklog:
+    pending: int
+    oldest_age_s: float  # age of the shard's oldest pending row, by the database's clock
+
+
+async def pending_by_shard(conn: Conn) -> dict[int, ShardBacklog]:
+    """Pending rows (not sent, not parked) per shard that has any."""
+    rows = await conn.fetch(sql.PENDING_BY_SHARD)
+    return {row["shard"]: ShardBacklog(row["pending"], row["oldest_age_s"]) for row in rows}
+
+
+async def parked_count(conn: Conn) -> int:
+    """Rows parked and not re-queued (for health and metrics)."""
+    count: int = await conn.fetchval(sql.PARKED_COUNT)
+    return count
+
+
 async def try_own(conn: Conn, shard: int) -> bool:
     """Take the session lock that makes this connection's relay the only publisher of `shard`."""
     owned: bool = await conn.fetchval(sql.TRY_OWN_SHARD, shard)
@@ -105,7 +141,7 @@ async def release(conn: Conn, shard: int) -> None:
 
 
 async def backlog(conn: Conn) -> int:
-    """Rows not sent yet (for health and metrics)."""
+    """Rows not sent yet, parked ones apart (for health and metrics)."""
     count: int = await conn.fetchval(sql.BACKLOG)
     return count
 

@@ -29,12 +29,15 @@ NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 TRY_OWN_SHARD = f"SELECT pg_try_advisory_lock({SHARD_OWNER_CLASS}, $1)"
 RELEASE_SHARD = f"SELECT pg_advisory_unlock({SHARD_OWNER_CLASS}, $1)"
 
-# `after`: the last id this relay session sent from the shard. Starting the index scan there skips the entries of
-# sent rows that vacuum has not removed yet (a queue table's classic slowdown); nothing unsent can lie below it.
+# Pending: not sent and not parked (`failed_at`), the predicate of the `outbox_pending` index.
+# `after`: the last id this relay session settled in the shard. Starting the index scan there skips the entries of
+# sent rows that vacuum has not removed yet (a queue table's classic slowdown); nothing pending can lie below it.
 PENDING_SHARDS = """
 SELECT c.shard
 FROM unnest($1::int[], $2::bigint[]) AS c (shard, after)
-WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.shard = c.shard AND o.sent_at IS NULL AND o.id > c.after)
+WHERE EXISTS (
+    SELECT 1 FROM outbox o WHERE o.shard = c.shard AND o.sent_at IS NULL AND o.failed_at IS NULL AND o.id > c.after
+)
 ORDER BY c.shard
 """
 
@@ -44,14 +47,30 @@ WAIT_FOR_WRITERS = f"SELECT pg_advisory_xact_lock({SHARD_BARRIER_CLASS}, $1)"
 CLAIM_BATCH = """
 SELECT id, topic, key, event_id, headers::text AS headers, payload::text AS payload, created_at
 FROM outbox
-WHERE shard = $1 AND sent_at IS NULL AND id > $3
+WHERE shard = $1 AND sent_at IS NULL AND failed_at IS NULL AND id > $3
 ORDER BY id
 LIMIT $2
 """
 
 MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[]) AND sent_at IS NULL"
 
-BACKLOG = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+PARK = """
+UPDATE outbox o SET failed_at = now(), failure = p.reason, failure_detail = p.detail
+FROM unnest($1::bigint[], $2::text[], $3::text[]) AS p (id, reason, detail)
+WHERE o.id = p.id AND o.sent_at IS NULL
+"""
+
+BACKLOG = "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
+
+# Per shard: pending rows and the age of the oldest (database clock, so the relay's clock does not matter).
+PENDING_BY_SHARD = """
+SELECT shard, count(*) AS pending, extract(epoch FROM now() - min(created_at))::float8 AS oldest_age_s
+FROM outbox
+WHERE sent_at IS NULL AND failed_at IS NULL
+GROUP BY shard
+"""
+
+PARKED_COUNT = "SELECT count(*) FROM outbox WHERE failed_at IS NOT NULL"
 
 PRUNE_SENT = """
 DELETE FROM outbox

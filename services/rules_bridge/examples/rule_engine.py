@@ -26,6 +26,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.contracts import order_events_v1 as contract
 
@@ -129,6 +130,7 @@ class RuleEngine:
             group_id=self.settings.topic(self.group),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            max_partition_fetch_bytes=MAX_MESSAGE_BYTES,  # the largest event fits in one fetch
         )
         await consumer.start()
         try:

@@ -13,12 +13,13 @@ import asyncpg
 
 from services.ingest.domain.order import OrderStatus
 from services.platform.settings import ConnectionSettings
-from services.rules_bridge.adapters.outbox_store import enqueue
+from services.rules_bridge.adapters.outbox_store import PendingRow, enqueue, shard_of
 from services.rules_bridge.domain.events import OutboxRecord, order_events
 from services.rules_bridge.examples.rule_engine import OrderEvent, RuleEngine
 from services.rules_bridge.main import create_topics, serve
-from services.rules_bridge.relay import RelayMetrics
+from services.rules_bridge.relay import Relay, RelayMetrics
 from services.rules_bridge.settings import RelaySettings
+from services.verification.scenarios import large_order_events, payload_bytes
 from tests.unit.rules_bridge.factories import change
 
 DEADLINE_S = 30.0
@@ -45,6 +46,17 @@ async def wait_until(condition: Callable[[], bool], what: str, deadline_s: float
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+class SimulatedCrash(Exception):
+    pass
+
+
+class CrashingRelay(Relay):
+    """Dies after its first batch reached the broker, before marking it sent."""
+
+    async def _after_publish(self, rows: Sequence[PendingRow]) -> None:
+        raise SimulatedCrash(f"killed after publishing {len(rows)} rows")
 
 
 @contextlib.asynccontextmanager
@@ -114,3 +126,27 @@ async def commit(pool: asyncpg.Pool, records: Sequence[OutboxRecord]) -> None:
     """Enqueue `records` in a transaction of their own and commit it."""
     async with pool.acquire() as conn, conn.transaction():
         await enqueue(conn, records)
+
+
+def fresh_topics(connection: ConnectionSettings) -> ConnectionSettings:
+    """`connection` with a topic prefix of this test's own (fresh topics, whatever other tests did to theirs)."""
+    return connection.model_copy(update={"topic_prefix": f"{connection.topic_prefix}{uuid.uuid4().hex[:6]}."})
+
+
+def big_order_events(tenant: uuid.UUID, order_no: str, min_bytes: int) -> list[OutboxRecord]:
+    """The events of a new paid order (created, paid) whose every event's payload is over `min_bytes`."""
+    records = large_order_events(tenant, order_no, min_bytes)
+    assert all(payload_bytes(r) > min_bytes for r in records)
+    return records
+
+
+def keys_on_shard(tenant: uuid.UUID, prefix: str, shard: int, count: int, same: bool = True) -> list[str]:
+    """`count` order numbers `prefix-N` of `tenant` whose keys are (or, `same=False`, are not) on `shard`."""
+    found = (f"{prefix}-{i}" for i in range(10_000))
+    return [o for o in found if (shard_of(f"{tenant}:{o}") == shard) is same][:count]
+
+
+async def outbox_rows(pool: asyncpg.Pool, tenant: uuid.UUID) -> list[dict[str, Any]]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT * FROM outbox WHERE tenant_id = $1 ORDER BY id", tenant)
+    return [dict(row) for row in rows]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,14 +17,16 @@ from cloudevents.core.formats.json import JSONFormat
 
 from services.ingest.domain.order import OrderStatus
 from services.platform.settings import ConnectionSettings
-from services.rules_bridge.adapters.outbox_store import N_SHARDS, PendingRow, backlog, enqueue, prune, shard_of
+from services.rules_bridge.adapters.outbox_store import N_SHARDS, backlog, enqueue, prune, shard_of
 from services.rules_bridge.domain.events import customer_updated, order_events
 from services.rules_bridge.main import create_topics, serve
-from services.rules_bridge.relay import Relay, RelayMetrics
+from services.rules_bridge.relay import RelayMetrics
 from tests.integration.rules_bridge.support import (
     DEADLINE_S,
     LIFE,
     LIFE_EVENTS,
+    CrashingRelay,
+    SimulatedCrash,
     by_order,
     commit,
     life_step,
@@ -98,17 +99,6 @@ async def test_the_relay_waits_for_an_inflight_writer_of_the_shard(
             await slow_tx.commit()
             await wait_until(lambda: len(of_tenant(engine.events, tenant)) == 3, "the 3 events of W-1")
     assert by_order(of_tenant(engine.events, tenant))["W-1"] == LIFE_EVENTS[:3]
-
-
-class SimulatedCrash(Exception):
-    pass
-
-
-class CrashingRelay(Relay):
-    """Dies after its first batch reached the broker, before marking it sent."""
-
-    async def _after_publish(self, rows: Sequence[PendingRow]) -> None:
-        raise SimulatedCrash(f"killed after publishing {len(rows)} rows")
 
 
 async def test_a_relay_killed_after_publishing_republishes_the_same_events(
