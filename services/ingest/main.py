@@ -60,7 +60,9 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     pool = await open_database(settings.database_url, max_size=4)
     broker = producer_broker(settings)
     metrics = Metrics()
-    ingestor = BatchIngestor(pool, emit_events, ingest_options(settings), metrics)
+    ingestor = BatchIngestor(
+        pool, emit_events, ingest_options(settings), metrics, max_retries=settings.consumer_max_retries
+    )
     metrics.track_consumer_lag(lambda: dict(ingestor.lags))
     subscribe(broker, settings, ingestor)
     checks = {"postgres": postgres_check(lambda: pool), "kafka": kafka_check(settings.kafka_bootstrap_servers)}

@@ -12,12 +12,16 @@ from uuid import UUID
 
 from pydantic import ConfigDict, Field
 
-from services.ingest.domain.order import Order
+from services.ingest.domain import bounds
+from services.ingest.domain.order import Order, Text
 from services.platform.topics import TopicSpec
 
 SCHEMA_VERSION = 1
-TOPIC = TopicSpec("orders.ingest.v1")
-DLQ_TOPIC = TopicSpec("orders.ingest.dlq.v1", configs={"retention.ms": str(30 * 24 * 3600 * 1000)})
+# A dead letter carries its record's value plus headers: room for a few KiB of them above the largest record.
+_MAX_BYTES = {"max.message.bytes": str(bounds.MAX_MESSAGE_BYTES)}
+_DLQ_MAX_BYTES = {"max.message.bytes": str(bounds.MAX_MESSAGE_BYTES + 64 * 1024)}
+TOPIC = TopicSpec("orders.ingest.v1", configs=_MAX_BYTES)
+DLQ_TOPIC = TopicSpec("orders.ingest.dlq.v1", configs={"retention.ms": str(30 * 24 * 3600 * 1000)} | _DLQ_MAX_BYTES)
 CONSUMER_GROUP = "orderinfo-ingest"
 
 
@@ -29,7 +33,7 @@ class OrderIngestV1(Order):
     schema_version: Literal[1] = 1
     tenant_id: UUID
     import_id: UUID | None = Field(default=None, description="The upload this order came from, if any.")
-    producer: str = Field(default="import", min_length=1, max_length=64, description="Who sent it.")
+    producer: Text = Field(default="import", min_length=1, max_length=64, description="Who sent it.")
 
 
 def message_key(tenant_id: UUID, order_no: str) -> bytes:
