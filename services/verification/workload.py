@@ -15,7 +15,7 @@ from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 
-from services.ingest.adapters.import_jobs import NewImport, record_import
+from services.ingest.adapters.import_jobs import NewImport, queued_rows, record_import
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.contracts.orders_ingest_v1 import TOPIC, OrderIngestV1, message_key
 from services.ingest.domain.order import OrderStatus
@@ -78,14 +78,16 @@ async def prepare(conn: Conn, name: str, n_orders: int, customers: int, tag: str
     """A tenant of its own, an import job expecting `n_orders`, and the messages of that import."""
     tenant_id, import_id = await new_tenant(conn, name), uuid.uuid4()
     orders = [order_message(tenant_id, import_id, i, customers, tag) for i in range(n_orders)]
-    await record_job(conn, tenant_id, import_id, n_orders)
+    await record_job(conn, tenant_id, import_id, [o.order_no for o in orders])
     return Workload(tenant_id, import_id, orders)
 
 
-async def record_job(conn: Conn, tenant_id: UUID, import_id: UUID, orders: int) -> None:
+async def record_job(conn: Conn, tenant_id: UUID, import_id: UUID, order_nos: Sequence[str]) -> None:
+    """An import job that published exactly `order_nos` (one queued row each)."""
+    orders = len(order_nos)
     job = NewImport(tenant_id, import_id, "verify.xlsx", "partial", "Asia/Shanghai", orders, orders, 0, orders, 0,
                     [], [])  # fmt: skip
-    await record_import(conn, job, [])
+    await record_import(conn, job, queued_rows(order_nos))
 
 
 async def publish(settings: ConnectionSettings, orders: Sequence[OrderIngestV1], raw: Sequence[RawRecord] = ()) -> None:
