@@ -68,12 +68,14 @@ class Metrics:
         self.dead_letters = Counter("ingest_dead_letters", "Records dead-lettered, by reason", ["reason"],
                                     namespace=ns, registry=r)  # fmt: skip
         self.events = Counter("ingest_events", "Events written to the outbox", namespace=ns, registry=r)
-        self.retries = Counter("ingest_retries", "Batch attempts retried after a transient storage failure, by kind",
-                               ["kind"], namespace=ns, registry=r)  # fmt: skip
-        self.splits = Counter("ingest_batch_splits", "Batches applied record by record after failing whole",
-                              namespace=ns, registry=r)  # fmt: skip
-        self.restarts = Counter("ingest_batch_restarts", "Batches rewound for redelivery, nothing committed",
-                                namespace=ns, registry=r)  # fmt: skip
+        retried = "Batch attempts retried after a transient storage failure, by kind"
+        self.retries = Counter("ingest_retries", retried, ["kind"], namespace=ns, registry=r)
+        self.splits = Counter(
+            "ingest_batch_splits", "Batches applied record by record after failing whole", namespace=ns, registry=r
+        )
+        self.restarts = Counter(
+            "ingest_batch_restarts", "Batches rewound for redelivery, nothing committed", namespace=ns, registry=r
+        )
         self._callbacks = _CallbackGauges(ns)
         r.register(self._callbacks)
 

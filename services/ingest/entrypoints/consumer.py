@@ -163,9 +163,11 @@ class OffsetConsumer(Protocol):
 async def raw_batch(records: tuple[ConsumerRecord[Any, Any], ...]) -> KafkaMessage:
     """Parser: the batch as it came, no header read (a header value need not even be UTF-8)."""
     return KafkaMessage(
-        raw_message=records, body=[r.value or b"" for r in records], consumer=FAKE_CONSUMER,
+        raw_message=records,
+        body=[r.value or b"" for r in records],
+        consumer=FAKE_CONSUMER,
         message_id=f"{records[0].partition}-{records[0].offset}" if records else None,
-    )  # fmt: skip
+    )
 
 
 async def raw_body(message: KafkaMessage) -> Any:
@@ -215,9 +217,10 @@ class DeadLetters:
             log.warning("dead-lettering %s/%s: %s %s", record.partition, record.offset, item.reason, item.message)
             headers = dead_letter_headers(record, item)
             pending.append(
-                await self.broker.publish(record.value or b"", self.topic, key=record.key, headers=headers,
-                                          no_confirm=True)
-            )  # fmt: skip
+                await self.broker.publish(
+                    record.value or b"", self.topic, key=record.key, headers=headers, no_confirm=True
+                )
+            )
         await asyncio.gather(*[p for p in pending if p is not None])
 
 

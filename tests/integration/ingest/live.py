@@ -46,8 +46,11 @@ def fresh_settings(base: ConnectionSettings, partitions: int = 3, **extra: objec
 
 async def send_raw(settings: IngestSettings, records: Sequence[tuple[bytes | None, bytes, Headers]]) -> list[Sent]:
     """Send each (key, value, headers) in order, one at a time (so offsets follow the list), on the ingest topic."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True,
-                                max_request_size=bounds.MAX_MESSAGE_BYTES + 64 * 1024)  # fmt: skip
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_idempotence=True,
+        max_request_size=bounds.MAX_MESSAGE_BYTES + 64 * 1024,
+    )
     await producer.start()
     sent = []
     try:

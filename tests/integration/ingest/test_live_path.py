@@ -46,9 +46,13 @@ def good(tenant: UUID, order_no: str, headers: Headers = ()) -> tuple[bytes, byt
     ids=["json-header-not-json", "text-header-not-utf8", "nested-5000-no-header", "header-not-utf8"],
 )
 async def test_a_poison_record_between_good_ones_on_one_partition(
-    connection_settings: ConnectionSettings, pool: asyncpg.Pool, tenant_id: UUID, headers: Headers, value: bytes,
+    connection_settings: ConnectionSettings,
+    pool: asyncpg.Pool,
+    tenant_id: UUID,
+    headers: Headers,
+    value: bytes,
     reason: str,
-) -> None:  # fmt: skip
+) -> None:
     settings = fresh_settings(connection_settings, partitions=1)
     async with running_consumer(settings, pool):
         sent = await send_raw(

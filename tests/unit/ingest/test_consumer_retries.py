@@ -15,6 +15,7 @@ from services.ingest.adapters.storage import translate
 from services.ingest.application.ingestion import BatchResult, EmitEvents, IngestOptions, Received
 from services.ingest.domain.planning import Outcome
 from services.ingest.entrypoints.consumer import BatchIngestor
+from services.platform.observability import Metrics
 
 
 class FakePool:
@@ -34,8 +35,12 @@ DEADLOCK = pg_error("40P01")
 class ScriptedIngest:
     """Fails as scripted, records every call (a fake that records, not a mock)."""
 
-    def __init__(self, failures: Sequence[BaseException] = (), poison: set[int] | None = None,
-                 always: BaseException | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        failures: Sequence[BaseException] = (),
+        poison: set[int] | None = None,
+        always: BaseException | None = None,
+    ) -> None:
         self.failures, self.poison, self.always = list(failures), poison or set(), always
         self.calls: list[list[int]] = []
 
@@ -148,3 +153,17 @@ async def test_a_record_failing_on_its_own_is_dead_lettered_and_the_rest_land() 
 )
 def test_driver_errors_are_translated_once(exc: BaseException, kind: type) -> None:
     assert type(translate(exc)) is kind
+
+
+async def test_retries_splits_and_dead_letters_by_reason_are_on_the_metrics_page() -> None:
+    metrics = Metrics()
+    ingest = ScriptedIngest([DEADLOCK, DEADLOCK], poison={1})
+    batches = BatchIngestor(FakePool(), noop_emit, IngestOptions(), metrics, ingest=ingest, max_retries=3)
+    result = await batches.apply(records(3))
+    metrics.observe_batch(3, result)
+    metrics.observe_restart()
+    page = metrics.exposition().decode()
+    assert 'orderinfo_ingest_retries_total{kind="conflict"} 2.0' in page
+    assert "orderinfo_ingest_batch_splits_total 1.0" in page
+    assert "orderinfo_ingest_batch_restarts_total 1.0" in page
+    assert 'orderinfo_ingest_dead_letters_total{reason="processing_error"} 1.0' in page
