@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from services.ingest.application.ingestion import IngestOptions
-from services.ingest.contracts.orders_ingest_v1 import DLQ_TOPIC, TOPIC
+from services.ingest.contracts.orders_ingest_v1 import DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
 from services.ingest.settings import IngestSettings
@@ -36,6 +36,7 @@ def producer_broker(settings: IngestSettings) -> KafkaBroker:
         enable_idempotence=True,
         acks="all",
         linger_ms=settings.publish_linger_ms,
+        max_request_size=DEAD_LETTER_BYTES,  # a dead letter is its record (up to MAX_MESSAGE_BYTES) plus headers
         client_id="orderinfo-ingest",
         logger=log,
         log_level=logging.DEBUG,  # "Received"/"Processed" per batch: the consumer's own logs say what matters

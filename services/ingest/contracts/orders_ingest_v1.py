@@ -17,9 +17,10 @@ from services.ingest.domain.order import Order, Text
 from services.platform.topics import TopicSpec
 
 SCHEMA_VERSION = 1
-# A dead letter carries its record's value plus headers: room for a few KiB of them above the largest record.
+# A dead letter carries its record's value plus headers: room for them above the largest record.
+DEAD_LETTER_BYTES = bounds.MAX_MESSAGE_BYTES + 64 * 1024
 _MAX_BYTES = {"max.message.bytes": str(bounds.MAX_MESSAGE_BYTES)}
-_DLQ_MAX_BYTES = {"max.message.bytes": str(bounds.MAX_MESSAGE_BYTES + 64 * 1024)}
+_DLQ_MAX_BYTES = {"max.message.bytes": str(DEAD_LETTER_BYTES)}
 TOPIC = TopicSpec("orders.ingest.v1", configs=_MAX_BYTES)
 DLQ_TOPIC = TopicSpec("orders.ingest.dlq.v1", configs={"retention.ms": str(30 * 24 * 3600 * 1000)} | _DLQ_MAX_BYTES)
 CONSUMER_GROUP = "orderinfo-ingest"

@@ -40,14 +40,15 @@ from services.ingest.application.ingestion import (
     count_failed_record,
     ingest_batch,
 )
-from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DLQ_TOPIC, TOPIC
-from services.ingest.domain import bounds
+from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.settings import IngestSettings
 
 log = logging.getLogger("orderinfo.ingest.consumer")
 Ingest = Callable[[Any, Sequence[Received], EmitEvents, IngestOptions], Awaitable[BatchResult]]
 PROCESSING_ERROR = errors.PROCESSING_ERROR
-FETCH_BYTES = bounds.MAX_MESSAGE_BYTES + 64 * 1024  # one record of the largest size, with its headers
+# A whole record of the largest size (bounds.MAX_MESSAGE_BYTES) per partition fetch. (Brokers return an oversized
+# first batch anyway, but then one at a time.)
+FETCH_BYTES = DEAD_LETTER_BYTES
 
 
 class ConsumerMetrics(Protocol):

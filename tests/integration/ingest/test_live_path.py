@@ -11,6 +11,7 @@ import pytest
 
 from services.ingest import errors
 from services.ingest.contracts.orders_ingest_v1 import message_key
+from services.ingest.domain import bounds
 from services.platform.settings import ConnectionSettings
 from tests.integration.ingest.live import (
     Headers,
@@ -84,3 +85,18 @@ async def test_a_record_without_a_key_is_refused_with_its_own_reason(
     assert b"<tenant_id>:<order_no>" in letter.headers["x-reason"]
     stored = await pool.fetch("SELECT order_no FROM orders WHERE tenant_id = $1", tenant_id)
     assert [r["order_no"] for r in stored] == ["NK2"]
+
+
+async def test_a_record_of_the_largest_size_is_fetched_and_dead_lettered_whole(
+    connection_settings: ConnectionSettings, pool: asyncpg.Pool, tenant_id: UUID
+) -> None:
+    """Finding 5: the consumer's fetch sizes (and the dead-letter producer) take `bounds.MAX_MESSAGE_BYTES` records."""
+    settings = fresh_settings(connection_settings, partitions=1)
+    head, tail = b'{"padding": "', b'"}'
+    big = head + b"x" * (bounds.MAX_MESSAGE_BYTES - 1024 - len(head) - len(tail)) + tail
+    async with running_consumer(settings, pool):
+        sent = await send_raw(settings, [(message_key(tenant_id, "BIG"), big, []), good(tenant_id, "AFTER-BIG")])
+        await eventually(lambda: committed(settings), lambda c: c == ends(sent), within=60)
+    (letter,) = await dead_letters(settings)
+    assert letter.headers["x-reason-code"].decode() == errors.CONTRACT_VIOLATION and letter.value == big
+    assert await pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant_id) == 1
