@@ -24,16 +24,8 @@ import pytest
 from services.ingest.contracts.orders_ingest_v1 import message_key
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
-from tests.integration.ingest.live import (
-    Headers,
-    Sent,
-    committed,
-    dead_letters,
-    ends,
-    fresh_settings,
-    running_consumer,
-    send_raw,
-)
+from tests.integration.ingest import live
+from tests.integration.ingest.live import Headers, Sent
 from tests.support.orders import message
 from tests.support.waiting import eventually
 
@@ -104,7 +96,7 @@ async def landed(pool: asyncpg.Pool, tenant: UUID) -> set[str]:
 async def lettered(settings: IngestSettings) -> Counter[tuple[int, int]]:
     return Counter(
         (int(r.headers["x-original-partition"]), int(r.headers["x-original-offset"]))
-        for r in await dead_letters(settings)
+        for r in await live.dead_letters(settings)
     )
 
 
@@ -113,7 +105,7 @@ async def check_committed_never_passes_undecided(
 ) -> int:
     """Offsets first, then what landed and what was dead-lettered (those only grow): every record below a
     committed offset must be one or the other. Returns how many records the committed offsets covered."""
-    offsets = await committed(settings)
+    offsets = await live.committed(settings)
     stored, letters = await landed(pool, tenant), await lettered(settings)
     covered = [(fed, s) for fed, s in sent if s.offset < offsets.get(s.partition, 0)]
     undecided = [
@@ -134,18 +126,18 @@ async def test_random_records_among_good_ones_are_each_applied_or_dead_lettered_
 ) -> None:
     print(f"fuzz seed {SEED} (replay: ORDERINFO_TEST_SEED={SEED})")
     fuzz = Fuzz(random.Random(SEED), tenant_id)
-    settings = fresh_settings(connection_settings, partitions=3, consumer_max_records=40)
+    settings = live.fresh_settings(connection_settings, partitions=3, consumer_max_records=40)
     sent: list[tuple[Fed, Sent]] = []
     checks = 0
-    async with running_consumer(settings, pool):
+    async with live.running_consumer(settings, pool):
         started = time.monotonic()
         while time.monotonic() - started < PRODUCE_S:
             wave = fuzz.wave()
-            sent += zip(wave, await send_raw(settings, [(f.key, f.value, f.headers) for f in wave]), strict=True)
+            sent += zip(wave, await live.send_raw(settings, [(f.key, f.value, f.headers) for f in wave]), strict=True)
             checks += 1 if await check_committed_never_passes_undecided(settings, pool, tenant_id, sent) else 0
             await asyncio.sleep(0.2)
-        target = ends([s for _, s in sent])
-        await eventually(lambda: committed(settings), lambda c: c == target, within=90)
+        target = live.ends([s for _, s in sent])
+        await eventually(lambda: live.committed(settings), lambda c: c == target, within=90)
     await check_committed_never_passes_undecided(settings, pool, tenant_id, sent)
     goods = {order_no(f) for f, _ in sent if f.good}
     bads = {(s.partition, s.offset) for f, s in sent if not f.good}
