@@ -33,6 +33,7 @@ class RawRecord:
     key: bytes | None
     value: bytes
     reason: str  # the dead-letter reason code it must get
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass
@@ -90,18 +91,26 @@ async def record_job(conn: Conn, tenant_id: UUID, import_id: UUID, order_nos: Se
     await record_import(conn, job, queued_rows(order_nos))
 
 
-async def publish(settings: ConnectionSettings, orders: Sequence[OrderIngestV1], raw: Sequence[RawRecord] = ()) -> None:
-    """Send every record with its key (idempotent producer, acks=all) and wait for all acknowledgements."""
+async def publish(
+    settings: ConnectionSettings,
+    orders: Sequence[OrderIngestV1],
+    raw: Sequence[RawRecord] = (),
+    headers: Sequence[tuple[str, bytes]] = (),
+) -> None:
+    """Send every order (with `headers`), then every raw record (with its own), each with its key (idempotent
+    producer, acks=all), and wait for all acknowledgements."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True,
                                 linger_ms=5)  # fmt: skip
     topic = settings.topic(TOPIC.name)
     await producer.start()
     try:
         sends = [
-            await producer.send(topic, m.model_dump_json().encode(), key=message_key(m.tenant_id, m.order_no))
+            await producer.send(
+                topic, m.model_dump_json().encode(), key=message_key(m.tenant_id, m.order_no), headers=list(headers)
+            )
             for m in orders
         ]
-        sends += [await producer.send(topic, r.value, key=r.key) for r in raw]
+        sends += [await producer.send(topic, r.value, key=r.key, headers=list(r.headers)) for r in raw]
         await asyncio.gather(*sends)
     finally:
         await producer.stop()
