@@ -472,6 +472,8 @@ async def _check_poison_dead_lettered(stage: Stage, found: Findings) -> None:
         found.problems.append(f"dead letters {dict(reasons)} (original offsets {sorted(map(str, offsets))})")
     if any(b"trap" in r.headers.get("x-reason", b"") for r in letters):
         found.problems.append("the database's text reached x-reason (it belongs in x-exception)")
+    if not all(b"trap" in r.headers.get("x-exception", b"") for r in letters):
+        found.problems.append("a processing_error dead letter lacks the database's text in x-exception")
 
 
 SHARED_SCENARIOS = (
