@@ -114,3 +114,32 @@ async def test_records_naming_an_import_count_only_for_the_orders_it_published(p
         counted = await conn.fetchval("SELECT count(*) FROM import_orders WHERE import_id = $1", import_id)
     assert (job["orders_processed"], job["created"], job["unchanged"], counted) == (1, 1, 0, 1)
     assert job["state"] == "completed"
+
+
+async def test_values_that_cannot_be_stored_are_contract_violations_the_import_explains(pool: asyncpg.Pool) -> None:
+    """Finding 6 (Kafka): year 0001, an overflowing computed total and a BEL are refused up front with a message for
+    the end user (never a processing_error carrying driver text), and the import counts them."""
+    a, _ = await _tenants(pool)
+    import_id = uuid.uuid4()
+    async with pool.acquire() as conn:
+        await record_job(conn, a, import_id, ["T-1", "T-2", "T-3", "T-OK"])
+    old = _with_text(a, "T-1", "fine", import_id) | {"order_time": "0001-01-01T00:00:00Z"}
+    huge = _with_text(a, "T-2", "fine", import_id)
+    huge["lines"][0] |= {"quantity": 1_000_000, "unit_price": "999999999999.99"}
+    bell = _with_text(a, "T-3", "ring\x07", import_id)
+    result = await _ingest(pool, *[_record(a, b) for b in (old, huge, bell, _with_text(a, "T-OK", "ok", import_id))])
+    assert sorted((r.order_no, r.reason) for r in result.rejected) == [
+        ("T-1", errors.CONTRACT_VIOLATION),
+        ("T-2", errors.CONTRACT_VIOLATION),
+        ("T-3", errors.CONTRACT_VIOLATION),
+    ]
+    async with pool.acquire() as conn:
+        details = await conn.fetch(
+            "SELECT order_no, detail FROM import_orders WHERE import_id = $1 AND outcome = 'dead_lettered'", import_id
+        )
+        job = await conn.fetchrow("SELECT * FROM imports WHERE tenant_id = $1 AND id = $2", a, import_id)
+    text = {r["order_no"]: r["detail"] for r in details}
+    assert "between 2000-01-01 and 2099-12-31" in text["T-1"] and "999999999999.99" in text["T-2"]
+    assert "U+0007" in text["T-3"]
+    assert not any(word in t for t in text.values() for word in ("asyncpg", "DataError", "Traceback", "Error:"))
+    assert (job["orders_processed"], job["dead_lettered"], job["state"]) == (1, 3, "completed_with_errors")
