@@ -2,8 +2,8 @@
 
 Unavailable (transient, and never a record's fault): the connection classes (08xxx, 57P0x operator intervention,
 53300 too many connections), the client's own connection errors and timeouts. Transient: serialization failures
-and deadlocks, a client connection in a bad state, and a unique violation of one of the customers' identity
-indexes (two consumers creating the same customer at once: a retry sees the committed one).
+and deadlocks, and a unique violation of one of the customers' identity indexes (two consumers creating the same
+customer at once: a retry sees the committed one).
 Every other database error is permanent: a unique violation elsewhere means a statement lacks its `ON CONFLICT`,
 a bug that retrying would only hide.
 """
@@ -23,8 +23,15 @@ _CONFLICT_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
 _UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "53300"}  # admin/crash shutdown, cannot connect now, too many
 # Unique indexes a concurrent insert of the same customer can hit (migrations/0001_core.sql).
 CONCURRENT_INSERT_CONSTRAINTS = {"customers_sobot", "customers_mobile", "customers_unionid"}
-_CLIENT_UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.ConnectionDoesNotExistError)
-_CLIENT_TRANSIENT = (asyncpg.InterfaceError, asyncpg.InternalClientError)  # a connection in a bad state
+# The client's own errors: the connection is gone, closing or in a bad state (e.g. the pool closes at shutdown).
+# Never a record's fault, so never a dead letter: at worst a bug that stalls the partition, visibly (restarts).
+_CLIENT_UNAVAILABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 
 def translate(exc: BaseException) -> StorageError | None:
@@ -34,8 +41,6 @@ def translate(exc: BaseException) -> StorageError | None:
         return _of_sqlstate(exc.sqlstate or "", getattr(exc, "constraint_name", None), detail)
     if isinstance(exc, _CLIENT_UNAVAILABLE):
         return StorageUnavailable(detail)
-    if isinstance(exc, _CLIENT_TRANSIENT):
-        return TransientStorage(detail)
     return None
 
 

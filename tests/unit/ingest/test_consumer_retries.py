@@ -147,6 +147,7 @@ async def test_a_record_failing_on_its_own_is_dead_lettered_and_the_rest_land() 
         (pg_error("08006"), errors.StorageUnavailable),
         (ConnectionResetError(), errors.StorageUnavailable),
         (TimeoutError(), errors.StorageUnavailable),
+        (asyncpg.InterfaceError("pool is closing"), errors.StorageUnavailable),
         (ValueError(), type(None)),
         (KeyError(), type(None)),
     ],
