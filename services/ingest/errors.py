@@ -1,42 +1,52 @@
 """The ingest service's error vocabulary, and how each kind is handled at the edges.
 
-- A bad message (fails the contract, claims an unknown tenant or another tenant's import): dead-lettered with a
-  reason code; the rest of its batch goes on.
-- A transient failure (database unreachable, deadlock, serialization failure, a concurrent insert of the same
-  customer): the whole batch is retried with backoff, never dead-lettered.
+- A bad record (not UTF-8, not JSON, fails the contract, has no key or the wrong one, claims an unknown tenant or
+  another tenant's import): dead-lettered with a reason code and a message fit for the producer's end user; the
+  rest of its batch goes on.
+- A storage failure, translated once from the driver at the adapter edge (`adapters/storage.py`):
+  `TransientStorage` (deadlock, serialization failure, a concurrent insert of the same customer identity; and
+  `StorageUnavailable`, the database unreachable) is retried with backoff a bounded number of times;
+  `PermanentStorage` (anything else, e.g. a unique violation no concurrent insert explains: a bug) is never
+  retried as is. Either way, a batch that still fails takes the split path: applied record by record, and the
+  record that fails on its own is dead-lettered as `processing_error`, with the driver's text in the
+  `x-exception` header only. While the database is unavailable nothing is dead-lettered: the batch is rewound
+  and redelivered.
 - A whole-request problem at the HTTP edge: a 4xx problem document (see the HTTP adapter).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 # Reason codes of dead letters (the `x-reason-code` header).
 INVALID_ENCODING = "invalid_encoding"
 INVALID_JSON = "invalid_json"
 CONTRACT_VIOLATION = "contract_violation"
+MISSING_KEY = "missing_key"
 KEY_MISMATCH = "key_mismatch"
 UNKNOWN_TENANT = "unknown_tenant"
 IMPORT_OF_ANOTHER_TENANT = "import_of_another_tenant"
-
-# SQLSTATEs worth retrying: serialization failure, deadlock, unique violation (two consumers creating the same
-# customer at once: the retry sees the committed one), and the connection/operator classes.
-_TRANSIENT_SQLSTATES = {"40001", "40P01", "23505", "57P01", "57P02", "57P03", "53300"}
+PROCESSING_ERROR = "processing_error"  # genuine infrastructure faults only: never a value problem
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Whether retrying the same batch later can succeed."""
-    sqlstate = getattr(exc, "sqlstate", None)
-    if isinstance(sqlstate, str):
-        return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08")
-    return isinstance(exc, (OSError, ConnectionError, asyncio.TimeoutError)) or type(exc).__name__ in {
-        "ConnectionDoesNotExistError",
-        "InterfaceError",
-        "InternalClientError",
-        "TooManyConnectionsError",
-        "CannotConnectNowError",
-    }
+class StorageError(Exception):
+    """A database failure, translated from the driver. `detail` is the driver's text: for logs and headers only."""
+
+    def __init__(self, detail: str, sqlstate: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail, self.sqlstate = detail, sqlstate
+
+
+class TransientStorage(StorageError):
+    """Retrying the same batch later can succeed."""
+
+
+class StorageUnavailable(TransientStorage):
+    """The database cannot be reached (or refuses connections): no record is at fault, none is dead-lettered."""
+
+
+class PermanentStorage(StorageError):
+    """Retrying the same batch as is will fail again."""
 
 
 def backoff_delay(attempt: int, *, base: float = 0.2, cap: float = 10.0) -> float:

@@ -13,8 +13,7 @@ from faststream.kafka import KafkaBroker
 
 from services.ingest.application.ingestion import IngestOptions
 from services.ingest.application.lifecycle import sweep_forever
-from services.ingest.contracts.orders_ingest_v1 import DLQ_TOPIC, TOPIC
-from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
+from services.ingest.contracts.orders_ingest_v1 import DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
 from services.ingest.settings import IngestSettings
@@ -38,7 +37,7 @@ def producer_broker(settings: IngestSettings) -> KafkaBroker:
         enable_idempotence=True,
         acks="all",
         linger_ms=settings.publish_linger_ms,
-        max_request_size=MAX_MESSAGE_BYTES,  # = the topics' max.message.bytes and the broker's message.max.bytes
+        max_request_size=DEAD_LETTER_BYTES,  # a dead letter is its record (up to MAX_MESSAGE_BYTES) plus headers
         client_id="orderinfo-ingest",
         logger=log,
         log_level=logging.DEBUG,  # "Received"/"Processed" per batch: the consumer's own logs say what matters
@@ -63,7 +62,9 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     pool = await open_database(settings.database_url, max_size=4)
     broker = producer_broker(settings)
     metrics = Metrics()
-    ingestor = BatchIngestor(pool, emit_events, ingest_options(settings), metrics)
+    ingestor = BatchIngestor(
+        pool, emit_events, ingest_options(settings), metrics, max_retries=settings.consumer_max_retries
+    )
     metrics.track_consumer_lag(lambda: dict(ingestor.lags))
     subscribe(broker, settings, ingestor)
     checks = {"postgres": postgres_check(lambda: pool), "kafka": kafka_check(settings.kafka_bootstrap_servers)}

@@ -21,6 +21,9 @@ class IngestSettings(ConnectionSettings):
     mobile_placeholders: list[str] = Field(default_factory=list, description="Extra placeholder mobiles.")
     consumer_max_records: int = Field(default=1000, description="Upper bound of records per consumed batch.")
     consumer_batch_timeout_ms: int = 100
+    consumer_max_retries: int = Field(
+        default=5, ge=0, le=20, description="Backed-off retries of a batch after a transient storage failure."
+    )
     consumer_concurrency: int = Field(
         default=1,
         ge=1,

@@ -68,6 +68,14 @@ class Metrics:
         self.dead_letters = Counter("ingest_dead_letters", "Records dead-lettered, by reason", ["reason"],
                                     namespace=ns, registry=r)  # fmt: skip
         self.events = Counter("ingest_events", "Events written to the outbox", namespace=ns, registry=r)
+        retried = "Batch attempts retried after a transient storage failure, by kind"
+        self.retries = Counter("ingest_retries", retried, ["kind"], namespace=ns, registry=r)
+        self.splits = Counter(
+            "ingest_batch_splits", "Batches applied record by record after failing whole", namespace=ns, registry=r
+        )
+        self.restarts = Counter(
+            "ingest_batch_restarts", "Batches rewound for redelivery, nothing committed", namespace=ns, registry=r
+        )
         self._callbacks = _CallbackGauges(ns)
         r.register(self._callbacks)
 
@@ -91,6 +99,16 @@ class Metrics:
         for rejected in result.rejected:
             self.dead_letters.labels(getattr(rejected, "reason", "unknown")).inc()
         self.events.inc(result.events)
+
+    def observe_retry(self, kind: str) -> None:
+        """One retried batch attempt: kind `unavailable` (database unreachable) or `conflict` (deadlock, ...)."""
+        self.retries.labels(kind).inc()
+
+    def observe_split(self) -> None:
+        self.splits.inc()
+
+    def observe_restart(self) -> None:
+        self.restarts.inc()
 
     def track_consumer_lag(self, source: LagSource) -> None:
         """Report `source()` as the consumer lag gauge (per topic and partition) at every scrape."""

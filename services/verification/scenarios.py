@@ -15,13 +15,14 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from services.ingest import errors
+from services.ingest.adapters import import_jobs
 from services.ingest.contracts.orders_ingest_v1 import message_key
 from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
 from services.ingest.domain.order import OrderStatus
@@ -255,12 +256,8 @@ async def run_poison_messages(env: VerifyEnv, orders: int = 600) -> ScenarioRepo
             work = await prepare(conn, "verify poison", orders, customers=orders // 5, tag="G")
             intruder = await new_tenant(conn, "verify poison intruder")
         work.poison = poison_records(work, intruder)
-        work.poison_counted = sum(1 for p in work.poison if p.reason in COUNTED_REASONS)
         async with stage.pool.acquire() as conn:
-            await conn.execute(
-                "UPDATE imports SET orders_total = orders_total + $3 WHERE tenant_id = $1 AND id = $2",
-                work.tenant_id, work.import_id, work.poison_counted,
-            )  # fmt: skip
+            await expect_poison(conn, work, COUNTED_ORDER_NOS)
         half = orders // 2
         await publish(stage.settings, work.orders[:half], work.poison)
         await publish(stage.settings, work.orders[half:])
@@ -279,7 +276,18 @@ async def run_poison_messages(env: VerifyEnv, orders: int = 600) -> ScenarioRepo
     return await _scenario(env, env.shared, "poison messages", body)
 
 
-COUNTED_REASONS = {errors.CONTRACT_VIOLATION, errors.KEY_MISMATCH, "nul_in_text"}
+# Poison records whose value names the scenario's import and an order no. of it: the import counts them.
+COUNTED_ORDER_NOS = ("XBADQTY", "XKEY", "XNUL")
+
+
+async def expect_poison(conn: Any, work: Workload, order_nos: Sequence[str]) -> None:
+    """Make the import expect `order_nos` too (as if its file had those orders), so it counts their dead letters."""
+    work.poison_counted = len(order_nos)
+    await import_jobs.record_rows(
+        conn, work.tenant_id, work.import_id, import_jobs.queued_rows(order_nos, first_row=len(work.orders) + 2)
+    )
+    more = "UPDATE imports SET orders_total = orders_total + $3 WHERE tenant_id = $1 AND id = $2"
+    await conn.execute(more, work.tenant_id, work.import_id, len(order_nos))
 
 
 def poison_records(work: Workload, intruder: uuid.UUID) -> list[RawRecord]:
@@ -426,5 +434,144 @@ async def _check_parked(stage: Stage, tenant: uuid.UUID, expected: int, found: F
         found.problems.append(f"{len(published)} oversized events were published")
 
 
-SHARED_SCENARIOS = (run_consumer_crash, run_relay_crash, run_poison_messages, run_rebalance, run_oversized_event)
+JSON_HEADER = (("content-type", b"application/json"),)
+
+
+def header_poison(work: Workload, every: int) -> list[tuple[int, RawRecord]]:
+    """Records FastStream would have decoded by their headers before any handler ran (and lost with their batch),
+    each placed after the `every`-th good order of a chunk, under that order's key (its partition)."""
+    deep = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    values = [
+        (b"{not json, but labelled JSON", JSON_HEADER, errors.INVALID_JSON),
+        (b"\xff\xfe not UTF-8 \xc3\x28", (("content-type", b"text/plain"),), errors.INVALID_ENCODING),
+        (deep, (), errors.INVALID_JSON),
+        (b'{"lines": "nested"}', JSON_HEADER, errors.CONTRACT_VIOLATION),
+    ]
+    placed = []
+    for n, (value, headers, reason) in enumerate(values, start=1):
+        neighbour = work.orders[n * every]
+        key = message_key(neighbour.tenant_id, neighbour.order_no)
+        placed.append((n * every, RawRecord(key, value, reason, headers)))
+    return placed
+
+
+async def publish_interleaved(
+    settings: ConnectionSettings, work: Workload, placed: Sequence[tuple[int, RawRecord]]
+) -> None:
+    """The good orders (all under a JSON content-type) in order, each poison record right after its neighbour."""
+    start = 0
+    for at, record in placed:
+        await publish(settings, work.orders[start : at + 1], [record], headers=JSON_HEADER)
+        start = at + 1
+    await publish(settings, work.orders[start:], headers=JSON_HEADER)
+
+
+async def run_json_header_poison(env: VerifyEnv, orders: int = 600) -> ScenarioReport:
+    """A poison record with a JSON content-type (and other undecodable ones) among good ones on their partitions:
+    each poison record is dead-lettered with its reason, every good order lands exactly once."""
+
+    async def body(stage: Stage) -> Findings:
+        async with stage.pool.acquire() as conn:
+            work = await prepare(conn, "verify json header poison", orders, customers=orders // 5, tag="J")
+        placed = header_poison(work, every=orders // 5)
+        work.poison = [r for _, r in placed]
+        await publish_interleaved(stage.settings, work, placed)
+        stage.injected.append(f"{len(placed)} undecodable records (JSON/text content-type, deep JSON) among {orders}")
+        env.consumer(stage.group, stage.settings)
+        env.relay(stage.group, stage.settings)
+        await _settle(stage, work)
+        found = await _verify(stage, work)
+        await _check_exact_dead_letters(stage, work, found)
+        return found
+
+    return await _scenario(env, env.shared, "JSON-header poison", body)
+
+
+async def _check_exact_dead_letters(stage: Stage, work: Workload, found: Findings) -> None:
+    got = Counter(r.headers.get("x-reason-code", b"").decode() for r in await checks.dead_letters(stage.settings))
+    want = Counter(p.reason for p in work.poison)
+    if got != want:
+        found.problems.append(f"dead letters {dict(got)}, expected {dict(want)}")
+
+
+SPLIT_POISON = "XSPLIT"
+# A database-side fault for one order only: the batch holding it fails as a whole and is split, record by record.
+_SPLIT_TRAP = f"""
+CREATE OR REPLACE FUNCTION verify_split_trap() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_sleep(0.5);
+    RAISE EXCEPTION 'verify: order % refused by a trap', NEW.order_no;
+END $$;
+CREATE OR REPLACE TRIGGER verify_split_trap BEFORE INSERT OR UPDATE ON orders FOR EACH ROW
+    WHEN (NEW.order_no = '{SPLIT_POISON}') EXECUTE FUNCTION verify_split_trap();
+"""
+SPLITTING = "applying its records one by one"
+
+
+async def run_kill_during_split(env: VerifyEnv, orders: int = 1200) -> ScenarioReport:
+    """SIGKILL of the consumer while it applies a failed batch record by record to isolate a poison record (one
+    the database refuses); a new consumer redoes the batch: every good order once, the poison dead-lettered."""
+
+    async def body(stage: Stage) -> Findings:
+        async with stage.pool.acquire() as conn:
+            work = await prepare(conn, "verify kill during split", orders, customers=orders // 5, tag="Z")
+            await conn.execute(_SPLIT_TRAP)
+            await expect_poison(conn, work, [SPLIT_POISON])
+        poison = order_message(work.tenant_id, work.import_id, 999_100, 10, tag="X").model_copy(
+            update={"order_no": SPLIT_POISON}
+        )
+        value = poison.model_dump_json().encode()
+        work.poison = [RawRecord(message_key(work.tenant_id, SPLIT_POISON), value, PROCESSING_ERROR)]
+        await publish(stage.settings, work.orders[: orders // 2], work.poison)
+        await publish(stage.settings, work.orders[orders // 2 :])
+        env.relay(stage.group, stage.settings)
+        first = env.consumer(stage.group, stage.settings)
+        await eventually(_logged(first, SPLITTING), bool, 90, "the consumer splitting the poisoned batch", 0.02)
+        at_kill = await stage.stored(work)
+        first.kill()
+        stage.injected.append(f"SIGKILL consumer while splitting a batch ({at_kill}/{orders} orders stored)")
+        late = await _logged(first, "dead-lettering")()
+        env.consumer(stage.group, stage.settings)
+        try:
+            await _settle(stage, work)
+        finally:
+            async with stage.pool.acquire() as conn:
+                await conn.execute("DROP TRIGGER IF EXISTS verify_split_trap ON orders")
+        found = await _verify(stage, work)
+        await _check_poison_dead_lettered(stage, found)
+        if late:
+            found.problems.append("the kill landed after the split had finished: it proved nothing")
+        return found
+
+    return await _scenario(env, env.shared, "SIGKILL during split", body)
+
+
+def _logged(process: Any, text: str) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return process.log.exists() and text in process.log.read_text(errors="replace")
+
+    return probe
+
+
+async def _check_poison_dead_lettered(stage: Stage, found: Findings) -> None:
+    letters = await checks.dead_letters(stage.settings)
+    reasons = Counter(r.headers.get("x-reason-code", b"").decode() for r in letters)
+    offsets = {r.headers.get("x-original-offset") for r in letters}
+    if reasons.get(PROCESSING_ERROR, 0) < 1 or set(reasons) != {PROCESSING_ERROR} or len(offsets) != 1:
+        found.problems.append(f"dead letters {dict(reasons)} (original offsets {sorted(map(str, offsets))})")
+    if any(b"trap" in r.headers.get("x-reason", b"") for r in letters):
+        found.problems.append("the database's text reached x-reason (it belongs in x-exception)")
+    if not all(b"trap" in r.headers.get("x-exception", b"") for r in letters):
+        found.problems.append("a processing_error dead letter lacks the database's text in x-exception")
+
+
+SHARED_SCENARIOS = (
+    run_consumer_crash,
+    run_relay_crash,
+    run_poison_messages,
+    run_json_header_poison,
+    run_kill_during_split,
+    run_rebalance,
+    run_oversized_event,
+)
 RESTART_SCENARIOS = (run_broker_restart, run_postgres_restart)

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 
-from services.ingest.adapters.import_jobs import NewImport, record_import
+from services.ingest.adapters.import_jobs import NewImport, queued_rows, record_import
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.contracts.orders_ingest_v1 import TOPIC, OrderIngestV1, message_key
 from services.ingest.domain.order import OrderStatus
@@ -33,6 +33,7 @@ class RawRecord:
     key: bytes | None
     value: bytes
     reason: str  # the dead-letter reason code it must get
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass
@@ -78,28 +79,38 @@ async def prepare(conn: Conn, name: str, n_orders: int, customers: int, tag: str
     """A tenant of its own, an import job expecting `n_orders`, and the messages of that import."""
     tenant_id, import_id = await new_tenant(conn, name), uuid.uuid4()
     orders = [order_message(tenant_id, import_id, i, customers, tag) for i in range(n_orders)]
-    await record_job(conn, tenant_id, import_id, n_orders)
+    await record_job(conn, tenant_id, import_id, [o.order_no for o in orders])
     return Workload(tenant_id, import_id, orders)
 
 
-async def record_job(conn: Conn, tenant_id: UUID, import_id: UUID, orders: int) -> None:
+async def record_job(conn: Conn, tenant_id: UUID, import_id: UUID, order_nos: Sequence[str]) -> None:
+    """An import job that published exactly `order_nos` (one queued row each)."""
+    orders = len(order_nos)
     job = NewImport(tenant_id, import_id, "verify.xlsx", "partial", "Asia/Shanghai", orders, orders, 0, orders, 0,
                     [], [])  # fmt: skip
-    await record_import(conn, job, [])
+    await record_import(conn, job, queued_rows(order_nos))
 
 
-async def publish(settings: ConnectionSettings, orders: Sequence[OrderIngestV1], raw: Sequence[RawRecord] = ()) -> None:
-    """Send every record with its key (idempotent producer, acks=all) and wait for all acknowledgements."""
+async def publish(
+    settings: ConnectionSettings,
+    orders: Sequence[OrderIngestV1],
+    raw: Sequence[RawRecord] = (),
+    headers: Sequence[tuple[str, bytes]] = (),
+) -> None:
+    """Send every order (with `headers`), then every raw record (with its own), each with its key (idempotent
+    producer, acks=all), and wait for all acknowledgements."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True,
                                 linger_ms=5)  # fmt: skip
     topic = settings.topic(TOPIC.name)
     await producer.start()
     try:
         sends = [
-            await producer.send(topic, m.model_dump_json().encode(), key=message_key(m.tenant_id, m.order_no))
+            await producer.send(
+                topic, m.model_dump_json().encode(), key=message_key(m.tenant_id, m.order_no), headers=list(headers)
+            )
             for m in orders
         ]
-        sends += [await producer.send(topic, r.value, key=r.key) for r in raw]
+        sends += [await producer.send(topic, r.value, key=r.key, headers=list(r.headers)) for r in raw]
         await asyncio.gather(*sends)
     finally:
         await producer.stop()

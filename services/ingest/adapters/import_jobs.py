@@ -1,7 +1,8 @@
 """Import jobs: the upload's record, its rows (for the result workbook) and counters that move as orders land.
 
 Counting goes through `import_orders` (one row per import and order, inserted once): a redelivered batch finds its
-rows already there and counts nothing twice.
+rows already there and counts nothing twice. Only orders the import published count (its `queued` rows name
+them): a record naming an import it does not belong to is applied but counts toward nothing.
 """
 
 from __future__ import annotations
@@ -44,20 +45,27 @@ class ImportRow:
     issues: str
 
 
+def queued_rows(order_nos: Sequence[str], first_row: int = 2) -> list[ImportRow]:
+    """One queued row per order no.: the rows of a job whose orders are published by another means (scenarios)."""
+    return [ImportRow(i, n, [n], "queued", "") for i, n in enumerate(order_nos, start=first_row)]
+
+
 async def record_import(conn: Conn, job: NewImport, rows: Sequence[ImportRow]) -> None:
     await conn.execute(
         sql.INSERT_IMPORT, job.tenant_id, job.import_id, job.filename, job.mode, job.timezone, "queued",
         job.rows_total, job.rows_valid, job.rows_invalid, job.orders_total, job.orders_held_back, job.header,
         job.first_errors,
     )  # fmt: skip
-    if rows:
-        cells = [json.dumps(r.cells, ensure_ascii=False) for r in rows]
-        await conn.execute(
-            sql.INSERT_IMPORT_ROWS, job.tenant_id, job.import_id, [r.row_no for r in rows],
-            [r.order_no for r in rows], cells, [r.outcome for r in rows], [r.issues for r in rows],
-        )  # fmt: skip
+    await record_rows(conn, job.tenant_id, job.import_id, rows)
     if job.orders_total == 0:
         await conn.execute(sql.COMPLETE_EMPTY_IMPORT, job.tenant_id, job.import_id)
+
+
+async def record_rows(conn: Conn, tenant_id: UUID, import_id: UUID, rows: Sequence[ImportRow]) -> None:
+    if rows:
+        cells = [json.dumps(r.cells, ensure_ascii=False) for r in rows]
+        columns = ([r.row_no for r in rows], [r.order_no for r in rows], cells, [r.outcome for r in rows])
+        await conn.execute(sql.INSERT_IMPORT_ROWS, tenant_id, import_id, *columns, [r.issues for r in rows])
 
 
 async def mark_published(conn: Conn, tenant_id: UUID, import_id: UUID, published: int) -> None:
@@ -90,7 +98,8 @@ class OrderResult:
 
 
 async def count_results(conn: Conn, results: Sequence[OrderResult]) -> None:
-    """Record each order's outcome once per import and advance the imports' counters and states."""
+    """Record each order's outcome once per import, for the orders each import published, and advance the
+    imports' counters and states."""
     unique = {(r.tenant_id, r.import_id, r.order_no): r for r in results}
     if not unique:
         return

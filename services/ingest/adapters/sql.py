@@ -213,9 +213,15 @@ WHERE tenant_id = $1 AND id = $2 AND orders_total = 0
 
 IMPORT_OWNERS = "SELECT id, tenant_id FROM imports WHERE id = ANY($1::uuid[])"
 
+# An order counts toward an import only when that import published it (one of its rows is `queued` with that
+# order no.), and only once (`import_orders` has one row per import and order).
 RECORD_IMPORT_ORDERS = """
 INSERT INTO import_orders (tenant_id, import_id, order_no, outcome, detail)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])
+SELECT k.* FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])
+     AS k (tenant_id, import_id, order_no, outcome, detail)
+WHERE EXISTS (SELECT FROM import_rows r
+              WHERE r.tenant_id = k.tenant_id AND r.import_id = k.import_id AND r.order_no = k.order_no
+                AND r.outcome = 'queued')
 ORDER BY 1, 2, 3
 ON CONFLICT DO NOTHING
 RETURNING tenant_id, import_id, outcome

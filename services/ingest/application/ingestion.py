@@ -47,12 +47,16 @@ class Received:
 
 @dataclass(frozen=True)
 class Rejected:
+    """A record to dead-letter: `reason` is its code, `message` is fit for an end user; `exception` (driver or
+    Python text, for logs and the `x-exception` header only) is set for processing errors."""
+
     ref: int
     reason: str
     message: str
     tenant_id: UUID | None = None
     import_id: UUID | None = None
     order_no: str | None = None
+    exception: str = ""
 
 
 @dataclass
@@ -63,15 +67,27 @@ class BatchResult:
     customers_changed: int = 0
     rounds: int = 0
 
+    def undecided(self, records: Sequence[Received]) -> list[Received]:
+        """Records of `records` that were neither applied nor rejected (must be none)."""
+        decided = {o.ref for o in self.outcomes} | {r.ref for r in self.rejected}
+        return [r for r in records if r.ref not in decided]
+
 
 def decode(records: Sequence[Received]) -> tuple[list[Incoming], list[Rejected]]:
-    """Validate each record against the contract and its key; pure."""
+    """Validate each record against the contract and its key; pure. Never raises: every record is accepted or
+    rejected with a reason (whatever its bytes: not UTF-8, not JSON, nested thousands deep)."""
     accepted: list[Incoming] = []
     rejected: list[Rejected] = []
     for record in records:
         result = _decode_one(record)
-        (accepted if isinstance(result, Incoming) else rejected).append(result)  # type: ignore[arg-type]
+        if isinstance(result, Incoming):
+            accepted.append(result)
+        else:
+            rejected.append(result)
     return accepted, rejected
+
+
+KEY_FORMAT = "'<tenant_id>:<order_no>'"
 
 
 def _decode_one(record: Received) -> Incoming | Rejected:
@@ -79,38 +95,36 @@ def _decode_one(record: Received) -> Incoming | Rejected:
         message = OrderIngestV1.model_validate_json(record.value or b"")
     except ValidationError as exc:
         return _invalid(record, exc)
-    if record.key is not None and record.key != message_key(message.tenant_id, message.order_no):
-        return Rejected(
-            record.ref, errors.KEY_MISMATCH, "the record key is not '<tenant_id>:<order_no>' of its value",
-            message.tenant_id, message.import_id, message.order_no,
-        )  # fmt: skip
-    # PostgreSQL text and jsonb cannot hold U+0000: refuse it here, with claims. In JSON a NUL can only be written
-    # as the escape \u0000, so the walk over the message runs only when the raw bytes contain that escape.
-    if b"\\u0000" in (record.value or b"") and _has_nul(message.model_dump()):
-        return Rejected(
-            record.ref, errors.CONTRACT_VIOLATION, "a text field contains U+0000 (NUL), which cannot be stored",
-            message.tenant_id, message.import_id, message.order_no,
-        )  # fmt: skip
+    claims = (message.tenant_id, message.import_id, message.order_no)
+    if record.key is None:
+        # One order's records must share a partition to stay in order: only the key guarantees that.
+        message_text = f"the record has no key: every record needs the key {KEY_FORMAT} of its value"
+        return Rejected(record.ref, errors.MISSING_KEY, message_text, *claims)
+    if record.key != message_key(message.tenant_id, message.order_no):
+        return Rejected(record.ref, errors.KEY_MISMATCH, f"the record key is not {KEY_FORMAT} of its value", *claims)
     return Incoming(record.ref, message.tenant_id, message, message.import_id, message.producer)
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(v) for v in value.values())
-    return isinstance(value, list) and any(_has_nul(v) for v in value)
 
 
 def _invalid(record: Received, exc: ValidationError) -> Rejected:
     """Why a record failed: not UTF-8, not JSON, or not the contract (then with what it claims to be)."""
+    value = record.value or b""
     try:
-        raw = json.loads(record.value or b"")
-    except UnicodeDecodeError:
-        return Rejected(record.ref, errors.INVALID_ENCODING, "the value is not UTF-8 text")
-    except ValueError as json_error:
-        return Rejected(record.ref, errors.INVALID_JSON, f"the value is not JSON: {json_error}")
-    return Rejected(record.ref, errors.CONTRACT_VIOLATION, _summary(exc), *_claims(raw))
+        value.decode()
+    except UnicodeDecodeError as bad:
+        return Rejected(record.ref, errors.INVALID_ENCODING, f"the value is not UTF-8 text (byte {bad.start + 1})")
+    json_errors = [e for e in exc.errors() if e["type"] == "json_invalid"]
+    if not json_errors:
+        return Rejected(record.ref, errors.CONTRACT_VIOLATION, _summary(exc), *_claims(value))
+    if "recursion limit" in json_errors[0]["msg"]:
+        return Rejected(record.ref, errors.INVALID_JSON, "the value is JSON nested too deeply (at most 200 levels)")
+    try:
+        raw = json.loads(value)
+    except (ValueError, RecursionError):
+        detail = json_errors[0]["msg"].removeprefix("Invalid JSON: ")
+        return Rejected(record.ref, errors.INVALID_JSON, f"the value is not JSON: {detail}"[:300])
+    # JSON that Python reads but pydantic does not: a lone UTF-16 surrogate escape, which is no text
+    message_text = "a text field holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not text"
+    return Rejected(record.ref, errors.CONTRACT_VIOLATION, message_text, *_claims_of(raw))
 
 
 def _summary(exc: ValidationError) -> str:
@@ -119,8 +133,18 @@ def _summary(exc: ValidationError) -> str:
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
-def _claims(raw: Any) -> tuple[UUID | None, UUID | None, str | None]:
+Claims = tuple[UUID | None, UUID | None, str | None]
+
+
+def _claims(value: bytes) -> Claims:
     """Best-effort tenant, import and order no. of an invalid message, so its import can count it."""
+    try:
+        return _claims_of(json.loads(value))
+    except (ValueError, RecursionError):
+        return None, None, None
+
+
+def _claims_of(raw: Any) -> Claims:
     if not isinstance(raw, dict):
         return None, None, None
 
@@ -134,14 +158,11 @@ def _claims(raw: Any) -> tuple[UUID | None, UUID | None, str | None]:
     return as_uuid(raw.get("tenant_id")), as_uuid(raw.get("import_id")), order_no if isinstance(order_no, str) else None
 
 
-async def count_failed_record(conn: Conn, record: Received, reason: str, message: str) -> Rejected:
+async def count_failed_record(conn: Conn, record: Received, reason: str, message: str, exception: str = "") -> Rejected:
     """A record that could not be applied even on its own: dead-lettered, and counted by the import it names (when
-    that import belongs to the tenant it claims), so the import still completes."""
-    try:
-        tenant_id, import_id, order_no = _claims(json.loads(record.value or b""))
-    except ValueError:
-        tenant_id = import_id = order_no = None
-    rejected = Rejected(record.ref, reason, message, tenant_id, import_id, order_no)
+    that import belongs to the tenant it claims and expects that order), so the import still completes."""
+    tenant_id, import_id, order_no = _claims(record.value or b"")
+    rejected = Rejected(record.ref, reason, message, tenant_id, import_id, order_no, exception)
     if tenant_id is None or import_id is None or order_no is None:
         return rejected
     async with conn.transaction():

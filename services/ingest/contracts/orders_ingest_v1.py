@@ -3,6 +3,15 @@
 The import service publishes it for every valid order of an upload; other systems (a mall integration pushing
 orders live) may publish the same contract. The consumer validates every message; an invalid one goes to
 `orders.ingest.dlq.v1` with headers naming the reason. The JSON Schema in `schemas/` is generated from this model.
+
+What the consumer decides for a record, whatever its headers (`content-type` is ignored: the value is read as
+UTF-8 JSON): applied, or dead-lettered with `x-reason-code` one of `invalid_encoding`, `invalid_json` (also JSON
+nested too deeply), `contract_violation` (with the fields at fault in `x-reason`, also values that could not be
+stored: see `domain/bounds.py`), `missing_key` (a record without a key is refused: one order's records keep their
+order only on one partition, which the key `"{tenant_id}:{order_no}"` guarantees), `key_mismatch`,
+`unknown_tenant`, `import_of_another_tenant`, or `processing_error` (an infrastructure fault while storing it,
+with the raw error in `x-exception`). A record counts toward the import it names only when that import published
+that order. Records and dead letters are at most `bounds.MAX_MESSAGE_BYTES` (plus headers for dead letters).
 """
 
 from __future__ import annotations
@@ -12,12 +21,18 @@ from uuid import UUID
 
 from pydantic import ConfigDict, Field
 
-from services.ingest.domain.order import Order
+from services.ingest.domain import bounds
+from services.ingest.domain.order import Order, Text
 from services.platform.topics import TopicSpec
 
 SCHEMA_VERSION = 1
-TOPIC = TopicSpec("orders.ingest.v1")
-DLQ_TOPIC = TopicSpec("orders.ingest.dlq.v1", configs={"retention.ms": str(30 * 24 * 3600 * 1000)})
+# A dead letter carries its record's value plus headers: room for them above the largest record.
+DEAD_LETTER_BYTES = bounds.MAX_MESSAGE_BYTES + 64 * 1024
+_MAX_BYTES = {"max.message.bytes": str(bounds.MAX_MESSAGE_BYTES)}
+_DLQ_MAX_BYTES = {"max.message.bytes": str(DEAD_LETTER_BYTES)}
+TOPIC = TopicSpec("orders.ingest.v1", configs=_MAX_BYTES)
+_RETENTION = {"retention.ms": str(30 * 24 * 3600 * 1000)}
+DLQ_TOPIC = TopicSpec("orders.ingest.dlq.v1", configs=_RETENTION | _DLQ_MAX_BYTES)
 CONSUMER_GROUP = "orderinfo-ingest"
 
 
@@ -29,7 +44,7 @@ class OrderIngestV1(Order):
     schema_version: Literal[1] = 1
     tenant_id: UUID
     import_id: UUID | None = Field(default=None, description="The upload this order came from, if any.")
-    producer: str = Field(default="import", min_length=1, max_length=64, description="Who sent it.")
+    producer: Text = Field(default="import", min_length=1, max_length=64, description="Who sent it.")
 
 
 def message_key(tenant_id: UUID, order_no: str) -> bytes:

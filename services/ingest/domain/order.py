@@ -2,15 +2,22 @@
 
 Pure values, no IO. The import parser produces these, the `orders.ingest.v1` contract carries them and the
 consumer stores them. Money is `Decimal` with two places; times are timezone-aware instants.
+
+Whatever validates here can be stored (`bounds`): every text field refuses characters PostgreSQL or a workbook
+cannot hold, times lie in the stored range in every zone, an order has at most `bounds.MAX_LINES_PER_ORDER` lines,
+and computed amounts (quantity x unit price, the sum of the lines) fit the money columns.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from services.ingest.domain import bounds
 
 
 class OrderSource(StrEnum):
@@ -41,9 +48,24 @@ class OrderStatus(StrEnum):
     DEAL_CLOSED = "deal_closed"  # Deal Closed (cancelled / closed; final)
 
 
+def _storable_text(value: str) -> str:
+    problem = bounds.unstorable_text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _storable_time(value: datetime) -> datetime:
+    if not bounds.time_in_range(value):
+        raise ValueError(f"{value.isoformat()} is out of range: times must lie {bounds.TIME_RANGE_TEXT} (UTC)")
+    return value
+
+
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
-Text64 = Annotated[str, Field(max_length=64)]
-Text255 = Annotated[str, Field(max_length=255)]
+Text = Annotated[str, AfterValidator(_storable_text)]
+Text64 = Annotated[Text, Field(max_length=64)]
+Text255 = Annotated[Text, Field(max_length=255)]
+Time = Annotated[AwareDatetime, AfterValidator(_storable_time)]
 
 
 class _Value(BaseModel):
@@ -87,7 +109,7 @@ class Buyer(_Value):
 class Receiver(_Value):
     name: Text255 | None = None
     mobile: Text64 | None = None
-    address: Annotated[str, Field(max_length=500)] | None = None
+    address: Annotated[Text, Field(max_length=500)] | None = None
 
 
 class OrderLine(_Value):
@@ -96,10 +118,23 @@ class OrderLine(_Value):
     product_id: Text64 = Field(min_length=1)
     sku: Text64 = ""
     product_name: Text255 | None = None
-    quantity: int = Field(gt=0, le=1_000_000)
+    quantity: int = Field(gt=0, le=bounds.MAX_QUANTITY)
     unit_price: Money
     line_amount: Money | None = None
     row_no: int | None = Field(default=None, description="Sheet row this line came from (imports only).")
+
+    @model_validator(mode="after")
+    def _storable_total(self) -> OrderLine:
+        if not bounds.money_in_range(self.unit_price * self.quantity):
+            raise ValueError(
+                f"quantity x unit_price = {self.unit_price * self.quantity} is more than {bounds.MAX_MONEY}, "
+                "the largest amount that can be stored"
+            )
+        return self
+
+    def amount(self) -> Decimal:
+        """The line's stored amount: `line_amount` when given, else quantity x unit price."""
+        return self.line_amount if self.line_amount is not None else self.unit_price * self.quantity
 
 
 class Order(_Value):
@@ -109,19 +144,28 @@ class Order(_Value):
     source: OrderSource
     status: OrderStatus
     status_raw: Text64 = Field(description="The status text as the platform or file wrote it.")
-    order_time: AwareDatetime
-    payment_time: AwareDatetime | None = None
+    order_time: Time
+    payment_time: Time | None = None
     store: Store
     buyer: Buyer
     receiver: Receiver | None = None
     order_amount: Money | None = None
     paid_amount: Money | None = None
-    remark: Annotated[str, Field(max_length=1000)] | None = None
-    lines: list[OrderLine] = Field(min_length=1, max_length=5000)
+    remark: Annotated[Text, Field(max_length=1000)] | None = None
+    lines: list[OrderLine] = Field(min_length=1, max_length=bounds.MAX_LINES_PER_ORDER)
 
     @model_validator(mode="after")
     def _distinct_lines(self) -> Order:
         keys = [(line.product_id, line.sku) for line in self.lines]
         if len(set(keys)) != len(keys):
             raise ValueError("two lines have the same product_id and sku")
+        return self
+
+    @model_validator(mode="after")
+    def _storable_sum(self) -> Order:
+        total = sum((line.amount() for line in self.lines), Decimal(0))
+        if not bounds.money_in_range(total):
+            raise ValueError(
+                f"the lines add up to {total}, more than {bounds.MAX_MONEY}, the largest amount that can be stored"
+            )
         return self

@@ -1,9 +1,17 @@
 """The `orders.ingest.v1` consumer: a thin FastStream adapter around `ingest_batch`.
 
-Acknowledgement: offsets are committed (`msg.ack()`) only after the batch's database transaction committed and its
-dead letters were published: at-least-once, and the idempotent ingestion makes that exactly-once in the database.
-FastStream's default (ACK_FIRST, auto-commit) would be at-most-once, so the policy is MANUAL. When a batch cannot
-be applied at all it is rewound (`nack`), never skipped; a process killed mid-batch leaves its offsets uncommitted.
+Every record is decided by this code, never by the framework: the subscriber hands the handler the raw bytes of
+each record whatever its headers (a pass-through parser and decoder: FastStream would otherwise decode by
+`content-type` before the handler runs, and one undecodable record would fail the whole batch unseen). Each
+record is then applied or dead-lettered with a reason code; none is skipped.
+
+Acknowledgement: after the batch's database transaction committed and its dead letters were published, the
+consumer commits, per partition of the batch, the offset after the last record it handled (`commit({tp:
+offset})`, never `msg.ack()`, which commits the position of every assigned partition, including records that
+reached no handler). When a batch cannot be decided (the database is unreachable, a dead letter cannot be
+published) nothing is committed: each partition is rewound to the batch's first record and redelivered after a
+backoff. A process killed mid-batch leaves its offsets uncommitted. At-least-once, and the idempotent ingestion
+makes that exactly-once in the database.
 """
 
 from __future__ import annotations
@@ -12,15 +20,17 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
 
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.annotations import KafkaMessage as InjectedMessage
+from faststream.kafka.message import FAKE_CONSUMER, KafkaMessage
 
 from services.ingest import errors
+from services.ingest.adapters.storage import storage_errors
 from services.ingest.application.ingestion import (
     BatchResult,
     EmitEvents,
@@ -30,75 +40,140 @@ from services.ingest.application.ingestion import (
     count_failed_record,
     ingest_batch,
 )
-from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DLQ_TOPIC, TOPIC
+from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.settings import IngestSettings
 
 log = logging.getLogger("orderinfo.ingest.consumer")
 Ingest = Callable[[Any, Sequence[Received], EmitEvents, IngestOptions], Awaitable[BatchResult]]
-PROCESSING_ERROR = "processing_error"
+PROCESSING_ERROR = errors.PROCESSING_ERROR
+# A whole record of the largest size (bounds.MAX_MESSAGE_BYTES) per partition fetch. (Brokers return an oversized
+# first batch anyway, but then one at a time.)
+FETCH_BYTES = DEAD_LETTER_BYTES
+
+
+class ConsumerMetrics(Protocol):
+    """What the consumer reports beyond batches (see `services.platform.observability.Metrics`)."""
+
+    def observe_batch(self, records: int, result: Any, seconds: float | None = None) -> None: ...
+    def observe_retry(self, kind: str) -> None: ...
+    def observe_split(self) -> None: ...
+    def observe_restart(self) -> None: ...
 
 
 class BatchIngestor:
-    """Applies batches with retries: transient failures back off and retry the whole batch; a batch that fails for
-    another reason is split, so only the record that fails on its own is dead-lettered."""
+    """Applies batches with bounded retries: a transient failure backs off and retries the whole batch at most
+    `max_retries` times; a batch that still fails, or fails for any other reason, is split, so that only a
+    record failing on its own is dead-lettered (`processing_error`). While the database is unreachable nothing
+    is dead-lettered: `StorageUnavailable` propagates and the caller rewinds the batch."""
 
     def __init__(
-        self, pool: Any, emit: EmitEvents, options: IngestOptions, metrics: Any = None, ingest: Ingest = ingest_batch
+        self,
+        pool: Any,
+        emit: EmitEvents,
+        options: IngestOptions,
+        metrics: ConsumerMetrics | None = None,
+        ingest: Ingest = ingest_batch,
+        max_retries: int = 5,
     ) -> None:
         self.pool, self.emit, self.options, self.metrics, self.ingest = pool, emit, options, metrics, ingest
+        self.max_retries = max_retries
         self.transient_retries = 0
+        self.splits = 0
         self.lags: dict[tuple[str, int], int] = {}  # (topic, partition) -> records behind, after the last batch
 
     async def apply(self, records: Sequence[Received]) -> BatchResult:
         try:
             return await self._with_retries(records)
+        except errors.StorageUnavailable:
+            raise
         except Exception:
             log.exception("batch of %d failed: applying its records one by one", len(records))
+        self.splits += 1
+        if self.metrics is not None:
+            self.metrics.observe_split()
         result = BatchResult()
         for record in records:
             try:
                 one = await self._with_retries([record])
+            except errors.StorageUnavailable:
+                raise
             except Exception as exc:
                 log.exception("record %s/%s failed on its own: dead-lettering it", record.partition, record.offset)
-                result.rejected.append(await self._dead(record, f"{type(exc).__name__}: {exc}"[:500]))
+                result.rejected.append(await self._dead(record, f"{type(exc).__name__}: {exc}"[:1000]))
                 continue
             result.outcomes += one.outcomes
             result.rejected += one.rejected
             result.events += one.events
         return result
 
-    async def _dead(self, record: Received, message: str) -> Rejected:
+    async def _dead(self, record: Received, exception: str) -> Rejected:
+        message = "the record could not be stored because of an internal error; it was kept for an operator"
         try:
-            async with self.pool.acquire() as conn:
-                return await count_failed_record(conn, record, PROCESSING_ERROR, message)
+            async with storage_errors(), self.pool.acquire() as conn:
+                return await count_failed_record(conn, record, PROCESSING_ERROR, message, exception)
+        except errors.StorageUnavailable:
+            raise
         except Exception:
             log.exception("could not count the dead letter %s/%s in its import", record.partition, record.offset)
-            return Rejected(record.ref, PROCESSING_ERROR, message)
+            return Rejected(record.ref, PROCESSING_ERROR, message, exception=exception)
 
     async def _with_retries(self, records: Sequence[Received]) -> BatchResult:
-        attempt = 0
-        while True:
+        for attempt in range(self.max_retries + 1):
             try:
-                async with self.pool.acquire() as conn:
+                async with storage_errors(), self.pool.acquire() as conn:
                     return await self.ingest(conn, records, self.emit, self.options)
-            except Exception as exc:
-                if not errors.is_transient(exc):
+            except errors.TransientStorage as exc:
+                if attempt == self.max_retries:
                     raise
-                self.transient_retries += 1
+                self._note_retry(exc)
                 delay = errors.backoff_delay(attempt)
-                log.warning("transient failure (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay)
+                log.warning("transient failure (%s); retry %d in %.1f s", exc.detail, attempt + 1, delay)
                 await asyncio.sleep(delay)
-                attempt += 1
+        raise AssertionError("unreachable")
+
+    def _note_retry(self, exc: errors.TransientStorage) -> None:
+        self.transient_retries += 1
+        if self.metrics is not None:
+            self.metrics.observe_retry("unavailable" if isinstance(exc, errors.StorageUnavailable) else "conflict")
 
 
 def dead_letter_headers(record: Received, rejected: Rejected) -> dict[str, str]:
-    return {
+    headers = {
         "x-reason-code": rejected.reason,
         "x-reason": rejected.message[:1000],
         "x-original-topic": record.topic,
         "x-original-partition": str(record.partition),
         "x-original-offset": str(record.offset),
     }
+    if rejected.exception:
+        headers["x-exception"] = rejected.exception[:1000]
+    return headers
+
+
+# --- the FastStream edge -------------------------------------------------------------------------------------------
+
+
+class OffsetConsumer(Protocol):
+    """The part of `AIOKafkaConsumer` the handler uses."""
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None: ...
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+    def highwater(self, partition: TopicPartition) -> int | None: ...
+
+
+async def raw_batch(records: tuple[ConsumerRecord[Any, Any], ...]) -> KafkaMessage:
+    """Parser: the batch as it came, no header read (a header value need not even be UTF-8)."""
+    return KafkaMessage(
+        raw_message=records,
+        body=[r.value or b"" for r in records],
+        consumer=FAKE_CONSUMER,
+        message_id=f"{records[0].partition}-{records[0].offset}" if records else None,
+    )
+
+
+async def raw_body(message: KafkaMessage) -> Any:
+    """Decoder: the records' bytes as they are; the handler decides what they mean."""
+    return message.body
 
 
 def subscribe(broker: KafkaBroker, settings: IngestSettings, ingestor: BatchIngestor) -> None:
@@ -107,7 +182,7 @@ def subscribe(broker: KafkaBroker, settings: IngestSettings, ingestor: BatchInge
     one member waits on PostgreSQL another can decode and plan its batch."""
     dlq = settings.topic(DLQ_TOPIC.name)
     for member in range(settings.consumer_concurrency):
-        broker.subscriber(
+        subscriber = broker.subscriber(
             settings.topic(TOPIC.name),
             group_id=settings.topic(CONSUMER_GROUP),
             batch=True,
@@ -116,33 +191,115 @@ def subscribe(broker: KafkaBroker, settings: IngestSettings, ingestor: BatchInge
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             max_poll_interval_ms=600_000,
-        )(_batch_handler(broker, dlq, ingestor, member))
+            max_partition_fetch_bytes=FETCH_BYTES,
+            fetch_max_bytes=max(50 * 1024 * 1024, FETCH_BYTES),
+            parser=raw_batch,
+            decoder=raw_body,
+        )
+        subscriber(_batch_handler(_consumer_of(subscriber), DeadLetters(broker, dlq), ingestor, member))
+
+
+def _consumer_of(subscriber: Any) -> Callable[[], Any]:
+    """The subscriber's aiokafka consumer, which exists once the broker started."""
+    return lambda: subscriber.consumer
+
+
+class DeadLetters:
+    """Publishes rejected records to the dead-letter topic, with their key and reason headers."""
+
+    def __init__(self, broker: KafkaBroker, topic: str) -> None:
+        self.broker, self.topic = broker, topic
+
+    async def publish(self, records: Sequence[Received], rejected: Sequence[Rejected]) -> None:
+        by_ref = {r.ref: r for r in records}
+        pending = []
+        for item in rejected:
+            record = by_ref[item.ref]
+            log.warning("dead-lettering %s/%s: %s %s", record.partition, record.offset, item.reason, item.message)
+            headers = dead_letter_headers(record, item)
+            pending.append(
+                await self.broker.publish(
+                    record.value or b"", self.topic, key=record.key, headers=headers, no_confirm=True
+                )
+            )
+        await asyncio.gather(*[p for p in pending if p is not None])
 
 
 def _batch_handler(
-    broker: KafkaBroker, dlq: str, ingestor: BatchIngestor, member: int
+    consumer_of: Callable[[], Any], dead_letters: DeadLetters, ingestor: BatchIngestor, member: int
 ) -> Callable[..., Awaitable[None]]:
-    async def on_orders(msg: KafkaMessage) -> None:
+    async def on_orders(msg: InjectedMessage) -> None:
         raw = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
-        records = [Received(i, r.topic, r.partition, r.offset, r.key, r.value) for i, r in enumerate(raw)]
-        started = time.perf_counter()
-        try:
-            result = await ingestor.apply(records)
-            await _publish_dead_letters(broker, dlq, records, result.rejected)
-        except Exception:
-            log.exception("batch could not be applied: rewinding it for redelivery")
-            await asyncio.sleep(1.0)
-            await msg.nack()
-            return
-        await msg.ack()
-        seconds = time.perf_counter() - started
-        _note_lag(ingestor, msg, raw)
-        if ingestor.metrics is not None:
-            ingestor.metrics.observe_batch(len(records), result, seconds)
-        log.info("batch of %d in %.2f s: %s", len(records), seconds, _summary(result))
+        await handle_batch(raw, consumer_of(), dead_letters.publish, ingestor)
 
     on_orders.__name__ = f"on_orders_{member}"  # FastStream names subscribers after their handler
     return on_orders
+
+
+PublishDeadLetters = Callable[[Sequence[Received], Sequence[Rejected]], Awaitable[None]]
+
+
+async def handle_batch(
+    raw: Sequence[Any], consumer: OffsetConsumer, publish: PublishDeadLetters, ingestor: BatchIngestor
+) -> bool:
+    """Decide every record of `raw`, then commit each partition past the batch; on any failure rewind instead.
+    Returns whether the batch was committed."""
+    if not raw:
+        return True
+    records = [Received(i, r.topic, r.partition, r.offset, r.key, r.value) for i, r in enumerate(raw)]
+    started = time.perf_counter()
+    try:
+        result = await ingestor.apply(records)
+        undecided = result.undecided(records)
+        if undecided:
+            raise RuntimeError(f"{len(undecided)} records neither applied nor rejected (first {undecided[0].offset})")
+        await publish(records, result.rejected)
+        await consumer.commit(next_offsets(raw))
+    except Exception:
+        log.exception("batch could not be decided: rewinding it for redelivery, nothing committed")
+        if ingestor.metrics is not None:
+            ingestor.metrics.observe_restart()
+        await asyncio.sleep(errors.backoff_delay(2))
+        rewind(consumer, raw)
+        return False
+    seconds = time.perf_counter() - started
+    ingestor.lags.update(lags(consumer, raw))
+    if ingestor.metrics is not None:
+        ingestor.metrics.observe_batch(len(records), result, seconds)
+    log.info("batch of %d in %.2f s: %s", len(records), seconds, _summary(result))
+    return True
+
+
+def next_offsets(raw: Sequence[Any]) -> dict[TopicPartition, int]:
+    """Per partition of the batch, the offset after its last record: what to commit once all are decided."""
+    last: dict[TopicPartition, int] = {}
+    for record in raw:
+        tp = TopicPartition(record.topic, record.partition)
+        last[tp] = max(last.get(tp, -1), record.offset + 1)
+    return last
+
+
+def rewind(consumer: OffsetConsumer, raw: Sequence[Any]) -> None:
+    """Seek each partition of the batch back to its first record: the batch is fetched again."""
+    first: dict[TopicPartition, int] = {}
+    for record in raw:
+        tp = TopicPartition(record.topic, record.partition)
+        first[tp] = min(first.get(tp, record.offset), record.offset)
+    for tp, offset in first.items():
+        try:
+            consumer.seek(tp, offset)
+        except Exception:  # revoked meanwhile: its new owner starts from the committed offset anyway
+            log.warning("could not rewind %s to %d (no longer assigned?)", tp, offset)
+
+
+def lags(consumer: OffsetConsumer, raw: Sequence[Any]) -> dict[tuple[str, int], int]:
+    """Records behind each partition of the batch: the partition's high watermark minus what was consumed."""
+    behind: dict[tuple[str, int], int] = {}
+    for tp, offset in next_offsets(raw).items():
+        high = consumer.highwater(tp)
+        if high is not None:
+            behind[(tp.topic, tp.partition)] = max(0, high - offset)
+    return behind
 
 
 def _summary(result: BatchResult) -> str:
@@ -150,34 +307,3 @@ def _summary(result: BatchResult) -> str:
     if result.rejected:
         counts["dead_lettered"] = len(result.rejected)
     return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "nothing"
-
-
-def _note_lag(ingestor: BatchIngestor, msg: Any, raw: Sequence[Any]) -> None:
-    """Records behind each partition of the batch: the partition's high watermark minus what was consumed."""
-    consumer = getattr(msg, "consumer", None)
-    highwater = getattr(consumer, "highwater", None)
-    if highwater is None:
-        return
-    last: dict[tuple[str, int], int] = {}
-    for record in raw:
-        last[(record.topic, record.partition)] = max(last.get((record.topic, record.partition), -1), record.offset)
-    for (topic, partition), offset in last.items():
-        high = highwater(TopicPartition(topic, partition))
-        if high is not None:
-            ingestor.lags[(topic, partition)] = max(0, high - offset - 1)
-
-
-async def _publish_dead_letters(
-    broker: KafkaBroker, topic: str, records: Sequence[Received], rejected: Sequence[Rejected]
-) -> None:
-    by_ref = {r.ref: r for r in records}
-    pending = []
-    for item in rejected:
-        record = by_ref[item.ref]
-        log.warning("dead-lettering %s/%s: %s %s", record.partition, record.offset, item.reason, item.message)
-        pending.append(
-            await broker.publish(
-                record.value or b"", topic, key=record.key, headers=dead_letter_headers(record, item), no_confirm=True
-            )
-        )
-    await asyncio.gather(*[p for p in pending if p is not None])

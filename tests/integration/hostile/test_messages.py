@@ -44,7 +44,7 @@ async def test_an_import_of_another_tenant_is_dead_lettered_and_the_owner_is_unt
     a, b = await _tenants(pool)
     import_a = uuid.uuid4()
     async with pool.acquire() as conn:
-        await record_job(conn, a, import_a, 1)
+        await record_job(conn, a, import_a, ["V000001"])
         before = dict(await conn.fetchrow("SELECT * FROM imports WHERE id = $1", import_a))
     intruding = order_message(b, import_a, 1, 1).model_dump(mode="json")
     unknown = order_message(uuid.uuid4(), None, 2, 1).model_dump(mode="json")
@@ -85,7 +85,7 @@ async def test_nul_and_lone_surrogates_are_dead_lettered_and_counted_by_their_im
     a, _ = await _tenants(pool)
     import_id = uuid.uuid4()
     async with pool.acquire() as conn:
-        await record_job(conn, a, import_id, 3)
+        await record_job(conn, a, import_id, ["N-1", "S-1", "F-1"])
     nul = _record(a, _with_text(a, "N-1", "nul\x00byte", import_id))
     key, value = _record(a, _with_text(a, "S-1", "SURROGATE", import_id))
     surrogate = (key, value.replace(b"SURROGATE", b"\\ud800 lone"))
@@ -96,3 +96,50 @@ async def test_nul_and_lone_surrogates_are_dead_lettered_and_counted_by_their_im
     async with pool.acquire() as conn:
         job = await conn.fetchrow("SELECT * FROM imports WHERE tenant_id = $1 AND id = $2", a, import_id)
     assert (job["orders_processed"], job["dead_lettered"], job["state"]) == (1, 2, "completed_with_errors")
+
+
+async def test_records_naming_an_import_count_only_for_the_orders_it_published(pool: asyncpg.Pool) -> None:
+    """Finding 9: a producer of the tenant naming one of its imports cannot inflate that import's counters."""
+    a, _ = await _tenants(pool)
+    import_id = uuid.uuid4()
+    async with pool.acquire() as conn:
+        await record_job(conn, a, import_id, ["V000001"])
+    expected = _record(a, order_message(a, import_id, 1, 1).model_dump(mode="json"))
+    strangers = [_record(a, order_message(a, import_id, i, 1).model_dump(mode="json")) for i in (2, 3, 4)]
+    first = await _ingest(pool, expected, *strangers)
+    again = await _ingest(pool, expected, *strangers)
+    assert len(first.outcomes) == 4 and not first.rejected and not again.rejected
+    async with pool.acquire() as conn:
+        job = await conn.fetchrow("SELECT * FROM imports WHERE tenant_id = $1 AND id = $2", a, import_id)
+        counted = await conn.fetchval("SELECT count(*) FROM import_orders WHERE import_id = $1", import_id)
+    assert (job["orders_processed"], job["created"], job["unchanged"], counted) == (1, 1, 0, 1)
+    assert job["state"] == "completed"
+
+
+async def test_values_that_cannot_be_stored_are_contract_violations_the_import_explains(pool: asyncpg.Pool) -> None:
+    """Finding 6 (Kafka): year 0001, an overflowing computed total and a BEL are refused up front with a message for
+    the end user (never a processing_error carrying driver text), and the import counts them."""
+    a, _ = await _tenants(pool)
+    import_id = uuid.uuid4()
+    async with pool.acquire() as conn:
+        await record_job(conn, a, import_id, ["T-1", "T-2", "T-3", "T-OK"])
+    old = _with_text(a, "T-1", "fine", import_id) | {"order_time": "0001-01-01T00:00:00Z"}
+    huge = _with_text(a, "T-2", "fine", import_id)
+    huge["lines"][0] |= {"quantity": 1_000_000, "unit_price": "999999999999.99"}
+    bell = _with_text(a, "T-3", "ring\x07", import_id)
+    result = await _ingest(pool, *[_record(a, b) for b in (old, huge, bell, _with_text(a, "T-OK", "ok", import_id))])
+    assert sorted((r.order_no, r.reason) for r in result.rejected) == [
+        ("T-1", errors.CONTRACT_VIOLATION),
+        ("T-2", errors.CONTRACT_VIOLATION),
+        ("T-3", errors.CONTRACT_VIOLATION),
+    ]
+    async with pool.acquire() as conn:
+        details = await conn.fetch(
+            "SELECT order_no, detail FROM import_orders WHERE import_id = $1 AND outcome = 'dead_lettered'", import_id
+        )
+        job = await conn.fetchrow("SELECT * FROM imports WHERE tenant_id = $1 AND id = $2", a, import_id)
+    text = {r["order_no"]: r["detail"] for r in details}
+    assert "between 2000-01-01 and 2099-12-31" in text["T-1"] and "999999999999.99" in text["T-2"]
+    assert "U+0007" in text["T-3"]
+    assert not any(word in t for t in text.values() for word in ("asyncpg", "DataError", "Traceback", "Error:"))
+    assert (job["orders_processed"], job["dead_lettered"], job["state"]) == (1, 3, "completed_with_errors")

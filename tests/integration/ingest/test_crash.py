@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from services.ingest.adapters.import_jobs import NewImport, record_import
+from services.ingest.adapters.import_jobs import NewImport, queued_rows, record_import
 from services.ingest.contracts.orders_ingest_v1 import TOPIC, message_key
 from services.ingest.main import ensure_ingest_topics
 from services.ingest.settings import IngestSettings
@@ -50,7 +50,7 @@ async def test_sigkill_mid_import_then_restart(
     async with pool.acquire() as conn:
         job = NewImport(tenant_id, import_id, "crash.xlsx", "partial", "Asia/Shanghai", ORDERS * 2, ORDERS * 2, 0,
                         ORDERS, 0, [], [])  # fmt: skip
-        await record_import(conn, job, [])
+        await record_import(conn, job, queued_rows([f"K{i:05d}" for i in range(ORDERS)]))
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True,
                                 linger_ms=5)  # fmt: skip
     await producer.start()

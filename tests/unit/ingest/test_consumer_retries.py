@@ -1,4 +1,5 @@
-"""The consumer's error handling, with fakes: transient failures retry the batch, a poison record is isolated."""
+"""The consumer's error handling, with fakes: transient failures retry the batch a bounded number of times, then
+the batch is split; a poison record is isolated; driver errors are classified once (issue 10, finding 10)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import asyncpg
 import pytest
 
 from services.ingest import errors
+from services.ingest.adapters.storage import translate
 from services.ingest.application.ingestion import BatchResult, EmitEvents, IngestOptions, Received
 from services.ingest.domain.planning import Outcome
 from services.ingest.entrypoints.consumer import BatchIngestor
+from services.platform.observability import Metrics
 
 
 class FakePool:
@@ -20,24 +24,53 @@ class FakePool:
         yield object()
 
 
-class Transient(Exception):
-    sqlstate = "40P01"  # deadlock detected
+def pg_error(sqlstate: str, constraint: str | None = None) -> asyncpg.PostgresError:
+    fields = {"C": sqlstate, "M": f"error {sqlstate}"} | ({"n": constraint} if constraint else {})
+    return asyncpg.PostgresError.new(fields)  # type: ignore[no-any-return]
+
+
+DEADLOCK = pg_error("40P01")
 
 
 class ScriptedIngest:
     """Fails as scripted, records every call (a fake that records, not a mock)."""
 
-    def __init__(self, transient_failures: int = 0, poison: set[int] | None = None) -> None:
-        self.transient_failures, self.poison, self.calls = transient_failures, poison or set(), []  # type: ignore[var-annotated]
+    def __init__(
+        self,
+        failures: Sequence[BaseException] = (),
+        poison: set[int] | None = None,
+        always: BaseException | None = None,
+    ) -> None:
+        self.failures, self.poison, self.always = list(failures), poison or set(), always
+        self.calls: list[list[int]] = []
 
     async def __call__(self, conn: Any, records: Sequence[Received], emit: EmitEvents, o: IngestOptions) -> BatchResult:
         self.calls.append([r.ref for r in records])
-        if self.transient_failures:
-            self.transient_failures -= 1
-            raise Transient("deadlock")
+        if self.always is not None:
+            raise self.always
+        if self.failures:
+            raise self.failures.pop(0)
         if any(r.ref in self.poison for r in records):
             raise ValueError("cannot apply")
         return BatchResult(outcomes=[Outcome(r.ref, None, str(r.ref), None, "created") for r in records])  # type: ignore[arg-type]
+
+
+class RecordingMetrics:
+    def __init__(self) -> None:
+        self.retries: list[str] = []
+        self.splits = self.restarts = 0
+
+    def observe_batch(self, records: int, result: Any, seconds: float | None = None) -> None:
+        pass
+
+    def observe_retry(self, kind: str) -> None:
+        self.retries.append(kind)
+
+    def observe_split(self) -> None:
+        self.splits += 1
+
+    def observe_restart(self) -> None:
+        self.restarts += 1
 
 
 def records(n: int) -> list[Received]:
@@ -53,24 +86,85 @@ async def noop_emit(*_: object) -> int:
     return 0
 
 
+def ingestor(ingest: ScriptedIngest, max_retries: int = 5) -> tuple[BatchIngestor, RecordingMetrics]:
+    metrics = RecordingMetrics()
+    return BatchIngestor(
+        FakePool(), noop_emit, IngestOptions(), metrics, ingest=ingest, max_retries=max_retries
+    ), metrics
+
+
 async def test_transient_failures_retry_the_whole_batch() -> None:
-    ingest = ScriptedIngest(transient_failures=3)
-    ingestor = BatchIngestor(FakePool(), noop_emit, IngestOptions(), ingest=ingest)
-    result = await ingestor.apply(records(3))
+    ingest = ScriptedIngest([DEADLOCK] * 3)
+    consumer, metrics = ingestor(ingest)
+    result = await consumer.apply(records(3))
     assert [o.ref for o in result.outcomes] == [0, 1, 2] and result.rejected == []
-    assert ingest.calls == [[0, 1, 2]] * 4 and ingestor.transient_retries == 3
+    assert ingest.calls == [[0, 1, 2]] * 4 and consumer.transient_retries == 3
+    assert metrics.retries == ["conflict"] * 3 and metrics.splits == 0
+
+
+async def test_transient_retries_are_bounded_then_the_batch_is_split() -> None:
+    ingest = ScriptedIngest([DEADLOCK] * 3)
+    consumer, metrics = ingestor(ingest, max_retries=2)
+    result = await consumer.apply(records(2))
+    assert [o.ref for o in result.outcomes] == [0, 1]
+    assert ingest.calls == [[0, 1], [0, 1], [0, 1], [0], [1]]
+    assert metrics.splits == 1 and len(metrics.retries) == 2
+
+
+async def test_a_unique_violation_no_concurrent_insert_explains_is_not_retried() -> None:
+    ingest = ScriptedIngest(always=pg_error("23505", "orders_pkey"))
+    consumer, metrics = ingestor(ingest)
+    result = await consumer.apply(records(2))
+    assert ingest.calls == [[0, 1], [0], [1]] and metrics.retries == []
+    assert [(r.ref, r.reason) for r in result.rejected] == [(0, "processing_error"), (1, "processing_error")]
+    assert "UniqueViolationError" in result.rejected[0].exception
+    assert "UniqueViolation" not in result.rejected[0].message
+
+
+async def test_while_the_database_is_unreachable_nothing_is_dead_lettered() -> None:
+    consumer, metrics = ingestor(ScriptedIngest(always=ConnectionRefusedError("refused")), max_retries=1)
+    with pytest.raises(errors.StorageUnavailable):
+        await consumer.apply(records(2))
+    assert metrics.retries == ["unavailable"]
 
 
 async def test_a_record_failing_on_its_own_is_dead_lettered_and_the_rest_land() -> None:
-    ingest = ScriptedIngest(poison={1})
-    result = await BatchIngestor(FakePool(), noop_emit, IngestOptions(), ingest=ingest).apply(records(3))
+    consumer, _ = ingestor(ScriptedIngest(poison={1}))
+    result = await consumer.apply(records(3))
     assert [o.ref for o in result.outcomes] == [0, 2]
     assert [(r.ref, r.reason) for r in result.rejected] == [(1, "processing_error")]
 
 
 @pytest.mark.parametrize(
-    ("exc", "transient"),
-    [(Transient(), True), (ConnectionResetError(), True), (ValueError(), False), (KeyError(), False)],
+    ("exc", "kind"),
+    [
+        (DEADLOCK, errors.TransientStorage),
+        (pg_error("40001"), errors.TransientStorage),
+        (pg_error("23505", "customers_mobile"), errors.TransientStorage),
+        (pg_error("23505", "import_orders_pkey"), errors.PermanentStorage),
+        (pg_error("22003"), errors.PermanentStorage),
+        (pg_error("57P01"), errors.StorageUnavailable),
+        (pg_error("08006"), errors.StorageUnavailable),
+        (ConnectionResetError(), errors.StorageUnavailable),
+        (TimeoutError(), errors.StorageUnavailable),
+        (asyncpg.InterfaceError("pool is closing"), errors.StorageUnavailable),
+        (ValueError(), type(None)),
+        (KeyError(), type(None)),
+    ],
 )
-def test_is_transient(exc: BaseException, transient: bool) -> None:
-    assert errors.is_transient(exc) is transient
+def test_driver_errors_are_translated_once(exc: BaseException, kind: type) -> None:
+    assert type(translate(exc)) is kind
+
+
+async def test_retries_splits_and_dead_letters_by_reason_are_on_the_metrics_page() -> None:
+    metrics = Metrics()
+    ingest = ScriptedIngest([DEADLOCK, DEADLOCK], poison={1})
+    batches = BatchIngestor(FakePool(), noop_emit, IngestOptions(), metrics, ingest=ingest, max_retries=3)
+    result = await batches.apply(records(3))
+    metrics.observe_batch(3, result)
+    metrics.observe_restart()
+    page = metrics.exposition().decode()
+    assert 'orderinfo_ingest_retries_total{kind="conflict"} 2.0' in page
+    assert "orderinfo_ingest_batch_splits_total 1.0" in page
+    assert "orderinfo_ingest_batch_restarts_total 1.0" in page
+    assert 'orderinfo_ingest_dead_letters_total{reason="processing_error"} 1.0' in page

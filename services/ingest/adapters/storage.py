@@ -1,0 +1,68 @@
+"""Driver errors translated once, at the adapter edge, into the kinds the consumer classifies (see `errors`).
+
+Unavailable (transient, and never a record's fault): the connection classes (08xxx, 57P0x operator intervention,
+53300 too many connections), the client's own connection errors and timeouts. Transient: serialization failures
+and deadlocks, and a unique violation of one of the customers' identity indexes (two consumers creating the same
+customer at once: a retry sees the committed one).
+Every other database error is permanent: a unique violation elsewhere means a statement lacks its `ON CONFLICT`,
+a bug that retrying would only hide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+from services.ingest.errors import PermanentStorage, StorageError, StorageUnavailable, TransientStorage
+
+UNIQUE_VIOLATION = "23505"
+_CONFLICT_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
+_UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "53300"}  # admin/crash shutdown, cannot connect now, too many
+# Unique indexes a concurrent insert of the same customer can hit (migrations/0001_core.sql).
+CONCURRENT_INSERT_CONSTRAINTS = {"customers_sobot", "customers_mobile", "customers_unionid"}
+# The client's own errors: the connection is gone, closing or in a bad state (e.g. the pool closes at shutdown).
+# Never a record's fault, so never a dead letter: at worst a bug that stalls the partition, visibly (restarts).
+_CLIENT_UNAVAILABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
+
+def translate(exc: BaseException) -> StorageError | None:
+    """The storage error kind of `exc`, or None when it is not a storage error (then it is a bug: let it raise)."""
+    detail = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, asyncpg.PostgresError):
+        return _of_sqlstate(exc.sqlstate or "", getattr(exc, "constraint_name", None), detail)
+    if isinstance(exc, _CLIENT_UNAVAILABLE):
+        return StorageUnavailable(detail)
+    return None
+
+
+def _of_sqlstate(sqlstate: str, constraint: str | None, detail: str) -> StorageError:
+    if sqlstate in _UNAVAILABLE_SQLSTATES or sqlstate.startswith("08"):
+        return StorageUnavailable(detail, sqlstate)
+    if sqlstate in _CONFLICT_SQLSTATES or (
+        sqlstate == UNIQUE_VIOLATION and constraint in CONCURRENT_INSERT_CONSTRAINTS
+    ):
+        return TransientStorage(detail, sqlstate)
+    return PermanentStorage(detail, sqlstate)
+
+
+@contextlib.asynccontextmanager
+async def storage_errors() -> AsyncIterator[None]:
+    """Re-raise driver errors of the block as `TransientStorage` / `PermanentStorage` (the cause kept)."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except Exception as exc:
+        translated = translate(exc)
+        if translated is None:
+            raise
+        raise translated from exc
