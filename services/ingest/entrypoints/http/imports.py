@@ -89,6 +89,7 @@ class ImportStatus(BaseModel):
     updated: int
     unchanged: int
     stale_status: int
+    rejected: int  # received but not applied as sent (why: in the result workbook)
     dead_lettered: int
     first_errors: list[RowIssueOut]
     failure: str | None
@@ -234,6 +235,7 @@ def _status(job: dict[str, Any]) -> ImportStatus:
         orders=job["orders_total"], orders_held_back=job["orders_held_back"],
         orders_published=job["orders_published"], orders_processed=job["orders_processed"], created=job["created"],
         updated=job["updated"], unchanged=job["unchanged"], stale_status=job["stale_status"],
-        dead_lettered=job["dead_lettered"], first_errors=[RowIssueOut(**e) for e in job["first_errors"]],
+        rejected=job["rejected"], dead_lettered=job["dead_lettered"],
+        first_errors=[RowIssueOut(**e) for e in job["first_errors"]],
         failure=job["failure"], created_at=job["created_at"], completed_at=job["completed_at"],
     )  # fmt: skip
