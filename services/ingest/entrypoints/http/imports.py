@@ -18,6 +18,7 @@ from services.ingest.application.imports import ImportRequest, dry_run, submit_i
 from services.ingest.contracts.orders_ingest_v1 import TOPIC, OrderIngestV1, message_key
 from services.ingest.domain.importing import ImportFileError, ImportOptions, SheetRow
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
+from services.ingest.entrypoints.http.limits import UploadSlot
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
@@ -126,13 +127,14 @@ async def _publish(request: Request, messages: Sequence[OrderIngestV1]) -> None:
     "",
     status_code=202,
     response_model=ImportAccepted | DryRunOut,
-    responses=problem_responses(400, 401, 413, 422, 503),
+    responses=problem_responses(400, 401, 408, 413, 422, 503),
     summary="Upload an import (.xlsx or .csv, at most 5,000 rows, one row per product line)",
 )
 async def post_import(
     request: Request,
     tenant: CurrentTenant,
     pool: Pool,
+    _: UploadSlot,
     file: Annotated[UploadFile, File(description="The filled-in import template (.xlsx or .csv).")],
     timezone: Annotated[str, Form(description="IANA zone of the file's times.")] = "Asia/Shanghai",
     mode: Annotated[Literal["partial", "strict"], Form()] = "partial",
