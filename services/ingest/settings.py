@@ -21,7 +21,7 @@ class IngestSettings(ConnectionSettings):
         default=10, gt=0, description="A request's line and headers must arrive within this (else 408, closed)."
     )
     http_body_timeout_seconds: float = Field(
-        default=60, gt=0, description="A request's body must arrive within this of its headers (else 408, closed)."
+        default=120, gt=0, description="A request's body must arrive within this of its headers (else 408, closed)."
     )
     http_keep_alive_seconds: float = Field(default=5, gt=0, description="Idle keep-alive connections close after.")
     max_uploads_in_flight: int = Field(

@@ -183,7 +183,8 @@ def test_merging_past_the_line_limit_is_rejected_and_writes_nothing(
 
 def test_the_event_of_a_full_order_at_maximal_field_lengths_stays_far_below_the_message_limit() -> None:
     def text(n: int, i: int) -> str:
-        return (f"{i}-" + "商" * n)[:n]
+        """`n` characters of 4 bytes each in UTF-8 (the most a character the contract allows can take)."""
+        return (f"{i}-" + "🛒" * n)[:n]
 
     lines = [
         line(
@@ -211,4 +212,4 @@ def test_the_event_of_a_full_order_at_maximal_field_lengths_stays_far_below_the_
     assert events
     for event in events:
         size = len(json.dumps(event.payload, ensure_ascii=False).encode()) + len(json.dumps(event.headers))
-        assert size < MAX_MESSAGE_BYTES / 4, size
+        assert size < MAX_MESSAGE_BYTES / 4, size  # measured: 0.82 MB (0.63 MB in Chinese)
