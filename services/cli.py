@@ -72,6 +72,7 @@ def _relay(args: argparse.Namespace) -> int:
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from services.ingest.entrypoints.http.app import server_options
     from services.ingest.settings import IngestSettings
 
     _logging()
@@ -83,6 +84,7 @@ def _api(args: argparse.Namespace) -> int:
         port=args.port or settings.http_port,
         log_level="info",
         access_log=False,
+        **server_options(settings),
     )
     return 0
 

@@ -17,6 +17,17 @@ class IngestSettings(ConnectionSettings):
     consumer_ops_port: int = Field(default=8081, description="/healthz, /readyz, /metrics of the consumer process.")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, description="Uploads above this are refused unread.")
     max_rows: int = Field(default=5000, description="Data rows per import.")
+    http_head_timeout_seconds: float = Field(
+        default=10, gt=0, description="A request's line and headers must arrive within this (else 408, closed)."
+    )
+    http_body_timeout_seconds: float = Field(
+        default=120, gt=0, description="A request's body must arrive within this of its headers (else 408, closed)."
+    )
+    http_keep_alive_seconds: float = Field(default=5, gt=0, description="Idle keep-alive connections close after.")
+    max_uploads_in_flight: int = Field(
+        default=4, ge=1, description="Uploads handled at once; past it 503 with Retry-After (each costs CPU, memory)."
+    )
+    upload_retry_after_seconds: int = Field(default=5, ge=1, description="Retry-After of that 503.")
     default_timezone: str = "Asia/Shanghai"
     mobile_placeholders: list[str] = Field(default_factory=list, description="Extra placeholder mobiles.")
     consumer_max_records: int = Field(default=1000, description="Upper bound of records per consumed batch.")

@@ -331,7 +331,8 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, observed_send)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            # the template without converters: `/v1/orders/{order_no}`, not `{order_no:path}`
+            route = getattr(scope.get("route"), "path_format", None) or "unmatched"
             self.metrics.observe_request(scope["method"], route, status, time.perf_counter() - started)
 
 

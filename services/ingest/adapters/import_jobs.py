@@ -93,7 +93,7 @@ class OrderResult:
     tenant_id: UUID
     import_id: UUID
     order_no: str
-    outcome: str  # created | updated | unchanged | stale_status | dead_lettered
+    outcome: str  # created | updated | unchanged | stale_status | rejected | dead_lettered
     detail: str = ""
 
 
@@ -118,10 +118,11 @@ async def count_results(conn: Conn, results: Sequence[OrderResult]) -> None:
         return [counts[(t, i, outcome)] for t, i in jobs]
 
     dead = column("dead_lettered")
-    processed = [sum(counts[(t, i, o)] for o in ("created", "updated", "unchanged", "stale_status")) for t, i in jobs]
+    applied = ("created", "updated", "unchanged", "stale_status", "rejected")  # processed by the consumer
+    processed = [sum(counts[(t, i, o)] for o in applied) for t, i in jobs]
     await conn.execute(
         sql.ADVANCE_IMPORTS, [t for t, _ in jobs], [i for _, i in jobs], processed, column("created"),
-        column("updated"), column("unchanged"), column("stale_status"), dead,
+        column("updated"), column("unchanged"), column("stale_status"), dead, column("rejected"),
     )  # fmt: skip
 
 

@@ -232,15 +232,18 @@ UPDATE imports i SET
     orders_processed = i.orders_processed + d.processed,
     created = i.created + d.created, updated = i.updated + d.updated, unchanged = i.unchanged + d.unchanged,
     stale_status = i.stale_status + d.stale, dead_lettered = i.dead_lettered + d.dead,
+    rejected = i.rejected + d.rejected,
     state = CASE
         WHEN i.orders_processed + d.processed + i.dead_lettered + d.dead < i.orders_total THEN 'processing'
-        WHEN i.rows_invalid > 0 OR i.dead_lettered + d.dead > 0 THEN 'completed_with_errors'
+        WHEN i.rows_invalid > 0 OR i.dead_lettered + d.dead > 0 OR i.rejected + d.rejected > 0
+            THEN 'completed_with_errors'
         ELSE 'completed' END,
     completed_at = CASE WHEN i.orders_processed + d.processed + i.dead_lettered + d.dead >= i.orders_total
                         THEN coalesce(i.completed_at, now()) END,
     updated_at = now()
-FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[])
-      ORDER BY 1, 2) AS d (tenant_id, import_id, processed, created, updated, unchanged, stale, dead)
+FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[],
+                           $9::int[])
+      ORDER BY 1, 2) AS d (tenant_id, import_id, processed, created, updated, unchanged, stale, dead, rejected)
 WHERE i.tenant_id = d.tenant_id AND i.id = d.import_id AND i.state <> 'failed'
 """
 

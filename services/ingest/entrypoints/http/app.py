@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 
 from services.ingest.adapters import import_jobs
 from services.ingest.entrypoints.http import customers, health, imports, orders, problems
-from services.ingest.entrypoints.http.limits import BodySizeLimit
+from services.ingest.entrypoints.http.limits import BodyDeadline, BodySizeLimit, UploadSlots, head_deadline_protocol
 from services.ingest.settings import IngestSettings
 
 INTERRUPTED_AFTER = timedelta(minutes=15)  # far longer than any upload takes to publish
@@ -41,11 +42,21 @@ def create_app(settings: IngestSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.upload_slots = UploadSlots(settings.max_uploads_in_flight, settings.upload_retry_after_seconds)
     problems.install(app)
     # multipart framing adds a little around the file itself
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
+    app.add_middleware(BodyDeadline, seconds=settings.http_body_timeout_seconds)
     app.include_router(imports.router)
     app.include_router(orders.router)
     app.include_router(customers.router)
     health.install(app, settings)  # request metrics middleware + /healthz, /readyz, /metrics
     return app
+
+
+def server_options(settings: IngestSettings) -> dict[str, Any]:
+    """uvicorn's options for the API: read deadlines for slow clients (see `limits`)."""
+    return {
+        "http": head_deadline_protocol(settings.http_head_timeout_seconds),
+        "timeout_keep_alive": settings.http_keep_alive_seconds,
+    }

@@ -18,6 +18,7 @@ from services.ingest.application.imports import ImportRequest, dry_run, submit_i
 from services.ingest.contracts.orders_ingest_v1 import TOPIC, OrderIngestV1, message_key
 from services.ingest.domain.importing import ImportFileError, ImportOptions, SheetRow
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
+from services.ingest.entrypoints.http.limits import UploadSlot
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
@@ -89,6 +90,7 @@ class ImportStatus(BaseModel):
     updated: int
     unchanged: int
     stale_status: int
+    rejected: int  # received but not applied as sent (why: in the result workbook)
     dead_lettered: int
     first_errors: list[RowIssueOut]
     failure: str | None
@@ -125,13 +127,14 @@ async def _publish(request: Request, messages: Sequence[OrderIngestV1]) -> None:
     "",
     status_code=202,
     response_model=ImportAccepted | DryRunOut,
-    responses=problem_responses(400, 401, 413, 422, 503),
+    responses=problem_responses(400, 401, 408, 413, 422, 503),
     summary="Upload an import (.xlsx or .csv, at most 5,000 rows, one row per product line)",
 )
 async def post_import(
     request: Request,
     tenant: CurrentTenant,
     pool: Pool,
+    _: UploadSlot,
     file: Annotated[UploadFile, File(description="The filled-in import template (.xlsx or .csv).")],
     timezone: Annotated[str, Form(description="IANA zone of the file's times.")] = "Asia/Shanghai",
     mode: Annotated[Literal["partial", "strict"], Form()] = "partial",
@@ -234,6 +237,7 @@ def _status(job: dict[str, Any]) -> ImportStatus:
         orders=job["orders_total"], orders_held_back=job["orders_held_back"],
         orders_published=job["orders_published"], orders_processed=job["orders_processed"], created=job["created"],
         updated=job["updated"], unchanged=job["unchanged"], stale_status=job["stale_status"],
-        dead_lettered=job["dead_lettered"], first_errors=[RowIssueOut(**e) for e in job["first_errors"]],
+        rejected=job["rejected"], dead_lettered=job["dead_lettered"],
+        first_errors=[RowIssueOut(**e) for e in job["first_errors"]],
         failure=job["failure"], created_at=job["created_at"], completed_at=job["completed_at"],
     )  # fmt: skip

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, AwareDatetime
 
 from services.ingest.adapters import queries
 from services.ingest.adapters.queries import OrderFilter, Position
+from services.ingest.domain.bounds import unstorable_char
 from services.ingest.domain.order import OrderSource, OrderStatus
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
@@ -44,13 +45,14 @@ def encode_cursor(last: Position) -> str:
 
 
 def decode_cursor(cursor: str) -> Position:
-    """The position a cursor of `encode_cursor` names; a 400 problem for anything else."""
+    """The position a cursor of `encode_cursor` names; a 400 problem for anything else (garbled or forged)."""
     try:
         raw = json.loads(base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True))
         if not (isinstance(raw, dict) and isinstance(raw.get("t"), str) and isinstance(raw.get("n"), str)):
             raise ValueError("not a cursor")
         order_time, order_no = datetime.fromisoformat(raw["t"]), raw["n"]
-        if order_time.tzinfo is None or "\x00" in order_no or not 0 < len(order_no) <= 64:
+        # a forged `n` may hold what no order no. can (NUL, a lone surrogate, a control character)
+        if order_time.tzinfo is None or unstorable_char(order_no) or not 0 < len(order_no) <= 64:
             raise ValueError("not a cursor")
         return Position(order_time.astimezone(UTC), order_no)
     except (ValueError, TypeError, OverflowError, binascii.Error) as exc:
@@ -95,14 +97,15 @@ async def list_orders(
     return OrderPage(items=items, next_cursor=next_cursor)
 
 
+# `path`: order nos may hold `/` (sent as %2F, which the server decodes before routing); any accepted one reads back.
 @router.get(
-    "/{order_no}",
+    "/{order_no:path}",
     response_model=OrderDetail,
     responses=problem_responses(401, 404, 422),
     summary="One order: lines, customer, matched identifier, status history and emitted events",
 )
 async def get_order(
-    tenant: CurrentTenant, pool: Pool, order_no: Annotated[str, Path(max_length=64, pattern=NO_NUL)]
+    tenant: CurrentTenant, pool: Pool, order_no: Annotated[str, Path(min_length=1, max_length=64, pattern=NO_NUL)]
 ) -> OrderDetail:
     async with pool.acquire() as conn:
         found = await queries.get_order(conn, tenant.id, order_no, ORDER_EVENTS.name)

@@ -30,9 +30,17 @@ class Problem(BaseModel):
 class ApiProblem(Exception):
     """Raise to answer with a problem document."""
 
-    def __init__(self, status: int, title: str, detail: str | None = None, code: str | None = None,
-                 errors: list[dict[str, Any]] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        code: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(detail or title)
+        self.headers = headers
         self.problem = Problem(
             type=f"https://orderinfo.dev/problems/{code}" if code else "about:blank",
             title=title, status=status, detail=detail, code=code, errors=errors,
@@ -52,7 +60,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiProblem)
     async def on_problem(_: Request, exc: ApiProblem) -> JSONResponse:
-        return problem_response(exc.problem)
+        return problem_response(exc.problem, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
