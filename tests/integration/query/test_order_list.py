@@ -142,3 +142,31 @@ async def test_invalid_parameters_are_problems(
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["status"] == status
+
+
+@pytest.mark.parametrize(
+    ("written", "code"),
+    [
+        ({"status": "已付款"}, {"status": "paid"}),
+        ({"status": "Paid"}, {"status": "paid"}),
+        ({"status": " PAID "}, {"status": "paid"}),
+        ({"status": ["交易成功", "Deal Closed"]}, {"status": ["dealed", "deal_closed"]}),
+        ({"source": "有赞"}, {"source": "youzan"}),
+        ({"source": "Youzan"}, {"source": "youzan"}),
+        ({"source": "JD"}, {"source": "jingdong"}),
+    ],
+)
+async def test_filters_take_every_spelling_the_import_takes(
+    written: dict[str, Any], code: dict[str, Any], catalogue: Catalogue, client_for: ClientFor
+) -> None:
+    client = client_for(catalogue.key_a)
+    by_code = await client.get("/v1/orders", params={**code, "limit": 200})
+    by_label = await client.get("/v1/orders", params={**written, "limit": 200})
+    assert by_label.status_code == 200, by_label.text
+    assert by_label.json()["items"] == by_code.json()["items"]
+
+
+async def test_an_unknown_status_names_what_is_accepted(catalogue: Catalogue, client_for: ClientFor) -> None:
+    answer = await client_for(catalogue.key_a).get("/v1/orders", params={"status": "Teleported"})
+    assert answer.status_code == 422 and answer.json()["code"] == "unknown_status"
+    assert "to_be_paid" in answer.json()["detail"] and "label of the import template" in answer.json()["detail"]

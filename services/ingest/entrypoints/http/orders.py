@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
@@ -15,12 +17,13 @@ from pydantic import AfterValidator, AwareDatetime
 from services.ingest.adapters import queries
 from services.ingest.adapters.queries import OrderFilter, Position
 from services.ingest.domain.bounds import unstorable_char
-from services.ingest.domain.order import OrderSource, OrderStatus
+from services.ingest.domain.template import SOURCE_INDEX, STATUS_INDEX, label_key
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 from services.ingest.entrypoints.http.schemas import OrderDetail, OrderPage, OrderSummary
 from services.rules_bridge.contracts.order_events_v1 import TOPIC as ORDER_EVENTS
 
+E = TypeVar("E", bound=StrEnum)
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
@@ -72,22 +75,40 @@ async def list_orders(
     pool: Pool,
     order_no: Text64 = None,
     order_no_prefix: Text64 = None,
-    status: Annotated[list[OrderStatus] | None, Query(description="Repeat for several (any of them).")] = None,
+    status: Annotated[
+        list[str] | None,
+        Query(
+            max_length=64,
+            description="Repeat for several (any of them). A code (`paid`) or any label the import template accepts "
+            "(`Paid`, `已付款`), case and spaces ignored.",
+        ),
+    ] = None,
     order_time_from: Annotated[Instant | None, Query(description="Inclusive; ISO-8601 with an offset.")] = None,
     order_time_to: Annotated[Instant | None, Query(description="Exclusive; ISO-8601 with an offset.")] = None,
     store: Annotated[
         str | None, Query(min_length=1, max_length=64, pattern=NO_NUL, description="The store no. or the store ID.")
     ] = None,
-    source: OrderSource | None = None,
+    source: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="A code (`jingdong`) or any label the import template accepts (`JD`, `京东`).",
+        ),
+    ] = None,
     customer_id: UUID | None = None,
     cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> OrderPage:
     where = OrderFilter(
-        order_no=order_no, order_no_prefix=order_no_prefix, statuses=tuple(s.value for s in status or ()),
-        order_time_from=order_time_from, order_time_to=order_time_to, store=store,
-        source=source.value if source else None, customer_id=customer_id,
-    )  # fmt: skip
+        order_no=order_no,
+        order_no_prefix=order_no_prefix,
+        statuses=tuple(_vocabulary(STATUS_INDEX, "status", s).value for s in status or ()),
+        order_time_from=order_time_from,
+        order_time_to=order_time_to,
+        store=store,
+        source=_vocabulary(SOURCE_INDEX, "source", source).value if source else None,
+        customer_id=customer_id,
+    )
     after = decode_cursor(cursor) if cursor else None
     async with pool.acquire() as conn:
         rows = await queries.list_orders(conn, tenant.id, where, after, limit + 1)
@@ -95,6 +116,16 @@ async def list_orders(
     more = len(rows) > limit
     next_cursor = encode_cursor(Position(items[-1].order_time, items[-1].order_no)) if more else None
     return OrderPage(items=items, next_cursor=next_cursor)
+
+
+def _vocabulary(index: Mapping[str, E], name: str, text: str) -> E:
+    """A status or source as the import template spells it (code, English or Chinese label, alias), or a 422."""
+    found = index.get(label_key(text))
+    if found is None:
+        codes = ", ".join(sorted({member.value for member in index.values()}))
+        detail = f"{text!r} is not an order {name}: give a code ({codes}) or a label of the import template"
+        raise ApiProblem(422, f"Unknown {name}", detail, f"unknown_{name}")
+    return found
 
 
 # `path`: order nos may hold `/` (sent as %2F, which the server decodes before routing); any accepted one reads back.
