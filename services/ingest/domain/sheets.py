@@ -3,6 +3,8 @@
 Guarantees: bytes in, `Table` out, or `ImportFileError`; no traceback of a reader escapes. Row numbers are the
 ones the user sees (1-based, counting blank and title rows above the header). Fully blank rows are dropped.
 Merged cells are filled down with their top-left value. Memory and time are bounded by `ImportOptions`.
+Number cells become their display text; the ones whose text may not be what was typed (decimals, or more than
+15 digits: calamine hands every number over as a binary float) are listed, so ID columns can refuse them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from python_calamine import CalamineWorkbook, SheetTypeEnum
@@ -20,7 +22,7 @@ from services.ingest.domain.archive import inspect_xlsx
 from services.ingest.domain.issues import ImportFileError
 from services.ingest.domain.options import ImportOptions
 from services.ingest.domain.template import HEADER_INDEX, header_key
-from services.ingest.domain.validation import display_text
+from services.ingest.domain.validation import display_text, is_exact_id_number
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -31,12 +33,14 @@ HEADER_SEARCH_ROWS = 10  # title rows above the header that are tolerated
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """The header and the non-blank data rows (row number, cell texts as wide as the header) of the sheet read."""
+    """The header and the non-blank data rows (row number, cell texts as wide as the header) of the sheet read;
+    `inexact_numbers` holds the (row number, column index) of number cells that are no exact identifier."""
 
     sheet: str | None
     header_row: int
     header: list[str]
     rows: list[tuple[int, list[str]]]
+    inexact_numbers: frozenset[tuple[int, int]] = field(default_factory=frozenset)
 
 
 def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
@@ -97,8 +101,20 @@ def _read_sheet(sheet: Any, options: ImportOptions) -> Table | None:
     top, left = sheet.start
     grid: list[list[Any]] = sheet.to_python(skip_empty_area=True)
     _fill_merged(grid, sheet.merged_cell_ranges or (), top, left)
-    texts = ([c if type(c) is str else display_text(c) for c in row] for row in grid)
-    return _table(sheet.name, enumerate(texts, top + 1), options)
+    inexact: set[tuple[int, int]] = set()
+    table = _table(sheet.name, _texts(grid, top + 1, inexact), options)
+    return None if table is None else Table(table.sheet, table.header_row, table.header, table.rows, frozenset(inexact))
+
+
+def _texts(grid: list[list[Any]], first_row_no: int, inexact: set[tuple[int, int]]) -> Iterator[tuple[int, list[str]]]:
+    """Each row's cell texts, numbered; adds the position of every inexact number cell to `inexact`."""
+    for row_no, row in enumerate(grid, first_row_no):
+        texts = [c if type(c) is str else display_text(c) for c in row]
+        if texts != row:  # some cell was not text (comparing is far cheaper than a per-cell check)
+            inexact.update(
+                (row_no, col) for col, cell in enumerate(row) if type(cell) is not str and not is_exact_id_number(cell)
+            )
+        yield row_no, texts
 
 
 def _fill_merged(grid: list[list[Any]], merges: Iterable[Any], top: int, left: int) -> None:
