@@ -103,8 +103,8 @@ class RowRules:
             return parse_text(text, column.max_length)
         if kind is Kind.SOURCE:
             return parse_source(text)
-        if kind is Kind.STATUS:
-            return parse_status(text)
+        if kind is Kind.STATUS:  # kept as status_raw: its length is bounded too
+            return check_length(text, column.max_length) or parse_status(text)
         if kind is Kind.TIME:
             return parse_time(text, self.zone)
         if kind is Kind.QUANTITY:
