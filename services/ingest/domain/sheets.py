@@ -3,8 +3,8 @@
 Guarantees: bytes in, `Table` out, or `ImportFileError`; no traceback of a reader escapes. Row numbers are the
 ones the user sees (1-based, counting blank and title rows above the header). Fully blank rows are dropped.
 Merged cells are filled down with their top-left value. Memory and time are bounded by `ImportOptions`.
-Number cells become their display text; the ones whose text may not be what was typed (decimals, or more than
-15 digits: calamine hands every number over as a binary float) are listed, so ID columns can refuse them.
+Number cells become their display text; those of ID columns whose text may not be what was typed (decimals, or
+more than 15 digits: calamine hands every number over as a binary float) are listed, so they can be refused.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from python_calamine import CalamineWorkbook, SheetTypeEnum
@@ -21,7 +21,7 @@ from services.ingest.domain import issues
 from services.ingest.domain.archive import inspect_xlsx
 from services.ingest.domain.issues import ImportFileError
 from services.ingest.domain.options import ImportOptions
-from services.ingest.domain.template import HEADER_INDEX, header_key
+from services.ingest.domain.template import COLUMNS_BY_KEY, HEADER_INDEX, Kind, header_key
 from services.ingest.domain.validation import display_text, is_exact_id_number
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -101,20 +101,29 @@ def _read_sheet(sheet: Any, options: ImportOptions) -> Table | None:
     top, left = sheet.start
     grid: list[list[Any]] = sheet.to_python(skip_empty_area=True)
     _fill_merged(grid, sheet.merged_cell_ranges or (), top, left)
-    inexact: set[tuple[int, int]] = set()
-    table = _table(sheet.name, _texts(grid, top + 1, inexact), options)
-    return None if table is None else Table(table.sheet, table.header_row, table.header, table.rows, frozenset(inexact))
+    texts = ([c if type(c) is str else display_text(c) for c in row] for row in grid)
+    table = _table(sheet.name, enumerate(texts, top + 1), options)
+    if table is None:
+        return None
+    return replace(table, inexact_numbers=_inexact_ids(grid, top + 1, table))
 
 
-def _texts(grid: list[list[Any]], first_row_no: int, inexact: set[tuple[int, int]]) -> Iterator[tuple[int, list[str]]]:
-    """Each row's cell texts, numbered; adds the position of every inexact number cell to `inexact`."""
-    for row_no, row in enumerate(grid, first_row_no):
-        texts = [c if type(c) is str else display_text(c) for c in row]
-        if texts != row:  # some cell was not text (comparing is far cheaper than a per-cell check)
-            inexact.update(
-                (row_no, col) for col, cell in enumerate(row) if type(cell) is not str and not is_exact_id_number(cell)
-            )
-        yield row_no, texts
+def _inexact_ids(grid: list[list[Any]], first_row_no: int, table: Table) -> frozenset[tuple[int, int]]:
+    """(row number, column index) of the number cells of ID columns whose text may not be what was typed."""
+    ids = [index for index, name in enumerate(table.header) if _is_id_header(name)]
+    found: set[tuple[int, int]] = set()
+    for row_no, _ in table.rows:
+        row = grid[row_no - first_row_no]
+        for col in ids:
+            cell = row[col] if col < len(row) else None
+            if cell is not None and type(cell) is not str and not is_exact_id_number(cell):
+                found.add((row_no, col))
+    return frozenset(found)
+
+
+def _is_id_header(name: str) -> bool:
+    key = HEADER_INDEX.get(header_key(name))
+    return key is not None and COLUMNS_BY_KEY[key].kind is Kind.ID
 
 
 def _fill_merged(grid: list[list[Any]], merges: Iterable[Any], top: int, left: int) -> None:
