@@ -217,3 +217,29 @@ async def test_an_upload_that_cannot_publish_every_order_is_failed_naming_what_w
     header = [c.value for c in sheet[1]]
     results = [row[header.index("Result")] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert results == ["created"] * 20 + ["not_published"] * 20 + ["created"] * 20
+
+
+async def test_an_order_of_thousands_of_long_lines_is_refused_whole_and_the_others_land(
+    client: httpx.AsyncClient, api_key: str, tmp_path: Path, pool: asyncpg.Pool
+) -> None:
+    """Finding 3: one valid-looking order of 4,500 lines with long names used to answer 500 after the orders before
+    it were published. Now its rows are errors naming it, found before anything is published."""
+    small = [list(r) for r in sample_rows(4, 2, seed=31)]
+    big = [list(r) for r in sample_rows(1, 4500, seed=32)]
+    name = SAMPLE_HEADER.index("Product Name")
+    for line in big:
+        line[name] = "长" * 255
+    path = tmp_path / "big.xlsx"
+    write_sample_xlsx(path, [tuple(r) for r in [*small[:6], *big, *small[6:]]])
+    answer = await upload(client, api_key, path.read_bytes())
+    assert answer.status_code == 202, answer.text
+    receipt = answer.json()
+    assert (receipt["invalid_rows"], receipt["orders"], receipt["orders_held_back"]) == (4500, 4, 1)
+    (code,) = {e["code"] for e in receipt["first_errors"]}
+    assert code == "too_many_lines" and str(big[0][0]) in receipt["first_errors"][0]["message"]
+    status = await finished(client, api_key, receipt["import_id"])
+    assert (status["state"], status["orders_published"], status["created"]) == ("completed_with_errors", 4, 4)
+    stored = await pool.fetchval(
+        "SELECT count(*) FROM orders WHERE last_import_id = $1", uuid.UUID(receipt["import_id"])
+    )
+    assert stored == 4

@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from services.ingest.adapters.spreadsheets import build_result_workbook
 from services.ingest.domain import bounds, issues
 from services.ingest.domain.importing import ImportFileError, ParsedImport, SheetRow, parse_import
+from services.ingest.domain.rows import CheckedRows, Field, RowRules, _bulk, _one_by_one
+from services.ingest.domain.template import COLUMNS_BY_KEY
+from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES
 from tests.unit.ingest.test_import_support import HEADER, csv_bytes, grid_of, row, xlsx_bytes
 
 
@@ -147,8 +154,6 @@ def test_the_first_and_last_instants_of_the_range_are_accepted(zone: str, text: 
 
 
 def test_a_date_time_cell_of_year_1900_is_a_row_error() -> None:
-    from datetime import datetime
-
     grid = grid_of([row()])
     grid[1][HEADER.index("Order Time*")] = datetime(1900, 1, 1, 12, 30)
     grid[1][HEADER.index("Payment Time")] = None
@@ -230,3 +235,28 @@ def test_the_result_workbook_writes_any_stored_text(text: str) -> None:
     values = [c.value for r in sheet.iter_rows() for c in r if c.value]
     assert values and all(bounds.unstorable_char(str(v)) is None for v in values)
     assert all("\ufffd" in str(v) for v in values if v not in ("Remark", "Result", "Errors", "invalid"))
+
+
+ZONES = ["Asia/Shanghai", "America/New_York", "Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)), min_size=1, max_size=6),
+    st.sampled_from(ZONES),
+)
+def test_the_bulk_time_path_refuses_exactly_what_the_cell_by_cell_path_refuses(
+    moments: list[datetime], zone_name: str
+) -> None:
+    texts = [f"{moment.year:04d}-{moment:%m-%d %H:%M:%S}" for moment in moments]
+    column = COLUMNS_BY_KEY["payment_time"]
+    rules = RowRules(ZoneInfo(zone_name), DEFAULT_PLACEHOLDER_MOBILES)
+    bulk = _bulk(column, texts, "\x00".join(texts), rules)
+    by_cell = CheckedRows(list(range(2, len(texts) + 2)), {})
+    expected = _one_by_one(by_cell, Field(column, 0, column.english), texts, rules)
+    in_range = [bounds.time_in_range(m.replace(tzinfo=ZoneInfo(zone_name))) for m in moments]
+    assert [issue.code for issues_ in by_cell.errors.values() for issue in issues_] == [
+        issues.TIME_OUT_OF_RANGE for ok in in_range if not ok
+    ]
+    if bulk is not None:
+        assert all(in_range) and bulk == expected
