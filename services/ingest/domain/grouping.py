@@ -76,7 +76,8 @@ def group_rows(checked: CheckedRows, fields: Sequence[Field]) -> Grouped:
             if len(set(pick(lines))) != len(members):
                 _check_lines(checked, order_no, members, lines, headers)
             if len(members) > MAX_LINES:
-                _refuse_rows(checked, order_no, members, headers["order_no"], _too_many_lines(order_no, members))
+                too_many = _too_many(order_no, members)
+                _refuse_order(checked, order_no, members, headers["order_no"], issues.TOO_MANY_LINES, too_many)
             elif not (checked.errors and any(i in checked.errors for i in members)):
                 _check_order_total(checked, order_no, members, columns, headers)
         if checked.errors and any(i in checked.errors for i in members):
@@ -146,21 +147,20 @@ def _check_lines(
             checked.add_error(index, RowIssue(row_no, header, issues.DUPLICATE_LINE, message, product_id))
 
 
-def _too_many_lines(order_no: str, members: list[int]) -> tuple[str, str]:
-    return issues.TOO_MANY_LINES, (
+def _too_many(order_no: str, members: list[int]) -> str:
+    return (
         f'order "{shown(order_no)}" has {len(members):,} lines in this file; expected at most {MAX_LINES:,} lines per '
         "order (an order is published as one message)"
     )
 
 
-def _refuse_rows(
-    checked: CheckedRows, order_no: str, members: list[int], header: str, problem: tuple[str, str]
+def _refuse_order(
+    checked: CheckedRows, order_no: str, members: list[int], header: str, code: str, problem: str
 ) -> None:
     """The same error on every row of an order: `Row N: <problem>.`"""
-    code, text = problem
     for index in members:
         row_no = checked.row_nos[index]
-        checked.add_error(index, RowIssue(row_no, header, code, f"Row {row_no}: {text}.", order_no))
+        checked.add_error(index, RowIssue(row_no, header, code, f"Row {row_no}: {problem}.", order_no))
 
 
 def _check_order_total(
@@ -169,12 +169,9 @@ def _check_order_total(
     """The order's lines (Line Amount, else Quantity x Unit Price) must add up to a storable amount."""
     total = sum((_line_total(columns.lines[i]) for i in members), Decimal(0))
     if total > bounds.MAX_MONEY:
-        problem = (
-            issues.TOTAL_TOO_LARGE,
-            f'the lines of order "{shown(order_no)}" add up to {total:,}; expected at most {bounds.MAX_MONEY:,} per '
-            "order",
-        )
-        _refuse_rows(checked, order_no, members, headers.get("line_amount", headers["unit_price"]), problem)
+        problem = f'the lines of order "{shown(order_no)}" add up to {total:,}; expected at most {bounds.MAX_MONEY:,}'
+        header = headers.get("line_amount", headers["unit_price"])
+        _refuse_order(checked, order_no, members, header, issues.TOTAL_TOO_LARGE, problem + " per order")
 
 
 def _line_total(line: tuple[Any, ...]) -> Decimal:
