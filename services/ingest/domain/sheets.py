@@ -29,6 +29,10 @@ ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 TEXT_SUFFIXES = (".csv", ".tsv")
 HEADER_SEARCH_ROWS = 10  # title rows above the header that are tolerated
+UNREADABLE_WORKBOOK = (
+    "The workbook cannot be read: it is damaged or was not written by a spreadsheet program. Open it in Excel "
+    "or WPS and save it again as .xlsx, or export it as CSV."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +78,7 @@ def read_workbook(data: bytes, sheet: str | None, options: ImportOptions) -> Tab
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # calamine errors, and pyo3 panics (BaseException subclasses)
-        raise ImportFileError(issues.CORRUPT_WORKBOOK, f"The workbook cannot be read: {exc}"[:300]) from exc
+        raise ImportFileError(issues.CORRUPT_WORKBOOK, UNREADABLE_WORKBOOK) from exc  # the reader's text: logs only
 
 
 def _read_book(book: Any, sheet: str | None, options: ImportOptions) -> Table:
@@ -174,10 +178,16 @@ def read_csv(data: bytes, options: ImportOptions) -> Table:
     try:
         table = _table(None, enumerate(reader, 1), options)
     except csv.Error as exc:
-        raise ImportFileError(issues.UNSUPPORTED_FORMAT, f"The CSV file cannot be read: {exc}.") from exc
+        raise ImportFileError(issues.UNSUPPORTED_FORMAT, _csv_problem(exc)) from exc
     if table is None:
         raise ImportFileError(issues.EMPTY_FILE, "The CSV file has only blank lines.")
     return table
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return f"The CSV file has a cell longer than {csv.field_size_limit():,} characters; no column accepts that."
+    return "The CSV file cannot be read (a quote is not closed, or it is not a CSV file); save it again as CSV UTF-8."
 
 
 # --- shared ----------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -27,6 +28,7 @@ from services.ingest.domain.importing import ImportFileError, ImportOptions, She
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
 from services.ingest.entrypoints.http.problems import ApiProblem, Problem, problem_response, problem_responses
 
+log = logging.getLogger("orderinfo.http.imports")
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 _FILE_ERROR_STATUS = {
     "file_too_large": 413,
@@ -175,6 +177,8 @@ async def post_import(
             return DryRunOut.model_validate(report, from_attributes=True)
         receipt = await submit_import(pool, lambda items: publish_orders(broker, topic, items), upload, options)
     except ImportFileError as exc:
+        if exc.__cause__ is not None:  # what the reader said: for the log, not for the user
+            log.info("upload refused (%s): %r", exc.code, exc.__cause__)
         raise ApiProblem(_FILE_ERROR_STATUS.get(exc.code, 400), "Import file rejected", exc.message, exc.code) from exc
     except PublishingFailed as exc:
         return _publishing_failed(exc)
