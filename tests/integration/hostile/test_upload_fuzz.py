@@ -26,7 +26,12 @@ from openpyxl import Workbook
 from services.ingest.domain.template import COLUMNS, Column, Kind
 from tests.integration.hostile.conftest import Api, upload
 
-pytestmark = pytest.mark.integration
+# The app, broker clients and consumer run on the event loop while hypothesis generates in its own thread; they
+# use the `random` module, which hypothesis then reports as if the strategies did.
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies"),
+]
 SEED = int(os.environ.get("ORDERINFO_FUZZ_SEED") or random.randrange(2**32))
 EXAMPLES = int(os.environ.get("ORDERINFO_FUZZ_EXAMPLES", "30"))
 DEADLINE = timedelta(seconds=30)  # per example: two uploads and two reads, on a shared 2-core machine
