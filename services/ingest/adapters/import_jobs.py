@@ -41,7 +41,7 @@ class ImportRow:
     row_no: int
     order_no: str | None
     cells: list[str]
-    outcome: str  # invalid | held_back | queued
+    outcome: str  # invalid | held_back | queued | not_published (publishing failed)
     issues: str
 
 
@@ -74,6 +74,14 @@ async def mark_published(conn: Conn, tenant_id: UUID, import_id: UUID, published
 
 async def mark_failed(conn: Conn, tenant_id: UUID, import_id: UUID, reason: str) -> None:
     await conn.execute(sql.FAIL_IMPORT, tenant_id, import_id, reason)
+
+
+async def mark_publish_failed(
+    conn: Conn, tenant_id: UUID, import_id: UUID, published: int, unpublished: Sequence[str], reason: str
+) -> None:
+    """Fail an import whose publishing stopped short: `published` orders were acknowledged, `unpublished` not."""
+    await conn.execute(sql.FAIL_IMPORT_PUBLISHING, tenant_id, import_id, reason, published)
+    await conn.execute(sql.MARK_ROWS_NOT_PUBLISHED, tenant_id, import_id, list(unpublished))
 
 
 async def fail_interrupted(conn: Conn, older_than: timedelta) -> int:

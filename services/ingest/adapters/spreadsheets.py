@@ -2,7 +2,9 @@
 
 Both are generated from `domain.template`, so they never drift from what the parser accepts. Every text written
 that a spreadsheet could take for a formula (starting with = + - @, tab or carriage return) is neutralised with a
-leading `'` and stored as a string; the parser strips that quote again on re-upload.
+leading `'` and stored as a string; the parser strips that quote again on re-upload. A character no workbook can
+hold (control characters, lone surrogates: refused at upload, but rows stored before that rule may have them) is
+written as U+FFFD, so a stored value never makes the result workbook fail.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from services.ingest.domain.template import (
     Kind,
     column_rule,
 )
-from services.ingest.domain.validation import FORMULA_PREFIXES
+from services.ingest.domain.validation import FORMULA_PREFIXES, visible
 
 ORDERS_SHEET = "Orders"
 INSTRUCTIONS_SHEET = "Instructions"
@@ -46,7 +48,7 @@ def neutralise(text: str) -> str:
 
 def _put(sheet: Worksheet, row: int, col: int, text: str) -> None:
     cell = sheet.cell(row=row, column=col)
-    cell.value = neutralise(text)
+    cell.value = neutralise(visible(text))
     cell.data_type = "s"  # never "f", even if openpyxl guessed a formula
 
 

@@ -195,6 +195,18 @@ UPDATE imports SET state = 'failed', failure = $3, updated_at = now(), completed
 WHERE tenant_id = $1 AND id = $2
 """
 
+# Some orders were acknowledged, some not: the published ones land and are counted (ADVANCE_IMPORTS counts on
+# failed imports too), the rows of the others say so in the result workbook.
+FAIL_IMPORT_PUBLISHING = """
+UPDATE imports SET state = 'failed', failure = $3, orders_published = $4, updated_at = now(), completed_at = now()
+WHERE tenant_id = $1 AND id = $2
+"""
+
+MARK_ROWS_NOT_PUBLISHED = """
+UPDATE import_rows SET outcome = 'not_published'
+WHERE tenant_id = $1 AND import_id = $2 AND order_no = ANY($3::text[]) AND outcome = 'queued'
+"""
+
 # An upload answers 202 only after every order was published (then `orders_published = orders_total`); a job
 # short of that long after its upload belongs to an API process that died mid-publish.
 FAIL_INTERRUPTED_IMPORTS = """
@@ -227,6 +239,7 @@ ON CONFLICT DO NOTHING
 RETURNING tenant_id, import_id, outcome
 """
 
+# A failed import stays failed, but what lands of it is still counted: its counters agree with what is stored.
 ADVANCE_IMPORTS = """
 UPDATE imports i SET
     orders_processed = i.orders_processed + d.processed,
@@ -234,17 +247,20 @@ UPDATE imports i SET
     stale_status = i.stale_status + d.stale, dead_lettered = i.dead_lettered + d.dead,
     rejected = i.rejected + d.rejected,
     state = CASE
+        WHEN i.state = 'failed' THEN 'failed'
         WHEN i.orders_processed + d.processed + i.dead_lettered + d.dead < i.orders_total THEN 'processing'
         WHEN i.rows_invalid > 0 OR i.dead_lettered + d.dead > 0 OR i.rejected + d.rejected > 0
             THEN 'completed_with_errors'
         ELSE 'completed' END,
-    completed_at = CASE WHEN i.orders_processed + d.processed + i.dead_lettered + d.dead >= i.orders_total
-                        THEN coalesce(i.completed_at, now()) END,
+    completed_at = CASE
+        WHEN i.state = 'failed' THEN i.completed_at
+        WHEN i.orders_processed + d.processed + i.dead_lettered + d.dead >= i.orders_total
+        THEN coalesce(i.completed_at, now()) END,
     updated_at = now()
 FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[],
                            $9::int[])
       ORDER BY 1, 2) AS d (tenant_id, import_id, processed, created, updated, unchanged, stale, dead, rejected)
-WHERE i.tenant_id = d.tenant_id AND i.id = d.import_id AND i.state <> 'failed'
+WHERE i.tenant_id = d.tenant_id AND i.id = d.import_id
 """
 
 LIST_IMPORTS = "SELECT * FROM imports WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"

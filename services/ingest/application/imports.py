@@ -1,13 +1,21 @@
 """Uploading an import: validate the file, record the job, publish one message per valid order.
 
-Guarantees: the job and every row are recorded (one transaction) before anything is published, so the result
-workbook can always account for every row; a publish failure marks the job failed with the reason. A dry run reads
-the current state and plans exactly what ingestion would do, writing nothing.
+Guarantees:
+- Everything the import refuses is refused before anything is recorded or published, by the same code the dry
+  run runs (parse, mode, message sizes): a dry run predicts the real outcome.
+- The job and every row are recorded (one transaction) before anything is published, so the result workbook can
+  always account for every row.
+- Publishing is all or nothing as far as the answer goes: either every valid order was acknowledged by the broker
+  (202), or the job is marked failed, its `orders_published` is the number acknowledged, the failure names the
+  orders published and not, their rows say `not_published`, and `PublishingFailed` is raised. Published orders are
+  stored as they arrive and counted (the counters agree with what is stored); uploading the file again is safe.
+- A dry run reads the current state and plans exactly what ingestion would do, writing nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,13 +24,46 @@ from uuid import UUID
 
 from services.ingest.adapters import import_jobs, order_store
 from services.ingest.adapters.import_jobs import ImportRow, NewImport
-from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1
-from services.ingest.domain.importing import ImportOptions, ParsedImport, accept, issues_by_row, parse_import
+from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
+from services.ingest.domain import bounds, issues
+from services.ingest.domain.importing import (
+    ImportFileError,
+    ImportOptions,
+    ParsedImport,
+    accept,
+    issues_by_row,
+    parse_import,
+)
 from services.ingest.domain.order import Order
 from services.ingest.domain.planning import Incoming, plan_round
+from services.ingest.domain.validation import visible
 
-Publish = Callable[[Sequence[OrderIngestV1]], Awaitable[None]]
+log = logging.getLogger("orderinfo.imports")
 FIRST_ERRORS = 20
+LISTED_ORDERS = 10  # order nos. named in a publishing failure (then "and N more")
+RECORD_OVERHEAD = 1024  # headers and record framing around a message's key and value, generously
+MAX_FILENAME = 255
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingOrder:
+    """One order's message, encoded once: what is size-checked is exactly what is published."""
+
+    order_no: str
+    key: bytes
+    value: bytes
+
+
+# Publishes every message with its key; answers, per message and in order, None (acknowledged) or the error.
+Publish = Callable[[Sequence[OutgoingOrder]], Awaitable[Sequence[BaseException | None]]]
+
+
+class PublishingFailed(Exception):
+    """Some orders of a recorded import were not acknowledged; the job is failed and `reason` says which were."""
+
+    def __init__(self, import_id: UUID, published: int, total: int, reason: str) -> None:
+        super().__init__(reason)
+        self.import_id, self.published, self.total, self.reason = import_id, published, total, reason
 
 
 @dataclass(frozen=True)
@@ -33,6 +74,13 @@ class ImportRequest:
     timezone: str
     mode: str  # partial | strict
     sheet: str | None = None
+
+
+def storable_filename(name: str | None) -> str:
+    """The upload's file name as recorded: metadata, so cleaned rather than refused (unstorable characters become
+    U+FFFD, at most 255 characters); a missing or blank name is "upload"."""
+    cleaned = visible(name or "").strip()[:MAX_FILENAME]
+    return cleaned or "upload"
 
 
 @dataclass(frozen=True)
@@ -76,32 +124,83 @@ async def parse(request: ImportRequest, options: ImportOptions) -> tuple[ParsedI
     return parsed, accept(parsed, request.mode)  # type: ignore[arg-type]  # validated at the edge
 
 
+def encode_orders(orders: Sequence[Order], tenant_id: UUID, import_id: UUID) -> list[OutgoingOrder]:
+    """Each order's message; `ImportFileError(order_too_large)` when one would pass `bounds.MAX_MESSAGE_BYTES`.
+
+    With the template's limits (500 lines, every text at its maximum length in 4-byte characters) a message stays
+    far below the bound (a test computes that worst case), so this refusal is a guard, not a rule users meet."""
+    outgoing = []
+    for order in orders:
+        message = _message(order, tenant_id, import_id)
+        item = OutgoingOrder(order.order_no, message_key(tenant_id, order.order_no), message.model_dump_json().encode())
+        size = len(item.key) + len(item.value) + RECORD_OVERHEAD
+        if size > bounds.MAX_MESSAGE_BYTES:
+            raise ImportFileError(
+                issues.ORDER_TOO_LARGE,
+                f'Order "{order.order_no}" makes a message of {size:,} bytes; at most {bounds.MAX_MESSAGE_BYTES:,} '
+                "bytes are accepted: split the order or shorten its texts. Nothing is imported.",
+            )
+        outgoing.append(item)
+    return outgoing
+
+
 async def submit_import(pool: Any, publish: Publish, request: ImportRequest, options: ImportOptions) -> ImportReceipt:
     parsed, orders = await parse(request, options)
     import_id = uuid.uuid4()
-    messages = [_message(order, request.tenant_id, import_id) for order in orders]
+    outgoing = await asyncio.to_thread(encode_orders, orders, request.tenant_id, import_id)
     job = _new_import(request, import_id, parsed, len(orders))
     async with pool.acquire() as conn, conn.transaction():
         await import_jobs.record_import(conn, job, _rows(parsed, {o.order_no for o in orders}))
-    if messages:
-        try:
-            await publish(messages)
-        except Exception as exc:
-            async with pool.acquire() as conn:
-                await import_jobs.mark_failed(conn, request.tenant_id, import_id, f"publishing failed: {exc}")
-            raise
-        async with pool.acquire() as conn:
-            await import_jobs.mark_published(conn, request.tenant_id, import_id, len(messages))
-    state = "processing" if messages else ("completed_with_errors" if job.rows_invalid else "completed")
+    if outgoing:
+        await _publish_all(pool, publish, request.tenant_id, import_id, outgoing)
+    state = "processing" if outgoing else ("completed_with_errors" if job.rows_invalid else "completed")
     return ImportReceipt(
         import_id, state, job.rows_total, job.rows_valid, job.rows_invalid, len(orders), job.orders_held_back,
         len(parsed.warnings), job.first_errors,
     )  # fmt: skip
 
 
+async def _publish_all(
+    pool: Any, publish: Publish, tenant_id: UUID, import_id: UUID, outgoing: Sequence[OutgoingOrder]
+) -> None:
+    try:
+        results: Sequence[BaseException | None] = await publish(outgoing)
+    except Exception as exc:  # the port reports per message; if it raised, nothing is known to be acknowledged
+        results = [exc] * len(outgoing)
+    failed = [item.order_no for item, result in zip(outgoing, results, strict=True) if result is not None]
+    published = [item.order_no for item, result in zip(outgoing, results, strict=True) if result is None]
+    async with pool.acquire() as conn:
+        if not failed:
+            await import_jobs.mark_published(conn, tenant_id, import_id, len(published))
+            return
+        errors = {type(result).__name__: result for result in results if result is not None}
+        log.error("import %s: %d of %d orders not published: %r", import_id, len(failed), len(outgoing), errors)
+        reason = publishing_failure(published, failed)
+        async with conn.transaction():
+            await import_jobs.mark_publish_failed(conn, tenant_id, import_id, len(published), failed, reason)
+    raise PublishingFailed(import_id, len(published), len(outgoing), reason)
+
+
+def _listed(order_nos: Sequence[str]) -> str:
+    shown = ", ".join(f'"{no}"' for no in order_nos[:LISTED_ORDERS])
+    more = len(order_nos) - LISTED_ORDERS
+    return shown + (f" and {more:,} more" if more > 0 else "")
+
+
+def publishing_failure(published: Sequence[str], failed: Sequence[str]) -> str:
+    """The failure a user reads: how many orders were published and which, which were not, what to do."""
+    total = len(published) + len(failed)
+    text = f"publishing failed: {len(failed):,} of {total:,} orders were not published ({_listed(failed)})"
+    if published:
+        text += f"; {len(published):,} were published and are stored as they arrive ({_listed(published)})"
+    return text + ". Upload the file again: orders already stored come out unchanged."
+
+
 async def dry_run(pool: Any, request: ImportRequest, options: ImportOptions) -> DryRunReport:
-    """What an import would do, order by order (outcome, customer and matching identifier); writes nothing."""
+    """What an import would do, order by order (outcome, customer and matching identifier); writes nothing.
+    It refuses whatever the import would refuse, through the same parse, mode and message-size checks."""
     parsed, orders = await parse(request, options)
+    await asyncio.to_thread(encode_orders, orders, request.tenant_id, uuid.uuid4())
     items = [Incoming(i, request.tenant_id, order, None, "import") for i, order in enumerate(orders)]
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         stored = await order_store.load_stored(conn, [(request.tenant_id, o.order_no) for o in orders], lock=False)
@@ -130,7 +229,8 @@ def _message(order: Order, tenant_id: UUID, import_id: UUID) -> OrderIngestV1:
 
 def _new_import(request: ImportRequest, import_id: UUID, parsed: ParsedImport, orders: int) -> NewImport:
     return NewImport(
-        tenant_id=request.tenant_id, import_id=import_id, filename=request.filename[:255], mode=request.mode,
+        tenant_id=request.tenant_id, import_id=import_id, filename=storable_filename(request.filename),
+        mode=request.mode,
         timezone=request.timezone, rows_total=parsed.counts.rows, rows_valid=parsed.counts.valid_rows,
         rows_invalid=parsed.counts.invalid_rows, orders_total=orders, orders_held_back=len(parsed.held_back),
         header=list(parsed.header), first_errors=[_issue(e) for e in parsed.errors[:FIRST_ERRORS]],

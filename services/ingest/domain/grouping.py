@@ -4,6 +4,8 @@ Guarantees:
 - Every row with a usable Order No. belongs to exactly one group; groups keep the order of first appearance and
   rows keep file order within a group.
 - An order is built only when every one of its rows is valid; otherwise it is held back whole.
+- An order of more than `bounds.MAX_LINES_PER_ORDER` lines, or whose lines add up to more than `bounds.MAX_MONEY`,
+  is an error on every one of its rows: what is built can be published and stored.
 - Orders are assembled with `model_construct` after the cell and row rules have enforced every constraint of
   `order.py` (lengths, patterns, store/buyer identified, distinct lines), so building never raises.
 """
@@ -13,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from operator import itemgetter
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from services.ingest.domain import issues
+from services.ingest.domain import bounds, issues
 from services.ingest.domain.issues import RowIssue
 from services.ingest.domain.order import Buyer, Order, OrderLine, Receiver, Store
 from services.ingest.domain.rows import INVALID, CheckedRows, Field, shown
@@ -37,7 +40,7 @@ ORDER_LEVEL_KEYS = (
     "order_amount",
     "paid_amount",
 )
-MAX_LINES = 5000  # Order.lines max_length
+MAX_LINES = bounds.MAX_LINES_PER_ORDER
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -70,8 +73,13 @@ def group_rows(checked: CheckedRows, fields: Sequence[Field]) -> Grouped:
             pick = itemgetter(*members)
             if pick(signatures).count(signatures[members[0]]) != len(members):
                 _check_consistency(checked, order_no, members, order_keys, headers)
-            if len(set(pick(lines))) != len(members) or len(members) > MAX_LINES:
+            if len(set(pick(lines))) != len(members):
                 _check_lines(checked, order_no, members, lines, headers)
+            if len(members) > MAX_LINES:
+                too_many = _too_many(order_no, members)
+                _refuse_order(checked, order_no, members, headers["order_no"], issues.TOO_MANY_LINES, too_many)
+            elif not (checked.errors and any(i in checked.errors for i in members)):
+                _check_order_total(checked, order_no, members, columns, headers)
         if checked.errors and any(i in checked.errors for i in members):
             held_back.append(HeldBackOrder(order_no, tuple(checked.row_nos[i] for i in members)))
         else:
@@ -124,11 +132,8 @@ def _check_lines(
     headers: dict[str, str],
 ) -> None:
     first_row: dict[tuple[str, str], int] = {}
-    for count, index in enumerate(members, 1):
+    for index in members:
         row_no = checked.row_nos[index]
-        if count > MAX_LINES:
-            message = f'Row {row_no}: order "{order_no}" has more than {MAX_LINES} lines.'
-            checked.add_error(index, RowIssue(row_no, headers["order_no"], issues.TOO_MANY_LINES, message, order_no))
         product_id, sku = lines[index]
         if type(product_id) is not str or sku is INVALID:
             continue
@@ -140,6 +145,38 @@ def _check_lines(
                 f'"{order_no}" is already on row {seen}; each Product ID + SKU appears once per order.'
             )
             checked.add_error(index, RowIssue(row_no, header, issues.DUPLICATE_LINE, message, product_id))
+
+
+def _too_many(order_no: str, members: list[int]) -> str:
+    return (
+        f'order "{shown(order_no)}" has {len(members):,} lines in this file; expected at most {MAX_LINES:,} lines per '
+        "order (an order is published as one message)"
+    )
+
+
+def _refuse_order(
+    checked: CheckedRows, order_no: str, members: list[int], header: str, code: str, problem: str
+) -> None:
+    """The same error on every row of an order: `Row N: <problem>.`"""
+    for index in members:
+        row_no = checked.row_nos[index]
+        checked.add_error(index, RowIssue(row_no, header, code, f"Row {row_no}: {problem}.", order_no))
+
+
+def _check_order_total(
+    checked: CheckedRows, order_no: str, members: list[int], columns: Columns, headers: dict[str, str]
+) -> None:
+    """The order's lines (Line Amount, else Quantity x Unit Price) must add up to a storable amount."""
+    total = sum((_line_total(columns.lines[i]) for i in members), Decimal(0))
+    if total > bounds.MAX_MONEY:
+        problem = f'the lines of order "{shown(order_no)}" add up to {total:,}; expected at most {bounds.MAX_MONEY:,}'
+        header = headers.get("line_amount", headers["unit_price"])
+        _refuse_order(checked, order_no, members, header, issues.TOTAL_TOO_LARGE, problem + " per order")
+
+
+def _line_total(line: tuple[Any, ...]) -> Decimal:
+    _, _, _, quantity, price, amount = line
+    return amount if amount is not None else price * quantity  # type: ignore[no-any-return]
 
 
 ORDER_FIELDS = (*ORDER_LEVEL_KEYS[:2], "status_raw", *ORDER_LEVEL_KEYS[2:])

@@ -6,6 +6,9 @@ Guarantees:
   whole; a row without a usable Order No. is invalid and belongs to no order.
 - Every valid row is a line of exactly one order in `orders` or `held_back`.
 - Times are aware instants in the import's time zone, independent of the server's zone.
+- What is accepted can be stored (`bounds`): a cell holding an unstorable character is a row error, and `rows`
+  (stored and written back into the result workbook) shows such characters as U+FFFD; a header cell holding one
+  refuses the file.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.ingest.domain import issues
+from services.ingest.domain import bounds, issues
 from services.ingest.domain.grouping import HeldBackOrder, group_rows
 from services.ingest.domain.issues import ImportFileError, RowIssue
 from services.ingest.domain.options import DEFAULT_OPTIONS, ImportOptions
@@ -25,7 +28,7 @@ from services.ingest.domain.order import Order
 from services.ingest.domain.rows import Field, RowRules, check_rows
 from services.ingest.domain.sheets import Table, read_table
 from services.ingest.domain.template import COLUMNS_BY_KEY, HEADER_INDEX, IGNORED_HEADERS, REQUIRED_KEYS, header_key
-from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile
+from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile, visible
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -116,12 +119,13 @@ def _parse(data: bytes, filename: str, timezone: str, sheet: str | None, options
     placeholders = DEFAULT_PLACEHOLDER_MOBILES | {normalise_mobile(m) for m in options.placeholder_mobiles}
     row_nos = [row_no for row_no, _ in table.rows]
     cells = [cells for _, cells in table.rows]
-    checked = check_rows(row_nos, cells, fields, RowRules(zone, frozenset(placeholders)))
+    rules = RowRules(zone, frozenset(placeholders))
+    checked = check_rows(row_nos, cells, fields, rules, header=table.header, inexact_numbers=table.inexact_numbers)
     grouped = group_rows(checked, fields)
     invalid, total = len(checked.errors), len(row_nos)
     return ParsedImport(
         header=table.header,
-        rows=[SheetRow(row_no, tuple(row)) for row_no, row in table.rows],
+        rows=_sheet_rows(table, checked.unstorable_rows),
         orders=grouped.orders,
         held_back=grouped.held_back,
         errors=_flatten(checked.errors),
@@ -131,6 +135,14 @@ def _parse(data: bytes, filename: str, timezone: str, sheet: str | None, options
         header_row=table.header_row,
         timezone=timezone,
     )
+
+
+def _sheet_rows(table: Table, unstorable: set[int]) -> list[SheetRow]:
+    rows = [SheetRow(row_no, tuple(row)) for row_no, row in table.rows]
+    for index in unstorable:
+        row_no, cells = rows[index]
+        rows[index] = SheetRow(row_no, tuple(map(visible, cells)))
+    return rows
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -153,6 +165,7 @@ def _layout(table: Table) -> tuple[list[Field], list[RowIssue]]:
     repeated: list[str] = []
     unknown: list[RowIssue] = []
     for index, text in enumerate(table.header):
+        _check_header_cell(table, index, text)
         name = text.strip().rstrip("*＊").rstrip()
         key = HEADER_INDEX.get(header_key(name))
         if key is None:
@@ -172,6 +185,16 @@ def _layout(table: Table) -> tuple[list[Field], list[RowIssue]]:
     if repeated:
         raise ImportFileError(issues.DUPLICATE_COLUMNS, f"Columns appear twice in the header: {', '.join(repeated)}.")
     return list(fields.values()), unknown
+
+
+def _check_header_cell(table: Table, index: int, text: str) -> None:
+    problem = bounds.unstorable_text_problem(text)
+    if problem is not None:
+        raise ImportFileError(
+            issues.INVALID_HEADER,
+            f'The header cell of column {index + 1} (row {table.header_row}), "{visible(text)[:60]}", {problem}; '
+            "retype the header.",
+        )
 
 
 def issues_by_row(parsed: ParsedImport) -> dict[int, list[RowIssue]]:

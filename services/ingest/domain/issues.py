@@ -26,6 +26,8 @@ TOO_MANY_ROWS = "too_many_rows"
 NO_DATA_ROWS = "no_data_rows"
 UNKNOWN_TIMEZONE = "unknown_timezone"
 STRICT_MODE_REJECTED = "strict_mode_rejected"
+INVALID_HEADER = "invalid_header"
+ORDER_TOO_LARGE = "order_too_large"
 
 # Row errors (the row is invalid; its order is held back).
 BLANK_REQUIRED = "blank_required"
@@ -46,6 +48,10 @@ BUYER_MISSING = "buyer_missing"
 INCONSISTENT_ORDER = "inconsistent_order"
 DUPLICATE_LINE = "duplicate_line"
 TOO_MANY_LINES = "too_many_lines"
+INVALID_CHARACTER = "invalid_character"
+INEXACT_NUMBER = "inexact_number"
+TIME_OUT_OF_RANGE = "time_out_of_range"
+TOTAL_TOO_LARGE = "total_too_large"
 
 # Warnings (the row stays valid).
 UNKNOWN_COLUMN = "unknown_column"
@@ -74,6 +80,10 @@ ROW_ERROR_CODES = frozenset(
         INCONSISTENT_ORDER,
         DUPLICATE_LINE,
         TOO_MANY_LINES,
+        INVALID_CHARACTER,
+        INEXACT_NUMBER,
+        TIME_OUT_OF_RANGE,
+        TOTAL_TOO_LARGE,
     }
 )
 WARNING_CODES = frozenset(

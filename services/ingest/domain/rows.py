@@ -10,17 +10,18 @@ A field whose cell broke a rule holds `INVALID`, so grouping can tell "blank" (N
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from services.ingest.domain import issues
+from services.ingest.domain import bounds, issues
 from services.ingest.domain.issues import RowIssue
 from services.ingest.domain.template import BUYER_KEYS, COLUMNS_BY_KEY, STORE_KEYS, Column, Kind
 from services.ingest.domain.validation import (
     CENT,
+    INEXACT_ID,
     Invalid,
     Placeholder,
     check_length,
@@ -33,6 +34,8 @@ from services.ingest.domain.validation import (
     parse_status,
     parse_text,
     parse_time,
+    unstorable,
+    visible,
 )
 
 
@@ -43,7 +46,7 @@ class _Invalid:
 
 INVALID: Any = _Invalid()
 _MAX_SHOWN = 60
-_SEP = "\x00"  # not whitespace, and never inside a cell of a decoded CSV or a workbook
+_SEP = "\x00"  # not whitespace; a cell holding it is unstorable, refused before the bulk path is tried
 # Whole-column patterns of canonical cells (blank allowed), separated by \x00.
 _CANONICAL: dict[Kind, re.Pattern[str]] = {
     Kind.MONEY: re.compile(r"(?:\d{1,12}(?:\.\d{1,2})?)?(?:\x00(?:\d{1,12}(?:\.\d{1,2})?)?)*"),
@@ -54,6 +57,8 @@ _CANONICAL: dict[Kind, re.Pattern[str]] = {
 }
 _MAYBE_SCIENTIFIC = re.compile(r"[eE][-+]?\d+(?:\x00|$)")  # fast pre-filter of the exact pattern below
 _SCIENTIFIC_CELL = re.compile(r"(?:^|\x00)[-+]?\d+(?:\.\d+)?[eE][-+]?\d+(?:\x00|$)")
+# Wall-clock times this far inside the range are in range in every zone (offsets are within a day).
+_SAFE_TIMES = (f"{bounds.MIN_TIME + timedelta(days=1):%Y-%m-%d}", f"{bounds.MAX_TIME - timedelta(days=1):%Y-%m-%d}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,7 @@ class CheckedRows:
     values: dict[str, list[Any]]
     errors: dict[int, list[RowIssue]] = field(default_factory=dict)
     warnings: dict[int, list[RowIssue]] = field(default_factory=dict)
+    unstorable_rows: set[int] = field(default_factory=set)  # rows holding a cell that cannot be stored as is
 
     def add_error(self, index: int, issue: RowIssue) -> None:
         self.errors.setdefault(index, []).append(issue)
@@ -97,8 +103,8 @@ class RowRules:
             return parse_text(text, column.max_length)
         if kind is Kind.SOURCE:
             return parse_source(text)
-        if kind is Kind.STATUS:
-            return parse_status(text)
+        if kind is Kind.STATUS:  # kept as status_raw: its length is bounded too
+            return check_length(text, column.max_length) or parse_status(text)
         if kind is Kind.TIME:
             return parse_time(text, self.zone)
         if kind is Kind.QUANTITY:
@@ -114,23 +120,37 @@ def shown(value: str) -> str:
 
 
 def cell_issue(row_no: int, header: str, text: str, invalid: Invalid) -> RowIssue:
+    text = visible(text)
     message = f'Row {row_no}, column "{header}": "{shown(text)}" {invalid.problem}; expected {invalid.expected}.'
     return RowIssue(row_no, header, invalid.code, message, text)
 
 
 def check_rows(
-    row_nos: list[int], cells: Sequence[Sequence[str]], fields: Sequence[Field], rules: RowRules
+    row_nos: list[int],
+    cells: Sequence[Sequence[str]],
+    fields: Sequence[Field],
+    rules: RowRules,
+    *,
+    header: Sequence[str] = (),
+    inexact_numbers: Collection[tuple[int, int]] = frozenset(),
 ) -> CheckedRows:
     """Apply the cell rules to every known column, then the row rules (store, buyer, times, line amount).
 
-    `cells` rows are all as wide as the header."""
+    `cells` rows are all as wide as the header. Every cell, in a template column or not, is refused when it holds
+    an unstorable character (`header` names the other columns); `inexact_numbers` are the (row number, column
+    index) of number cells that are no exact identifier, refused in ID columns."""
     columns = list(zip(*cells, strict=True)) if cells else []
     checked = CheckedRows(row_nos, {})
+    dirty = {index: rows for index, rows in enumerate(map(_unstorable_cells, columns)) if rows}
     for spec in fields:
-        checked.values[spec.column.key] = _read_column(checked, spec, columns[spec.index], rules)
+        texts = columns[spec.index]
+        checked.values[spec.column.key] = _read_column(checked, spec, texts, rules, spec.index in dirty)
         if spec.column.kind is Kind.STATUS:
-            cleaned = {text: clean(text) for text in set(columns[spec.index])}
-            checked.values["status_raw"] = [cleaned[text] for text in columns[spec.index]]
+            cleaned = {text: clean(text) for text in set(texts)}
+            checked.values["status_raw"] = [cleaned[text] for text in texts]
+        if spec.column.kind is Kind.ID and inexact_numbers:
+            _refuse_inexact_numbers(checked, spec, texts, inexact_numbers)
+    _refuse_other_unstorable(checked, fields, header, columns, dirty)
     _check_store(checked, fields)
     _check_buyer(checked, fields)
     _check_times(checked, fields)
@@ -138,7 +158,47 @@ def check_rows(
     return checked
 
 
-def _read_column(checked: CheckedRows, spec: Field, texts: Sequence[str], rules: RowRules) -> list[Any]:
+def _unstorable_cells(texts: Sequence[str]) -> list[int]:
+    """Indexes of the cells holding an unstorable character (one search over the whole column first)."""
+    if bounds.unstorable_char("".join(texts)) is None:
+        return []
+    return [index for index, text in enumerate(texts) if bounds.unstorable_char(text) is not None]
+
+
+def _refuse_other_unstorable(
+    checked: CheckedRows,
+    fields: Sequence[Field],
+    header: Sequence[str],
+    columns: Sequence[Sequence[str]],
+    dirty: dict[int, list[int]],
+) -> None:
+    """Row errors for unstorable cells of columns outside the template (their text is stored and shown back)."""
+    known = {spec.index for spec in fields}
+    for column, indexes in dirty.items():
+        checked.unstorable_rows.update(indexes)
+        if column in known:
+            continue
+        name = header[column].strip() if column < len(header) and header[column].strip() else f"column {column + 1}"
+        for index in indexes:
+            text = columns[column][index]
+            invalid = unstorable(text)
+            if invalid is not None:
+                checked.add_error(index, cell_issue(checked.row_nos[index], name, text, invalid))
+
+
+def _refuse_inexact_numbers(
+    checked: CheckedRows, spec: Field, texts: Sequence[str], inexact: Collection[tuple[int, int]]
+) -> None:
+    values = checked.values[spec.column.key]
+    for index, row_no in enumerate(checked.row_nos):
+        if (row_no, spec.index) in inexact and values[index] is not INVALID and values[index] is not None:
+            checked.add_error(index, cell_issue(row_no, spec.header, texts[index], INEXACT_ID))
+            values[index] = INVALID
+
+
+def _read_column(checked: CheckedRows, spec: Field, texts: Sequence[str], rules: RowRules, dirty: bool) -> list[Any]:
+    if dirty:
+        return _one_by_one(checked, spec, texts, rules, dirty)
     blob = _SEP.join(texts)
     values = _bulk(spec.column, texts, blob, rules)
     if values is None:
@@ -187,6 +247,9 @@ def _bulk_texts(column: Column, texts: Sequence[str], blob: str) -> list[Any] | 
 
 
 def _bulk_times(texts: Sequence[str], zone: tzinfo) -> list[Any] | None:
+    present = [text for text in texts if text]
+    if present and not (_SAFE_TIMES[0] <= min(present) and max(present) < _SAFE_TIMES[1]):
+        return None  # near or past the bounds: each time is checked as an instant in the zone
     parse = datetime.fromisoformat
     try:
         return [parse(text).replace(tzinfo=zone) if text else None for text in texts]
@@ -194,13 +257,17 @@ def _bulk_times(texts: Sequence[str], zone: tzinfo) -> list[Any] | None:
         return None
 
 
-def _one_by_one(checked: CheckedRows, spec: Field, texts: Sequence[str], rules: RowRules) -> list[Any]:
-    """Each distinct cell text parsed once; issues are recorded per row only when some text has one."""
-    parsed = {raw: _parse_cell(spec.column, raw, rules) for raw in set(texts)}
+def _one_by_one(
+    checked: CheckedRows, spec: Field, texts: Sequence[str], rules: RowRules, dirty: bool = False
+) -> list[Any]:
+    """Each distinct cell text parsed once; issues are recorded per row only when some text has one.
+    In a `dirty` column, a text with an unstorable character is refused before any other rule sees it."""
+    parse = _parse_dirty_cell if dirty else _parse_cell
+    parsed = {raw: parse(spec.column, raw, rules) for raw in set(texts)}
     values = [parsed[raw] for raw in texts]
     if any(_needs_settling(spec.column, value) for value in parsed.values()):
         return [
-            _settle(checked, index, spec, clean(raw), value)
+            _settle(checked, index, spec, raw, value)
             for index, (raw, value) in enumerate(zip(texts, values, strict=True))
         ]
     return values
@@ -211,15 +278,21 @@ def _parse_cell(column: Column, raw: str, rules: RowRules) -> Any:
     return rules.parse(column, text) if text else None
 
 
+def _parse_dirty_cell(column: Column, raw: str, rules: RowRules) -> Any:
+    return unstorable(raw) or _parse_cell(column, raw, rules)
+
+
 def _needs_settling(column: Column, value: Any) -> bool:
     return isinstance(value, Invalid | Placeholder) or (value is None and column.required)
 
 
-def _settle(checked: CheckedRows, index: int, spec: Field, text: str, parsed: Any) -> Any:
+def _settle(checked: CheckedRows, index: int, spec: Field, raw: str, parsed: Any) -> Any:
     """Record the issue of one parsed cell and return the value the row keeps."""
     row_no = checked.row_nos[index]
     if parsed is None:
         return _blank(checked, index, spec) if spec.column.required else None
+    # an unstorable character is shown where it is, even in the whitespace that cleaning would strip
+    text = raw if isinstance(parsed, Invalid) and parsed.code == issues.INVALID_CHARACTER else clean(raw)
     if isinstance(parsed, Invalid):
         if spec.column.kind is Kind.RECEIVER_MOBILE and parsed.code == issues.INVALID_MOBILE:
             return _keep_receiver_mobile(checked, index, spec, text, parsed)
@@ -289,13 +362,28 @@ def _check_times(checked: CheckedRows, fields: Sequence[Field]) -> None:
 
 
 def _check_line_amount(checked: CheckedRows, fields: Sequence[Field]) -> None:
+    """Quantity x Unit Price must be storable (an error); a Line Amount other than it is a warning."""
     header = _headers(fields, ("line_amount",))
     triples = zip(*(_column(checked, k) for k in ("line_amount", "quantity", "unit_price")), strict=True)
     for index, (amount, quantity, price) in enumerate(triples):
-        if type(amount) is Decimal and type(quantity) is int and type(price) is Decimal and amount != quantity * price:
+        if type(quantity) is not int or type(price) is not Decimal:
+            continue
+        total = quantity * price
+        if total > bounds.MAX_MONEY:
+            _refuse_line_total(checked, index, _headers(fields, ("quantity", "unit_price")), total)
+        elif type(amount) is Decimal and amount != total:
             row_no = checked.row_nos[index]
             message = (
                 f'Row {row_no}, column "{header}": "{amount}" differs from Quantity x Unit Price = '
-                f"{quantity * price}; the line is kept as given."
+                f"{total}; the line is kept as given."
             )
             checked.add_warning(index, RowIssue(row_no, header, issues.LINE_AMOUNT_MISMATCH, message, str(amount)))
+
+
+def _refuse_line_total(checked: CheckedRows, index: int, headers: str, total: Decimal) -> None:
+    row_no = checked.row_nos[index]
+    message = (
+        f"Row {row_no}: Quantity x Unit Price = {total:,} is too large; expected a line total of at most "
+        f"{bounds.MAX_MONEY:,}."
+    )
+    checked.add_error(index, RowIssue(row_no, headers, issues.TOTAL_TOO_LARGE, message, str(total)))

@@ -3,6 +3,8 @@
 Guarantees: bytes in, `Table` out, or `ImportFileError`; no traceback of a reader escapes. Row numbers are the
 ones the user sees (1-based, counting blank and title rows above the header). Fully blank rows are dropped.
 Merged cells are filled down with their top-left value. Memory and time are bounded by `ImportOptions`.
+Number cells become their display text; those of ID columns whose text may not be what was typed (decimals, or
+more than 15 digits: calamine hands every number over as a binary float) are listed, so they can be refused.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from python_calamine import CalamineWorkbook, SheetTypeEnum
@@ -19,24 +21,30 @@ from services.ingest.domain import issues
 from services.ingest.domain.archive import inspect_xlsx
 from services.ingest.domain.issues import ImportFileError
 from services.ingest.domain.options import ImportOptions
-from services.ingest.domain.template import HEADER_INDEX, header_key
-from services.ingest.domain.validation import display_text
+from services.ingest.domain.template import COLUMNS_BY_KEY, HEADER_INDEX, Kind, header_key
+from services.ingest.domain.validation import display_text, is_exact_id_number
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 TEXT_SUFFIXES = (".csv", ".tsv")
 HEADER_SEARCH_ROWS = 10  # title rows above the header that are tolerated
+UNREADABLE_WORKBOOK = (
+    "The workbook cannot be read: it is damaged or was not written by a spreadsheet program. Open it in Excel "
+    "or WPS and save it again as .xlsx, or export it as CSV."
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """The header and the non-blank data rows (row number, cell texts as wide as the header) of the sheet read."""
+    """The header and the non-blank data rows (row number, cell texts as wide as the header) of the sheet read;
+    `inexact_numbers` holds the (row number, column index) of number cells that are no exact identifier."""
 
     sheet: str | None
     header_row: int
     header: list[str]
     rows: list[tuple[int, list[str]]]
+    inexact_numbers: frozenset[tuple[int, int]] = field(default_factory=frozenset)
 
 
 def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
@@ -70,7 +78,7 @@ def read_workbook(data: bytes, sheet: str | None, options: ImportOptions) -> Tab
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # calamine errors, and pyo3 panics (BaseException subclasses)
-        raise ImportFileError(issues.CORRUPT_WORKBOOK, f"The workbook cannot be read: {exc}"[:300]) from exc
+        raise ImportFileError(issues.CORRUPT_WORKBOOK, UNREADABLE_WORKBOOK) from exc  # the reader's text: logs only
 
 
 def _read_book(book: Any, sheet: str | None, options: ImportOptions) -> Table:
@@ -98,7 +106,28 @@ def _read_sheet(sheet: Any, options: ImportOptions) -> Table | None:
     grid: list[list[Any]] = sheet.to_python(skip_empty_area=True)
     _fill_merged(grid, sheet.merged_cell_ranges or (), top, left)
     texts = ([c if type(c) is str else display_text(c) for c in row] for row in grid)
-    return _table(sheet.name, enumerate(texts, top + 1), options)
+    table = _table(sheet.name, enumerate(texts, top + 1), options)
+    if table is None:
+        return None
+    return replace(table, inexact_numbers=_inexact_ids(grid, top + 1, table))
+
+
+def _inexact_ids(grid: list[list[Any]], first_row_no: int, table: Table) -> frozenset[tuple[int, int]]:
+    """(row number, column index) of the number cells of ID columns whose text may not be what was typed."""
+    ids = [index for index, name in enumerate(table.header) if _is_id_header(name)]
+    found: set[tuple[int, int]] = set()
+    for row_no, _ in table.rows:
+        row = grid[row_no - first_row_no]
+        for col in ids:
+            cell = row[col] if col < len(row) else None
+            if cell is not None and type(cell) is not str and not is_exact_id_number(cell):
+                found.add((row_no, col))
+    return frozenset(found)
+
+
+def _is_id_header(name: str) -> bool:
+    key = HEADER_INDEX.get(header_key(name))
+    return key is not None and COLUMNS_BY_KEY[key].kind is Kind.ID
 
 
 def _fill_merged(grid: list[list[Any]], merges: Iterable[Any], top: int, left: int) -> None:
@@ -149,10 +178,16 @@ def read_csv(data: bytes, options: ImportOptions) -> Table:
     try:
         table = _table(None, enumerate(reader, 1), options)
     except csv.Error as exc:
-        raise ImportFileError(issues.UNSUPPORTED_FORMAT, f"The CSV file cannot be read: {exc}.") from exc
+        raise ImportFileError(issues.UNSUPPORTED_FORMAT, _csv_problem(exc)) from exc
     if table is None:
         raise ImportFileError(issues.EMPTY_FILE, "The CSV file has only blank lines.")
     return table
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return f"The CSV file has a cell longer than {csv.field_size_limit():,} characters; no column accepts that."
+    return "The CSV file cannot be read (a quote is not closed, or it is not a CSV file); save it again as CSV UTF-8."
 
 
 # --- shared ----------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
+from services.ingest.domain import bounds
 from services.ingest.domain.order import OrderSource, OrderStatus
 
 E = TypeVar("E", bound=StrEnum)
@@ -186,16 +187,24 @@ RULES: tuple[str, ...] = (
     "At most 5,000 data rows per import (configurable); fully blank rows are skipped.",
     "Rows with the same Order No. form one order; they must agree on source, status, order and payment time, "
     "store no./ID, buyer identifiers, order amount and paid amount (the order's first row is the reference).",
+    f"An order has at most {bounds.MAX_LINES_PER_ORDER} lines in a file; a larger order is an error on every one "
+    "of its rows.",
     "The same Order No. + Product ID + SKU twice in one file is an error on the second row.",
     "Store No. and Store ID must not both be blank.",
     "Buyer Sobot Customer ID, Buyer Mobile, Buyer WeChat UnionID and Buyer Nickname must not all be blank. "
     "Placeholder mobiles (all zeros, 13800000000, 12345678901) count as blank, with a warning.",
-    "Times are read in the import's time zone (default Asia/Shanghai). A payment time before the order time "
-    "is a warning.",
+    "Times are read in the import's time zone (default Asia/Shanghai) and must lie "
+    f"{bounds.TIME_RANGE_TEXT} (UTC) as instants. A payment time before the order time is a warning.",
     "Money: more than 2 decimals is an error unless it is floating-point noise (within 1e-9, or 1e-14 of the "
-    "value, of a whole cent), which is rounded. A Line Amount other than Quantity x Unit Price is a warning.",
-    "A number cell in an ID column becomes its integer text (12345.0 -> 12345); an ID typed in scientific "
-    "notation (1.23E+11) is an error because its digits are lost.",
+    "value, of a whole cent), which is rounded. A Line Amount other than Quantity x Unit Price is a warning. "
+    f"Every amount, Quantity x Unit Price and the sum of an order's lines are at most {bounds.MAX_MONEY:,}.",
+    "A number cell in an ID column (Order No., Store No./ID, Product ID, SKU, Sobot ID, UnionID) is accepted only "
+    "when it is a whole number of at most 15 digits (12345.0 -> 12345): a number cell keeps 15 significant "
+    "digits, so a longer ID (18-19-digit Taobao or JD order numbers) or one with decimals is an error. Format ID "
+    "columns as text. An ID typed in scientific notation (1.23E+11) is an error because its digits are lost.",
+    "No cell may hold NUL, a control character other than tab and line breaks, or U+FFFE/U+FFFF (also when "
+    "written as an _x0000_ escape or in a UTF-16 CSV): the row is an error, and the result workbook shows the "
+    "character as U+FFFD. A header cell holding one rejects the file.",
     "Merged cells are filled down with their top-left value.",
     "Partial mode imports the valid orders and holds back every order with an invalid row; strict mode rejects "
     "the file if any row is invalid.",

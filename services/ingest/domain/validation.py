@@ -11,18 +11,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 
-from services.ingest.domain import issues
+from services.ingest.domain import bounds, issues
+from services.ingest.domain.bounds import MAX_MONEY, MAX_QUANTITY
 from services.ingest.domain.order import OrderSource, OrderStatus
 from services.ingest.domain.template import SOURCE_INDEX, SOURCE_LABELS, STATUS_INDEX, STATUS_LABELS, label_key
 
 CENT = Decimal("0.01")
-MAX_MONEY = Decimal("999999999999.99")  # Money: max_digits=14, decimal_places=2
-MAX_QUANTITY = 1_000_000
 # Extra decimals count as floating-point noise (rounded) when this close to a whole cent: absolute 1e-9, or
 # 1e-14 of the value for large amounts. 1.234 or 1000000.001 is a typed value and is rejected; a relative 1e-6
 # would have silently rounded the latter.
 NOISE_ABSOLUTE = Decimal("1e-9")
 NOISE_RELATIVE = Decimal("1e-14")
+# A number cell holds a binary float: integers are exact up to 15 digits (Excel keeps 15 significant digits);
+# beyond, or with decimals, an identifier typed as a number has lost (or never had) its digits.
+MAX_EXACT_ID_NUMBER = 10**15
 DEFAULT_PLACEHOLDER_MOBILES = frozenset({"13800000000", "12345678901"})
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -101,6 +103,41 @@ def parse_text(text: str, max_length: int | None) -> str | Invalid:
     return check_length(text, max_length) or text
 
 
+def is_exact_id_number(cell: Cell) -> bool:
+    """Whether a number cell's text is the identifier that was typed: an integer of at most 15 digits."""
+    if type(cell) is float:
+        return cell.is_integer() and -MAX_EXACT_ID_NUMBER < cell < MAX_EXACT_ID_NUMBER
+    if type(cell) is int:
+        return -MAX_EXACT_ID_NUMBER < cell < MAX_EXACT_ID_NUMBER
+    return True
+
+
+INEXACT_ID = Invalid(
+    issues.INEXACT_NUMBER,
+    "is a number cell, and a number cell keeps an identifier exactly only as a whole number of at most 15 digits",
+    "the identifier as text (format the column as text, then type or paste the identifiers again)",
+)
+
+
+def unstorable(text: str) -> Invalid | None:
+    """Text Order Info cannot store or write back into a workbook (NUL, control characters, lone surrogates)."""
+    problem = bounds.unstorable_text_problem(text)
+    if problem is None:
+        return None
+    return Invalid(
+        issues.INVALID_CHARACTER, problem, "text without control characters (delete them or retype the cell)"
+    )
+
+
+def visible(text: str) -> str:
+    """`text` with every unstorable character replaced by U+FFFD, for showing a refused cell back to the user."""
+    char = bounds.unstorable_char(text)
+    while char is not None:
+        text = text.replace(char, "\ufffd")
+        char = bounds.unstorable_char(text)
+    return text
+
+
 def parse_source(text: str) -> OrderSource | Invalid:
     source = SOURCE_INDEX.get(label_key(text))
     if source is None:
@@ -127,9 +164,15 @@ def parse_time(text: str, zone: tzinfo) -> datetime | Invalid:
         return Invalid(issues.INVALID_TIME, "is not a date and time", expected)
     year, _, month, day, hour, minute, second = match.groups()
     try:
-        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=zone)
+        value = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=zone)
     except ValueError:
         return Invalid(issues.INVALID_TIME, "is not a real date and time", expected)
+    return value if bounds.time_in_range(value) else OUT_OF_RANGE
+
+
+OUT_OF_RANGE = Invalid(
+    issues.TIME_OUT_OF_RANGE, "is outside the supported range", f"a time {bounds.TIME_RANGE_TEXT} in the import's zone"
+)
 
 
 def parse_decimal(text: str) -> Decimal | None:
@@ -154,6 +197,8 @@ def parse_money(text: str) -> Decimal | Invalid:
         return Invalid(issues.INVALID_NUMBER, "is not a number", expected)
     if number < 0:
         return Invalid(issues.NEGATIVE_AMOUNT, "is negative", expected)
+    if number >= MAX_MONEY + CENT:  # compared before any arithmetic: a 28-digit amount cannot be quantized
+        return Invalid(issues.TOO_LARGE, "is too large", f"at most {MAX_MONEY:,}")
     cents = number.quantize(CENT)
     if abs(number - cents) > max(NOISE_ABSOLUTE, number * NOISE_RELATIVE):
         return Invalid(issues.TOO_MANY_DECIMALS, "has more than 2 decimals", expected)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import io
 import time
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from openpyxl import load_workbook
 
-from services.ingest.samples import sample_rows, write_sample_xlsx
+from services.ingest.domain import bounds, issues
+from services.ingest.samples import SampleRow, sample_rows, write_sample_csv, write_sample_xlsx
 from tests.integration.hostile.conftest import MAX_UPLOAD, Api, csv_bytes, header_index, upload
 
 pytestmark = pytest.mark.integration
@@ -163,3 +166,140 @@ async def test_the_upload_endpoint_survives_a_non_multipart_body(api: Api) -> No
     headers = api.headers() | {"Content-Type": "application/json"}
     response = await api.client.post("/v1/imports", content=b"{}", headers=headers)
     assert response.status_code in (400, 422), response.text
+
+
+# --- issue 10: value problems are row errors up front, in the dry run as in the import, never a 500 -----------
+
+Rows = list[list[Any]]
+
+
+def _set(column: str, value: Any, row: int = 0) -> Callable[[Rows], None]:
+    def change(rows: Rows) -> None:
+        rows[row][header_index(column)] = value
+
+    return change
+
+
+def _xlsx_patched(tmp: Path, rows: Rows, replace: dict[bytes, bytes]) -> bytes:
+    path = tmp / "patched.xlsx"
+    write_sample_xlsx(path, [tuple(r) for r in rows])
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    sheet = members["xl/worksheets/sheet1.xml"]
+    for old, new in replace.items():
+        assert old in sheet
+        sheet = sheet.replace(old, new)
+    return _zip(members | {"xl/worksheets/sheet1.xml": sheet})
+
+
+def _file(tmp: Path, kind: str, rows: Rows) -> tuple[str, bytes]:
+    if kind == "xlsx":
+        path = tmp / "orders.xlsx"
+        write_sample_xlsx(path, [tuple(r) for r in rows])
+        return "orders.xlsx", path.read_bytes()
+    path = tmp / "orders.csv"
+    write_sample_csv(path, [tuple(r) for r in rows], encoding=kind)
+    return "orders.csv", path.read_bytes()
+
+
+# name: (file kind, change of the first order's first row, timezone, expected code on that row)
+VALUE_PROBLEMS: dict[str, tuple[str, Callable[[Rows], None], str, str]] = {
+    "money of 28 digits": ("utf-8-sig", _set("Unit Price", "1" * 28), "Asia/Shanghai", issues.TOO_LARGE),
+    "money of 40 digits in a number cell": ("xlsx", _set("Order Amount", 1e39), "Asia/Shanghai", issues.TOO_LARGE),
+    "NUL in a UTF-16 CSV": ("utf-16", _set("Remark", "a\x00b"), "Asia/Shanghai", issues.INVALID_CHARACTER),
+    "BEL in a GB18030 CSV": ("gb18030", _set("Product Name", "bell\x07"), "Asia/Shanghai", issues.INVALID_CHARACTER),
+    "ESC in an unknown column": ("utf-8-sig", _set("Channel Note", "\x1b[31m"), "UTC", issues.INVALID_CHARACTER),
+    "line total over the money bound": (
+        "utf-8-sig",
+        lambda rows: [_set("Quantity", "1000000")(rows), _set("Unit Price", "999999999999.99")(rows)],
+        "Asia/Shanghai",
+        issues.TOTAL_TOO_LARGE,
+    ),
+    "year 0001 east of UTC": (
+        "utf-8-sig",
+        _set("Order Time", "0001-01-01 00:00:00"),
+        "Asia/Shanghai",
+        issues.TIME_OUT_OF_RANGE,
+    ),
+    "9999-12-31 west of UTC": (
+        "utf-8-sig",
+        _set("Payment Time", "9999-12-31 23:59:59"),
+        "America/New_York",
+        issues.TIME_OUT_OF_RANGE,
+    ),
+    "18-digit order no. as a number cell": (
+        "xlsx",
+        lambda rows: [_set("Order No.", 123456789012345678 + i, i)(rows) for i in range(2)],  # distinct
+        "Asia/Shanghai",
+        issues.INEXACT_NUMBER,
+    ),
+}
+
+
+async def _both(api: Api, name: str, content: bytes, **form: str) -> tuple[httpx.Response, httpx.Response]:
+    """The dry run, then the real import, of the same file."""
+    return await upload(api, name, content, dry_run="true", **form), await upload(api, name, content, **form)
+
+
+async def _assert_agree_and_readable(api: Api, dry: httpx.Response, real: httpx.Response) -> dict[str, Any]:
+    assert dry.status_code == 202 and real.status_code == 202, (dry.text, real.text)
+    plan, receipt = dry.json(), real.json()
+    keys = ("rows", "valid_rows", "invalid_rows", "orders_held_back", "first_errors")
+    assert {k: plan[k] for k in keys} == {k: receipt[k] for k in keys}
+    assert len(plan["orders"]) == receipt["orders"]
+    status = await api.client.get(receipt["status_url"], headers=api.headers())
+    assert status.status_code == 200, status.text
+    book = await api.client.get(receipt["result_url"], headers=api.headers())
+    assert book.status_code == 200, book.text
+    cells = [c for r in load_workbook(io.BytesIO(book.content)).active.iter_rows(values_only=True) for c in r]
+    assert all(bounds.unstorable_char(c) is None for c in cells if isinstance(c, str))
+    return receipt  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("case", list(VALUE_PROBLEMS))
+async def test_a_value_problem_is_a_row_error_in_the_dry_run_and_the_import(
+    api: Api, tmp_path: Path, case: str
+) -> None:
+    kind, change, zone, code = VALUE_PROBLEMS[case]
+    rows = [list(r) for r in sample_rows(3, 2, seed=21)]
+    change(rows)
+    name, content = _file(tmp_path, kind, rows)
+    receipt = await _assert_agree_and_readable(api, *await _both(api, name, content, timezone=zone))
+    assert receipt["first_errors"][0]["row"] == 2 and receipt["first_errors"][0]["code"] == code, receipt
+    held_back = 0 if code == issues.INEXACT_NUMBER else 1  # a row without a usable Order No. is in no order
+    assert (receipt["orders"], receipt["orders_held_back"]) == (2, held_back)
+
+
+@pytest.mark.parametrize("escape", [b"_x0000_", b"_x0007_", b"&#1;", b"\x1b"], ids=["x0000", "x0007", "amp1", "esc"])
+async def test_control_characters_smuggled_into_an_xlsx_are_row_errors(api: Api, tmp_path: Path, escape: bytes) -> None:
+    rows = [list(r) for r in sample_rows(2, 1, seed=5)]
+    rows[0][header_index("Product Name")] = "MARKER"
+    content = _xlsx_patched(tmp_path, rows, {b"MARKER": b"a" + escape + b"b"})
+    receipt = await _assert_agree_and_readable(api, *await _both(api, "smuggled.xlsx", content))
+    assert [(e["row"], e["code"]) for e in receipt["first_errors"]] == [(2, issues.INVALID_CHARACTER)]
+    assert receipt["orders"] == 1
+
+
+async def test_an_order_of_more_lines_than_the_bound_is_refused_before_anything_is_published(
+    api: Api, tmp_path: Path
+) -> None:
+    rows: list[SampleRow] = [*sample_rows(1, bounds.MAX_LINES_PER_ORDER + 1, seed=8), *sample_rows(1, 2, seed=9)]
+    name, content = _file(tmp_path, "utf-8-sig", [list(r) for r in rows])
+    assert len(content) < MAX_UPLOAD
+    receipt = await _assert_agree_and_readable(api, *await _both(api, name, content))
+    assert receipt["invalid_rows"] == bounds.MAX_LINES_PER_ORDER + 1
+    assert {e["code"] for e in receipt["first_errors"]} == {issues.TOO_MANY_LINES}
+    assert (receipt["orders"], receipt["orders_held_back"]) == (1, 1)
+
+
+async def test_a_nul_byte_in_the_uploads_file_name_is_recorded_cleaned(api: Api, tmp_path: Path) -> None:
+    content = csv_bytes(sample_rows(1, 1, seed=4), tmp_path)
+    body = (
+        b'--x\r\nContent-Disposition: form-data; name="file"; filename="ord\x00ers\x07.csv"\r\n'
+        b"Content-Type: text/csv\r\n\r\n" + content + b"\r\n--x--\r\n"
+    )
+    headers = api.headers() | {"Content-Type": "multipart/form-data; boundary=x"}
+    answer = await api.client.post("/v1/imports", content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    status = (await api.client.get(answer.json()["status_url"], headers=api.headers())).json()
+    assert status["filename"] == "ord\ufffders\ufffd.csv"

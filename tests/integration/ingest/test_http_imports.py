@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import uuid
 from collections.abc import AsyncIterator
@@ -11,13 +12,15 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from openpyxl import load_workbook
 
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
 from services.ingest.entrypoints.http.app import create_app
 from services.ingest.main import ingest_options, producer_broker
-from services.ingest.samples import sample_rows, write_sample_xlsx
+from services.ingest.samples import SAMPLE_HEADER, sample_rows, write_sample_xlsx
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.outbox import emit_events
@@ -37,9 +40,13 @@ def settings(connection_settings: ConnectionSettings) -> IngestSettings:
 
 
 @pytest.fixture(scope="module")
-async def client(settings: IngestSettings, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+def app(settings: IngestSettings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="module")
+async def client(app: FastAPI, settings: IngestSettings, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     """The real app (its lifespan starts the producer) and a consumer of the same topics, in this process."""
-    app = create_app(settings)
     consumer = producer_broker(settings)
     subscribe(consumer, settings, BatchIngestor(pool, emit_events, ingest_options(settings)))
     async with app.router.lifespan_context(app):
@@ -158,3 +165,81 @@ async def test_keys_and_tenants(client: httpx.AsyncClient, api_key: str, pool: a
     assert (await client.get(f"/v1/imports/{receipt['import_id']}", headers={"X-API-Key": other})).status_code == 404
     template = await client.get("/v1/imports/template.xlsx", headers={"X-API-Key": api_key})
     assert template.status_code == 200 and template.content[:2] == b"PK"
+
+
+@contextlib.asynccontextmanager
+async def producer_limited_to(app: FastAPI, settings: IngestSettings, max_request_size: int) -> AsyncIterator[None]:
+    """The app publishes through a real producer whose request limit is `max_request_size` bytes (what made
+    a large order fail in the middle of an upload, while the orders around it were sent)."""
+    small = KafkaBroker(settings.kafka_bootstrap_servers, max_request_size=max_request_size, enable_idempotence=True)
+    await small.start()
+    original, app.state.broker = app.state.broker, small
+    try:
+        yield
+    finally:
+        app.state.broker = original
+        await small.stop()
+
+
+async def test_an_upload_that_cannot_publish_every_order_is_failed_naming_what_was_published(
+    app: FastAPI, settings: IngestSettings, client: httpx.AsyncClient, api_key: str, tmp_path: Path, pool: asyncpg.Pool
+) -> None:
+    rows = [list(r) for r in sample_rows(3, 20, seed=12)]
+    name = SAMPLE_HEADER.index("Product Name")
+    for line in rows[20:40]:  # the middle order: ~20 KB of product names, over the producer's 8 KB
+        line[name] = "N" * 255
+    path = tmp_path / "three.xlsx"
+    write_sample_xlsx(path, [tuple(r) for r in rows])
+    order_nos = [str(rows[i][0]) for i in (0, 20, 40)]
+    async with producer_limited_to(app, settings, 8 * 1024):
+        answer = await upload(client, api_key, path.read_bytes())
+    assert answer.status_code == 503 and answer.headers["content-type"] == "application/problem+json", answer.text
+    assert answer.headers["retry-after"].isdigit()
+    problem = answer.json()
+    assert problem["code"] == "publishing_failed"
+    (failure,) = problem["errors"]
+    assert (failure["orders_published"], failure["orders"]) == (2, 3)
+    assert f'not published ("{order_nos[1]}")' in problem["detail"]
+    assert f'("{order_nos[0]}", "{order_nos[2]}")' in problem["detail"]
+    import_id, key = failure["import_id"], api_key
+
+    async def status() -> dict[str, Any]:
+        answer = await client.get(f"/v1/imports/{import_id}", headers={"X-API-Key": key})
+        return answer.json()  # type: ignore[no-any-return]
+
+    landed = await eventually(status, lambda s: s["orders_processed"] == 2, within=60)
+    assert (landed["state"], landed["orders_published"], landed["created"]) == ("failed", 2, 2)
+    assert landed["failure"] is not None and order_nos[1] in landed["failure"]
+    stored = await pool.fetch("SELECT order_no FROM orders WHERE last_import_id = $1", uuid.UUID(import_id))
+    assert sorted(r["order_no"] for r in stored) == sorted([order_nos[0], order_nos[2]])
+    book = await client.get(f"/v1/imports/{import_id}/result.xlsx", headers={"X-API-Key": key})
+    sheet = load_workbook(io.BytesIO(book.content)).active
+    header = [c.value for c in sheet[1]]
+    results = [row[header.index("Result")] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert results == ["created"] * 20 + ["not_published"] * 20 + ["created"] * 20
+
+
+async def test_an_order_of_thousands_of_long_lines_is_refused_whole_and_the_others_land(
+    client: httpx.AsyncClient, api_key: str, tmp_path: Path, pool: asyncpg.Pool
+) -> None:
+    """Finding 3: one valid-looking order of 4,500 lines with long names used to answer 500 after the orders before
+    it were published. Now its rows are errors naming it, found before anything is published."""
+    small = [list(r) for r in sample_rows(4, 2, seed=31)]
+    big = [list(r) for r in sample_rows(1, 4500, seed=32)]
+    name = SAMPLE_HEADER.index("Product Name")
+    for line in big:
+        line[name] = "长" * 255
+    path = tmp_path / "big.xlsx"
+    write_sample_xlsx(path, [tuple(r) for r in [*small[:6], *big, *small[6:]]])
+    answer = await upload(client, api_key, path.read_bytes())
+    assert answer.status_code == 202, answer.text
+    receipt = answer.json()
+    assert (receipt["invalid_rows"], receipt["orders"], receipt["orders_held_back"]) == (4500, 4, 1)
+    (code,) = {e["code"] for e in receipt["first_errors"]}
+    assert code == "too_many_lines" and str(big[0][0]) in receipt["first_errors"][0]["message"]
+    status = await finished(client, api_key, receipt["import_id"])
+    assert (status["state"], status["orders_published"], status["created"]) == ("completed_with_errors", 4, 4)
+    stored = await pool.fetchval(
+        "SELECT count(*) FROM orders WHERE last_import_id = $1", uuid.UUID(receipt["import_id"])
+    )
+    assert stored == 4

@@ -241,7 +241,7 @@ def test_other_zip_formats_are_unsupported(part: str, kind: str) -> None:
 def test_huge_csv_field_is_refused_not_a_traceback() -> None:
     data = csv_bytes([row(Remark='"' + "x" * 200_000)])
     error = refused(data, "orders.csv")
-    assert error.code == issues.UNSUPPORTED_FORMAT and "field larger than field limit" in error.message
+    assert error.code == issues.UNSUPPORTED_FORMAT and "a cell longer than 131,072 characters" in error.message
 
 
 def test_deflate_garbage_is_corrupt() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -14,13 +15,21 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from services.ingest.adapters import import_jobs
-from services.ingest.application.imports import ImportRequest, dry_run, submit_import
-from services.ingest.contracts.orders_ingest_v1 import TOPIC, OrderIngestV1, message_key
+from services.ingest.application.imports import (
+    ImportRequest,
+    OutgoingOrder,
+    PublishingFailed,
+    dry_run,
+    storable_filename,
+    submit_import,
+)
+from services.ingest.contracts.orders_ingest_v1 import TOPIC
 from services.ingest.domain.importing import ImportFileError, ImportOptions, SheetRow
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
 from services.ingest.entrypoints.http.limits import UploadSlot
-from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
+from services.ingest.entrypoints.http.problems import ApiProblem, Problem, problem_response, problem_responses
 
+log = logging.getLogger("orderinfo.http.imports")
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 _FILE_ERROR_STATUS = {
     "file_too_large": 413,
@@ -28,7 +37,9 @@ _FILE_ERROR_STATUS = {
     "strict_mode_rejected": 422,
     "too_many_rows": 422,
     "unknown_timezone": 422,
+    "order_too_large": 422,
 }
+PUBLISH_RETRY_AFTER_SECONDS = 30
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -111,16 +122,30 @@ def _options(request: Request) -> ImportOptions:
     )
 
 
-async def _publish(request: Request, messages: Sequence[OrderIngestV1]) -> None:
-    """Publish every order with its key (so one order stays on one partition) without awaiting acks in turn."""
-    broker = request.app.state.broker
-    topic = request.app.state.settings.topic(TOPIC.name)
-    pending = [
-        await broker.publish(m.model_dump_json().encode(), topic, key=message_key(m.tenant_id, m.order_no),
-                             no_confirm=True, headers={"content-type": "application/json"})
-        for m in messages
-    ]  # fmt: skip
-    await asyncio.gather(*[p for p in pending if p is not None])
+async def publish_orders(broker: Any, topic: str, outgoing: Sequence[OutgoingOrder]) -> list[BaseException | None]:
+    """Publish every order with its key (one order stays on one partition) without awaiting acks in turn; the
+    outcome of each, in order: None when the broker acknowledged it, else the error (never raised)."""
+    pending: list[Any] = []
+    for item in outgoing:
+        try:
+            pending.append(
+                await broker.publish(
+                    item.value, topic, key=item.key, no_confirm=True, headers={"content-type": "application/json"}
+                )
+            )
+        except Exception as exc:  # refused before it was sent (size, serialisation, producer closed)
+            pending.append(exc)
+    return [await _settled(p) for p in pending]
+
+
+async def _settled(pending: Any) -> BaseException | None:
+    if pending is None or isinstance(pending, BaseException):
+        return pending
+    try:
+        await pending
+    except Exception as exc:
+        return exc
+    return None
 
 
 @router.post(
@@ -147,14 +172,19 @@ async def post_import(
         raise ApiProblem(413, "File too large", f"uploads are limited to {options.max_bytes} bytes", "file_too_large")
     if timezone not in _zones():
         raise ApiProblem(422, "Unknown timezone", f"{timezone!r} is not an IANA timezone name", "unknown_timezone")
-    upload = ImportRequest(tenant.id, file.filename or "upload", data, timezone, mode, sheet)
+    upload = ImportRequest(tenant.id, storable_filename(file.filename), data, timezone, mode, sheet)
+    broker, topic = request.app.state.broker, request.app.state.settings.topic(TOPIC.name)
     try:
         if dry_run_:
             report = await dry_run(pool, upload, options)
             return DryRunOut.model_validate(report, from_attributes=True)
-        receipt = await submit_import(pool, lambda msgs: _publish(request, msgs), upload, options)
+        receipt = await submit_import(pool, lambda items: publish_orders(broker, topic, items), upload, options)
     except ImportFileError as exc:
+        if exc.__cause__ is not None:  # what the reader said: for the log, not for the user
+            log.info("upload refused (%s): %r", exc.code, exc.__cause__)
         raise ApiProblem(_FILE_ERROR_STATUS.get(exc.code, 400), "Import file rejected", exc.message, exc.code) from exc
+    except PublishingFailed as exc:
+        return _publishing_failed(exc)
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None:
         metrics.observe_import(receipt.state, receipt.valid_rows, receipt.invalid_rows)
@@ -165,6 +195,26 @@ async def post_import(
         status_url=base,
         result_url=f"{base}/result.xlsx",
     )
+
+
+def _publishing_failed(exc: PublishingFailed) -> Response:
+    """503: the import is recorded as failed; its status and result workbook say which orders were published."""
+    problem = Problem(
+        type="https://orderinfo.dev/problems/publishing_failed",
+        title="Import not fully published",
+        status=503,
+        detail=f"Import {exc.import_id}: {exc.reason}",
+        code="publishing_failed",
+        errors=[
+            {
+                "import_id": str(exc.import_id),
+                "orders_published": exc.published,
+                "orders": exc.total,
+                "status_url": f"/v1/imports/{exc.import_id}",
+            }
+        ],
+    )
+    return problem_response(problem, {"Retry-After": str(PUBLISH_RETRY_AFTER_SECONDS)})
 
 
 def _zones() -> set[str]:
