@@ -153,11 +153,11 @@ def lines_of(start: int, count: int) -> list[dict[str, Any]]:
     return [line(f"P{i}") for i in range(start, start + count)]
 
 
+# A single message of more lines is refused by the contract before planning (tests/unit/ingest/test_message_bounds.py).
 @pytest.mark.parametrize(
     ("stored", "new", "overlapping", "outcome"),
     [
         (0, MAX_LINES_PER_ORDER, 0, "created"),
-        (0, MAX_LINES_PER_ORDER + 1, 0, "rejected"),
         (MAX_LINES_PER_ORDER - 1, 1, 0, "updated"),
         (MAX_LINES_PER_ORDER - 1, 2, 0, "rejected"),
         (MAX_LINES_PER_ORDER, 0, 10, "updated"),  # updating stored lines never counts twice
