@@ -61,7 +61,7 @@ def exit_code_of(final: dict[str, Any], *, dry_run: bool) -> ExitCode:
         return ExitCode.REFUSED
     if final.get("state") not in {"completed", "completed_with_errors"}:
         return ExitCode.UNREACHABLE  # still running when the deadline passed
-    failed = (final.get("invalid_rows") or 0) + (final.get("dead_lettered") or 0) + (final.get("orders_held_back") or 0)
+    failed = sum(final.get(name) or 0 for name in ("invalid_rows", "dead_lettered", "orders_held_back", "rejected"))
     return ExitCode.ROWS_FAILED if failed or final["state"] == "completed_with_errors" else ExitCode.OK
 
 
@@ -195,7 +195,7 @@ def _report(out: TextIO, request: UploadRequest, receipt: dict[str, Any], final:
 
 def _print_summary(out: TextIO, status: dict[str, Any], request: UploadRequest, receipt: dict[str, Any]) -> None:
     print(f"state: {status['state']}", file=out)
-    for name in ("created", "updated", "unchanged", "stale_status", "dead_lettered", "orders_held_back"):
+    for name in ("created", "updated", "unchanged", "stale_status", "rejected", "dead_lettered", "orders_held_back"):
         print(f"  {name:<17} {status.get(name, 0)}", file=out)
     if status.get("failure"):
         print(f"  failure: {status['failure']}", file=out)

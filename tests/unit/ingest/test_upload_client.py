@@ -131,6 +131,7 @@ CASES: list[tuple[dict[str, Any], bool, ExitCode]] = [
     ({"state": "completed"}, False, ExitCode.OK),
     ({"state": "completed", "dead_lettered": 1}, False, ExitCode.ROWS_FAILED),
     ({"state": "completed", "orders_held_back": 2}, False, ExitCode.ROWS_FAILED),
+    ({"state": "completed", "rejected": 1}, False, ExitCode.ROWS_FAILED),
     ({"state": "completed_with_errors"}, False, ExitCode.ROWS_FAILED),
     ({"state": "failed"}, False, ExitCode.REFUSED),
     ({"state": "processing"}, False, ExitCode.UNREACHABLE),
