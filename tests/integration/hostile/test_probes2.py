@@ -183,3 +183,45 @@ async def test_probe2_a_new_quantity_without_line_amount_does_not_keep_the_old_a
     )
     # 5 x 10.00 is sent; the order says 10.00 (the stored line amount of quantity 1) and so does the customer's spend
     assert (amount, stored["total_amount"]) in ((None, Decimal("50.00")), (Decimal("50.00"), Decimal("50.00")))
+
+
+@pytest.mark.xfail(strict=True, reason="probe2: an empty string on Kafka erases the stored value (blank must keep it)")
+async def test_probe2_empty_strings_on_kafka_do_not_erase_stored_values(pool: asyncpg.Pool) -> None:
+    tenant, _key = await new_tenant(pool, "probe2")
+    buyer = {"mobile": "13900000031", "unionid": "u-carol", "nickname": "Carol"}
+    full = message(
+        tenant,
+        "BLANK-1",
+        buyer=buyer,
+        remark="gift wrap",
+        receiver={"name": "Li Li", "address": "1 Nanjing Rd"},
+        store={"store_no": "S1", "name": "Flagship"},
+        lines=[line("P1", "S1", product_name="Shirt")],
+    )
+    await _handle(pool, records(full))
+    blanks = message(
+        tenant,
+        "BLANK-1",
+        status="shipped",
+        buyer={"mobile": "13900000031", "unionid": "", "nickname": ""},
+        remark="",
+        receiver={"name": "", "address": ""},
+        store={"store_no": "S1", "name": ""},
+        lines=[line("P1", "S1", product_name="")],
+    )
+    await _handle(pool, records(blanks))
+    stored = await fetch_order(pool, tenant, "BLANK-1")
+    docs = ("buyer", "receiver", "store")
+    as_dict = {k: json.loads(v) if k in docs and isinstance(v, str) else v for k, v in stored.items()}
+    name = await pool.fetchval(
+        "SELECT product_name FROM order_lines WHERE tenant_id = $1 AND order_no = 'BLANK-1'", tenant
+    )
+    kept = (
+        as_dict["remark"],
+        as_dict["buyer"].get("unionid"),
+        as_dict["buyer"].get("nickname"),
+        as_dict["receiver"].get("name"),
+        as_dict["store"].get("name"),
+        name,
+    )
+    assert kept == ("gift wrap", "u-carol", "Carol", "Li Li", "Flagship", "Shirt"), kept
