@@ -9,6 +9,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from services.ingest.adapters import import_jobs
+from services.ingest.entrypoints import console
 from services.ingest.entrypoints.http import customers, health, imports, orders, problems
 from services.ingest.entrypoints.http.limits import BodySizeLimit
 from services.ingest.settings import IngestSettings
@@ -48,4 +49,5 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app.include_router(orders.router)
     app.include_router(customers.router)
     health.install(app, settings)  # request metrics middleware + /healthz, /readyz, /metrics
+    console.install(app)  # the operator console at /console, and /docs from local assets
     return app
