@@ -166,7 +166,9 @@ class Visit:
 
 @pytest.fixture
 async def visit(chromium: Any, live: LiveConsole, load_times: dict[str, float]) -> AsyncIterator[Visit]:
-    context = await chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context = await chromium.new_context(
+        viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
     page = await context.new_page()
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))

@@ -9,7 +9,7 @@
         type: canvas.dataset.chart,
         data: {
           labels: JSON.parse(canvas.dataset.labels),
-          datasets: [{ data: JSON.parse(canvas.dataset.values), backgroundColor: "#1f6feb" }],
+          datasets: [{ data: JSON.parse(canvas.dataset.values), backgroundColor: "#1f6feb", maxBarThickness: 48 }],
         },
         options: { animation: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
       });
