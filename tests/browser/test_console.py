@@ -274,3 +274,11 @@ async def test_docs_are_served_from_local_assets(visit: Visit) -> None:
     await visit.page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
     assert "Order Info" in await visit.page.locator(".swagger-ui .info .title").inner_text()
     await visit.shoot("docs")
+
+
+async def test_a_search_field_that_does_not_read_is_named_in_the_users_language(visit: Visit, seeded: Seeded) -> None:
+    await sign_in(visit, seeded.a.key)
+    await visit.goto("/console/orders?customer=not-a-uuid")
+    assert (await visit.page.locator("#search-problem").inner_text()).startswith("客户 ID 应为 UUID")
+    await visit.goto("/console/orders?from=2026-13-01T00:00&lang=en")
+    assert "'Ordered from' is not a date and time" in await visit.page.locator("#search-problem").inner_text()

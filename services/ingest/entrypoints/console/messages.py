@@ -52,6 +52,20 @@ TEXTS: dict[str, tuple[str, str]] = {
     "orders.customer": ("客户 ID", "Customer ID"),
     "orders.search": ("搜索", "Search"),
     "orders.reset": ("清除条件", "Clear"),
+    "orders.bad.status": ("订单状态无效。", "The status is not one of the list."),
+    "orders.bad.source": ("订单来源无效。", "The source is not one of the list."),
+    "orders.bad.from": (
+        "“下单时间 从”不是有效的日期时间（例如 2026-11-30T14:00）。",
+        "'Ordered from' is not a date and time (e.g. 2026-11-30T14:00).",
+    ),
+    "orders.bad.to": (
+        "“下单时间 至”不是有效的日期时间（例如 2026-11-30T14:00）。",
+        "'Ordered before' is not a date and time (e.g. 2026-11-30T14:00).",
+    ),
+    "orders.bad.customer": (
+        "客户 ID 应为 UUID，可从客户页面复制。",
+        "The customer ID must be a UUID, as shown on the customer's page.",
+    ),
     "orders.next": ("下一页", "Next page"),
     "orders.first": ("第一页", "First page"),
     "orders.none": ("没有符合条件的订单。", "No orders match."),

@@ -6,8 +6,9 @@ the console adds no rule of its own. Every page reads the signed-in session's te
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
@@ -34,6 +35,7 @@ from services.ingest.entrypoints.http.problems import ApiProblem
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 SignedIn = Annotated[Tenant, Depends(signed_in)]
 PAGE_SIZE = 20
+T = TypeVar("T")
 IDENTIFIERS = ("mobile", "unionid", "sobot_customer_id")
 
 
@@ -68,14 +70,41 @@ async def sign_out(request: Request) -> Response:
     return response
 
 
-def _instant(request: Request, text: str) -> datetime | None:
-    """A datetime-local field ("2026-11-30T14:00") read in the console's zone; None when blank."""
+class BadField(ValueError):
+    """A search field that does not read as what it must be; the page names the field and what is expected."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+def _read(field: str, text: str, parse: Callable[[str], T]) -> T | None:
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=console(request).zone)
+        return parse(text)
     except ValueError as exc:
-        raise ValueError(text) from exc
+        raise BadField(field) from exc
+
+
+def _order_filter(request: Request) -> dict[str, Any]:
+    """The order list's arguments from the search form (times are datetime-local fields in the console's zone)."""
+    q, zone = request.query_params, console(request).zone
+
+    def instant(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=zone)
+
+    return {
+        "order_no": q.get("order_no") or None,
+        "order_no_prefix": q.get("prefix") or None,
+        "status": [s for s in (_read("status", v, OrderStatus) for v in q.getlist("status")) if s] or None,
+        "order_time_from": _read("from", q.get("from", ""), instant),
+        "order_time_to": _read("to", q.get("to", ""), instant),
+        "store": q.get("store") or None,
+        "source": _read("source", q.get("source", ""), OrderSource),
+        "customer_id": _read("customer", q.get("customer", ""), UUID),
+        "cursor": q.get("cursor") or None,
+    }
 
 
 @router.get("/orders")
@@ -85,21 +114,10 @@ async def order_list(request: Request, tenant: SignedIn) -> Response:
     page: Any = None
     try:
         page = await orders_api.list_orders(
-            tenant=tenant,
-            pool=request.app.state.pool,
-            order_no=q.get("order_no") or None,
-            order_no_prefix=q.get("prefix") or None,
-            status=[OrderStatus(s) for s in q.getlist("status") if s] or None,
-            order_time_from=_instant(request, q.get("from", "")),
-            order_time_to=_instant(request, q.get("to", "")),
-            store=q.get("store") or None,
-            source=OrderSource(q["source"]) if q.get("source") else None,
-            customer_id=UUID(q["customer"]) if q.get("customer") else None,
-            cursor=q.get("cursor") or None,
-            limit=PAGE_SIZE,
+            tenant=tenant, pool=request.app.state.pool, limit=PAGE_SIZE, **_order_filter(request)
         )
-    except ValueError as exc:
-        problem = str(exc)
+    except BadField as exc:
+        problem = f"orders.bad.{exc.field}"
     except ApiProblem as exc:
         problem = exc.problem.detail
     next_url = None
