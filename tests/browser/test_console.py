@@ -149,6 +149,12 @@ async def test_customer_lookup_normalises_a_mobile_as_imports_do(
         await visit.page.click("form[role=search] button[type=submit]")
         await visit.page.wait_for_load_state("load")
         assert mobile in await visit.page.locator("#identifiers").inner_text(), by
+    await visit.goto("/console/customers")
+    await visit.page.evaluate("window.__sameDocument = true")
+    await visit.page.locator("#value").press_sequentially(mobile, delay=20)  # typed, never submitted
+    await visit.page.wait_for_selector("#identifiers", timeout=10_000)
+    assert mobile in await visit.page.locator("#identifiers").inner_text()
+    assert await visit.page.evaluate("window.__sameDocument === true")
     await visit.page.select_option("#by", "sobot_customer_id")
     await visit.page.fill("#value", "nobody")
     await visit.page.click("form[role=search] button[type=submit]")

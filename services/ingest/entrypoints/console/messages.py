@@ -101,6 +101,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "customers.by": ("查询方式", "Look up by"),
     "customers.value": ("值", "Value"),
     "customers.find": ("查询", "Look up"),
+    "customers.live": ("输入时即查询（停顿片刻后）。", "Results follow as you type (after a short pause)."),
     "customers.none": ("没有这个客户。", "No such customer."),
     "customer.title": ("客户", "Customer"),
     "customer.identifiers": ("标识", "Identifiers"),

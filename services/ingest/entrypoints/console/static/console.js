@@ -45,8 +45,40 @@
     if (FINAL.indexOf(state.dataset.state) < 0) poll();
   }
 
+  // A search form marked data-live-target re-runs as the person types: the page is fetched and only the target
+  // element is swapped (no eval, no inline script: the Content-Security-Policy holds).
+  function liveSearch() {
+    var form = document.querySelector("form[data-live-target]");
+    if (!form) return;
+    var timer = null;
+    var shown = new URLSearchParams(new FormData(form)).toString();
+    function run() {
+      var query = new URLSearchParams(new FormData(form)).toString();
+      if (query === shown || !form.elements.value.value.trim()) return;
+      shown = query;
+      var url = form.action + "?" + query;
+      fetch(url, { credentials: "same-origin" })
+        .then(function (r) { return r.text(); })
+        .then(function (html) {
+          if (query !== shown) return; // a later keystroke won
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(form.dataset.liveTarget);
+          var current = document.getElementById(form.dataset.liveTarget);
+          if (fresh && current) {
+            current.replaceWith(fresh);
+            history.replaceState(null, "", url);
+            drawCharts();
+          }
+        });
+    }
+    form.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(run, 400);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     drawCharts();
     followImport();
+    liveSearch();
   });
 })();
