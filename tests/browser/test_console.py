@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from services.ingest.samples import sample_rows
-from tests.browser.conftest import LiveConsole, Seeded, Visit, sign_in, xlsx
+from tests.browser.conftest import SCREENSHOTS, LiveConsole, Seeded, Visit, sign_in, xlsx
 
 pytestmark = pytest.mark.integration
 
@@ -221,6 +221,12 @@ async def test_language_switch_keeps_english_until_switched_back(visit: Visit, s
     assert await visit.page.get_attribute("html", "lang") == "en"
     await visit.goto("/console/orders")
     await visit.shoot("orders-en")
+    await visit.page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    await visit.goto("/console/orders?lang=zh&status=paid")
+    assert await visit.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    await visit.page.screenshot(path=str(SCREENSHOTS / "orders-phone.png"))
+    await visit.page.set_viewport_size({"width": 1280, "height": 900})
+    await visit.goto("/console/orders?lang=en")
     await visit.page.click("#lang-switch")
     await visit.page.wait_for_load_state("load")
     assert await visit.page.locator("h1").inner_text() == "订单列表"
@@ -270,6 +276,8 @@ async def test_the_pipeline_shows_a_dead_letter_of_this_tenant(visit: Visit, liv
 
     await eventually(shown, bool, within=60, interval=0.5)
     await visit.goto("/console/pipeline", "pipeline")
+    reasons = await visit.page.locator("#dead-letter-reasons tbody tr td:first-child").all_inner_texts()
+    assert "contract_violation" in reasons
     by_state = await visit.page.locator("#imports-by-state td[data-state]").all_inner_texts()
     assert sum(int(n) for n in by_state) == len(imports)
     await visit.shoot("pipeline")

@@ -29,6 +29,15 @@ WHERE io.tenant_id = $1 AND io.outcome = 'dead_lettered'
 ORDER BY io.processed_at DESC LIMIT $2
 """
 
+# the reason is the detail's first part ("contract_violation: source: Field required" -> contract_violation)
+DEAD_LETTERS_BY_REASON = """
+SELECT split_part(detail, ':', 1) AS reason, count(*) AS dead_letters, max(processed_at) AS latest
+FROM import_orders
+WHERE tenant_id = $1 AND outcome = 'dead_lettered' AND processed_at >= now() - make_interval(days => $2)
+GROUP BY 1 ORDER BY 2 DESC, 1
+"""
+REASON_WINDOW_DAYS = 30
+
 
 @dataclass(frozen=True)
 class PipelineState:
@@ -36,10 +45,12 @@ class PipelineState:
     oldest_unsent_age_s: float | None
     imports_by_state: dict[str, int]
     dead_letters: list[dict[str, Any]]
+    dead_letters_by_reason: list[dict[str, Any]]
 
 
 async def pipeline_state(conn: Conn, tenant_id: UUID) -> PipelineState:
     backlog = await conn.fetchrow(OUTBOX_BACKLOG, tenant_id)
     states = {r["state"]: r["imports"] for r in await conn.fetch(IMPORTS_BY_STATE, tenant_id)}
     dead = [dict(r) for r in await conn.fetch(LATEST_DEAD_LETTERS, tenant_id, DEAD_LETTERS_SHOWN)]
-    return PipelineState(backlog["unsent"], backlog["oldest_age_s"], states, dead)
+    reasons = [dict(r) for r in await conn.fetch(DEAD_LETTERS_BY_REASON, tenant_id, REASON_WINDOW_DAYS)]
+    return PipelineState(backlog["unsent"], backlog["oldest_age_s"], states, dead, reasons)
