@@ -1,7 +1,7 @@
 """Console imports: the template, upload -> dry-run preview -> confirm, live progress, result workbook, the list.
 
 Uploads go through the API's own import handler (same limits, validation, dry run and publishing). Between the
-preview and the confirmation the file waits in this process's memory (`PendingUploads`: a few files, one hour),
+preview and the confirmation the file waits in this process's memory (`PendingUploads`: the latest 8 files, one hour),
 under a random token bound to the tenant, so confirming imports exactly the file that was previewed.
 """
 
@@ -26,7 +26,7 @@ from services.ingest.entrypoints.http import imports as imports_api
 from services.ingest.entrypoints.http.problems import ApiProblem
 
 router = APIRouter(prefix=f"{PREFIX}/imports", include_in_schema=False)
-PENDING_KEPT = 16
+PENDING_KEPT = 8  # files of up to max_upload_bytes each: bounded memory
 PENDING_TTL_S = 3600
 IMPORT_STATES = ("queued", "processing", "completed", "completed_with_errors", "failed")
 TIMEZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "Asia/Tokyo", "UTC")
