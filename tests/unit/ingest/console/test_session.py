@@ -40,3 +40,23 @@ def test_a_csrf_token_belongs_to_one_session() -> None:
 
 def test_signing_in_issues_a_new_nonce() -> None:
     assert new_session().nonce != new_session().nonce
+
+
+def _cookie_header(scheme: str) -> str:
+    from fastapi import Request
+    from fastapi.responses import Response
+
+    from services.ingest.entrypoints.console.session import set_cookie
+
+    request = Request({"type": "http", "scheme": scheme, "path": "/", "headers": [], "server": ("h", 443)})
+    response = Response()
+    set_cookie(response, request, Signer(), new_session())
+    return response.headers["set-cookie"].lower()
+
+
+def test_the_cookie_is_httponly_strict_and_secure_over_tls() -> None:
+    over_tls, plain = _cookie_header("https"), _cookie_header("http")
+    for header in (over_tls, plain):
+        assert "httponly" in header and "samesite=strict" in header and "path=/" in header
+    assert "secure" in over_tls.replace("samesite", "")
+    assert "secure" not in plain.replace("samesite", "")
