@@ -14,7 +14,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Browser assets the console and /docs serve (Swagger UI, Chart.js), from npm into the git-ignored node_modules/;
+# --ignore-scripts: no package runs code at install time.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
 
 stack-up: install
 	$(BIN)/orderinfo stack up

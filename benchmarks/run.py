@@ -21,6 +21,7 @@ def main() -> int:
         + (["--history", "2000"] if quick else []),
         ["benchmarks.bench_relay", "2000" if quick else "20000"],
         ["benchmarks.bench_queries", "--orders", "20000" if quick else "1000000"],
+        ["benchmarks.bench_console", "--orders", "20000" if quick else "1000000"],
     ]
     failed = 0
     for module, *args in steps:

@@ -55,7 +55,10 @@ def run_everything(*, with_demo: bool) -> int:
             return 1
         if with_demo and not stopping.is_set() and not _any_exited(children):
             _demo(api, settings)
-        print(f"\nOrder Info is running: API {api}/docs  ·  Ctrl-C stops everything\n", flush=True)
+        print(
+            f"\nOrder Info is running: console {api}/console/  ·  API {api}/docs  ·  Ctrl-C stops everything\n",
+            flush=True,
+        )
         while not stopping.is_set():
             if _any_exited(children):
                 print("a service process exited: stopping", file=sys.stderr)
@@ -143,7 +146,8 @@ def _demo(api: str, settings: StackSettings) -> None:
         f"demo    |   curl -s -H \"X-API-Key: $ORDERINFO_API_KEY\" '{api}/v1/orders?limit=5'\n"
         f"demo    |   curl -s -H \"X-API-Key: $ORDERINFO_API_KEY\" '{api}/v1/imports'\n"
         f"demo    |   orderinfo import --api {api} {sample}   # again: all unchanged\n"
-        f"demo    |   API docs: {api}/docs",
+        f"demo    |   API docs: {api}/docs\n"
+        f"demo    |   console:  {api}/console/  (sign in with the key {key})",
         flush=True,
     )
 

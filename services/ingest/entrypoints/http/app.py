@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.ingest.adapters import import_jobs
+from services.ingest.entrypoints import console
 from services.ingest.entrypoints.http import customers, health, imports, orders, problems
 from services.ingest.entrypoints.http.limits import BodyDeadline, BodySizeLimit, UploadSlots, head_deadline_protocol
 from services.ingest.settings import IngestSettings
@@ -51,6 +52,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app.include_router(orders.router)
     app.include_router(customers.router)
     health.install(app, settings)  # request metrics middleware + /healthz, /readyz, /metrics
+    console.install(app)  # the operator console at /console, and /docs from local assets
     return app
 
 

@@ -1,0 +1,149 @@
+"""Console imports: the template, upload -> dry-run preview -> confirm, live progress, result workbook, the list.
+
+Uploads go through the API's own import handler (same limits, validation, dry run and publishing). Between the
+preview and the confirmation the file waits in this process's memory (`PendingUploads`: the latest 8 files, one hour),
+under a random token bound to the tenant, so confirming imports exactly the file that was previewed.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import time
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile as FormFile
+
+from services.ingest.entrypoints.console import messages
+from services.ingest.entrypoints.console.routes import SignedIn
+from services.ingest.entrypoints.console.web import PREFIX, PageNotFound, check_csrf, language, redirect, render
+from services.ingest.entrypoints.http import imports as imports_api
+from services.ingest.entrypoints.http.problems import ApiProblem
+
+router = APIRouter(prefix=f"{PREFIX}/imports", include_in_schema=False)
+PENDING_KEPT = 8  # files of up to max_upload_bytes each: bounded memory
+PENDING_TTL_S = 3600
+IMPORT_STATES = ("queued", "processing", "completed", "completed_with_errors", "failed")
+TIMEZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "Asia/Tokyo", "UTC")
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    tenant_id: UUID
+    filename: str
+    data: bytes
+    timezone: str
+    mode: Literal["partial", "strict"]
+    created: float
+
+
+class PendingUploads:
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, PendingUpload] = OrderedDict()
+
+    def keep(self, upload: PendingUpload) -> str:
+        token = secrets.token_urlsafe(16)
+        self._items[token] = upload
+        while len(self._items) > PENDING_KEPT:
+            self._items.popitem(last=False)
+        return token
+
+    def take(self, token: str, tenant_id: UUID) -> PendingUpload | None:
+        """The tenant's upload under `token` (removed: a preview is confirmed once), or None."""
+        found = self._items.get(token)
+        if found is None or found.tenant_id != tenant_id or time.time() - found.created > PENDING_TTL_S:
+            return None
+        return self._items.pop(token)
+
+
+async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry_run: bool) -> Any:
+    file = UploadFile(io.BytesIO(upload.data), filename=upload.filename)
+    return await imports_api.post_import(
+        request=request,
+        tenant=tenant,
+        pool=request.app.state.pool,
+        file=file,
+        timezone=upload.timezone,
+        mode=upload.mode,
+        dry_run_=dry_run,
+        sheet=None,
+    )
+
+
+async def _imports_page(request: Request, tenant: SignedIn, status: int = 200, **values: Any) -> Response:
+    listed = await imports_api.list_imports(tenant=tenant, pool=request.app.state.pool, limit=50)
+    return render(request, "imports.html", status=status, imports=listed.items, timezones=TIMEZONES, **values)
+
+
+@router.get("")
+async def imports_page(request: Request, tenant: SignedIn) -> Response:
+    return await _imports_page(request, tenant)
+
+
+@router.get("/template.xlsx")
+async def template(tenant: SignedIn) -> Response:
+    return await imports_api.template(tenant=tenant)
+
+
+@router.post("/preview")
+async def preview(request: Request, tenant: SignedIn) -> Response:
+    form = await check_csrf(request)
+    file = form.get("file")
+    if not isinstance(file, FormFile) or not file.filename:
+        return await _imports_page(request, tenant, status=422, problem="imports.file")
+    data = await file.read()
+    timezone = str(form.get("timezone") or TIMEZONES[0])
+    mode: Literal["partial", "strict"] = "strict" if form.get("mode") == "strict" else "partial"
+    upload = PendingUpload(tenant.id, file.filename, data, timezone, mode, time.time())
+    try:
+        report = await _submit(request, tenant, upload, dry_run=True)
+    except ApiProblem as exc:
+        return await _imports_page(request, tenant, status=exc.problem.status, problem=exc.problem.detail)
+    token = request.app.state.console_uploads.keep(upload)
+    outcomes = Counter(o.outcome for o in report.orders)
+    buyers = Counter("new" if o.customer_is_new else (o.matched_by or "new") for o in report.orders)
+    return render(request, "preview.html", report=report, upload=upload, token=token, outcomes=outcomes, buyers=buyers)
+
+
+@router.post("/confirm")
+async def confirm(request: Request, tenant: SignedIn) -> Response:
+    form = await check_csrf(request)
+    upload = request.app.state.console_uploads.take(str(form.get("token", "")), tenant.id)
+    if upload is None:
+        return await _imports_page(request, tenant, status=410, problem="preview.expired")
+    try:
+        accepted = await _submit(request, tenant, upload, dry_run=False)
+    except ApiProblem as exc:
+        return await _imports_page(request, tenant, status=exc.problem.status, problem=exc.problem.detail)
+    return redirect(request, f"{PREFIX}/imports/{accepted.import_id}")
+
+
+async def _status(request: Request, tenant: SignedIn, import_id: str) -> imports_api.ImportStatus:
+    try:
+        return await imports_api.get_import(UUID(import_id), tenant=tenant, pool=request.app.state.pool)
+    except (ValueError, ApiProblem) as exc:
+        raise PageNotFound() from exc
+
+
+@router.get("/{import_id}")
+async def import_page(request: Request, tenant: SignedIn, import_id: str) -> Response:
+    lang = language(request)
+    labels = {state: messages.text(f"state.{state}", lang) for state in IMPORT_STATES}
+    return render(request, "import.html", job=await _status(request, tenant, import_id), state_labels=labels)
+
+
+@router.get("/{import_id}/status.json")
+async def import_status(request: Request, tenant: SignedIn, import_id: str) -> Response:
+    job = await _status(request, tenant, import_id)
+    return JSONResponse(job.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/{import_id}/result.xlsx")
+async def result_workbook(request: Request, tenant: SignedIn, import_id: str) -> Response:
+    job = await _status(request, tenant, import_id)
+    return await imports_api.result_workbook(job.import_id, tenant=tenant, pool=request.app.state.pool)

@@ -1,0 +1,221 @@
+"""Every text of the console, in Chinese (the default) and English, in one place. Templates call `t(key)`.
+
+Order statuses and sources take their labels from the import template's vocabulary (`domain.template`), so the
+console names them exactly as the files and filters do.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from services.ingest.domain.order import OrderSource, OrderStatus
+from services.ingest.domain.template import SOURCE_ALIASES, SOURCE_LABELS, STATUS_ALIASES, STATUS_LABELS
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+
+TEXTS: dict[str, tuple[str, str]] = {
+    "app": ("订单信息 控制台", "Order Info console"),
+    "nav.orders": ("订单", "Orders"),
+    "nav.imports": ("导入", "Imports"),
+    "nav.customers": ("客户", "Customers"),
+    "nav.pipeline": ("数据管道", "Pipeline"),
+    "nav.docs": ("API 文档", "API docs"),
+    "nav.signout": ("退出登录", "Sign out"),
+    "nav.switch": ("English", "中文"),
+    "nav.tenant": ("租户", "Tenant"),
+    "nav.skip": ("跳到正文", "Skip to content"),
+    "signin.title": ("登录", "Sign in"),
+    "signin.key": ("租户 API 密钥", "Tenant API key"),
+    "signin.hint": (
+        "密钥以 oik_ 开头，创建租户时显示一次。",
+        "The key starts with oik_ and is shown once when the tenant is created.",
+    ),
+    "signin.submit": ("登录", "Sign in"),
+    "signin.wrong": ("API 密钥无效。", "This API key is not valid."),
+    "error.csrf": ("表单已过期，请重试。", "The form has expired; please try again."),
+    "error.not_found": ("未找到", "Not found"),
+    "error.not_found.detail": (
+        "没有这个记录，或它不属于当前租户。",
+        "There is no such record, or it belongs to another tenant.",
+    ),
+    "error.back": ("返回", "Back"),
+    "orders.title": ("订单列表", "Orders"),
+    "orders.order_no": ("订单号", "Order no."),
+    "orders.prefix": ("订单号前缀", "Order no. prefix"),
+    "orders.status": ("订单状态", "Status"),
+    "orders.any": ("全部", "Any"),
+    "orders.from": ("下单时间 从", "Ordered from"),
+    "orders.to": ("下单时间 至（不含）", "Ordered before"),
+    "orders.store": ("店铺编号或店铺 ID", "Store no. or ID"),
+    "orders.source": ("订单来源", "Source"),
+    "orders.customer": ("客户 ID", "Customer ID"),
+    "orders.search": ("搜索", "Search"),
+    "orders.reset": ("清除条件", "Clear"),
+    "orders.bad.status": ("订单状态无效。", "The status is not one of the list."),
+    "orders.bad.source": ("订单来源无效。", "The source is not one of the list."),
+    "orders.bad.from": (
+        "“下单时间 从”不是有效的日期时间（例如 2026-11-30T14:00）。",
+        "'Ordered from' is not a date and time (e.g. 2026-11-30T14:00).",
+    ),
+    "orders.bad.to": (
+        "“下单时间 至”不是有效的日期时间（例如 2026-11-30T14:00）。",
+        "'Ordered before' is not a date and time (e.g. 2026-11-30T14:00).",
+    ),
+    "orders.bad.customer": (
+        "客户 ID 应为 UUID，可从客户页面复制。",
+        "The customer ID must be a UUID, as shown on the customer's page.",
+    ),
+    "orders.next": ("下一页", "Next page"),
+    "orders.first": ("第一页", "First page"),
+    "orders.none": ("没有符合条件的订单。", "No orders match."),
+    "orders.shown": ("本页订单数", "Orders on this page"),
+    "orders.time": ("下单时间", "Order time"),
+    "orders.paid_time": ("付款时间", "Payment time"),
+    "orders.total": ("订单金额", "Total"),
+    "orders.paid": ("实付金额", "Paid"),
+    "orders.lines": ("商品行", "Lines"),
+    "orders.zone": ("时间按北京时间（UTC+8）显示和输入。", "Times are shown and entered in China time (UTC+8)."),
+    "order.title": ("订单", "Order"),
+    "order.summary": ("概要", "Summary"),
+    "order.amount": ("订单金额（文件给出）", "Order amount (as given)"),
+    "order.remark": ("备注", "Remark"),
+    "order.version": ("版本", "Version"),
+    "order.product_id": ("商品 ID", "Product ID"),
+    "order.sku": ("SKU", "SKU"),
+    "order.product": ("商品名称", "Product"),
+    "order.quantity": ("数量", "Quantity"),
+    "order.unit_price": ("单价", "Unit price"),
+    "order.line_amount": ("小计", "Line amount"),
+    "order.customer": ("客户", "Customer"),
+    "order.matched_by": ("匹配依据", "Matched by"),
+    "order.timeline": ("状态时间线", "Status timeline"),
+    "order.events": ("已产生的事件", "Events emitted"),
+    "order.event_type": ("事件类型", "Event type"),
+    "order.created": ("产生时间", "Created"),
+    "order.sent": ("发送时间", "Sent"),
+    "order.unsent": ("待发送", "not sent yet"),
+    "order.receiver": ("收货人", "Receiver"),
+    "order.buyer": ("买家（文件给出）", "Buyer (as given)"),
+    "customers.title": ("客户查询", "Customer lookup"),
+    "customers.by": ("查询方式", "Look up by"),
+    "customers.value": ("值", "Value"),
+    "customers.find": ("查询", "Look up"),
+    "customers.live": ("输入时即查询（停顿片刻后）。", "Results follow as you type (after a short pause)."),
+    "customers.none": ("没有这个客户。", "No such customer."),
+    "customer.title": ("客户", "Customer"),
+    "customer.identifiers": ("标识", "Identifiers"),
+    "customer.persona": ("消费画像", "Persona"),
+    "customer.by_status": ("各状态订单数", "Orders by status"),
+    "customer.top_products": ("常购商品", "Top products"),
+    "customer.recent": ("最近订单", "Recent orders"),
+    "customer.all_orders": ("该客户的全部订单", "All orders of this customer"),
+    "customer.stage": ("生命周期阶段", "Lifecycle stage"),
+    "stage.prospect": ("潜在客户（未付款）", "prospect (nothing paid yet)"),
+    "stage.new": ("新客户", "new"),
+    "stage.repeat": ("复购客户", "repeat"),
+    "stage.dormant": ("沉睡客户", "dormant"),
+    "customer.order_count": ("订单数", "Orders"),
+    "customer.paid_count": ("已付款订单数", "Paid orders"),
+    "customer.total_paid": ("累计实付", "Total paid"),
+    "customer.aov": ("客单价", "Average order value"),
+    "customer.last_order": ("最近下单", "Last order"),
+    "customer.favourite_store": ("最常光顾店铺", "Favourite store"),
+    "id.mobile": ("手机号", "Mobile"),
+    "id.unionid": ("微信 UnionID", "WeChat UnionID"),
+    "id.sobot_customer_id": ("智齿客户 ID", "Sobot customer ID"),
+    "id.nickname": ("昵称", "Nickname"),
+    "id.new": ("新建客户", "new customer"),
+    "imports.title": ("订单导入", "Order imports"),
+    "imports.template": ("下载导入模板", "Download the template"),
+    "imports.file": ("导入文件（.xlsx 或 .csv）", "Import file (.xlsx or .csv)"),
+    "imports.timezone": ("文件中时间的时区", "Time zone of the file's times"),
+    "imports.mode": ("导入模式", "Mode"),
+    "imports.mode.partial": ("部分导入：跳过有错误的订单", "Partial: skip orders with errors"),
+    "imports.mode.strict": ("严格：有任何错误则整体拒绝", "Strict: refuse the file on any error"),
+    "imports.preview": ("预检（不写入）", "Preview (dry run)"),
+    "imports.list": ("导入记录", "Imports"),
+    "imports.none": ("还没有导入。", "No imports yet."),
+    "imports.file_name": ("文件名", "File"),
+    "imports.state": ("状态", "State"),
+    "imports.created_at": ("上传时间", "Uploaded"),
+    "imports.rejected": ("文件被拒绝", "File refused"),
+    "preview.title": ("导入预检", "Import preview"),
+    "preview.rows": ("数据行", "Rows"),
+    "preview.valid": ("有效行", "Valid rows"),
+    "preview.invalid": ("错误行", "Invalid rows"),
+    "preview.held_back": ("暂缓订单（含错误行）", "Orders held back (invalid rows)"),
+    "preview.outcomes": ("订单预计结果", "Orders by expected outcome"),
+    "preview.buyers": ("买家匹配", "How buyers resolve"),
+    "preview.errors": ("错误（按行和列）", "Errors by row and column"),
+    "preview.row": ("行", "Row"),
+    "preview.column": ("列", "Column"),
+    "preview.value": ("值", "Value"),
+    "preview.message": ("说明", "Message"),
+    "preview.confirm": ("确认导入", "Confirm the import"),
+    "preview.cancel": ("取消", "Cancel"),
+    "preview.expired": ("预检已过期，请重新上传。", "The preview has expired; please upload the file again."),
+    "preview.nothing": ("没有可导入的订单。", "There is no order to import."),
+    "import.title": ("导入进度", "Import progress"),
+    "import.published": ("已发送订单", "Orders published"),
+    "import.processed": ("已处理订单", "Orders processed"),
+    "import.orders": ("订单", "Orders"),
+    "import.result": ("下载结果工作簿", "Download the result workbook"),
+    "import.failure": ("失败原因", "Failure"),
+    "outcome.created": ("新建", "created"),
+    "outcome.updated": ("更新", "updated"),
+    "outcome.unchanged": ("无变化", "unchanged"),
+    "outcome.stale_status": ("状态过旧（未采用）", "stale status (ignored)"),
+    "outcome.dead_lettered": ("进入死信", "dead-lettered"),
+    "state.queued": ("排队中", "queued"),
+    "state.processing": ("处理中", "processing"),
+    "state.completed": ("已完成", "completed"),
+    "state.completed_with_errors": ("已完成（有错误）", "completed with errors"),
+    "state.failed": ("失败", "failed"),
+    "pipeline.title": ("数据管道", "Pipeline"),
+    "pipeline.outbox": ("待发送事件（outbox）", "Events waiting in the outbox"),
+    "pipeline.oldest": ("最早未发送事件的等待时间", "Age of the oldest unsent event"),
+    "pipeline.seconds": ("秒", "s"),
+    "pipeline.imports": ("各状态导入数", "Imports by state"),
+    "pipeline.dead": ("死信（最近）", "Dead letters (latest)"),
+    "pipeline.dead_none": ("没有死信。", "No dead letters."),
+    "pipeline.reasons": ("近 30 天死信原因", "Dead letters by reason, last 30 days"),
+    "pipeline.count": ("数量", "Count"),
+    "pipeline.latest": ("最近一次", "Latest"),
+    "pipeline.detail": ("原因", "Reason"),
+    "pipeline.at": ("时间", "When"),
+    "pipeline.import": ("导入", "Import"),
+    "pipeline.scope": ("仅显示当前租户的数据。", "Only this tenant's data is shown."),
+}
+
+
+def text(key: str, lang: str) -> str:
+    """The text of `key` in `lang` (zh or en); the key itself when it has none (a visible, greppable slip)."""
+    pair = TEXTS.get(key)
+    if pair is None:
+        return key
+    return pair[LANGUAGES.index(lang)] if lang in LANGUAGES else pair[0]
+
+
+def label(member: StrEnum, lang: str) -> str:
+    """An order status or source as the import template names it in `lang`."""
+    if isinstance(member, OrderStatus):
+        return STATUS_ALIASES[member][0] if lang == "zh" else STATUS_LABELS[member]
+    if isinstance(member, OrderSource):
+        return SOURCE_ALIASES[member][0] if lang == "zh" else SOURCE_LABELS[member]
+    return str(member)
+
+
+def value_label(enum: type[StrEnum], value: str, lang: str) -> str:
+    """The label of a stored status or source value; the value itself if it is not (or no longer) a member."""
+    try:
+        return label(enum(value), lang)
+    except ValueError:
+        return value
+
+
+def choose_language(query: str | None, cookie: str | None) -> str:
+    for candidate in (query, cookie):
+        if candidate in LANGUAGES:
+            return candidate
+    return DEFAULT_LANGUAGE

@@ -1,0 +1,183 @@
+"""Console pages: sign in and out, the order list and an order, customers, the pipeline.
+
+Pages call the API's own handlers and adapters (the same filters, cursors, normalisation and tenant scoping), so
+the console adds no rule of its own. Every page reads the signed-in session's tenant only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from services.ingest.adapters import pipeline
+from services.ingest.adapters.tenants import Tenant, tenant_for_key
+from services.ingest.domain.order import OrderSource, OrderStatus
+from services.ingest.entrypoints.console.session import COOKIE, new_session, set_cookie
+from services.ingest.entrypoints.console.web import (
+    PREFIX,
+    PageNotFound,
+    check_csrf,
+    console,
+    current_session,
+    redirect,
+    render,
+    signed_in,
+)
+from services.ingest.entrypoints.http import customers as customers_api
+from services.ingest.entrypoints.http import orders as orders_api
+from services.ingest.entrypoints.http.problems import ApiProblem
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+SignedIn = Annotated[Tenant, Depends(signed_in)]
+PAGE_SIZE = 20
+T = TypeVar("T")
+IDENTIFIERS = ("mobile", "unionid", "sobot_customer_id")
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    return redirect(request, f"{PREFIX}/orders" if current_session(request).signed_in else f"{PREFIX}/sign-in")
+
+
+@router.get("/sign-in")
+async def sign_in_page(request: Request) -> Response:
+    return render(request, "sign_in.html")
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request) -> Response:
+    form = await check_csrf(request)
+    key = str(form.get("api_key", "")).strip()
+    async with request.app.state.pool.acquire() as conn:
+        tenant = await tenant_for_key(conn, key) if key else None
+    if tenant is None:
+        return render(request, "sign_in.html", status=401, error="signin.wrong")
+    response = redirect(request, f"{PREFIX}/orders")
+    set_cookie(response, request, console(request).signer, new_session(tenant.id, tenant.name))
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request) -> Response:
+    await check_csrf(request)
+    response = redirect(request, f"{PREFIX}/sign-in")
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+class BadField(ValueError):
+    """A search field that does not read as what it must be; the page names the field and what is expected."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+def _read(field: str, text: str, parse: Callable[[str], T]) -> T | None:
+    if not text:
+        return None
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise BadField(field) from exc
+
+
+def _order_filter(request: Request) -> dict[str, Any]:
+    """The order list's arguments from the search form (times are datetime-local fields in the console's zone)."""
+    q, zone = request.query_params, console(request).zone
+
+    def instant(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=zone)
+
+    return {
+        "order_no": q.get("order_no") or None,
+        "order_no_prefix": q.get("prefix") or None,
+        "status": [s for s in (_read("status", v, OrderStatus) for v in q.getlist("status")) if s] or None,
+        "order_time_from": _read("from", q.get("from", ""), instant),
+        "order_time_to": _read("to", q.get("to", ""), instant),
+        "store": q.get("store") or None,
+        "source": _read("source", q.get("source", ""), OrderSource),
+        "customer_id": _read("customer", q.get("customer", ""), UUID),
+        "cursor": q.get("cursor") or None,
+    }
+
+
+@router.get("/orders")
+async def order_list(request: Request, tenant: SignedIn) -> Response:
+    q = request.query_params
+    problem = None
+    page: Any = None
+    try:
+        page = await orders_api.list_orders(
+            tenant=tenant, pool=request.app.state.pool, limit=PAGE_SIZE, **_order_filter(request)
+        )
+    except BadField as exc:
+        problem = f"orders.bad.{exc.field}"
+    except ApiProblem as exc:
+        problem = exc.problem.detail
+    next_url = None
+    if page is not None and page.next_cursor:
+        next_url = f"{request.url.path}?{request.url.include_query_params(cursor=page.next_cursor).query}"
+    first_url = None
+    if q.get("cursor"):
+        first_url = f"{request.url.path}?{request.url.remove_query_params('cursor').query}"
+    return render(
+        request,
+        "orders.html",
+        page=page,
+        problem=problem,
+        q=q,
+        next_url=next_url,
+        first_url=first_url,
+        statuses=list(OrderStatus),
+        sources=list(OrderSource),
+        chosen_statuses=q.getlist("status"),
+    )
+
+
+@router.get("/orders/{order_no:path}")
+async def order_page(request: Request, tenant: SignedIn, order_no: str) -> Response:
+    try:
+        order = await orders_api.get_order(tenant=tenant, pool=request.app.state.pool, order_no=order_no)
+    except ApiProblem as exc:
+        raise PageNotFound() from exc
+    return render(request, "order.html", order=order)
+
+
+@router.get("/customers")
+async def customer_lookup(request: Request, tenant: SignedIn) -> Response:
+    by, value = request.query_params.get("by", "mobile"), request.query_params.get("value", "").strip()
+    if by not in IDENTIFIERS:
+        by = "mobile"
+    customer, problem = None, None
+    if value:
+        try:
+            customer = await customers_api.find_customer(tenant=tenant, pool=request.app.state.pool, **{by: value})
+        except ApiProblem as exc:
+            problem = "customers.none" if exc.problem.status == 404 else exc.problem.detail
+    return render(
+        request, "customers.html", by=by, value=value, customer=customer, problem=problem, identifiers=IDENTIFIERS
+    )
+
+
+@router.get("/customers/{customer_id}")
+async def customer_page(request: Request, tenant: SignedIn, customer_id: str) -> Response:
+    try:
+        customer = await customers_api.get_customer(UUID(customer_id), tenant=tenant, pool=request.app.state.pool)
+    except (ValueError, ApiProblem) as exc:
+        raise PageNotFound() from exc
+    return render(
+        request, "customers.html", by="mobile", value="", customer=customer, problem=None, identifiers=IDENTIFIERS
+    )
+
+
+@router.get("/pipeline")
+async def pipeline_page(request: Request, tenant: SignedIn) -> Response:
+    async with request.app.state.pool.acquire() as conn:
+        state = await pipeline.pipeline_state(conn, tenant.id)
+    return render(request, "pipeline.html", state=state)

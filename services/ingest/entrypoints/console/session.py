@@ -1,0 +1,88 @@
+"""Console sessions: a signed token in an HttpOnly, SameSite=Strict cookie (Secure over TLS), and CSRF tokens.
+
+The cookie holds `{"t": tenant id or null, "n": tenant name, "x": expiry, "c": nonce}` signed with HMAC-SHA256 by
+a secret of this process (restarting the API signs everyone out). Every visitor gets a nonce, signed in or not, so
+the sign-in form is CSRF-protected too; a form's CSRF token is HMAC(secret, "csrf:" + nonce) and is checked on every
+state-changing request. Signing in always issues a new nonce (no session fixation); signing out drops the cookie.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from uuid import UUID
+
+from fastapi import Request
+from fastapi.responses import Response
+
+COOKIE = "oi_session"
+LIFETIME_S = 8 * 3600
+
+
+@dataclass(frozen=True)
+class Session:
+    nonce: str
+    expires: int
+    tenant_id: UUID | None = None
+    tenant_name: str = ""
+
+    @property
+    def signed_in(self) -> bool:
+        return self.tenant_id is not None
+
+
+class Signer:
+    def __init__(self, secret: bytes | None = None) -> None:
+        self._secret = secret or secrets.token_bytes(32)
+
+    def _mac(self, purpose: str, data: bytes) -> str:
+        digest = hmac.new(self._secret, purpose.encode() + b":" + data, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def dump(self, session: Session) -> str:
+        tenant = str(session.tenant_id) if session.tenant_id else None
+        raw = json.dumps({"t": tenant, "n": session.tenant_name, "x": session.expires, "c": session.nonce})
+        body = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return f"{body}.{self._mac('session', body.encode())}"
+
+    def load(self, token: str | None, now: float | None = None) -> Session | None:
+        """The session a token of `dump` holds; None when it is forged, damaged or expired."""
+        if not token or token.count(".") != 1:
+            return None
+        body, mac = token.split(".")
+        if not hmac.compare_digest(mac, self._mac("session", body.encode())):
+            return None
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            session = Session(str(raw["c"]), int(raw["x"]), UUID(raw["t"]) if raw["t"] else None, str(raw["n"]))
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            return None
+        return session if session.expires > (now or time.time()) else None
+
+    def csrf_token(self, session: Session) -> str:
+        return self._mac("csrf", session.nonce.encode())
+
+    def csrf_ok(self, session: Session, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(str(token), self.csrf_token(session))
+
+
+def new_session(tenant_id: UUID | None = None, tenant_name: str = "") -> Session:
+    return Session(secrets.token_urlsafe(16), int(time.time()) + LIFETIME_S, tenant_id, tenant_name)
+
+
+def set_cookie(response: Response, request: Request, signer: Signer, session: Session) -> None:
+    response.set_cookie(
+        COOKIE,
+        signer.dump(session),
+        max_age=LIFETIME_S,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )

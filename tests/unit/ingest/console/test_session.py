@@ -1,0 +1,62 @@
+"""Console session tokens and CSRF tokens: what a forged, altered, expired or foreign token gets."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from services.ingest.entrypoints.console.session import Session, Signer, new_session
+
+
+def test_a_signed_session_reads_back() -> None:
+    signer = Signer()
+    session = new_session(uuid.uuid4(), "甲公司")
+    assert signer.load(signer.dump(session)) == session
+
+
+def test_an_altered_forged_or_foreign_token_is_no_session() -> None:
+    signer, other = Signer(), Signer()
+    token = signer.dump(new_session(uuid.uuid4(), "a"))
+    body, mac = token.split(".")
+    forged = other.dump(new_session(uuid.uuid4(), "b"))
+    for bad in (f"{body}x.{mac}", f"{body}.{mac[:-1]}A", forged, "", "no-dot", "a.b.c", f"{body}.", ".x"):
+        assert signer.load(bad) is None, bad
+
+
+def test_an_expired_session_is_no_session() -> None:
+    signer = Signer()
+    session = Session("nonce", int(time.time()) - 1, uuid.uuid4(), "a")
+    assert signer.load(signer.dump(session)) is None
+
+
+def test_a_csrf_token_belongs_to_one_session() -> None:
+    signer = Signer()
+    one, two = new_session(), new_session(uuid.uuid4(), "a")
+    assert signer.csrf_ok(one, signer.csrf_token(one))
+    assert not signer.csrf_ok(one, signer.csrf_token(two))
+    assert not signer.csrf_ok(one, "")
+    assert not signer.csrf_ok(one, None)
+
+
+def test_signing_in_issues_a_new_nonce() -> None:
+    assert new_session().nonce != new_session().nonce
+
+
+def _cookie_header(scheme: str) -> str:
+    from fastapi import Request
+    from fastapi.responses import Response
+
+    from services.ingest.entrypoints.console.session import set_cookie
+
+    request = Request({"type": "http", "scheme": scheme, "path": "/", "headers": [], "server": ("h", 443)})
+    response = Response()
+    set_cookie(response, request, Signer(), new_session())
+    return response.headers["set-cookie"].lower()
+
+
+def test_the_cookie_is_httponly_strict_and_secure_over_tls() -> None:
+    over_tls, plain = _cookie_header("https"), _cookie_header("http")
+    for header in (over_tls, plain):
+        assert "httponly" in header and "samesite=strict" in header and "path=/" in header
+    assert "secure" in over_tls.replace("samesite", "")
+    assert "secure" not in plain.replace("samesite", "")
