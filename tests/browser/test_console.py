@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import asyncpg
 import httpx
 import pytest
 from openpyxl import load_workbook
@@ -247,15 +248,27 @@ async def test_another_tenants_order_customer_and_import_are_not_found(visit: Vi
     assert "OTHER-0001" not in await visit.page.content()
 
 
-async def test_the_pipeline_shows_a_dead_letter_of_this_tenant(visit: Visit, live: LiveConsole, seeded: Seeded) -> None:
+async def test_the_pipeline_shows_a_dead_letter_of_this_tenant(
+    visit: Visit, live: LiveConsole, seeded: Seeded, pool: asyncpg.Pool
+) -> None:
+    import uuid
+
+    from services.ingest.adapters import import_jobs
+    from services.ingest.adapters.import_jobs import NewImport
     from services.ingest.contracts.orders_ingest_v1 import TOPIC
     from services.ingest.main import producer_broker
 
+    # An import whose one order reaches the topic broken: the import counts its dead letter (a record naming an
+    # import that never published its order counts toward nothing).
+    import_id = uuid.uuid4()
+    async with pool.acquire() as conn:
+        job = NewImport(seeded.a.id, import_id, "dead.xlsx", "partial", "UTC", 1, 1, 0, 1, 0, [], [])
+        await import_jobs.record_import(conn, job, import_jobs.queued_rows(["DEAD-LETTER-1"]))
     imports = (await live.http.get("/v1/imports", headers={"X-API-Key": seeded.a.key})).json()["items"]
     claim = {
         "schema_version": 1,
         "tenant_id": str(seeded.a.id),
-        "import_id": imports[-1]["import_id"],
+        "import_id": str(import_id),
         "order_no": "DEAD-LETTER-1",
         "status": "no such status",
     }
@@ -264,7 +277,8 @@ async def test_the_pipeline_shows_a_dead_letter_of_this_tenant(visit: Visit, liv
     try:
         import json
 
-        await broker.publish(json.dumps(claim).encode(), live.settings.topic(TOPIC.name), key=b"dead")
+        key = f"{seeded.a.id}:DEAD-LETTER-1".encode()
+        await broker.publish(json.dumps(claim).encode(), live.settings.topic(TOPIC.name), key=key)
     finally:
         await broker.stop()
     await sign_in(visit, seeded.a.key)

@@ -107,7 +107,7 @@ class OrderResult:
 
 async def count_results(conn: Conn, results: Sequence[OrderResult]) -> None:
     """Record each order's outcome once per import, for the orders each import published, and advance the
-    imports' counters and states."""
+    imports' counters and states. An applied outcome supersedes a recorded dead letter (counted once, as applied)."""
     unique = {(r.tenant_id, r.import_id, r.order_no): r for r in results}
     if not unique:
         return
@@ -125,7 +125,8 @@ async def count_results(conn: Conn, results: Sequence[OrderResult]) -> None:
     def column(outcome: str) -> list[int]:
         return [counts[(t, i, outcome)] for t, i in jobs]
 
-    dead = column("dead_lettered")
+    superseded = Counter((r["tenant_id"], r["import_id"]) for r in inserted if r["superseded"])
+    dead = [n - superseded[job] for n, job in zip(column("dead_lettered"), jobs, strict=True)]
     applied = ("created", "updated", "unchanged", "stale_status", "rejected")  # processed by the consumer
     processed = [sum(counts[(t, i, o)] for o in applied) for t, i in jobs]
     await conn.execute(

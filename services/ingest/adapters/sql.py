@@ -227,6 +227,8 @@ IMPORT_OWNERS = "SELECT id, tenant_id FROM imports WHERE id = ANY($1::uuid[])"
 
 # An order counts toward an import only when that import published it (one of its rows is `queued` with that
 # order no.), and only once (`import_orders` has one row per import and order).
+# An order's first outcome stands, except that applying it supersedes a dead letter: a record naming the import
+# (a broken copy from another producer) may be dead-lettered before the import's own message is applied.
 RECORD_IMPORT_ORDERS = """
 INSERT INTO import_orders (tenant_id, import_id, order_no, outcome, detail)
 SELECT k.* FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])
@@ -235,8 +237,9 @@ WHERE EXISTS (SELECT FROM import_rows r
               WHERE r.tenant_id = k.tenant_id AND r.import_id = k.import_id AND r.order_no = k.order_no
                 AND r.outcome = 'queued')
 ORDER BY 1, 2, 3
-ON CONFLICT DO NOTHING
-RETURNING tenant_id, import_id, outcome
+ON CONFLICT (tenant_id, import_id, order_no) DO UPDATE SET outcome = EXCLUDED.outcome, detail = EXCLUDED.detail
+    WHERE import_orders.outcome = 'dead_lettered' AND EXCLUDED.outcome <> 'dead_lettered'
+RETURNING tenant_id, import_id, outcome, xmax <> 0 AS superseded
 """
 
 # A failed import stays failed, but what lands of it is still counted: its counters agree with what is stored.

@@ -23,6 +23,7 @@ from services.ingest.entrypoints.console import messages
 from services.ingest.entrypoints.console.routes import SignedIn
 from services.ingest.entrypoints.console.web import PREFIX, PageNotFound, check_csrf, language, redirect, render
 from services.ingest.entrypoints.http import imports as imports_api
+from services.ingest.entrypoints.http.limits import UploadSlot
 from services.ingest.entrypoints.http.problems import ApiProblem
 
 router = APIRouter(prefix=f"{PREFIX}/imports", include_in_schema=False)
@@ -70,6 +71,7 @@ async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry
         file=file,
         timezone=upload.timezone,
         mode=upload.mode,
+        _=None,  # the console's route holds the upload slot (its own UploadSlot dependency)
         dry_run_=dry_run,
         sheet=None,
     )
@@ -91,7 +93,7 @@ async def template(tenant: SignedIn) -> Response:
 
 
 @router.post("/preview")
-async def preview(request: Request, tenant: SignedIn) -> Response:
+async def preview(request: Request, tenant: SignedIn, _: UploadSlot) -> Response:
     form = await check_csrf(request)
     file = form.get("file")
     if not isinstance(file, FormFile) or not file.filename:
@@ -111,7 +113,7 @@ async def preview(request: Request, tenant: SignedIn) -> Response:
 
 
 @router.post("/confirm")
-async def confirm(request: Request, tenant: SignedIn) -> Response:
+async def confirm(request: Request, tenant: SignedIn, _: UploadSlot) -> Response:
     form = await check_csrf(request)
     upload = request.app.state.console_uploads.take(str(form.get("token", "")), tenant.id)
     if upload is None:
