@@ -15,6 +15,8 @@ from services.ingest import errors
 from services.ingest.application.ingestion import Incoming, Received, decode
 from services.ingest.contracts.orders_ingest_v1 import message_key
 from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES
+from services.ingest.main import ingest_options
+from services.ingest.settings import IngestSettings
 from tests.support.orders import message
 
 TENANT = uuid.uuid4()
@@ -176,3 +178,9 @@ def test_money_is_stored_with_two_places() -> None:
     result = decided(with_line(unit_price=12.5, line_amount="25"))
     assert isinstance(result, Incoming)
     assert [str(result.order.lines[0].unit_price), str(result.order.lines[0].line_amount)] == ["12.50", "25.00"]
+
+
+def test_the_consumer_takes_the_configured_placeholders_as_the_import_does() -> None:
+    settings = IngestSettings(mobile_placeholders=["139 1111 2222", "+86 139-0000-0000"])
+    placeholders = ingest_options(settings).placeholder_mobiles
+    assert placeholders == DEFAULT_PLACEHOLDER_MOBILES | {"13911112222", "13900000000"}
