@@ -15,6 +15,7 @@ from services.ingest.application.ingestion import IngestOptions
 from services.ingest.application.lifecycle import sweep_forever
 from services.ingest.contracts.orders_ingest_v1 import DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.domain.persona import LifecycleThresholds
+from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database
@@ -27,7 +28,8 @@ log = logging.getLogger("orderinfo.ingest")
 
 def ingest_options(settings: IngestSettings) -> IngestOptions:
     thresholds = LifecycleThresholds(settings.repeat_after_paid_orders, settings.dormant_after_days)
-    return IngestOptions(thresholds=thresholds)
+    placeholders = DEFAULT_PLACEHOLDER_MOBILES | {normalise_mobile(m) for m in settings.mobile_placeholders}
+    return IngestOptions(thresholds=thresholds, placeholder_mobiles=placeholders)
 
 
 def producer_broker(settings: IngestSettings) -> KafkaBroker:

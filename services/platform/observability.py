@@ -29,6 +29,11 @@ Check = Callable[[], Awaitable[object]]  # raises (or times out) when the depend
 LagSource = Callable[[], Mapping[tuple[str, int], int]]  # (topic, partition) -> records behind
 PROBLEM_JSON = "application/problem+json"
 CHECK_TIMEOUT_S = 2.0
+READINESS_TTL_S = 1.0  # /readyz reuses a result this long: anonymous bursts cost one check, not one each
+# Request labels take only bounded values: methods outside the standard set count as `other`, and past
+# `MAX_ROUTE_LABELS` distinct route templates (unmatched paths are all `unmatched`) new ones count as `other`.
+STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+MAX_ROUTE_LABELS = 200
 _BATCH_SIZES = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000)
 
 
@@ -78,9 +83,16 @@ class Metrics:
         )
         self._callbacks = _CallbackGauges(ns)
         r.register(self._callbacks)
+        self._routes: set[str] = set()
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
+        """One HTTP request; `method` and `route` are bounded here (see `STANDARD_METHODS`, `MAX_ROUTE_LABELS`)."""
+        method = method if method in STANDARD_METHODS else "other"
+        if route not in self._routes:
+            route = "other" if len(self._routes) >= MAX_ROUTE_LABELS else route
+            self._routes.add(route)
+        status_label = str(status) if 100 <= status <= 599 else "other"
+        self.requests.labels(method, route, status_label).inc()
         self.request_seconds.labels(method, route).observe(seconds)
 
     def observe_import(self, state: str, valid_rows: int, invalid_rows: int) -> None:
@@ -265,6 +277,38 @@ async def run_checks(checks: Mapping[str, Check], within: float = CHECK_TIMEOUT_
     return dict(zip(checks, results, strict=True))
 
 
+class Readiness:
+    """The checks behind `/readyz`: one run in flight at a time per process, its result reused for `ttl` seconds.
+
+    Anonymous callers can ask as often as they like: a burst costs one Kafka metadata request and one database
+    connection per `ttl`, never one each (a failed result is reused too, so a struggling dependency is not piled on).
+    """
+
+    def __init__(
+        self, checks: Mapping[str, Check], ttl: float = READINESS_TTL_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.checks, self.ttl, self.clock = checks, ttl, clock
+        self.runs = 0
+        self._running: asyncio.Task[dict[str, str]] | None = None
+        self._last: tuple[float, dict[str, str]] | None = None
+
+    async def results(self) -> dict[str, str]:
+        if self._last is not None and self.clock() - self._last[0] < self.ttl:
+            return dict(self._last[1])
+        if self._running is None:
+            self._running = asyncio.ensure_future(self._run())
+        return dict(await asyncio.shield(self._running))  # a caller that gives up does not cancel the others' run
+
+    async def _run(self) -> dict[str, str]:
+        self.runs += 1
+        try:
+            results = await run_checks(self.checks)
+            self._last = (self.clock(), results)
+            return results
+        finally:
+            self._running = None
+
+
 # --- HTTP ----------------------------------------------------------------------------------------------------------
 
 
@@ -285,8 +329,10 @@ class NotReady(BaseModel):
 
 
 def health_router(checks: Mapping[str, Check], metrics: Metrics) -> APIRouter:
-    """`/healthz` (the process answers), `/readyz` (every check passes, else 503 problem), `/metrics`."""
+    """`/healthz` (the process answers), `/readyz` (every check passes, else 503 problem; see `Readiness`),
+    `/metrics`."""
     router = APIRouter(tags=["operations"])
+    readiness = Readiness(checks)
 
     @router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
     async def healthz() -> Health:
@@ -295,7 +341,7 @@ def health_router(checks: Mapping[str, Check], metrics: Metrics) -> APIRouter:
     @router.get("/readyz", response_model=Health, summary="Readiness: PostgreSQL and Kafka answer",
                 responses={503: {"model": NotReady, "content": {PROBLEM_JSON: {}}}})  # fmt: skip
     async def readyz() -> Any:
-        results = await run_checks(checks)
+        results = await readiness.results()
         failed = sorted(name for name, result in results.items() if result != "ok")
         if not failed:
             return Health(status="ready", checks=results)

@@ -16,17 +16,20 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import ValidationError
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from services.ingest import errors
 from services.ingest.adapters import import_jobs, order_store
 from services.ingest.adapters.import_jobs import OrderResult
-from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
+from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1
+from services.ingest.domain.order import Buyer
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.domain.planning import Incoming, Outcome, plan_round
+from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES, is_placeholder_mobile
 from services.rules_bridge.domain.changes import CustomerSnapshot, OrderChange
 
 Conn = Any
@@ -73,13 +76,16 @@ class BatchResult:
         return [r for r in records if r.ref not in decided]
 
 
-def decode(records: Sequence[Received]) -> tuple[list[Incoming], list[Rejected]]:
+def decode(
+    records: Sequence[Received], placeholders: frozenset[str] = DEFAULT_PLACEHOLDER_MOBILES
+) -> tuple[list[Incoming], list[Rejected]]:
     """Validate each record against the contract and its key; pure. Never raises: every record is accepted or
-    rejected with a reason (whatever its bytes: not UTF-8, not JSON, nested thousands deep)."""
+    rejected with a reason (whatever its bytes: not UTF-8, not JSON, nested thousands deep). A buyer's mobile in
+    `placeholders` counts as absent, as it does in an import (see the contract module)."""
     accepted: list[Incoming] = []
     rejected: list[Rejected] = []
     for record in records:
-        result = _decode_one(record)
+        result = _decode_one(record, placeholders)
         if isinstance(result, Incoming):
             accepted.append(result)
         else:
@@ -88,9 +94,11 @@ def decode(records: Sequence[Received]) -> tuple[list[Incoming], list[Rejected]]
 
 
 KEY_FORMAT = "'<tenant_id>:<order_no>'"
+# The key's order no. is compared after the strip the contract applies to the value's (`str_strip_whitespace`)
+_STRIPPED = TypeAdapter(Annotated[str, StringConstraints(strip_whitespace=True)])
 
 
-def _decode_one(record: Received) -> Incoming | Rejected:
+def _decode_one(record: Received, placeholders: frozenset[str]) -> Incoming | Rejected:
     try:
         message = OrderIngestV1.model_validate_json(record.value or b"")
     except ValidationError as exc:
@@ -100,9 +108,35 @@ def _decode_one(record: Received) -> Incoming | Rejected:
         # One order's records must share a partition to stay in order: only the key guarantees that.
         message_text = f"the record has no key: every record needs the key {KEY_FORMAT} of its value"
         return Rejected(record.ref, errors.MISSING_KEY, message_text, *claims)
-    if record.key != message_key(message.tenant_id, message.order_no):
+    if not _key_matches(record.key, message):
         return Rejected(record.ref, errors.KEY_MISMATCH, f"the record key is not {KEY_FORMAT} of its value", *claims)
+    buyer = _without_placeholder(message.buyer, placeholders)
+    if buyer is None:
+        mobile = message.buyer.mobile
+        problem = f"buyer: the mobile {mobile} is a placeholder, which counts as absent, and the buyer has no other "
+        problem += "identifier: give a Sobot customer ID, a real mobile, a unionid or a nickname"
+        return Rejected(record.ref, errors.CONTRACT_VIOLATION, problem, *claims)
+    if buyer is not message.buyer:
+        message = message.model_copy(update={"buyer": buyer})
     return Incoming(record.ref, message.tenant_id, message, message.import_id, message.producer)
+
+
+def _key_matches(key: bytes, message: OrderIngestV1) -> bool:
+    """`key` is `"{tenant_id}:{order_no}"` of `message`, its order no. stripped as the value's was."""
+    try:
+        tenant, order_no = key.decode().split(":", 1)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return tenant == str(message.tenant_id) and _STRIPPED.validate_python(order_no) == message.order_no
+
+
+def _without_placeholder(buyer: Buyer, placeholders: frozenset[str]) -> Buyer | None:
+    """`buyer` without a placeholder mobile (the same one when it has none); None when nothing identifies it then."""
+    if buyer.mobile is None or not is_placeholder_mobile(buyer.mobile, placeholders):
+        return buyer
+    if not (buyer.sobot_customer_id or buyer.unionid or buyer.nickname):
+        return None
+    return buyer.model_copy(update={"mobile": None})
 
 
 def _invalid(record: Received, exc: ValidationError) -> Rejected:
@@ -118,13 +152,25 @@ def _invalid(record: Received, exc: ValidationError) -> Rejected:
     if "recursion limit" in json_errors[0]["msg"]:
         return Rejected(record.ref, errors.INVALID_JSON, "the value is JSON nested too deeply (at most 200 levels)")
     try:
-        raw = json.loads(value)
+        raw = _loads(value)
     except (ValueError, RecursionError):
         detail = json_errors[0]["msg"].removeprefix("Invalid JSON: ")
         return Rejected(record.ref, errors.INVALID_JSON, f"the value is not JSON: {detail}"[:300])
+    if "number out of range" in json_errors[0]["msg"]:  # valid JSON: an integer of thousands of digits
+        where = json_errors[0]["msg"].partition("out of range ")[2]
+        message_text = f"a number {where} has too many digits: no field takes more than {_LONGEST_NUMBER} digits"
+        return Rejected(record.ref, errors.CONTRACT_VIOLATION, message_text, *_claims_of(raw))
     # JSON that Python reads but pydantic does not: a lone UTF-16 surrogate escape, which is no text
     message_text = "a text field holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not text"
     return Rejected(record.ref, errors.CONTRACT_VIOLATION, message_text, *_claims_of(raw))
+
+
+_LONGEST_NUMBER = 14  # money: numeric(14, 2); quantities have at most 7
+
+
+def _loads(value: bytes) -> Any:
+    """The value as Python reads JSON; integers as `Decimal`, so a long one is no `int` conversion error."""
+    return json.loads(value, parse_int=Decimal)
 
 
 def _summary(exc: ValidationError) -> str:
@@ -139,7 +185,7 @@ Claims = tuple[UUID | None, UUID | None, str | None]
 def _claims(value: bytes) -> Claims:
     """Best-effort tenant, import and order no. of an invalid message, so its import can count it."""
     try:
-        return _claims_of(json.loads(value))
+        return _claims_of(_loads(value))
     except (ValueError, RecursionError):
         return None, None, None
 
@@ -193,13 +239,14 @@ class IngestOptions:
     thresholds: LifecycleThresholds = field(default_factory=LifecycleThresholds)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     new_id: Callable[[], UUID] = uuid.uuid4
+    placeholder_mobiles: frozenset[str] = DEFAULT_PLACEHOLDER_MOBILES  # they count as absent (see `decode`)
 
 
 async def ingest_batch(
     conn: Conn, records: Sequence[Received], emit: EmitEvents, options: IngestOptions = IngestOptions()
 ) -> BatchResult:
     """Apply `records` in one transaction on `conn` (see the module's guarantees)."""
-    incoming, rejected = decode(records)
+    incoming, rejected = decode(records, options.placeholder_mobiles)
     result = BatchResult(rejected=rejected)
     async with conn.transaction():
         incoming = await _check_claims(conn, incoming, result)

@@ -12,17 +12,31 @@ order only on one partition, which the key `"{tenant_id}:{order_no}"` guarantees
 `unknown_tenant`, `import_of_another_tenant`, or `processing_error` (an infrastructure fault while storing it,
 with the raw error in `x-exception`). A record counts toward the import it names only when that import published
 that order. Records and dead letters are at most `bounds.MAX_MESSAGE_BYTES` (plus headers for dead letters).
+
+How values are read (the published schema says the same, so a producer that validates against it agrees):
+- Integers (`quantity`, `row_no`, `schema_version`) are JSON integers: `true`, `1.0` and `"1"` are refused.
+- Money is a JSON number (`12.5`, `1e2`) or a string in plain decimal notation (`"12.50"`): >= 0, at most two
+  decimals and `bounds.MAX_MONEY`; it is kept with two places (so `-0` is `0.00`). Refused: booleans, strings with
+  an exponent, a sign, spaces or separators (`"1E+2"`, `"-0"`, `" 1.00 "`, `"1,299.00"`), `NaN`, `Infinity`,
+  numbers beyond the range (`1e400`) and integers of thousands of digits (a `contract_violation` naming where).
+- Times are RFC 3339 strings with an offset, never epoch numbers.
+- Text is stripped of surrounding whitespace (`order_no: " A1 "` is `A1`). The key's order part is compared after
+  the same strip: `"{tenant_id}: A1 "` and `"{tenant_id}:A1"` both match it; the tenant part must be exact.
+- `buyer.mobile` is `1` and ten ASCII digits (digits of other scripts are refused: one buyer would be two).
+  A placeholder mobile (the built-in 13800000000 and 12345678901, and `ORDERINFO_MOBILE_PLACEHOLDERS`) counts as
+  absent, as in an import: it never identifies a customer and is never stored; resolution moves on to the next
+  identifier, and a buyer left with none is a `contract_violation`.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from services.ingest.domain import bounds
-from services.ingest.domain.order import Order, Text
+from services.ingest.domain.order import Order, Text, json_integer
 from services.platform.topics import TopicSpec
 
 SCHEMA_VERSION = 1
@@ -41,7 +55,7 @@ class OrderIngestV1(Order):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, title="orders.ingest.v1")
 
-    schema_version: Literal[1] = 1
+    schema_version: Annotated[Literal[1], BeforeValidator(json_integer)] = 1
     tenant_id: UUID
     import_id: UUID | None = Field(default=None, description="The upload this order came from, if any.")
     producer: Text = Field(default="import", min_length=1, max_length=64, description="Who sent it.")

@@ -4,6 +4,9 @@ Priority: Sobot customer ID > mobile > WeChat unionid > nickname. The first iden
 wins. Identifiers on the order that the matched customer lacks are added to it, unless another customer holds them:
 then nothing is merged and the conflict is recorded. A nickname never matches across orders: a nickname-only buyer
 becomes a new customer for a new order, and re-importing that order keeps its customer.
+
+A placeholder mobile (13800000000, ..., `ORDERINFO_MOBILE_PLACEHOLDERS`) never reaches this module: the import and
+the consumer's `decode` both remove it, so it can neither match nor merge buyers, nor be stored on a customer.
 """
 
 from __future__ import annotations

@@ -10,12 +10,22 @@ and computed amounts (quantity x unit price, the sum of the lines) fit the money
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from services.ingest.domain import bounds
 
@@ -61,11 +71,61 @@ def _storable_time(value: datetime) -> datetime:
     return value
 
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+def json_integer(value: object) -> object:
+    """JSON integers only: `true`, `1.0` and `"1"` are what the published schema calls not an integer."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be a JSON integer, not {_json_kind(value)}")
+    return value
+
+
+def _plain_money(value: object) -> object:
+    """A JSON number, or a string in plain decimal notation; never a boolean, exponent, sign, NaN or Infinity."""
+    if isinstance(value, bool):
+        raise ValueError('must be an amount (a JSON number or a string like "1299.00"), not a boolean')
+    if isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value) is None:
+        raise ValueError(f'{value[:40]!r} is not an amount: write digits with an optional point, like "1299.00"')
+    return value
+
+
+def _to_cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT) + 0  # two places; "+ 0" turns a JSON -0 into 0
+
+
+def _time_text(value: object) -> object:
+    """Times are RFC 3339 strings with an offset; a JSON number (which pydantic would read as epoch seconds) is not."""
+    if isinstance(value, bool | int | float):
+        raise ValueError("must be a date-time string with its offset, like 2026-03-01T09:00:00+08:00, not a number")
+    return value
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return {str: "a string", float: "a number with a decimal point"}.get(type(value), type(value).__name__)
+
+
+CENT = Decimal("0.01")
+MOBILE_PATTERN = r"^1[0-9]{10}$"  # ASCII digits only: `\d` would take any script's digits (one buyer, two numbers)
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_MONEY_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": float(bounds.MAX_MONEY)},
+        {"type": "string", "pattern": f"^{_PLAIN_DECIMAL.pattern}$"},
+    ],
+    "description": "An amount >= 0 with at most 2 decimals: a JSON number, or a string in plain decimal notation.",
+}
+Integer = Annotated[int, BeforeValidator(json_integer)]
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_plain_money),
+    Field(ge=0, le=bounds.MAX_MONEY, max_digits=14, decimal_places=2),
+    AfterValidator(_to_cents),
+    WithJsonSchema(_MONEY_SCHEMA),
+]
 Text = Annotated[str, AfterValidator(_storable_text)]
 Text64 = Annotated[Text, Field(max_length=64)]
 Text255 = Annotated[Text, Field(max_length=255)]
-Time = Annotated[AwareDatetime, AfterValidator(_storable_time)]
+Time = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_storable_time)]
 
 
 class _Value(BaseModel):
@@ -95,7 +155,7 @@ class Buyer(_Value):
     """Identifiers of the buyer, in resolution priority: Sobot customer ID > mobile > unionid > nickname."""
 
     sobot_customer_id: Text64 | None = None
-    mobile: Annotated[str, Field(pattern=r"^1\d{10}$")] | None = None
+    mobile: Annotated[str, Field(pattern=MOBILE_PATTERN)] | None = None
     unionid: Text64 | None = None
     nickname: Text255 | None = None
 
@@ -118,10 +178,10 @@ class OrderLine(_Value):
     product_id: Text64 = Field(min_length=1)
     sku: Text64 = ""
     product_name: Text255 | None = None
-    quantity: int = Field(gt=0, le=bounds.MAX_QUANTITY)
+    quantity: Integer = Field(gt=0, le=bounds.MAX_QUANTITY)
     unit_price: Money
     line_amount: Money | None = None
-    row_no: int | None = Field(default=None, description="Sheet row this line came from (imports only).")
+    row_no: Integer | None = Field(default=None, description="Sheet row this line came from (imports only).")
 
     @model_validator(mode="after")
     def _storable_total(self) -> OrderLine:

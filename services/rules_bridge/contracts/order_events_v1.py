@@ -39,7 +39,7 @@ EVENT_TYPES: tuple[str, ...] = (
     ORDER_UPDATED,
 )
 
-MoneyText = Annotated[str, Field(pattern=r"^-?\d+\.\d{2}$", description="Decimal amount with two places.")]
+MoneyText = Annotated[str, Field(pattern=r"^-?[0-9]+\.[0-9]{2}$", description="Decimal amount with two places.")]
 
 
 class _Data(BaseModel):

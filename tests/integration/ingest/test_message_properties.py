@@ -85,7 +85,7 @@ def messages(draw: st.DrawFn) -> dict[str, Any]:
     buyer = {
         "sobot_customer_id": draw(text(64, 1)),
         "nickname": draw(text(255, 1)),
-        "mobile": draw(st.from_regex(r"\A1\d{10}\Z")),
+        "mobile": draw(st.from_regex(r"\A1[0-9]{10}\Z")),  # ASCII digits (a regex \d is any script's)
     }
     return {
         "order_no": draw(text(64, min_size=1)),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -15,7 +14,7 @@ from services.ingest.settings import IngestSettings
 from services.platform.observability import Metrics, kafka_check, postgres_check, postgres_url_check, serve_ops
 from services.platform.settings import ConnectionSettings
 from tests.integration.query.conftest import ClientFor
-from tests.support.waiting import eventually
+from tests.support.ops import free_port, until_serving
 
 
 async def test_healthz_and_readyz(client_for: ClientFor) -> None:
@@ -30,7 +29,7 @@ async def test_readyz_is_a_503_problem_when_kafka_is_unreachable(
     pool: asyncpg.Pool, connection_settings: ConnectionSettings
 ) -> None:
     settings = IngestSettings(
-        **{**connection_settings.model_dump(), "kafka_bootstrap_servers": f"127.0.0.1:{_free_port()}"}
+        **{**connection_settings.model_dump(), "kafka_bootstrap_servers": f"127.0.0.1:{free_port()}"}
     )
     app = create_app(settings)
     app.state.pool = pool
@@ -93,27 +92,14 @@ def test_a_failing_callback_does_not_break_the_scrape() -> None:
 
 
 async def test_serve_ops_serves_until_stopped(pool: asyncpg.Pool, database_url: str, kafka_bootstrap: str) -> None:
-    port, stop, metrics = _free_port(), asyncio.Event(), Metrics()
+    port, stop, metrics = free_port(), asyncio.Event(), Metrics()
     checks = {"pool": postgres_check(lambda: pool), "url": postgres_url_check(database_url),
               "kafka": kafka_check(kafka_bootstrap)}  # fmt: skip
     server = asyncio.create_task(serve_ops("127.0.0.1", port, checks, metrics, stop))
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-
-        async def healthz() -> int:
-            try:
-                return (await client.get("/healthz")).status_code
-            except httpx.TransportError:
-                return 0
-
-        await eventually(healthz, lambda status: status == 200, within=10)
+        await until_serving(client)
         ready = await client.get("/readyz")
         assert ready.status_code == 200 and set(ready.json()["checks"].values()) == {"ok"}
         assert "# TYPE orderinfo_ingest_batch_records histogram" in (await client.get("/metrics")).text
     stop.set()
     await asyncio.wait_for(server, 10)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
