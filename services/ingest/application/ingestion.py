@@ -28,7 +28,7 @@ from services.ingest.adapters.import_jobs import OrderResult
 from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1
 from services.ingest.domain.order import Buyer
 from services.ingest.domain.persona import LifecycleThresholds
-from services.ingest.domain.planning import Incoming, Outcome, plan_round
+from services.ingest.domain.planning import REJECTED, Incoming, Outcome, plan_round
 from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES, is_placeholder_mobile
 from services.rules_bridge.domain.changes import CustomerSnapshot, OrderChange
 
@@ -69,6 +69,17 @@ class BatchResult:
     events: int = 0
     customers_changed: int = 0
     rounds: int = 0
+
+    def dead_letters(self) -> list[Rejected]:
+        """What goes to the dead-letter topic: the rejected records, and the records whose order was `rejected` by
+        planning (ambiguous SKU, too many lines...): nothing of those was applied, so their producer must learn it
+        (their import, if any, counts them as `rejected`, not as dead letters)."""
+        refused = [
+            Rejected(o.ref, o.detail.split(":", 1)[0] or REJECTED, o.detail, o.tenant_id, o.import_id, o.order_no)
+            for o in self.outcomes
+            if o.outcome == REJECTED
+        ]
+        return self.rejected + refused
 
     def undecided(self, records: Sequence[Received]) -> list[Received]:
         """Records of `records` that were neither applied nor rejected (must be none)."""

@@ -253,7 +253,7 @@ async def handle_batch(
         undecided = result.undecided(records)
         if undecided:
             raise RuntimeError(f"{len(undecided)} records neither applied nor rejected (first {undecided[0].offset})")
-        await publish(records, result.rejected)
+        await publish(records, result.dead_letters())
         await consumer.commit(next_offsets(raw))
     except Exception:
         log.exception("batch could not be decided: rewinding it for redelivery, nothing committed")

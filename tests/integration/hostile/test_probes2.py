@@ -93,7 +93,6 @@ async def test_probe2_merged_total_over_the_money_bound_is_rejected_not_a_proces
     assert stored["total_amount"] <= MAX_MONEY
 
 
-@pytest.mark.xfail(strict=True, reason="probe2: a Kafka record whose order is `rejected` is neither applied nor DLQ'd")
 async def test_probe2_a_rejected_kafka_order_is_dead_lettered_before_its_offset_is_committed(
     pool: asyncpg.Pool,
 ) -> None:
