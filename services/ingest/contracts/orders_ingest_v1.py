@@ -12,8 +12,9 @@ order only on one partition, which the key `"{tenant_id}:{order_no}"` guarantees
 `unknown_tenant`, `import_of_another_tenant`, or `processing_error` (an infrastructure fault while storing it,
 with the raw error in `x-exception`). A valid record whose order cannot be merged as sent is not applied either:
 it is dead-lettered with the rejection's code (`ambiguous_sku`, `too_many_lines`, `total_too_large`; see
-docs/merging.md) and its import counts it as `rejected`. A record counts toward the import it names only when that
-import published that order. Records and dead letters are at most `bounds.MAX_MESSAGE_BYTES` (plus headers for dead letters).
+docs/merging.md) and its import counts it as `rejected`. A record counts toward the import it names only when
+that import published that order. Records and dead letters are at most `bounds.MAX_MESSAGE_BYTES` (plus headers
+for dead letters).
 
 How values are read (the published schema says the same, so a producer that validates against it agrees):
 - Integers (`quantity`, `row_no`, `schema_version`) are JSON integers: `true`, `1.0` and `"1"` are refused.
