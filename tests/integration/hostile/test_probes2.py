@@ -156,7 +156,6 @@ async def test_probe2_one_tenants_uploads_do_not_take_every_other_tenants_slot(
     assert victim.status_code == 202, f"tenant A refused while tenant B holds all {slots.limit} slots: {victim.text}"
 
 
-@pytest.mark.xfail(strict=True, reason="probe2: a parked event shows as pending forever in the order's details")
 async def test_probe2_order_details_tell_a_parked_event_from_a_pending_one(api: Api, pool: asyncpg.Pool) -> None:
     await ingest(pool, message(api.tenant_a, "PARKED-1"))
     parked = await pool.fetch(
