@@ -20,14 +20,29 @@ class IngestSettings(ConnectionSettings):
     http_head_timeout_seconds: float = Field(
         default=10, gt=0, description="A request's line and headers must arrive within this (else 408, closed)."
     )
-    http_body_timeout_seconds: float = Field(
-        default=120, gt=0, description="A request's body must arrive within this of its headers (else 408, closed)."
+    http_body_grace_seconds: float = Field(
+        default=10, gt=0, description="A request's body may take this long before its minimum rate applies."
+    )
+    http_body_min_bytes_per_second: float = Field(
+        default=16 * 1024,
+        gt=0,
+        description="After the grace, a request's body must have arrived at this rate at least (else 408, closed):"
+        " a body of n bytes may take grace + n / rate seconds (20 MiB at 16 KiB/s: about 21 min).",
     )
     http_keep_alive_seconds: float = Field(default=5, gt=0, description="Idle keep-alive connections close after.")
     max_uploads_in_flight: int = Field(
-        default=4, ge=1, description="Uploads handled at once; past it 503 with Retry-After (each costs CPU, memory)."
+        default=4,
+        ge=1,
+        description="Uploads handled at once, counted from their request head (before the body is read); past it 503"
+        " with Retry-After (each costs CPU, memory).",
     )
-    upload_retry_after_seconds: int = Field(default=5, ge=1, description="Retry-After of that 503.")
+    max_uploads_per_tenant: int | None = Field(
+        default=None,
+        ge=1,
+        description="Uploads one tenant may have in flight (default: half of max_uploads_in_flight, rounded up);"
+        " past it 429 with Retry-After, so that one tenant never keeps the others out.",
+    )
+    upload_retry_after_seconds: int = Field(default=5, ge=1, description="Retry-After of those 503 and 429.")
     default_timezone: str = "Asia/Shanghai"
     mobile_placeholders: list[str] = Field(default_factory=list, description="Extra placeholder mobiles.")
     consumer_max_records: int = Field(default=1000, description="Upper bound of records per consumed batch.")

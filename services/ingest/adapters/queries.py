@@ -93,7 +93,10 @@ ORDER BY first_seen_at, status
 """
 
 EVENTS_OF_KEY = """
-SELECT event_id, event_type, created_at, sent_at FROM outbox
+SELECT event_id, event_type, created_at, sent_at,
+       CASE WHEN sent_at IS NOT NULL THEN 'sent' WHEN failed_at IS NOT NULL THEN 'parked' ELSE 'pending' END AS state,
+       failed_at AS parked_at, failure AS parked_reason
+FROM outbox
 WHERE tenant_id = $1 AND key = $2 AND topic = $3
 ORDER BY id
 """

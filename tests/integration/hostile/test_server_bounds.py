@@ -1,4 +1,5 @@
-"""The HTTP server's bounds on a tiny app, deterministic: uploads in flight, body deadline, head deadline."""
+"""The HTTP server's bounds on a tiny app, deterministic: uploads in flight (in all and per tenant), body rate,
+head deadline."""
 
 from __future__ import annotations
 
@@ -6,29 +7,53 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request
 
 from services.ingest.entrypoints.http import problems
-from services.ingest.entrypoints.http.limits import BodyDeadline, UploadSlot, UploadSlots, head_deadline_protocol
+from services.ingest.entrypoints.http.limits import (
+    BodyDeadline,
+    UploadGate,
+    UploadSlot,
+    UploadSlots,
+    head_deadline_protocol,
+)
+from services.ingest.entrypoints.http.problems import ApiProblem
 from tests.support.serving import serving
 
-HEAD_TIMEOUT, BODY_TIMEOUT, SLOTS = 0.6, 0.8, 2
+HEAD_TIMEOUT, BODY_GRACE, BODY_RATE, SLOTS = 0.6, 0.8, 2000, 4
+BODY_TIMEOUT = BODY_GRACE  # a stalled body is cut off at the grace
 Served = tuple[str, int, asyncio.Event, FastAPI]
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+
+
+async def key_is_tenant(request: Request) -> Principal:
+    """The tiny app's authentication: the X-API-Key names the tenant."""
+    key = request.headers.get("x-api-key")
+    if not key:
+        raise ApiProblem(401, "Unauthorized", "a valid X-API-Key header is required", code="unauthorized")
+    return Principal(key)
 
 
 def tiny_app(release: asyncio.Event) -> FastAPI:
     app = FastAPI()
     problems.install(app)
-    app.state.upload_slots = UploadSlots(SLOTS, retry_after_seconds=7)
-    app.add_middleware(BodyDeadline, seconds=BODY_TIMEOUT)
+    app.state.upload_slots = UploadSlots(SLOTS, retry_after_seconds=7, per_tenant=2)
+    app.add_middleware(UploadGate, path="/upload", authenticate=key_is_tenant)
+    app.add_middleware(BodyDeadline, grace=BODY_GRACE, min_rate=BODY_RATE)
 
     @app.post("/upload")
-    async def upload(_: UploadSlot) -> dict[str, str]:
+    async def upload(request: Request, _: UploadSlot) -> dict[str, int]:
         await release.wait()
-        return {"ok": "yes"}
+        return {"bytes": len(await request.body())}
 
     @app.post("/echo")
     async def echo(request: Request) -> dict[str, int]:
@@ -53,23 +78,60 @@ async def served() -> AsyncIterator[Served]:
             release.set()
 
 
-async def test_past_the_uploads_in_flight_an_upload_is_a_503_with_retry_after(served: Served) -> None:
+async def test_past_its_share_a_tenant_gets_429_past_the_slots_everyone_gets_503(served: Served) -> None:
     host, port, release, app = served
+    slots: UploadSlots = app.state.upload_slots
     async with httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=10) as client:
-        held = [asyncio.create_task(client.post("/upload")) for _ in range(SLOTS)]
+
+        def post(tenant: str) -> Any:
+            return client.post("/upload", headers={"X-API-Key": tenant}, content=b"x" * 10)
+
+        held = [asyncio.create_task(post(tenant)) for tenant in ("b", "b", "a")]
         deadline = time.monotonic() + 5
-        while app.state.upload_slots.in_flight < SLOTS:
+        while slots.in_flight < 3:
             assert time.monotonic() < deadline, "the uploads never took their slots"
             await asyncio.sleep(0.01)
-        refused = await client.post("/upload")
+        over_share = await post("b")  # b holds its share (2): a and c are still served
+        assert over_share.status_code == 429 and over_share.headers["retry-after"] == "7", over_share.text
+        assert over_share.json()["code"] == "too_many_tenant_uploads"
+        held.append(asyncio.create_task(post("c")))
+        while slots.in_flight < SLOTS:
+            assert time.monotonic() < deadline, "c never took the last slot"
+            await asyncio.sleep(0.01)
+        refused = await post("d")  # every slot taken: 503 for anyone
         assert refused.status_code == 503 and refused.headers["retry-after"] == "7"
         assert refused.headers["content-type"] == "application/problem+json"
         assert refused.json()["code"] == "too_many_uploads"
+        assert (await client.post("/upload")).status_code == 401
         assert (await client.get("/healthz")).status_code == 200
         release.set()
         assert [r.status_code for r in await asyncio.gather(*held)] == [200] * SLOTS
-        assert app.state.upload_slots.in_flight == 0
-        assert (await client.post("/upload")).status_code == 200  # slots are given back
+        assert slots.in_flight == 0 and not slots.by_tenant
+        assert (await post("b")).json() == {"bytes": 10}  # slots are given back
+
+
+async def _post_head(host: str, port: int, key: str, length: int) -> tuple[asyncio.StreamReader, Any]:
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"POST /upload HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\nContent-Length: {length}\r\n\r\n".encode())
+    writer.write(b"x" * 100)  # a fraction of the body
+    await writer.drain()
+    return reader, writer
+
+
+@pytest.mark.parametrize(
+    ("key", "holders", "status"), [("", [], b"401"), ("b", ["b", "b"], b"429"), ("c", ["a", "a", "b", "b"], b"503")]
+)
+async def test_an_upload_without_a_key_or_a_slot_is_answered_before_its_body_is_sent(
+    served: Served, key: str, holders: list[str], status: bytes
+) -> None:
+    host, port, _, app = served
+    for holder in holders:  # the slots these tenants hold
+        app.state.upload_slots.take(holder)
+    reader, writer = await _post_head(host, port, key, length=10_000_000)
+    data, _ = await read_all(reader, within=BODY_GRACE / 2)  # answered and closed, the body never sent
+    writer.close()
+    assert data.startswith(b"HTTP/1.1 " + status + b" "), data
+    assert b"connection: close" in data.lower()
 
 
 async def read_all(reader: asyncio.StreamReader, within: float) -> tuple[bytes, float]:
@@ -150,3 +212,36 @@ async def test_a_prompt_client_on_a_keep_alive_connection_is_not_cut_off(served:
             assert (await client.post("/echo", content=b"x" * 100_000)).json() == {"bytes": 100_000}
             await asyncio.sleep(HEAD_TIMEOUT / 2)
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def _send_body_at(host: str, port: int, size: int, chunk: int, every: float) -> tuple[bytes, float]:
+    """POST /echo with a body of `size` bytes sent `chunk` bytes every `every` s; what the server answered, when."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n".encode())
+
+    async def sending() -> None:
+        with contextlib.suppress(ConnectionError):
+            for _ in range(size // chunk):
+                writer.write(b"b" * chunk)
+                await writer.drain()
+                await asyncio.sleep(every)
+
+    task = asyncio.create_task(sending())
+    answer = await read_all(reader, within=size / (chunk / every) + BODY_GRACE + 3)
+    task.cancel()
+    writer.close()
+    return answer
+
+
+async def test_a_steady_body_above_the_minimum_rate_may_take_longer_than_the_grace(served: Served) -> None:
+    host, port, _, _ = served
+    data, took = await _send_body_at(host, port, size=7500, chunk=500, every=0.1)  # 5,000 bytes/s for 1.5 s
+    assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b'{"bytes":7500}'), data
+    assert took > BODY_GRACE * 1.5, took
+
+
+async def test_a_body_below_the_minimum_rate_is_cut_off_once_it_falls_behind(served: Served) -> None:
+    host, port, _, _ = served
+    data, took = await _send_body_at(host, port, size=6000, chunk=100, every=0.1)  # 1,000 bytes/s: behind at 1.6 s
+    assert_cut_off(data)
+    assert BODY_GRACE * 1.5 <= took <= BODY_GRACE * 2 + 1, took

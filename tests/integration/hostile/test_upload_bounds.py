@@ -1,6 +1,7 @@
 """Concurrent uploads on the real app (its lifespan, PostgreSQL, Kafka) served by uvicorn with the API's server
-options: past the configured uploads in flight one is answered 503 with Retry-After, and /healthz stays fast while
-uploads are parsed and published (nothing of an upload's work blocks the event loop for long)."""
+options: past the configured uploads in flight one is answered 503 with Retry-After, past a tenant's share 429, and
+/healthz stays fast while uploads are parsed and published (nothing of an upload's work blocks the event loop for
+long); an upload without a valid key or a slot is answered before its body is sent."""
 
 from __future__ import annotations
 
@@ -40,22 +41,25 @@ async def served(connection_settings: ConnectionSettings) -> AsyncIterator[tuple
         yield f"http://{host}:{port}", app
 
 
-async def test_one_upload_past_the_limit_is_a_503_and_healthz_stays_fast(
+async def test_past_the_limit_an_upload_is_a_503_past_a_tenants_share_a_429_and_healthz_stays_fast(
     served: tuple[str, FastAPI], pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     base, app = served
     async with pool.acquire() as conn:
-        _, key = await create_tenant(conn, "bounds")
+        keys = [(await create_tenant(conn, f"bounds {n}"))[1] for n in range(3)]
     big = tmp_path / "big.xlsx"
     write_sample_xlsx(big, sample_rows(2500, 2, seed=7))
     small = tmp_path / "small.xlsx"
     write_sample_xlsx(small, sample_rows(1, 1, seed=8))
+    assert app.state.upload_slots.share == 1  # IN_FLIGHT // 2
 
-    async with httpx.AsyncClient(base_url=base, timeout=120, headers={"X-API-Key": key}) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
         contents = {path: path.read_bytes() for path in (big, small)}
 
-        async def upload(path: Path) -> httpx.Response:
-            return await client.post("/v1/imports", files={"file": (path.name, contents[path])})
+        async def upload(path: Path, key: str) -> httpx.Response:
+            return await client.post(
+                "/v1/imports", files={"file": (path.name, contents[path])}, headers={"X-API-Key": key}
+            )
 
         async def healthz_latencies(stop: asyncio.Event) -> list[float]:
             seen = []
@@ -69,18 +73,21 @@ async def test_one_upload_past_the_limit_is_a_503_and_healthz_stays_fast(
 
         stop = asyncio.Event()
         probing = asyncio.create_task(healthz_latencies(stop))
-        held = [asyncio.create_task(upload(big)) for _ in range(IN_FLIGHT)]
+        held = [asyncio.create_task(upload(big, key)) for key in keys[:IN_FLIGHT]]  # one tenant each: their share
         deadline = time.monotonic() + 30
         while app.state.upload_slots.in_flight < IN_FLIGHT:
             assert time.monotonic() < deadline and not any(t.done() for t in held), "uploads never held every slot"
             await asyncio.sleep(0.005)
-        refused = await upload(small)
+        over_share = await upload(small, keys[0])
+        refused = await upload(small, keys[2])
         answers: list[Any] = await asyncio.gather(*held)
         stop.set()
         latencies = sorted(await probing)
 
     assert refused.status_code == 503, refused.text
     assert refused.headers["retry-after"] == "3" and refused.json()["code"] == "too_many_uploads"
+    assert over_share.status_code == 429, over_share.text
+    assert over_share.headers["retry-after"] == "3" and over_share.json()["code"] == "too_many_tenant_uploads"
     assert [a.status_code for a in answers] == [202] * IN_FLIGHT, [a.text for a in answers]
     p95 = latencies[int(len(latencies) * 0.95)]
     print(
@@ -88,3 +95,37 @@ async def test_one_upload_past_the_limit_is_a_503_and_healthz_stays_fast(
         f"max {latencies[-1] * 1000:.0f} ms"
     )
     assert p95 < 0.5, latencies  # measured: 90-190 ms on 2 shared cores
+
+
+async def _answer_to_a_partial_upload(base: str, key: str) -> bytes:
+    """Sends the head of a 10 MB upload and 1 KB of its body, then waits: what the server answers (and closes)."""
+    host, port = base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = (
+        f"POST /v1/imports HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\nContent-Length: 10000000\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\n\r\n"
+    )
+    writer.write(head.encode() + b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.csv"\r\n\r\n')
+    writer.write(b"x" * 1024)
+    await writer.drain()
+    try:
+        async with asyncio.timeout(5):  # far less than the body deadline: the server answers unasked
+            return await reader.read()
+    finally:
+        writer.close()
+
+
+async def test_an_upload_without_a_valid_key_or_a_slot_is_answered_before_its_body_is_sent(
+    served: tuple[str, FastAPI], pool: asyncpg.Pool
+) -> None:
+    base, app = served
+    assert (await _answer_to_a_partial_upload(base, "oik_not-a-key")).startswith(b"HTTP/1.1 401 ")
+    async with pool.acquire() as conn:
+        tenant, key = await create_tenant(conn, "bounds partial")
+    slots = app.state.upload_slots
+    slots.take(tenant.id)  # the tenant's share is taken
+    try:
+        answer = await _answer_to_a_partial_upload(base, key)
+    finally:
+        slots.give_back(tenant.id)
+    assert answer.startswith(b"HTTP/1.1 429 ") and b"retry-after: 3" in answer.lower(), answer

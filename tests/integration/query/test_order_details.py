@@ -37,3 +37,28 @@ async def test_unknown_order_is_a_404_problem(pool: asyncpg.Pool, client_for: Cl
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["code"] == "order_not_found"
+
+
+async def test_order_details_tell_sent_pending_and_parked_events_apart(
+    pool: asyncpg.Pool, client_for: ClientFor
+) -> None:
+    tenant, key = await new_tenant(pool, "details parked")
+    for status in ("to_be_paid", "paid", "shipped"):
+        await ingest(pool, message(tenant, "PK1", status=status))
+    ids = [r["id"] for r in await pool.fetch("SELECT id FROM outbox WHERE key = $1 ORDER BY id", f"{tenant}:PK1")]
+    assert len(ids) >= 3, ids
+    await pool.execute("UPDATE outbox SET sent_at = now() WHERE id = $1", ids[0])
+    await pool.execute(
+        "UPDATE outbox SET failed_at = now(), failure = 'too_large', failure_detail = 'secret 5 MB > 4 MB'"
+        " WHERE id = $1",
+        ids[1],
+    )
+
+    answer = await client_for(key).get("/v1/orders/PK1")
+
+    assert answer.status_code == 200, answer.text
+    sent, parked, pending = answer.json()["events"][:3]
+    assert (sent["state"], sent["parked_at"], sent["parked_reason"]) == ("sent", None, None) and sent["sent_at"]
+    assert (parked["state"], parked["sent_at"], parked["parked_reason"]) == ("parked", None, "too_large")
+    assert parked["parked_at"] and "secret" not in answer.text  # the operator's detail is never shown
+    assert (pending["state"], pending["sent_at"], pending["parked_at"]) == ("pending", None, None)

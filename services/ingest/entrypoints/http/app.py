@@ -12,10 +12,18 @@ from fastapi import FastAPI
 from services.ingest.adapters import import_jobs
 from services.ingest.entrypoints import console
 from services.ingest.entrypoints.http import customers, health, imports, orders, problems
-from services.ingest.entrypoints.http.limits import BodyDeadline, BodySizeLimit, UploadSlots, head_deadline_protocol
+from services.ingest.entrypoints.http.dependencies import tenant_of_request
+from services.ingest.entrypoints.http.limits import (
+    BodyDeadline,
+    BodySizeLimit,
+    UploadGate,
+    UploadSlots,
+    head_deadline_protocol,
+)
 from services.ingest.settings import IngestSettings
 
 INTERRUPTED_AFTER = timedelta(minutes=15)  # far longer than any upload takes to publish
+UPLOAD_PATH = "/v1/imports"  # POST: its key and slot are checked before its body is read (`limits.UploadGate`)
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
@@ -43,11 +51,16 @@ def create_app(settings: IngestSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.upload_slots = UploadSlots(settings.max_uploads_in_flight, settings.upload_retry_after_seconds)
+    app.state.upload_slots = UploadSlots(
+        settings.max_uploads_in_flight, settings.upload_retry_after_seconds, settings.max_uploads_per_tenant
+    )
     problems.install(app)
+    app.add_middleware(UploadGate, path=UPLOAD_PATH, authenticate=tenant_of_request)
     # multipart framing adds a little around the file itself
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
-    app.add_middleware(BodyDeadline, seconds=settings.http_body_timeout_seconds)
+    app.add_middleware(
+        BodyDeadline, grace=settings.http_body_grace_seconds, min_rate=settings.http_body_min_bytes_per_second
+    )
     app.include_router(imports.router)
     app.include_router(orders.router)
     app.include_router(customers.router)

@@ -17,15 +17,32 @@ def pool(request: Request) -> Any:
     return request.app.state.pool
 
 
-async def tenant(request: Request, api_key: Annotated[str | None, Security(_api_key)]) -> Tenant:
-    """The tenant owning the key; 401 (saying nothing more) for a missing or wrong key."""
-    found = None
+GATED_TENANT = "orderinfo.gated_tenant"  # in the ASGI scope's state: the tenant `limits.UploadGate` authenticated
+
+
+def gated_tenant(request: Request) -> Tenant | None:
+    """The tenant the upload gate authenticated from this request's head (before its body was read), if it ran."""
+    found: Tenant | None = request.scope.get("state", {}).get(GATED_TENANT)
+    return found
+
+
+async def tenant_of_request(request: Request) -> Tenant:
+    """The tenant owning the request's X-API-Key; 401 (saying nothing more) for a missing or wrong key."""
+    found = gated_tenant(request)
+    if found is not None:
+        return found
+    api_key = request.headers.get("x-api-key")
     if api_key:
         async with request.app.state.pool.acquire() as conn:
             found = await tenant_for_key(conn, api_key)
     if found is None:
         raise ApiProblem(401, "Unauthorized", "a valid X-API-Key header is required", code="unauthorized")
     return found
+
+
+async def tenant(request: Request, _: Annotated[str | None, Security(_api_key)]) -> Tenant:
+    """The tenant owning the key; 401 (saying nothing more) for a missing or wrong key."""
+    return await tenant_of_request(request)
 
 
 CurrentTenant = Annotated[Tenant, Depends(tenant)]

@@ -5,9 +5,12 @@
 - `head_deadline_protocol`: the request line and headers must arrive within a deadline (uvicorn has none: a client
   that connects and trickles, or sends nothing, would hold a connection forever); past it 408 and the connection
   closes.
-- `BodyDeadline`: the body must arrive within a deadline of its head; past it 408 and the connection closes.
-- `upload_slot`: a dependency holding one of a fixed number of upload slots while an upload is handled; past
-  them 503 with Retry-After (the CPU and memory an upload costs are bounded, whatever the number of clients).
+- `BodyDeadline`: the body must arrive at a minimum rate after a grace period; past it 408 and the connection
+  closes.
+- `UploadGate` (with `UploadSlots`): on the upload route, the API key is checked and one of a fixed number of
+  upload slots taken from the request head, before the body is read; a tenant may hold only its share of the
+  slots (past it 429), the server only so many (past them 503), both with Retry-After: the CPU and memory uploads
+  cost are bounded whatever the number of clients, and no tenant can keep the others out.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from services.ingest.entrypoints.http.dependencies import GATED_TENANT, gated_tenant, tenant_of_request
 from services.ingest.entrypoints.http.problems import ApiProblem, Problem
 
 Scope = dict[str, Any]
@@ -69,38 +74,40 @@ class BodySizeLimit:
 
 
 class BodyDeadline:
-    """ASGI middleware: the whole request body must be received within `seconds` of the request head.
+    """ASGI middleware: a request body must arrive at `min_rate` bytes/s at least, after `grace` seconds.
 
-    A client slower than that (1 byte/s) is answered 408 and its connection closed; the app sees the client as
-    gone. Once the body is complete, no deadline applies (the app may wait for a disconnect as long as it likes).
+    By t seconds after the request head, at least `min_rate * (t - grace)` bytes must have been received: a slow
+    but steady uplink sends a full-size upload, a client trickling (1 byte/s) or stalling is answered 408 and its
+    connection closed; the app sees the client as gone. A body of n bytes is thus bounded by `grace + n / min_rate`
+    seconds. Once the body is complete, no deadline applies (the app may wait for a disconnect as long as it likes).
     """
 
-    def __init__(self, app: Any, seconds: float) -> None:
-        self.app, self.seconds = app, seconds
+    def __init__(self, app: Any, grace: float, min_rate: float) -> None:
+        self.app, self.grace, self.min_rate = app, grace, min_rate
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.seconds
-        state = {"timed_out": False, "started": False}
+        start = asyncio.get_running_loop().time() + self.grace
+        state = {"timed_out": False, "started": False, "received": 0, "complete": False}
 
         async def timed_receive() -> Message:
-            nonlocal deadline
             if state["timed_out"]:
                 return {"type": "http.disconnect"}
+            deadline = math.inf if state["complete"] else start + state["received"] / self.min_rate
             try:
                 async with asyncio.timeout_at(deadline):
                     message: Message = await receive()
             except TimeoutError:
                 state["timed_out"] = True
-                log.info("request body not received within %ss: 408", self.seconds)
+                log.info("request body slower than %g bytes/s: 408", self.min_rate)
                 if not state["started"]:
-                    await _refuse(send, _too_slow(self.seconds))
+                    await _refuse(send, _too_slow_body(self.grace, self.min_rate))
                 return {"type": "http.disconnect"}
-            if message["type"] == "http.request" and not message.get("more_body", False):
-                deadline = math.inf
+            if message["type"] == "http.request":
+                state["received"] += len(message.get("body", b""))
+                state["complete"] = not message.get("more_body", False)
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -168,29 +175,84 @@ def head_deadline_protocol(seconds: float) -> type[H11Protocol]:
 
 @dataclass
 class UploadSlots:
-    """How many uploads may be handled at once; the counter lives on the event loop (no lock needed)."""
+    """How many uploads may be handled at once, in all and per tenant; the counters live on the event loop (no lock
+    needed). A tenant holding its share (`per_tenant`, at most half the slots by default) leaves the rest to others."""
 
     limit: int
     retry_after_seconds: int
+    per_tenant: int | None = None  # None: half the slots, rounded up
     in_flight: int = 0
+    by_tenant: Counter[Hashable] = field(default_factory=Counter)
+
+    @property
+    def share(self) -> int:
+        return min(self.limit, self.per_tenant or math.ceil(self.limit / 2))
+
+    def take(self, tenant: Hashable) -> None:
+        """One slot for `tenant`; its share taken: 429, none left: 503 (both with Retry-After)."""
+        retry = {"Retry-After": str(self.retry_after_seconds)}
+        if self.by_tenant[tenant] >= self.share:
+            detail = (
+                f"this tenant already has {self.share} uploads in flight: try again in {self.retry_after_seconds} s"
+            )
+            raise ApiProblem(429, "Too many uploads of this tenant", detail, "too_many_tenant_uploads", headers=retry)
+        if self.in_flight >= self.limit:
+            detail = f"{self.limit} uploads are being handled: try again in {self.retry_after_seconds} s"
+            raise ApiProblem(503, "Too many uploads", detail, "too_many_uploads", headers=retry)
+        self.in_flight += 1
+        self.by_tenant[tenant] += 1
+
+    def give_back(self, tenant: Hashable) -> None:
+        self.in_flight -= 1
+        self.by_tenant[tenant] -= 1
+        if not self.by_tenant[tenant]:
+            del self.by_tenant[tenant]
+
+
+Authenticate = Callable[[Request], Awaitable[Any]]  # the principal (with an `id`) or ApiProblem(401)
+
+
+class UploadGate:
+    """ASGI middleware on the upload route (`POST path`): from the request head alone, the API key is checked and an
+    upload slot taken, before any byte of the body is read. A request without a valid key (401) or without a slot
+    (429, 503) is answered unread (and its connection closed); FastAPI itself would parse and spool the whole
+    multipart body before resolving any dependency. The tenant and the slot are handed to the route's dependencies.
+    """
+
+    def __init__(self, app: Any, path: str, authenticate: Authenticate) -> None:
+        self.app, self.path, self.authenticate = app, path, authenticate
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        slots: UploadSlots = scope["app"].state.upload_slots
+        try:
+            tenant = await self.authenticate(Request(scope))
+            slots.take(tenant.id)
+        except ApiProblem as exc:
+            await _refuse(send, exc.problem, exc.headers)
+            return
+        scope.setdefault("state", {})[GATED_TENANT] = tenant
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            slots.give_back(tenant.id)
 
 
 async def upload_slot(request: Request) -> AsyncIterator[None]:
-    """Holds an upload slot while the request is handled; none free: 503 with Retry-After."""
+    """The request's upload slot: the one `UploadGate` took, else (an app without the gate) one taken here for the
+    tenant of the request's API key (after FastAPI has read the body)."""
+    if gated_tenant(request) is not None:
+        yield
+        return
+    owner = (await tenant_of_request(request)).id
     slots: UploadSlots = request.app.state.upload_slots
-    if slots.in_flight >= slots.limit:
-        raise ApiProblem(
-            503,
-            "Too many uploads",
-            f"{slots.limit} uploads are being handled: try again in {slots.retry_after_seconds} s",
-            "too_many_uploads",
-            headers={"Retry-After": str(slots.retry_after_seconds)},
-        )
-    slots.in_flight += 1
+    slots.take(owner)
     try:
         yield
     finally:
-        slots.in_flight -= 1
+        slots.give_back(owner)
 
 
 UploadSlot = Annotated[None, Depends(upload_slot)]
@@ -206,15 +268,21 @@ def _too_slow(seconds: float) -> Problem:
     return Problem(title="Request timeout", status=408, code="request_timeout", detail=detail)
 
 
-async def _refuse(send: Send, problem: Problem) -> None:
+async def _refuse(send: Send, problem: Problem, headers: Mapping[str, str] | None = None) -> None:
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send(
         {
             "type": "http.response.start",
             "status": problem.status,
-            "headers": [(b"content-type", b"application/problem+json"), (b"connection", b"close")],
+            "headers": [(b"content-type", b"application/problem+json"), (b"connection", b"close"), *extra],
         }
     )
     await send({"type": "http.response.body", "body": problem.model_dump_json(exclude_none=True).encode()})
+
+
+def _too_slow_body(grace: float, min_rate: float) -> Problem:
+    detail = f"the request body arrived slower than {min_rate:g} bytes/s (after the first {grace:g} s)"
+    return Problem(title="Request timeout", status=408, code="request_timeout", detail=detail)
 
 
 def _raw_response(problem: Problem) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -61,7 +61,15 @@ class EmittedEvent(BaseModel):
     event_id: str
     event_type: str
     created_at: datetime
-    sent_at: datetime | None = Field(description="When the relay published it; null while pending.")
+    state: Literal["sent", "pending", "parked"] = Field(
+        description="`sent`: published; `pending`: the relay will publish it; `parked`: the relay will never publish"
+        " it as it is (see `parked_reason`) until an operator re-queues it."
+    )
+    sent_at: datetime | None = Field(description="When the relay published it; null while pending or parked.")
+    parked_at: datetime | None = Field(description="When the relay parked it; null unless parked.")
+    parked_reason: str | None = Field(
+        description="Why it was parked (`too_large`, `invalid_topic`, `unknown_topic`, `rejected`); null unless parked."
+    )
 
 
 class OrderDetail(OrderSummary):
