@@ -11,11 +11,12 @@ import io
 import secrets
 import time
 from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile as FormFile
 
@@ -23,7 +24,7 @@ from services.ingest.entrypoints.console import messages
 from services.ingest.entrypoints.console.routes import SignedIn
 from services.ingest.entrypoints.console.web import PREFIX, PageNotFound, check_csrf, language, redirect, render
 from services.ingest.entrypoints.http import imports as imports_api
-from services.ingest.entrypoints.http.limits import UploadSlot
+from services.ingest.entrypoints.http.limits import UploadSlots
 from services.ingest.entrypoints.http.problems import ApiProblem
 
 router = APIRouter(prefix=f"{PREFIX}/imports", include_in_schema=False)
@@ -62,6 +63,20 @@ class PendingUploads:
         return self._items.pop(token)
 
 
+async def _console_upload_slot(request: Request, tenant: SignedIn) -> AsyncIterator[None]:
+    """One of the API's upload slots, for the session's tenant, while the console handles an upload (the same
+    shares and limits as `POST /v1/imports`)."""
+    slots: UploadSlots = request.app.state.upload_slots
+    slots.take(tenant.id)
+    try:
+        yield
+    finally:
+        slots.give_back(tenant.id)
+
+
+ConsoleUploadSlot = Annotated[None, Depends(_console_upload_slot)]
+
+
 async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry_run: bool) -> Any:
     file = UploadFile(io.BytesIO(upload.data), filename=upload.filename)
     return await imports_api.post_import(
@@ -93,7 +108,7 @@ async def template(tenant: SignedIn) -> Response:
 
 
 @router.post("/preview")
-async def preview(request: Request, tenant: SignedIn, _: UploadSlot) -> Response:
+async def preview(request: Request, tenant: SignedIn, _: ConsoleUploadSlot) -> Response:
     form = await check_csrf(request)
     file = form.get("file")
     if not isinstance(file, FormFile) or not file.filename:
@@ -113,7 +128,7 @@ async def preview(request: Request, tenant: SignedIn, _: UploadSlot) -> Response
 
 
 @router.post("/confirm")
-async def confirm(request: Request, tenant: SignedIn, _: UploadSlot) -> Response:
+async def confirm(request: Request, tenant: SignedIn, _: ConsoleUploadSlot) -> Response:
     form = await check_csrf(request)
     upload = request.app.state.console_uploads.take(str(form.get("token", "")), tenant.id)
     if upload is None:

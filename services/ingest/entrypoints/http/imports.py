@@ -152,7 +152,7 @@ async def _settled(pending: Any) -> BaseException | None:
     "",
     status_code=202,
     response_model=ImportAccepted | DryRunOut,
-    responses=problem_responses(400, 401, 408, 413, 422, 503),
+    responses=problem_responses(400, 401, 408, 413, 422, 429, 503),
     summary="Upload an import (.xlsx or .csv, at most 5,000 rows, one row per product line)",
 )
 async def post_import(
