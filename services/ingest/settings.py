@@ -59,6 +59,9 @@ class IngestSettings(ConnectionSettings):
     repeat_after_paid_orders: int = 2
     dormant_after_days: int = 180
     publish_linger_ms: int = 5
+    console_assets_dir: str | None = Field(
+        default=None, description="The npm packages the console and /docs serve (default: the checkout's node_modules)."
+    )
     lifecycle_sweep_interval_s: float = Field(
         default=3600.0, gt=0, description="How often the consumer process moves customers into `dormant`."
     )

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
@@ -30,7 +31,8 @@ def install(app: FastAPI) -> None:
     app.state.console_uploads = import_routes.PendingUploads()
     app.include_router(routes.router)
     app.include_router(import_routes.router)
-    install_assets(app)
+    assets = app.state.settings.console_assets_dir
+    install_assets(app, Path(assets) if assets else None)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
