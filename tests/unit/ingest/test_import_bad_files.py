@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import struct
 import zipfile
 import zlib
@@ -250,3 +251,25 @@ def test_deflate_garbage_is_corrupt() -> None:
     start = info.header_offset + 30 + len(SHEET) + struct.unpack_from("<H", data, info.header_offset + 28)[0]
     data[start : start + 16] = zlib.compress(b"x")[:16].ljust(16, b"\xff")
     assert refused(bytes(data), "orders.xlsx").code == issues.CORRUPT_WORKBOOK
+
+
+def _without_references(xml: bytes) -> bytes:
+    return re.sub(rb'<(row|c) r="[^"]*"', rb"<\1", xml)
+
+
+def test_a_sheet_whose_cells_carry_no_reference_is_read_by_position() -> None:
+    data = rewrite(xlsx_bytes(grid_of([row(), row(ProductID="P2")])), SHEET, _without_references)
+    parsed = parse_import(data, "orders.xlsx")
+    assert parsed.errors == [] and parsed.counts.rows == 2
+
+
+def test_cells_and_rows_without_references_count_towards_the_bounds() -> None:
+    wide = b"<row>" + b"<c><v>1</v></c>" * 101 + b"</row>"
+    data = rewrite(valid_xlsx(), SHEET, lambda xml: xml.replace(b"</sheetData>", wide + b"</sheetData>"))
+    assert refused(data, "orders.xlsx").code == issues.TOO_MANY_COLUMNS
+    prefixed = b"<x:row>" + b"<x:c><x:v>1</x:v></x:c>" * 101 + b"</x:row>"
+    data = rewrite(valid_xlsx(), SHEET, lambda xml: xml.replace(b"</sheetData>", prefixed + b"</sheetData>"))
+    assert refused(data, "orders.xlsx").code == issues.TOO_MANY_COLUMNS
+    long = b"<row><c><v>1</v></c></row>" * 1_200
+    data = rewrite(valid_xlsx(), SHEET, lambda xml: xml.replace(b"</sheetData>", long + b"</sheetData>"))
+    assert refused(data, "orders.xlsx", options=ImportOptions(max_rows=100)).code == issues.TOO_MANY_ROWS
