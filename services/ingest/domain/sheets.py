@@ -173,21 +173,47 @@ def sniff_delimiter(text: str) -> str:
 
 
 def read_csv(data: bytes, options: ImportOptions) -> Table:
+    """Strict CSV: a quote that is never closed (which would swallow every line below it into one cell) or text
+    after a closing quote is a file error naming the row, never a silently shorter file."""
     text = decode_text(data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text), strict=True)
+    records = _Records(reader)
     try:
-        table = _table(None, enumerate(reader, 1), options)
+        table = _table(None, iter(records), options)
     except csv.Error as exc:
-        raise ImportFileError(issues.UNSUPPORTED_FORMAT, _csv_problem(exc)) from exc
+        raise ImportFileError(issues.UNSUPPORTED_FORMAT, _csv_problem(exc, records.count + 1)) from exc
     if table is None:
         raise ImportFileError(issues.EMPTY_FILE, "The CSV file has only blank lines.")
     return table
 
 
-def _csv_problem(exc: csv.Error) -> str:
-    if "field larger than field limit" in str(exc):
+class _Records:
+    """The reader's records numbered from 1, remembering how many were read (to name the row of an error)."""
+
+    def __init__(self, reader: Iterator[list[str]]) -> None:
+        self.reader, self.count = reader, 0
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        for cells in self.reader:
+            self.count += 1
+            yield self.count, cells
+
+
+def _csv_problem(exc: csv.Error, row_no: int) -> str:
+    reason = str(exc)
+    if "field larger than field limit" in reason:
         return f"The CSV file has a cell longer than {csv.field_size_limit():,} characters; no column accepts that."
-    return "The CSV file cannot be read (a quote is not closed, or it is not a CSV file); save it again as CSV UTF-8."
+    if "unexpected end of data" in reason:
+        return (
+            f'Row {row_no}: a quote (") opens a cell that is never closed, so every line below it would be read '
+            'as that one cell. Close the quote, or write a quote inside a cell as two quotes ("").'
+        )
+    if "expected after" in reason:
+        return (
+            f"Row {row_no}: a quoted cell goes on after its closing quote; write a quote inside a cell as two "
+            'quotes ("") and save the file again as CSV.'
+        )
+    return "The CSV file cannot be read (it is not a CSV file); save it again as CSV UTF-8."
 
 
 # --- shared ----------------------------------------------------------------------------------------------------

@@ -273,3 +273,22 @@ def test_cells_and_rows_without_references_count_towards_the_bounds() -> None:
     long = b"<row><c><v>1</v></c></row>" * 1_200
     data = rewrite(valid_xlsx(), SHEET, lambda xml: xml.replace(b"</sheetData>", long + b"</sheetData>"))
     assert refused(data, "orders.xlsx", options=ImportOptions(max_rows=100)).code == issues.TOO_MANY_ROWS
+
+
+def test_an_unclosed_quote_in_a_csv_names_its_row_instead_of_swallowing_the_rows_below() -> None:
+    rows = [row(ProductID=f"P{i}") for i in range(4)]
+    lines = csv_bytes(rows).decode().splitlines()
+    lines[2] += ',"note'  # row 3 opens a quote in an extra column and never closes it
+    error = refused("\n".join(lines).encode(), "orders.csv")
+    assert error.code == issues.UNSUPPORTED_FORMAT and error.message.startswith("Row 3: a quote")
+
+
+def test_text_after_a_closing_quote_names_its_row() -> None:
+    lines = csv_bytes([row(), row(ProductID="P2")]).decode().splitlines()
+    lines[2] += ',"a"b'
+    assert refused("\n".join(lines).encode(), "orders.csv").message.startswith("Row 3: a quoted cell goes on")
+
+
+def test_quotes_inside_cells_that_are_escaped_or_unquoted_are_read() -> None:
+    data = csv_bytes([row(Remark='5" screen'), row(ProductID="P2", Remark='say "hi"\nbye')])
+    assert parse_import(data, "orders.csv").errors == []
