@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from python_calamine import CalamineWorkbook, SheetTypeEnum
+from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from services.ingest.domain import issues
 from services.ingest.domain.archive import inspect_xlsx
@@ -60,6 +60,10 @@ def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOpt
     if name.endswith(WORKBOOK_SUFFIXES):
         raise ImportFileError(issues.CORRUPT_WORKBOOK, f"{filename} is not a valid .xlsx workbook.")
     if name.endswith(TEXT_SUFFIXES):
+        if sheet:
+            raise ImportFileError(
+                issues.SHEET_NOT_FOUND, "A CSV file has no sheets; leave the sheet field empty, or upload an .xlsx."
+            )
         return read_csv(data, options)
     raise ImportFileError(
         issues.UNSUPPORTED_FORMAT, f"{filename} is not a spreadsheet; upload an .xlsx workbook or a CSV file."
@@ -91,11 +95,20 @@ def _read_book(book: Any, sheet: str | None, options: ImportOptions) -> Table:
         if table is None:
             raise ImportFileError(issues.NO_DATA_ROWS, f'Sheet "{sheet}" is empty.')
         return table
-    worksheets = [m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
-    for name in worksheets:
-        table = _read_sheet(book.get_sheet_by_name(name), options)
+    worksheets = [m for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+    for metadata in worksheets:
+        if metadata.visible != SheetVisibleEnum.Visible:
+            continue  # what the user cannot see is not what they mean to import (a stale backup, a lookup list)
+        table = _read_sheet(book.get_sheet_by_name(metadata.name), options)
         if table is not None:
             return table
+    hidden = [f'"{m.name}"' for m in worksheets if m.visible != SheetVisibleEnum.Visible]
+    if hidden:
+        raise ImportFileError(
+            issues.EMPTY_WORKBOOK,
+            f"The workbook has no visible sheet with data (hidden sheets are skipped: {', '.join(hidden)}); "
+            "unhide the sheet or name it in the sheet field.",
+        )
     raise ImportFileError(issues.EMPTY_WORKBOOK, "The workbook has no sheet with data.")
 
 

@@ -47,7 +47,6 @@ async def test_probe_csv_unbalanced_quote_does_not_swallow_rows(api: Api) -> Non
         assert body["rows"] == 4, f"4 data rows in the file, {body['rows']} counted, no error: {body}"
 
 
-@pytest.mark.xfail(strict=True, reason="probe: a hidden first sheet is imported instead of the visible one")
 async def test_probe_hidden_sheet_is_not_imported(api: Api) -> None:
     book = Workbook()
     hidden = book.active

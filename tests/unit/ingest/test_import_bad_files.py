@@ -292,3 +292,34 @@ def test_text_after_a_closing_quote_names_its_row() -> None:
 def test_quotes_inside_cells_that_are_escaped_or_unquoted_are_read() -> None:
     data = csv_bytes([row(Remark='5" screen'), row(ProductID="P2", Remark='say "hi"\nbye')])
     assert parse_import(data, "orders.csv").errors == []
+
+
+def test_naming_a_sheet_of_a_csv_file_is_an_error() -> None:
+    error = refused(csv_bytes([row()]), "orders.csv", sheet="Orders")
+    assert error.code == issues.SHEET_NOT_FOUND and "CSV file has no sheets" in error.message
+    assert parse_import(csv_bytes([row()]), "orders.csv", sheet="").counts.orders == 1
+
+
+def _book_with_a_hidden_first_sheet(state: str) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "backup"
+    book.active.append(list(HEADER))
+    book.active.append([*grid_of([row(OrderNo="STALE-1")])[1]])
+    book.active.sheet_state = state
+    visible = book.create_sheet("Orders")
+    for values in grid_of([row(OrderNo="VISIBLE-1")]):
+        visible.append(values)
+    book.active = 1
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_hidden_sheets_are_skipped_unless_named(state: str) -> None:
+    data = _book_with_a_hidden_first_sheet(state)
+    parsed = parse_import(data, "o.xlsx")
+    assert parsed.sheet == "Orders" and [o.order_no for o in parsed.orders] == ["VISIBLE-1"]
+    assert [o.order_no for o in parse_import(data, "o.xlsx", sheet="backup").orders] == ["STALE-1"]
