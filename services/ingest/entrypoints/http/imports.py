@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -26,6 +25,7 @@ from services.ingest.application.imports import (
 from services.ingest.contracts.orders_ingest_v1 import TOPIC
 from services.ingest.domain.importing import ImportFileError, ImportOptions, SheetRow
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
+from services.ingest.entrypoints.http.downloads import WORKBOOKS
 from services.ingest.entrypoints.http.limits import UploadSlot
 from services.ingest.entrypoints.http.problems import ApiProblem, Problem, problem_response, problem_responses
 
@@ -244,7 +244,7 @@ async def list_imports(tenant: CurrentTenant, pool: Pool, limit: int = 50) -> Im
 async def template(tenant: CurrentTenant) -> Response:
     from services.ingest.adapters.spreadsheets import build_template
 
-    content = await asyncio.to_thread(build_template)
+    content = await WORKBOOKS.get(("template",), build_template)
     headers = {"Content-Disposition": 'attachment; filename="orderinfo-import-template.xlsx"'}
     return Response(content, media_type=XLSX, headers=headers)
 
@@ -271,13 +271,29 @@ async def result_workbook(import_id: UUID, tenant: CurrentTenant, pool: Pool) ->
         job = await import_jobs.get_import(conn, tenant.id, import_id)
         if job is None:
             raise ApiProblem(404, "Not Found", f"no import {import_id}", "import_not_found")
-        rows = await import_jobs.row_outcomes(conn, tenant.id, import_id)
-    header = list(job["header"])
-    sheet_rows = [SheetRow(n, tuple(cells)) for n, cells, _, _ in rows]
-    outcomes = {n: (outcome, issues) for n, _, outcome, issues in rows}
-    content = await asyncio.to_thread(build_result_workbook, (header, sheet_rows), outcomes)
+        key = _result_key(job)
+        content = WORKBOOKS.cached(key)
+        if content is None:
+            rows = await import_jobs.row_outcomes(conn, tenant.id, import_id)
+    if content is None:
+        content = await WORKBOOKS.get(key, _build_result, build_result_workbook, list(job["header"]), rows)
     headers = {"Content-Disposition": f'attachment; filename="import-{import_id}-result.xlsx"'}
     return Response(content, media_type=XLSX, headers=headers)
+
+
+def _result_key(job: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A finished import's result changes only with its state and counters; an unfinished one is not cached."""
+    if job["completed_at"] is None:
+        return None
+    return (job["tenant_id"], job["id"], job["state"], job["updated_at"], job["orders_processed"],
+            job["dead_lettered"], job["rejected"])  # fmt: skip
+
+
+def _build_result(build: Any, header: list[str], rows: Sequence[Any]) -> bytes:
+    sheet_rows = [SheetRow(n, tuple(cells)) for n, cells, _, _ in rows]
+    outcomes = {n: (outcome, issues) for n, _, outcome, issues in rows}
+    content: bytes = build((header, sheet_rows), outcomes)
+    return content
 
 
 def _status(job: dict[str, Any]) -> ImportStatus:
