@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,6 +23,7 @@ from services.ingest.application.imports import (
     storable_filename,
     submit_import,
 )
+from services.ingest.application.workers import UPLOADS, run_in
 from services.ingest.contracts.orders_ingest_v1 import TOPIC
 from services.ingest.domain.importing import ImportFileError, ImportOptions, SheetRow
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
@@ -40,6 +42,7 @@ _FILE_ERROR_STATUS = {
     "order_too_large": 422,
 }
 PUBLISH_RETRY_AFTER_SECONDS = 30
+PUBLISH_YIELD_EVERY = 100
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -126,7 +129,9 @@ async def publish_orders(broker: Any, topic: str, outgoing: Sequence[OutgoingOrd
     """Publish every order with its key (one order stays on one partition) without awaiting acks in turn; the
     outcome of each, in order: None when the broker acknowledged it, else the error (never raised)."""
     pending: list[Any] = []
-    for item in outgoing:
+    for number, item in enumerate(outgoing, 1):
+        if number % PUBLISH_YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # a send rarely suspends: let other requests run between slices of a large file
         try:
             pending.append(
                 await broker.publish(
@@ -177,7 +182,8 @@ async def post_import(
     try:
         if dry_run_:
             report = await dry_run(pool, upload, options)
-            return DryRunOut.model_validate(report, from_attributes=True)
+            body = await run_in(UPLOADS, _dry_run_json, report)  # thousands of planned orders: off the loop
+            return Response(body, status_code=202, media_type="application/json")
         receipt = await submit_import(pool, lambda items: publish_orders(broker, topic, items), upload, options)
     except ImportFileError as exc:
         if exc.__cause__ is not None:  # what the reader said: for the log, not for the user
@@ -195,6 +201,10 @@ async def post_import(
         status_url=base,
         result_url=f"{base}/result.xlsx",
     )
+
+
+def _dry_run_json(report: Any) -> bytes:
+    return DryRunOut.model_validate(report, from_attributes=True).model_dump_json().encode()
 
 
 def _publishing_failed(exc: PublishingFailed) -> Response:
