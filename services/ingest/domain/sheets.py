@@ -24,6 +24,7 @@ from services.ingest.domain.options import ImportOptions
 from services.ingest.domain.template import COLUMNS_BY_KEY, HEADER_INDEX, Kind, header_key
 from services.ingest.domain.validation import display_text, is_exact_id_number
 
+UTF8_BOM = b"\xef\xbb\xbf"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
@@ -171,11 +172,14 @@ def decode_text(data: bytes) -> str:
             raise ImportFileError(issues.UNDECODABLE_TEXT, "The file is not valid UTF-16 text.") from exc
     if b"\x00" in data:
         raise ImportFileError(issues.UNSUPPORTED_FORMAT, "The file is binary, not CSV text; upload .xlsx or CSV.")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:  # a UTF-8 BOM before a GB18030 body (some tools prepend one): the BOM is no text of the file
+        return data.removeprefix(UTF8_BOM).decode("gb18030")
+    except UnicodeDecodeError:
+        pass
     raise ImportFileError(issues.UNDECODABLE_TEXT, "The file is neither UTF-8 nor GB18030 text; save it as CSV UTF-8.")
 
 

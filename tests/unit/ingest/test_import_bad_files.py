@@ -323,3 +323,9 @@ def test_hidden_sheets_are_skipped_unless_named(state: str) -> None:
     parsed = parse_import(data, "o.xlsx")
     assert parsed.sheet == "Orders" and [o.order_no for o in parsed.orders] == ["VISIBLE-1"]
     assert [o.order_no for o in parse_import(data, "o.xlsx", sheet="backup").orders] == ["STALE-1"]
+
+
+def test_a_utf8_bom_before_a_gb18030_body_is_not_read_as_text() -> None:
+    data = b"\xef\xbb\xbf" + csv_bytes([row(BuyerNickname="小明")], encoding="gb18030")
+    parsed = parse_import(data, "orders.csv")
+    assert parsed.errors == [] and parsed.orders[0].buyer.nickname == "小明"
