@@ -64,17 +64,31 @@ class RowColumns:
 def row_columns(rows: Sequence[ImportRow]) -> RowColumns:
     """Pure CPU work (a JSON document per row): callers with many rows run it on a worker thread."""
     return RowColumns(
-        [r.row_no for r in rows], [r.order_no for r in rows], [json.dumps(r.cells, ensure_ascii=False) for r in rows],
-        [r.outcome for r in rows], [r.issues for r in rows],
-    )  # fmt: skip
+        [r.row_no for r in rows],
+        [r.order_no for r in rows],
+        [json.dumps(r.cells, ensure_ascii=False) for r in rows],
+        [r.outcome for r in rows],
+        [r.issues for r in rows],
+    )
 
 
 async def record_import(conn: Conn, job: NewImport, rows: Sequence[ImportRow] | RowColumns) -> None:
     await conn.execute(
-        sql.INSERT_IMPORT, job.tenant_id, job.import_id, job.filename, job.mode, job.timezone, "queued",
-        job.rows_total, job.rows_valid, job.rows_invalid, job.orders_total, job.orders_held_back, job.header,
+        sql.INSERT_IMPORT,
+        job.tenant_id,
+        job.import_id,
+        job.filename,
+        job.mode,
+        job.timezone,
+        "queued",
+        job.rows_total,
+        job.rows_valid,
+        job.rows_invalid,
+        job.orders_total,
+        job.orders_held_back,
+        job.header,
         job.first_errors,
-    )  # fmt: skip
+    )
     await record_rows(conn, job.tenant_id, job.import_id, rows)
     if job.orders_total == 0:
         await conn.execute(sql.COMPLETE_EMPTY_IMPORT, job.tenant_id, job.import_id)
@@ -84,9 +98,15 @@ async def record_rows(conn: Conn, tenant_id: UUID, import_id: UUID, rows: Sequen
     columns = rows if isinstance(rows, RowColumns) else row_columns(rows)
     if columns.row_nos:
         await conn.execute(
-            sql.INSERT_IMPORT_ROWS, tenant_id, import_id, columns.row_nos, columns.order_nos, columns.cells,
-            columns.outcomes, columns.issues,
-        )  # fmt: skip
+            sql.INSERT_IMPORT_ROWS,
+            tenant_id,
+            import_id,
+            columns.row_nos,
+            columns.order_nos,
+            columns.cells,
+            columns.outcomes,
+            columns.issues,
+        )
 
 
 async def mark_published(conn: Conn, tenant_id: UUID, import_id: UUID, published: int) -> None:

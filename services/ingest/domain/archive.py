@@ -14,6 +14,7 @@ cells A1 and XFD1048576 aborts the process), and its zip reader inflates a membe
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import struct
@@ -38,23 +39,80 @@ _FAR_REFERENCES = tuple(
 # Fast path: every cell and row written as `<c r=` / `<row r=` (Excel, WPS, openpyxl) has an explicit position,
 # so the far references above bound it. Anything else (a namespace prefix, a cell without `r`, `r` not first)
 # is walked tag by tag; counting a `:c ` in a cell text as a prefixed tag only sends the sheet to the walk.
+_WORKBOOK, _WORKBOOK_RELS = "xl/workbook.xml", "xl/_rels/workbook.xml.rels"
+_ERROR_TYPE = re.compile(rb"\st\s*=\s*[\"']e[\"']")
+_CELL_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\s")
+_VALUE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v>([^<]*)<")
+_SHEET = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sheet\s[^>]*>")
+_RELATIONSHIP = re.compile(rb"<Relationship\s[^>]*>")
 _TAG_ENDS = (b" ", b"\t", b"\r", b"\n", b">", b"/")
 _TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
 _REFERENCE = re.compile(rb"(?:^|\s)r\s*=\s*[\"']([A-Za-z]*)(\d*)[\"']")
 
 
-def inspect_xlsx(data: bytes, options: ImportOptions) -> None:
-    """Raise `ImportFileError` unless the workbook container is safe to read (see the module docstring)."""
+ErrorCells = dict[tuple[int, int], str]  # (row, column), both 1-based -> the error value shown (#N/A, #REF!...)
+
+
+def inspect_xlsx(data: bytes, options: ImportOptions) -> dict[str, ErrorCells]:
+    """Raise `ImportFileError` unless the workbook container is safe to read (see the module docstring).
+
+    Answers the error cells (`t="e"`, which calamine reads as blank) of each sheet that has some, by sheet name."""
     archive = _open(data)
     infos = archive.infolist()
     _check_kind({info.filename for info in infos})
     _check_sizes(infos, options)
+    parts: dict[str, bytes] = {}
+    errors: dict[str, ErrorCells] = {}
     for info in infos:
         if info.filename.endswith((".xml", ".rels", ".vml")):
             xml = _inflate(data, info)
             _check_xml(info.filename, xml)
+            if info.filename in (_WORKBOOK, _WORKBOOK_RELS):
+                parts[info.filename] = xml
             if info.filename.startswith("xl/worksheets/"):
                 _check_extent(info.filename, xml, options)
+                found = _error_cells(xml)
+                if found:
+                    errors[info.filename] = found
+    if not errors:
+        return {}
+    names = _sheet_parts(parts.get(_WORKBOOK, b""), parts.get(_WORKBOOK_RELS, b""))
+    return {name: errors[part] for name, part in names.items() if part in errors}
+
+
+def _error_cells(xml: bytes) -> ErrorCells:
+    """The referenced cells of type `e` and their cached value; a cell without a reference is left out."""
+    found: ErrorCells = {}
+    for match in _ERROR_TYPE.finditer(xml):
+        start, end = xml.rfind(b"<", 0, match.start()), xml.find(b"</", match.end())
+        tag = xml[start : xml.find(b">", match.end()) + 1]
+        reference = _REFERENCE.search(tag[2:]) if _CELL_START.match(tag) else None
+        if not reference or not reference.group(1) or not reference.group(2):
+            continue
+        value = _VALUE.search(xml, match.end(), end + 8 if end >= 0 else len(xml))
+        shown = value.group(1).decode("utf-8", "replace")[:16] if value else "#VALUE!"
+        found[(int(reference.group(2)[:12]), column_number(reference.group(1)[:4]))] = shown or "#VALUE!"
+    return found
+
+
+def _sheet_parts(workbook: bytes, rels: bytes) -> dict[str, str]:
+    """Sheet name -> its part path (xl/worksheets/...), from the workbook and its relationships."""
+    targets = {}
+    for element in _RELATIONSHIP.findall(rels):
+        rid, target = _attribute(element, b"Id"), _attribute(element, b"Target")
+        if rid and target:
+            targets[rid] = target.lstrip("/") if target.startswith("/") else "xl/" + target
+    names = {}
+    for element in _SHEET.findall(workbook):
+        name, rid = _attribute(element, b"name"), _attribute(element, b"r:id")
+        if name and rid in targets:
+            names[html.unescape(name)] = targets[rid]
+    return names
+
+
+def _attribute(element: bytes, name: bytes) -> str | None:
+    found = re.search(rb"\s" + re.escape(name) + rb"\s*=\s*(?:\"([^\"]*)\"|'([^']*)')", element)
+    return None if found is None else (found.group(1) or found.group(2) or b"").decode("utf-8", "replace")
 
 
 def _open(data: bytes) -> zipfile.ZipFile:

@@ -18,7 +18,7 @@ from typing import Any
 from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from services.ingest.domain import issues
-from services.ingest.domain.archive import inspect_xlsx
+from services.ingest.domain.archive import ErrorCells, inspect_xlsx
 from services.ingest.domain.issues import ImportFileError
 from services.ingest.domain.options import ImportOptions
 from services.ingest.domain.template import COLUMNS_BY_KEY, HEADER_INDEX, Kind, header_key
@@ -39,13 +39,15 @@ UNREADABLE_WORKBOOK = (
 @dataclass(frozen=True, slots=True)
 class Table:
     """The header and the non-blank data rows (row number, cell texts as wide as the header) of the sheet read;
-    `inexact_numbers` holds the (row number, column index) of number cells that are no exact identifier."""
+    `inexact_numbers` holds the (row number, column index) of number cells that are no exact identifier,
+    `error_cells` those of cells showing a spreadsheet error value (#N/A, #REF!...)."""
 
     sheet: str | None
     header_row: int
     header: list[str]
     rows: list[tuple[int, list[str]]]
     inexact_numbers: frozenset[tuple[int, int]] = field(default_factory=frozenset)
+    error_cells: frozenset[tuple[int, int]] = field(default_factory=frozenset)
 
 
 def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
@@ -75,9 +77,9 @@ def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOpt
 
 
 def read_workbook(data: bytes, sheet: str | None, options: ImportOptions) -> Table:
-    inspect_xlsx(data, options)
+    error_cells = inspect_xlsx(data, options)
     try:
-        return _read_book(CalamineWorkbook.from_filelike(io.BytesIO(data)), sheet, options)
+        return _read_book(CalamineWorkbook.from_filelike(io.BytesIO(data)), sheet, options, error_cells)
     except ImportFileError:
         raise
     except (KeyboardInterrupt, SystemExit):
@@ -86,13 +88,13 @@ def read_workbook(data: bytes, sheet: str | None, options: ImportOptions) -> Tab
         raise ImportFileError(issues.CORRUPT_WORKBOOK, UNREADABLE_WORKBOOK) from exc  # the reader's text: logs only
 
 
-def _read_book(book: Any, sheet: str | None, options: ImportOptions) -> Table:
+def _read_book(book: Any, sheet: str | None, options: ImportOptions, error_cells: dict[str, ErrorCells]) -> Table:
     names: list[str] = list(book.sheet_names)
     if sheet is not None:
         if sheet not in names:
             listed = ", ".join(f'"{n}"' for n in names)
             raise ImportFileError(issues.SHEET_NOT_FOUND, f'There is no sheet "{sheet}"; the sheets are {listed}.')
-        table = _read_sheet(book.get_sheet_by_name(sheet), options)
+        table = _read_sheet(book.get_sheet_by_name(sheet), options, error_cells.get(sheet, {}))
         if table is None:
             raise ImportFileError(issues.NO_DATA_ROWS, f'Sheet "{sheet}" is empty.')
         return table
@@ -100,7 +102,7 @@ def _read_book(book: Any, sheet: str | None, options: ImportOptions) -> Table:
     for metadata in worksheets:
         if metadata.visible != SheetVisibleEnum.Visible:
             continue  # what the user cannot see is not what they mean to import (a stale backup, a lookup list)
-        table = _read_sheet(book.get_sheet_by_name(metadata.name), options)
+        table = _read_sheet(book.get_sheet_by_name(metadata.name), options, error_cells.get(metadata.name, {}))
         if table is not None:
             return table
     hidden = [f'"{m.name}"' for m in worksheets if m.visible != SheetVisibleEnum.Visible]
@@ -113,17 +115,30 @@ def _read_book(book: Any, sheet: str | None, options: ImportOptions) -> Table:
     raise ImportFileError(issues.EMPTY_WORKBOOK, "The workbook has no sheet with data.")
 
 
-def _read_sheet(sheet: Any, options: ImportOptions) -> Table | None:
+def _read_sheet(sheet: Any, options: ImportOptions, error_cells: ErrorCells) -> Table | None:
     if sheet.start is None:
         return None
     top, left = sheet.start
     grid: list[list[Any]] = sheet.to_python(skip_empty_area=True)
+    errors = _show_errors(grid, error_cells, top, left)
     _fill_merged(grid, sheet.merged_cell_ranges or (), top, left)
     texts = ([c if type(c) is str else display_text(c) for c in row] for row in grid)
     table = _table(sheet.name, enumerate(texts, top + 1), options)
     if table is None:
         return None
-    return replace(table, inexact_numbers=_inexact_ids(grid, top + 1, table))
+    return replace(table, inexact_numbers=_inexact_ids(grid, top + 1, table), error_cells=errors)
+
+
+def _show_errors(grid: list[list[Any]], error_cells: ErrorCells, top: int, left: int) -> frozenset[tuple[int, int]]:
+    """Put each error cell's value (#N/A...), which calamine reads as blank, back in the grid; answer their
+    (row number, column index)."""
+    found = set()
+    for (row_no, column_no), shown in error_cells.items():
+        row, col = row_no - 1 - top, column_no - 1 - left
+        if 0 <= row < len(grid) and 0 <= col < len(grid[row]) and grid[row][col] in ("", None):
+            grid[row][col] = shown
+            found.add((row_no, col))
+    return frozenset(found)
 
 
 def _inexact_ids(grid: list[list[Any]], first_row_no: int, table: Table) -> frozenset[tuple[int, int]]:

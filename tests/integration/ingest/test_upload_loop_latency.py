@@ -62,9 +62,11 @@ async def test_the_loop_keeps_ticking_during_a_large_upload(
     sampler = asyncio.create_task(_gaps(stop, gaps))
     started = time.perf_counter()
     answer = await client.post(
-        "/v1/imports", headers={"X-API-Key": key}, files={"file": ("orders.csv", io.BytesIO(data), "text/csv")},
+        "/v1/imports",
+        headers={"X-API-Key": key},
+        files={"file": ("orders.csv", io.BytesIO(data), "text/csv")},
         data={"dry_run": dry_run},
-    )  # fmt: skip
+    )
     took = time.perf_counter() - started
     stop.set()
     await sampler

@@ -329,3 +329,14 @@ def test_a_utf8_bom_before_a_gb18030_body_is_not_read_as_text() -> None:
     data = b"\xef\xbb\xbf" + csv_bytes([row(BuyerNickname="小明")], encoding="gb18030")
     parsed = parse_import(data, "orders.csv")
     assert parsed.errors == [] and parsed.orders[0].buyer.nickname == "小明"
+
+
+def test_an_error_cell_is_reported_as_such_not_as_blank() -> None:
+    def with_error(xml: bytes) -> bytes:  # the Quantity cell of row 2 becomes the error #N/A (t="e")
+        return re.sub(rb'<c r="(' + quantity + rb'2)"[^>]*>.*?</c>', rb'<c r="\1" t="e"><v>#N/A</v></c>', xml)
+
+    quantity = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[HEADER.index("Quantity*")].encode()
+    parsed = parse_import(rewrite(valid_xlsx(), SHEET, with_error), "orders.xlsx")
+    (error,) = parsed.errors
+    assert (error.row, error.code, error.value) == (2, issues.ERROR_CELL, "#N/A"), error
+    assert "error value of the spreadsheet" in error.message and "blank" not in error.message

@@ -43,10 +43,12 @@ class WorkbookCache:
             return await asyncio.shield(self._building[key])
         if self.in_flight >= self.max_in_flight:
             raise ApiProblem(
-                503, "Too many downloads",
+                503,
+                "Too many downloads",
                 f"{self.max_in_flight} workbooks are being built: try again in {RETRY_AFTER_SECONDS} s",
-                "too_many_downloads", headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )  # fmt: skip
+                "too_many_downloads",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         return await asyncio.shield(self._start(key, build, *args))
 
     def _start(self, key: Hashable | None, build: Callable[..., bytes], *args: Any) -> asyncio.Future[bytes]:

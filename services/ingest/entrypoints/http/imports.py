@@ -295,8 +295,15 @@ def _result_key(job: dict[str, Any]) -> tuple[Any, ...] | None:
     """A finished import's result changes only with its state and counters; an unfinished one is not cached."""
     if job["completed_at"] is None:
         return None
-    return (job["tenant_id"], job["id"], job["state"], job["updated_at"], job["orders_processed"],
-            job["dead_lettered"], job["rejected"])  # fmt: skip
+    return (
+        job["tenant_id"],
+        job["id"],
+        job["state"],
+        job["updated_at"],
+        job["orders_processed"],
+        job["dead_lettered"],
+        job["rejected"],
+    )
 
 
 def _build_result(build: Any, header: list[str], rows: Sequence[Any]) -> bytes:
