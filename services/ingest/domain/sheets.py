@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -199,9 +200,15 @@ def decode_text(data: bytes) -> str:
 
 
 def sniff_delimiter(text: str) -> str:
-    """Comma, semicolon or tab: whichever the first non-blank line (the header) has most of; comma on a tie."""
-    line = next((line for line in text.splitlines() if line.strip()), "")
-    return max((",", "\t", ";"), key=line.count)
+    """Comma, tab or semicolon: the one that splits the header (a line among the first few naming Order No.) into
+    a cell that names it; failing that, whichever the first non-blank line has most of (comma on a tie). A title
+    line above the header (`Shop A; 2026`) does not decide."""
+    lines = [line for line in itertools.islice(text.splitlines(), HEADER_SEARCH_ROWS * 4) if line.strip()]
+    for line in lines[:HEADER_SEARCH_ROWS]:
+        for delimiter in (",", "\t", ";"):
+            if delimiter in line and _is_header(line.split(delimiter)):
+                return delimiter
+    return max((",", "\t", ";"), key=(lines[0] if lines else "").count)
 
 
 def read_csv(data: bytes, options: ImportOptions) -> Table:

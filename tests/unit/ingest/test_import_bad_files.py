@@ -340,3 +340,22 @@ def test_an_error_cell_is_reported_as_such_not_as_blank() -> None:
     (error,) = parsed.errors
     assert (error.row, error.code, error.value) == (2, issues.ERROR_CELL, "#N/A"), error
     assert "error value of the spreadsheet" in error.message and "blank" not in error.message
+
+
+def test_a_title_line_above_the_header_does_not_decide_the_delimiter() -> None:
+    data = b"Shop A; 2026\n" + csv_bytes([row()])
+    parsed = parse_import(data, "orders.csv")
+    assert parsed.errors == [] and parsed.counts.orders == 1
+
+
+def test_a_workbook_whose_only_data_is_hidden_says_so() -> None:
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(_book_with_a_hidden_first_sheet("hidden")))
+    book["Orders"].sheet_state = "hidden"
+    book.create_sheet("Cover")
+    book.active = 2
+    buffer = io.BytesIO()
+    book.save(buffer)
+    error = refused(buffer.getvalue(), "o.xlsx")
+    assert error.code == issues.EMPTY_WORKBOOK and '"backup", "Orders"' in error.message, error.message
