@@ -248,7 +248,7 @@ async def list_imports(tenant: CurrentTenant, pool: Pool, limit: int = 50) -> Im
 @router.get(
     "/template.xlsx",
     response_class=Response,
-    responses={200: {"content": {XLSX: {}}}, **problem_responses(401)},
+    responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 503)},
     summary="The import template",
 )
 async def template(tenant: CurrentTenant) -> Response:
@@ -271,7 +271,7 @@ async def get_import(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> Impo
 @router.get(
     "/{import_id}/result.xlsx",
     response_class=Response,
-    responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 404, 422)},
+    responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 404, 422, 503)},
     summary="Every uploaded row with its final outcome",
 )
 async def result_workbook(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> Response:
