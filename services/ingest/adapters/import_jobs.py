@@ -50,22 +50,63 @@ def queued_rows(order_nos: Sequence[str], first_row: int = 2) -> list[ImportRow]
     return [ImportRow(i, n, [n], "queued", "") for i, n in enumerate(order_nos, start=first_row)]
 
 
-async def record_import(conn: Conn, job: NewImport, rows: Sequence[ImportRow]) -> None:
+@dataclass(frozen=True)
+class RowColumns:
+    """A job's rows as the columns of their insert, cells already JSON: encoded once, off the event loop."""
+
+    row_nos: list[int]
+    order_nos: list[str | None]
+    cells: list[str]
+    outcomes: list[str]
+    issues: list[str]
+
+
+def row_columns(rows: Sequence[ImportRow]) -> RowColumns:
+    """Pure CPU work (a JSON document per row): callers with many rows run it on a worker thread."""
+    return RowColumns(
+        [r.row_no for r in rows],
+        [r.order_no for r in rows],
+        [json.dumps(r.cells, ensure_ascii=False) for r in rows],
+        [r.outcome for r in rows],
+        [r.issues for r in rows],
+    )
+
+
+async def record_import(conn: Conn, job: NewImport, rows: Sequence[ImportRow] | RowColumns) -> None:
     await conn.execute(
-        sql.INSERT_IMPORT, job.tenant_id, job.import_id, job.filename, job.mode, job.timezone, "queued",
-        job.rows_total, job.rows_valid, job.rows_invalid, job.orders_total, job.orders_held_back, job.header,
+        sql.INSERT_IMPORT,
+        job.tenant_id,
+        job.import_id,
+        job.filename,
+        job.mode,
+        job.timezone,
+        "queued",
+        job.rows_total,
+        job.rows_valid,
+        job.rows_invalid,
+        job.orders_total,
+        job.orders_held_back,
+        job.header,
         job.first_errors,
-    )  # fmt: skip
+    )
     await record_rows(conn, job.tenant_id, job.import_id, rows)
     if job.orders_total == 0:
         await conn.execute(sql.COMPLETE_EMPTY_IMPORT, job.tenant_id, job.import_id)
 
 
-async def record_rows(conn: Conn, tenant_id: UUID, import_id: UUID, rows: Sequence[ImportRow]) -> None:
-    if rows:
-        cells = [json.dumps(r.cells, ensure_ascii=False) for r in rows]
-        columns = ([r.row_no for r in rows], [r.order_no for r in rows], cells, [r.outcome for r in rows])
-        await conn.execute(sql.INSERT_IMPORT_ROWS, tenant_id, import_id, *columns, [r.issues for r in rows])
+async def record_rows(conn: Conn, tenant_id: UUID, import_id: UUID, rows: Sequence[ImportRow] | RowColumns) -> None:
+    columns = rows if isinstance(rows, RowColumns) else row_columns(rows)
+    if columns.row_nos:
+        await conn.execute(
+            sql.INSERT_IMPORT_ROWS,
+            tenant_id,
+            import_id,
+            columns.row_nos,
+            columns.order_nos,
+            columns.cells,
+            columns.outcomes,
+            columns.issues,
+        )
 
 
 async def mark_published(conn: Conn, tenant_id: UUID, import_id: UUID, published: int) -> None:

@@ -14,7 +14,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,7 +22,8 @@ from typing import Any
 from uuid import UUID
 
 from services.ingest.adapters import import_jobs, order_store
-from services.ingest.adapters.import_jobs import ImportRow, NewImport
+from services.ingest.adapters.import_jobs import ImportRow, NewImport, RowColumns
+from services.ingest.application.workers import UPLOADS, run_in
 from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
 from services.ingest.domain import bounds, issues
 from services.ingest.domain.importing import (
@@ -116,12 +116,28 @@ class DryRunReport:
     orders: list[PlannedOrder] = field(default_factory=list)
 
 
-async def parse(request: ImportRequest, options: ImportOptions) -> tuple[ParsedImport, list[Order]]:
-    """Parse off the event loop (CPU-bound), then apply the mode. Raises ImportFileError for whole-file problems."""
-    parsed = await asyncio.to_thread(
-        parse_import, request.data, request.filename, timezone=request.timezone, sheet=request.sheet, options=options
+@dataclass(frozen=True)
+class PreparedImport:
+    """Everything an upload computes before touching the database or the broker."""
+
+    parsed: ParsedImport
+    orders: list[Order]
+    outgoing: list[OutgoingOrder]
+    job: NewImport
+    rows: RowColumns
+
+
+def prepare_import(request: ImportRequest, options: ImportOptions, import_id: UUID) -> PreparedImport:
+    """Parse, apply the mode, encode every message and every recorded row: all the CPU work of an upload, in one
+    call made on an upload thread (none of it on the event loop). Raises ImportFileError for whole-file problems."""
+    parsed = parse_import(
+        request.data, request.filename, timezone=request.timezone, sheet=request.sheet, options=options
     )
-    return parsed, accept(parsed, request.mode)  # type: ignore[arg-type]  # validated at the edge
+    orders = accept(parsed, request.mode)  # type: ignore[arg-type]  # validated at the edge
+    outgoing = encode_orders(orders, request.tenant_id, import_id)
+    job = _new_import(request, import_id, parsed, len(orders))
+    rows = import_jobs.row_columns(_rows(parsed, {o.order_no for o in orders}))
+    return PreparedImport(parsed, orders, outgoing, job, rows)
 
 
 def encode_orders(orders: Sequence[Order], tenant_id: UUID, import_id: UUID) -> list[OutgoingOrder]:
@@ -145,12 +161,11 @@ def encode_orders(orders: Sequence[Order], tenant_id: UUID, import_id: UUID) -> 
 
 
 async def submit_import(pool: Any, publish: Publish, request: ImportRequest, options: ImportOptions) -> ImportReceipt:
-    parsed, orders = await parse(request, options)
     import_id = uuid.uuid4()
-    outgoing = await asyncio.to_thread(encode_orders, orders, request.tenant_id, import_id)
-    job = _new_import(request, import_id, parsed, len(orders))
+    prepared = await run_in(UPLOADS, prepare_import, request, options, import_id)
+    parsed, orders, outgoing, job = prepared.parsed, prepared.orders, prepared.outgoing, prepared.job
     async with pool.acquire() as conn, conn.transaction():
-        await import_jobs.record_import(conn, job, _rows(parsed, {o.order_no for o in orders}))
+        await import_jobs.record_import(conn, job, prepared.rows)
     if outgoing:
         await _publish_all(pool, publish, request.tenant_id, import_id, outgoing)
     state = "processing" if outgoing else ("completed_with_errors" if job.rows_invalid else "completed")
@@ -199,22 +214,22 @@ def publishing_failure(published: Sequence[str], failed: Sequence[str]) -> str:
 async def dry_run(pool: Any, request: ImportRequest, options: ImportOptions) -> DryRunReport:
     """What an import would do, order by order (outcome, customer and matching identifier); writes nothing.
     It refuses whatever the import would refuse, through the same parse, mode and message-size checks."""
-    parsed, orders = await parse(request, options)
-    await asyncio.to_thread(encode_orders, orders, request.tenant_id, uuid.uuid4())
+    prepared = await run_in(UPLOADS, prepare_import, request, options, uuid.uuid4())
+    orders = prepared.orders
     items = [Incoming(i, request.tenant_id, order, None, "import") for i, order in enumerate(orders)]
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         stored = await order_store.load_stored(conn, [(request.tenant_id, o.order_no) for o in orders], lock=False)
         index = await order_store.load_customer_index(
             conn, request.tenant_id, [o.buyer for o in orders], [s.row.customer_id for s in stored.values()]
         )
-    plan = plan_round(items, stored, {request.tenant_id: index}, uuid.uuid4)
+    plan = await run_in(UPLOADS, plan_round, items, stored, {request.tenant_id: index}, uuid.uuid4)
     new_customers = {c.id for _, c in plan.new_customers}
     planned = [
         PlannedOrder(o.order_no, o.outcome, o.detail, None if o.customer_id in new_customers else o.customer_id,
                      o.customer_id in new_customers, o.matched_by)
         for o in plan.outcomes
     ]  # fmt: skip
-    job = _new_import(request, uuid.uuid4(), parsed, len(orders))
+    job = prepared.job
     return DryRunReport(
         job.rows_total, job.rows_valid, job.rows_invalid, job.orders_held_back, job.first_errors, planned
     )

@@ -7,11 +7,14 @@ cells A1 and XFD1048576 aborts the process), and its zip reader inflates a membe
   within `max_compression_ratio` for members above `ratio_checked_from_bytes`;
 - every XML part inflates to exactly its declared size (checked with a bounded inflate), is not UTF-16 and holds
   no DTD (`<!DOCTYPE` / `<!ENTITY`), so no entity expansion can happen whatever the XML reader;
-- no worksheet references a cell beyond `max_columns` or `max_sheet_rows`.
+- no worksheet reaches a cell beyond `max_columns` or `max_sheet_rows`, by explicit reference or by position:
+  OOXML lets a `<row>` or `<c>` leave out its `r` reference (it then follows the previous one), so a sheet whose
+  cells carry no reference is walked tag by tag, stopping at the first cell past a bound.
 """
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import struct
@@ -33,19 +36,83 @@ _FAR_REFERENCES = tuple(
     re.compile(rb"r=" + quote + rb"(?:([A-Za-z]{2,})(\d*)|[A-Za-z]?(\d{5,}))" + quote) for quote in (b'"', b"'")
 )
 
+# Fast path: every cell and row written as `<c r=` / `<row r=` (Excel, WPS, openpyxl) has an explicit position,
+# so the far references above bound it. Anything else (a namespace prefix, a cell without `r`, `r` not first)
+# is walked tag by tag; counting a `:c ` in a cell text as a prefixed tag only sends the sheet to the walk.
+_WORKBOOK, _WORKBOOK_RELS = "xl/workbook.xml", "xl/_rels/workbook.xml.rels"
+_ERROR_TYPE = re.compile(rb"\st\s*=\s*[\"']e[\"']")
+_CELL_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\s")
+_VALUE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v>([^<]*)<")
+_SHEET = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sheet\s[^>]*>")
+_RELATIONSHIP = re.compile(rb"<Relationship\s[^>]*>")
+_TAG_ENDS = (b" ", b"\t", b"\r", b"\n", b">", b"/")
+_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
+_REFERENCE = re.compile(rb"(?:^|\s)r\s*=\s*[\"']([A-Za-z]*)(\d*)[\"']")
 
-def inspect_xlsx(data: bytes, options: ImportOptions) -> None:
-    """Raise `ImportFileError` unless the workbook container is safe to read (see the module docstring)."""
+
+ErrorCells = dict[tuple[int, int], str]  # (row, column), both 1-based -> the error value shown (#N/A, #REF!...)
+
+
+def inspect_xlsx(data: bytes, options: ImportOptions) -> dict[str, ErrorCells]:
+    """Raise `ImportFileError` unless the workbook container is safe to read (see the module docstring).
+
+    Answers the error cells (`t="e"`, which calamine reads as blank) of each sheet that has some, by sheet name."""
     archive = _open(data)
     infos = archive.infolist()
     _check_kind({info.filename for info in infos})
     _check_sizes(infos, options)
+    parts: dict[str, bytes] = {}
+    errors: dict[str, ErrorCells] = {}
     for info in infos:
         if info.filename.endswith((".xml", ".rels", ".vml")):
             xml = _inflate(data, info)
             _check_xml(info.filename, xml)
+            if info.filename in (_WORKBOOK, _WORKBOOK_RELS):
+                parts[info.filename] = xml
             if info.filename.startswith("xl/worksheets/"):
                 _check_extent(info.filename, xml, options)
+                found = _error_cells(xml)
+                if found:
+                    errors[info.filename] = found
+    if not errors:
+        return {}
+    names = _sheet_parts(parts.get(_WORKBOOK, b""), parts.get(_WORKBOOK_RELS, b""))
+    return {name: errors[part] for name, part in names.items() if part in errors}
+
+
+def _error_cells(xml: bytes) -> ErrorCells:
+    """The referenced cells of type `e` and their cached value; a cell without a reference is left out."""
+    found: ErrorCells = {}
+    for match in _ERROR_TYPE.finditer(xml):
+        start, end = xml.rfind(b"<", 0, match.start()), xml.find(b"</", match.end())
+        tag = xml[start : xml.find(b">", match.end()) + 1]
+        reference = _REFERENCE.search(tag[2:]) if _CELL_START.match(tag) else None
+        if not reference or not reference.group(1) or not reference.group(2):
+            continue
+        value = _VALUE.search(xml, match.end(), end + 8 if end >= 0 else len(xml))
+        shown = value.group(1).decode("utf-8", "replace")[:16] if value else "#VALUE!"
+        found[(int(reference.group(2)[:12]), column_number(reference.group(1)[:4]))] = shown or "#VALUE!"
+    return found
+
+
+def _sheet_parts(workbook: bytes, rels: bytes) -> dict[str, str]:
+    """Sheet name -> its part path (xl/worksheets/...), from the workbook and its relationships."""
+    targets = {}
+    for element in _RELATIONSHIP.findall(rels):
+        rid, target = _attribute(element, b"Id"), _attribute(element, b"Target")
+        if rid and target:
+            targets[rid] = target.lstrip("/") if target.startswith("/") else "xl/" + target
+    names = {}
+    for element in _SHEET.findall(workbook):
+        name, rid = _attribute(element, b"name"), _attribute(element, b"r:id")
+        if name and rid in targets:
+            names[html.unescape(name)] = targets[rid]
+    return names
+
+
+def _attribute(element: bytes, name: bytes) -> str | None:
+    found = re.search(rb"\s" + re.escape(name) + rb"\s*=\s*(?:\"([^\"]*)\"|'([^']*)')", element)
+    return None if found is None else (found.group(1) or found.group(2) or b"").decode("utf-8", "replace")
 
 
 def _open(data: bytes) -> zipfile.ZipFile:
@@ -133,6 +200,41 @@ def column_number(letters: bytes) -> int:
 
 
 def _check_extent(name: str, xml: bytes, options: ImportOptions) -> None:
+    max_column, max_row = _far_references(xml, options)
+    if not _all_referenced(xml, b"c") or not _all_referenced(xml, b"row"):
+        walked_column, walked_row = _walk_positions(xml, options)
+        max_column, max_row = max(max_column, walked_column), max(max_row, walked_row)
+    _check_bounds(name, max_column, max_row, options)
+
+
+def _all_referenced(xml: bytes, tag: bytes) -> bool:
+    """Whether every `tag` element is unprefixed and starts with its `r` reference (counted, not parsed)."""
+    if any(xml.count(b":" + tag + end) for end in _TAG_ENDS):
+        return False
+    return sum(xml.count(b"<" + tag + end) for end in _TAG_ENDS) == xml.count(b"<" + tag + b" r=")
+
+
+def _walk_positions(xml: bytes, options: ImportOptions) -> tuple[int, int]:
+    """The farthest column and row reached, with implied positions; stops once past a bound (so a hostile
+    sheet costs at most `max_columns` cells of a row and `max_sheet_rows` rows)."""
+    row, column, max_column, max_row = 0, 0, 0, 0
+    for match in _TAG.finditer(xml):
+        tag, attributes = match.groups()
+        reference = _REFERENCE.search(attributes)
+        letters, digits = reference.groups() if reference else (b"", b"")
+        if tag == b"row":
+            row = int(digits[:12]) if digits else row + 1
+            column = 0
+        else:
+            column = column_number(letters[:4]) if letters else column + 1
+            row = int(digits[:12]) if digits else row
+        max_column, max_row = max(max_column, column), max(max_row, row)
+        if max_column > options.max_columns or max_row > options.max_sheet_rows:
+            break
+    return max_column, max_row
+
+
+def _far_references(xml: bytes, options: ImportOptions) -> tuple[int, int]:
     max_column, max_row = 0, 0
     compact = xml.translate(None, _XML_WHITESPACE)
     for match in (m for pattern in _FAR_REFERENCES for m in pattern.finditer(compact)):
@@ -144,6 +246,10 @@ def _check_extent(name: str, xml: bytes, options: ImportOptions) -> None:
                 max_row = max(max_row, int(row))
             elif row:
                 max_row = options.max_sheet_rows + 1
+    return max_column, max_row
+
+
+def _check_bounds(name: str, max_column: int, max_row: int, options: ImportOptions) -> None:
     if max_column > options.max_columns:
         raise ImportFileError(
             issues.TOO_MANY_COLUMNS,

@@ -120,7 +120,15 @@ def _parse(data: bytes, filename: str, timezone: str, sheet: str | None, options
     row_nos = [row_no for row_no, _ in table.rows]
     cells = [cells for _, cells in table.rows]
     rules = RowRules(zone, frozenset(placeholders))
-    checked = check_rows(row_nos, cells, fields, rules, header=table.header, inexact_numbers=table.inexact_numbers)
+    checked = check_rows(
+        row_nos,
+        cells,
+        fields,
+        rules,
+        header=table.header,
+        inexact_numbers=table.inexact_numbers,
+        error_cells=table.error_cells,
+    )
     grouped = group_rows(checked, fields)
     invalid, total = len(checked.errors), len(row_nos)
     return ParsedImport(

@@ -50,6 +50,7 @@ DUPLICATE_LINE = "duplicate_line"
 TOO_MANY_LINES = "too_many_lines"
 INVALID_CHARACTER = "invalid_character"
 INEXACT_NUMBER = "inexact_number"
+ERROR_CELL = "error_cell"
 TIME_OUT_OF_RANGE = "time_out_of_range"
 TOTAL_TOO_LARGE = "total_too_large"
 
@@ -82,6 +83,7 @@ ROW_ERROR_CODES = frozenset(
         TOO_MANY_LINES,
         INVALID_CHARACTER,
         INEXACT_NUMBER,
+        ERROR_CELL,
         TIME_OUT_OF_RANGE,
         TOTAL_TOO_LARGE,
     }

@@ -21,6 +21,7 @@ from services.ingest.domain.issues import RowIssue
 from services.ingest.domain.template import BUYER_KEYS, COLUMNS_BY_KEY, STORE_KEYS, Column, Kind
 from services.ingest.domain.validation import (
     CENT,
+    ERROR_VALUE,
     INEXACT_ID,
     Invalid,
     Placeholder,
@@ -133,6 +134,7 @@ def check_rows(
     *,
     header: Sequence[str] = (),
     inexact_numbers: Collection[tuple[int, int]] = frozenset(),
+    error_cells: Collection[tuple[int, int]] = frozenset(),
 ) -> CheckedRows:
     """Apply the cell rules to every known column, then the row rules (store, buyer, times, line amount).
 
@@ -150,6 +152,8 @@ def check_rows(
             checked.values["status_raw"] = [cleaned[text] for text in texts]
         if spec.column.kind is Kind.ID and inexact_numbers:
             _refuse_inexact_numbers(checked, spec, texts, inexact_numbers)
+        if error_cells:
+            _refuse_error_cells(checked, spec, texts, error_cells)
     _refuse_other_unstorable(checked, fields, header, columns, dirty)
     _check_store(checked, fields)
     _check_buyer(checked, fields)
@@ -193,6 +197,19 @@ def _refuse_inexact_numbers(
     for index, row_no in enumerate(checked.row_nos):
         if (row_no, spec.index) in inexact and values[index] is not INVALID and values[index] is not None:
             checked.add_error(index, cell_issue(row_no, spec.header, texts[index], INEXACT_ID))
+            values[index] = INVALID
+
+
+def _refuse_error_cells(
+    checked: CheckedRows, spec: Field, texts: Sequence[str], error_cells: Collection[tuple[int, int]]
+) -> None:
+    """A cell showing an error value (#N/A) is refused as such, whatever else its text was taken for."""
+    values = checked.values[spec.column.key]
+    for index, row_no in enumerate(checked.row_nos):
+        if (row_no, spec.index) in error_cells:
+            for found in (checked.errors, checked.warnings):
+                found[index] = [i for i in found.get(index, []) if i.column != spec.header]
+            checked.add_error(index, cell_issue(row_no, spec.header, texts[index], ERROR_VALUE))
             values[index] = INVALID
 
 

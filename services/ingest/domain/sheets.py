@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from python_calamine import CalamineWorkbook, SheetTypeEnum
+from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from services.ingest.domain import issues
-from services.ingest.domain.archive import inspect_xlsx
+from services.ingest.domain.archive import ErrorCells, inspect_xlsx
 from services.ingest.domain.issues import ImportFileError
 from services.ingest.domain.options import ImportOptions
 from services.ingest.domain.template import COLUMNS_BY_KEY, HEADER_INDEX, Kind, header_key
 from services.ingest.domain.validation import display_text, is_exact_id_number
 
+UTF8_BOM = b"\xef\xbb\xbf"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
@@ -38,13 +40,15 @@ UNREADABLE_WORKBOOK = (
 @dataclass(frozen=True, slots=True)
 class Table:
     """The header and the non-blank data rows (row number, cell texts as wide as the header) of the sheet read;
-    `inexact_numbers` holds the (row number, column index) of number cells that are no exact identifier."""
+    `inexact_numbers` holds the (row number, column index) of number cells that are no exact identifier,
+    `error_cells` those of cells showing a spreadsheet error value (#N/A, #REF!...)."""
 
     sheet: str | None
     header_row: int
     header: list[str]
     rows: list[tuple[int, list[str]]]
     inexact_numbers: frozenset[tuple[int, int]] = field(default_factory=frozenset)
+    error_cells: frozenset[tuple[int, int]] = field(default_factory=frozenset)
 
 
 def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
@@ -60,6 +64,10 @@ def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOpt
     if name.endswith(WORKBOOK_SUFFIXES):
         raise ImportFileError(issues.CORRUPT_WORKBOOK, f"{filename} is not a valid .xlsx workbook.")
     if name.endswith(TEXT_SUFFIXES):
+        if sheet:
+            raise ImportFileError(
+                issues.SHEET_NOT_FOUND, "A CSV file has no sheets; leave the sheet field empty, or upload an .xlsx."
+            )
         return read_csv(data, options)
     raise ImportFileError(
         issues.UNSUPPORTED_FORMAT, f"{filename} is not a spreadsheet; upload an .xlsx workbook or a CSV file."
@@ -70,9 +78,9 @@ def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOpt
 
 
 def read_workbook(data: bytes, sheet: str | None, options: ImportOptions) -> Table:
-    inspect_xlsx(data, options)
+    error_cells = inspect_xlsx(data, options)
     try:
-        return _read_book(CalamineWorkbook.from_filelike(io.BytesIO(data)), sheet, options)
+        return _read_book(CalamineWorkbook.from_filelike(io.BytesIO(data)), sheet, options, error_cells)
     except ImportFileError:
         raise
     except (KeyboardInterrupt, SystemExit):
@@ -81,35 +89,57 @@ def read_workbook(data: bytes, sheet: str | None, options: ImportOptions) -> Tab
         raise ImportFileError(issues.CORRUPT_WORKBOOK, UNREADABLE_WORKBOOK) from exc  # the reader's text: logs only
 
 
-def _read_book(book: Any, sheet: str | None, options: ImportOptions) -> Table:
+def _read_book(book: Any, sheet: str | None, options: ImportOptions, error_cells: dict[str, ErrorCells]) -> Table:
     names: list[str] = list(book.sheet_names)
     if sheet is not None:
         if sheet not in names:
             listed = ", ".join(f'"{n}"' for n in names)
             raise ImportFileError(issues.SHEET_NOT_FOUND, f'There is no sheet "{sheet}"; the sheets are {listed}.')
-        table = _read_sheet(book.get_sheet_by_name(sheet), options)
+        table = _read_sheet(book.get_sheet_by_name(sheet), options, error_cells.get(sheet, {}))
         if table is None:
             raise ImportFileError(issues.NO_DATA_ROWS, f'Sheet "{sheet}" is empty.')
         return table
-    worksheets = [m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
-    for name in worksheets:
-        table = _read_sheet(book.get_sheet_by_name(name), options)
+    worksheets = [m for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+    for metadata in worksheets:
+        if metadata.visible != SheetVisibleEnum.Visible:
+            continue  # what the user cannot see is not what they mean to import (a stale backup, a lookup list)
+        table = _read_sheet(book.get_sheet_by_name(metadata.name), options, error_cells.get(metadata.name, {}))
         if table is not None:
             return table
+    hidden = [f'"{m.name}"' for m in worksheets if m.visible != SheetVisibleEnum.Visible]
+    if hidden:
+        raise ImportFileError(
+            issues.EMPTY_WORKBOOK,
+            f"The workbook has no visible sheet with data (hidden sheets are skipped: {', '.join(hidden)}); "
+            "unhide the sheet or name it in the sheet field.",
+        )
     raise ImportFileError(issues.EMPTY_WORKBOOK, "The workbook has no sheet with data.")
 
 
-def _read_sheet(sheet: Any, options: ImportOptions) -> Table | None:
+def _read_sheet(sheet: Any, options: ImportOptions, error_cells: ErrorCells) -> Table | None:
     if sheet.start is None:
         return None
     top, left = sheet.start
     grid: list[list[Any]] = sheet.to_python(skip_empty_area=True)
+    errors = _show_errors(grid, error_cells, top, left)
     _fill_merged(grid, sheet.merged_cell_ranges or (), top, left)
     texts = ([c if type(c) is str else display_text(c) for c in row] for row in grid)
     table = _table(sheet.name, enumerate(texts, top + 1), options)
     if table is None:
         return None
-    return replace(table, inexact_numbers=_inexact_ids(grid, top + 1, table))
+    return replace(table, inexact_numbers=_inexact_ids(grid, top + 1, table), error_cells=errors)
+
+
+def _show_errors(grid: list[list[Any]], error_cells: ErrorCells, top: int, left: int) -> frozenset[tuple[int, int]]:
+    """Put each error cell's value (#N/A...), which calamine reads as blank, back in the grid; answer their
+    (row number, column index)."""
+    found = set()
+    for (row_no, column_no), shown in error_cells.items():
+        row, col = row_no - 1 - top, column_no - 1 - left
+        if 0 <= row < len(grid) and 0 <= col < len(grid[row]) and grid[row][col] in ("", None):
+            grid[row][col] = shown
+            found.add((row_no, col))
+    return frozenset(found)
 
 
 def _inexact_ids(grid: list[list[Any]], first_row_no: int, table: Table) -> frozenset[tuple[int, int]]:
@@ -158,36 +188,71 @@ def decode_text(data: bytes) -> str:
             raise ImportFileError(issues.UNDECODABLE_TEXT, "The file is not valid UTF-16 text.") from exc
     if b"\x00" in data:
         raise ImportFileError(issues.UNSUPPORTED_FORMAT, "The file is binary, not CSV text; upload .xlsx or CSV.")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:  # a UTF-8 BOM before a GB18030 body (some tools prepend one): the BOM is no text of the file
+        return data.removeprefix(UTF8_BOM).decode("gb18030")
+    except UnicodeDecodeError:
+        pass
     raise ImportFileError(issues.UNDECODABLE_TEXT, "The file is neither UTF-8 nor GB18030 text; save it as CSV UTF-8.")
 
 
 def sniff_delimiter(text: str) -> str:
-    """Comma, semicolon or tab: whichever the first non-blank line (the header) has most of; comma on a tie."""
-    line = next((line for line in text.splitlines() if line.strip()), "")
-    return max((",", "\t", ";"), key=line.count)
+    """Comma, tab or semicolon: the one that splits the header (a line among the first few naming Order No.) into
+    a cell that names it; failing that, whichever the first non-blank line has most of (comma on a tie). A title
+    line above the header (`Shop A; 2026`) does not decide."""
+    lines = [line for line in itertools.islice(text.splitlines(), HEADER_SEARCH_ROWS * 4) if line.strip()]
+    for line in lines[:HEADER_SEARCH_ROWS]:
+        for delimiter in (",", "\t", ";"):
+            if delimiter in line and _is_header(line.split(delimiter)):
+                return delimiter
+    return max((",", "\t", ";"), key=(lines[0] if lines else "").count)
 
 
 def read_csv(data: bytes, options: ImportOptions) -> Table:
+    """Strict CSV: a quote that is never closed (which would swallow every line below it into one cell) or text
+    after a closing quote is a file error naming the row, never a silently shorter file."""
     text = decode_text(data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text), strict=True)
+    records = _Records(reader)
     try:
-        table = _table(None, enumerate(reader, 1), options)
+        table = _table(None, iter(records), options)
     except csv.Error as exc:
-        raise ImportFileError(issues.UNSUPPORTED_FORMAT, _csv_problem(exc)) from exc
+        raise ImportFileError(issues.UNSUPPORTED_FORMAT, _csv_problem(exc, records.count + 1)) from exc
     if table is None:
         raise ImportFileError(issues.EMPTY_FILE, "The CSV file has only blank lines.")
     return table
 
 
-def _csv_problem(exc: csv.Error) -> str:
-    if "field larger than field limit" in str(exc):
+class _Records:
+    """The reader's records numbered from 1, remembering how many were read (to name the row of an error)."""
+
+    def __init__(self, reader: Iterator[list[str]]) -> None:
+        self.reader, self.count = reader, 0
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        for cells in self.reader:
+            self.count += 1
+            yield self.count, cells
+
+
+def _csv_problem(exc: csv.Error, row_no: int) -> str:
+    reason = str(exc)
+    if "field larger than field limit" in reason:
         return f"The CSV file has a cell longer than {csv.field_size_limit():,} characters; no column accepts that."
-    return "The CSV file cannot be read (a quote is not closed, or it is not a CSV file); save it again as CSV UTF-8."
+    if "unexpected end of data" in reason:
+        return (
+            f'Row {row_no}: a quote (") opens a cell that is never closed, so every line below it would be read '
+            'as that one cell. Close the quote, or write a quote inside a cell as two quotes ("").'
+        )
+    if "expected after" in reason:
+        return (
+            f"Row {row_no}: a quoted cell goes on after its closing quote; write a quote inside a cell as two "
+            'quotes ("") and save the file again as CSV.'
+        )
+    return "The CSV file cannot be read (it is not a CSV file); save it again as CSV UTF-8."
 
 
 # --- shared ----------------------------------------------------------------------------------------------------

@@ -180,7 +180,9 @@ HEADER_INDEX: dict[str, str] = {
 IGNORED_HEADERS = frozenset(header_key(name) for name in (RESULT_HEADER, ERRORS_HEADER, "导入结果", "错误信息"))
 
 RULES: tuple[str, ...] = (
-    "The first sheet with data is read (or the sheet named at upload); the first non-blank row is the header.",
+    "The first visible sheet with data is read (hidden and very hidden sheets are skipped), or the sheet named at "
+    "upload (even a hidden one); the first non-blank row is the header. A CSV file has no sheets: naming one is "
+    "an error.",
     "Headers may be English or Chinese, in any order; case, spaces and a trailing * are ignored. "
     "Unknown columns are ignored with one warning.",
     "Columns marked * are required and their cells must not be blank.",

@@ -112,6 +112,11 @@ def is_exact_id_number(cell: Cell) -> bool:
     return True
 
 
+ERROR_VALUE = Invalid(
+    issues.ERROR_CELL,
+    "is an error value of the spreadsheet (a formula could not be computed)",
+    "the value itself (fix the formula, or paste the values only)",
+)
 INEXACT_ID = Invalid(
     issues.INEXACT_NUMBER,
     "is a number cell, and a number cell keeps an identifier exactly only as a whole number of at most 15 digits",

@@ -38,7 +38,6 @@ async def test_probe_made_up_http_methods_do_not_grow_metrics(api: Api) -> None:
     assert not series, f"{len(series)} series created by 50 unauthenticated requests with made-up methods"
 
 
-@pytest.mark.xfail(strict=True, reason="probe: an unbalanced CSV quote silently swallows the rows below it")
 async def test_probe_csv_unbalanced_quote_does_not_swallow_rows(api: Api) -> None:
     rows = _cells(4)
     rows[1][-1] = '"note'  # the extra (ignored) column of row 3 opens a quote that never closes
@@ -50,7 +49,6 @@ async def test_probe_csv_unbalanced_quote_does_not_swallow_rows(api: Api) -> Non
         assert body["rows"] == 4, f"4 data rows in the file, {body['rows']} counted, no error: {body}"
 
 
-@pytest.mark.xfail(strict=True, reason="probe: a hidden first sheet is imported instead of the visible one")
 async def test_probe_hidden_sheet_is_not_imported(api: Api) -> None:
     book = Workbook()
     hidden = book.active
@@ -126,7 +124,6 @@ def _one_order_csv() -> bytes:
     return ("\n".join([",".join(SAMPLE_HEADER), *(",".join(r) for r in _cells(1))]) + "\n").encode()
 
 
-@pytest.mark.xfail(strict=True, reason="probe: one tenant's result.xlsx downloads starve every tenant's uploads")
 async def test_probe_result_downloads_of_one_tenant_do_not_delay_anothers_upload(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -149,12 +146,14 @@ async def test_probe_result_downloads_of_one_tenant_do_not_delay_anothers_upload
     async def builds() -> int:
         return len(building)
 
-    await eventually(builds, lambda n: n >= 6, within=5, interval=0.02)  # the default executor's 6 threads are busy
+    await eventually(builds, lambda n: n >= 2, within=5, interval=0.02)  # every download thread is busy
     started = time.monotonic()
     response = await upload(api, "victim.csv", _one_order_csv(), dry_run="true")
     waited = time.monotonic() - started
-    await asyncio.gather(*downloads)
+    answers = await asyncio.gather(*downloads)
     assert response.status_code == 202, response.text
+    assert {a.status_code for a in answers} <= {200, 503}, [a.status_code for a in answers]
+    assert all(a.headers.get("Retry-After") for a in answers if a.status_code == 503)
     assert waited < 1.0, f"tenant A's 1-row dry run waited {waited:.1f} s behind tenant B's 12 result downloads"
 
 

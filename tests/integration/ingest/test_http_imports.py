@@ -243,3 +243,22 @@ async def test_an_order_of_thousands_of_long_lines_is_refused_whole_and_the_othe
         "SELECT count(*) FROM orders WHERE last_import_id = $1", uuid.UUID(receipt["import_id"])
     )
     assert stored == 4
+
+
+async def test_a_finished_imports_result_and_the_template_are_built_once(
+    client: httpx.AsyncClient, api_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.ingest.adapters import spreadsheets
+
+    receipt = (await upload(client, api_key, sample_file(tmp_path, 2, seed=5))).json()
+    await finished(client, api_key, receipt["import_id"])
+    builds: list[str] = []
+    for name in ("build_result_workbook", "build_template"):
+        real = getattr(spreadsheets, name)
+        monkeypatch.setattr(spreadsheets, name, lambda *a, _real=real, _name=name: builds.append(_name) or _real(*a))
+    headers = {"X-API-Key": api_key}
+    books = [await client.get(f"/v1/imports/{receipt['import_id']}/result.xlsx", headers=headers) for _ in range(3)]
+    templates = [await client.get("/v1/imports/template.xlsx", headers=headers) for _ in range(3)]
+    assert {b.status_code for b in books + templates} == {200}
+    assert len({b.content for b in books}) == 1 and len({t.content for t in templates}) == 1
+    assert builds.count("build_result_workbook") == 1 and builds.count("build_template") <= 1, builds

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import struct
 import zipfile
 import zlib
@@ -250,3 +251,111 @@ def test_deflate_garbage_is_corrupt() -> None:
     start = info.header_offset + 30 + len(SHEET) + struct.unpack_from("<H", data, info.header_offset + 28)[0]
     data[start : start + 16] = zlib.compress(b"x")[:16].ljust(16, b"\xff")
     assert refused(bytes(data), "orders.xlsx").code == issues.CORRUPT_WORKBOOK
+
+
+def _without_references(xml: bytes) -> bytes:
+    return re.sub(rb'<(row|c) r="[^"]*"', rb"<\1", xml)
+
+
+def test_a_sheet_whose_cells_carry_no_reference_is_read_by_position() -> None:
+    data = rewrite(xlsx_bytes(grid_of([row(), row(ProductID="P2")])), SHEET, _without_references)
+    parsed = parse_import(data, "orders.xlsx")
+    assert parsed.errors == [] and parsed.counts.rows == 2
+
+
+def test_cells_and_rows_without_references_count_towards_the_bounds() -> None:
+    wide = b"<row>" + b"<c><v>1</v></c>" * 101 + b"</row>"
+    data = rewrite(valid_xlsx(), SHEET, lambda xml: xml.replace(b"</sheetData>", wide + b"</sheetData>"))
+    assert refused(data, "orders.xlsx").code == issues.TOO_MANY_COLUMNS
+    prefixed = b"<x:row>" + b"<x:c><x:v>1</x:v></x:c>" * 101 + b"</x:row>"
+    data = rewrite(valid_xlsx(), SHEET, lambda xml: xml.replace(b"</sheetData>", prefixed + b"</sheetData>"))
+    assert refused(data, "orders.xlsx").code == issues.TOO_MANY_COLUMNS
+    long = b"<row><c><v>1</v></c></row>" * 1_200
+    data = rewrite(valid_xlsx(), SHEET, lambda xml: xml.replace(b"</sheetData>", long + b"</sheetData>"))
+    assert refused(data, "orders.xlsx", options=ImportOptions(max_rows=100)).code == issues.TOO_MANY_ROWS
+
+
+def test_an_unclosed_quote_in_a_csv_names_its_row_instead_of_swallowing_the_rows_below() -> None:
+    rows = [row(ProductID=f"P{i}") for i in range(4)]
+    lines = csv_bytes(rows).decode().splitlines()
+    lines[2] += ',"note'  # row 3 opens a quote in an extra column and never closes it
+    error = refused("\n".join(lines).encode(), "orders.csv")
+    assert error.code == issues.UNSUPPORTED_FORMAT and error.message.startswith("Row 3: a quote")
+
+
+def test_text_after_a_closing_quote_names_its_row() -> None:
+    lines = csv_bytes([row(), row(ProductID="P2")]).decode().splitlines()
+    lines[2] += ',"a"b'
+    assert refused("\n".join(lines).encode(), "orders.csv").message.startswith("Row 3: a quoted cell goes on")
+
+
+def test_quotes_inside_cells_that_are_escaped_or_unquoted_are_read() -> None:
+    data = csv_bytes([row(Remark='5" screen'), row(ProductID="P2", Remark='say "hi"\nbye')])
+    assert parse_import(data, "orders.csv").errors == []
+
+
+def test_naming_a_sheet_of_a_csv_file_is_an_error() -> None:
+    error = refused(csv_bytes([row()]), "orders.csv", sheet="Orders")
+    assert error.code == issues.SHEET_NOT_FOUND and "CSV file has no sheets" in error.message
+    assert parse_import(csv_bytes([row()]), "orders.csv", sheet="").counts.orders == 1
+
+
+def _book_with_a_hidden_first_sheet(state: str) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "backup"
+    book.active.append(list(HEADER))
+    book.active.append([*grid_of([row(OrderNo="STALE-1")])[1]])
+    book.active.sheet_state = state
+    visible = book.create_sheet("Orders")
+    for values in grid_of([row(OrderNo="VISIBLE-1")]):
+        visible.append(values)
+    book.active = 1
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_hidden_sheets_are_skipped_unless_named(state: str) -> None:
+    data = _book_with_a_hidden_first_sheet(state)
+    parsed = parse_import(data, "o.xlsx")
+    assert parsed.sheet == "Orders" and [o.order_no for o in parsed.orders] == ["VISIBLE-1"]
+    assert [o.order_no for o in parse_import(data, "o.xlsx", sheet="backup").orders] == ["STALE-1"]
+
+
+def test_a_utf8_bom_before_a_gb18030_body_is_not_read_as_text() -> None:
+    data = b"\xef\xbb\xbf" + csv_bytes([row(BuyerNickname="小明")], encoding="gb18030")
+    parsed = parse_import(data, "orders.csv")
+    assert parsed.errors == [] and parsed.orders[0].buyer.nickname == "小明"
+
+
+def test_an_error_cell_is_reported_as_such_not_as_blank() -> None:
+    def with_error(xml: bytes) -> bytes:  # the Quantity cell of row 2 becomes the error #N/A (t="e")
+        return re.sub(rb'<c r="(' + quantity + rb'2)"[^>]*>.*?</c>', rb'<c r="\1" t="e"><v>#N/A</v></c>', xml)
+
+    quantity = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[HEADER.index("Quantity*")].encode()
+    parsed = parse_import(rewrite(valid_xlsx(), SHEET, with_error), "orders.xlsx")
+    (error,) = parsed.errors
+    assert (error.row, error.code, error.value) == (2, issues.ERROR_CELL, "#N/A"), error
+    assert "error value of the spreadsheet" in error.message and "blank" not in error.message
+
+
+def test_a_title_line_above_the_header_does_not_decide_the_delimiter() -> None:
+    data = b"Shop A; 2026\n" + csv_bytes([row()])
+    parsed = parse_import(data, "orders.csv")
+    assert parsed.errors == [] and parsed.counts.orders == 1
+
+
+def test_a_workbook_whose_only_data_is_hidden_says_so() -> None:
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(_book_with_a_hidden_first_sheet("hidden")))
+    book["Orders"].sheet_state = "hidden"
+    book.create_sheet("Cover")
+    book.active = 2
+    buffer = io.BytesIO()
+    book.save(buffer)
+    error = refused(buffer.getvalue(), "o.xlsx")
+    assert error.code == issues.EMPTY_WORKBOOK and '"backup", "Orders"' in error.message, error.message

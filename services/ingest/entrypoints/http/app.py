@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -38,6 +39,9 @@ def create_app(settings: IngestSettings) -> FastAPI:
             await import_jobs.fail_interrupted(conn, INTERRUPTED_AFTER)
         app.state.broker = producer_broker(settings)
         await app.state.broker.start()
+        # What exists now lives as long as the process: out of the collector's scans, so a collection that an
+        # upload's parse triggers on its worker thread (holding the GIL, so the event loop too) stays short.
+        gc.freeze()
         try:
             yield
         finally:

@@ -23,9 +23,11 @@ from services.ingest.application.imports import (
     storable_filename,
     submit_import,
 )
+from services.ingest.application.workers import UPLOADS, run_in
 from services.ingest.contracts.orders_ingest_v1 import TOPIC
 from services.ingest.domain.importing import ImportFileError, ImportOptions, SheetRow
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
+from services.ingest.entrypoints.http.downloads import WORKBOOKS
 from services.ingest.entrypoints.http.limits import UploadSlot
 from services.ingest.entrypoints.http.problems import ApiProblem, Problem, problem_response, problem_responses
 
@@ -40,6 +42,7 @@ _FILE_ERROR_STATUS = {
     "order_too_large": 422,
 }
 PUBLISH_RETRY_AFTER_SECONDS = 30
+PUBLISH_YIELD_EVERY = 100
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -126,7 +129,9 @@ async def publish_orders(broker: Any, topic: str, outgoing: Sequence[OutgoingOrd
     """Publish every order with its key (one order stays on one partition) without awaiting acks in turn; the
     outcome of each, in order: None when the broker acknowledged it, else the error (never raised)."""
     pending: list[Any] = []
-    for item in outgoing:
+    for number, item in enumerate(outgoing, 1):
+        if number % PUBLISH_YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # a send rarely suspends: let other requests run between slices of a large file
         try:
             pending.append(
                 await broker.publish(
@@ -177,7 +182,8 @@ async def post_import(
     try:
         if dry_run_:
             report = await dry_run(pool, upload, options)
-            return DryRunOut.model_validate(report, from_attributes=True)
+            body = await run_in(UPLOADS, _dry_run_json, report)  # thousands of planned orders: off the loop
+            return Response(body, status_code=202, media_type="application/json")
         receipt = await submit_import(pool, lambda items: publish_orders(broker, topic, items), upload, options)
     except ImportFileError as exc:
         if exc.__cause__ is not None:  # what the reader said: for the log, not for the user
@@ -195,6 +201,10 @@ async def post_import(
         status_url=base,
         result_url=f"{base}/result.xlsx",
     )
+
+
+def _dry_run_json(report: Any) -> bytes:
+    return DryRunOut.model_validate(report, from_attributes=True).model_dump_json().encode()
 
 
 def _publishing_failed(exc: PublishingFailed) -> Response:
@@ -238,13 +248,13 @@ async def list_imports(tenant: CurrentTenant, pool: Pool, limit: int = 50) -> Im
 @router.get(
     "/template.xlsx",
     response_class=Response,
-    responses={200: {"content": {XLSX: {}}}, **problem_responses(401)},
+    responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 503)},
     summary="The import template",
 )
 async def template(tenant: CurrentTenant) -> Response:
     from services.ingest.adapters.spreadsheets import build_template
 
-    content = await asyncio.to_thread(build_template)
+    content = await WORKBOOKS.get(("template",), build_template)
     headers = {"Content-Disposition": 'attachment; filename="orderinfo-import-template.xlsx"'}
     return Response(content, media_type=XLSX, headers=headers)
 
@@ -261,7 +271,7 @@ async def get_import(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> Impo
 @router.get(
     "/{import_id}/result.xlsx",
     response_class=Response,
-    responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 404, 422)},
+    responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 404, 422, 503)},
     summary="Every uploaded row with its final outcome",
 )
 async def result_workbook(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> Response:
@@ -271,13 +281,36 @@ async def result_workbook(import_id: UUID, tenant: CurrentTenant, pool: Pool) ->
         job = await import_jobs.get_import(conn, tenant.id, import_id)
         if job is None:
             raise ApiProblem(404, "Not Found", f"no import {import_id}", "import_not_found")
-        rows = await import_jobs.row_outcomes(conn, tenant.id, import_id)
-    header = list(job["header"])
-    sheet_rows = [SheetRow(n, tuple(cells)) for n, cells, _, _ in rows]
-    outcomes = {n: (outcome, issues) for n, _, outcome, issues in rows}
-    content = await asyncio.to_thread(build_result_workbook, (header, sheet_rows), outcomes)
+        key = _result_key(job)
+        content = WORKBOOKS.cached(key)
+        if content is None:
+            rows = await import_jobs.row_outcomes(conn, tenant.id, import_id)
+    if content is None:
+        content = await WORKBOOKS.get(key, _build_result, build_result_workbook, list(job["header"]), rows)
     headers = {"Content-Disposition": f'attachment; filename="import-{import_id}-result.xlsx"'}
     return Response(content, media_type=XLSX, headers=headers)
+
+
+def _result_key(job: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A finished import's result changes only with its state and counters; an unfinished one is not cached."""
+    if job["completed_at"] is None:
+        return None
+    return (
+        job["tenant_id"],
+        job["id"],
+        job["state"],
+        job["updated_at"],
+        job["orders_processed"],
+        job["dead_lettered"],
+        job["rejected"],
+    )
+
+
+def _build_result(build: Any, header: list[str], rows: Sequence[Any]) -> bytes:
+    sheet_rows = [SheetRow(n, tuple(cells)) for n, cells, _, _ in rows]
+    outcomes = {n: (outcome, issues) for n, _, outcome, issues in rows}
+    content: bytes = build((header, sheet_rows), outcomes)
+    return content
 
 
 def _status(job: dict[str, Any]) -> ImportStatus:
