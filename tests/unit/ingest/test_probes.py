@@ -11,7 +11,6 @@ import textwrap
 import uuid
 import zipfile
 
-import pytest
 from openpyxl import Workbook
 
 from services.ingest.application.ingestion import Received, decode

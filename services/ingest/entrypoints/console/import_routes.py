@@ -79,7 +79,7 @@ ConsoleUploadSlot = Annotated[None, Depends(_console_upload_slot)]
 
 async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry_run: bool) -> Any:
     file = UploadFile(io.BytesIO(upload.data), filename=upload.filename)
-    return await imports_api.post_import(
+    answer = await imports_api.post_import(
         request=request,
         tenant=tenant,
         pool=request.app.state.pool,
@@ -90,6 +90,9 @@ async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry
         dry_run_=dry_run,
         sheet=None,
     )
+    if isinstance(answer, Response):  # the dry run answers its JSON serialised off the event loop
+        return imports_api.DryRunOut.model_validate_json(bytes(answer.body))
+    return answer
 
 
 async def _imports_page(request: Request, tenant: SignedIn, status: int = 200, **values: Any) -> Response:
