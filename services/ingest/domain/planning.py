@@ -12,7 +12,8 @@
   line of that product, and a line with a SKU updates the one stored line of its product that has none;
 - the buyer's customer (see `identity`), stores, products, status history;
 - the change the rules bridge turns into events, and the customers whose persona must be recomputed.
-Each (tenant, order no.) appears at most once per round; the caller splits a batch into rounds in Kafka order.
+Successive records of one (tenant, order no.) may share a round, in Kafka order: each is planned over the state the
+previous one left, and the round writes that order once (see `plan_round`).
 """
 
 from __future__ import annotations
@@ -145,11 +146,47 @@ def plan_round(
     indexes: dict[UUID, CustomerIndex],
     new_id: Callable[[], UUID],
 ) -> RoundPlan:
-    """Decide every write for `incoming` (distinct keys). `indexes` (per tenant) is updated as buyers resolve."""
+    """Decide every write for `incoming`, in order. `indexes` (per tenant) is updated as buyers resolve.
+
+    A key may repeat (successive records of one order): each record is planned, with its own outcome and change,
+    over the order as the previous records left it, and the order is written once, as applying the records one
+    after another leaves it. `indexes` must hold the candidates of every buyer of `incoming`.
+    """
     plan = RoundPlan()
+    state = dict(stored)
     for item in incoming:
-        _plan_order(plan, item, stored.get((item.tenant_id, item.order.order_no)), indexes, new_id)
+        key = (item.tenant_id, item.order.order_no)
+        after = _plan_order(plan, item, state.get(key), indexes, new_id)
+        if after is not None:
+            state[key] = after
+    repeated = Counter((item.tenant_id, item.order.order_no) for item in incoming)
+    _write_once(plan, {key for key, n in repeated.items() if n > 1}, stored, state)
     return plan
+
+
+def _write_once(
+    plan: RoundPlan,
+    repeated: set[tuple[UUID, str]],
+    stored: dict[tuple[UUID, str], StoredOrder],
+    state: dict[tuple[UUID, str], StoredOrder],
+) -> None:
+    """Collapse the writes of each `repeated` order to one: its last row, the lines that differ from the stored
+    ones, and the stored lines it no longer holds (the net effect of writing them one after another)."""
+    last = {
+        (row.tenant_id, row.order_no): (row, i, p)
+        for row, i, p in plan.orders
+        if (row.tenant_id, row.order_no) in repeated
+    }
+    if not last:
+        return
+    plan.orders = [o for o in plan.orders if (o[0].tenant_id, o[0].order_no) not in last] + list(last.values())
+    plan.lines = [x for x in plan.lines if (x[0], x[1]) not in last]
+    plan.dropped_lines = [x for x in plan.dropped_lines if (x[0], x[1]) not in last]
+    for tenant, order_no in last:
+        before = stored.get((tenant, order_no))
+        old, new = before.lines if before else {}, state[(tenant, order_no)].lines
+        plan.lines.extend((tenant, order_no, line) for key, line in new.items() if old.get(key) != line)
+        plan.dropped_lines.extend((tenant, order_no, key) for key in sorted(old) if key not in new)
 
 
 def _plan_order(
@@ -158,7 +195,8 @@ def _plan_order(
     before: StoredOrder | None,
     indexes: dict[UUID, CustomerIndex],
     new_id: Callable[[], UUID],
-) -> None:
+) -> StoredOrder | None:
+    """Plan `item` over `before`; the order as it is then stored when it is written, else None."""
     item = replace(item, order=without_blank_text(item.order))
     order, tenant = item.order, item.tenant_id
     decision = next_status(before.row.status if before else None, order.status)
@@ -166,11 +204,11 @@ def _plan_order(
         assert before is not None
         detail = f"status {order.status.value} is older than the stored {before.row.status.value}: not applied"
         plan.outcomes.append(Outcome(item.ref, tenant, order.order_no, item.import_id, STALE_STATUS, detail))
-        return
+        return None
     merge = _merge(order, before)
     if isinstance(merge, str):
         plan.outcomes.append(Outcome(item.ref, tenant, order.order_no, item.import_id, REJECTED, merge))
-        return
+        return None
     lines, merged = merge
     old_lines = before.lines if before else {}
     index = indexes.setdefault(tenant, CustomerIndex())
@@ -192,7 +230,7 @@ def _plan_order(
         plan.outcomes.append(
             Outcome(item.ref, tenant, order.order_no, item.import_id, UNCHANGED, "", row.customer_id, matched_by)
         )
-        return
+        return None
     if before is not None:
         row = replace(row, version=before.row.version + 1)
     plan.orders.append((row, item.import_id, item.producer))
@@ -209,6 +247,7 @@ def _plan_order(
         Outcome(item.ref, tenant, order.order_no, item.import_id, outcome, detail, row.customer_id, matched_by)
     )
     plan.changes.append(_change(item, before, row, merged, bool(changed_lines)))
+    return StoredOrder(row, merged)
 
 
 def _merge(order: Order, before: StoredOrder | None) -> tuple[MergedLines, dict[LineKey, LineRow]] | str:
@@ -407,10 +446,18 @@ def _present(value: Store | Buyer | Receiver) -> dict[str, Any]:
 
 
 def _note_reference_data(plan: RoundPlan, item: Incoming, row: OrderRow, lines: Sequence[LineRow]) -> None:
+    """The store and products to upsert; a name left blank keeps one planned before, as UPSERT_STORES and
+    UPSERT_PRODUCTS keep a stored one."""
+    key = (item.tenant_id, row.store_key)
     store = {"store_no": None, "store_id": None, "name": None, **row.store}
-    plan.stores[(item.tenant_id, row.store_key)] = (row.source, store)
+    if store["name"] is None and key in plan.stores:
+        store["name"] = plan.stores[key][1]["name"]
+    plan.stores[key] = (row.source, store)
     for line in lines:
-        plan.products[(item.tenant_id, line.product_id, line.sku)] = (line.product_name, line.unit_price)
+        product = (item.tenant_id, line.product_id, line.sku)
+        planned = plan.products.get(product)
+        name = line.product_name if line.product_name is not None or planned is None else planned[0]
+        plan.products[product] = (name, line.unit_price)
 
 
 def _change(
