@@ -101,6 +101,9 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
         await conn.execute(sql.UPSERT_PRODUCTS, *_columns(rows, 5))
     if plan.orders:
         await conn.execute(sql.UPSERT_ORDERS, *_columns([_order_values(*o) for o in plan.orders], 20))
+    if plan.dropped_lines:  # taken over under their SKU by a line of `plan.lines`: before the upsert
+        rows = [(t, no, product_id, sku) for t, no, (product_id, sku) in plan.dropped_lines]
+        await conn.execute(sql.DELETE_LINES, *_columns(rows, 4))
     if plan.lines:
         rows = [
             (t, no, x.product_id, x.sku, x.product_name, x.quantity, x.unit_price, x.line_amount)

@@ -68,6 +68,12 @@ ON CONFLICT (tenant_id, order_no, product_id, sku) DO UPDATE SET
     line_amount = EXCLUDED.line_amount, updated_at = now()
 """
 
+DELETE_LINES = """
+DELETE FROM order_lines l
+USING unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS d(tenant_id, order_no, product_id, sku)
+WHERE (l.tenant_id, l.order_no, l.product_id, l.sku) = (d.tenant_id, d.order_no, d.product_id, d.sku)
+"""
+
 UPSERT_STORES = """
 INSERT INTO stores AS s (tenant_id, store_key, source, store_no, store_id, name)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])

@@ -3,19 +3,22 @@
 `plan_round` compares each incoming order with the stored one and decides, without IO:
 - the outcome: created, updated, unchanged (identical content: nothing is written), stale_status (the status would
   move backwards: the order is an older snapshot and nothing of it is written) or rejected (a line without SKU
-  matches several stored lines of its product, or merging would pass `bounds.MAX_LINES_PER_ORDER`: nothing of it is
-  written, not even its buyer, store or products);
-- the rows to upsert: the order when it changed, lines that are new (merged) or changed (updated); lines absent
-  from the message are kept. Partial messages never erase (docs/merging.md): for a stored order, a field the
-  message leaves blank (None) keeps its stored value, and a line with a product ID but no SKU updates the one
-  stored line of that product;
+  matches several stored lines of its product, or merging would pass `bounds.MAX_LINES_PER_ORDER` or
+  `bounds.MAX_MONEY`: nothing of it is written, not even its buyer, store or products);
+- the rows to upsert: the order when it changed, lines that are new (merged) or changed (updated), and the stored
+  lines to drop because a line took them over under its SKU; lines absent from the message are kept. Partial
+  messages never erase (docs/merging.md): for a stored order, a field the message leaves blank (None, or text that
+  is empty or whitespace only) keeps its stored value, a line with a product ID but no SKU updates the one stored
+  line of that product, and a line with a SKU updates the one stored line of its product that has none;
 - the buyer's customer (see `identity`), stores, products, status history;
 - the change the rules bridge turns into events, and the customers whose persona must be recomputed.
-Each (tenant, order no.) appears at most once per round; the caller splits a batch into rounds in Kafka order.
+Successive records of one (tenant, order no.) may share a round, in Kafka order: each is planned over the state the
+previous one left, and the round writes that order once (see `plan_round`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -23,13 +26,14 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from services.ingest.domain.bounds import MAX_LINES_PER_ORDER
+from services.ingest.domain.bounds import MAX_LINES_PER_ORDER, MAX_MONEY, money_in_range
 from services.ingest.domain.identity import Conflict, Customer, CustomerIndex, resolve_buyer
 from services.ingest.domain.order import Buyer, Order, OrderLine, OrderStatus, Receiver, Store
 from services.ingest.domain.status import next_status
 from services.rules_bridge.domain.changes import LineSnapshot, OrderChange, OrderSnapshot
 
 _T = TypeVar("_T")
+LineKey = tuple[str, str]  # (product ID, SKU): a line's key within its order
 
 
 @dataclass(frozen=True)
@@ -99,12 +103,13 @@ class OrderRow:
 @dataclass(frozen=True)
 class StoredOrder:
     row: OrderRow
-    lines: dict[tuple[str, str], LineRow]
+    lines: dict[LineKey, LineRow]
 
 
 CREATED, UPDATED, UNCHANGED, STALE_STATUS, REJECTED = "created", "updated", "unchanged", "stale_status", "rejected"
 OUTCOMES = (CREATED, UPDATED, UNCHANGED, STALE_STATUS, REJECTED)
-AMBIGUOUS_SKU, TOO_MANY_LINES = "ambiguous_sku", "too_many_lines"  # why an order is rejected (its detail's prefix)
+# Why an order is rejected (its detail's prefix).
+AMBIGUOUS_SKU, TOO_MANY_LINES, TOTAL_TOO_LARGE = "ambiguous_sku", "too_many_lines", "total_too_large"
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,7 @@ class Outcome:
 class RoundPlan:
     orders: list[tuple[OrderRow, UUID | None, str]] = field(default_factory=list)  # row, import, producer
     lines: list[tuple[UUID, str, LineRow]] = field(default_factory=list)  # tenant, order no., line
+    dropped_lines: list[tuple[UUID, str, LineKey]] = field(default_factory=list)  # taken over under their SKU
     stores: dict[tuple[UUID, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
     products: dict[tuple[UUID, str, str], tuple[str | None, Decimal]] = field(default_factory=dict)
     history: list[tuple[UUID, str, str]] = field(default_factory=list)
@@ -140,11 +146,47 @@ def plan_round(
     indexes: dict[UUID, CustomerIndex],
     new_id: Callable[[], UUID],
 ) -> RoundPlan:
-    """Decide every write for `incoming` (distinct keys). `indexes` (per tenant) is updated as buyers resolve."""
+    """Decide every write for `incoming`, in order. `indexes` (per tenant) is updated as buyers resolve.
+
+    A key may repeat (successive records of one order): each record is planned, with its own outcome and change,
+    over the order as the previous records left it, and the order is written once, as applying the records one
+    after another leaves it. `indexes` must hold the candidates of every buyer of `incoming`.
+    """
     plan = RoundPlan()
+    state = dict(stored)
     for item in incoming:
-        _plan_order(plan, item, stored.get((item.tenant_id, item.order.order_no)), indexes, new_id)
+        key = (item.tenant_id, item.order.order_no)
+        after = _plan_order(plan, item, state.get(key), indexes, new_id)
+        if after is not None:
+            state[key] = after
+    repeated = Counter((item.tenant_id, item.order.order_no) for item in incoming)
+    _write_once(plan, {key for key, n in repeated.items() if n > 1}, stored, state)
     return plan
+
+
+def _write_once(
+    plan: RoundPlan,
+    repeated: set[tuple[UUID, str]],
+    stored: dict[tuple[UUID, str], StoredOrder],
+    state: dict[tuple[UUID, str], StoredOrder],
+) -> None:
+    """Collapse the writes of each `repeated` order to one: its last row, the lines that differ from the stored
+    ones, and the stored lines it no longer holds (the net effect of writing them one after another)."""
+    last = {
+        (row.tenant_id, row.order_no): (row, i, p)
+        for row, i, p in plan.orders
+        if (row.tenant_id, row.order_no) in repeated
+    }
+    if not last:
+        return
+    plan.orders = [o for o in plan.orders if (o[0].tenant_id, o[0].order_no) not in last] + list(last.values())
+    plan.lines = [x for x in plan.lines if (x[0], x[1]) not in last]
+    plan.dropped_lines = [x for x in plan.dropped_lines if (x[0], x[1]) not in last]
+    for tenant, order_no in last:
+        before = stored.get((tenant, order_no))
+        old, new = before.lines if before else {}, state[(tenant, order_no)].lines
+        plan.lines.extend((tenant, order_no, line) for key, line in new.items() if old.get(key) != line)
+        plan.dropped_lines.extend((tenant, order_no, key) for key in sorted(old) if key not in new)
 
 
 def _plan_order(
@@ -153,24 +195,22 @@ def _plan_order(
     before: StoredOrder | None,
     indexes: dict[UUID, CustomerIndex],
     new_id: Callable[[], UUID],
-) -> None:
+) -> StoredOrder | None:
+    """Plan `item` over `before`; the order as it is then stored when it is written, else None."""
+    item = replace(item, order=without_blank_text(item.order))
     order, tenant = item.order, item.tenant_id
     decision = next_status(before.row.status if before else None, order.status)
     if decision.stale:
         assert before is not None
         detail = f"status {order.status.value} is older than the stored {before.row.status.value}: not applied"
         plan.outcomes.append(Outcome(item.ref, tenant, order.order_no, item.import_id, STALE_STATUS, detail))
-        return
+        return None
+    merge = _merge(order, before)
+    if isinstance(merge, str):
+        plan.outcomes.append(Outcome(item.ref, tenant, order.order_no, item.import_id, REJECTED, merge))
+        return None
+    lines, merged = merge
     old_lines = before.lines if before else {}
-    incoming_lines = merge_lines(order.lines, old_lines)
-    if isinstance(incoming_lines, str):
-        plan.outcomes.append(Outcome(item.ref, tenant, order.order_no, item.import_id, REJECTED, incoming_lines))
-        return
-    merged = {**old_lines, **{line.key: line for line in incoming_lines}}
-    if len(merged) > MAX_LINES_PER_ORDER:
-        detail = _too_many_lines(len(merged), len(old_lines))
-        plan.outcomes.append(Outcome(item.ref, tenant, order.order_no, item.import_id, REJECTED, detail))
-        return
     index = indexes.setdefault(tenant, CustomerIndex())
     resolution = resolve_buyer(order.buyer, index, before.row.customer_id if before else None, new_id)
     if resolution.created:
@@ -180,61 +220,132 @@ def _plan_order(
     plan.conflicts.extend((tenant, order.order_no, resolution.customer_id, c) for c in resolution.conflicts)
     matched_by = before.row.matched_by if before and resolution.matched_by == "order" else resolution.matched_by
 
-    changed_lines = [line for line in incoming_lines if old_lines.get(line.key) != line]
+    changed_lines = [line for line in lines.rows if old_lines.get(line.key) != line]
     status_raw = order.status_raw if decision.status is order.status or before is None else before.row.status_raw
     row = _order_row(item, decision.status, status_raw, resolution.customer_id, matched_by, merged, before)
     order_changed = before is None or row.content() != before.row.content()
 
-    _note_reference_data(plan, item, row, incoming_lines)
+    _note_reference_data(plan, item, row, lines.rows)
     if not order_changed and not changed_lines:
         plan.outcomes.append(
             Outcome(item.ref, tenant, order.order_no, item.import_id, UNCHANGED, "", row.customer_id, matched_by)
         )
-        return
+        return None
     if before is not None:
         row = replace(row, version=before.row.version + 1)
     plan.orders.append((row, item.import_id, item.producer))
     plan.lines.extend((tenant, order.order_no, line) for line in changed_lines)
+    plan.dropped_lines.extend((tenant, order.order_no, key) for key in sorted(lines.replaced.values()))
     if before is None or before.row.status is not row.status:
         plan.history.append((tenant, order.order_no, row.status.value))
     plan.touched_customers.add((tenant, row.customer_id))
     if before is not None and before.row.customer_id != row.customer_id:
         plan.touched_customers.add((tenant, before.row.customer_id))
     outcome = CREATED if before is None else UPDATED
-    detail = _detail(before, changed_lines)
+    detail = _detail(before, changed_lines, lines.replaced)
     plan.outcomes.append(
         Outcome(item.ref, tenant, order.order_no, item.import_id, outcome, detail, row.customer_id, matched_by)
     )
     plan.changes.append(_change(item, before, row, merged, bool(changed_lines)))
+    return StoredOrder(row, merged)
 
 
-def merge_lines(lines: Sequence[OrderLine], stored: dict[tuple[str, str], LineRow]) -> list[LineRow] | str:
+def _merge(order: Order, before: StoredOrder | None) -> tuple[MergedLines, dict[LineKey, LineRow]] | str:
+    """The lines `order` writes and the order's lines after it, or why it is rejected."""
+    old_lines = before.lines if before else {}
+    lines = merge_lines(order.lines, old_lines)
+    if isinstance(lines, str):
+        return lines
+    merged = _merged(old_lines, lines)
+    refusal = _refusal(order, before, merged)
+    return (lines, merged) if refusal is None else refusal
+
+
+def _merged(old_lines: dict[LineKey, LineRow], lines: MergedLines) -> dict[LineKey, LineRow]:
+    """The order's lines after `lines`: the stored ones (but those taken over under a SKU), updated and added."""
+    dropped = set(lines.replaced.values())
+    kept = {key: line for key, line in old_lines.items() if key not in dropped}
+    return {**kept, **{line.key: line for line in lines.rows}}
+
+
+def _refusal(order: Order, before: StoredOrder | None, merged: dict[LineKey, LineRow]) -> str | None:
+    """Why the merged order cannot be stored (too many lines, an amount past `MAX_MONEY`), or None."""
+    if len(merged) > MAX_LINES_PER_ORDER:
+        return _too_many_lines(len(merged), len(before.lines) if before else 0)
+    for line in merged.values():
+        if not money_in_range(line.amount()):
+            return _too_large(f"its line {line.product_id!r} (SKU {line.sku!r}) amounts to {line.amount()}")
+    total = _total(_kept(order.order_amount, before.row.order_amount if before else None), merged)
+    if not money_in_range(total):
+        what = "the merged order" if before else "the order"
+        return _too_large(f"the lines of {what} add up to {total}")
+    return None
+
+
+def _too_large(what: str) -> str:
+    return (
+        f"{TOTAL_TOO_LARGE}: {what}, more than {MAX_MONEY}, the largest amount that can be stored; "
+        "nothing of this order was applied"
+    )
+
+
+def _total(order_amount: Decimal | None, lines: dict[LineKey, LineRow]) -> Decimal:
+    """The order's total: its order amount, else the sum of its lines."""
+    return order_amount if order_amount is not None else sum((x.amount() for x in lines.values()), Decimal(0))
+
+
+@dataclass(frozen=True)
+class MergedLines:
+    rows: list[LineRow]  # the lines the message writes
+    replaced: dict[LineKey, LineKey]  # a row's key -> the stored line it takes over under its new SKU
+
+
+def merge_lines(lines: Sequence[OrderLine], stored: dict[LineKey, LineRow]) -> MergedLines | str:
     """The rows `lines` write over `stored` (an order's stored lines), or why they cannot be applied.
 
-    A line updates the stored line of its (product ID, SKU); a line without SKU whose product has no such line
-    updates the one stored line of that product (several: ambiguous, rejected). A blank product name or line
-    amount keeps the stored one; quantity and unit price are always given.
+    A line updates the stored line of its (product ID, SKU). Else (docs/merging.md, rule 3): a line without SKU
+    updates the one stored line of its product (several: ambiguous, rejected); a line with a SKU, the only line of
+    its product in the message, updates the only stored line of its product when that one has no SKU (and gives it
+    the SKU). A blank product name keeps the stored one; a blank line amount keeps the stored one only while the
+    quantity and unit price stay the same (else it no longer describes the line: quantity x unit price counts).
     """
-    rows: dict[tuple[str, str], LineRow] = {}
+    in_message = Counter(line.product_id for line in lines)
+    rows: dict[LineKey, LineRow] = {}
+    replaced: dict[LineKey, LineKey] = {}
     for line in lines:
-        old = stored.get((line.product_id, line.sku))
-        if old is None and not line.sku:
-            same_product = sorted(x.sku for x in stored.values() if x.product_id == line.product_id)
-            if len(same_product) > 1:
-                return _ambiguous(line.product_id, same_product)
-            old = stored[(line.product_id, same_product[0])] if same_product else None
+        old = _stored_line(line, stored, in_message[line.product_id])
+        if isinstance(old, str):
+            return old
+        same_money = old is not None and (old.quantity, old.unit_price) == (line.quantity, line.unit_price)
         row = LineRow(
             line.product_id,
-            old.sku if old else line.sku,
+            line.sku or (old.sku if old else ""),
             line.product_name if line.product_name is not None or old is None else old.product_name,
             line.quantity,
             line.unit_price,
-            line.line_amount if line.line_amount is not None or old is None else old.line_amount,
+            line.line_amount if line.line_amount is not None or old is None or not same_money else old.line_amount,
         )
         if row.key in rows:
             return _ambiguous(line.product_id, [row.sku])
+        if old is not None and old.key != row.key:
+            replaced[row.key] = old.key
         rows[row.key] = row
-    return list(rows.values())
+    return MergedLines(list(rows.values()), replaced)
+
+
+def _stored_line(line: OrderLine, stored: dict[LineKey, LineRow], of_product: int) -> LineRow | str | None:
+    """The stored line `line` updates (None: it is a new line), or why that is ambiguous."""
+    old = stored.get((line.product_id, line.sku))
+    if old is not None or not stored:
+        return old
+    same_product = sorted(x.sku for x in stored.values() if x.product_id == line.product_id)
+    if not line.sku:
+        if len(same_product) > 1:
+            return _ambiguous(line.product_id, same_product)
+        return stored[(line.product_id, same_product[0])] if same_product else None
+    if same_product == [""] and of_product == 1:
+        return stored[(line.product_id, "")]
+    return None
 
 
 def _ambiguous(product_id: str, skus: Sequence[str]) -> str:
@@ -252,10 +363,10 @@ def _too_many_lines(merged: int, stored: int) -> str:
     )
 
 
-def _detail(before: StoredOrder | None, changed: list[LineRow]) -> str:
+def _detail(before: StoredOrder | None, changed: list[LineRow], replaced: dict[LineKey, LineKey]) -> str:
     if before is None:
         return f"{len(changed)} line(s)"
-    added = sum(1 for line in changed if line.key not in before.lines)
+    added = sum(1 for line in changed if line.key not in before.lines and line.key not in replaced)
     return f"{added} line(s) added, {len(changed) - added} updated"
 
 
@@ -265,13 +376,13 @@ def _order_row(
     status_raw: str,
     customer_id: UUID,
     matched_by: str,
-    lines: dict[tuple[str, str], LineRow],
+    lines: dict[LineKey, LineRow],
     before: StoredOrder | None,
 ) -> OrderRow:
     """The order row to store: the message's fields, each blank one keeping its stored value (`before`)."""
     order, old = item.order, before.row if before else None
     order_amount = _kept(order.order_amount, old.order_amount if old else None)
-    total = order_amount if order_amount is not None else sum((x.amount() for x in lines.values()), Decimal(0))
+    total = _total(order_amount, lines)
     store = _merged_store(_present(order.store), old.store if old else None)
     receiver = {**(old.receiver or {} if old else {}), **(_present(order.receiver) if order.receiver else {})}
     return OrderRow(
@@ -286,7 +397,7 @@ def _order_row(
         store=store,
         customer_id=customer_id,
         matched_by=matched_by,
-        buyer={**(old.buyer if old else {}), **_present(order.buyer)},
+        buyer={**(old.buyer if old and old.customer_id == customer_id else {}), **_present(order.buyer)},
         receiver=receiver or None,
         order_amount=order_amount,
         paid_amount=_kept(order.paid_amount, old.paid_amount if old else None),
@@ -294,6 +405,27 @@ def _order_row(
         remark=_kept(order.remark, old.remark if old else None),
         version=old.version if old else 1,
     )
+
+
+def without_blank_text(order: Order) -> Order:
+    """`order` with each optional text that is empty or whitespace only as None: blank is absent, on every path."""
+    update: dict[str, Any] = {}
+    if _blank(order.remark):
+        update["remark"] = None
+    for name in ("store", "buyer", "receiver"):
+        value = getattr(order, name)
+        blanks = {k: None for k, v in vars(value).items() if _blank(v)} if value is not None else {}
+        if blanks:
+            update[name] = value.model_copy(update=blanks)
+    if any(_blank(x.product_name) for x in order.lines):
+        update["lines"] = [
+            x.model_copy(update={"product_name": None}) if _blank(x.product_name) else x for x in order.lines
+        ]
+    return order.model_copy(update=update) if update else order
+
+
+def _blank(value: object) -> bool:
+    return isinstance(value, str) and not value.strip()
 
 
 def _kept(given: _T | None, stored: _T | None) -> _T | None:
@@ -314,17 +446,25 @@ def _present(value: Store | Buyer | Receiver) -> dict[str, Any]:
 
 
 def _note_reference_data(plan: RoundPlan, item: Incoming, row: OrderRow, lines: Sequence[LineRow]) -> None:
+    """The store and products to upsert; a name left blank keeps one planned before, as UPSERT_STORES and
+    UPSERT_PRODUCTS keep a stored one."""
+    key = (item.tenant_id, row.store_key)
     store = {"store_no": None, "store_id": None, "name": None, **row.store}
-    plan.stores[(item.tenant_id, row.store_key)] = (row.source, store)
+    if store["name"] is None and key in plan.stores:
+        store["name"] = plan.stores[key][1]["name"]
+    plan.stores[key] = (row.source, store)
     for line in lines:
-        plan.products[(item.tenant_id, line.product_id, line.sku)] = (line.product_name, line.unit_price)
+        product = (item.tenant_id, line.product_id, line.sku)
+        planned = plan.products.get(product)
+        name = line.product_name if line.product_name is not None or planned is None else planned[0]
+        plan.products[product] = (name, line.unit_price)
 
 
 def _change(
     item: Incoming,
     before: StoredOrder | None,
     row: OrderRow,
-    lines: dict[tuple[str, str], LineRow],
+    lines: dict[LineKey, LineRow],
     lines_changed: bool,
 ) -> OrderChange:
     snapshot = OrderSnapshot(

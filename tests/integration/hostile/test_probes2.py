@@ -76,7 +76,6 @@ async def _handle(pool: asyncpg.Pool, received: Sequence[Received]) -> tuple[Rec
     return offsets, dead
 
 
-@pytest.mark.xfail(strict=True, reason="probe2: a merge whose total passes numeric(14,2) is a processing_error")
 async def test_probe2_merged_total_over_the_money_bound_is_rejected_not_a_processing_error(
     pool: asyncpg.Pool,
 ) -> None:
@@ -106,7 +105,6 @@ async def test_probe2_a_rejected_kafka_order_is_dead_lettered_before_its_offset_
     assert [d.ref for d in dead] == [ambiguous[0].ref], "committed past a record neither applied nor dead-lettered"
 
 
-@pytest.mark.xfail(strict=True, reason="probe2: a re-sent order moved to another customer keeps the old buyer's ids")
 async def test_probe2_an_order_moved_to_another_customer_does_not_keep_the_first_buyers_identifiers(
     pool: asyncpg.Pool,
 ) -> None:
@@ -172,7 +170,6 @@ async def test_probe2_order_details_tell_a_parked_event_from_a_pending_one(api: 
     assert all(e.get("failed_at") or e.get("failure") or e.get("parked_at") for e in events), events
 
 
-@pytest.mark.xfail(strict=True, reason="probe2: a re-sent quantity keeps the stored line amount: money goes stale")
 async def test_probe2_a_new_quantity_without_line_amount_does_not_keep_the_old_amount(pool: asyncpg.Pool) -> None:
     tenant, _key = await new_tenant(pool, "probe2")
     first = [line("P1", "S1", quantity=1, price="10.00", line_amount=Decimal("10.00"))]
@@ -186,7 +183,6 @@ async def test_probe2_a_new_quantity_without_line_amount_does_not_keep_the_old_a
     assert (amount, stored["total_amount"]) in ((None, Decimal("50.00")), (Decimal("50.00"), Decimal("50.00")))
 
 
-@pytest.mark.xfail(strict=True, reason="probe2: an empty string on Kafka erases the stored value (blank must keep it)")
 async def test_probe2_empty_strings_on_kafka_do_not_erase_stored_values(pool: asyncpg.Pool) -> None:
     tenant, _key = await new_tenant(pool, "probe2")
     buyer = {"mobile": "13900000031", "unionid": "u-carol", "nickname": "Carol"}
@@ -271,7 +267,6 @@ async def test_probe2_an_upload_without_a_valid_key_is_refused_before_its_body_i
     assert sum(sent) < MAX_UPLOAD // 2, f"{sum(sent)} bytes of an anonymous upload read before the 401"
 
 
-@pytest.mark.xfail(strict=True, reason="probe2: re-sending a no-SKU line with its SKU filled in doubles the line")
 async def test_probe2_a_line_stored_without_sku_resent_with_its_sku_is_updated_not_doubled(pool: asyncpg.Pool) -> None:
     tenant, _key = await new_tenant(pool, "probe2")
     await _handle(pool, records(message(tenant, "SKU-1", lines=[line("P1", "", 2, "10.00")])))

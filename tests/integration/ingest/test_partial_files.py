@@ -101,3 +101,37 @@ async def test_a_partial_file_never_erases_and_an_ambiguous_line_is_rejected(
     shown = [[str(c or "") for c in r] for r in sheet.iter_rows(values_only=True)]
     rejected = next(r for r in shown if r[0] == "F2")
     assert "rejected" in rejected and any("'BLUE', 'RED'" in c for c in rejected), rejected
+
+
+async def test_a_merged_total_past_the_money_bound_is_rejected_and_a_sku_fills_in_the_stored_line(
+    client: httpx.AsyncClient, api_key: str, tmp_path: Path, pool: asyncpg.Pool
+) -> None:
+    """Probes 2, findings 1 and 4: each file is within the bounds, the merge is not (rejected, predicted by the dry
+    run, never a processing_error); a SKU filled in later updates the one SKU-less line (the total does not double)."""
+    half = {"Quantity": "1", "Unit Price": "600000000000.00"}
+    first = [row("M1", "Paid", "P1", **half), row("M2", "Paid", "P1")]
+    done = await finished(client, api_key, (await upload(client, api_key, tmp_path, first))["import_id"])
+    assert (done["state"], done["created"]) == ("completed", 2), done
+
+    second = [row("M1", "Shipped", "P2", **half), row("M2", "Shipped", "P1", "RED")]
+    predicted = await upload(client, api_key, tmp_path, second, dry_run="true")
+    assert {o["order_no"]: o["outcome"] for o in predicted["orders"]} == {"M1": "rejected", "M2": "updated"}
+    receipt = await upload(client, api_key, tmp_path, second)
+    status = await finished(client, api_key, receipt["import_id"])
+    assert (status["state"], status["updated"], status["rejected"]) == ("completed_with_errors", 1, 1), status
+
+    async with pool.acquire() as conn:
+        tenant = await tenant_for_key(conn, api_key)
+    assert tenant is not None
+    totals = await pool.fetch("SELECT order_no, total_amount FROM orders WHERE tenant_id = $1 ORDER BY 1", tenant.id)
+    assert [(r["order_no"], r["total_amount"]) for r in totals] == [
+        ("M1", Decimal("600000000000.00")),
+        ("M2", Decimal("20.00")),
+    ]
+    lines = await pool.fetch("SELECT order_no, sku FROM order_lines WHERE tenant_id = $1 ORDER BY 1, 2", tenant.id)
+    assert [(r["order_no"], r["sku"]) for r in lines] == [("M1", ""), ("M2", "RED")]
+    book = await client.get(f"/v1/imports/{receipt['import_id']}/result.xlsx", headers={"X-API-Key": api_key})
+    sheet = load_workbook(io.BytesIO(book.content)).active
+    assert sheet is not None
+    rejected = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "M1")
+    assert any("total_too_large" in str(c) and "999999999999.99" in str(c) for c in rejected), rejected

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -83,3 +84,33 @@ async def test_rejected_orders_are_counted_and_shown_by_their_import(
     )
     assert shown["AMB"][0] == "rejected" and "'BLUE', 'RED'" in shown["AMB"][1]
     assert shown["BIG"][0] == "rejected" and f"at most {MAX_LINES_PER_ORDER}" in shown["BIG"][1]
+
+
+async def test_many_records_of_one_order_in_one_batch_store_what_one_batch_each_stores(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
+) -> None:
+    """Probes 2, notes: successive records of one order share one round (one load, one write of the order) and
+    store exactly what one batch per record stores, SKU filled in and stale line amount dropped included."""
+
+    def sent(order_no: str) -> list[Any]:
+        return [
+            message(tenant_id, order_no, status="to_be_paid", lines=[line("P1", line_amount=Decimal("9.00"))]),
+            message(tenant_id, order_no, lines=[line("P1", "RED"), line("P2", "S2")]),  # RED fills in P1's SKU
+            message(tenant_id, order_no, status="to_be_paid", lines=[line("P3")]),  # stale: nothing of it
+            message(tenant_id, order_no, status="shipped", lines=[line("P1", "RED", quantity=3)], remark="x"),
+            message(tenant_id, order_no, status="shipped", lines=[line("P2", "S2")], remark=""),  # unchanged
+        ]
+
+    together = await ingest(pool, emitter, *sent("ONE"))
+    assert outcomes(together) == ["created", "updated", "stale_status", "updated", "unchanged"]
+    assert together.rounds == 1
+    for record in sent("EACH"):
+        await ingest(pool, emitter, record)
+    lines = {no: await fetch_lines(pool, tenant_id, no) for no in ("ONE", "EACH")}
+    assert lines["ONE"] == lines["EACH"] == {("P1", "RED"): (3, Decimal("10.00")), ("P2", "S2"): (1, Decimal("10.00"))}
+    columns = ("status", "total_amount", "remark", "version", "buyer", "store", "customer_id")
+    one, each = await fetch_order(pool, tenant_id, "ONE"), await fetch_order(pool, tenant_id, "EACH")
+    assert {k: one[k] for k in columns} == {k: each[k] for k in columns}
+    assert (one["total_amount"], one["version"]) == (Decimal("40.00"), 3)
+    history = "SELECT status FROM order_status_history WHERE tenant_id = $1 AND order_no = $2 ORDER BY 1"
+    assert [r[0] for r in await pool.fetch(history, tenant_id, "ONE")] == ["paid", "shipped", "to_be_paid"]

@@ -43,6 +43,9 @@ class Tenant:
         for row, _, _ in p.orders:
             before = self.stored.get((T, row.order_no))
             lines = dict(before.lines) if before else {}
+            for _, order_no, key in p.dropped_lines:
+                assert order_no == row.order_no
+                del lines[key]
             lines.update({x.key: x for _, _, x in p.lines})
             self.stored[(T, row.order_no)] = StoredOrder(row, lines)
         return p
@@ -85,8 +88,10 @@ def test_a_partial_resend_keeps_every_blank_field_and_updates_the_one_line_of_it
     ("resent", "lines", "total"),
     [
         # (the re-sent lines, the stored lines after it, the order total after it); stored: P1/SKU-A x2 @10, P2 x1 @10
-        ([line("P1", quantity=3)], {("P1", "SKU-A"): (3, "18.00"), ("P2", ""): (1, None)}, "100.00"),
-        ([line("P1", "SKU-A", quantity=1)], {("P1", "SKU-A"): (1, "18.00"), ("P2", ""): (1, None)}, "100.00"),
+        # a new quantity or price drops the stored line amount (probe 2, finding 10); the same ones keep it
+        ([line("P1", quantity=3)], {("P1", "SKU-A"): (3, None), ("P2", ""): (1, None)}, "100.00"),
+        ([line("P1", "SKU-A", quantity=1)], {("P1", "SKU-A"): (1, None), ("P2", ""): (1, None)}, "100.00"),
+        ([line("P1", "SKU-A", quantity=2)], {("P1", "SKU-A"): (2, "18.00"), ("P2", ""): (1, None)}, "100.00"),
         ([line("P3")], {("P1", "SKU-A"): (2, "18.00"), ("P2", ""): (1, None), ("P3", ""): (1, None)}, "100.00"),
         (
             [line("P1", "SKU-B")],
