@@ -10,6 +10,8 @@ One place for the storage bounds, so that whatever is accepted up front is stora
 - Text: no U+0000 (PostgreSQL text cannot hold it), no lone surrogate (not encodable as UTF-8), no character
   XML 1.0 forbids (C0 controls other than tab, LF and CR; U+FFFE, U+FFFF), so any stored value can be written back
   into a result workbook. Such text is refused, never silently cleaned, on every path.
+- Order numbers: `.` and `..` are refused: HTTP clients remove such path segments, so no URL could read the order
+  back (any other accepted order no. reads back through `GET /v1/orders/{order_no}`, percent-encoded).
 - Size: an order holds at most `MAX_LINES_PER_ORDER` lines after merging; a message or event is at most
   `MAX_MESSAGE_BYTES` (the producers' `max_request_size`, the topics' `max.message.bytes` and the broker agree).
   With the field lengths of the contract, `MAX_LINES_PER_ORDER` lines always fit in `MAX_MESSAGE_BYTES`.
@@ -52,6 +54,15 @@ def unstorable_text_problem(text: str) -> str | None:
         return None
     position = text.index(char) + 1
     return f"contains the control or invalid character {describe_char(char)} at position {position}"
+
+
+DOT_SEGMENTS = frozenset({".", ".."})
+DOT_SEGMENT_PROBLEM = "is '.' or '..', which no web address can name (clients drop such path segments)"
+
+
+def order_no_problem(order_no: str) -> str | None:
+    """Why an order no. cannot be stored and read back, or None."""
+    return DOT_SEGMENT_PROBLEM if order_no in DOT_SEGMENTS else None
 
 
 def time_in_range(value: datetime) -> bool:

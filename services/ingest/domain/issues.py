@@ -51,6 +51,7 @@ TOO_MANY_LINES = "too_many_lines"
 INVALID_CHARACTER = "invalid_character"
 INEXACT_NUMBER = "inexact_number"
 ERROR_CELL = "error_cell"
+DOT_SEGMENT = "dot_segment"
 TIME_OUT_OF_RANGE = "time_out_of_range"
 TOTAL_TOO_LARGE = "total_too_large"
 
@@ -84,6 +85,7 @@ ROW_ERROR_CODES = frozenset(
         INVALID_CHARACTER,
         INEXACT_NUMBER,
         ERROR_CELL,
+        DOT_SEGMENT,
         TIME_OUT_OF_RANGE,
         TOTAL_TOO_LARGE,
     }

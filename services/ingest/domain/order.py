@@ -65,6 +65,13 @@ def _storable_text(value: str) -> str:
     return value
 
 
+def _addressable_order_no(value: str) -> str:
+    problem = bounds.order_no_problem(value)
+    if problem is not None:
+        raise ValueError(f"the order no. {problem}")
+    return value
+
+
 def _storable_time(value: datetime) -> datetime:
     if not bounds.time_in_range(value):
         raise ValueError(f"{value.isoformat()} is out of range: times must lie {bounds.TIME_RANGE_TEXT} (UTC)")
@@ -200,7 +207,7 @@ class OrderLine(_Value):
 class Order(_Value):
     """One order with its lines, as exported by the shop platform."""
 
-    order_no: Text64 = Field(min_length=1)
+    order_no: Annotated[Text64, AfterValidator(_addressable_order_no)] = Field(min_length=1)
     source: OrderSource
     status: OrderStatus
     status_raw: Text64 = Field(description="The status text as the platform or file wrote it.")

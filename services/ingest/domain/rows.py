@@ -99,6 +99,8 @@ class RowRules:
         """One cleaned, non-blank cell: a value, `Invalid` or `PLACEHOLDER`."""
         kind = column.kind
         if kind is Kind.ID:
+            if column.key == "order_no" and bounds.order_no_problem(text):
+                return Invalid(issues.DOT_SEGMENT, bounds.DOT_SEGMENT_PROBLEM, "an order no. with other characters")
             return parse_id(text, column.max_length)
         if kind is Kind.TEXT:
             return parse_text(text, column.max_length)
@@ -257,6 +259,8 @@ def _bulk_texts(column: Column, texts: Sequence[str], blob: str) -> list[Any] | 
     if list(map(str.strip, texts)) != list(texts) or blob.startswith("'") or "\x00'" in blob:
         return None
     if column.kind is Kind.ID and _is_scientific(blob):
+        return None
+    if column.key == "order_no" and not bounds.DOT_SEGMENTS.isdisjoint(texts):
         return None
     if column.max_length is not None and max(map(len, texts)) > column.max_length:
         return None

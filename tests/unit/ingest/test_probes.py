@@ -11,6 +11,7 @@ import textwrap
 import uuid
 import zipfile
 
+import pytest
 from openpyxl import Workbook
 
 from services.ingest.application.ingestion import Received, decode
@@ -95,3 +96,19 @@ def test_probe_deeply_nested_json_is_a_dead_letter_not_an_exception() -> None:
     accepted, rejected = decode([Received(0, "orders.ingest.v1", 0, 0, None, nested)])
     assert not accepted
     assert [r.reason for r in rejected] in (["invalid_json"], ["contract_violation"])
+
+
+@pytest.mark.parametrize("order_no", [".", ".."])
+def test_an_order_no_no_url_can_name_is_refused_in_messages_and_files(order_no: str) -> None:
+    from pydantic import ValidationError
+
+    from services.ingest.domain.importing import parse_import
+    from tests.support.orders import message
+
+    with pytest.raises(ValidationError, match="no web address can name"):
+        message(uuid.uuid4(), order_no)
+    header = "Order No.,Order Source,Order Status,Order Time,Store No.,Buyer Mobile,Product ID,Quantity,Unit Price"
+    rows = [header, f"{order_no},Youzan,Paid,2026-11-01 10:00:00,S1,13912345678,P1,1,10.00"]
+    parsed = parse_import(("\n".join(rows) + "\n").encode(), "dots.csv", timezone="Asia/Shanghai")
+    assert [(e.row, e.code) for e in parsed.errors] == [(2, "dot_segment")]
+    assert parsed.orders == []
