@@ -51,6 +51,7 @@ class UploadRequest:
     output: str | None = None
     as_json: bool = False
     timeout: float = 600.0
+    lang: str = "zh"  # messages, outcome labels and the result workbook: zh (zh-CN) or en
 
 
 def exit_code_of(final: dict[str, Any], *, dry_run: bool) -> ExitCode:
@@ -91,7 +92,7 @@ def _run(request: UploadRequest, transport: httpx.BaseTransport | None, out: Tex
     file = Path(request.path)
     if not file.is_file():
         raise ClientError(f"{request.path}: no such file", ExitCode.REFUSED)
-    headers = {"X-API-Key": key}
+    headers = {"X-API-Key": key, "Accept-Language": "zh-CN" if request.lang == "zh" else "en"}
     with httpx.Client(base_url=request.api, headers=headers, timeout=120.0, transport=transport) as client:
         receipt = _upload(client, request, file)
         if request.dry_run:

@@ -12,7 +12,7 @@ from services.rules_bridge.contracts.customer_updated_v1 import CustomerUpdatedV
 from services.rules_bridge.contracts.order_events_v1 import OrderEventV1
 from services.rules_bridge.domain.changes import CustomerSnapshot
 from services.rules_bridge.domain.events import customer_payload, order_data, order_events, order_payload
-from tests.unit.rules_bridge.factories import CUSTOMER, TENANT, change
+from tests.unit.rules_bridge.factories import CUSTOMER, PERSONA, TENANT, change
 
 
 @pytest.mark.parametrize(
@@ -44,8 +44,8 @@ def test_times_keep_their_instant_in_any_zone() -> None:
 
 
 def test_customer_payload_matches_the_contract_model() -> None:
-    snapshot = CustomerSnapshot(TENANT, CUSTOMER, None, "13900000000", "u", "nick", {"order_count": 2}, created=True)
+    snapshot = CustomerSnapshot(TENANT, CUSTOMER, None, "13900000000", "u", "nick", PERSONA, created=True)
     assert customer_payload(snapshot) == CustomerUpdatedV1(
         customer_id=CUSTOMER, sobot_customer_id=None, mobile="13900000000", unionid="u", nickname="nick",
-        persona={"order_count": 2}, created=True,
+        persona=PERSONA, created=True,
     ).model_dump(mode="json")  # fmt: skip
