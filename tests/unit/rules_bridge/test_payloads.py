@@ -49,3 +49,25 @@ def test_customer_payload_matches_the_contract_model() -> None:
         customer_id=CUSTOMER, sobot_customer_id=None, mobile="13900000000", unionid="u", nickname="nick",
         persona=PERSONA, created=True,
     ).model_dump(mode="json")  # fmt: skip
+
+
+def test_event_times_are_utc_with_z_whatever_the_zone_of_the_order() -> None:
+    """docs/rule-engines.md: every time of an event (payload and `ce_time`) is RFC 3339 in UTC with `Z`."""
+    from dataclasses import replace
+
+    east = timezone(timedelta(hours=8))
+    item = change(None, S.PAID)
+    shifted = replace(
+        item,
+        after=replace(
+            item.after,
+            order_time=item.after.order_time.astimezone(east),
+            payment_time=item.after.payment_time.astimezone(east) if item.after.payment_time else None,
+        ),
+    )
+    assert order_payload(shifted)["order_time"] == "2024-05-01T08:00:00Z"
+    assert order_payload(shifted)["payment_time"] == "2024-05-01T08:05:00Z"
+    dumped = order_data(shifted, False).model_dump(mode="json")
+    assert (dumped["order_time"], dumped["payment_time"]) == ("2024-05-01T08:00:00Z", "2024-05-01T08:05:00Z")
+    for record in order_events(shifted):
+        assert record.payload["order_time"].endswith("Z") and record.headers["ce_time"].endswith("Z")
