@@ -541,3 +541,37 @@ def outcome_detail(detail: str, lang: Lang) -> str:
 def all_column_headers() -> frozenset[str]:
     """Every header the template writes, in both languages (all of them parse on upload)."""
     return frozenset(column_header(c, lang) for c in COLUMNS for lang in Lang)
+
+
+def render_vocabulary_markdown() -> str:
+    """The words of both languages as Markdown tables (docs/importing.md embeds them; a test fails on drift)."""
+    rows = [
+        "| Status code | 中文 | English | Also accepted |",
+        "|---|---|---|---|",
+        *(
+            f"| `{s.value}` | {status_label(s, Lang.ZH)} | {status_label(s, Lang.EN)} | "
+            f"{', '.join(STATUS_ALIASES[s][1:]) or ''} |"
+            for s in OrderStatus
+        ),
+        "",
+        "| Source code | 中文 | English | Also accepted |",
+        "|---|---|---|---|",
+        *(
+            f"| `{s.value}` | {source_label(s, Lang.ZH)} | {source_label(s, Lang.EN)} | "
+            f"{', '.join(SOURCE_ALIASES[s][1:]) or ''} |"
+            for s in OrderSource
+        ),
+        "",
+        "| Outcome code | 中文 | English |",
+        "|---|---|---|",
+        *(f"| `{code}` | {zh} | {en} |" for code, (zh, en) in OUTCOMES.items()),
+        "",
+        "| Import state | 中文 | English |",
+        "|---|---|---|",
+        *(f"| `{code}` | {zh} | {en} |" for code, (zh, en) in STATES.items()),
+    ]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # the block between the markers of docs/importing.md
+    print(render_vocabulary_markdown(), end="")
