@@ -18,7 +18,6 @@ from enum import StrEnum
 from services.ingest.domain import bounds, issues
 from services.ingest.domain.order import OrderSource, OrderStatus
 from services.ingest.domain.template import (
-    COLUMNS,
     COLUMNS_BY_KEY,
     ERRORS_HEADER,
     HEADER_INDEX,
@@ -536,11 +535,6 @@ def outcome_detail(detail: str, lang: Lang) -> str:
         if found is not None:
             return zh(found)
     return detail
-
-
-def all_column_headers() -> frozenset[str]:
-    """Every header the template writes, in both languages (all of them parse on upload)."""
-    return frozenset(column_header(c, lang) for c in COLUMNS for lang in Lang)
 
 
 def render_vocabulary_markdown() -> str:

@@ -195,9 +195,12 @@ def _report(out: TextIO, request: UploadRequest, receipt: dict[str, Any], final:
 
 
 def _print_summary(out: TextIO, status: dict[str, Any], request: UploadRequest, receipt: dict[str, Any]) -> None:
-    print(f"state: {status['state']}", file=out)
+    state_label = f" ({status['state_label']})" if status.get("state_label") else ""
+    print(f"state: {status['state']}{state_label}", file=out)
+    labels = {o["code"]: o["label"] for o in status.get("outcomes") or [] if isinstance(o, dict)}
+    labels["orders_held_back"] = labels.get("held_back", "")
     for name in ("created", "updated", "unchanged", "stale_status", "rejected", "dead_lettered", "orders_held_back"):
-        print(f"  {name:<17} {status.get(name, 0)}", file=out)
+        print(f"  {name:<17} {status.get(name, 0):<6} {labels.get(name, '')}".rstrip(), file=out)
     if status.get("failure"):
         print(f"  failure: {status['failure']}", file=out)
     if request.output:

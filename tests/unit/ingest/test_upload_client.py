@@ -162,3 +162,17 @@ def test_the_cli_takes_lang_with_chinese_by_default() -> None:
     assert _parser().parse_args(["import", "f.xlsx", "--lang", "en"]).lang == "en"
     with pytest.raises(SystemExit):
         _parser().parse_args(["import", "f.xlsx", "--lang", "fr"])
+
+
+def test_the_summary_shows_each_outcome_code_with_its_label_in_the_requested_language(upload_file: Path) -> None:
+    labelled = {
+        **DONE,
+        "state_label": "已完成",
+        "outcomes": [
+            {"code": "created", "label": "新建", "count": 2},
+            {"code": "held_back", "label": "暂缓", "count": 0},
+        ],
+    }
+    code, out, _ = run(FakeApi(httpx.Response(202, json=RECEIPT), [labelled]), request_for(upload_file))
+    assert code == ExitCode.OK
+    assert "state: completed (已完成)" in out and "  created           2      新建" in out and "暂缓" in out

@@ -352,7 +352,10 @@ def _build_result(build: Any, header: list[str], rows: Sequence[import_jobs.RowO
 
 def _row_messages(row: import_jobs.RowOutcome, lang: Lang) -> str:
     """A row's issues (`column: message`) and its order's outcome detail, in `lang`."""
-    texts = [f"{i.get('column') or 'row'}: {issue_out(i, lang)['message']}" for i in row.issues]
+    if lang is Lang.ZH:  # a Chinese message names its row and column itself
+        texts = [str(issue_out(i, lang)["message"]) for i in row.issues]
+    else:
+        texts = [f"{i.get('column') or 'row'}: {i.get('message')}" for i in row.issues]
     texts += [row.legacy_issues] if row.legacy_issues else []
     texts += [outcome_detail(row.detail, lang)] if row.detail else []
     return ("；" if lang is Lang.ZH else "; ").join(texts)
