@@ -173,7 +173,7 @@ TEMPLATE_TEXTS: dict[str, tuple[str, str]] = {
     "table.rule": ("规则", "Rule"),
     "table.example": ("示例", "Example"),
     "yes": ("是", "yes"),
-    "required": ("必填。", "Required."),
+    "required": ("必填。", "Required. "),
     "example": ("示例：", "Example: "),
     "rules": ("规则", "Rules"),
     "pick": (
