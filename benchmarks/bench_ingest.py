@@ -27,7 +27,7 @@ from services.ingest.main import ingest_options, producer_broker
 from services.ingest.settings import IngestSettings
 from services.platform.database import create_pool, scratch_database
 from services.platform.topics import delete_topics_with_prefix
-from services.rules_bridge.outbox import emit_events
+from services.rules_bridge.outbox_writer import emit_events
 
 CUSTOMERS_PER_100K = 30_000
 
@@ -118,7 +118,7 @@ async def import_to_completed(settings: IngestSettings, pool: Any, rows: int) ->
     import httpx
 
     from services.ingest.entrypoints.http.app import create_app
-    from services.ingest.samples import sample_rows, write_sample_xlsx
+    from tools.samples import sample_rows, write_sample_xlsx
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.xlsx"

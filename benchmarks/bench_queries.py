@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_queries --orders 1000000
 
-Seeds a tenant named `--tenant-name` with `--orders` orders (services.ingest.seeding) unless one with at least that
+Seeds a tenant named `--tenant-name` with `--orders` orders (tools.seeding) unless one with at least that
 many exists, in which case it is reused and its API key rotated (keys are stored hashed only). Then, for each
 filter combination: p50/p95 of the first page and of a page deep in the listing (keyset cursor), and whether the
 statement's plan reads through indexes (EXPLAIN). Point it at a database of its own: ORDERINFO_DATABASE_URL or
@@ -26,9 +26,9 @@ import httpx
 from services.ingest.adapters.queries import OrderFilter, order_list_statement, prefix_members
 from services.ingest.adapters.tenants import KEY_PREFIX, hash_key
 from services.ingest.entrypoints.http.app import create_app
-from services.ingest.seeding import seed
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database
+from tools.seeding import seed
 
 Combo = tuple[str, OrderFilter]
 

@@ -144,7 +144,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from services.ingest.seeding import seed
+    from tools.seeding import seed
 
     tenant_id, key = _on_database(lambda pool: seed(pool, args.tenant_name, args.orders, args.seed))
     print(f"tenant {args.tenant_name!r} seeded with {args.orders:,} orders: id {tenant_id}")
@@ -153,7 +153,7 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from services.verification.cli import main_verify
+    from tools.verification.cli import main_verify
 
     return main_verify(args.verify_args)
 

@@ -155,7 +155,7 @@ def _demo(api: str, settings: StackSettings) -> None:
 def _demo_file(path: Path) -> Path:
     """300 realistic orders (generated once, deterministically) with two rows broken on purpose, so the demo
     shows row errors and a held-back order as well as created orders."""
-    from services.ingest.samples import sample_rows, write_sample_xlsx
+    from tools.samples import sample_rows, write_sample_xlsx
 
     if not path.exists():
         rows = [list(row) for row in sample_rows(300, 2, seed=2026)]

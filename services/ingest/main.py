@@ -15,13 +15,13 @@ from services.ingest.application.ingestion import IngestOptions
 from services.ingest.application.lifecycle import sweep_forever
 from services.ingest.contracts.orders_ingest_v1 import DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.domain.persona import LifecycleThresholds
-from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile
+from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database
 from services.platform.observability import Metrics, kafka_check, postgres_check, serve_ops
 from services.platform.topics import ensure_topics
-from services.rules_bridge.outbox import emit_events
+from services.rules_bridge.outbox_writer import emit_events
 
 log = logging.getLogger("orderinfo.ingest")
 

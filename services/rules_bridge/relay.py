@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
+from services.core.bounds import MAX_MESSAGE_BYTES
 from services.platform.topics import TopicSpec
 from services.rules_bridge.adapters import outbox_store, sql
 from services.rules_bridge.adapters.outbox_store import N_SHARDS, Parking, PendingRow, ShardBacklog

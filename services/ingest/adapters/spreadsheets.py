@@ -19,8 +19,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from services.ingest.domain.importing import ParsedImport, SheetRow
-from services.ingest.domain.template import (
+from services.ingest.application.parsing import ParsedImport, SheetRow
+from services.ingest.domain.spreadsheet.template import (
     COLUMNS,
     ERRORS_HEADER,
     RESULT_HEADER,
@@ -31,7 +31,7 @@ from services.ingest.domain.template import (
     Kind,
     column_rule,
 )
-from services.ingest.domain.validation import FORMULA_PREFIXES, visible
+from services.ingest.domain.spreadsheet.values import FORMULA_PREFIXES, visible
 
 ORDERS_SHEET = "Orders"
 INSTRUCTIONS_SHEET = "Instructions"

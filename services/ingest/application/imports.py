@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from services.core import bounds
+from services.core.order import Order
 from services.ingest.adapters import import_jobs, order_store
 from services.ingest.adapters.import_jobs import ImportRow, NewImport, RowColumns
-from services.ingest.application.workers import UPLOADS, run_in
-from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
-from services.ingest.domain import bounds, issues
-from services.ingest.domain.importing import (
+from services.ingest.application.parsing import (
     ImportFileError,
     ImportOptions,
     ParsedImport,
@@ -34,9 +33,11 @@ from services.ingest.domain.importing import (
     issues_by_row,
     parse_import,
 )
-from services.ingest.domain.order import Order
+from services.ingest.application.workers import UPLOADS, run_in
+from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
 from services.ingest.domain.planning import Incoming, plan_round
-from services.ingest.domain.validation import visible
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.values import visible
 
 log = logging.getLogger("orderinfo.imports")
 FIRST_ERRORS = 20

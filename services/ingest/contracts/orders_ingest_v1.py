@@ -38,8 +38,8 @@ from uuid import UUID
 
 from pydantic import BeforeValidator, ConfigDict, Field
 
-from services.ingest.domain import bounds
-from services.ingest.domain.order import Order, Text, json_integer
+from services.core import bounds
+from services.core.order import Order, Text, json_integer
 from services.platform.topics import TopicSpec
 
 SCHEMA_VERSION = 1

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from services.ingest.domain.order import OrderStatus
+from services.core.order import OrderStatus
 
 PAID_STATUSES: tuple[str, ...] = (
     OrderStatus.PAID.value,

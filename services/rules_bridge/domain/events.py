@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.ingest.domain.order import OrderStatus
-from services.ingest.domain.status import next_status
+from services.core.changes import CustomerSnapshot, OrderChange, OrderSnapshot
+from services.core.order import OrderStatus
+from services.core.status import next_status
 from services.rules_bridge.contracts import customer_updated_v1 as customers
 from services.rules_bridge.contracts import order_events_v1 as orders
-from services.rules_bridge.domain.changes import CustomerSnapshot, OrderChange, OrderSnapshot
 from services.rules_bridge.domain.milestones import reached
 
 EVENT_NAMESPACE = uuid.UUID("7f0c4a52-4a1e-5b7e-9d7c-0e5a2b8f3c11")  # fixed forever: ids depend on it

@@ -16,8 +16,8 @@ from services.ingest import errors
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.application.ingestion import BatchResult, Received, ingest_batch
 from services.ingest.contracts.orders_ingest_v1 import message_key
-from services.rules_bridge.outbox import emit_events
-from services.verification.workload import order_message, record_job
+from services.rules_bridge.outbox_writer import emit_events
+from tools.verification.workload import order_message, record_job
 
 pytestmark = pytest.mark.integration
 _offsets = itertools.count()

@@ -15,12 +15,12 @@ from openpyxl import Workbook
 
 from services.ingest.application.ingestion import Received, ingest_batch
 from services.ingest.contracts.orders_ingest_v1 import message_key
-from services.ingest.samples import SAMPLE_HEADER, sample_rows
-from services.rules_bridge.outbox import emit_events
+from services.rules_bridge.outbox_writer import emit_events
 from tests.integration.hostile.conftest import Api, upload
 from tests.integration.query.conftest import ingest, new_tenant
 from tests.support.orders import message
 from tests.support.waiting import eventually
+from tools.samples import SAMPLE_HEADER, sample_rows
 
 pytestmark = pytest.mark.integration
 

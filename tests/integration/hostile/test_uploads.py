@@ -14,9 +14,10 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from services.ingest.domain import bounds, issues
-from services.ingest.samples import SampleRow, sample_rows, write_sample_csv, write_sample_xlsx
+from services.core import bounds
+from services.ingest.domain.spreadsheet import issues
 from tests.integration.hostile.conftest import MAX_UPLOAD, Api, csv_bytes, header_index, upload
+from tools.samples import SampleRow, sample_rows, write_sample_csv, write_sample_xlsx
 
 pytestmark = pytest.mark.integration
 TEXT_COLUMNS = ["Store Name", "Product Name", "Buyer Nickname", "Receiver Name", "Receiver Address", "Remark"]

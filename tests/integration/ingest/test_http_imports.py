@@ -20,11 +20,11 @@ from services.ingest.adapters.tenants import create_tenant
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
 from services.ingest.entrypoints.http.app import create_app
 from services.ingest.main import ingest_options, producer_broker
-from services.ingest.samples import SAMPLE_HEADER, sample_rows, write_sample_xlsx
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
-from services.rules_bridge.outbox import emit_events
+from services.rules_bridge.outbox_writer import emit_events
 from tests.support.waiting import eventually
+from tools.samples import SAMPLE_HEADER, sample_rows, write_sample_xlsx
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

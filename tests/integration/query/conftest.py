@@ -24,7 +24,7 @@ from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_ke
 from services.ingest.entrypoints.http.app import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
-from services.rules_bridge.outbox import emit_events
+from services.rules_bridge.outbox_writer import emit_events
 from tests.support.orders import SHANGHAI, line, message
 
 BASE = datetime(2026, 3, 1, 9, 0, tzinfo=SHANGHAI)

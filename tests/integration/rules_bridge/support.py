@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from services.ingest.domain.order import OrderStatus
+from services.core.order import OrderStatus
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.adapters.outbox_store import PendingRow, enqueue, shard_of
 from services.rules_bridge.domain.events import OutboxRecord, order_events
@@ -19,8 +19,8 @@ from services.rules_bridge.examples.rule_engine import OrderEvent, RuleEngine
 from services.rules_bridge.main import create_topics, serve
 from services.rules_bridge.relay import Relay, RelayMetrics
 from services.rules_bridge.settings import RelaySettings
-from services.verification.scenarios import large_order_events, payload_bytes
 from tests.unit.rules_bridge.factories import change
+from tools.verification.scenarios import large_order_events, payload_bytes
 
 DEADLINE_S = 30.0
 

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-from services.ingest.domain.bounds import MAX_LINES_PER_ORDER, MAX_MESSAGE_BYTES
+from services.core.bounds import MAX_LINES_PER_ORDER, MAX_MESSAGE_BYTES
 from services.ingest.domain.identity import CustomerIndex
 from services.ingest.domain.planning import Incoming, RoundPlan, StoredOrder, plan_round
 from services.rules_bridge.domain.events import order_events

@@ -15,7 +15,7 @@ import pytest
 from openpyxl import Workbook
 
 from services.ingest.application.ingestion import Received, decode
-from services.ingest.samples import SAMPLE_HEADER
+from tools.samples import SAMPLE_HEADER
 
 
 def _wide_sheet_without_references() -> bytes:
@@ -38,7 +38,7 @@ def _wide_sheet_without_references() -> bytes:
 
 PARSE = textwrap.dedent("""
     import sys
-    from services.ingest.domain.importing import ImportFileError, parse_import
+    from services.ingest.application.parsing import ImportFileError, parse_import
     try:
         parse_import(sys.stdin.buffer.read(), "wide.xlsx")
     except ImportFileError as exc:
@@ -102,7 +102,7 @@ def test_probe_deeply_nested_json_is_a_dead_letter_not_an_exception() -> None:
 def test_an_order_no_no_url_can_name_is_refused_in_messages_and_files(order_no: str) -> None:
     from pydantic import ValidationError
 
-    from services.ingest.domain.importing import parse_import
+    from services.ingest.application.parsing import parse_import
     from tests.support.orders import message
 
     with pytest.raises(ValidationError, match="no web address can name"):

@@ -7,10 +7,10 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from services.ingest.domain.order import OrderStatus as S
+from services.core.changes import CustomerSnapshot
+from services.core.order import OrderStatus as S
 from services.rules_bridge.contracts.customer_updated_v1 import CustomerUpdatedV1
 from services.rules_bridge.contracts.order_events_v1 import OrderEventV1
-from services.rules_bridge.domain.changes import CustomerSnapshot
 from services.rules_bridge.domain.events import customer_payload, order_data, order_events, order_payload
 from tests.unit.rules_bridge.factories import CUSTOMER, TENANT, change
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from services.ingest.domain.order import OrderSource, OrderStatus
-from services.ingest.domain.template import SOURCE_ALIASES, SOURCE_LABELS, STATUS_ALIASES, STATUS_LABELS
+from services.core.order import OrderSource, OrderStatus
+from services.ingest.domain.spreadsheet.template import SOURCE_ALIASES, SOURCE_LABELS, STATUS_ALIASES, STATUS_LABELS
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"

@@ -14,9 +14,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from services.core.order import OrderSource, OrderStatus
 from services.ingest.adapters import pipeline
 from services.ingest.adapters.tenants import Tenant, tenant_for_key
-from services.ingest.domain.order import OrderSource, OrderStatus
 from services.ingest.entrypoints.console.session import COOKIE, new_session, set_cookie
 from services.ingest.entrypoints.console.web import (
     PREFIX,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from services.ingest.adapters import queries
 from services.ingest.adapters.queries import OrderFilter
-from services.ingest.domain.validation import Invalid, normalise_mobile, parse_mobile
+from services.ingest.domain.spreadsheet.values import Invalid, normalise_mobile, parse_mobile
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 from services.ingest.entrypoints.http.schemas import CustomerOut, OrderSummary

@@ -23,9 +23,9 @@ from services.ingest.application.imports import (
     storable_filename,
     submit_import,
 )
+from services.ingest.application.parsing import ImportFileError, ImportOptions, SheetRow
 from services.ingest.application.workers import UPLOADS, run_in
 from services.ingest.contracts.orders_ingest_v1 import TOPIC
-from services.ingest.domain.importing import ImportFileError, ImportOptions, SheetRow
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
 from services.ingest.entrypoints.http.downloads import WORKBOOKS
 from services.ingest.entrypoints.http.limits import UploadSlot

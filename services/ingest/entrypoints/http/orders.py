@@ -14,10 +14,10 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query
 from pydantic import AfterValidator, AwareDatetime
 
+from services.core.bounds import unstorable_char
 from services.ingest.adapters import queries
 from services.ingest.adapters.queries import OrderFilter, Position
-from services.ingest.domain.bounds import unstorable_char
-from services.ingest.domain.template import SOURCE_INDEX, STATUS_INDEX, label_key
+from services.ingest.domain.spreadsheet.template import SOURCE_INDEX, STATUS_INDEX, label_key
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 from services.ingest.entrypoints.http.schemas import OrderDetail, OrderPage, OrderSummary

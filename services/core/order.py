@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.ingest.domain import bounds
+from services.core import bounds
 
 
 class OrderSource(StrEnum):

@@ -1,6 +1,6 @@
 """The published contract of every topic: `schemas/` is generated from here; a test fails when it drifts.
 
-`python -m services.rules_bridge.contracts.catalog --write` regenerates `schemas/`; `--check` exits 1 on drift.
+`python -m tools.catalog --write` regenerates `schemas/`; `--check` exits 1 on drift.
 For each entry: `<topic>.schema.json` (JSON Schema of the message value), `<topic>.examples.json` (example
 values, each valid against the schema) and one AsyncAPI 3.0 document, `asyncapi.json`, of all topics.
 Add a topic by appending an `Entry` to `ENTRIES`.
@@ -18,10 +18,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from services.core.order import OrderStatus
 from services.ingest.contracts import orders_ingest_v1
-from services.ingest.domain.order import OrderStatus
 from services.platform.topics import TopicSpec
-from services.rules_bridge.contracts import customer_updated_v1, examples, order_events_v1
+from services.rules_bridge.contracts import customer_updated_v1, order_events_v1
+from tools import contract_examples as examples
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[3] / "schemas"
 ASYNCAPI_FILE = "asyncapi.json"
@@ -203,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     stale = drift()
     for name in stale:
-        print(f"schemas/{name} differs from the code: run `python -m services.rules_bridge.contracts.catalog --write`")
+        print(f"schemas/{name} differs from the code: run `python -m tools.catalog --write`")
     return 1 if stale else 0
 
 

@@ -21,9 +21,9 @@ import struct
 import zipfile
 import zlib
 
-from services.ingest.domain import issues
-from services.ingest.domain.issues import ImportFileError
-from services.ingest.domain.options import ImportOptions
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.issues import ImportFileError
+from services.ingest.domain.spreadsheet.options import ImportOptions
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
 _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)

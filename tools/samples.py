@@ -15,7 +15,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from services.ingest.domain.template import COLUMNS, SOURCE_ALIASES, SOURCE_LABELS, STATUS_LABELS
+from services.ingest.domain.spreadsheet.template import COLUMNS, SOURCE_ALIASES, SOURCE_LABELS, STATUS_LABELS
 
 EXTRA_HEADER = "Channel Note"
 SAMPLE_HEADER: tuple[str, ...] = (*(column.header for column in COLUMNS), EXTRA_HEADER)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from services.ingest.domain.order import OrderStatus
+from services.core.order import OrderStatus
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,22 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.ingest.domain import bounds, issues
-from services.ingest.domain.grouping import HeldBackOrder, group_rows
-from services.ingest.domain.issues import ImportFileError, RowIssue
-from services.ingest.domain.options import DEFAULT_OPTIONS, ImportOptions
-from services.ingest.domain.order import Order
-from services.ingest.domain.rows import Field, RowRules, check_rows
-from services.ingest.domain.sheets import Table, read_table
-from services.ingest.domain.template import COLUMNS_BY_KEY, HEADER_INDEX, IGNORED_HEADERS, REQUIRED_KEYS, header_key
-from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile, visible
+from services.core import bounds
+from services.core.order import Order
+from services.ingest.adapters.spreadsheet_reader import Table, read_table
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.issues import ImportFileError, RowIssue
+from services.ingest.domain.spreadsheet.options import DEFAULT_OPTIONS, ImportOptions
+from services.ingest.domain.spreadsheet.rows import Field, RowRules, check_rows
+from services.ingest.domain.spreadsheet.split import HeldBackOrder, group_rows
+from services.ingest.domain.spreadsheet.template import (
+    COLUMNS_BY_KEY,
+    HEADER_INDEX,
+    IGNORED_HEADERS,
+    REQUIRED_KEYS,
+    header_key,
+)
+from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile, visible
 
 __all__ = [
     "DEFAULT_OPTIONS",

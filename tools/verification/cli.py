@@ -13,8 +13,8 @@ from pathlib import Path
 
 from services.platform.settings import ConnectionSettings
 from services.platform.topics import delete_topics_with_prefix
-from services.verification.env import VerifyEnv, fresh_database, private_stack
-from services.verification.scenarios import RESTART_SCENARIOS, SHARED_SCENARIOS, ScenarioReport
+from tools.verification.env import VerifyEnv, fresh_database, private_stack
+from tools.verification.scenarios import RESTART_SCENARIOS, SHARED_SCENARIOS, ScenarioReport
 
 COLUMNS = ("scenario", "injected", "orders exp/found", "events exp/found", "duplicates", "verdict")
 

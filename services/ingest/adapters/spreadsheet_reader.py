@@ -18,12 +18,12 @@ from typing import Any
 
 from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
-from services.ingest.domain import issues
-from services.ingest.domain.archive import ErrorCells, inspect_xlsx
-from services.ingest.domain.issues import ImportFileError
-from services.ingest.domain.options import ImportOptions
-from services.ingest.domain.template import COLUMNS_BY_KEY, HEADER_INDEX, Kind, header_key
-from services.ingest.domain.validation import display_text, is_exact_id_number
+from services.ingest.adapters.xlsx_archive import ErrorCells, inspect_xlsx
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.issues import ImportFileError
+from services.ingest.domain.spreadsheet.options import ImportOptions
+from services.ingest.domain.spreadsheet.template import COLUMNS_BY_KEY, HEADER_INDEX, Kind, header_key
+from services.ingest.domain.spreadsheet.values import display_text, is_exact_id_number
 
 UTF8_BOM = b"\xef\xbb\xbf"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

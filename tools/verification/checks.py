@@ -19,7 +19,7 @@ from services.ingest.contracts.orders_ingest_v1 import DLQ_TOPIC
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.contracts import order_events_v1
 from services.rules_bridge.domain.milestones import reached
-from services.verification.workload import Workload
+from tools.verification.workload import Workload
 
 Conn = Any
 T = TypeVar("T")

@@ -16,10 +16,11 @@ from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from services.ingest.domain import bounds, issues
-from services.ingest.domain.issues import RowIssue
-from services.ingest.domain.template import BUYER_KEYS, COLUMNS_BY_KEY, STORE_KEYS, Column, Kind
-from services.ingest.domain.validation import (
+from services.core import bounds
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.issues import RowIssue
+from services.ingest.domain.spreadsheet.template import BUYER_KEYS, COLUMNS_BY_KEY, STORE_KEYS, Column, Kind
+from services.ingest.domain.spreadsheet.values import (
     CENT,
     ERROR_VALUE,
     INEXACT_ID,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from services.ingest.domain import bounds
-from services.ingest.domain.order import OrderSource, OrderStatus
+from services.core import bounds
+from services.core.order import OrderSource, OrderStatus
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -249,5 +249,5 @@ def render_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":  # `python -m services.ingest.domain.template > docs/import-template.md`
+if __name__ == "__main__":  # `python -m services.ingest.domain.spreadsheet.template > docs/import-template.md`
     print(render_markdown())

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.ingest.domain.order import OrderStatus
+from services.core.changes import CustomerSnapshot, LineSnapshot, OrderChange, OrderSnapshot
+from services.core.order import OrderStatus
 from services.rules_bridge.domain import events
-from services.rules_bridge.domain.changes import CustomerSnapshot, LineSnapshot, OrderChange, OrderSnapshot
 
 TENANT = uuid.UUID("0b6f3c2e-5d1a-4e8f-9a7b-3c2d1e0f4a5b")
 CUSTOMER = uuid.UUID("6a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d")

@@ -11,10 +11,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 
-from services.ingest.domain import bounds, issues
-from services.ingest.domain.bounds import MAX_MONEY, MAX_QUANTITY
-from services.ingest.domain.order import OrderSource, OrderStatus
-from services.ingest.domain.template import SOURCE_INDEX, SOURCE_LABELS, STATUS_INDEX, STATUS_LABELS, label_key
+from services.core import bounds
+from services.core.bounds import MAX_MONEY, MAX_QUANTITY
+from services.core.order import OrderSource, OrderStatus
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.template import (
+    SOURCE_INDEX,
+    SOURCE_LABELS,
+    STATUS_INDEX,
+    STATUS_LABELS,
+    label_key,
+)
 
 CENT = Decimal("0.01")
 # Extra decimals count as floating-point noise (rounded) when this close to a whole cent: absolute 1e-9, or

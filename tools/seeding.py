@@ -20,8 +20,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from services.core.order import OrderSource, OrderStatus
 from services.ingest.adapters.tenants import create_tenant
-from services.ingest.domain.order import OrderSource, OrderStatus
 from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, OrderAggregates, build_persona
 
 CHUNK = 50_000

@@ -1,4 +1,4 @@
-"""`python -m services.verification.relay_probe`: the real relay process (`orderinfo relay`), made to stop dead
+"""`python -m tools.verification.relay_probe`: the real relay process (`orderinfo relay`), made to stop dead
 between publishing a batch and marking it sent, so a scenario can SIGKILL it exactly there.
 
 After `ORDERINFO_VERIFY_HOLD_AFTER_BATCHES` batches were published (default 1), it writes

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.ingest.domain.order import OrderStatus
+from services.core.order import OrderStatus
 
 STAGES: tuple[OrderStatus, ...] = (
     OrderStatus.TO_BE_PAID,

@@ -1,7 +1,7 @@
 """Load: several tenants upload big files at once through the HTTP API (a uvicorn subprocess) while a consumer and
 a relay process work; reports throughput, latencies and every error, and counts deadlocks retried internally.
 
-`python -m services.verification.load --tenants 4 --rows 5000` runs it on the local stack, in a fresh database
+`python -m tools.verification.load --tenants 4 --rows 5000` runs it on the local stack, in a fresh database
 and topic prefix.
 """
 
@@ -22,13 +22,13 @@ from typing import Any
 import httpx
 
 from services.ingest.adapters.tenants import create_tenant
-from services.ingest.samples import sample_rows, write_sample_xlsx
 from services.platform.database import create_pool
 from services.platform.settings import ConnectionSettings
 from services.platform.topics import delete_topics_with_prefix
-from services.verification.checks import ScenarioTimeout, eventually
-from services.verification.env import VerifyEnv, ensure_all_topics, fresh_database, scoped
-from services.verification.processes import ProcessGroup, ServiceProcess, service_env
+from tools.samples import sample_rows, write_sample_xlsx
+from tools.verification.checks import ScenarioTimeout, eventually
+from tools.verification.env import VerifyEnv, ensure_all_topics, fresh_database, scoped
+from tools.verification.processes import ProcessGroup, ServiceProcess, service_env
 
 FINAL = {"completed", "completed_with_errors", "failed"}
 LINES_PER_ORDER = 2
@@ -174,7 +174,7 @@ async def main_async(tenants: int, rows: int) -> LoadReport:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.verification.load", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.verification.load", description=__doc__)
     parser.add_argument("--tenants", type=int, default=4)
     parser.add_argument("--rows", type=int, default=5000)
     args = parser.parse_args(argv)

@@ -15,10 +15,10 @@ from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 
+from services.core.order import OrderStatus
 from services.ingest.adapters.import_jobs import NewImport, queued_rows, record_import
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.contracts.orders_ingest_v1 import TOPIC, OrderIngestV1, message_key
-from services.ingest.domain.order import OrderStatus
 from services.platform.settings import ConnectionSettings
 
 SHANGHAI = timezone(timedelta(hours=8))

@@ -21,10 +21,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from services.ingest.domain import bounds, issues
-from services.ingest.domain.issues import RowIssue
-from services.ingest.domain.order import Buyer, Order, OrderLine, Receiver, Store
-from services.ingest.domain.rows import INVALID, CheckedRows, Field, shown
+from services.core import bounds
+from services.core.order import Buyer, Order, OrderLine, Receiver, Store
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.issues import RowIssue
+from services.ingest.domain.spreadsheet.rows import INVALID, CheckedRows, Field, shown
 
 ORDER_LEVEL_KEYS = (
     "source",

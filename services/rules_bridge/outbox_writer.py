@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from services.core.changes import CustomerSnapshot, OrderChange
 from services.rules_bridge.adapters.outbox_store import N_SHARDS, Conn, backlog, enqueue
-from services.rules_bridge.domain.changes import CustomerSnapshot, OrderChange
 from services.rules_bridge.domain.events import OutboxRecord, customer_updated, order_events
 
 __all__ = ["N_SHARDS", "OutboxRecord", "backlog", "emit_events", "enqueue"]

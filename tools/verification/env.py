@@ -25,7 +25,7 @@ from services.platform.stack import kafka, postgres
 from services.platform.stack.settings import StackSettings
 from services.rules_bridge.main import create_topics
 from services.rules_bridge.settings import RelaySettings
-from services.verification.processes import ProcessGroup, ServiceProcess, service_env
+from tools.verification.processes import ProcessGroup, ServiceProcess, service_env
 
 PRIVATE_PORTS = {"kafka_port": 19192, "kafka_controller_port": 19193, "postgres_port": 15532}
 CONSUMER_ENV = {"ORDERINFO_CONSUMER_MAX_RECORDS": "100"}
@@ -132,4 +132,4 @@ class VerifyEnv:
             "ORDERINFO_VERIFY_HOLD_FILE": str(hold_file),
             "ORDERINFO_VERIFY_HOLD_AFTER_BATCHES": str(hold_after_batches),
         }
-        return group.spawn("relay-held", ["services.verification.relay_probe"], service_env(settings, extra))
+        return group.spawn("relay-held", ["tools.verification.relay_probe"], service_env(settings, extra))

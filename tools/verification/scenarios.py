@@ -21,23 +21,23 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from services.core.bounds import MAX_MESSAGE_BYTES
+from services.core.changes import LineSnapshot, OrderChange, OrderSnapshot
+from services.core.order import OrderStatus
 from services.ingest import errors
 from services.ingest.adapters import import_jobs
 from services.ingest.contracts.orders_ingest_v1 import message_key
-from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
-from services.ingest.domain.order import OrderStatus
 from services.ingest.entrypoints.consumer import PROCESSING_ERROR
 from services.platform.database import create_pool
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.adapters.outbox_store import enqueue
 from services.rules_bridge.contracts import order_events_v1
-from services.rules_bridge.domain.changes import LineSnapshot, OrderChange, OrderSnapshot
 from services.rules_bridge.domain.events import OutboxRecord, order_events
-from services.verification import checks
-from services.verification.checks import Findings, eventually
-from services.verification.env import VerifyEnv, ensure_all_topics, scoped
-from services.verification.processes import ProcessGroup
-from services.verification.workload import RawRecord, Workload, new_tenant, order_message, prepare, publish
+from tools.verification import checks
+from tools.verification.checks import Findings, eventually
+from tools.verification.env import VerifyEnv, ensure_all_topics, scoped
+from tools.verification.processes import ProcessGroup
+from tools.verification.workload import RawRecord, Workload, new_tenant, order_message, prepare, publish
 
 PASS = "PASS"
 SETTLE_S = 120.0
