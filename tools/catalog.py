@@ -24,7 +24,7 @@ from services.platform.topics import TopicSpec
 from services.rules_bridge.contracts import customer_updated_v1, order_events_v1
 from tools import contract_examples as examples
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[3] / "schemas"
+SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
 ASYNCAPI_FILE = "asyncapi.json"
 
 
