@@ -23,8 +23,8 @@ from services.core.order import OrderStatus
 from services.platform.database import open_database, scratch_database
 from services.platform.topics import delete_topics_with_prefix
 from services.rules_bridge.adapters.outbox_store import enqueue
-from services.rules_bridge.domain.events import OutboxRecord, order_events
 from services.rules_bridge.main import create_topics, serve
+from services.rules_bridge.outbox_writer import OutboxRecord, order_events
 from services.rules_bridge.relay import RelayMetrics
 from services.rules_bridge.settings import RelaySettings
 

@@ -32,7 +32,7 @@ from services.platform.database import create_pool
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.adapters.outbox_store import enqueue
 from services.rules_bridge.contracts import order_events_v1
-from services.rules_bridge.domain.events import OutboxRecord, order_events
+from services.rules_bridge.outbox_writer import OutboxRecord, order_events
 from tools.verification import checks
 from tools.verification.checks import Findings, eventually
 from tools.verification.env import VerifyEnv, ensure_all_topics, scoped

@@ -39,6 +39,7 @@ from uuid import UUID
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from services.core import bounds
+from services.core.keys import order_key
 from services.core.order import Order, Text, json_integer
 from services.platform.topics import TopicSpec
 
@@ -66,4 +67,4 @@ class OrderIngestV1(Order):
 
 def message_key(tenant_id: UUID, order_no: str) -> bytes:
     """Partition key: one order's messages stay on one partition, in order."""
-    return f"{tenant_id}:{order_no}".encode()
+    return order_key(tenant_id, order_no).encode()

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.core.changes import CustomerSnapshot, OrderChange, OrderSnapshot
+from services.core.keys import customer_key, order_key
 from services.core.order import OrderStatus
 from services.core.status import next_status
 from services.rules_bridge.contracts import customer_updated_v1 as customers
@@ -46,7 +47,7 @@ def event_id(*parts: object) -> str:
     return str(uuid.uuid5(EVENT_NAMESPACE, ":".join(str(p) for p in parts)))
 
 
-def order_events(change: OrderChange, *, at: datetime | None = None) -> list[OutboxRecord]:
+def order_events(change: OrderChange, *, at: datetime) -> list[OutboxRecord]:
     """The events of one effective order change, in the order they must be published; `at` is `ce_time`."""
     after = change.after
     milestones = reached(change.before_status, after.status)
@@ -59,14 +60,11 @@ def order_events(change: OrderChange, *, at: datetime | None = None) -> list[Out
         shaped = [(orders.ORDER_UPDATED, False, updated_id)]
     else:
         return []
-    when = at or datetime.now(UTC)
     data = order_payload(change)
-    return [
-        _order_record(change, kind, {**data, "inferred": inferred}, ident, when) for kind, inferred, ident in shaped
-    ]
+    return [_order_record(change, kind, {**data, "inferred": inferred}, ident, at) for kind, inferred, ident in shaped]
 
 
-def customer_updated(snapshot: CustomerSnapshot, *, at: datetime | None = None) -> OutboxRecord:
+def customer_updated(snapshot: CustomerSnapshot, *, at: datetime) -> OutboxRecord:
     """The `customer.updated` event of a customer's new state; its id changes only when the data does."""
     payload = customer_payload(snapshot)
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
@@ -74,17 +72,17 @@ def customer_updated(snapshot: CustomerSnapshot, *, at: datetime | None = None) 
     headers = cloudevent_headers(
         ident, customers.SOURCE, customers.CUSTOMER_UPDATED, str(snapshot.customer_id), snapshot.tenant_id, at
     )
-    key = f"{snapshot.tenant_id}:{snapshot.customer_id}"
+    key = customer_key(snapshot.tenant_id, snapshot.customer_id)
     return OutboxRecord(
         snapshot.tenant_id, customers.TOPIC.name, key, ident, customers.CUSTOMER_UPDATED, headers, payload
     )
 
 
 def cloudevent_headers(
-    ident: str, source: str, event_type: str, subject: str, tenant_id: uuid.UUID, at: datetime | None
+    ident: str, source: str, event_type: str, subject: str, tenant_id: uuid.UUID, at: datetime
 ) -> dict[str, str]:
     """CloudEvents 1.0 attributes as Kafka binary-mode headers (`ce_` prefix, `content-type`)."""
-    when = (at or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    when = at.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return {
         "ce_specversion": SPECVERSION,
         "ce_id": ident,
@@ -100,7 +98,7 @@ def cloudevent_headers(
 def _order_record(change: OrderChange, kind: str, payload: dict[str, Any], ident: str, at: datetime) -> OutboxRecord:
     after = change.after
     headers = cloudevent_headers(ident, orders.SOURCE, kind, after.order_no, change.tenant_id, at)
-    key = f"{change.tenant_id}:{after.order_no}"
+    key = order_key(change.tenant_id, after.order_no)
     return OutboxRecord(change.tenant_id, orders.TOPIC.name, key, ident, kind, headers, payload)
 
 

@@ -14,9 +14,9 @@ import asyncpg
 from services.core.order import OrderStatus
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.adapters.outbox_store import PendingRow, enqueue, shard_of
-from services.rules_bridge.domain.events import OutboxRecord, order_events
 from services.rules_bridge.examples.rule_engine import OrderEvent, RuleEngine
 from services.rules_bridge.main import create_topics, serve
+from services.rules_bridge.outbox_writer import OutboxRecord, order_events
 from services.rules_bridge.relay import Relay, RelayMetrics
 from services.rules_bridge.settings import RelaySettings
 from tests.unit.rules_bridge.factories import change

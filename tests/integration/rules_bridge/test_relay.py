@@ -18,8 +18,8 @@ from cloudevents.core.formats.json import JSONFormat
 from services.core.order import OrderStatus
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.adapters.outbox_store import N_SHARDS, backlog, enqueue, prune, shard_of
-from services.rules_bridge.domain.events import customer_updated, order_events
 from services.rules_bridge.main import create_topics, serve
+from services.rules_bridge.outbox_writer import customer_updated, order_events
 from services.rules_bridge.relay import RelayMetrics
 from tests.integration.rules_bridge.support import (
     DEADLINE_S,

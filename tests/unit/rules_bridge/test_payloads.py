@@ -11,7 +11,8 @@ from services.core.changes import CustomerSnapshot
 from services.core.order import OrderStatus as S
 from services.rules_bridge.contracts.customer_updated_v1 import CustomerUpdatedV1
 from services.rules_bridge.contracts.order_events_v1 import OrderEventV1
-from services.rules_bridge.domain.events import customer_payload, order_data, order_events, order_payload
+from services.rules_bridge.domain.events import customer_payload, order_data, order_payload
+from services.rules_bridge.outbox_writer import order_events
 from tests.unit.rules_bridge.factories import CUSTOMER, TENANT, change
 
 
