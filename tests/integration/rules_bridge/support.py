@@ -52,11 +52,15 @@ class SimulatedCrash(Exception):
     pass
 
 
-class CrashingRelay(Relay):
-    """Dies after its first batch reached the broker, before marking it sent."""
+async def _crash(rows: Sequence[PendingRow]) -> None:
+    raise SimulatedCrash(f"killed after publishing {len(rows)} rows")
 
-    async def _after_publish(self, rows: Sequence[PendingRow]) -> None:
-        raise SimulatedCrash(f"killed after publishing {len(rows)} rows")
+
+class CrashingRelay(Relay):
+    """Dies after its first batch reached the broker, before marking it sent (the relay's `after_publish` hook)."""
+
+    def __init__(self, settings: RelaySettings, metrics: RelayMetrics | None = None) -> None:
+        super().__init__(settings, metrics, after_publish=_crash)
 
 
 @contextlib.asynccontextmanager
