@@ -19,7 +19,7 @@ from typing import Any
 
 import uvicorn
 
-from services.ingest.entrypoints.http.app import create_app
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database, scratch_database
 from services.platform.topics import delete_topics_with_prefix

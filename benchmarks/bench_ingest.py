@@ -117,7 +117,7 @@ async def import_to_completed(settings: IngestSettings, pool: Any, rows: int) ->
 
     import httpx
 
-    from services.ingest.entrypoints.http.app import create_app
+    from services.ingest.main import create_app
     from tools.samples import sample_rows, write_sample_xlsx
 
     with tempfile.TemporaryDirectory() as folder:

@@ -25,7 +25,7 @@ import httpx
 
 from services.ingest.adapters.queries import OrderFilter, order_list_statement, prefix_members
 from services.ingest.adapters.tenants import KEY_PREFIX, hash_key
-from services.ingest.entrypoints.http.app import create_app
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database
 from tools.seeding import seed

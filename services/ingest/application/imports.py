@@ -38,6 +38,7 @@ from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_ke
 from services.ingest.domain.planning import Incoming, plan_round
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.values import visible
+from services.platform.publisher import KeyedPublisher, KeyedRecord
 
 log = logging.getLogger("orderinfo.imports")
 FIRST_ERRORS = 20
@@ -57,6 +58,17 @@ class OutgoingOrder:
 
 # Publishes every message with its key; answers, per message and in order, None (acknowledged) or the error.
 Publish = Callable[[Sequence[OutgoingOrder]], Awaitable[Sequence[BaseException | None]]]
+JSON = {"content-type": "application/json"}
+
+
+def publishing_to(publisher: KeyedPublisher, topic: str) -> Publish:
+    """The upload's `Publish` over the keyed publisher: each order's message on `topic` (physical name), with its
+    key, none awaited in turn (see `platform.publisher`)."""
+
+    async def publish(outgoing: Sequence[OutgoingOrder]) -> Sequence[BaseException | None]:
+        return await publisher.publish_all([KeyedRecord(topic, item.key, item.value, dict(JSON)) for item in outgoing])
+
+    return publish
 
 
 class PublishingFailed(Exception):

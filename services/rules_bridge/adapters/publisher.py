@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kafka_errors
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+from services.platform.publisher import KeyedPublisher, KeyedRecord
 from services.rules_bridge.adapters.outbox_store import PendingRow
 from services.rules_bridge.domain import delivery
 from services.rules_bridge.domain.delivery import Outcome, ParkReason, Verdict
@@ -97,6 +98,7 @@ class Publisher:
         self._new_producer, self._topic = new_producer, physical_topic
         self._known, self._limit, self._on_replace = known_topics, limit, on_replace
         self._producer: AIOKafkaProducer | None = None
+        self._keyed: KeyedPublisher | None = None  # over `_producer`
 
     async def start(self) -> None:
         producer = self._new_producer()
@@ -105,10 +107,10 @@ class Publisher:
         except BaseException:
             await producer.stop()  # a half-started producer holds a client and tasks
             raise
-        self._producer = producer
+        self._producer, self._keyed = producer, KeyedPublisher.on_producer(producer)
 
     async def stop(self) -> None:
-        producer, self._producer = self._producer, None
+        producer, self._producer, self._keyed = self._producer, None, None
         if producer is not None:
             await producer.stop()
 
@@ -166,11 +168,10 @@ class Publisher:
         return delivery.before_sending(row.topic, record_size(row), self._known, self._limit)
 
     async def _send(self, row: PendingRow) -> asyncio.Future[object]:
-        assert self._producer is not None, "start() first"
-        topic = self._topic(row.topic)
-        future: asyncio.Future[object] = await self._producer.send(
-            topic, row.value, key=row.key.encode(), headers=row.headers
-        )
+        assert self._keyed is not None, "start() first"
+        record = KeyedRecord(self._topic(row.topic), row.key.encode(), row.value, row.headers)
+        future = await self._keyed.queue(record)
+        assert isinstance(future, asyncio.Future), "aiokafka answers a future per record"
         return future
 
     async def _replace(self) -> None:

@@ -18,7 +18,8 @@ import pytest
 from fastapi import FastAPI
 
 from services.ingest.adapters.tenants import create_tenant
-from services.ingest.entrypoints.http.app import create_app, server_options
+from services.ingest.entrypoints.http.app import server_options
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
 from tests.support.serving import serving

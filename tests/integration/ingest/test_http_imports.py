@@ -18,8 +18,7 @@ from openpyxl import load_workbook
 
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
-from services.ingest.entrypoints.http.app import create_app
-from services.ingest.main import ingest_options, producer_broker
+from services.ingest.main import create_app, ingest_options, producer_broker
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.outbox_writer import emit_events

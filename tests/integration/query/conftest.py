@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.application.ingestion import BatchResult, Received, ingest_batch
 from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
-from services.ingest.entrypoints.http.app import create_app
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.outbox_writer import emit_events

@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 from fastapi import FastAPI
 
-from services.ingest.entrypoints.http.app import create_app
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.observability import Metrics, kafka_check, postgres_check, postgres_url_check, serve_ops
 from services.platform.settings import ConnectionSettings

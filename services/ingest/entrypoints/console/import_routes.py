@@ -24,6 +24,7 @@ from services.ingest.entrypoints.console import messages
 from services.ingest.entrypoints.console.routes import SignedIn
 from services.ingest.entrypoints.console.web import PREFIX, PageNotFound, check_csrf, language, redirect, render
 from services.ingest.entrypoints.http import imports as imports_api
+from services.ingest.entrypoints.http.dependencies import order_publish
 from services.ingest.entrypoints.http.limits import UploadSlots
 from services.ingest.entrypoints.http.problems import ApiProblem
 
@@ -83,6 +84,8 @@ async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry
         request=request,
         tenant=tenant,
         pool=request.app.state.pool,
+        settings=request.app.state.settings,
+        publish=order_publish(request),
         file=file,
         timezone=upload.timezone,
         mode=upload.mode,

@@ -143,7 +143,9 @@ async def order_list(request: Request, tenant: SignedIn) -> Response:
 @router.get("/orders/{order_no:path}")
 async def order_page(request: Request, tenant: SignedIn, order_no: str) -> Response:
     try:
-        order = await orders_api.get_order(tenant=tenant, pool=request.app.state.pool, order_no=order_no)
+        order = await orders_api.get_order(
+            tenant=tenant, pool=request.app.state.pool, events_topic=request.app.state.events_topic, order_no=order_no
+        )
     except ApiProblem as exc:
         raise PageNotFound() from exc
     return render(request, "order.html", order=order)

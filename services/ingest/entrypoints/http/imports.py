@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,7 +16,6 @@ from pydantic import BaseModel
 from services.ingest.adapters import import_jobs
 from services.ingest.application.imports import (
     ImportRequest,
-    OutgoingOrder,
     PublishingFailed,
     dry_run,
     storable_filename,
@@ -25,11 +23,11 @@ from services.ingest.application.imports import (
 )
 from services.ingest.application.parsing import ImportFileError, ImportOptions, SheetRow
 from services.ingest.application.workers import UPLOADS, run_in
-from services.ingest.contracts.orders_ingest_v1 import TOPIC
-from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
+from services.ingest.entrypoints.http.dependencies import CurrentTenant, OrderPublish, Pool, Settings
 from services.ingest.entrypoints.http.downloads import WORKBOOKS
 from services.ingest.entrypoints.http.limits import UploadSlot
 from services.ingest.entrypoints.http.problems import ApiProblem, Problem, problem_response, problem_responses
+from services.ingest.settings import IngestSettings
 
 log = logging.getLogger("orderinfo.http.imports")
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
@@ -42,7 +40,6 @@ _FILE_ERROR_STATUS = {
     "order_too_large": 422,
 }
 PUBLISH_RETRY_AFTER_SECONDS = 30
-PUBLISH_YIELD_EVERY = 100
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -116,41 +113,12 @@ class ImportList(BaseModel):
     items: list[ImportStatus]
 
 
-def _options(request: Request) -> ImportOptions:
-    settings = request.app.state.settings
+def _options(settings: IngestSettings) -> ImportOptions:
     return ImportOptions(
         max_rows=settings.max_rows,
         max_bytes=settings.max_upload_bytes,
         placeholder_mobiles=frozenset(settings.mobile_placeholders),
     )
-
-
-async def publish_orders(broker: Any, topic: str, outgoing: Sequence[OutgoingOrder]) -> list[BaseException | None]:
-    """Publish every order with its key (one order stays on one partition) without awaiting acks in turn; the
-    outcome of each, in order: None when the broker acknowledged it, else the error (never raised)."""
-    pending: list[Any] = []
-    for number, item in enumerate(outgoing, 1):
-        if number % PUBLISH_YIELD_EVERY == 0:
-            await asyncio.sleep(0)  # a send rarely suspends: let other requests run between slices of a large file
-        try:
-            pending.append(
-                await broker.publish(
-                    item.value, topic, key=item.key, no_confirm=True, headers={"content-type": "application/json"}
-                )
-            )
-        except Exception as exc:  # refused before it was sent (size, serialisation, producer closed)
-            pending.append(exc)
-    return [await _settled(p) for p in pending]
-
-
-async def _settled(pending: Any) -> BaseException | None:
-    if pending is None or isinstance(pending, BaseException):
-        return pending
-    try:
-        await pending
-    except Exception as exc:
-        return exc
-    return None
 
 
 @router.post(
@@ -164,6 +132,8 @@ async def post_import(
     request: Request,
     tenant: CurrentTenant,
     pool: Pool,
+    settings: Settings,
+    publish: OrderPublish,
     _: UploadSlot,
     file: Annotated[UploadFile, File(description="The filled-in import template (.xlsx or .csv).")],
     timezone: Annotated[str, Form(description="IANA zone of the file's times.")] = "Asia/Shanghai",
@@ -171,20 +141,19 @@ async def post_import(
     dry_run_: Annotated[bool, Form(alias="dry_run")] = False,
     sheet: Annotated[str | None, Form(description="Sheet to read (default: the first non-empty one).")] = None,
 ) -> Any:
-    options = _options(request)
+    options = _options(settings)
     data = await file.read(options.max_bytes + 1)
     if len(data) > options.max_bytes:
         raise ApiProblem(413, "File too large", f"uploads are limited to {options.max_bytes} bytes", "file_too_large")
     if timezone not in _zones():
         raise ApiProblem(422, "Unknown timezone", f"{timezone!r} is not an IANA timezone name", "unknown_timezone")
     upload = ImportRequest(tenant.id, storable_filename(file.filename), data, timezone, mode, sheet)
-    broker, topic = request.app.state.broker, request.app.state.settings.topic(TOPIC.name)
     try:
         if dry_run_:
             report = await dry_run(pool, upload, options)
             body = await run_in(UPLOADS, _dry_run_json, report)  # thousands of planned orders: off the loop
             return Response(body, status_code=202, media_type="application/json")
-        receipt = await submit_import(pool, lambda items: publish_orders(broker, topic, items), upload, options)
+        receipt = await submit_import(pool, publish, upload, options)
     except ImportFileError as exc:
         if exc.__cause__ is not None:  # what the reader said: for the log, not for the user
             log.info("upload refused (%s): %r", exc.code, exc.__cause__)
