@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from services.core.money import money_text
 from services.core.order import OrderStatus
 
 PAID_STATUSES: tuple[str, ...] = (
@@ -79,7 +80,7 @@ def build_persona(agg: OrderAggregates, now: datetime, thresholds: LifecycleThre
 
 
 def _money(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.01")))
+    return money_text(value)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from services.core.changes import CustomerSnapshot, OrderChange, OrderSnapshot
 from services.core.keys import customer_key, order_key
+from services.core.money import money_text
 from services.core.order import OrderStatus
 from services.core.status import next_status
 from services.rules_bridge.contracts import customer_updated_v1 as customers
@@ -132,7 +133,7 @@ def order_payload(change: OrderChange) -> dict[str, Any]:
         "payment_time": _time(after.payment_time) if after.payment_time else None,
         "order_amount": _money(after.order_amount),
         "paid_amount": _money(after.paid_amount),
-        "total_amount": _amount(after.total_amount),
+        "total_amount": money_text(after.total_amount),
         "store": {"store_no": after.store_no, "store_id": after.store_id, "name": after.store_name},
         "customer": {"id": str(after.customer_id), "matched_by": after.matched_by},
         "version": after.version,
@@ -142,7 +143,7 @@ def order_payload(change: OrderChange) -> dict[str, Any]:
                 "sku": line.sku,
                 "product_name": line.product_name,
                 "quantity": line.quantity,
-                "unit_price": _amount(line.unit_price),
+                "unit_price": money_text(line.unit_price),
                 "line_amount": _money(line.line_amount),
             }
             for line in after.lines
@@ -168,7 +169,7 @@ def order_data(change: OrderChange, inferred: bool) -> orders.OrderEventV1:
         payment_time=after.payment_time,
         order_amount=_money(after.order_amount),
         paid_amount=_money(after.paid_amount),
-        total_amount=_amount(after.total_amount),
+        total_amount=money_text(after.total_amount),
         store=orders.StoreV1(store_no=after.store_no, store_id=after.store_id, name=after.store_name),
         customer=orders.CustomerRefV1(id=after.customer_id, matched_by=after.matched_by),
         version=after.version,
@@ -178,7 +179,7 @@ def order_data(change: OrderChange, inferred: bool) -> orders.OrderEventV1:
                 sku=line.sku,
                 product_name=line.product_name,
                 quantity=line.quantity,
-                unit_price=_amount(line.unit_price),
+                unit_price=money_text(line.unit_price),
                 line_amount=_money(line.line_amount),
             )
             for line in after.lines
@@ -196,9 +197,5 @@ def _status_moved(before: OrderStatus | None, after: OrderStatus) -> bool:
     return not decision.stale and decision.status is after
 
 
-def _amount(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.01')):f}"
-
-
 def _money(value: Decimal | None) -> str | None:
-    return None if value is None else _amount(value)
+    return None if value is None else money_text(value)
