@@ -178,12 +178,17 @@ async def raw_body(message: KafkaMessage) -> Any:
 
 
 def subscribe(
-    broker: KafkaBroker, settings: IngestSettings, ingestor: BatchIngestor, publisher: KeyedPublisher | None = None
+    broker: KafkaBroker,
+    settings: IngestSettings,
+    ingestor: BatchIngestor,
+    publisher: KeyedPublisher | None = None,
+    offsets: OffsetConsumer | None = None,
 ) -> None:
     """Register `settings.consumer_concurrency` members of the consumer group on `broker` (topic and group names
     carry the settings' prefix). Each member owns its own partitions, so one order's records stay in order; while
     one member waits on PostgreSQL another can decode and plan its batch. Dead letters go out through `publisher`
-    (by default the keyed publisher over `broker`)."""
+    (by default the keyed publisher over `broker`); offsets are committed on `offsets` (by default each member's own
+    aiokafka consumer; FastStream's in-memory broker has none, so handler tests give one that records)."""
     dead_letters = DeadLetters(publisher or KeyedPublisher.on_broker(broker), settings.topic(DLQ_TOPIC.name))
     for member in range(settings.consumer_concurrency):
         subscriber = broker.subscriber(
@@ -200,7 +205,8 @@ def subscribe(
             parser=raw_batch,
             decoder=raw_body,
         )
-        subscriber(_batch_handler(_consumer_of(subscriber), dead_letters, ingestor, member))
+        consumer_of = _consumer_of(subscriber) if offsets is None else lambda: offsets
+        subscriber(_batch_handler(consumer_of, dead_letters, ingestor, member))
 
 
 def _consumer_of(subscriber: Any) -> Callable[[], Any]:
@@ -232,7 +238,7 @@ def _batch_handler(
     consumer_of: Callable[[], Any], dead_letters: DeadLetters, ingestor: BatchIngestor, member: int
 ) -> Callable[..., Awaitable[None]]:
     async def on_orders(msg: InjectedMessage) -> None:
-        raw = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+        raw = msg.raw_message if isinstance(msg.raw_message, tuple | list) else (msg.raw_message,)
         await handle_batch(raw, consumer_of(), dead_letters.publish, ingestor)
 
     on_orders.__name__ = f"on_orders_{member}"  # FastStream names subscribers after their handler
