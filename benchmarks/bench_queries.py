@@ -37,8 +37,9 @@ async def tenant_with_orders(pool: Any, name: str, orders: int, seed_no: int) ->
     found = await pool.fetchval(
         "SELECT t.id FROM tenants t WHERE t.name = $1 AND"
         " (SELECT count(*) FROM (SELECT 1 FROM orders o WHERE o.tenant_id = t.id LIMIT $2) x) >= $2 LIMIT 1",
-        name, orders,
-    )  # fmt: skip
+        name,
+        orders,
+    )
     if found is None:
         started = time.perf_counter()
         tenant_id, key = await seed(pool, name, orders, seed_no)
@@ -55,7 +56,7 @@ async def combos(pool: Any, tenant: UUID) -> list[Combo]:
     store_no = await pool.fetchval(
         "SELECT store_no FROM stores WHERE tenant_id = $1 AND store_no IS NOT NULL ORDER BY store_key LIMIT 1 OFFSET 9",
         tenant,
-    )  # fmt: skip
+    )
     id_only = await pool.fetchval(
         "SELECT store_id FROM stores WHERE tenant_id = $1 AND store_no IS NULL ORDER BY store_key LIMIT 1", tenant
     )

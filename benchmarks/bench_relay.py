@@ -128,9 +128,23 @@ def _snapshot(i: int) -> OrderSnapshot:
 
     line = LineSnapshot("P1", "", "Tea", 1, Decimal("10.00"), Decimal("10.00"))
     return OrderSnapshot(
-        f"BENCH-{i}", "youzan", OrderStatus.PAID, "paid", datetime.now(UTC), None, None, None, Decimal("10.00"),
-        "S1", None, None, uuid.uuid4(), "new", 2, (line,),
-    )  # fmt: skip
+        f"BENCH-{i}",
+        "youzan",
+        OrderStatus.PAID,
+        "paid",
+        datetime.now(UTC),
+        None,
+        None,
+        None,
+        Decimal("10.00"),
+        "S1",
+        None,
+        None,
+        uuid.uuid4(),
+        "new",
+        2,
+        (line,),
+    )
 
 
 async def isolated(n_events: int) -> dict[str, Any]:

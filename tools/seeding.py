@@ -32,8 +32,15 @@ DAYS = 730
 _PAID = frozenset(PAID_STATUSES)
 
 # Status weights and the statuses an order passed through on the way (its history).
-STATUS_WEIGHTS = {"dealed": 40, "deal_closed": 15, "signed_for": 10, "shipped": 12, "paid": 10, "to_be_paid": 8,
-                  "other": 5}  # fmt: skip
+STATUS_WEIGHTS = {
+    "dealed": 40,
+    "deal_closed": 15,
+    "signed_for": 10,
+    "shipped": 12,
+    "paid": 10,
+    "to_be_paid": 8,
+    "other": 5,
+}
 PATHS = {
     "to_be_paid": ["to_be_paid"],
     "paid": ["to_be_paid", "paid"],
@@ -43,15 +50,56 @@ PATHS = {
     "deal_closed": ["to_be_paid", "deal_closed"],
     "other": ["other"],
 }
-SOURCE_WEIGHTS = {"youzan": 35, "weimob": 20, "douyin": 15, "taobao": 10, "jingdong": 8, "kuaishou": 5,
-                  "xiaohongshu": 3, "vipshop": 2, "brand_mall": 1, "mogu": 0.5, "xiaoe_tech": 0.5}  # fmt: skip
-PREFIXES = {"youzan": "YZ", "weimob": "WM", "douyin": "DY", "taobao": "TB", "jingdong": "JD", "kuaishou": "KS",
-            "xiaohongshu": "XHS", "vipshop": "VIP", "brand_mall": "BM", "mogu": "MG", "xiaoe_tech": "XE"}  # fmt: skip
+SOURCE_WEIGHTS = {
+    "youzan": 35,
+    "weimob": 20,
+    "douyin": 15,
+    "taobao": 10,
+    "jingdong": 8,
+    "kuaishou": 5,
+    "xiaohongshu": 3,
+    "vipshop": 2,
+    "brand_mall": 1,
+    "mogu": 0.5,
+    "xiaoe_tech": 0.5,
+}
+PREFIXES = {
+    "youzan": "YZ",
+    "weimob": "WM",
+    "douyin": "DY",
+    "taobao": "TB",
+    "jingdong": "JD",
+    "kuaishou": "KS",
+    "xiaohongshu": "XHS",
+    "vipshop": "VIP",
+    "brand_mall": "BM",
+    "mogu": "MG",
+    "xiaoe_tech": "XE",
+}
 assert set(SOURCE_WEIGHTS) == {s.value for s in OrderSource} and set(STATUS_WEIGHTS) == {s.value for s in OrderStatus}
 
-ORDER_COLUMNS = ("tenant_id", "order_no", "source", "status", "status_raw", "order_time", "payment_time", "store_key",
-                 "store", "customer_id", "matched_by", "buyer", "receiver", "order_amount", "paid_amount",
-                 "total_amount", "remark", "version", "last_import_id", "producer")  # fmt: skip
+ORDER_COLUMNS = (
+    "tenant_id",
+    "order_no",
+    "source",
+    "status",
+    "status_raw",
+    "order_time",
+    "payment_time",
+    "store_key",
+    "store",
+    "customer_id",
+    "matched_by",
+    "buyer",
+    "receiver",
+    "order_amount",
+    "paid_amount",
+    "total_amount",
+    "remark",
+    "version",
+    "last_import_id",
+    "producer",
+)
 LINE_COLUMNS = ("tenant_id", "order_no", "product_id", "sku", "product_name", "quantity", "unit_price", "line_amount")
 HISTORY_COLUMNS = ("tenant_id", "order_no", "status", "first_seen_at")
 CUSTOMER_COLUMNS = ("tenant_id", "id", "sobot_customer_id", "mobile", "unionid", "nickname", "persona")
@@ -98,8 +146,10 @@ async def seed(pool: Any, tenant_name: str, orders: int, seed: int = 0) -> tuple
             await _copy(conn, "order_lines", LINE_COLUMNS, chunk.lines)
             await _copy(conn, "order_status_history", HISTORY_COLUMNS, chunk.history)
         await _copy(conn, "customers", CUSTOMER_COLUMNS, customer_rows(tenant.id, customers, tallies, now))
-        store_rows = [(tenant.id, s.key, s.source, s.value.get("store_no"), s.value.get("store_id"), s.value["name"])
-                      for s in stores]  # fmt: skip
+        store_rows = [
+            (tenant.id, s.key, s.source, s.value.get("store_no"), s.value.get("store_id"), s.value["name"])
+            for s in stores
+        ]
         await _copy(conn, "stores", STORE_COLUMNS, store_rows)
         await _copy(conn, "products", PRODUCT_COLUMNS, [(tenant.id, p, "", n, price) for p, n, price in products])
         await conn.execute("ANALYZE orders, order_lines, order_status_history, customers, stores, products")
@@ -112,8 +162,11 @@ async def _copy(conn: Any, table: str, columns: tuple[str, ...], rows: list[tupl
     if not rows:
         return
     json_columns = [i for i, name in enumerate(columns) if name in _JSONB_COLUMNS]
-    records = [tuple(json.dumps(v) if i in json_columns and v is not None else v for i, v in enumerate(row))
-               for row in rows] if json_columns else rows  # fmt: skip
+    records = (
+        [tuple(json.dumps(v) if i in json_columns and v is not None else v for i, v in enumerate(row)) for row in rows]
+        if json_columns
+        else rows
+    )
     await conn.reset_type_codec("jsonb", schema="pg_catalog")
     try:
         await conn.copy_records_to_table(table, records=records, columns=list(columns))
@@ -149,9 +202,15 @@ def make_customers(rng: random.Random, count: int) -> list[SeedCustomer]:
 
 
 def order_chunks(
-    rng: random.Random, tenant_id: UUID, count: int, now: datetime, stores: list[SeedStore],
-    products: list[tuple[str, str, Decimal]], customers: list[SeedCustomer], tallies: dict[int, _Tally],
-) -> Iterator[_Chunk]:  # fmt: skip
+    rng: random.Random,
+    tenant_id: UUID,
+    count: int,
+    now: datetime,
+    stores: list[SeedStore],
+    products: list[tuple[str, str, Decimal]],
+    customers: list[SeedCustomer],
+    tallies: dict[int, _Tally],
+) -> Iterator[_Chunk]:
     """Orders in chunks of `CHUNK`; tallies each order for its customer's persona as it goes."""
     sources, source_weights = list(SOURCE_WEIGHTS), list(SOURCE_WEIGHTS.values())
     statuses, status_weights = list(STATUS_WEIGHTS), list(STATUS_WEIGHTS.values())
@@ -160,9 +219,11 @@ def order_chunks(
         n = min(CHUNK, count - start)
         chunk = _Chunk()
         picks = zip(
-            rng.choices(sources, source_weights, k=n), rng.choices(statuses, status_weights, k=n),
-            rng.choices(stores, store_weights, k=n), strict=True,
-        )  # fmt: skip
+            rng.choices(sources, source_weights, k=n),
+            rng.choices(statuses, status_weights, k=n),
+            rng.choices(stores, store_weights, k=n),
+            strict=True,
+        )
         for i, (source, status, store) in enumerate(picks, start):
             who = int(len(customers) * rng.random() ** 1.5)
             _add_order(rng, chunk, tenant_id, i, now, (source, status, store), products, customers[who])
@@ -171,9 +232,15 @@ def order_chunks(
 
 
 def _add_order(
-    rng: random.Random, chunk: _Chunk, tenant_id: UUID, i: int, now: datetime, picked: tuple[str, str, SeedStore],
-    products: list[tuple[str, str, Decimal]], customer: SeedCustomer,
-) -> None:  # fmt: skip
+    rng: random.Random,
+    chunk: _Chunk,
+    tenant_id: UUID,
+    i: int,
+    now: datetime,
+    picked: tuple[str, str, SeedStore],
+    products: list[tuple[str, str, Decimal]],
+    customer: SeedCustomer,
+) -> None:
     source, status, store = picked
     order_time = now - timedelta(seconds=rng.randrange(DAYS * 86400))
     order_no = f"{PREFIXES[source]}{order_time:%Y%m%d}{i:08d}"
@@ -185,10 +252,30 @@ def _add_order(
         chunk.lines.append((tenant_id, order_no, product_id, "", name, quantity, price, price * quantity))
     buyer = {k: v for k, v in (("mobile", customer.mobile), ("nickname", customer.nickname)) if v}
     matched_by = "mobile" if customer.mobile else "nickname"
-    chunk.orders.append((
-        tenant_id, order_no, source, status, status, order_time, paid_at, store.key, store.value, customer.id,
-        matched_by, buyer, None, total, total if paid_at else None, total, None, 1, None, "seed",
-    ))  # fmt: skip
+    chunk.orders.append(
+        (
+            tenant_id,
+            order_no,
+            source,
+            status,
+            status,
+            order_time,
+            paid_at,
+            store.key,
+            store.value,
+            customer.id,
+            matched_by,
+            buyer,
+            None,
+            total,
+            total if paid_at else None,
+            total,
+            None,
+            1,
+            None,
+            "seed",
+        )
+    )
     for hours, step in enumerate(PATHS[status]):
         chunk.history.append((tenant_id, order_no, step, order_time + timedelta(hours=hours)))
 
@@ -222,13 +309,18 @@ class _Tally:
         for status, *_ in self.orders:
             statuses[status] = statuses.get(status, 0) + 1
         return OrderAggregates(
-            order_count=len(self.orders), paid_order_count=len(paid),
+            order_count=len(self.orders),
+            paid_order_count=len(paid),
             total_amount=sum((o[3] for o in self.orders if o[0] != OrderStatus.DEAL_CLOSED), Decimal(0)),
             total_paid=sum((total for *_, total in paid), Decimal(0)),
-            first_order_time=min(o[1] for o in self.orders), last_order_time=max(o[1] for o in self.orders),
-            last_paid_time=max((p or t for t, p, _ in paid), default=None), sources=sorted(self.sources),
-            status_counts=statuses, store_counts=self.stores, product_quantities=self.products,
-        )  # fmt: skip
+            first_order_time=min(o[1] for o in self.orders),
+            last_order_time=max(o[1] for o in self.orders),
+            last_paid_time=max((p or t for t, p, _ in paid), default=None),
+            sources=sorted(self.sources),
+            status_counts=statuses,
+            store_counts=self.stores,
+            product_quantities=self.products,
+        )
 
 
 def customer_rows(
@@ -237,7 +329,14 @@ def customer_rows(
     empty = OrderAggregates(0, 0, Decimal(0), Decimal(0), None, None, None)
     thresholds = LifecycleThresholds()
     return [
-        (tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname,
-         build_persona(tallies[i].aggregates() if i in tallies else empty, now, thresholds))
+        (
+            tenant_id,
+            c.id,
+            c.sobot_customer_id,
+            c.mobile,
+            c.unionid,
+            c.nickname,
+            build_persona(tallies[i].aggregates() if i in tallies else empty, now, thresholds),
+        )
         for i, c in enumerate(customers)
-    ]  # fmt: skip
+    ]

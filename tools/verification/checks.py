@@ -29,8 +29,9 @@ class ScenarioTimeout(AssertionError):
     """A condition a scenario waits on did not hold before its deadline."""
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], within: float, what: str,
-                     interval: float = 0.1) -> T:  # fmt: skip
+async def eventually(
+    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], within: float, what: str, interval: float = 0.1
+) -> T:
     """Poll `probe` until `done(value)`; raise `ScenarioTimeout` naming `what` after `within` seconds."""
     deadline = time.monotonic() + within
     while True:
@@ -73,14 +74,16 @@ async def check_orders(conn: Conn, work: Workload, found: Findings) -> None:
     found.orders_found = len(rows)
     status = {r["order_no"]: r["status"] for r in rows}
     lines: dict[str, set[tuple[str, str, int]]] = defaultdict(set)
-    for r in await conn.fetch("SELECT order_no, product_id, sku, quantity FROM order_lines WHERE tenant_id = $1",
-                              work.tenant_id):  # fmt: skip
+    for r in await conn.fetch(
+        "SELECT order_no, product_id, sku, quantity FROM order_lines WHERE tenant_id = $1", work.tenant_id
+    ):
         lines[r["order_no"]].add((r["product_id"], r["sku"], r["quantity"]))
     wrong = [
-        o.order_no for o in work.orders
+        o.order_no
+        for o in work.orders
         if status.get(o.order_no) != o.status.value
         or lines.get(o.order_no) != {(x.product_id, x.sku, x.quantity) for x in o.lines}
-    ]  # fmt: skip
+    ]
     unexpected = set(status) - {o.order_no for o in work.orders}
     if wrong:
         found.problems.append(f"{len(wrong)} orders missing or wrong (first: {wrong[:3]})")
@@ -99,10 +102,11 @@ async def _check_personas(conn: Conn, work: Workload, found: Findings) -> None:
         found.problems.append(f"customers: {len(personas)} found, {len(expected_status)} expected")
         return
     wrong = [
-        mobile for mobile, counts in expected_status.items()
+        mobile
+        for mobile, counts in expected_status.items()
         if personas[mobile].get("order_count") != sum(counts.values())
         or personas[mobile].get("orders_by_status") != dict(counts)
-    ]  # fmt: skip
+    ]
     if wrong:
         found.problems.append(f"{len(wrong)} personas wrong (first: {wrong[:3]})")
 
@@ -120,8 +124,10 @@ async def check_import(conn: Conn, work: Workload, found: Findings) -> None:
     total = len(work.orders) + work.poison_counted
     got = (job.get("orders_processed"), job.get("created"), job.get("dead_lettered"))
     if got != (len(work.orders), len(work.orders), work.poison_counted):
-        found.problems.append(f"import counters processed/created/dead = {got}, expected "
-                              f"{(len(work.orders), len(work.orders), work.poison_counted)} of {total}")  # fmt: skip
+        found.problems.append(
+            f"import counters processed/created/dead = {got}, expected "
+            f"{(len(work.orders), len(work.orders), work.poison_counted)} of {total}"
+        )
     want_state = "completed_with_errors" if work.poison_counted else "completed"
     if job.get("state") != want_state:
         found.problems.append(f"import state {job.get('state')!r}, expected {want_state!r}")
@@ -159,8 +165,9 @@ async def read_topic(settings: ConnectionSettings, topic: str, within: float = 3
             batches = await consumer.getmany(timeout_ms=500, max_records=5000)
             records += [
                 TopicRecord(m.key, m.value, {k: v for k, v in (m.headers or ())})
-                for batch in batches.values() for m in batch
-            ]  # fmt: skip
+                for batch in batches.values()
+                for m in batch
+            ]
         return records
     finally:
         await consumer.stop()
@@ -182,9 +189,10 @@ async def check_events(settings: ConnectionSettings, work: Workload, found: Find
     found.events_expected = len(expected)
     tenant = str(work.tenant_id).encode()
     records = [
-        r for r in await read_topic(settings, settings.topic(order_events_v1.TOPIC.name))
+        r
+        for r in await read_topic(settings, settings.topic(order_events_v1.TOPIC.name))
         if r.headers.get("ce_tenantid") == tenant
-    ]  # fmt: skip
+    ]
     by_id: dict[bytes, list[TopicRecord]] = defaultdict(list)
     for record in records:
         by_id[record.headers.get("ce_id", b"")].append(record)

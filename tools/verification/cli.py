@@ -22,11 +22,16 @@ COLUMNS = ("scenario", "injected", "orders exp/found", "events exp/found", "dupl
 def table(reports: Sequence[ScenarioReport]) -> str:
     """The reports as a plain-text table; problems of failed scenarios are listed below it."""
     rows = [
-        (r.name, r.injected, f"{r.orders_expected}/{r.orders_found}", f"{r.events_expected}/{r.events_found}",
-         f"{r.duplicate_events}" + (" (same ids)" if r.duplicates_identical else " (DIFFERENT)"),
-         f"{r.verdict} ({r.seconds:.0f} s)")
+        (
+            r.name,
+            r.injected,
+            f"{r.orders_expected}/{r.orders_found}",
+            f"{r.events_expected}/{r.events_found}",
+            f"{r.duplicate_events}" + (" (same ids)" if r.duplicates_identical else " (DIFFERENT)"),
+            f"{r.verdict} ({r.seconds:.0f} s)",
+        )
         for r in reports
-    ]  # fmt: skip
+    ]
     widths = [max(len(str(row[i])) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
     lines = [" | ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)) for row in [COLUMNS, *rows]]
     lines.insert(1, "-+-".join("-" * w for w in widths))

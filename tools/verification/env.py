@@ -92,9 +92,11 @@ async def private_stack(topic_prefix: str = "verify.") -> AsyncIterator[PrivateS
         finally:
             await conn.close()
         connection = ConnectionSettings(
-            kafka_bootstrap_servers=stack.kafka_bootstrap, database_url=stack.database_url,
-            topic_prefix=topic_prefix, topic_partitions=3,
-        )  # fmt: skip
+            kafka_bootstrap_servers=stack.kafka_bootstrap,
+            database_url=stack.database_url,
+            topic_prefix=topic_prefix,
+            topic_partitions=3,
+        )
         yield PrivateStack(stack, connection)
     finally:
         for stop in (kafka.stop, postgres.stop):
@@ -122,8 +124,13 @@ class VerifyEnv:
         env = service_env(settings, self.consumer_env)
         return group.spawn("consumer", ["services.cli", "consume"], env)
 
-    def relay(self, group: ProcessGroup, settings: ConnectionSettings, hold_file: Path | None = None,
-              hold_after_batches: int = 1) -> ServiceProcess:  # fmt: skip
+    def relay(
+        self,
+        group: ProcessGroup,
+        settings: ConnectionSettings,
+        hold_file: Path | None = None,
+        hold_after_batches: int = 1,
+    ) -> ServiceProcess:
         """The relay process; with `hold_file`, one that stops dead between publishing and marking."""
         if hold_file is None:
             return group.spawn("relay", ["services.cli", "relay"], service_env(settings, self.relay_env))

@@ -103,8 +103,10 @@ async def _upload(client: httpx.AsyncClient, key: str, path: Path, report: LoadR
     report.import_latencies_s.append(time.monotonic() - started)
     report.orders += job["orders_processed"]
     if job["state"] != "completed" or job["invalid_rows"] or job["dead_lettered"]:
-        report.import_errors.append(f"{path.name}: {job['state']}, {job['invalid_rows']} invalid rows, "
-                                    f"{job['dead_lettered']} dead letters, failure {job['failure']}")  # fmt: skip
+        report.import_errors.append(
+            f"{path.name}: {job['state']}, {job['invalid_rows']} invalid rows, "
+            f"{job['dead_lettered']} dead letters, failure {job['failure']}"
+        )
 
 
 async def run_load(env: VerifyEnv, tenants: int, rows: int) -> LoadReport:

@@ -119,10 +119,18 @@ async def _verify(stage: Stage, work: Workload) -> Findings:
 
 def _report(name: str, injected: list[str], found: Findings, started: float) -> ScenarioReport:
     return ScenarioReport(
-        name, "; ".join(injected), found.orders_expected, found.orders_found, found.events_expected,
-        found.events_found, found.duplicate_events, found.duplicates_identical,
-        PASS if not found.problems else "FAIL", tuple(found.problems), time.monotonic() - started,
-    )  # fmt: skip
+        name,
+        "; ".join(injected),
+        found.orders_expected,
+        found.orders_found,
+        found.events_expected,
+        found.events_found,
+        found.duplicate_events,
+        found.duplicates_identical,
+        PASS if not found.problems else "FAIL",
+        tuple(found.problems),
+        time.monotonic() - started,
+    )
 
 
 Body = Callable[[Stage], Awaitable[Findings]]

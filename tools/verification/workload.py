@@ -53,21 +53,32 @@ class Workload:
 def order_message(tenant_id: UUID, import_id: UUID | None, i: int, customers: int, tag: str = "V") -> OrderIngestV1:
     status = STATUSES[i % len(STATUSES)]
     lines = [
-        {"product_id": f"P{(i + k) % 40:03d}", "sku": f"S{k}", "product_name": f"Product {k}",
-         "quantity": 1 + (i + k) % 3, "unit_price": Decimal(f"{10 + k}.50")}
+        {
+            "product_id": f"P{(i + k) % 40:03d}",
+            "sku": f"S{k}",
+            "product_name": f"Product {k}",
+            "quantity": 1 + (i + k) % 3,
+            "unit_price": Decimal(f"{10 + k}.50"),
+        }
         for k in range(1 + i % 3)
-    ]  # fmt: skip
+    ]
     paid = status not in (OrderStatus.TO_BE_PAID, OrderStatus.DEAL_CLOSED)
     ordered = datetime(2026, 3, 1, 10, 0, tzinfo=SHANGHAI) + timedelta(minutes=i)
     return OrderIngestV1.model_validate(
         {
-            "tenant_id": tenant_id, "import_id": import_id, "order_no": f"{tag}{i:06d}", "source": "youzan",
-            "status": status, "status_raw": status.value, "order_time": ordered,
+            "tenant_id": tenant_id,
+            "import_id": import_id,
+            "order_no": f"{tag}{i:06d}",
+            "source": "youzan",
+            "status": status,
+            "status_raw": status.value,
+            "order_time": ordered,
             "payment_time": ordered + timedelta(minutes=1) if paid else None,
             "store": {"store_no": f"S{i % 4}", "name": f"Store {i % 4}"},
-            "buyer": {"mobile": f"139{i % customers:08d}"}, "lines": lines,
+            "buyer": {"mobile": f"139{i % customers:08d}"},
+            "lines": lines,
         }
-    )  # fmt: skip
+    )
 
 
 async def new_tenant(conn: Conn, name: str) -> UUID:
@@ -86,8 +97,9 @@ async def prepare(conn: Conn, name: str, n_orders: int, customers: int, tag: str
 async def record_job(conn: Conn, tenant_id: UUID, import_id: UUID, order_nos: Sequence[str]) -> None:
     """An import job that published exactly `order_nos` (one queued row each)."""
     orders = len(order_nos)
-    job = NewImport(tenant_id, import_id, "verify.xlsx", "partial", "Asia/Shanghai", orders, orders, 0, orders, 0,
-                    [], [])  # fmt: skip
+    job = NewImport(
+        tenant_id, import_id, "verify.xlsx", "partial", "Asia/Shanghai", orders, orders, 0, orders, 0, [], []
+    )
     await record_import(conn, job, queued_rows(order_nos))
 
 
@@ -99,8 +111,9 @@ async def publish(
 ) -> None:
     """Send every order (with `headers`), then every raw record (with its own), each with its key (idempotent
     producer, acks=all), and wait for all acknowledgements."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True,
-                                linger_ms=5)  # fmt: skip
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True, linger_ms=5
+    )
     topic = settings.topic(TOPIC.name)
     await producer.start()
     try:

@@ -159,9 +159,12 @@ async def count_results(conn: Conn, results: Sequence[OrderResult]) -> None:
     rows = sorted(unique.values(), key=lambda r: (r.tenant_id, r.import_id, r.order_no))
     inserted = await conn.fetch(
         sql.RECORD_IMPORT_ORDERS,
-        [r.tenant_id for r in rows], [r.import_id for r in rows], [r.order_no for r in rows],
-        [r.outcome for r in rows], [r.detail for r in rows],
-    )  # fmt: skip
+        [r.tenant_id for r in rows],
+        [r.import_id for r in rows],
+        [r.order_no for r in rows],
+        [r.outcome for r in rows],
+        [r.detail for r in rows],
+    )
     recorded = [RecordedOutcome(r["tenant_id"], r["import_id"], r["outcome"], r["superseded"]) for r in inserted]
     progress = import_progress(recorded)
     if not progress:

@@ -57,8 +57,13 @@ async def test_an_import_of_another_tenant_is_dead_lettered_and_the_owner_is_unt
     assert after == before and stored == 0 and counted == 0
 
 
-UNICODE = {"emoji": "🛒🎉👩‍👩‍👧", "rtl": "\u202egnp.exe\u202c", "marks": "a\u200fb\u200ec", "bom": "\ufeffx",
-           "cjk": "小鹅通 订单"}  # fmt: skip
+UNICODE = {
+    "emoji": "🛒🎉👩‍👩‍👧",
+    "rtl": "\u202egnp.exe\u202c",
+    "marks": "a\u200fb\u200ec",
+    "bom": "\ufeffx",
+    "cjk": "小鹅通 订单",
+}
 
 
 def _with_text(tenant: UUID, order_no: str, text: str, import_id: UUID | None = None) -> dict[str, Any]:

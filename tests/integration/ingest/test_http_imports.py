@@ -71,8 +71,9 @@ def sample_file(tmp_path: Path, orders: int, seed: int = 1) -> bytes:
 
 
 async def upload(client: httpx.AsyncClient, key: str, data: bytes, **form: str) -> httpx.Response:
-    return await client.post("/v1/imports", headers={"X-API-Key": key}, files={"file": ("orders.xlsx", data, XLSX)},
-                             data=form)  # fmt: skip
+    return await client.post(
+        "/v1/imports", headers={"X-API-Key": key}, files={"file": ("orders.xlsx", data, XLSX)}, data=form
+    )
 
 
 async def finished(client: httpx.AsyncClient, key: str, import_id: str) -> dict[str, Any]:

@@ -63,10 +63,16 @@ def test_probe_cells_without_references_are_bounded() -> None:
 def _record(key: str | None, order_no: str, mobile: str = "13900000001") -> tuple[bytes | None, bytes]:
     tenant = uuid.UUID(int=7)
     value = {
-        "tenant_id": str(tenant), "order_no": order_no, "source": "youzan", "status": "paid", "status_raw": "paid",
-        "order_time": "2026-03-01T09:00:00+08:00", "store": {"store_no": "S1"}, "buyer": {"mobile": mobile},
+        "tenant_id": str(tenant),
+        "order_no": order_no,
+        "source": "youzan",
+        "status": "paid",
+        "status_raw": "paid",
+        "order_time": "2026-03-01T09:00:00+08:00",
+        "store": {"store_no": "S1"},
+        "buyer": {"mobile": mobile},
         "lines": [{"product_id": "P1", "quantity": 1, "unit_price": "1.00"}],
-    }  # fmt: skip
+    }
     return (None if key is None else f"{tenant}:{key}".encode()), json.dumps(value).encode()
 
 

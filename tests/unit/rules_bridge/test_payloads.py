@@ -47,6 +47,11 @@ def test_times_keep_their_instant_in_any_zone() -> None:
 def test_customer_payload_matches_the_contract_model() -> None:
     snapshot = CustomerSnapshot(TENANT, CUSTOMER, None, "13900000000", "u", "nick", {"order_count": 2}, created=True)
     assert customer_payload(snapshot) == CustomerUpdatedV1(
-        customer_id=CUSTOMER, sobot_customer_id=None, mobile="13900000000", unionid="u", nickname="nick",
-        persona={"order_count": 2}, created=True,
-    ).model_dump(mode="json")  # fmt: skip
+        customer_id=CUSTOMER,
+        sobot_customer_id=None,
+        mobile="13900000000",
+        unionid="u",
+        nickname="nick",
+        persona={"order_count": 2},
+        created=True,
+    ).model_dump(mode="json")

@@ -47,8 +47,9 @@ async def find_customer(
 ) -> CustomerOut:
     given = {k: v for k, v in (("mobile", mobile), ("unionid", unionid), ("sobot_customer_id", sobot_customer_id)) if v}
     if len(given) != 1:
-        raise ApiProblem(422, "Invalid request", "give exactly one of mobile, unionid, sobot_customer_id",
-                         "one_identifier_required")  # fmt: skip
+        raise ApiProblem(
+            422, "Invalid request", "give exactly one of mobile, unionid, sobot_customer_id", "one_identifier_required"
+        )
     [(identifier, value)] = given.items()
     value = _normalised(identifier, value)
     async with pool.acquire() as conn:
