@@ -1,4 +1,8 @@
-"""Parsing an uploaded order file: bytes in, `ParsedImport` out. Pure: no IO besides decoding the given bytes.
+"""Parsing an uploaded order file: bytes in, `ParsedImport` out. No IO besides decoding the given bytes.
+
+The steps, in order: read the table (`adapters.spreadsheet_reader`: calamine or csv), check the rows
+(`domain.spreadsheet.rows`, cell rules in `domain.spreadsheet.values`), split them into orders
+(`domain.spreadsheet.split`). `application.imports` then encodes one message per order and publishes them.
 
 Guarantees:
 - Whole-file problems raise `ImportFileError` (stable `code`); everything about a row is a `RowIssue` value.

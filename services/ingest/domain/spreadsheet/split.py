@@ -1,4 +1,5 @@
-"""Rows into orders: group by Order No., check that the rows of an order agree, build the `Order`s.
+"""The split: checked rows into orders (one message each, later), grouped by Order No.; the rows of an order must
+agree; the `Order`s are built here.
 
 Guarantees:
 - Every row with a usable Order No. belongs to exactly one group; groups keep the order of first appearance and
