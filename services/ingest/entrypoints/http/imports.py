@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from services.ingest.adapters import import_jobs
 from services.ingest.application.imports import (
+    ImportReceipt,
     ImportRequest,
     PublishingFailed,
     dry_run,
@@ -113,7 +114,7 @@ class ImportList(BaseModel):
     items: list[ImportStatus]
 
 
-def _options(settings: IngestSettings) -> ImportOptions:
+def import_options(settings: IngestSettings) -> ImportOptions:
     return ImportOptions(
         max_rows=settings.max_rows,
         max_bytes=settings.max_upload_bytes,
@@ -141,7 +142,7 @@ async def post_import(
     dry_run_: Annotated[bool, Form(alias="dry_run")] = False,
     sheet: Annotated[str | None, Form(description="Sheet to read (default: the first non-empty one).")] = None,
 ) -> Any:
-    options = _options(settings)
+    options = import_options(settings)
     data = await file.read(options.max_bytes + 1)
     if len(data) > options.max_bytes:
         raise ApiProblem(413, "File too large", f"uploads are limited to {options.max_bytes} bytes", "file_too_large")
@@ -155,14 +156,10 @@ async def post_import(
             return Response(body, status_code=202, media_type="application/json")
         receipt = await submit_import(pool, publish, upload, options)
     except ImportFileError as exc:
-        if exc.__cause__ is not None:  # what the reader said: for the log, not for the user
-            log.info("upload refused (%s): %r", exc.code, exc.__cause__)
-        raise ApiProblem(_FILE_ERROR_STATUS.get(exc.code, 400), "Import file rejected", exc.message, exc.code) from exc
+        raise file_refused(exc) from exc
     except PublishingFailed as exc:
         return _publishing_failed(exc)
-    metrics = getattr(request.app.state, "metrics", None)
-    if metrics is not None:
-        metrics.observe_import(receipt.state, receipt.valid_rows, receipt.invalid_rows)
+    observe_import(request, receipt)
     base = f"/v1/imports/{receipt.import_id}"
     return ImportAccepted(
         **{k: v for k, v in vars(receipt).items() if k != "first_errors"},
@@ -170,6 +167,19 @@ async def post_import(
         status_url=base,
         result_url=f"{base}/result.xlsx",
     )
+
+
+def file_refused(exc: ImportFileError) -> ApiProblem:
+    """The problem answering a refused file (its status by code); what the reader said goes to the log only."""
+    if exc.__cause__ is not None:
+        log.info("upload refused (%s): %r", exc.code, exc.__cause__)
+    return ApiProblem(_FILE_ERROR_STATUS.get(exc.code, 400), "Import file rejected", exc.message, exc.code)
+
+
+def observe_import(request: Request, receipt: ImportReceipt) -> None:
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.observe_import(receipt.state, receipt.valid_rows, receipt.invalid_rows)
 
 
 def _dry_run_json(report: Any) -> bytes:
