@@ -16,6 +16,7 @@ MOVED: dict[str, str] = {
     "services.ingest.domain.bounds": "services.core.bounds",
     "services.rules_bridge.domain.changes": "services.core.changes",
     "services.rules_bridge.outbox": "services.rules_bridge.outbox_writer",
+    "services.rules_bridge.adapters.publisher": "services.rules_bridge.adapters.outbox_publisher",
     "services.rules_bridge.contracts.catalog": "tools.catalog",
     "services.rules_bridge.contracts.examples": "tools.contract_examples",
     "services.verification": "tools.verification",

@@ -4,7 +4,7 @@ Guarantees:
 - At least once, never uncommitted: only committed rows are read; a row is marked sent only after the broker
   acknowledged it (idempotent producer, acks=all). A relay that dies between publishing and marking republishes
   the same rows, with the same event ids, when a relay next owns the shard. Subscribers dedupe on `ce_id`.
-- One event never blocks the others: each row gets its own verdict (`adapters.publisher`). A row the broker can
+- One event never blocks the others: each row gets its own verdict (`adapters.outbox_publisher`). A row the broker can
   never take (over `bounds.MAX_MESSAGE_BYTES`, rejected for its size, topic or record) is PARKED in the outbox with
   its reason (`failed_at`, `failure`, `failure_detail`), counted, and skipped from then on; the rows acknowledged
   beside it are marked sent and never published again. A transient failure (broker unavailable, timeouts) ends
@@ -35,8 +35,8 @@ from aiokafka import AIOKafkaProducer
 from services.core.bounds import MAX_MESSAGE_BYTES
 from services.platform.topics import TopicSpec
 from services.rules_bridge.adapters import outbox_store, sql
+from services.rules_bridge.adapters.outbox_publisher import Delivery, Publisher
 from services.rules_bridge.adapters.outbox_store import N_SHARDS, Parking, PendingRow, ShardBacklog
-from services.rules_bridge.adapters.publisher import Delivery, Publisher
 from services.rules_bridge.contracts import customer_updated_v1, order_events_v1
 from services.rules_bridge.domain.delivery import Outcome
 from services.rules_bridge.settings import RelaySettings
