@@ -32,6 +32,11 @@ MOVED: dict[str, str] = {
     "services.ingest.domain.issues": "services.ingest.domain.spreadsheet.issues",
     "services.ingest.domain.options": "services.ingest.domain.spreadsheet.options",
 }
+# Names that moved to another module: (old module, name) -> new module.
+MOVED_NAMES: dict[tuple[str, str], str] = {
+    ("services.ingest.entrypoints.http.app", "create_app"): "services.ingest.main",  # create_app(settings=None)
+    ("services.ingest.entrypoints.http.app", "INTERRUPTED_AFTER"): "services.ingest.main",
+}
 _FROM_LIST = re.compile(
     r"^(?P<indent>[ \t]*)from (?P<pkg>[\w.]+) import (?P<names>[\w, ]+?)(?P<tail>[ \t]*(#.*)?)$", re.M
 )
@@ -47,13 +52,14 @@ def new_name(module: str) -> str:
 
 
 def _split_from_list(match: re.Match[str]) -> str:
-    """`from services.ingest.domain import bounds, issues` -> one line per package the modules went to."""
+    """`from services.ingest.domain import bounds, issues` -> one line per package the modules went to (and
+    `from services.ingest.entrypoints.http.app import create_app, server_options` -> one line per module)."""
     pkg, names = match["pkg"], [n.strip() for n in match["names"].split(",") if n.strip()]
-    if not any(f"{pkg}.{n}" in MOVED for n in names):
+    if not any(f"{pkg}.{n}" in MOVED or (pkg, n) in MOVED_NAMES for n in names):
         return match.group(0)
     by_package: dict[str, list[str]] = {}
     for name in names:
-        target = MOVED.get(f"{pkg}.{name}", f"{pkg}.{name}")
+        target = MOVED.get(f"{pkg}.{name}") or f"{MOVED_NAMES.get((pkg, name), pkg)}.{name}"
         parent, _, leaf = target.rpartition(".")
         alias = "" if leaf == name else f" as {name}"
         by_package.setdefault(parent, []).append(leaf + alias)
