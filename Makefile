@@ -37,8 +37,8 @@ run: install
 	$(BIN)/orderinfo run
 
 lint: install
-	$(BIN)/ruff check services tests benchmarks
-	$(BIN)/ruff format --check services tests benchmarks
+	$(BIN)/ruff check services tools tests benchmarks
+	$(BIN)/ruff format --check services tools tests benchmarks
 
 typecheck: install
 	$(BIN)/mypy

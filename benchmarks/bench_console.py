@@ -3,7 +3,7 @@
     python -m benchmarks.bench_console --orders 1000000
 
 Creates a scratch database of its own on the server of ORDERINFO_DATABASE_URL / DATABASE_URL (dropped at the end),
-seeds a tenant with `--orders` orders (services.ingest.seeding), serves the real API with uvicorn on a free port
+seeds a tenant with `--orders` orders (tools.seeding), serves the real API with uvicorn on a free port
 and drives /usr/bin/chromium with Playwright. Figures are printed, never asserted.
 """
 
@@ -19,12 +19,12 @@ from typing import Any
 
 import uvicorn
 
-from services.ingest.entrypoints.http.app import create_app
-from services.ingest.seeding import seed
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database, scratch_database
 from services.platform.topics import delete_topics_with_prefix
-from services.verification.checks import eventually
+from tools.seeding import seed
+from tools.verification.checks import eventually
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 LOADS = 5

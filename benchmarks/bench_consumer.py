@@ -41,8 +41,8 @@ from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, TOPIC, me
 from services.ingest.settings import IngestSettings
 from services.platform.database import create_pool, scratch_database
 from services.platform.topics import delete_topics_with_prefix
-from services.verification.env import ensure_all_topics
-from services.verification.processes import ProcessGroup, service_env
+from tools.verification.env import ensure_all_topics
+from tools.verification.processes import ProcessGroup, service_env
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -172,7 +172,7 @@ async def history_case(pool: asyncpg.Pool, settings: IngestSettings, history: in
     (in process, one record per batch, 15 samples each, alternating)."""
     from services.ingest.application.ingestion import Received, ingest_batch
     from services.ingest.main import ingest_options
-    from services.rules_bridge.outbox import emit_events
+    from services.rules_bridge.outbox_writer import emit_events
 
     async with pool.acquire() as conn:
         tenant, _ = await create_tenant(conn, "bench history")

@@ -27,7 +27,7 @@ from services.ingest.main import ingest_options, producer_broker
 from services.ingest.settings import IngestSettings
 from services.platform.database import create_pool, scratch_database
 from services.platform.topics import delete_topics_with_prefix
-from services.rules_bridge.outbox import emit_events
+from services.rules_bridge.outbox_writer import emit_events
 
 CUSTOMERS_PER_100K = 30_000
 
@@ -35,18 +35,34 @@ CUSTOMERS_PER_100K = 30_000
 def order_dict(tenant_id: UUID, i: int, customers: int) -> dict[str, Any]:
     when = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=i)
     return {
-        "tenant_id": str(tenant_id), "order_no": f"B{i:08d}", "source": "taobao", "status": "paid",
-        "status_raw": "已付款", "order_time": when.isoformat(), "payment_time": when.isoformat(),
+        "tenant_id": str(tenant_id),
+        "order_no": f"B{i:08d}",
+        "source": "taobao",
+        "status": "paid",
+        "status_raw": "已付款",
+        "order_time": when.isoformat(),
+        "payment_time": when.isoformat(),
         "store": {"store_no": f"S{i % 200}", "name": f"Store {i % 200}"},
         "buyer": {"mobile": f"139{i % customers:08d}", "nickname": f"buyer{i % customers}"},
-        "order_amount": "59.80", "paid_amount": "59.80",
+        "order_amount": "59.80",
+        "paid_amount": "59.80",
         "lines": [
-            {"product_id": f"P{i % 1000}", "sku": "red", "product_name": "T-shirt", "quantity": 1,
-             "unit_price": "19.90"},
-            {"product_id": f"P{(i + 7) % 1000}", "sku": "", "product_name": "Socks", "quantity": 2,
-             "unit_price": "19.95"},
+            {
+                "product_id": f"P{i % 1000}",
+                "sku": "red",
+                "product_name": "T-shirt",
+                "quantity": 1,
+                "unit_price": "19.90",
+            },
+            {
+                "product_id": f"P{(i + 7) % 1000}",
+                "sku": "",
+                "product_name": "Socks",
+                "quantity": 2,
+                "unit_price": "19.95",
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 async def naive_baseline(pool: Any, tenant_id: UUID, orders: int) -> float:
@@ -65,16 +81,29 @@ async def naive_baseline(pool: Any, tenant_id: UUID, orders: int) -> float:
                     " customer_id, matched_by, buyer, total_amount, producer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
                     " $9, 'mobile', $10, $11, 'bench') ON CONFLICT (tenant_id, order_no) DO UPDATE SET status ="
                     " EXCLUDED.status",
-                    tenant_id, d["order_no"], d["source"], d["status"], d["status_raw"],
-                    datetime.fromisoformat(d["order_time"]), "no:S1", d["store"], customer, d["buyer"],
+                    tenant_id,
+                    d["order_no"],
+                    d["source"],
+                    d["status"],
+                    d["status_raw"],
+                    datetime.fromisoformat(d["order_time"]),
+                    "no:S1",
+                    d["store"],
+                    customer,
+                    d["buyer"],
                     Decimal("59.80"),
-                )  # fmt: skip
+                )
                 for x in d["lines"]:
                     await conn.execute(
                         "INSERT INTO order_lines (tenant_id, order_no, product_id, sku, quantity, unit_price)"
                         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                        tenant_id, d["order_no"], x["product_id"], x["sku"], x["quantity"], Decimal(x["unit_price"]),
-                    )  # fmt: skip
+                        tenant_id,
+                        d["order_no"],
+                        x["product_id"],
+                        x["sku"],
+                        x["quantity"],
+                        Decimal(x["unit_price"]),
+                    )
     return orders / (time.perf_counter() - started)
 
 
@@ -84,28 +113,59 @@ async def copy_ceiling(pool: Any, tenant_id: UUID, orders: int) -> float:
     await pool.execute("INSERT INTO customers (tenant_id, id) VALUES ($1, $2)", tenant_id, customer)
     when = datetime(2026, 1, 1, tzinfo=UTC)
     order_rows = [
-        (tenant_id, f"C{i:08d}", "taobao", "paid", "paid", when, "no:S1", json.dumps({"store_no": "S1"}), customer,
-         "mobile", json.dumps({"mobile": "13800138000"}), Decimal("59.80"), "bench")
+        (
+            tenant_id,
+            f"C{i:08d}",
+            "taobao",
+            "paid",
+            "paid",
+            when,
+            "no:S1",
+            json.dumps({"store_no": "S1"}),
+            customer,
+            "mobile",
+            json.dumps({"mobile": "13800138000"}),
+            Decimal("59.80"),
+            "bench",
+        )
         for i in range(orders)
-    ]  # fmt: skip
+    ]
     line_rows = [
         (tenant_id, f"C{i:08d}", f"P{i % 1000 + k}", "", 1, Decimal("19.90")) for i in range(orders) for k in range(2)
     ]
     started = time.perf_counter()
     async with pool.acquire() as conn, conn.transaction():
         await conn.set_type_codec(
-            "jsonb", encoder=lambda v: b"\x01" + v.encode(), decoder=lambda b: json.loads(b[1:]),
-            schema="pg_catalog", format="binary",
-        )  # fmt: skip
+            "jsonb",
+            encoder=lambda v: b"\x01" + v.encode(),
+            decoder=lambda b: json.loads(b[1:]),
+            schema="pg_catalog",
+            format="binary",
+        )
         await conn.copy_records_to_table(
-            "orders", records=order_rows,
-            columns=["tenant_id", "order_no", "source", "status", "status_raw", "order_time", "store_key", "store",
-                     "customer_id", "matched_by", "buyer", "total_amount", "producer"],
-        )  # fmt: skip
+            "orders",
+            records=order_rows,
+            columns=[
+                "tenant_id",
+                "order_no",
+                "source",
+                "status",
+                "status_raw",
+                "order_time",
+                "store_key",
+                "store",
+                "customer_id",
+                "matched_by",
+                "buyer",
+                "total_amount",
+                "producer",
+            ],
+        )
         await conn.copy_records_to_table(
-            "order_lines", records=line_rows,
+            "order_lines",
+            records=line_rows,
             columns=["tenant_id", "order_no", "product_id", "sku", "quantity", "unit_price"],
-        )  # fmt: skip
+        )
     return orders / (time.perf_counter() - started)
 
 
@@ -117,8 +177,8 @@ async def import_to_completed(settings: IngestSettings, pool: Any, rows: int) ->
 
     import httpx
 
-    from services.ingest.entrypoints.http.app import create_app
-    from services.ingest.samples import sample_rows, write_sample_xlsx
+    from services.ingest.main import create_app
+    from tools.samples import sample_rows, write_sample_xlsx
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.xlsx"

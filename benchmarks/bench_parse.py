@@ -19,10 +19,10 @@ from typing import Any
 
 from openpyxl import load_workbook
 
-from services.ingest.domain import importing
-from services.ingest.domain.sheets import Table
-from services.ingest.domain.validation import display_text
-from services.ingest.samples import sample_rows, write_sample_csv, write_sample_xlsx
+from services.ingest.adapters.spreadsheet_reader import Table
+from services.ingest.application import parsing as importing
+from services.ingest.domain.spreadsheet.values import display_text
+from tools.samples import sample_rows, write_sample_csv, write_sample_xlsx
 
 ORDERS, LINES = 1250, 4  # 5,000 rows
 

@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_queries --orders 1000000
 
-Seeds a tenant named `--tenant-name` with `--orders` orders (services.ingest.seeding) unless one with at least that
+Seeds a tenant named `--tenant-name` with `--orders` orders (tools.seeding) unless one with at least that
 many exists, in which case it is reused and its API key rotated (keys are stored hashed only). Then, for each
 filter combination: p50/p95 of the first page and of a page deep in the listing (keyset cursor), and whether the
 statement's plan reads through indexes (EXPLAIN). Point it at a database of its own: ORDERINFO_DATABASE_URL or
@@ -25,10 +25,10 @@ import httpx
 
 from services.ingest.adapters.queries import OrderFilter, order_list_statement, prefix_members
 from services.ingest.adapters.tenants import KEY_PREFIX, hash_key
-from services.ingest.entrypoints.http.app import create_app
-from services.ingest.seeding import seed
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database
+from tools.seeding import seed
 
 Combo = tuple[str, OrderFilter]
 
@@ -37,8 +37,9 @@ async def tenant_with_orders(pool: Any, name: str, orders: int, seed_no: int) ->
     found = await pool.fetchval(
         "SELECT t.id FROM tenants t WHERE t.name = $1 AND"
         " (SELECT count(*) FROM (SELECT 1 FROM orders o WHERE o.tenant_id = t.id LIMIT $2) x) >= $2 LIMIT 1",
-        name, orders,
-    )  # fmt: skip
+        name,
+        orders,
+    )
     if found is None:
         started = time.perf_counter()
         tenant_id, key = await seed(pool, name, orders, seed_no)
@@ -55,7 +56,7 @@ async def combos(pool: Any, tenant: UUID) -> list[Combo]:
     store_no = await pool.fetchval(
         "SELECT store_no FROM stores WHERE tenant_id = $1 AND store_no IS NOT NULL ORDER BY store_key LIMIT 1 OFFSET 9",
         tenant,
-    )  # fmt: skip
+    )
     id_only = await pool.fetchval(
         "SELECT store_id FROM stores WHERE tenant_id = $1 AND store_no IS NULL ORDER BY store_key LIMIT 1", tenant
     )

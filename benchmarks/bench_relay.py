@@ -18,13 +18,13 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
-from services.ingest.domain.order import OrderStatus
+from services.core.changes import LineSnapshot, OrderChange, OrderSnapshot
+from services.core.order import OrderStatus
 from services.platform.database import open_database, scratch_database
 from services.platform.topics import delete_topics_with_prefix
 from services.rules_bridge.adapters.outbox_store import enqueue
-from services.rules_bridge.domain.changes import LineSnapshot, OrderChange, OrderSnapshot
-from services.rules_bridge.domain.events import OutboxRecord, order_events
 from services.rules_bridge.main import create_topics, serve
+from services.rules_bridge.outbox_writer import OutboxRecord, order_events
 from services.rules_bridge.relay import RelayMetrics
 from services.rules_bridge.settings import RelaySettings
 
@@ -128,9 +128,23 @@ def _snapshot(i: int) -> OrderSnapshot:
 
     line = LineSnapshot("P1", "", "Tea", 1, Decimal("10.00"), Decimal("10.00"))
     return OrderSnapshot(
-        f"BENCH-{i}", "youzan", OrderStatus.PAID, "paid", datetime.now(UTC), None, None, None, Decimal("10.00"),
-        "S1", None, None, uuid.uuid4(), "new", 2, (line,),
-    )  # fmt: skip
+        f"BENCH-{i}",
+        "youzan",
+        OrderStatus.PAID,
+        "paid",
+        datetime.now(UTC),
+        None,
+        None,
+        None,
+        Decimal("10.00"),
+        "S1",
+        None,
+        None,
+        uuid.uuid4(),
+        "new",
+        2,
+        (line,),
+    )
 
 
 async def isolated(n_events: int) -> dict[str, Any]:

@@ -67,8 +67,11 @@ def run_everything(*, with_demo: bool) -> int:
         return 0
     finally:
         _stop_children(children)
-        _stop_what_we_started(settings, kafka_started=not (kafka_given or was_running["kafka"]),
-                              postgres_started=not (database_given or was_running["postgres"]))  # fmt: skip
+        _stop_what_we_started(
+            settings,
+            kafka_started=not (kafka_given or was_running["kafka"]),
+            postgres_started=not (database_given or was_running["postgres"]),
+        )
 
 
 def _api_url() -> str:
@@ -93,8 +96,10 @@ def _migrate() -> None:
 def _spawn(name: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.cli", name],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     threading.Thread(target=_relay_output, args=(name, proc), daemon=True).start()
     return proc
 
@@ -155,7 +160,7 @@ def _demo(api: str, settings: StackSettings) -> None:
 def _demo_file(path: Path) -> Path:
     """300 realistic orders (generated once, deterministically) with two rows broken on purpose, so the demo
     shows row errors and a held-back order as well as created orders."""
-    from services.ingest.samples import sample_rows, write_sample_xlsx
+    from tools.samples import sample_rows, write_sample_xlsx
 
     if not path.exists():
         rows = [list(row) for row in sample_rows(300, 2, seed=2026)]
@@ -173,8 +178,9 @@ def _demo_key(settings: StackSettings) -> str:
         probe = httpx.get(f"{_api_url()}/v1/imports", headers={"X-API-Key": key}, timeout=5)
         if probe.status_code == 200:
             return key
-    out = subprocess.run([sys.executable, "-m", "services.cli", "tenant", "create", "demo"], capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "services.cli", "tenant", "create", "demo"], capture_output=True, text=True, check=True
+    )
     key = out.stdout.strip().rsplit(" ", 1)[-1]
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key_file.write_text(key + "\n")

@@ -1,29 +1,40 @@
-"""Composition roots of the ingest processes: settings, pool, broker and handlers are wired here and nowhere else.
+"""Composition roots of the ingest processes: settings, pool, broker, publishers and handlers are wired here and
+nowhere else; entrypoints get them handed in (the consumer as arguments, HTTP handlers through `Depends`).
 
-`run_consumer` is the `orders.ingest.v1` consumer process; `create_app` builds the HTTP API (uvicorn factory).
+`run_consumer` is the `orders.ingest.v1` consumer process; `create_app` builds the HTTP API (uvicorn factory), and
+`api_resources` is what its process starts first: topics, pool, recovery of interrupted uploads, the producer.
+This is the one ingest module that imports the rules bridge: its outbox writer, which the consumer calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from services.ingest.adapters import import_jobs
 from services.ingest.application.ingestion import IngestOptions
 from services.ingest.application.lifecycle import sweep_forever
 from services.ingest.contracts.orders_ingest_v1 import DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.domain.persona import LifecycleThresholds
-from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile
+from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
+from services.ingest.entrypoints.http import app as http_app
+from services.ingest.entrypoints.http.app import ApiResources
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database
 from services.platform.observability import Metrics, kafka_check, postgres_check, serve_ops
+from services.platform.publisher import KeyedPublisher
 from services.platform.topics import ensure_topics
-from services.rules_bridge.outbox import emit_events
+from services.rules_bridge.outbox_writer import ORDER_EVENTS_TOPIC, emit_events
 
 log = logging.getLogger("orderinfo.ingest")
+INTERRUPTED_AFTER = timedelta(minutes=15)  # far longer than any upload takes to publish
 
 
 def ingest_options(settings: IngestSettings) -> IngestOptions:
@@ -51,11 +62,30 @@ async def ensure_ingest_topics(settings: IngestSettings) -> None:
     await ensure_topics(settings.kafka_bootstrap_servers, specs, settings.topic_partitions, settings.topic_replication)
 
 
-def create_app() -> FastAPI:
-    """uvicorn factory: `uvicorn --factory services.ingest.main:create_app`."""
-    from services.ingest.entrypoints.http.app import create_app as build
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    """The HTTP API over `settings` (read from the environment when not given); uvicorn factory:
+    `uvicorn --factory services.ingest.main:create_app`. Its lifespan enters `api_resources(settings)`."""
+    settings = settings or IngestSettings()
+    return http_app.create_app(settings, lambda: api_resources(settings), events_topic=ORDER_EVENTS_TOPIC)
 
-    return build(IngestSettings())
+
+@asynccontextmanager
+async def api_resources(settings: IngestSettings) -> AsyncIterator[ApiResources]:
+    """What the API process needs, in order: its topics, the pool, interrupted uploads failed (a process that died
+    while publishing left them `processing`), the producer; stopped in reverse."""
+    await ensure_ingest_topics(settings)
+    pool = await open_database(settings.database_url, max_size=10)
+    try:
+        async with pool.acquire() as conn:
+            await import_jobs.fail_interrupted(conn, INTERRUPTED_AFTER)
+        broker = producer_broker(settings)
+        await broker.start()
+        try:
+            yield ApiResources(pool, broker)
+        finally:
+            await broker.stop()
+    finally:
+        await pool.close()
 
 
 async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
@@ -68,7 +98,7 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
         pool, emit_events, ingest_options(settings), metrics, max_retries=settings.consumer_max_retries
     )
     metrics.track_consumer_lag(lambda: dict(ingestor.lags))
-    subscribe(broker, settings, ingestor)
+    subscribe(broker, settings, ingestor, KeyedPublisher.on_broker(broker))
     checks = {"postgres": postgres_check(lambda: pool), "kafka": kafka_check(settings.kafka_bootstrap_servers)}
     ops = asyncio.create_task(serve_ops(settings.ops_host, settings.consumer_ops_port, checks, metrics, stop))
     thresholds = ingest_options(settings).thresholds

@@ -61,17 +61,21 @@ class Metrics:
         self.requests = Counter(
             "http_requests", "HTTP requests", ["method", "route", "status"], namespace=ns, registry=r
         )
-        self.request_seconds = Histogram("http_request_duration_seconds", "HTTP request duration", ["method", "route"],
-                                         namespace=ns, registry=r)  # fmt: skip
+        self.request_seconds = Histogram(
+            "http_request_duration_seconds", "HTTP request duration", ["method", "route"], namespace=ns, registry=r
+        )
         self.imports = Counter("imports", "Imports submitted, by state", ["state"], namespace=ns, registry=r)
         self.import_rows = Counter("import_rows", "Rows of submitted imports", ["validity"], namespace=ns, registry=r)
-        self.batch_records = Histogram("ingest_batch_records", "Records per consumed batch", namespace=ns,
-                                       registry=r, buckets=_BATCH_SIZES)  # fmt: skip
-        self.batch_seconds = Histogram("ingest_batch_duration_seconds", "Time to apply a batch", namespace=ns,
-                                       registry=r)  # fmt: skip
+        self.batch_records = Histogram(
+            "ingest_batch_records", "Records per consumed batch", namespace=ns, registry=r, buckets=_BATCH_SIZES
+        )
+        self.batch_seconds = Histogram(
+            "ingest_batch_duration_seconds", "Time to apply a batch", namespace=ns, registry=r
+        )
         self.orders = Counter("ingest_orders", "Orders applied, by outcome", ["outcome"], namespace=ns, registry=r)
-        self.dead_letters = Counter("ingest_dead_letters", "Records dead-lettered, by reason", ["reason"],
-                                    namespace=ns, registry=r)  # fmt: skip
+        self.dead_letters = Counter(
+            "ingest_dead_letters", "Records dead-lettered, by reason", ["reason"], namespace=ns, registry=r
+        )
         self.events = Counter("ingest_events", "Events written to the outbox", namespace=ns, registry=r)
         retried = "Batch attempts retried after a transient storage failure, by kind"
         self.retries = Counter("ingest_retries", retried, ["kind"], namespace=ns, registry=r)
@@ -196,8 +200,11 @@ class _CallbackGauges(Collector):
 
     def collect(self) -> Any:
         if self.lag is not None:
-            gauge = GaugeMetricFamily(f"{self.namespace}_consumer_lag", "Records behind the end of the partition",
-                                      labels=["topic", "partition"])  # fmt: skip
+            gauge = GaugeMetricFamily(
+                f"{self.namespace}_consumer_lag",
+                "Records behind the end of the partition",
+                labels=["topic", "partition"],
+            )
             for (topic, partition), lag in sorted(_safely(self.lag, {}).items()):
                 gauge.add_metric([topic, str(partition)], lag)
             yield gauge
@@ -250,8 +257,11 @@ def kafka_check(bootstrap_servers: str) -> Check:
     async def check() -> object:
         from aiokafka.client import AIOKafkaClient
 
-        client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(CHECK_TIMEOUT_S * 1000),
-                                client_id="orderinfo-readiness")  # fmt: skip
+        client = AIOKafkaClient(
+            bootstrap_servers=bootstrap_servers,
+            request_timeout_ms=int(CHECK_TIMEOUT_S * 1000),
+            client_id="orderinfo-readiness",
+        )
         try:
             await client.bootstrap()
             return len(client.cluster.brokers())
@@ -338,8 +348,12 @@ def health_router(checks: Mapping[str, Check], metrics: Metrics) -> APIRouter:
     async def healthz() -> Health:
         return Health(status="ok")
 
-    @router.get("/readyz", response_model=Health, summary="Readiness: PostgreSQL and Kafka answer",
-                responses={503: {"model": NotReady, "content": {PROBLEM_JSON: {}}}})  # fmt: skip
+    @router.get(
+        "/readyz",
+        response_model=Health,
+        summary="Readiness: PostgreSQL and Kafka answer",
+        responses={503: {"model": NotReady, "content": {PROBLEM_JSON: {}}}},
+    )
     async def readyz() -> Any:
         results = await readiness.results()
         failed = sorted(name for name, result in results.items() if result != "ok")
@@ -348,8 +362,12 @@ def health_router(checks: Mapping[str, Check], metrics: Metrics) -> APIRouter:
         problem = NotReady(detail=f"not reachable: {', '.join(failed)}", checks=results)
         return JSONResponse(problem.model_dump(), status_code=503, media_type=PROBLEM_JSON)
 
-    @router.get("/metrics", response_class=Response, summary="Prometheus metrics",
-                responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})  # fmt: skip
+    @router.get(
+        "/metrics",
+        response_class=Response,
+        summary="Prometheus metrics",
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    )
     async def prometheus() -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
+from services.core.bounds import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 

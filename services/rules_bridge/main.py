@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 
 import asyncpg
 
@@ -34,7 +35,7 @@ async def serve(
     settings: RelaySettings,
     stop: asyncio.Event | None = None,
     metrics: RelayMetrics | None = None,
-    session: type[Relay] = Relay,
+    session: Callable[[RelaySettings, RelayMetrics], Relay] = Relay,
 ) -> None:
     """Migrate, create the topics, then relay until `stop` is set; a failed relay session is restarted with backoff.
 
@@ -95,7 +96,8 @@ def relay_readiness(metrics: RelayMetrics, settings: RelaySettings) -> Check:
     return check
 
 
-def main() -> None:
+def main(session: Callable[[RelaySettings, RelayMetrics], Relay] = Relay) -> None:
+    """The relay process; `session` builds each relay session (a fault scenario passes one with a hook)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     async def run() -> None:
@@ -103,7 +105,7 @@ def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(RelaySettings(), stop)
+        await serve(RelaySettings(), stop, session=session)
 
     asyncio.run(run())
 

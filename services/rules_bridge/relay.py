@@ -4,7 +4,7 @@ Guarantees:
 - At least once, never uncommitted: only committed rows are read; a row is marked sent only after the broker
   acknowledged it (idempotent producer, acks=all). A relay that dies between publishing and marking republishes
   the same rows, with the same event ids, when a relay next owns the shard. Subscribers dedupe on `ce_id`.
-- One event never blocks the others: each row gets its own verdict (`adapters.publisher`). A row the broker can
+- One event never blocks the others: each row gets its own verdict (`adapters.outbox_publisher`). A row the broker can
   never take (over `bounds.MAX_MESSAGE_BYTES`, rejected for its size, topic or record) is PARKED in the outbox with
   its reason (`failed_at`, `failure`, `failure_detail`), counted, and skipped from then on; the rows acknowledged
   beside it are marked sent and never published again. A transient failure (broker unavailable, timeouts) ends
@@ -26,17 +26,17 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
+from services.core.bounds import MAX_MESSAGE_BYTES
 from services.platform.topics import TopicSpec
 from services.rules_bridge.adapters import outbox_store, sql
+from services.rules_bridge.adapters.outbox_publisher import Delivery, Publisher
 from services.rules_bridge.adapters.outbox_store import N_SHARDS, Parking, PendingRow, ShardBacklog
-from services.rules_bridge.adapters.publisher import Delivery, Publisher
 from services.rules_bridge.contracts import customer_updated_v1, order_events_v1
 from services.rules_bridge.domain.delivery import Outcome
 from services.rules_bridge.settings import RelaySettings
@@ -44,6 +44,10 @@ from services.rules_bridge.settings import RelaySettings
 log = logging.getLogger(__name__)
 
 TOPICS: tuple[TopicSpec, ...] = (order_events_v1.TOPIC, customer_updated_v1.TOPIC)  # all the relay publishes to
+
+
+# Awaited with each batch's rows after they were published and before they are marked sent.
+AfterPublish = Callable[[Sequence[PendingRow]], Awaitable[None]]
 
 
 class PublishIncomplete(Exception):
@@ -103,8 +107,11 @@ class RelayMetrics:
 class Relay:
     """One relay session: a dedicated database connection (shard locks, LISTEN, queries) and one producer."""
 
-    def __init__(self, settings: RelaySettings, metrics: RelayMetrics | None = None) -> None:
+    def __init__(
+        self, settings: RelaySettings, metrics: RelayMetrics | None = None, after_publish: AfterPublish | None = None
+    ) -> None:
         self.settings = settings
+        self._after_publish = after_publish  # between publishing and marking sent (a fault scenario's pause)
         self.metrics = metrics or RelayMetrics()
         self._wake = asyncio.Event()
         self._cursors: dict[int, int] = {}  # owned shard -> last id settled by this session (0: none yet)
@@ -203,7 +210,8 @@ class Relay:
         """Publish `rows`, then settle them: acknowledged ones marked sent, permanently failing ones parked.
         Raises `PublishIncomplete` (after settling) when some rows must be retried."""
         deliveries = await publisher.publish(rows)
-        await self._after_publish(rows)
+        if self._after_publish is not None:
+            await self._after_publish(rows)
         sent = [d.row.id for d in deliveries if d.outcome is Outcome.SENT]
         parked = [d for d in deliveries if d.outcome is Outcome.PARKED]
         await outbox_store.settle(conn, sent, [_parking(d) for d in parked])
@@ -222,9 +230,6 @@ class Relay:
         retry = [d for d in deliveries if d.outcome is Outcome.RETRY]
         if retry:
             raise PublishIncomplete(f"{len(retry)} of {len(rows)} rows not acknowledged: {retry[0].verdict.detail}")
-
-    async def _after_publish(self, rows: Sequence[PendingRow]) -> None:
-        """Between publishing and marking sent: a seam for tests that simulate a crash here."""
 
     def _producer_replaced(self) -> None:
         self.metrics.producer_restarts += 1

@@ -25,12 +25,10 @@ from openpyxl import Workbook
 
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
-from services.ingest.entrypoints.http.app import create_app
-from services.ingest.main import ingest_options, producer_broker
-from services.ingest.samples import SAMPLE_HEADER, SampleRow
+from services.ingest.main import create_app, ingest_options, producer_broker
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
-from services.rules_bridge.outbox import emit_events
+from services.rules_bridge.outbox_writer import emit_events
 from tests.integration.conftest import (  # the integration suite's real services, scratch database and topics
     _delete_session_topics,
     connection_settings,
@@ -40,6 +38,7 @@ from tests.integration.conftest import (  # the integration suite's real service
     services,
 )
 from tests.support.waiting import eventually
+from tools.samples import SAMPLE_HEADER, SampleRow
 
 __all__ = ["_delete_session_topics", "connection_settings", "database_url", "kafka_bootstrap", "pool", "services"]
 
@@ -212,7 +211,7 @@ class Seeded:
 
 @pytest.fixture(scope="session")
 async def seeded(live: LiveConsole, pool: asyncpg.Pool) -> Seeded:
-    from services.ingest.samples import sample_rows
+    from tools.samples import sample_rows
 
     a, b = await new_tenant(pool, "甲公司 Tenant A"), await new_tenant(pool, "乙公司 Tenant B")
     done = await live.upload(a.key, xlsx(sample_rows(30, 2, seed=7)))

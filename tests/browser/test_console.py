@@ -12,8 +12,8 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from services.ingest.samples import sample_rows
 from tests.browser.conftest import SCREENSHOTS, LiveConsole, Seeded, Visit, sign_in, xlsx
+from tools.samples import sample_rows
 
 pytestmark = pytest.mark.integration
 

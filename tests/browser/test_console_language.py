@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from services.ingest.samples import sample_rows
 from tests.browser.conftest import Seeded, Visit, sign_in, xlsx
+from tools.samples import sample_rows
 
 pytestmark = pytest.mark.integration
 PAGES = {  # path -> the h1 in (zh, en)

@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 
 from services.ingest.adapters.spreadsheets import build_template
 from services.ingest.domain.language import Lang, column_header
-from services.ingest.domain.template import COLUMNS
+from services.ingest.domain.spreadsheet.template import COLUMNS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PICTURES = Path(__file__).resolve().parents[2] / "docs" / "importing"

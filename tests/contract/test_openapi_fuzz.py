@@ -19,8 +19,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
-from services.ingest.entrypoints.http.app import create_app
 from services.ingest.entrypoints.http.problems import PROBLEM_JSON
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
 from tests.integration.conftest import connection_settings, database_url, kafka_bootstrap, pool, services

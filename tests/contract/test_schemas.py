@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from services.rules_bridge.contracts import catalog
-from services.rules_bridge.contracts.catalog import ENTRIES, SCHEMAS_DIR, Entry
+from tools import catalog
+from tools.catalog import ENTRIES, SCHEMAS_DIR, Entry
 
 try:  # not a declared dependency: without it, examples are checked by the models only
     import jsonschema  # type: ignore[import-untyped,unused-ignore]
@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover
 
 
 def test_committed_schemas_match_the_code() -> None:
-    assert catalog.drift() == [], "run `python -m services.rules_bridge.contracts.catalog --write` and commit"
+    assert catalog.drift() == [], "run `python -m tools.catalog --write` and commit"
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.topic.name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from services.verification.checks import eventually as _eventually
+from tools.verification.checks import eventually as _eventually
 
 T = TypeVar("T")
 

@@ -8,7 +8,6 @@ them): a record naming an import it does not belong to is applied but counts tow
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from services.ingest.adapters import sql
+from services.ingest.domain.progress import RecordedOutcome, import_progress
 
 Conn = Any
 
@@ -137,6 +137,10 @@ async def import_owners(conn: Conn, import_ids: Sequence[UUID]) -> dict[UUID, UU
     return {r["id"]: r["tenant_id"] for r in await conn.fetch(sql.IMPORT_OWNERS, sorted(set(import_ids)))}
 
 
+# ADVANCE_IMPORTS's parameters after the keys, in order
+PROGRESS_COUNTERS = ("processed", "created", "updated", "unchanged", "stale_status", "dead_lettered", "rejected")
+
+
 @dataclass(frozen=True)
 class OrderResult:
     tenant_id: UUID
@@ -155,25 +159,18 @@ async def count_results(conn: Conn, results: Sequence[OrderResult]) -> None:
     rows = sorted(unique.values(), key=lambda r: (r.tenant_id, r.import_id, r.order_no))
     inserted = await conn.fetch(
         sql.RECORD_IMPORT_ORDERS,
-        [r.tenant_id for r in rows], [r.import_id for r in rows], [r.order_no for r in rows],
-        [r.outcome for r in rows], [r.detail for r in rows],
-    )  # fmt: skip
-    counts: Counter[tuple[UUID, UUID, str]] = Counter((r["tenant_id"], r["import_id"], r["outcome"]) for r in inserted)
-    jobs = sorted({(t, i) for t, i, _ in counts})
-    if not jobs:
+        [r.tenant_id for r in rows],
+        [r.import_id for r in rows],
+        [r.order_no for r in rows],
+        [r.outcome for r in rows],
+        [r.detail for r in rows],
+    )
+    recorded = [RecordedOutcome(r["tenant_id"], r["import_id"], r["outcome"], r["superseded"]) for r in inserted]
+    progress = import_progress(recorded)
+    if not progress:
         return
-
-    def column(outcome: str) -> list[int]:
-        return [counts[(t, i, outcome)] for t, i in jobs]
-
-    superseded = Counter((r["tenant_id"], r["import_id"]) for r in inserted if r["superseded"])
-    dead = [n - superseded[job] for n, job in zip(column("dead_lettered"), jobs, strict=True)]
-    applied = ("created", "updated", "unchanged", "stale_status", "rejected")  # processed by the consumer
-    processed = [sum(counts[(t, i, o)] for o in applied) for t, i in jobs]
-    await conn.execute(
-        sql.ADVANCE_IMPORTS, [t for t, _ in jobs], [i for _, i in jobs], processed, column("created"),
-        column("updated"), column("unchanged"), column("stale_status"), dead, column("rejected"),
-    )  # fmt: skip
+    columns = ("tenant_id", "import_id", *PROGRESS_COUNTERS)
+    await conn.execute(sql.ADVANCE_IMPORTS, *([getattr(p, c) for p in progress] for c in columns))
 
 
 async def get_import(conn: Conn, tenant_id: UUID, import_id: UUID) -> dict[str, Any] | None:

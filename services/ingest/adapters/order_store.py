@@ -10,12 +10,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from services.core.changes import CustomerSnapshot
+from services.core.order import Buyer, OrderStatus
 from services.ingest.adapters import sql
 from services.ingest.domain.identity import Customer, CustomerIndex
-from services.ingest.domain.order import Buyer, OrderStatus
 from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, OrderAggregates, build_persona
 from services.ingest.domain.planning import LineRow, OrderRow, RoundPlan, StoredOrder
-from services.rules_bridge.domain.changes import CustomerSnapshot
 
 Conn = Any  # asyncpg.Connection (untyped library)
 Key = tuple[UUID, str]

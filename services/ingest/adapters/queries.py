@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from services.core.keys import order_key
+
 Conn = Any  # asyncpg.Connection (untyped library)
 Row = dict[str, Any]
 
@@ -235,7 +237,7 @@ async def get_order(conn: Conn, tenant_id: UUID, order_no: str, events_topic: st
     found = dict(order)
     found["lines"] = [dict(r) for r in await conn.fetch(LINES_OF_ORDER, tenant_id, order_no)]
     found["status_history"] = [dict(r) for r in await conn.fetch(STATUS_HISTORY, tenant_id, order_no)]
-    key = f"{tenant_id}:{order_no}"
+    key = order_key(tenant_id, order_no)
     found["events"] = [dict(r) for r in await conn.fetch(EVENTS_OF_KEY, tenant_id, key, events_topic)]
     found["customer"] = await get_customer(conn, tenant_id, found["customer_id"])
     return found

@@ -19,7 +19,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from services.ingest.domain.importing import ParsedImport, SheetRow
+from services.core.order import OrderSource, OrderStatus
+from services.ingest.application.parsing import ParsedImport, SheetRow
 from services.ingest.domain.language import (
     DEFAULT_LANG,
     Lang,
@@ -33,9 +34,13 @@ from services.ingest.domain.language import (
     status_label,
     template_text,
 )
-from services.ingest.domain.order import OrderSource, OrderStatus
-from services.ingest.domain.template import COLUMNS, Column, Kind, column_rule
-from services.ingest.domain.validation import FORMULA_PREFIXES, visible
+from services.ingest.domain.spreadsheet.template import (
+    COLUMNS,
+    Column,
+    Kind,
+    column_rule,
+)
+from services.ingest.domain.spreadsheet.values import FORMULA_PREFIXES, visible
 
 VALIDATED_ROWS = 5001  # drop-downs cover the header plus 5,000 data rows
 _BOLD = Font(bold=True)

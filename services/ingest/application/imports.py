@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from services.core import bounds
+from services.core.order import Order
 from services.ingest.adapters import import_jobs, order_store
 from services.ingest.adapters.import_jobs import ImportRow, NewImport, RowColumns
-from services.ingest.application.workers import UPLOADS, run_in
-from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
-from services.ingest.domain import bounds, issues
-from services.ingest.domain.importing import (
+from services.ingest.application.parsing import (
     ImportFileError,
     ImportOptions,
     ParsedImport,
@@ -34,9 +33,12 @@ from services.ingest.domain.importing import (
     issues_by_row,
     parse_import,
 )
-from services.ingest.domain.order import Order
+from services.ingest.application.workers import UPLOADS, run_in
+from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
 from services.ingest.domain.planning import Incoming, plan_round
-from services.ingest.domain.validation import visible
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.values import visible
+from services.platform.publisher import KeyedPublisher, KeyedRecord
 
 log = logging.getLogger("orderinfo.imports")
 FIRST_ERRORS = 20
@@ -56,6 +58,17 @@ class OutgoingOrder:
 
 # Publishes every message with its key; answers, per message and in order, None (acknowledged) or the error.
 Publish = Callable[[Sequence[OutgoingOrder]], Awaitable[Sequence[BaseException | None]]]
+JSON = {"content-type": "application/json"}
+
+
+def publishing_to(publisher: KeyedPublisher, topic: str) -> Publish:
+    """The upload's `Publish` over the keyed publisher: each order's message on `topic` (physical name), with its
+    key, none awaited in turn (see `platform.publisher`)."""
+
+    async def publish(outgoing: Sequence[OutgoingOrder]) -> Sequence[BaseException | None]:
+        return await publisher.publish_all([KeyedRecord(topic, item.key, item.value, dict(JSON)) for item in outgoing])
+
+    return publish
 
 
 class PublishingFailed(Exception):
@@ -170,9 +183,16 @@ async def submit_import(pool: Any, publish: Publish, request: ImportRequest, opt
         await _publish_all(pool, publish, request.tenant_id, import_id, outgoing)
     state = "processing" if outgoing else ("completed_with_errors" if job.rows_invalid else "completed")
     return ImportReceipt(
-        import_id, state, job.rows_total, job.rows_valid, job.rows_invalid, len(orders), job.orders_held_back,
-        len(parsed.warnings), job.first_errors,
-    )  # fmt: skip
+        import_id,
+        state,
+        job.rows_total,
+        job.rows_valid,
+        job.rows_invalid,
+        len(orders),
+        job.orders_held_back,
+        len(parsed.warnings),
+        job.first_errors,
+    )
 
 
 async def _publish_all(
@@ -225,10 +245,16 @@ async def dry_run(pool: Any, request: ImportRequest, options: ImportOptions) -> 
     plan = await run_in(UPLOADS, plan_round, items, stored, {request.tenant_id: index}, uuid.uuid4)
     new_customers = {c.id for _, c in plan.new_customers}
     planned = [
-        PlannedOrder(o.order_no, o.outcome, o.detail, None if o.customer_id in new_customers else o.customer_id,
-                     o.customer_id in new_customers, o.matched_by)
+        PlannedOrder(
+            o.order_no,
+            o.outcome,
+            o.detail,
+            None if o.customer_id in new_customers else o.customer_id,
+            o.customer_id in new_customers,
+            o.matched_by,
+        )
         for o in plan.outcomes
-    ]  # fmt: skip
+    ]
     job = prepared.job
     return DryRunReport(
         job.rows_total, job.rows_valid, job.rows_invalid, job.orders_held_back, job.first_errors, planned
@@ -244,17 +270,29 @@ def _message(order: Order, tenant_id: UUID, import_id: UUID) -> OrderIngestV1:
 
 def _new_import(request: ImportRequest, import_id: UUID, parsed: ParsedImport, orders: int) -> NewImport:
     return NewImport(
-        tenant_id=request.tenant_id, import_id=import_id, filename=storable_filename(request.filename),
+        tenant_id=request.tenant_id,
+        import_id=import_id,
+        filename=storable_filename(request.filename),
         mode=request.mode,
-        timezone=request.timezone, rows_total=parsed.counts.rows, rows_valid=parsed.counts.valid_rows,
-        rows_invalid=parsed.counts.invalid_rows, orders_total=orders, orders_held_back=len(parsed.held_back),
-        header=list(parsed.header), first_errors=[_issue(e) for e in parsed.errors[:FIRST_ERRORS]],
-    )  # fmt: skip
+        timezone=request.timezone,
+        rows_total=parsed.counts.rows,
+        rows_valid=parsed.counts.valid_rows,
+        rows_invalid=parsed.counts.invalid_rows,
+        orders_total=orders,
+        orders_held_back=len(parsed.held_back),
+        header=list(parsed.header),
+        first_errors=[_issue(e) for e in parsed.errors[:FIRST_ERRORS]],
+    )
 
 
 def _issue(issue: Any) -> dict[str, Any]:
-    return {"row": issue.row, "column": issue.column, "code": issue.code, "message": issue.message,
-            "value": issue.value}  # fmt: skip
+    return {
+        "row": issue.row,
+        "column": issue.column,
+        "code": issue.code,
+        "message": issue.message,
+        "value": issue.value,
+    }
 
 
 def _order_of_rows(parsed: ParsedImport) -> dict[int, str]:

@@ -22,15 +22,15 @@ from uuid import UUID
 
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 
+from services.core.changes import CustomerSnapshot, OrderChange
+from services.core.order import Buyer
 from services.ingest import errors
 from services.ingest.adapters import import_jobs, order_store
 from services.ingest.adapters.import_jobs import OrderResult
 from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1
-from services.ingest.domain.order import Buyer
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.domain.planning import REJECTED, Incoming, Outcome, plan_round
-from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES, is_placeholder_mobile
-from services.rules_bridge.domain.changes import CustomerSnapshot, OrderChange
+from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES, is_placeholder_mobile
 
 Conn = Any
 EmitEvents = Callable[[Conn, Sequence[OrderChange], Sequence[CustomerSnapshot]], Awaitable[int]]

@@ -7,7 +7,7 @@ orders live) may publish the same contract. The consumer validates every message
 What the consumer decides for a record, whatever its headers (`content-type` is ignored: the value is read as
 UTF-8 JSON): applied, or dead-lettered with `x-reason-code` one of `invalid_encoding`, `invalid_json` (also JSON
 nested too deeply), `contract_violation` (with the fields at fault in `x-reason`, also values that could not be
-stored: see `domain/bounds.py`), `missing_key` (a record without a key is refused: one order's records keep their
+stored: see `services/core/bounds.py`), `missing_key` (a record without a key is refused: one order's records keep their
 order only on one partition, which the key `"{tenant_id}:{order_no}"` guarantees), `key_mismatch`,
 `unknown_tenant`, `import_of_another_tenant`, or `processing_error` (an infrastructure fault while storing it,
 with the raw error in `x-exception`). A valid record whose order cannot be merged as sent is not applied either:
@@ -38,8 +38,9 @@ from uuid import UUID
 
 from pydantic import BeforeValidator, ConfigDict, Field
 
-from services.ingest.domain import bounds
-from services.ingest.domain.order import Order, Text, json_integer
+from services.core import bounds
+from services.core.keys import order_key
+from services.core.order import Order, Text, json_integer
 from services.platform.topics import TopicSpec
 
 SCHEMA_VERSION = 1
@@ -66,4 +67,4 @@ class OrderIngestV1(Order):
 
 def message_key(tenant_id: UUID, order_no: str) -> bytes:
     """Partition key: one order's messages stay on one partition, in order."""
-    return f"{tenant_id}:{order_no}".encode()
+    return order_key(tenant_id, order_no).encode()

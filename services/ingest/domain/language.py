@@ -15,9 +15,10 @@ import re
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 
-from services.ingest.domain import bounds, issues
-from services.ingest.domain.order import OrderSource, OrderStatus
-from services.ingest.domain.template import (
+from services.core import bounds
+from services.core.order import OrderSource, OrderStatus
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.template import (
     COLUMNS_BY_KEY,
     ERRORS_HEADER,
     HEADER_INDEX,

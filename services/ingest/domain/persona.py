@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from services.ingest.domain.order import OrderStatus
-from services.ingest.domain.times import utc_text
+from services.core.money import money_text
+from services.core.order import OrderStatus
+from services.core.times import utc_text
 
 PAID_STATUSES: tuple[str, ...] = (
     OrderStatus.PAID.value,
@@ -81,7 +82,7 @@ def build_persona(agg: OrderAggregates, now: datetime, thresholds: LifecycleThre
 
 
 def _money(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.01")))
+    return money_text(value)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -26,11 +26,11 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from services.ingest.domain.bounds import MAX_LINES_PER_ORDER, MAX_MONEY, money_in_range
+from services.core.bounds import MAX_LINES_PER_ORDER, MAX_MONEY, money_in_range
+from services.core.changes import LineSnapshot, OrderChange, OrderSnapshot
+from services.core.order import Buyer, Order, OrderLine, OrderStatus, Receiver, Store
+from services.core.status import next_status
 from services.ingest.domain.identity import Conflict, Customer, CustomerIndex, resolve_buyer
-from services.ingest.domain.order import Buyer, Order, OrderLine, OrderStatus, Receiver, Store
-from services.ingest.domain.status import next_status
-from services.rules_bridge.domain.changes import LineSnapshot, OrderChange, OrderSnapshot
 
 _T = TypeVar("_T")
 LineKey = tuple[str, str]  # (product ID, SKU): a line's key within its order

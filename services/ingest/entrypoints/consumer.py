@@ -42,6 +42,7 @@ from services.ingest.application.ingestion import (
 )
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.settings import IngestSettings
+from services.platform.publisher import KeyedPublisher, KeyedRecord
 
 log = logging.getLogger("orderinfo.ingest.consumer")
 Ingest = Callable[[Any, Sequence[Received], EmitEvents, IngestOptions], Awaitable[BatchResult]]
@@ -176,11 +177,19 @@ async def raw_body(message: KafkaMessage) -> Any:
     return message.body
 
 
-def subscribe(broker: KafkaBroker, settings: IngestSettings, ingestor: BatchIngestor) -> None:
+def subscribe(
+    broker: KafkaBroker,
+    settings: IngestSettings,
+    ingestor: BatchIngestor,
+    publisher: KeyedPublisher | None = None,
+    offsets: OffsetConsumer | None = None,
+) -> None:
     """Register `settings.consumer_concurrency` members of the consumer group on `broker` (topic and group names
     carry the settings' prefix). Each member owns its own partitions, so one order's records stay in order; while
-    one member waits on PostgreSQL another can decode and plan its batch."""
-    dlq = settings.topic(DLQ_TOPIC.name)
+    one member waits on PostgreSQL another can decode and plan its batch. Dead letters go out through `publisher`
+    (by default the keyed publisher over `broker`); offsets are committed on `offsets` (by default each member's own
+    aiokafka consumer; FastStream's in-memory broker has none, so handler tests give one that records)."""
+    dead_letters = DeadLetters(publisher or KeyedPublisher.on_broker(broker), settings.topic(DLQ_TOPIC.name))
     for member in range(settings.consumer_concurrency):
         subscriber = broker.subscriber(
             settings.topic(TOPIC.name),
@@ -196,7 +205,8 @@ def subscribe(broker: KafkaBroker, settings: IngestSettings, ingestor: BatchInge
             parser=raw_batch,
             decoder=raw_body,
         )
-        subscriber(_batch_handler(_consumer_of(subscriber), DeadLetters(broker, dlq), ingestor, member))
+        consumer_of = _consumer_of(subscriber) if offsets is None else lambda: offsets
+        subscriber(_batch_handler(consumer_of, dead_letters, ingestor, member))
 
 
 def _consumer_of(subscriber: Any) -> Callable[[], Any]:
@@ -205,31 +215,30 @@ def _consumer_of(subscriber: Any) -> Callable[[], Any]:
 
 
 class DeadLetters:
-    """Publishes rejected records to the dead-letter topic, with their key and reason headers."""
+    """Publishes rejected records to the dead-letter topic, with their key and reason headers; raises (so the batch
+    commits nothing and is redelivered) unless the broker acknowledged every one."""
 
-    def __init__(self, broker: KafkaBroker, topic: str) -> None:
-        self.broker, self.topic = broker, topic
+    def __init__(self, publisher: KeyedPublisher, topic: str) -> None:
+        self.publisher, self.topic = publisher, topic
 
     async def publish(self, records: Sequence[Received], rejected: Sequence[Rejected]) -> None:
         by_ref = {r.ref: r for r in records}
-        pending = []
+        outgoing = []
         for item in rejected:
             record = by_ref[item.ref]
             log.warning("dead-lettering %s/%s: %s %s", record.partition, record.offset, item.reason, item.message)
             headers = dead_letter_headers(record, item)
-            pending.append(
-                await self.broker.publish(
-                    record.value or b"", self.topic, key=record.key, headers=headers, no_confirm=True
-                )
-            )
-        await asyncio.gather(*[p for p in pending if p is not None])
+            outgoing.append(KeyedRecord(self.topic, record.key, record.value or b"", headers))
+        failed = [error for error in await self.publisher.publish_all(outgoing) if error is not None]
+        if failed:
+            raise failed[0]
 
 
 def _batch_handler(
     consumer_of: Callable[[], Any], dead_letters: DeadLetters, ingestor: BatchIngestor, member: int
 ) -> Callable[..., Awaitable[None]]:
     async def on_orders(msg: InjectedMessage) -> None:
-        raw = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+        raw = msg.raw_message if isinstance(msg.raw_message, tuple | list) else (msg.raw_message,)
         await handle_batch(raw, consumer_of(), dead_letters.publish, ingestor)
 
     on_orders.__name__ = f"on_orders_{member}"  # FastStream names subscribers after their handler

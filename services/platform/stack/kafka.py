@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
+from services.core.bounds import MAX_MESSAGE_BYTES
 from services.platform.stack.packages import ensure_command
 from services.platform.stack.process import (
     StackError,

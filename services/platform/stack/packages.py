@@ -33,7 +33,8 @@ def apt_install(package: str) -> None:
     if not _updated:
         subprocess.run(["apt-get", "update", "-q"], check=False, capture_output=True, env=env)
         _updated = True
-    done = subprocess.run(["apt-get", "install", "-y", "-q", package], capture_output=True, text=True, check=False,
-                          env=env)  # fmt: skip
+    done = subprocess.run(
+        ["apt-get", "install", "-y", "-q", package], capture_output=True, text=True, check=False, env=env
+    )
     if done.returncode != 0:
         raise StackError(f"apt-get install {package} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.ingest.domain.order import OrderSource, OrderStatus
+from services.core.order import OrderSource, OrderStatus
 from services.platform.topics import TopicSpec
 
 SCHEMA_VERSION = 1

@@ -16,12 +16,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.ingest.domain.order import OrderStatus
-from services.ingest.domain.status import next_status
-from services.ingest.domain.times import utc_text
+from services.core.changes import CustomerSnapshot, OrderChange, OrderSnapshot
+from services.core.keys import customer_key, order_key
+from services.core.money import money_text
+from services.core.order import OrderStatus
+from services.core.status import next_status
+from services.core.times import utc_text
 from services.rules_bridge.contracts import customer_updated_v1 as customers
 from services.rules_bridge.contracts import order_events_v1 as orders
-from services.rules_bridge.domain.changes import CustomerSnapshot, OrderChange, OrderSnapshot
 from services.rules_bridge.domain.milestones import reached
 
 EVENT_NAMESPACE = uuid.UUID("7f0c4a52-4a1e-5b7e-9d7c-0e5a2b8f3c11")  # fixed forever: ids depend on it
@@ -47,7 +49,7 @@ def event_id(*parts: object) -> str:
     return str(uuid.uuid5(EVENT_NAMESPACE, ":".join(str(p) for p in parts)))
 
 
-def order_events(change: OrderChange, *, at: datetime | None = None) -> list[OutboxRecord]:
+def order_events(change: OrderChange, *, at: datetime) -> list[OutboxRecord]:
     """The events of one effective order change, in the order they must be published; `at` is `ce_time`."""
     after = change.after
     milestones = reached(change.before_status, after.status)
@@ -60,14 +62,11 @@ def order_events(change: OrderChange, *, at: datetime | None = None) -> list[Out
         shaped = [(orders.ORDER_UPDATED, False, updated_id)]
     else:
         return []
-    when = at or datetime.now(UTC)
     data = order_payload(change)
-    return [
-        _order_record(change, kind, {**data, "inferred": inferred}, ident, when) for kind, inferred, ident in shaped
-    ]
+    return [_order_record(change, kind, {**data, "inferred": inferred}, ident, at) for kind, inferred, ident in shaped]
 
 
-def customer_updated(snapshot: CustomerSnapshot, *, at: datetime | None = None) -> OutboxRecord:
+def customer_updated(snapshot: CustomerSnapshot, *, at: datetime) -> OutboxRecord:
     """The `customer.updated` event of a customer's new state; its id changes only when the data does."""
     payload = customer_payload(snapshot)
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
@@ -75,17 +74,17 @@ def customer_updated(snapshot: CustomerSnapshot, *, at: datetime | None = None) 
     headers = cloudevent_headers(
         ident, customers.SOURCE, customers.CUSTOMER_UPDATED, str(snapshot.customer_id), snapshot.tenant_id, at
     )
-    key = f"{snapshot.tenant_id}:{snapshot.customer_id}"
+    key = customer_key(snapshot.tenant_id, snapshot.customer_id)
     return OutboxRecord(
         snapshot.tenant_id, customers.TOPIC.name, key, ident, customers.CUSTOMER_UPDATED, headers, payload
     )
 
 
 def cloudevent_headers(
-    ident: str, source: str, event_type: str, subject: str, tenant_id: uuid.UUID, at: datetime | None
+    ident: str, source: str, event_type: str, subject: str, tenant_id: uuid.UUID, at: datetime
 ) -> dict[str, str]:
     """CloudEvents 1.0 attributes as Kafka binary-mode headers (`ce_` prefix, `content-type`)."""
-    when = utc_text(at or datetime.now(UTC))
+    when = utc_text(at)
     return {
         "ce_specversion": SPECVERSION,
         "ce_id": ident,
@@ -101,7 +100,7 @@ def cloudevent_headers(
 def _order_record(change: OrderChange, kind: str, payload: dict[str, Any], ident: str, at: datetime) -> OutboxRecord:
     after = change.after
     headers = cloudevent_headers(ident, orders.SOURCE, kind, after.order_no, change.tenant_id, at)
-    key = f"{change.tenant_id}:{after.order_no}"
+    key = order_key(change.tenant_id, after.order_no)
     return OutboxRecord(change.tenant_id, orders.TOPIC.name, key, ident, kind, headers, payload)
 
 
@@ -135,7 +134,7 @@ def order_payload(change: OrderChange) -> dict[str, Any]:
         "payment_time": _time(after.payment_time) if after.payment_time else None,
         "order_amount": _money(after.order_amount),
         "paid_amount": _money(after.paid_amount),
-        "total_amount": _amount(after.total_amount),
+        "total_amount": money_text(after.total_amount),
         "store": {"store_no": after.store_no, "store_id": after.store_id, "name": after.store_name},
         "customer": {"id": str(after.customer_id), "matched_by": after.matched_by},
         "version": after.version,
@@ -145,7 +144,7 @@ def order_payload(change: OrderChange) -> dict[str, Any]:
                 "sku": line.sku,
                 "product_name": line.product_name,
                 "quantity": line.quantity,
-                "unit_price": _amount(line.unit_price),
+                "unit_price": money_text(line.unit_price),
                 "line_amount": _money(line.line_amount),
             }
             for line in after.lines
@@ -171,7 +170,7 @@ def order_data(change: OrderChange, inferred: bool) -> orders.OrderEventV1:
         payment_time=after.payment_time.astimezone(UTC) if after.payment_time else None,
         order_amount=_money(after.order_amount),
         paid_amount=_money(after.paid_amount),
-        total_amount=_amount(after.total_amount),
+        total_amount=money_text(after.total_amount),
         store=orders.StoreV1(store_no=after.store_no, store_id=after.store_id, name=after.store_name),
         customer=orders.CustomerRefV1(id=after.customer_id, matched_by=after.matched_by),
         version=after.version,
@@ -181,7 +180,7 @@ def order_data(change: OrderChange, inferred: bool) -> orders.OrderEventV1:
                 sku=line.sku,
                 product_name=line.product_name,
                 quantity=line.quantity,
-                unit_price=_amount(line.unit_price),
+                unit_price=money_text(line.unit_price),
                 line_amount=_money(line.line_amount),
             )
             for line in after.lines
@@ -199,9 +198,5 @@ def _status_moved(before: OrderStatus | None, after: OrderStatus) -> bool:
     return not decision.stale and decision.status is after
 
 
-def _amount(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.01')):f}"
-
-
 def _money(value: Decimal | None) -> str | None:
-    return None if value is None else _amount(value)
+    return None if value is None else money_text(value)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.ingest.domain.order import OrderStatus
-from services.ingest.domain.status import STAGES, rank
+from services.core.order import OrderStatus
+from services.core.status import STAGES, rank
 from services.rules_bridge.contracts import order_events_v1 as contract
 
 STAGE_MILESTONES: dict[OrderStatus, str] = {

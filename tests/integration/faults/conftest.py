@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.platform.settings import ConnectionSettings
-from services.verification.env import VerifyEnv, fresh_database
+from tools.verification.env import VerifyEnv, fresh_database
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.verification.env import VerifyEnv
-from services.verification.scenarios import run_json_header_poison, run_kill_during_split
+from tools.verification.env import VerifyEnv
+from tools.verification.scenarios import run_json_header_poison, run_kill_during_split
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.verification.env import VerifyEnv
-from services.verification.scenarios import (
+from tools.verification.env import VerifyEnv
+from tools.verification.scenarios import (
     run_consumer_crash,
     run_poison_messages,
     run_rebalance,

@@ -1,13 +1,13 @@
 """Several tenants upload at once through the HTTP API (uvicorn subprocess) with a consumer and a relay process:
 every import completes without an error reaching a user; the figures are printed (full size: `python -m
-services.verification.load --tenants 4 --rows 5000`)."""
+tools.verification.load --tenants 4 --rows 5000`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.verification.env import VerifyEnv
-from services.verification.load import run_load
+from tools.verification.env import VerifyEnv
+from tools.verification.load import run_load
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from services.verification.env import VerifyEnv, private_stack
-from services.verification.scenarios import run_broker_restart, run_postgres_restart
+from tools.verification.env import VerifyEnv, private_stack
+from tools.verification.scenarios import run_broker_restart, run_postgres_restart
 
 pytestmark = pytest.mark.integration
 

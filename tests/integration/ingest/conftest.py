@@ -7,8 +7,8 @@ from uuid import UUID
 import asyncpg
 import pytest
 
+from services.core.changes import CustomerSnapshot, OrderChange
 from services.ingest.adapters.tenants import create_tenant
-from services.rules_bridge.domain.changes import CustomerSnapshot, OrderChange
 
 
 class RecordingEmitter:

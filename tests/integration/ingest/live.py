@@ -12,16 +12,16 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services.core import bounds
 from services.ingest.application.ingestion import IngestOptions
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DLQ_TOPIC, TOPIC
-from services.ingest.domain import bounds
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
 from services.ingest.main import ensure_ingest_topics, producer_broker
 from services.ingest.settings import IngestSettings
 from services.platform.observability import Metrics
 from services.platform.settings import ConnectionSettings
-from services.rules_bridge.outbox import emit_events
-from services.verification.checks import TopicRecord, read_topic
+from services.rules_bridge.outbox_writer import emit_events
+from tools.verification.checks import TopicRecord, read_topic
 
 Headers = list[tuple[str, bytes]]
 

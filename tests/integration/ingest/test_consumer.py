@@ -56,8 +56,12 @@ async def test_poison_message_is_dead_lettered_while_its_neighbours_land(
     finally:
         await broker.stop()
 
-    dlq = AIOKafkaConsumer(settings.topic(DLQ_TOPIC.name), bootstrap_servers=settings.kafka_bootstrap_servers,
-                           auto_offset_reset="earliest", group_id=f"dlq-reader-{uuid.uuid4().hex[:6]}")  # fmt: skip
+    dlq = AIOKafkaConsumer(
+        settings.topic(DLQ_TOPIC.name),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=f"dlq-reader-{uuid.uuid4().hex[:6]}",
+    )
     await dlq.start()
     try:
         batch = await dlq.getmany(timeout_ms=10_000)

@@ -32,8 +32,9 @@ def consumer_process(settings: IngestSettings) -> subprocess.Popen[bytes]:
         "ORDERINFO_TOPIC_PREFIX": settings.topic_prefix,
         "ORDERINFO_CONSUMER_MAX_RECORDS": "100",
     }
-    return subprocess.Popen([sys.executable, "-m", "services.cli", "consume"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "consume"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 async def test_sigkill_mid_import_then_restart(
@@ -48,19 +49,29 @@ async def test_sigkill_mid_import_then_restart(
     await ensure_ingest_topics(settings)
     import_id = uuid.uuid4()
     async with pool.acquire() as conn:
-        job = NewImport(tenant_id, import_id, "crash.xlsx", "partial", "Asia/Shanghai", ORDERS * 2, ORDERS * 2, 0,
-                        ORDERS, 0, [], [])  # fmt: skip
+        job = NewImport(
+            tenant_id, import_id, "crash.xlsx", "partial", "Asia/Shanghai", ORDERS * 2, ORDERS * 2, 0, ORDERS, 0, [], []
+        )
         await record_import(conn, job, queued_rows([f"K{i:05d}" for i in range(ORDERS)]))
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True,
-                                linger_ms=5)  # fmt: skip
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True, linger_ms=5
+    )
     await producer.start()
     try:
         sends = []
         for i in range(ORDERS):
-            m = message(tenant_id, f"K{i:05d}", import_id=import_id, buyer={"mobile": f"139{i % 500:08d}"},
-                        lines=[line("A", quantity=1 + i % 3), line("B", "blue")])  # fmt: skip
-            sends.append(await producer.send(settings.topic(TOPIC.name), m.model_dump_json().encode(),
-                                             key=message_key(tenant_id, m.order_no)))  # fmt: skip
+            m = message(
+                tenant_id,
+                f"K{i:05d}",
+                import_id=import_id,
+                buyer={"mobile": f"139{i % 500:08d}"},
+                lines=[line("A", quantity=1 + i % 3), line("B", "blue")],
+            )
+            sends.append(
+                await producer.send(
+                    settings.topic(TOPIC.name), m.model_dump_json().encode(), key=message_key(tenant_id, m.order_no)
+                )
+            )
         await asyncio.gather(*sends)
     finally:
         await producer.stop()

@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, Phase, given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from services.core import bounds
 from services.ingest.adapters.tenants import create_tenant
-from services.ingest.domain import bounds
-from services.ingest.domain.template import COLUMNS, SOURCE_LABELS, STATUS_LABELS
+from services.ingest.domain.spreadsheet.template import COLUMNS, SOURCE_LABELS, STATUS_LABELS
 from tests.integration.ingest.test_http_imports import app, client, finished, settings
 
 __all__ = ["app", "client", "settings"]  # fixtures, shared with the module they come from

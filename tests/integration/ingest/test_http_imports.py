@@ -18,13 +18,12 @@ from openpyxl import load_workbook
 
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
-from services.ingest.entrypoints.http.app import create_app
-from services.ingest.main import ingest_options, producer_broker
-from services.ingest.samples import SAMPLE_HEADER, sample_rows, write_sample_xlsx
+from services.ingest.main import create_app, ingest_options, producer_broker
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
-from services.rules_bridge.outbox import emit_events
+from services.rules_bridge.outbox_writer import emit_events
 from tests.support.waiting import eventually
+from tools.samples import SAMPLE_HEADER, sample_rows, write_sample_xlsx
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -72,8 +71,9 @@ def sample_file(tmp_path: Path, orders: int, seed: int = 1) -> bytes:
 
 
 async def upload(client: httpx.AsyncClient, key: str, data: bytes, **form: str) -> httpx.Response:
-    return await client.post("/v1/imports", headers={"X-API-Key": key}, files={"file": ("orders.xlsx", data, XLSX)},
-                             data=form)  # fmt: skip
+    return await client.post(
+        "/v1/imports", headers={"X-API-Key": key}, files={"file": ("orders.xlsx", data, XLSX)}, data=form
+    )
 
 
 async def finished(client: httpx.AsyncClient, key: str, import_id: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from services.ingest.domain.template import COLUMNS
+from services.ingest.domain.spreadsheet.template import COLUMNS
 from tests.integration.ingest.test_http_imports import XLSX, api_key, app, client, finished, settings
 
 __all__ = ["api_key", "app", "client", "settings"]

@@ -46,8 +46,9 @@ async def fetch_order(pool: asyncpg.Pool, tenant: UUID, order_no: str) -> dict[s
 async def fetch_lines(pool: asyncpg.Pool, tenant: UUID, order_no: str) -> dict[tuple[str, str], tuple[int, Decimal]]:
     rows = await pool.fetch(
         "SELECT product_id, sku, quantity, unit_price FROM order_lines WHERE tenant_id = $1 AND order_no = $2",
-        tenant, order_no,
-    )  # fmt: skip
+        tenant,
+        order_no,
+    )
     return {(r["product_id"], r["sku"]): (r["quantity"], r["unit_price"]) for r in rows}
 
 

@@ -9,9 +9,9 @@ from uuid import UUID
 import asyncpg
 import pytest
 
+from services.core import bounds
 from services.ingest import errors
 from services.ingest.contracts.orders_ingest_v1 import message_key
-from services.ingest.domain import bounds
 from services.platform.settings import ConnectionSettings
 from tests.integration.ingest.live import (
     Headers,

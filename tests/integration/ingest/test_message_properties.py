@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from services.core import bounds
+from services.core.order import OrderSource, OrderStatus
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.application.ingestion import Received, ingest_batch
 from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
-from services.ingest.domain import bounds
-from services.ingest.domain.order import OrderSource, OrderStatus
-from services.rules_bridge.outbox import emit_events
+from services.rules_bridge.outbox_writer import emit_events
 
 pytestmark = pytest.mark.integration
 MAX_EXAMPLES = 20

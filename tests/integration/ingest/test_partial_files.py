@@ -15,9 +15,9 @@ from openpyxl import load_workbook
 
 from services.ingest.adapters.tenants import tenant_for_key
 from services.ingest.domain.language import Lang, outcome_label
-from services.ingest.samples import SAMPLE_HEADER, SampleRow, write_sample_csv
 from tests.integration.conftest import connection_settings, database_url, kafka_bootstrap, pool, services
 from tests.integration.ingest.test_http_imports import api_key, app, client, finished, settings
+from tools.samples import SAMPLE_HEADER, SampleRow, write_sample_csv
 
 __all__ = [
     "api_key",

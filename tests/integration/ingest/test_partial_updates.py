@@ -10,9 +10,9 @@ from uuid import UUID
 
 import asyncpg
 
+from services.core.bounds import MAX_LINES_PER_ORDER
 from services.ingest.adapters import import_jobs
 from services.ingest.adapters.import_jobs import ImportRow, NewImport
-from services.ingest.domain.bounds import MAX_LINES_PER_ORDER
 from tests.integration.ingest.conftest import RecordingEmitter
 from tests.integration.ingest.test_ingest_batch import fetch_lines, fetch_order, ingest, outcomes
 from tests.support.orders import line, message

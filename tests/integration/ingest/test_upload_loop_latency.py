@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from services.ingest.adapters.tenants import create_tenant
-from services.ingest.entrypoints.http.app import create_app
-from services.ingest.samples import sample_rows, write_sample_csv
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
+from tools.samples import sample_rows, write_sample_csv
 
 pytestmark = pytest.mark.integration
 ORDERS = 2_500

@@ -21,10 +21,10 @@ from fastapi import FastAPI
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.application.ingestion import BatchResult, Received, ingest_batch
 from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
-from services.ingest.entrypoints.http.app import create_app
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
-from services.rules_bridge.outbox import emit_events
+from services.rules_bridge.outbox_writer import emit_events
 from tests.support.orders import SHANGHAI, line, message
 
 BASE = datetime(2026, 3, 1, 9, 0, tzinfo=SHANGHAI)
@@ -56,10 +56,16 @@ def newest_first(orders: list[OrderIngestV1]) -> list[str]:
 
 async def ingest(pool: asyncpg.Pool, *messages: OrderIngestV1) -> BatchResult:
     records = [
-        Received(ref, "orders.ingest.v1", 0, next(_offsets), message_key(m.tenant_id, m.order_no),
-                 m.model_dump_json().encode())
+        Received(
+            ref,
+            "orders.ingest.v1",
+            0,
+            next(_offsets),
+            message_key(m.tenant_id, m.order_no),
+            m.model_dump_json().encode(),
+        )
         for ref, m in enumerate(messages)
-    ]  # fmt: skip
+    ]
     async with pool.acquire() as conn:
         result = await ingest_batch(conn, records, emit_events)
     assert not result.rejected, result.rejected
@@ -80,11 +86,16 @@ def catalogue_orders(tenant: UUID) -> list[OrderIngestV1]:
         at = BASE + timedelta(hours=i if i not in (7, 13) else i - 1)  # ties at hours 6 and 12
         orders.append(
             message(
-                tenant, f"{prefix}{i:02d}", status=STATUSES[i % 7], source=SOURCES[i % 3], order_time=at,
-                store=STORES[i % 3 if i % 4 else 2], buyer={"mobile": MOBILES[i % 3 if i % 5 else 1]},
+                tenant,
+                f"{prefix}{i:02d}",
+                status=STATUSES[i % 7],
+                source=SOURCES[i % 3],
+                order_time=at,
+                store=STORES[i % 3 if i % 4 else 2],
+                buyer={"mobile": MOBILES[i % 3 if i % 5 else 1]},
                 lines=[line("P1"), line(f"Q{i}", quantity=2)] if i % 2 else [line("P1")],
             )
-        )  # fmt: skip
+        )
     return orders
 
 
@@ -95,8 +106,11 @@ async def catalogue(pool: asyncpg.Pool) -> Catalogue:
     orders = catalogue_orders(tenant_a)
     await ingest(pool, *orders)
     # tenant B shares one order no. and one mobile with A, with data of its own
-    await ingest(pool, message(tenant_b, "AB100", status="dealed", buyer={"mobile": MOBILES[0]}),
-                 message(tenant_b, "B-ONLY", buyer={"mobile": "13700000000"}))  # fmt: skip
+    await ingest(
+        pool,
+        message(tenant_b, "AB100", status="dealed", buyer={"mobile": MOBILES[0]}),
+        message(tenant_b, "B-ONLY", buyer={"mobile": "13700000000"}),
+    )
     rows = await pool.fetch("SELECT mobile, id FROM customers WHERE tenant_id = $1", tenant_a)
     return Catalogue(tenant_a, key_a, tenant_b, key_b, orders, {r["mobile"]: r["id"] for r in rows})
 

@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 from fastapi import FastAPI
 
-from services.ingest.entrypoints.http.app import create_app
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.observability import Metrics, kafka_check, postgres_check, postgres_url_check, serve_ops
 from services.platform.settings import ConnectionSettings
@@ -93,8 +93,11 @@ def test_a_failing_callback_does_not_break_the_scrape() -> None:
 
 async def test_serve_ops_serves_until_stopped(pool: asyncpg.Pool, database_url: str, kafka_bootstrap: str) -> None:
     port, stop, metrics = free_port(), asyncio.Event(), Metrics()
-    checks = {"pool": postgres_check(lambda: pool), "url": postgres_url_check(database_url),
-              "kafka": kafka_check(kafka_bootstrap)}  # fmt: skip
+    checks = {
+        "pool": postgres_check(lambda: pool),
+        "url": postgres_url_check(database_url),
+        "kafka": kafka_check(kafka_bootstrap),
+    }
     server = asyncio.create_task(serve_ops("127.0.0.1", port, checks, metrics, stop))
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
         await until_serving(client)

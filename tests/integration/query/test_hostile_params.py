@@ -45,14 +45,41 @@ FORGED = {
 }
 
 PARAMS = {
-    "/v1/orders": ["order_no", "order_no_prefix", "store", "status", "source", "customer_id", "order_time_from",
-                   "order_time_to", "limit", "cursor"],
+    "/v1/orders": [
+        "order_no",
+        "order_no_prefix",
+        "store",
+        "status",
+        "source",
+        "customer_id",
+        "order_time_from",
+        "order_time_to",
+        "limit",
+        "cursor",
+    ],
     "/v1/customers": ["mobile", "unionid", "sobot_customer_id"],
     "/v1/imports": ["limit"],
-}  # fmt: skip
-RAW_VALUES = ["%00", "A%00B", "%ED%A0%80", "%FF%FE", "%C0%AF", "%0A%0D", "%E2%80%AE", "1" * 400, "-1", "0",
-              "99999-01-01T00:00:00Z", "0001-01-01T00:00:00%2B14:00", "9999-12-31T23:59:59-14:00",
-              "2026-02-30T00:00:00Z", "1e309", "NaN", "%20", ""]  # fmt: skip
+}
+RAW_VALUES = [
+    "%00",
+    "A%00B",
+    "%ED%A0%80",
+    "%FF%FE",
+    "%C0%AF",
+    "%0A%0D",
+    "%E2%80%AE",
+    "1" * 400,
+    "-1",
+    "0",
+    "99999-01-01T00:00:00Z",
+    "0001-01-01T00:00:00%2B14:00",
+    "9999-12-31T23:59:59-14:00",
+    "2026-02-30T00:00:00Z",
+    "1e309",
+    "NaN",
+    "%20",
+    "",
+]
 
 
 def assert_problem_or_ok(answer: httpx.Response) -> None:

@@ -26,8 +26,9 @@ async def test_order_details(pool: asyncpg.Pool, client_for: ClientFor) -> None:
     assert [h["status"] for h in order["status_history"]] == ["to_be_paid", "paid"]
     assert order["events"], "the ingest emitted order events into the outbox"
     assert all(e["event_id"] and e["event_type"] and e["sent_at"] is None for e in order["events"])
-    stored = await pool.fetch("SELECT event_id FROM outbox WHERE key = $1 AND topic = 'orders.events.v1' ORDER BY id",
-                              f"{tenant}:D1")  # fmt: skip
+    stored = await pool.fetch(
+        "SELECT event_id FROM outbox WHERE key = $1 AND topic = 'orders.events.v1' ORDER BY id", f"{tenant}:D1"
+    )
     assert [e["event_id"] for e in order["events"]] == [r["event_id"] for r in stored]
 
 

@@ -11,16 +11,16 @@ from typing import Any
 
 import asyncpg
 
-from services.ingest.domain.order import OrderStatus
+from services.core.order import OrderStatus
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.adapters.outbox_store import PendingRow, enqueue, shard_of
-from services.rules_bridge.domain.events import OutboxRecord, order_events
 from services.rules_bridge.examples.rule_engine import OrderEvent, RuleEngine
 from services.rules_bridge.main import create_topics, serve
+from services.rules_bridge.outbox_writer import OutboxRecord, order_events
 from services.rules_bridge.relay import Relay, RelayMetrics
 from services.rules_bridge.settings import RelaySettings
-from services.verification.scenarios import large_order_events, payload_bytes
 from tests.unit.rules_bridge.factories import change
+from tools.verification.scenarios import large_order_events, payload_bytes
 
 DEADLINE_S = 30.0
 
@@ -52,11 +52,15 @@ class SimulatedCrash(Exception):
     pass
 
 
-class CrashingRelay(Relay):
-    """Dies after its first batch reached the broker, before marking it sent."""
+async def _crash(rows: Sequence[PendingRow]) -> None:
+    raise SimulatedCrash(f"killed after publishing {len(rows)} rows")
 
-    async def _after_publish(self, rows: Sequence[PendingRow]) -> None:
-        raise SimulatedCrash(f"killed after publishing {len(rows)} rows")
+
+class CrashingRelay(Relay):
+    """Dies after its first batch reached the broker, before marking it sent (the relay's `after_publish` hook)."""
+
+    def __init__(self, settings: RelaySettings, metrics: RelayMetrics | None = None) -> None:
+        super().__init__(settings, metrics, after_publish=_crash)
 
 
 @contextlib.asynccontextmanager

@@ -15,7 +15,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
+from services.core.bounds import MAX_MESSAGE_BYTES
 from services.platform.observability import Metrics
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.adapters.outbox_store import N_SHARDS, parked_count, shard_of
@@ -23,7 +23,6 @@ from services.rules_bridge.contracts import order_events_v1
 from services.rules_bridge.domain.events import OutboxRecord
 from services.rules_bridge.main import relay_readiness, serve
 from services.rules_bridge.relay import RelayMetrics
-from services.verification.checks import eventually, read_topic
 from tests.integration.rules_bridge.support import (
     DEADLINE_S,
     CrashingRelay,
@@ -38,6 +37,7 @@ from tests.integration.rules_bridge.support import (
     running_relay,
     wait_until,
 )
+from tools.verification.checks import eventually, read_topic
 
 pytestmark = pytest.mark.integration
 

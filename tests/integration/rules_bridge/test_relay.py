@@ -15,11 +15,11 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
 
-from services.ingest.domain.order import OrderStatus
+from services.core.order import OrderStatus
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.adapters.outbox_store import N_SHARDS, backlog, enqueue, prune, shard_of
-from services.rules_bridge.domain.events import customer_updated, order_events
 from services.rules_bridge.main import create_topics, serve
+from services.rules_bridge.outbox_writer import customer_updated, order_events
 from services.rules_bridge.relay import RelayMetrics
 from tests.integration.rules_bridge.support import (
     DEADLINE_S,

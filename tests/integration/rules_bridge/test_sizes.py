@@ -9,16 +9,16 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import MessageSizeTooLargeError
 
+from services.core.bounds import MAX_MESSAGE_BYTES
 from services.ingest.contracts.orders_ingest_v1 import DLQ_TOPIC
-from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
 from services.ingest.main import ensure_ingest_topics, producer_broker
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
 from services.platform.topics import TopicSpec, ensure_topics, topic_configs
 from services.rules_bridge.main import create_topics
 from services.rules_bridge.relay import Relay
-from services.verification.checks import eventually
 from tests.integration.rules_bridge.support import fresh_topics, relay_settings
+from tools.verification.checks import eventually
 
 pytestmark = pytest.mark.integration
 

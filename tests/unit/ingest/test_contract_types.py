@@ -14,7 +14,7 @@ import pytest
 from services.ingest import errors
 from services.ingest.application.ingestion import Incoming, Received, decode
 from services.ingest.contracts.orders_ingest_v1 import message_key
-from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES
+from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES
 from services.ingest.main import ingest_options
 from services.ingest.settings import IngestSettings
 from tests.support.orders import message

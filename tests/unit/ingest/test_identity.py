@@ -5,8 +5,8 @@ from uuid import UUID
 
 import pytest
 
+from services.core.order import Buyer
 from services.ingest.domain.identity import Customer, CustomerIndex, resolve_buyer
-from services.ingest.domain.order import Buyer
 
 A, B = UUID(int=1), UUID(int=2)
 

@@ -11,8 +11,8 @@ import zlib
 
 import pytest
 
-from services.ingest.domain import issues
-from services.ingest.domain.importing import ImportFileError, ImportOptions, parse_import
+from services.ingest.application.parsing import ImportFileError, ImportOptions, parse_import
+from services.ingest.domain.spreadsheet import issues
 from tests.unit.ingest.test_import_support import HEADER, csv_bytes, grid_of, row, xlsx_bytes
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"

@@ -14,12 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
+from services.core import bounds
 from services.ingest.adapters.spreadsheets import build_result_workbook
-from services.ingest.domain import bounds, issues
-from services.ingest.domain.importing import ImportFileError, ParsedImport, SheetRow, parse_import
-from services.ingest.domain.rows import CheckedRows, Field, RowRules, _bulk, _one_by_one
-from services.ingest.domain.template import COLUMNS_BY_KEY
-from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES
+from services.ingest.application.parsing import ImportFileError, ParsedImport, SheetRow, parse_import
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.rows import CheckedRows, Field, RowRules, _bulk, _one_by_one
+from services.ingest.domain.spreadsheet.template import COLUMNS_BY_KEY
+from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES
 from tests.unit.ingest.test_import_support import HEADER, csv_bytes, grid_of, row, xlsx_bytes
 
 

@@ -10,15 +10,16 @@ import uuid
 import pytest
 from pydantic import BaseModel
 
+from services.core import bounds
 from services.ingest.application.imports import (
     RECORD_OVERHEAD,
     encode_orders,
     publishing_failure,
     storable_filename,
 )
-from services.ingest.domain import bounds, issues
-from services.ingest.domain.importing import ImportFileError, parse_import
-from services.ingest.domain.template import COLUMNS, Kind
+from services.ingest.application.parsing import ImportFileError, parse_import
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.template import COLUMNS, Kind
 
 WIDE = "\U00020000"  # 4 bytes in UTF-8, the most any allowed character takes in the JSON of a message
 TENANT = uuid.UUID("00000000-0000-0000-0000-000000000001")

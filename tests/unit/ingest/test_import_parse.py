@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from services.ingest.domain import issues
-from services.ingest.domain.importing import (
+from services.core.order import Buyer, Order, OrderSource, OrderStatus, Receiver, Store
+from services.ingest.application.parsing import (
     ImportFileError,
     ImportOptions,
     ParsedImport,
@@ -20,7 +20,7 @@ from services.ingest.domain.importing import (
     issues_by_row,
     parse_import,
 )
-from services.ingest.domain.order import Buyer, Order, OrderSource, OrderStatus, Receiver, Store
+from services.ingest.domain.spreadsheet import issues
 from tests.unit.ingest.test_import_support import HEADER, csv_bytes, grid_of, row, xlsx_bytes
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

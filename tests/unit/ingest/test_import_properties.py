@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.ingest.domain.importing import parse_import
-from services.ingest.domain.order import Order
-from services.ingest.domain.rows import CheckedRows, Field, RowRules, _bulk, _one_by_one
-from services.ingest.domain.template import COLUMNS, Kind
-from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES
+from services.core.order import Order
+from services.ingest.application.parsing import parse_import
+from services.ingest.domain.spreadsheet.rows import CheckedRows, Field, RowRules, _bulk, _one_by_one
+from services.ingest.domain.spreadsheet.template import COLUMNS, Kind
+from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES
 from tests.unit.ingest.test_import_support import csv_bytes, row
 
 CHANGES = st.fixed_dictionaries(

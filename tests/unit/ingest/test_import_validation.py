@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.ingest.domain import issues
-from services.ingest.domain.order import OrderSource, OrderStatus
-from services.ingest.domain.template import SOURCE_ALIASES, SOURCE_LABELS, STATUS_ALIASES, STATUS_LABELS
-from services.ingest.domain.validation import (
+from services.core.order import OrderSource, OrderStatus
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.template import SOURCE_ALIASES, SOURCE_LABELS, STATUS_ALIASES, STATUS_LABELS
+from services.ingest.domain.spreadsheet.values import (
     PLACEHOLDER,
     Invalid,
     clean,

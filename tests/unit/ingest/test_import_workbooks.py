@@ -12,12 +12,12 @@ import pytest
 from openpyxl import load_workbook
 from pydantic.fields import FieldInfo
 
+from services.core.order import Buyer, Order, OrderLine, OrderSource, OrderStatus, Receiver, Store
 from services.ingest.adapters.spreadsheets import build_result_workbook, build_template, neutralise
-from services.ingest.domain import issues
-from services.ingest.domain.importing import SheetRow, issues_by_row, parse_import
+from services.ingest.application.parsing import SheetRow, issues_by_row, parse_import
 from services.ingest.domain.language import Lang
-from services.ingest.domain.order import Buyer, Order, OrderLine, OrderSource, OrderStatus, Receiver, Store
-from services.ingest.domain.template import (
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.template import (
     COLUMNS,
     HEADER_INDEX,
     SOURCE_LABELS,

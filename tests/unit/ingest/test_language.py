@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from services.core.order import OrderSource, OrderStatus
 from services.ingest.adapters.spreadsheets import build_result_workbook, build_template
-from services.ingest.domain import issues
-from services.ingest.domain.importing import ImportFileError, issues_by_row, parse_import
+from services.ingest.application.parsing import ImportFileError, issues_by_row, parse_import
 from services.ingest.domain.language import (
     RULES_ZH,
     TRANSLATED_FILE_CODES,
@@ -28,9 +28,9 @@ from services.ingest.domain.language import (
     state_label,
     status_label,
 )
-from services.ingest.domain.order import OrderSource, OrderStatus
 from services.ingest.domain.persona import LifecycleThresholds, OrderAggregates, build_persona
-from services.ingest.domain.template import COLUMNS, HEADER_INDEX, RULES, header_key
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.template import COLUMNS, HEADER_INDEX, RULES, header_key
 from tests.unit.ingest.test_import_support import csv_bytes, row
 
 CODES = {v for k, v in vars(issues).items() if k.isupper() and isinstance(v, str)}

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from services.core import bounds
 from services.ingest import errors
 from services.ingest.application.ingestion import Received, decode
 from services.ingest.contracts.orders_ingest_v1 import message_key
-from services.ingest.domain import bounds
 from tests.support.orders import line, message
 
 TENANT = uuid.uuid4()

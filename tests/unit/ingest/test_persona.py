@@ -13,10 +13,14 @@ NOW = datetime(2026, 11, 27, tzinfo=UTC)
 def aggregates(paid: int, last_paid_days_ago: int | None = 1, **kw: object) -> OrderAggregates:
     last = NOW - timedelta(days=last_paid_days_ago) if last_paid_days_ago is not None else None
     fields: dict[str, object] = {
-        "order_count": max(paid, 1), "paid_order_count": paid, "total_amount": Decimal("100"),
-        "total_paid": Decimal("100") if paid else Decimal(0), "first_order_time": last, "last_order_time": last,
+        "order_count": max(paid, 1),
+        "paid_order_count": paid,
+        "total_amount": Decimal("100"),
+        "total_paid": Decimal("100") if paid else Decimal(0),
+        "first_order_time": last,
+        "last_order_time": last,
         "last_paid_time": last if paid else None,
-    }  # fmt: skip
+    }
     fields.update(kw)
     return OrderAggregates(**fields)  # type: ignore[arg-type]
 
@@ -31,10 +35,12 @@ def test_lifecycle_stage(paid: int, days_ago: int, stage: str) -> None:
 
 def test_persona_fields() -> None:
     agg = aggregates(
-        3, total_paid=Decimal("100.00"), sources=["youzan", "douyin"],
+        3,
+        total_paid=Decimal("100.00"),
+        sources=["youzan", "douyin"],
         store_counts={"A": (2, NOW), "B": (1, NOW), "C": (2, NOW - timedelta(days=3))},
         product_quantities={"p1": (5, "Tea"), "p2": (9, None), "p3": (5, "Cup")},
-    )  # fmt: skip
+    )
     persona = build_persona(agg, NOW, LifecycleThresholds())
     assert persona["average_order_value"] == "33.33"
     assert persona["favourite_store"] == "A"  # most orders, the most recent on a tie

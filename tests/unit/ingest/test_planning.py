@@ -4,8 +4,8 @@ import itertools
 from decimal import Decimal
 from uuid import UUID
 
+from services.core.order import OrderStatus
 from services.ingest.domain.identity import CustomerIndex
-from services.ingest.domain.order import OrderStatus
 from services.ingest.domain.planning import Incoming, LineRow, StoredOrder, plan_round
 from tests.support.orders import line, message
 

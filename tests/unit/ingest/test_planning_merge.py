@@ -11,10 +11,10 @@ from uuid import UUID
 
 import pytest
 
-from services.ingest.domain.bounds import MAX_LINES_PER_ORDER, MAX_MESSAGE_BYTES
+from services.core.bounds import MAX_LINES_PER_ORDER, MAX_MESSAGE_BYTES
 from services.ingest.domain.identity import CustomerIndex
 from services.ingest.domain.planning import Incoming, RoundPlan, StoredOrder, plan_round
-from services.rules_bridge.domain.events import order_events
+from services.rules_bridge.outbox_writer import order_events
 from tests.support.orders import SHANGHAI, line, message
 
 T = UUID(int=1)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.ingest.domain.bounds import MAX_MONEY
+from services.core.bounds import MAX_MONEY
 from tests.support.orders import line, message
 from tests.unit.ingest.test_planning_merge import T, Tenant, assert_nothing_written
 

@@ -15,7 +15,7 @@ import pytest
 from openpyxl import Workbook
 
 from services.ingest.application.ingestion import Received, decode
-from services.ingest.samples import SAMPLE_HEADER
+from tools.samples import SAMPLE_HEADER
 
 
 def _wide_sheet_without_references() -> bytes:
@@ -38,7 +38,7 @@ def _wide_sheet_without_references() -> bytes:
 
 PARSE = textwrap.dedent("""
     import sys
-    from services.ingest.domain.importing import ImportFileError, parse_import
+    from services.ingest.application.parsing import ImportFileError, parse_import
     try:
         parse_import(sys.stdin.buffer.read(), "wide.xlsx")
     except ImportFileError as exc:
@@ -63,10 +63,16 @@ def test_probe_cells_without_references_are_bounded() -> None:
 def _record(key: str | None, order_no: str, mobile: str = "13900000001") -> tuple[bytes | None, bytes]:
     tenant = uuid.UUID(int=7)
     value = {
-        "tenant_id": str(tenant), "order_no": order_no, "source": "youzan", "status": "paid", "status_raw": "paid",
-        "order_time": "2026-03-01T09:00:00+08:00", "store": {"store_no": "S1"}, "buyer": {"mobile": mobile},
+        "tenant_id": str(tenant),
+        "order_no": order_no,
+        "source": "youzan",
+        "status": "paid",
+        "status_raw": "paid",
+        "order_time": "2026-03-01T09:00:00+08:00",
+        "store": {"store_no": "S1"},
+        "buyer": {"mobile": mobile},
         "lines": [{"product_id": "P1", "quantity": 1, "unit_price": "1.00"}],
-    }  # fmt: skip
+    }
     return (None if key is None else f"{tenant}:{key}".encode()), json.dumps(value).encode()
 
 
@@ -102,7 +108,7 @@ def test_probe_deeply_nested_json_is_a_dead_letter_not_an_exception() -> None:
 def test_an_order_no_no_url_can_name_is_refused_in_messages_and_files(order_no: str) -> None:
     from pydantic import ValidationError
 
-    from services.ingest.domain.importing import parse_import
+    from services.ingest.application.parsing import parse_import
     from tests.support.orders import message
 
     with pytest.raises(ValidationError, match="no web address can name"):

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.ingest.domain.order import OrderStatus as S
-from services.ingest.domain.status import next_status
+from services.core.order import OrderStatus as S
+from services.core.status import next_status
 
 CASES = [
     # current, incoming, stored, stale

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from services.ingest.domain.bounds import MAX_MESSAGE_BYTES
+from services.core.bounds import MAX_MESSAGE_BYTES
 from services.platform.stack import kafka
 from services.platform.stack.settings import StackSettings
 from services.platform.topics import TopicSpec

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.ingest.domain.order import OrderStatus
+from services.core.changes import CustomerSnapshot, LineSnapshot, OrderChange, OrderSnapshot
+from services.core.order import OrderStatus
 from services.ingest.domain.persona import LifecycleThresholds, OrderAggregates, build_persona
-from services.rules_bridge.domain.changes import CustomerSnapshot, LineSnapshot, OrderChange, OrderSnapshot
 
 TENANT = uuid.UUID("11111111-1111-4111-8111-111111111111")
 CUSTOMER = uuid.UUID("22222222-2222-4222-8222-222222222222")

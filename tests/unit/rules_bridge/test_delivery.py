@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiokafka import errors as kafka_errors
 
+from services.rules_bridge.adapters.outbox_publisher import Publisher, judge, record_size
 from services.rules_bridge.adapters.outbox_store import PendingRow, ShardBacklog
-from services.rules_bridge.adapters.publisher import Publisher, judge, record_size
 from services.rules_bridge.domain.delivery import Outcome, ParkReason, before_sending
 from services.rules_bridge.relay import RelayMetrics
 

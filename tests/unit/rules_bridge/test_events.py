@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from services.ingest.domain.order import OrderStatus as S
+from services.core.order import OrderStatus as S
 from services.rules_bridge.contracts.customer_updated_v1 import CustomerUpdatedV1
 from services.rules_bridge.contracts.order_events_v1 import OrderEventV1
 from services.rules_bridge.domain.events import customer_updated, order_events

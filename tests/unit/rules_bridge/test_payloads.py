@@ -7,11 +7,12 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from services.ingest.domain.order import OrderStatus as S
+from services.core.changes import CustomerSnapshot
+from services.core.order import OrderStatus as S
 from services.rules_bridge.contracts.customer_updated_v1 import CustomerUpdatedV1
 from services.rules_bridge.contracts.order_events_v1 import OrderEventV1
-from services.rules_bridge.domain.changes import CustomerSnapshot
-from services.rules_bridge.domain.events import customer_payload, order_data, order_events, order_payload
+from services.rules_bridge.domain.events import customer_payload, order_data, order_payload
+from services.rules_bridge.outbox_writer import order_events
 from tests.unit.rules_bridge.factories import CUSTOMER, PERSONA, TENANT, change
 
 
@@ -46,9 +47,14 @@ def test_times_keep_their_instant_in_any_zone() -> None:
 def test_customer_payload_matches_the_contract_model() -> None:
     snapshot = CustomerSnapshot(TENANT, CUSTOMER, None, "13900000000", "u", "nick", PERSONA, created=True)
     assert customer_payload(snapshot) == CustomerUpdatedV1(
-        customer_id=CUSTOMER, sobot_customer_id=None, mobile="13900000000", unionid="u", nickname="nick",
-        persona=PERSONA, created=True,
-    ).model_dump(mode="json")  # fmt: skip
+        customer_id=CUSTOMER,
+        sobot_customer_id=None,
+        mobile="13900000000",
+        unionid="u",
+        nickname="nick",
+        persona=PERSONA,
+        created=True,
+    ).model_dump(mode="json")
 
 
 def test_event_times_are_utc_with_z_whatever_the_zone_of_the_order() -> None:

@@ -1,13 +1,13 @@
 """Console imports: the template, upload -> dry-run preview -> confirm, live progress, result workbook, the list.
 
-Uploads go through the API's own import handler (same limits, validation, dry run and publishing). Between the
+Uploads call the import use cases the API calls (`application.imports`: the same limits, validation, dry run and
+publishing), with the API's answers to a refused file. Between the
 preview and the confirmation the file waits in this process's memory (`PendingUploads`: the latest 8 files, one hour),
 under a random token bound to the tenant, so confirming imports exactly the file that was previewed.
 """
 
 from __future__ import annotations
 
-import io
 import secrets
 import time
 from collections import Counter, OrderedDict
@@ -16,15 +16,24 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile as FormFile
 
+from services.ingest.application.imports import (
+    ImportRequest,
+    PublishingFailed,
+    storable_filename,
+    submit_import,
+)
+from services.ingest.application.imports import dry_run as dry_run_import
 from services.ingest.domain.language import Lang
+from services.ingest.domain.spreadsheet.issues import ImportFileError
 from services.ingest.entrypoints.console import messages
 from services.ingest.entrypoints.console.routes import SignedIn
 from services.ingest.entrypoints.console.web import PREFIX, PageNotFound, check_csrf, language, redirect, render
 from services.ingest.entrypoints.http import imports as imports_api
+from services.ingest.entrypoints.http.dependencies import order_publish
 from services.ingest.entrypoints.http.limits import UploadSlots
 from services.ingest.entrypoints.http.problems import ApiProblem
 
@@ -79,22 +88,23 @@ ConsoleUploadSlot = Annotated[None, Depends(_console_upload_slot)]
 
 
 async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry_run: bool) -> Any:
-    file = UploadFile(io.BytesIO(upload.data), filename=upload.filename)
-    answer = await imports_api.post_import(
-        request=request,
-        tenant=tenant,
-        pool=request.app.state.pool,
-        file=file,
-        timezone=upload.timezone,
-        mode=upload.mode,
-        _=None,  # the console's route holds the upload slot (its own UploadSlot dependency)
-        lang=Lang(language(request)),
-        dry_run_=dry_run,
-        sheet=None,
-    )
-    if isinstance(answer, Response):  # the dry run answers its JSON serialised off the event loop
-        return imports_api.DryRunOut.model_validate_json(bytes(answer.body))
-    return answer
+    """The dry run's report, or the receipt of the submitted import; `ApiProblem` as the API would answer."""
+    lang = Lang(language(request))
+    pool, options = request.app.state.pool, imports_api.import_options(request.app.state.settings)
+    pending = ImportRequest(tenant.id, storable_filename(upload.filename), upload.data, upload.timezone, upload.mode)
+    try:
+        if dry_run:
+            report = await dry_run_import(pool, pending, options)
+            return imports_api.dry_run_out(report, lang)
+        receipt = await submit_import(pool, order_publish(request), pending, options)
+    except ImportFileError as exc:
+        raise imports_api.file_refused(exc, lang) from exc
+    except PublishingFailed as exc:
+        raise ApiProblem(
+            503, "Import not fully published", f"Import {exc.import_id}: {exc.reason}", "publishing_failed"
+        ) from exc
+    imports_api.observe_import(request, receipt)
+    return imports_api.accepted_out(receipt, lang)
 
 
 async def _imports_page(request: Request, tenant: SignedIn, status: int = 200, **values: Any) -> Response:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from services.core.order import OrderSource, OrderStatus
 from services.ingest.domain import language
 from services.ingest.domain.language import Lang
-from services.ingest.domain.order import OrderSource, OrderStatus
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"

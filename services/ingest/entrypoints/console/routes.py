@@ -14,10 +14,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from services.core.order import OrderSource, OrderStatus
 from services.ingest.adapters import pipeline
 from services.ingest.adapters.tenants import Tenant, tenant_for_key
 from services.ingest.domain.language import Lang
-from services.ingest.domain.order import OrderSource, OrderStatus
 from services.ingest.entrypoints.console.session import COOKIE, new_session, set_cookie
 from services.ingest.entrypoints.console.web import (
     PREFIX,
@@ -150,7 +150,11 @@ async def order_list(request: Request, tenant: SignedIn) -> Response:
 async def order_page(request: Request, tenant: SignedIn, order_no: str) -> Response:
     try:
         order = await orders_api.get_order(
-            tenant=tenant, pool=request.app.state.pool, lang=_lang(request), order_no=order_no
+            tenant=tenant,
+            pool=request.app.state.pool,
+            lang=_lang(request),
+            events_topic=request.app.state.events_topic,
+            order_no=order_no,
         )
     except ApiProblem as exc:
         raise PageNotFound() from exc

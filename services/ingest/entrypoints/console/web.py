@@ -16,8 +16,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from services.core.order import OrderSource, OrderStatus
 from services.ingest.adapters.tenants import Tenant
-from services.ingest.domain.order import OrderSource, OrderStatus
 from services.ingest.entrypoints.console import messages
 from services.ingest.entrypoints.console.session import COOKIE, Session, Signer, new_session, set_cookie
 

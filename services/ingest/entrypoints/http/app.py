@@ -1,16 +1,20 @@
-"""The HTTP API (FastAPI). The pool and the Kafka producer start and stop in the app's lifespan."""
+"""The HTTP API (FastAPI): routers, middlewares and the console, over what the composition root hands in.
+
+`services.ingest.main` builds the app: it gives `resources`, which the lifespan enters (the root's context creates
+the topics, opens the pool, recovers interrupted uploads and starts the producer; the app only keeps them on its
+state, where the handlers' dependencies find them).
+"""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 
-from services.ingest.adapters import import_jobs
 from services.ingest.entrypoints import console
 from services.ingest.entrypoints.http import customers, health, imports, orders, problems
 from services.ingest.entrypoints.http.dependencies import tenant_of_request
@@ -23,30 +27,29 @@ from services.ingest.entrypoints.http.limits import (
 )
 from services.ingest.settings import IngestSettings
 
-INTERRUPTED_AFTER = timedelta(minutes=15)  # far longer than any upload takes to publish
 UPLOAD_PATH = "/v1/imports"  # POST: its key and slot are checked before its body is read (`limits.UploadGate`)
 
 
-def create_app(settings: IngestSettings) -> FastAPI:
-    from services.ingest.main import ensure_ingest_topics, producer_broker
-    from services.platform.database import open_database
+@dataclass(frozen=True)
+class ApiResources:
+    pool: Any  # asyncpg.Pool
+    broker: Any  # a started FastStream KafkaBroker: handlers publish through `platform.publisher` over it
+
+
+Resources = Callable[[], AbstractAsyncContextManager[ApiResources]]
+
+
+def create_app(settings: IngestSettings, resources: Resources, *, events_topic: str) -> FastAPI:
+    """The app; `resources` is entered for its lifetime; `events_topic` is where the order events are written."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_ingest_topics(settings)
-        app.state.pool = await open_database(settings.database_url, max_size=10)
-        async with app.state.pool.acquire() as conn:
-            await import_jobs.fail_interrupted(conn, INTERRUPTED_AFTER)
-        app.state.broker = producer_broker(settings)
-        await app.state.broker.start()
-        # What exists now lives as long as the process: out of the collector's scans, so a collection that an
-        # upload's parse triggers on its worker thread (holding the GIL, so the event loop too) stays short.
-        gc.freeze()
-        try:
+        async with resources() as started:
+            app.state.pool, app.state.broker = started.pool, started.broker
+            # What exists now lives as long as the process: out of the collector's scans, so a collection that an
+            # upload's parse triggers on its worker thread (holding the GIL, so the event loop too) stays short.
+            gc.freeze()
             yield
-        finally:
-            await app.state.broker.stop()
-            await app.state.pool.close()
 
     app = FastAPI(
         title="Order Info",
@@ -55,6 +58,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.events_topic = events_topic
     app.state.upload_slots = UploadSlots(
         settings.max_uploads_in_flight, settings.upload_retry_after_seconds, settings.max_uploads_per_tenant
     )

@@ -9,15 +9,15 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import ValidationError
 
+from services.core.persona import PersonaV1
 from services.ingest.adapters import queries
 from services.ingest.adapters.queries import OrderFilter
 from services.ingest.domain.language import Lang
-from services.ingest.domain.validation import Invalid, normalise_mobile, parse_mobile
+from services.ingest.domain.spreadsheet.values import Invalid, normalise_mobile, parse_mobile
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool, RequestLang
 from services.ingest.entrypoints.http.orders import summary
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 from services.ingest.entrypoints.http.schemas import CustomerOut
-from services.rules_bridge.contracts.customer_updated_v1 import PersonaV1
 
 log = logging.getLogger("orderinfo.http.customers")
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -54,8 +54,9 @@ async def find_customer(
 ) -> CustomerOut:
     given = {k: v for k, v in (("mobile", mobile), ("unionid", unionid), ("sobot_customer_id", sobot_customer_id)) if v}
     if len(given) != 1:
-        raise ApiProblem(422, "Invalid request", "give exactly one of mobile, unionid, sobot_customer_id",
-                         "one_identifier_required")  # fmt: skip
+        raise ApiProblem(
+            422, "Invalid request", "give exactly one of mobile, unionid, sobot_customer_id", "one_identifier_required"
+        )
     [(identifier, value)] = given.items()
     value = _normalised(identifier, value)
     async with pool.acquire() as conn:

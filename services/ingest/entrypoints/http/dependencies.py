@@ -1,4 +1,6 @@
-"""Per-request dependencies: the tenant behind the API key, the pool from the app's state, the answer's language."""
+"""Per-request dependencies: the tenant behind the API key, the answer's language, and what the composition root
+put on the app's state (the settings, the pool, the order publisher over the broker, the order events' topic):
+handlers take them all through `Depends`, never from `request.app.state`."""
 
 from __future__ import annotations
 
@@ -8,14 +10,36 @@ from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
 from services.ingest.adapters.tenants import Tenant, tenant_for_key
+from services.ingest.application.imports import Publish, publishing_to
+from services.ingest.contracts.orders_ingest_v1 import TOPIC
 from services.ingest.domain.language import Lang, choose_lang
 from services.ingest.entrypoints.http.problems import ApiProblem
+from services.ingest.settings import IngestSettings
+from services.platform.publisher import KeyedPublisher
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="The tenant's API key.")
 
 
 def pool(request: Request) -> Any:
     return request.app.state.pool
+
+
+def settings(request: Request) -> IngestSettings:
+    found: IngestSettings = request.app.state.settings
+    return found
+
+
+def order_publish(request: Request) -> Publish:
+    """Publishing an upload's orders to `orders.ingest.v1` (with the settings' prefix), through the one keyed
+    publisher over the app's broker (read per request: the broker exists once the lifespan started it)."""
+    topic = request.app.state.settings.topic(TOPIC.name)
+    return publishing_to(KeyedPublisher.on_broker(request.app.state.broker), topic)
+
+
+def events_topic(request: Request) -> str:
+    """The topic whose outbox rows are an order's events (the composition root names it)."""
+    found: str = request.app.state.events_topic
+    return found
 
 
 GATED_TENANT = "orderinfo.gated_tenant"  # in the ASGI scope's state: the tenant `limits.UploadGate` authenticated
@@ -65,3 +89,6 @@ def request_lang(
 
 
 RequestLang = Annotated[Lang, Depends(request_lang)]
+Settings = Annotated[IngestSettings, Depends(settings)]
+OrderPublish = Annotated[Publish, Depends(order_publish)]
+EventsTopic = Annotated[str, Depends(events_topic)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,21 +16,21 @@ from pydantic import BaseModel, Field
 
 from services.ingest.adapters import import_jobs
 from services.ingest.application.imports import (
+    ImportReceipt,
     ImportRequest,
-    OutgoingOrder,
     PublishingFailed,
     dry_run,
     storable_filename,
     submit_import,
 )
+from services.ingest.application.parsing import ImportFileError, ImportOptions, SheetRow
 from services.ingest.application.workers import UPLOADS, run_in
-from services.ingest.contracts.orders_ingest_v1 import TOPIC
-from services.ingest.domain.importing import ImportFileError, ImportOptions, SheetRow
 from services.ingest.domain.language import Lang, file_message, issue_out, outcome_detail, outcome_label, state_label
-from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool, RequestLang
+from services.ingest.entrypoints.http.dependencies import CurrentTenant, OrderPublish, Pool, RequestLang, Settings
 from services.ingest.entrypoints.http.downloads import WORKBOOKS
 from services.ingest.entrypoints.http.limits import UploadSlot
 from services.ingest.entrypoints.http.problems import ApiProblem, Problem, problem_response, problem_responses
+from services.ingest.settings import IngestSettings
 
 log = logging.getLogger("orderinfo.http.imports")
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
@@ -44,7 +43,6 @@ _FILE_ERROR_STATUS = {
     "order_too_large": 422,
 }
 PUBLISH_RETRY_AFTER_SECONDS = 30
-PUBLISH_YIELD_EVERY = 100
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -130,41 +128,12 @@ class ImportList(BaseModel):
     items: list[ImportStatus]
 
 
-def _options(request: Request) -> ImportOptions:
-    settings = request.app.state.settings
+def import_options(settings: IngestSettings) -> ImportOptions:
     return ImportOptions(
         max_rows=settings.max_rows,
         max_bytes=settings.max_upload_bytes,
         placeholder_mobiles=frozenset(settings.mobile_placeholders),
     )
-
-
-async def publish_orders(broker: Any, topic: str, outgoing: Sequence[OutgoingOrder]) -> list[BaseException | None]:
-    """Publish every order with its key (one order stays on one partition) without awaiting acks in turn; the
-    outcome of each, in order: None when the broker acknowledged it, else the error (never raised)."""
-    pending: list[Any] = []
-    for number, item in enumerate(outgoing, 1):
-        if number % PUBLISH_YIELD_EVERY == 0:
-            await asyncio.sleep(0)  # a send rarely suspends: let other requests run between slices of a large file
-        try:
-            pending.append(
-                await broker.publish(
-                    item.value, topic, key=item.key, no_confirm=True, headers={"content-type": "application/json"}
-                )
-            )
-        except Exception as exc:  # refused before it was sent (size, serialisation, producer closed)
-            pending.append(exc)
-    return [await _settled(p) for p in pending]
-
-
-async def _settled(pending: Any) -> BaseException | None:
-    if pending is None or isinstance(pending, BaseException):
-        return pending
-    try:
-        await pending
-    except Exception as exc:
-        return exc
-    return None
 
 
 @router.post(
@@ -178,6 +147,8 @@ async def post_import(
     request: Request,
     tenant: CurrentTenant,
     pool: Pool,
+    settings: Settings,
+    publish: OrderPublish,
     _: UploadSlot,
     lang: RequestLang,
     file: Annotated[UploadFile, File(description="The filled-in import template (.xlsx or .csv).")],
@@ -186,7 +157,7 @@ async def post_import(
     dry_run_: Annotated[bool, Form(alias="dry_run")] = False,
     sheet: Annotated[str | None, Form(description="Sheet to read (default: the first non-empty one).")] = None,
 ) -> Any:
-    options = _options(request)
+    options = import_options(settings)
     data = await file.read(options.max_bytes + 1)
     if len(data) > options.max_bytes:
         raise ApiProblem(413, "File too large", f"uploads are limited to {options.max_bytes} bytes", "file_too_large")
@@ -194,23 +165,40 @@ async def post_import(
         detail = file_message("unknown_timezone", f"{timezone!r} is not an IANA timezone name", lang)
         raise ApiProblem(422, "Unknown timezone", detail, "unknown_timezone")
     upload = ImportRequest(tenant.id, storable_filename(file.filename), data, timezone, mode, sheet)
-    broker, topic = request.app.state.broker, request.app.state.settings.topic(TOPIC.name)
     try:
         if dry_run_:
             report = await dry_run(pool, upload, options)
             body = await run_in(UPLOADS, _dry_run_json, report, lang)  # thousands of planned orders: off the loop
             return Response(body, status_code=202, media_type="application/json")
-        receipt = await submit_import(pool, lambda items: publish_orders(broker, topic, items), upload, options)
+        receipt = await submit_import(pool, publish, upload, options)
     except ImportFileError as exc:
-        if exc.__cause__ is not None:  # what the reader said: for the log, not for the user
-            log.info("upload refused (%s): %r", exc.code, exc.__cause__)
-        status, detail = _FILE_ERROR_STATUS.get(exc.code, 400), file_message(exc.code, exc.message, lang)
-        raise ApiProblem(status, "Import file rejected", detail, exc.code) from exc
+        raise file_refused(exc, lang) from exc
     except PublishingFailed as exc:
         return _publishing_failed(exc)
+    observe_import(request, receipt)
+    return accepted_out(receipt, lang)
+
+
+def _issues_out(found: Sequence[dict[str, Any]], lang: Lang) -> list[RowIssueOut]:
+    return [RowIssueOut.model_validate(issue_out(e, lang)) for e in found]
+
+
+def file_refused(exc: ImportFileError, lang: Lang) -> ApiProblem:
+    """The problem answering a refused file (its status by code); what the reader said goes to the log only."""
+    if exc.__cause__ is not None:
+        log.info("upload refused (%s): %r", exc.code, exc.__cause__)
+    detail = file_message(exc.code, exc.message, lang)
+    return ApiProblem(_FILE_ERROR_STATUS.get(exc.code, 400), "Import file rejected", detail, exc.code)
+
+
+def observe_import(request: Request, receipt: ImportReceipt) -> None:
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None:
         metrics.observe_import(receipt.state, receipt.valid_rows, receipt.invalid_rows)
+
+
+def accepted_out(receipt: ImportReceipt, lang: Lang) -> ImportAccepted:
+    """The 202's answer for a submitted import, in `lang`."""
     base = f"/v1/imports/{receipt.import_id}"
     return ImportAccepted(
         **{k: v for k, v in vars(receipt).items() if k != "first_errors"},
@@ -221,12 +209,9 @@ async def post_import(
     )
 
 
-def _issues_out(found: Sequence[dict[str, Any]], lang: Lang) -> list[RowIssueOut]:
-    return [RowIssueOut.model_validate(issue_out(e, lang)) for e in found]
-
-
-def _dry_run_json(report: Any, lang: Lang) -> bytes:
-    answer = DryRunOut(
+def dry_run_out(report: Any, lang: Lang) -> DryRunOut:
+    """The dry run's answer, in `lang`."""
+    return DryRunOut(
         rows=report.rows,
         valid_rows=report.valid_rows,
         invalid_rows=report.invalid_rows,
@@ -239,7 +224,10 @@ def _dry_run_json(report: Any, lang: Lang) -> bytes:
             for o in report.orders
         ],
     )
-    return answer.model_dump_json().encode()
+
+
+def _dry_run_json(report: Any, lang: Lang) -> bytes:
+    return dry_run_out(report, lang).model_dump_json().encode()
 
 
 def _publishing_failed(exc: PublishingFailed) -> Response:

@@ -14,16 +14,15 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query
 from pydantic import AfterValidator, AwareDatetime
 
+from services.core.bounds import unstorable_char
+from services.core.order import OrderSource, OrderStatus
 from services.ingest.adapters import queries
 from services.ingest.adapters.queries import OrderFilter, Position
-from services.ingest.domain.bounds import unstorable_char
 from services.ingest.domain.language import Lang, value_label
-from services.ingest.domain.order import OrderSource, OrderStatus
-from services.ingest.domain.template import SOURCE_INDEX, STATUS_INDEX, label_key
-from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool, RequestLang
+from services.ingest.domain.spreadsheet.template import SOURCE_INDEX, STATUS_INDEX, label_key
+from services.ingest.entrypoints.http.dependencies import CurrentTenant, EventsTopic, Pool, RequestLang
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 from services.ingest.entrypoints.http.schemas import OrderDetail, OrderPage, OrderSummary
-from services.rules_bridge.contracts.order_events_v1 import TOPIC as ORDER_EVENTS
 
 E = TypeVar("E", bound=StrEnum)
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
@@ -143,10 +142,11 @@ async def get_order(
     tenant: CurrentTenant,
     pool: Pool,
     lang: RequestLang,
+    events_topic: EventsTopic,
     order_no: Annotated[str, Path(min_length=1, max_length=64, pattern=NO_NUL)],
 ) -> OrderDetail:
     async with pool.acquire() as conn:
-        found = await queries.get_order(conn, tenant.id, order_no, ORDER_EVENTS.name)
+        found = await queries.get_order(conn, tenant.id, order_no, events_topic)
     if found is None:
         raise ApiProblem(404, "Not Found", f"no order {order_no!r}", "order_not_found")
     return OrderDetail.model_validate(_labelled({**found, "line_count": len(found["lines"])}, lang))

@@ -43,13 +43,18 @@ class ApiProblem(Exception):
         self.headers = headers
         self.problem = Problem(
             type=f"https://orderinfo.dev/problems/{code}" if code else "about:blank",
-            title=title, status=status, detail=detail, code=code, errors=errors,
-        )  # fmt: skip
+            title=title,
+            status=status,
+            detail=detail,
+            code=code,
+            errors=errors,
+        )
 
 
 def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(problem.model_dump(exclude_none=True), status_code=problem.status, media_type=PROBLEM_JSON,
-                        headers=headers)  # fmt: skip
+    return JSONResponse(
+        problem.model_dump(exclude_none=True), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers
+    )
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -72,9 +77,14 @@ def install(app: FastAPI) -> None:
     async def on_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()]
         return problem_response(
-            Problem(title="Invalid request", status=422, code="invalid_request", errors=errors[:50],
-                    detail="; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5]))
-        )  # fmt: skip
+            Problem(
+                title="Invalid request",
+                status=422,
+                code="invalid_request",
+                errors=errors[:50],
+                detail="; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5]),
+            )
+        )
 
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -12,8 +12,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
-from services.ingest.domain.times import utc_text
-from services.rules_bridge.contracts.customer_updated_v1 import PersonaV1
+from services.core.persona import PersonaV1
+from services.core.times import utc_text
 
 
 class StoreOut(BaseModel):

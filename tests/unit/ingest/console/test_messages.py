@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.ingest.domain.order import OrderSource, OrderStatus
+from services.core.order import OrderSource, OrderStatus
 from services.ingest.entrypoints.console import messages
 
 TEMPLATES = Path(messages.__file__).parent / "templates"

@@ -1,0 +1,19 @@
+"""Message keys: the partition key of every record about one order (or one customer), on every topic.
+
+One order's records share one key, so they stay on one partition in the order they were written: the ingest
+messages, the order events and the outbox rows (which the relay publishes under the same key).
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+
+def order_key(tenant_id: UUID, order_no: str) -> str:
+    """`"{tenant_id}:{order_no}"`: the key of an order's ingest messages and of its events."""
+    return f"{tenant_id}:{order_no}"
+
+
+def customer_key(tenant_id: UUID, customer_id: UUID) -> str:
+    """`"{tenant_id}:{customer_id}"`: the key of a customer's `customers.updated.v1` records (compacted per key)."""
+    return f"{tenant_id}:{customer_id}"

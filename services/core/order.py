@@ -1,0 +1,242 @@
+"""The order as Order Info understands it: one order, its buyer, its store and its product lines.
+
+Pure values, no IO. The import parser produces these, the `orders.ingest.v1` contract carries them and the
+consumer stores them. Money is `Decimal` with two places; times are timezone-aware instants.
+
+Whatever validates here can be stored (`bounds`): every text field refuses characters PostgreSQL or a workbook
+cannot hold, times lie in the stored range in every zone, an order has at most `bounds.MAX_LINES_PER_ORDER` lines,
+and computed amounts (quantity x unit price, the sum of the lines) fit the money columns.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
+
+from services.core import bounds
+
+
+class OrderSource(StrEnum):
+    """The e-commerce platforms an order may come from. Other sources are not supported."""
+
+    YOUZAN = "youzan"
+    WEIMOB = "weimob"
+    DOUYIN = "douyin"
+    KUAISHOU = "kuaishou"
+    JINGDONG = "jingdong"
+    TAOBAO = "taobao"
+    VIPSHOP = "vipshop"
+    XIAOE_TECH = "xiaoe_tech"
+    MOGU = "mogu"
+    XIAOHONGSHU = "xiaohongshu"
+    BRAND_MALL = "brand_mall"
+
+
+class OrderStatus(StrEnum):
+    """Order statuses of the import template (English label in comments)."""
+
+    OTHER = "other"  # Other
+    TO_BE_PAID = "to_be_paid"  # To Be Paid
+    PAID = "paid"  # Paid
+    SHIPPED = "shipped"  # Shipped
+    SIGNED_FOR = "signed_for"  # Signed for
+    DEALED = "dealed"  # Dealed (transaction completed)
+    DEAL_CLOSED = "deal_closed"  # Deal Closed (cancelled / closed; final)
+
+
+def _storable_text(value: str) -> str:
+    problem = bounds.unstorable_text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _addressable_order_no(value: str) -> str:
+    problem = bounds.order_no_problem(value)
+    if problem is not None:
+        raise ValueError(f"the order no. {problem}")
+    return value
+
+
+def _storable_time(value: datetime) -> datetime:
+    if not bounds.time_in_range(value):
+        raise ValueError(f"{value.isoformat()} is out of range: times must lie {bounds.TIME_RANGE_TEXT} (UTC)")
+    return value
+
+
+def json_integer(value: object) -> object:
+    """JSON integers only: `true`, `1.0` and `"1"` are what the published schema calls not an integer."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be a JSON integer, not {_json_kind(value)}")
+    return value
+
+
+def _plain_money(value: object) -> object:
+    """A JSON number, or a string in plain decimal notation; never a boolean, exponent, sign, NaN or Infinity."""
+    if isinstance(value, bool):
+        raise ValueError('must be an amount (a JSON number or a string like "1299.00"), not a boolean')
+    if isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value) is None:
+        raise ValueError(f'{value[:40]!r} is not an amount: write digits with an optional point, like "1299.00"')
+    return value
+
+
+def _to_cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT) + 0  # two places; "+ 0" turns a JSON -0 into 0
+
+
+def _time_text(value: object) -> object:
+    """Times are RFC 3339 strings with an offset; a JSON number (which pydantic would read as epoch seconds) is not."""
+    if isinstance(value, bool | int | float):
+        raise ValueError("must be a date-time string with its offset, like 2026-03-01T09:00:00+08:00, not a number")
+    return value
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return {str: "a string", float: "a number with a decimal point"}.get(type(value), type(value).__name__)
+
+
+CENT = Decimal("0.01")
+MOBILE_PATTERN = r"^1[0-9]{10}$"  # ASCII digits only: `\d` would take any script's digits (one buyer, two numbers)
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_MONEY_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": float(bounds.MAX_MONEY)},
+        {"type": "string", "pattern": f"^{_PLAIN_DECIMAL.pattern}$"},
+    ],
+    "description": "An amount >= 0 with at most 2 decimals: a JSON number, or a string in plain decimal notation.",
+}
+Integer = Annotated[int, BeforeValidator(json_integer)]
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_plain_money),
+    Field(ge=0, le=bounds.MAX_MONEY, max_digits=14, decimal_places=2),
+    AfterValidator(_to_cents),
+    WithJsonSchema(_MONEY_SCHEMA),
+]
+Text = Annotated[str, AfterValidator(_storable_text)]
+Text64 = Annotated[Text, Field(max_length=64)]
+Text255 = Annotated[Text, Field(max_length=255)]
+Time = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_storable_time)]
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Store(_Value):
+    """The shop an order was placed in; `store_no` or `store_id` (or both) identify it."""
+
+    store_no: Text64 | None = None
+    store_id: Text64 | None = None
+    name: Text255 | None = None
+
+    @model_validator(mode="after")
+    def _identified(self) -> Store:
+        if not self.store_no and not self.store_id:
+            raise ValueError("store_no and store_id are both blank: one of them is required")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The store's identity within a tenant: its store no., else its store ID."""
+        return f"no:{self.store_no}" if self.store_no else f"id:{self.store_id}"
+
+
+class Buyer(_Value):
+    """Identifiers of the buyer, in resolution priority: Sobot customer ID > mobile > unionid > nickname."""
+
+    sobot_customer_id: Text64 | None = None
+    mobile: Annotated[str, Field(pattern=MOBILE_PATTERN)] | None = None
+    unionid: Text64 | None = None
+    nickname: Text255 | None = None
+
+    @model_validator(mode="after")
+    def _identified(self) -> Buyer:
+        if not (self.sobot_customer_id or self.mobile or self.unionid or self.nickname):
+            raise ValueError("buyer has no identifier: give a Sobot customer ID, mobile, unionid or nickname")
+        return self
+
+
+class Receiver(_Value):
+    name: Text255 | None = None
+    mobile: Text64 | None = None
+    address: Annotated[Text, Field(max_length=500)] | None = None
+
+
+class OrderLine(_Value):
+    """One product line. Key within an order: (product_id, sku); `sku` is "" when the product has none."""
+
+    product_id: Text64 = Field(min_length=1)
+    sku: Text64 = ""
+    product_name: Text255 | None = None
+    quantity: Integer = Field(gt=0, le=bounds.MAX_QUANTITY)
+    unit_price: Money
+    line_amount: Money | None = None
+    row_no: Integer | None = Field(default=None, description="Sheet row this line came from (imports only).")
+
+    @model_validator(mode="after")
+    def _storable_total(self) -> OrderLine:
+        if not bounds.money_in_range(self.unit_price * self.quantity):
+            raise ValueError(
+                f"quantity x unit_price = {self.unit_price * self.quantity} is more than {bounds.MAX_MONEY}, "
+                "the largest amount that can be stored"
+            )
+        return self
+
+    def amount(self) -> Decimal:
+        """The line's stored amount: `line_amount` when given, else quantity x unit price."""
+        return self.line_amount if self.line_amount is not None else self.unit_price * self.quantity
+
+
+class Order(_Value):
+    """One order with its lines, as exported by the shop platform."""
+
+    order_no: Annotated[Text64, AfterValidator(_addressable_order_no)] = Field(min_length=1)
+    source: OrderSource
+    status: OrderStatus
+    status_raw: Text64 = Field(description="The status text as the platform or file wrote it.")
+    order_time: Time
+    payment_time: Time | None = None
+    store: Store
+    buyer: Buyer
+    receiver: Receiver | None = None
+    order_amount: Money | None = Field(
+        None,
+        description="The order amount as the platform gives it (订单金额), optional. Order Info's `total_amount` is "
+        "this when given, else the sum of the lines.",
+    )
+    paid_amount: Money | None = Field(None, description="What the buyer paid (实付金额), optional.")
+    remark: Annotated[Text, Field(max_length=1000)] | None = None
+    lines: list[OrderLine] = Field(min_length=1, max_length=bounds.MAX_LINES_PER_ORDER)
+
+    @model_validator(mode="after")
+    def _distinct_lines(self) -> Order:
+        keys = [(line.product_id, line.sku) for line in self.lines]
+        if len(set(keys)) != len(keys):
+            raise ValueError("two lines have the same product_id and sku")
+        return self
+
+    @model_validator(mode="after")
+    def _storable_sum(self) -> Order:
+        total = sum((line.amount() for line in self.lines), Decimal(0))
+        if not bounds.money_in_range(total):
+            raise ValueError(
+                f"the lines add up to {total}, more than {bounds.MAX_MONEY}, the largest amount that can be stored"
+            )
+        return self

@@ -1,0 +1,315 @@
+"""Reading the uploaded bytes into a table of cell texts: .xlsx/.xlsm through calamine, CSV through `csv`.
+
+Guarantees: bytes in, `Table` out, or `ImportFileError`; no traceback of a reader escapes. Row numbers are the
+ones the user sees (1-based, counting blank and title rows above the header). Fully blank rows are dropped.
+Merged cells are filled down with their top-left value. Memory and time are bounded by `ImportOptions`.
+Number cells become their display text; those of ID columns whose text may not be what was typed (decimals, or
+more than 15 digits: calamine hands every number over as a binary float) are listed, so they can be refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
+
+from services.ingest.adapters.xlsx_archive import ErrorCells, inspect_xlsx
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.issues import ImportFileError
+from services.ingest.domain.spreadsheet.options import ImportOptions
+from services.ingest.domain.spreadsheet.template import COLUMNS_BY_KEY, HEADER_INDEX, Kind, header_key
+from services.ingest.domain.spreadsheet.values import display_text, is_exact_id_number
+
+UTF8_BOM = b"\xef\xbb\xbf"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+TEXT_SUFFIXES = (".csv", ".tsv")
+HEADER_SEARCH_ROWS = 10  # title rows above the header that are tolerated
+UNREADABLE_WORKBOOK = (
+    "The workbook cannot be read: it is damaged or was not written by a spreadsheet program. Open it in Excel "
+    "or WPS and save it again as .xlsx, or export it as CSV."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """The header and the non-blank data rows (row number, cell texts as wide as the header) of the sheet read;
+    `inexact_numbers` holds the (row number, column index) of number cells that are no exact identifier,
+    `error_cells` those of cells showing a spreadsheet error value (#N/A, #REF!...)."""
+
+    sheet: str | None
+    header_row: int
+    header: list[str]
+    rows: list[tuple[int, list[str]]]
+    inexact_numbers: frozenset[tuple[int, int]] = field(default_factory=frozenset)
+    error_cells: frozenset[tuple[int, int]] = field(default_factory=frozenset)
+
+
+def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
+    """Pick the reader by content first (zip, OLE), then by file name; refuse anything else."""
+    name = filename.lower()
+    if data.startswith(OLE_MAGIC):
+        raise ImportFileError(
+            issues.ENCRYPTED_OR_LEGACY,
+            "The file is a password-protected workbook or a legacy .xls; remove the password or save it as .xlsx.",
+        )
+    if data.startswith(ZIP_MAGIC):
+        return read_workbook(data, sheet, options)
+    if name.endswith(WORKBOOK_SUFFIXES):
+        raise ImportFileError(issues.CORRUPT_WORKBOOK, f"{filename} is not a valid .xlsx workbook.")
+    if name.endswith(TEXT_SUFFIXES):
+        if sheet:
+            raise ImportFileError(
+                issues.SHEET_NOT_FOUND, "A CSV file has no sheets; leave the sheet field empty, or upload an .xlsx."
+            )
+        return read_csv(data, options)
+    raise ImportFileError(
+        issues.UNSUPPORTED_FORMAT, f"{filename} is not a spreadsheet; upload an .xlsx workbook or a CSV file."
+    )
+
+
+# --- xlsx ------------------------------------------------------------------------------------------------------
+
+
+def read_workbook(data: bytes, sheet: str | None, options: ImportOptions) -> Table:
+    error_cells = inspect_xlsx(data, options)
+    try:
+        return _read_book(CalamineWorkbook.from_filelike(io.BytesIO(data)), sheet, options, error_cells)
+    except ImportFileError:
+        raise
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # calamine errors, and pyo3 panics (BaseException subclasses)
+        raise ImportFileError(issues.CORRUPT_WORKBOOK, UNREADABLE_WORKBOOK) from exc  # the reader's text: logs only
+
+
+def _read_book(book: Any, sheet: str | None, options: ImportOptions, error_cells: dict[str, ErrorCells]) -> Table:
+    names: list[str] = list(book.sheet_names)
+    if sheet is not None:
+        if sheet not in names:
+            listed = ", ".join(f'"{n}"' for n in names)
+            raise ImportFileError(issues.SHEET_NOT_FOUND, f'There is no sheet "{sheet}"; the sheets are {listed}.')
+        table = _read_sheet(book.get_sheet_by_name(sheet), options, error_cells.get(sheet, {}))
+        if table is None:
+            raise ImportFileError(issues.NO_DATA_ROWS, f'Sheet "{sheet}" is empty.')
+        return table
+    worksheets = [m for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+    for metadata in worksheets:
+        if metadata.visible != SheetVisibleEnum.Visible:
+            continue  # what the user cannot see is not what they mean to import (a stale backup, a lookup list)
+        table = _read_sheet(book.get_sheet_by_name(metadata.name), options, error_cells.get(metadata.name, {}))
+        if table is not None:
+            return table
+    hidden = [f'"{m.name}"' for m in worksheets if m.visible != SheetVisibleEnum.Visible]
+    if hidden:
+        raise ImportFileError(
+            issues.EMPTY_WORKBOOK,
+            f"The workbook has no visible sheet with data (hidden sheets are skipped: {', '.join(hidden)}); "
+            "unhide the sheet or name it in the sheet field.",
+        )
+    raise ImportFileError(issues.EMPTY_WORKBOOK, "The workbook has no sheet with data.")
+
+
+def _read_sheet(sheet: Any, options: ImportOptions, error_cells: ErrorCells) -> Table | None:
+    if sheet.start is None:
+        return None
+    top, left = sheet.start
+    grid: list[list[Any]] = sheet.to_python(skip_empty_area=True)
+    errors = _show_errors(grid, error_cells, top, left)
+    _fill_merged(grid, sheet.merged_cell_ranges or (), top, left)
+    texts = ([c if type(c) is str else display_text(c) for c in row] for row in grid)
+    table = _table(sheet.name, enumerate(texts, top + 1), options)
+    if table is None:
+        return None
+    return replace(table, inexact_numbers=_inexact_ids(grid, top + 1, table), error_cells=errors)
+
+
+def _show_errors(grid: list[list[Any]], error_cells: ErrorCells, top: int, left: int) -> frozenset[tuple[int, int]]:
+    """Put each error cell's value (#N/A...), which calamine reads as blank, back in the grid; answer their
+    (row number, column index)."""
+    found = set()
+    for (row_no, column_no), shown in error_cells.items():
+        row, col = row_no - 1 - top, column_no - 1 - left
+        if 0 <= row < len(grid) and 0 <= col < len(grid[row]) and grid[row][col] in ("", None):
+            grid[row][col] = shown
+            found.add((row_no, col))
+    return frozenset(found)
+
+
+def _inexact_ids(grid: list[list[Any]], first_row_no: int, table: Table) -> frozenset[tuple[int, int]]:
+    """(row number, column index) of the number cells of ID columns whose text may not be what was typed."""
+    ids = [index for index, name in enumerate(table.header) if _is_id_header(name)]
+    found: set[tuple[int, int]] = set()
+    for row_no, _ in table.rows:
+        row = grid[row_no - first_row_no]
+        for col in ids:
+            cell = row[col] if col < len(row) else None
+            if cell is not None and type(cell) is not str and not is_exact_id_number(cell):
+                found.add((row_no, col))
+    return frozenset(found)
+
+
+def _is_id_header(name: str) -> bool:
+    key = HEADER_INDEX.get(header_key(name))
+    return key is not None and COLUMNS_BY_KEY[key].kind is Kind.ID
+
+
+def _fill_merged(grid: list[list[Any]], merges: Iterable[Any], top: int, left: int) -> None:
+    """Copy each merged range's top-left value down its column; total work is bounded by the grid size."""
+    budget = len(grid) * (len(grid[0]) if grid else 0)
+    for (first_row, first_col), (last_row, _) in merges:
+        row, col = first_row - top, first_col - left
+        if not (0 <= row < len(grid) and 0 <= col < len(grid[row])):
+            continue
+        value = grid[row][col]
+        for below in range(row + 1, min(last_row - top, len(grid) - 1) + 1):
+            budget -= 1
+            if budget < 0:
+                return
+            if col < len(grid[below]):
+                grid[below][col] = value
+
+
+# --- CSV -------------------------------------------------------------------------------------------------------
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-16 (with BOM), then UTF-8 (BOM optional), then GB18030 (what Excel writes on Chinese systems)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(issues.UNDECODABLE_TEXT, "The file is not valid UTF-16 text.") from exc
+    if b"\x00" in data:
+        raise ImportFileError(issues.UNSUPPORTED_FORMAT, "The file is binary, not CSV text; upload .xlsx or CSV.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:  # a UTF-8 BOM before a GB18030 body (some tools prepend one): the BOM is no text of the file
+        return data.removeprefix(UTF8_BOM).decode("gb18030")
+    except UnicodeDecodeError:
+        pass
+    raise ImportFileError(issues.UNDECODABLE_TEXT, "The file is neither UTF-8 nor GB18030 text; save it as CSV UTF-8.")
+
+
+def sniff_delimiter(text: str) -> str:
+    """Comma, tab or semicolon: the one that splits the header (a line among the first few naming Order No.) into
+    a cell that names it; failing that, whichever the first non-blank line has most of (comma on a tie). A title
+    line above the header (`Shop A; 2026`) does not decide."""
+    lines = [line for line in itertools.islice(text.splitlines(), HEADER_SEARCH_ROWS * 4) if line.strip()]
+    for line in lines[:HEADER_SEARCH_ROWS]:
+        for delimiter in (",", "\t", ";"):
+            if delimiter in line and _is_header(line.split(delimiter)):
+                return delimiter
+    return max((",", "\t", ";"), key=(lines[0] if lines else "").count)
+
+
+def read_csv(data: bytes, options: ImportOptions) -> Table:
+    """Strict CSV: a quote that is never closed (which would swallow every line below it into one cell) or text
+    after a closing quote is a file error naming the row, never a silently shorter file."""
+    text = decode_text(data)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text), strict=True)
+    records = _Records(reader)
+    try:
+        table = _table(None, iter(records), options)
+    except csv.Error as exc:
+        raise ImportFileError(issues.UNSUPPORTED_FORMAT, _csv_problem(exc, records.count + 1)) from exc
+    if table is None:
+        raise ImportFileError(issues.EMPTY_FILE, "The CSV file has only blank lines.")
+    return table
+
+
+class _Records:
+    """The reader's records numbered from 1, remembering how many were read (to name the row of an error)."""
+
+    def __init__(self, reader: Iterator[list[str]]) -> None:
+        self.reader, self.count = reader, 0
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        for cells in self.reader:
+            self.count += 1
+            yield self.count, cells
+
+
+def _csv_problem(exc: csv.Error, row_no: int) -> str:
+    reason = str(exc)
+    if "field larger than field limit" in reason:
+        return f"The CSV file has a cell longer than {csv.field_size_limit():,} characters; no column accepts that."
+    if "unexpected end of data" in reason:
+        return (
+            f'Row {row_no}: a quote (") opens a cell that is never closed, so every line below it would be read '
+            'as that one cell. Close the quote, or write a quote inside a cell as two quotes ("").'
+        )
+    if "expected after" in reason:
+        return (
+            f"Row {row_no}: a quoted cell goes on after its closing quote; write a quote inside a cell as two "
+            'quotes ("") and save the file again as CSV.'
+        )
+    return "The CSV file cannot be read (it is not a CSV file); save it again as CSV UTF-8."
+
+
+# --- shared ----------------------------------------------------------------------------------------------------
+
+
+def is_blank(cells: list[str]) -> bool:
+    return not any(map(str.strip, cells))
+
+
+def _is_header(cells: list[str]) -> bool:
+    return any(HEADER_INDEX.get(header_key(cell)) == "order_no" for cell in cells if cell)
+
+
+def _table(sheet: str | None, numbered: Iterator[tuple[int, list[str]]], options: ImportOptions) -> Table | None:
+    """Find the header (the first non-blank row, or a later one among the first few naming Order No.), then
+    collect the data rows below it, refusing more than `max_rows` with their exact count."""
+    leading: list[tuple[int, list[str]]] = []
+    for row_no, cells in numbered:
+        if is_blank(cells):
+            continue
+        leading.append((row_no, cells))
+        if _is_header(cells) or len(leading) == HEADER_SEARCH_ROWS:
+            break
+    if not leading:
+        return None
+    header_at = next((i for i, (_, cells) in enumerate(leading) if _is_header(cells)), 0)
+    header_row, header = leading[header_at]
+    header = _check_width(header, options)
+    rows = leading[header_at + 1 :]
+    for row_no, cells in numbered:
+        if not is_blank(cells):
+            rows.append((row_no, cells))
+            if len(rows) > options.max_rows:
+                _too_many_rows(len(rows) + sum(1 for _, rest in numbered if not is_blank(rest)), options)
+    width = len(header)
+    return Table(sheet, header_row, header, [(n, _fit(cells, width)) for n, cells in rows])
+
+
+def _fit(cells: list[str], width: int) -> list[str]:
+    if len(cells) == width:
+        return cells
+    return cells[:width] + [""] * (width - len(cells))
+
+
+def _check_width(header: list[str], options: ImportOptions) -> list[str]:
+    width = len(header)
+    while width and not header[width - 1].strip():
+        width -= 1
+    if width > options.max_columns:
+        raise ImportFileError(
+            issues.TOO_MANY_COLUMNS, f"The header has {width} columns; at most {options.max_columns} are accepted."
+        )
+    return header[:width]
+
+
+def _too_many_rows(count: int, options: ImportOptions) -> None:
+    raise ImportFileError(
+        issues.TOO_MANY_ROWS,
+        f"The file has {count:,} data rows; at most {options.max_rows:,} are accepted per import. Split the file.",
+    )

@@ -1,0 +1,263 @@
+"""Safety checks of an .xlsx (zip) container, run before calamine sees it.
+
+calamine trusts the container: it allocates a dense grid up to the farthest cell reference (a 5 KB sheet with
+cells A1 and XFD1048576 aborts the process), and its zip reader inflates a member past its declared size. So
+`inspect_xlsx` guarantees, or raises `ImportFileError`:
+- at most `max_archive_members` members, declared sizes within `max_uncompressed_bytes` and a compression ratio
+  within `max_compression_ratio` for members above `ratio_checked_from_bytes`;
+- every XML part inflates to exactly its declared size (checked with a bounded inflate), is not UTF-16 and holds
+  no DTD (`<!DOCTYPE` / `<!ENTITY`), so no entity expansion can happen whatever the XML reader;
+- no worksheet reaches a cell beyond `max_columns` or `max_sheet_rows`, by explicit reference or by position:
+  OOXML lets a `<row>` or `<c>` leave out its `r` reference (it then follows the previous one), so a sheet whose
+  cells carry no reference is walked tag by tag, stopping at the first cell past a bound.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import struct
+import zipfile
+import zlib
+
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.issues import ImportFileError
+from services.ingest.domain.spreadsheet.options import ImportOptions
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")
+_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+# Only references that can be far away: two or more column letters, or a row number of five digits or more.
+# They are searched in the XML with its whitespace removed (so `r = 'A1'` reads `r='A1'`), once per quote
+# character, because a fixed `r="` prefix lets the regex engine skip ahead instead of trying every byte.
+# (A cell *text* that reads r="ZZ9" may be taken for a reference: the check errs on the side of refusing.)
+_XML_WHITESPACE = b" \t\r\n"
+_FAR_REFERENCES = tuple(
+    re.compile(rb"r=" + quote + rb"(?:([A-Za-z]{2,})(\d*)|[A-Za-z]?(\d{5,}))" + quote) for quote in (b'"', b"'")
+)
+
+# Fast path: every cell and row written as `<c r=` / `<row r=` (Excel, WPS, openpyxl) has an explicit position,
+# so the far references above bound it. Anything else (a namespace prefix, a cell without `r`, `r` not first)
+# is walked tag by tag; counting a `:c ` in a cell text as a prefixed tag only sends the sheet to the walk.
+_WORKBOOK, _WORKBOOK_RELS = "xl/workbook.xml", "xl/_rels/workbook.xml.rels"
+_ERROR_TYPE = re.compile(rb"\st\s*=\s*[\"']e[\"']")
+_CELL_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\s")
+_VALUE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v>([^<]*)<")
+_SHEET = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sheet\s[^>]*>")
+_RELATIONSHIP = re.compile(rb"<Relationship\s[^>]*>")
+_TAG_ENDS = (b" ", b"\t", b"\r", b"\n", b">", b"/")
+_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
+_REFERENCE = re.compile(rb"(?:^|\s)r\s*=\s*[\"']([A-Za-z]*)(\d*)[\"']")
+
+
+ErrorCells = dict[tuple[int, int], str]  # (row, column), both 1-based -> the error value shown (#N/A, #REF!...)
+
+
+def inspect_xlsx(data: bytes, options: ImportOptions) -> dict[str, ErrorCells]:
+    """Raise `ImportFileError` unless the workbook container is safe to read (see the module docstring).
+
+    Answers the error cells (`t="e"`, which calamine reads as blank) of each sheet that has some, by sheet name."""
+    archive = _open(data)
+    infos = archive.infolist()
+    _check_kind({info.filename for info in infos})
+    _check_sizes(infos, options)
+    parts: dict[str, bytes] = {}
+    errors: dict[str, ErrorCells] = {}
+    for info in infos:
+        if info.filename.endswith((".xml", ".rels", ".vml")):
+            xml = _inflate(data, info)
+            _check_xml(info.filename, xml)
+            if info.filename in (_WORKBOOK, _WORKBOOK_RELS):
+                parts[info.filename] = xml
+            if info.filename.startswith("xl/worksheets/"):
+                _check_extent(info.filename, xml, options)
+                found = _error_cells(xml)
+                if found:
+                    errors[info.filename] = found
+    if not errors:
+        return {}
+    names = _sheet_parts(parts.get(_WORKBOOK, b""), parts.get(_WORKBOOK_RELS, b""))
+    return {name: errors[part] for name, part in names.items() if part in errors}
+
+
+def _error_cells(xml: bytes) -> ErrorCells:
+    """The referenced cells of type `e` and their cached value; a cell without a reference is left out."""
+    found: ErrorCells = {}
+    for match in _ERROR_TYPE.finditer(xml):
+        start, end = xml.rfind(b"<", 0, match.start()), xml.find(b"</", match.end())
+        tag = xml[start : xml.find(b">", match.end()) + 1]
+        reference = _REFERENCE.search(tag[2:]) if _CELL_START.match(tag) else None
+        if not reference or not reference.group(1) or not reference.group(2):
+            continue
+        value = _VALUE.search(xml, match.end(), end + 8 if end >= 0 else len(xml))
+        shown = value.group(1).decode("utf-8", "replace")[:16] if value else "#VALUE!"
+        found[(int(reference.group(2)[:12]), column_number(reference.group(1)[:4]))] = shown or "#VALUE!"
+    return found
+
+
+def _sheet_parts(workbook: bytes, rels: bytes) -> dict[str, str]:
+    """Sheet name -> its part path (xl/worksheets/...), from the workbook and its relationships."""
+    targets = {}
+    for element in _RELATIONSHIP.findall(rels):
+        rid, target = _attribute(element, b"Id"), _attribute(element, b"Target")
+        if rid and target:
+            targets[rid] = target.lstrip("/") if target.startswith("/") else "xl/" + target
+    names = {}
+    for element in _SHEET.findall(workbook):
+        name, rid = _attribute(element, b"name"), _attribute(element, b"r:id")
+        if name and rid in targets:
+            names[html.unescape(name)] = targets[rid]
+    return names
+
+
+def _attribute(element: bytes, name: bytes) -> str | None:
+    found = re.search(rb"\s" + re.escape(name) + rb"\s*=\s*(?:\"([^\"]*)\"|'([^']*)')", element)
+    return None if found is None else (found.group(1) or found.group(2) or b"").decode("utf-8", "replace")
+
+
+def _open(data: bytes) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        raise ImportFileError(
+            issues.CORRUPT_WORKBOOK, "The workbook is damaged or truncated (its zip container cannot be read)."
+        ) from exc
+
+
+def _check_kind(names: set[str]) -> None:
+    if "xl/workbook.xml" in names:
+        return
+    if "xl/workbook.bin" in names:
+        kind = "an Excel binary workbook (.xlsb)"
+    elif "content.xml" in names:
+        kind = "an OpenDocument spreadsheet (.ods)"
+    else:
+        kind = "a zip archive, not an Excel workbook"
+    raise ImportFileError(issues.UNSUPPORTED_FORMAT, f"The file is {kind}; save it as .xlsx or CSV.")
+
+
+def _too_large(detail: str) -> ImportFileError:
+    return ImportFileError(issues.ARCHIVE_TOO_LARGE, f"The workbook is refused: {detail} (possible zip bomb).")
+
+
+def _check_sizes(infos: list[zipfile.ZipInfo], options: ImportOptions) -> None:
+    if len(infos) > options.max_archive_members:
+        raise _too_large(f"it has {len(infos)} parts, more than {options.max_archive_members}")
+    total = sum(info.file_size for info in infos)
+    if total > options.max_uncompressed_bytes:
+        raise _too_large(f"it unpacks to {total:,} bytes, more than {options.max_uncompressed_bytes:,}")
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > options.ratio_checked_from_bytes and ratio > options.max_compression_ratio:
+            raise _too_large(f"part {info.filename} is compressed {ratio:,.0f} times")
+        if info.flag_bits & 0x1:
+            raise ImportFileError(issues.ENCRYPTED_OR_LEGACY, "The workbook is encrypted; remove the password.")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ImportFileError(issues.CORRUPT_WORKBOOK, f"Part {info.filename} uses an unsupported compression.")
+
+
+def _inflate(data: bytes, info: zipfile.ZipInfo) -> bytes:
+    """The member's bytes, inflating at most one byte more than declared (a lie about the size is refused)."""
+    corrupt = ImportFileError(issues.CORRUPT_WORKBOOK, f"The workbook is damaged (part {info.filename}).")
+    header = data[info.header_offset : info.header_offset + _LOCAL_HEADER.size]
+    if len(header) < _LOCAL_HEADER.size:
+        raise corrupt
+    signature, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+    if signature != b"PK\x03\x04":
+        raise corrupt
+    start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+    raw = data[start : start + info.compress_size]
+    try:
+        content = raw if info.compress_type == zipfile.ZIP_STORED else _bounded_inflate(raw, info.file_size + 1)
+    except zlib.error as exc:
+        raise corrupt from exc
+    if len(content) > info.file_size:
+        raise _too_large(f"part {info.filename} holds more than the {info.file_size:,} bytes it declares")
+    if len(content) < info.file_size:
+        raise corrupt
+    return content
+
+
+def _bounded_inflate(raw: bytes, limit: int) -> bytes:
+    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, limit)
+
+
+def _check_xml(name: str, xml: bytes) -> None:
+    if xml.startswith((b"\xff\xfe", b"\xfe\xff")) or xml[:2] in (b"<\x00", b"\x00<"):
+        raise ImportFileError(issues.UNSAFE_XML, f"Part {name} is UTF-16 XML, which is not accepted.")
+    if _DTD.search(xml):
+        raise ImportFileError(
+            issues.UNSAFE_XML, f"Part {name} declares a DTD (<!DOCTYPE>/<!ENTITY>), which workbooks never need."
+        )
+
+
+def column_number(letters: bytes) -> int:
+    """Excel column letters to a 1-based number (A=1, Z=26, AA=27)."""
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + letter - 64
+    return number
+
+
+def _check_extent(name: str, xml: bytes, options: ImportOptions) -> None:
+    max_column, max_row = _far_references(xml, options)
+    if not _all_referenced(xml, b"c") or not _all_referenced(xml, b"row"):
+        walked_column, walked_row = _walk_positions(xml, options)
+        max_column, max_row = max(max_column, walked_column), max(max_row, walked_row)
+    _check_bounds(name, max_column, max_row, options)
+
+
+def _all_referenced(xml: bytes, tag: bytes) -> bool:
+    """Whether every `tag` element is unprefixed and starts with its `r` reference (counted, not parsed)."""
+    if any(xml.count(b":" + tag + end) for end in _TAG_ENDS):
+        return False
+    return sum(xml.count(b"<" + tag + end) for end in _TAG_ENDS) == xml.count(b"<" + tag + b" r=")
+
+
+def _walk_positions(xml: bytes, options: ImportOptions) -> tuple[int, int]:
+    """The farthest column and row reached, with implied positions; stops once past a bound (so a hostile
+    sheet costs at most `max_columns` cells of a row and `max_sheet_rows` rows)."""
+    row, column, max_column, max_row = 0, 0, 0, 0
+    for match in _TAG.finditer(xml):
+        tag, attributes = match.groups()
+        reference = _REFERENCE.search(attributes)
+        letters, digits = reference.groups() if reference else (b"", b"")
+        if tag == b"row":
+            row = int(digits[:12]) if digits else row + 1
+            column = 0
+        else:
+            column = column_number(letters[:4]) if letters else column + 1
+            row = int(digits[:12]) if digits else row
+        max_column, max_row = max(max_column, column), max(max_row, row)
+        if max_column > options.max_columns or max_row > options.max_sheet_rows:
+            break
+    return max_column, max_row
+
+
+def _far_references(xml: bytes, options: ImportOptions) -> tuple[int, int]:
+    max_column, max_row = 0, 0
+    compact = xml.translate(None, _XML_WHITESPACE)
+    for match in (m for pattern in _FAR_REFERENCES for m in pattern.finditer(compact)):
+        letters, digits, far_row = match.groups()
+        if letters:
+            max_column = max(max_column, column_number(letters))
+        for row in (digits, far_row):
+            if row and len(row) < 12:
+                max_row = max(max_row, int(row))
+            elif row:
+                max_row = options.max_sheet_rows + 1
+    return max_column, max_row
+
+
+def _check_bounds(name: str, max_column: int, max_row: int, options: ImportOptions) -> None:
+    if max_column > options.max_columns:
+        raise ImportFileError(
+            issues.TOO_MANY_COLUMNS,
+            f"A sheet ({name}) uses column {max_column}; at most {options.max_columns} columns are accepted.",
+        )
+    if max_row > options.max_sheet_rows:
+        raise ImportFileError(
+            issues.TOO_MANY_ROWS,
+            f"A sheet ({name}) reaches row {max_row:,}; at most {options.max_rows:,} data rows are accepted "
+            "(delete the rows and formatting below your data).",
+        )

@@ -1,0 +1,411 @@
+"""The data rows after the cell and row rules: typed values column by column, errors and warnings by row.
+
+Rules are applied a column at a time: when one regular-expression pass over a whole column proves every cell is
+already in canonical form (e.g. all `\\d+(\\.\\d{1,2})?` for money), the values are converted in bulk; otherwise each
+distinct cell text goes through `validation` once. Both paths give the same values and issues (tested).
+
+A field whose cell broke a rule holds `INVALID`, so grouping can tell "blank" (None) from "unusable".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from services.core import bounds
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.issues import RowIssue
+from services.ingest.domain.spreadsheet.template import BUYER_KEYS, COLUMNS_BY_KEY, STORE_KEYS, Column, Kind
+from services.ingest.domain.spreadsheet.values import (
+    CENT,
+    ERROR_VALUE,
+    INEXACT_ID,
+    Invalid,
+    Placeholder,
+    check_length,
+    clean,
+    parse_id,
+    parse_mobile,
+    parse_money,
+    parse_quantity,
+    parse_source,
+    parse_status,
+    parse_text,
+    parse_time,
+    unstorable,
+    visible,
+)
+
+
+class _Invalid:
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID: Any = _Invalid()
+_MAX_SHOWN = 60
+_SEP = "\x00"  # not whitespace; a cell holding it is unstorable, refused before the bulk path is tried
+# Whole-column patterns of canonical cells (blank allowed), separated by \x00.
+_CANONICAL: dict[Kind, re.Pattern[str]] = {
+    Kind.MONEY: re.compile(r"(?:\d{1,12}(?:\.\d{1,2})?)?(?:\x00(?:\d{1,12}(?:\.\d{1,2})?)?)*"),
+    Kind.TIME: re.compile(r"(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)?(?:\x00(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)?)*"),
+    Kind.MOBILE: re.compile(r"(?:1[3-9][0-9]{9})?(?:\x00(?:1[3-9][0-9]{9})?)*"),
+    Kind.RECEIVER_MOBILE: re.compile(r"(?:1[3-9][0-9]{9})?(?:\x00(?:1[3-9][0-9]{9})?)*"),
+    Kind.QUANTITY: re.compile(r"(?:[1-9]\d{0,5})?(?:\x00(?:[1-9]\d{0,5})?)*"),
+}
+_MAYBE_SCIENTIFIC = re.compile(r"[eE][-+]?\d+(?:\x00|$)")  # fast pre-filter of the exact pattern below
+_SCIENTIFIC_CELL = re.compile(r"(?:^|\x00)[-+]?\d+(?:\.\d+)?[eE][-+]?\d+(?:\x00|$)")
+# Wall-clock times this far inside the range are in range in every zone (offsets are within a day).
+_SAFE_TIMES = (f"{bounds.MIN_TIME + timedelta(days=1):%Y-%m-%d}", f"{bounds.MAX_TIME - timedelta(days=1):%Y-%m-%d}")
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A template column found in the file: where it is and how the file spells its header."""
+
+    column: Column
+    index: int
+    header: str
+
+
+@dataclass(slots=True)
+class CheckedRows:
+    """Values by column key (one per row, file order) and issues by row index; grouping adds more errors."""
+
+    row_nos: list[int]
+    values: dict[str, list[Any]]
+    errors: dict[int, list[RowIssue]] = field(default_factory=dict)
+    warnings: dict[int, list[RowIssue]] = field(default_factory=dict)
+    unstorable_rows: set[int] = field(default_factory=set)  # rows holding a cell that cannot be stored as is
+
+    def add_error(self, index: int, issue: RowIssue) -> None:
+        self.errors.setdefault(index, []).append(issue)
+
+    def add_warning(self, index: int, issue: RowIssue) -> None:
+        self.warnings.setdefault(index, []).append(issue)
+
+
+@dataclass(frozen=True, slots=True)
+class RowRules:
+    """The per-import settings of the cell rules."""
+
+    zone: tzinfo
+    placeholders: frozenset[str]
+
+    def parse(self, column: Column, text: str) -> Any:
+        """One cleaned, non-blank cell: a value, `Invalid` or `PLACEHOLDER`."""
+        kind = column.kind
+        if kind is Kind.ID:
+            if column.key == "order_no" and bounds.order_no_problem(text):
+                return Invalid(issues.DOT_SEGMENT, bounds.DOT_SEGMENT_PROBLEM, "an order no. with other characters")
+            return parse_id(text, column.max_length)
+        if kind is Kind.TEXT:
+            return parse_text(text, column.max_length)
+        if kind is Kind.SOURCE:
+            return parse_source(text)
+        if kind is Kind.STATUS:  # kept as status_raw: its length is bounded too
+            return check_length(text, column.max_length) or parse_status(text)
+        if kind is Kind.TIME:
+            return parse_time(text, self.zone)
+        if kind is Kind.QUANTITY:
+            return parse_quantity(text)
+        if kind is Kind.MONEY:
+            return parse_money(text)
+        return parse_mobile(text, self.placeholders)
+
+
+def shown(value: str) -> str:
+    """A value as quoted in a message: long ones are cut."""
+    return value if len(value) <= _MAX_SHOWN else value[:_MAX_SHOWN] + "…"
+
+
+def cell_issue(row_no: int, header: str, text: str, invalid: Invalid) -> RowIssue:
+    text = visible(text)
+    message = f'Row {row_no}, column "{header}": "{shown(text)}" {invalid.problem}; expected {invalid.expected}.'
+    return RowIssue(row_no, header, invalid.code, message, text)
+
+
+def check_rows(
+    row_nos: list[int],
+    cells: Sequence[Sequence[str]],
+    fields: Sequence[Field],
+    rules: RowRules,
+    *,
+    header: Sequence[str] = (),
+    inexact_numbers: Collection[tuple[int, int]] = frozenset(),
+    error_cells: Collection[tuple[int, int]] = frozenset(),
+) -> CheckedRows:
+    """Apply the cell rules to every known column, then the row rules (store, buyer, times, line amount).
+
+    `cells` rows are all as wide as the header. Every cell, in a template column or not, is refused when it holds
+    an unstorable character (`header` names the other columns); `inexact_numbers` are the (row number, column
+    index) of number cells that are no exact identifier, refused in ID columns."""
+    columns = list(zip(*cells, strict=True)) if cells else []
+    checked = CheckedRows(row_nos, {})
+    dirty = {index: rows for index, rows in enumerate(map(_unstorable_cells, columns)) if rows}
+    for spec in fields:
+        texts = columns[spec.index]
+        checked.values[spec.column.key] = _read_column(checked, spec, texts, rules, spec.index in dirty)
+        if spec.column.kind is Kind.STATUS:
+            cleaned = {text: clean(text) for text in set(texts)}
+            checked.values["status_raw"] = [cleaned[text] for text in texts]
+        if spec.column.kind is Kind.ID and inexact_numbers:
+            _refuse_inexact_numbers(checked, spec, texts, inexact_numbers)
+        if error_cells:
+            _refuse_error_cells(checked, spec, texts, error_cells)
+    _refuse_other_unstorable(checked, fields, header, columns, dirty)
+    _check_store(checked, fields)
+    _check_buyer(checked, fields)
+    _check_times(checked, fields)
+    _check_line_amount(checked, fields)
+    return checked
+
+
+def _unstorable_cells(texts: Sequence[str]) -> list[int]:
+    """Indexes of the cells holding an unstorable character (one search over the whole column first)."""
+    if bounds.unstorable_char("".join(texts)) is None:
+        return []
+    return [index for index, text in enumerate(texts) if bounds.unstorable_char(text) is not None]
+
+
+def _refuse_other_unstorable(
+    checked: CheckedRows,
+    fields: Sequence[Field],
+    header: Sequence[str],
+    columns: Sequence[Sequence[str]],
+    dirty: dict[int, list[int]],
+) -> None:
+    """Row errors for unstorable cells of columns outside the template (their text is stored and shown back)."""
+    known = {spec.index for spec in fields}
+    for column, indexes in dirty.items():
+        checked.unstorable_rows.update(indexes)
+        if column in known:
+            continue
+        name = header[column].strip() if column < len(header) and header[column].strip() else f"column {column + 1}"
+        for index in indexes:
+            text = columns[column][index]
+            invalid = unstorable(text)
+            if invalid is not None:
+                checked.add_error(index, cell_issue(checked.row_nos[index], name, text, invalid))
+
+
+def _refuse_inexact_numbers(
+    checked: CheckedRows, spec: Field, texts: Sequence[str], inexact: Collection[tuple[int, int]]
+) -> None:
+    values = checked.values[spec.column.key]
+    for index, row_no in enumerate(checked.row_nos):
+        if (row_no, spec.index) in inexact and values[index] is not INVALID and values[index] is not None:
+            checked.add_error(index, cell_issue(row_no, spec.header, texts[index], INEXACT_ID))
+            values[index] = INVALID
+
+
+def _refuse_error_cells(
+    checked: CheckedRows, spec: Field, texts: Sequence[str], error_cells: Collection[tuple[int, int]]
+) -> None:
+    """A cell showing an error value (#N/A) is refused as such, whatever else its text was taken for."""
+    values = checked.values[spec.column.key]
+    for index, row_no in enumerate(checked.row_nos):
+        if (row_no, spec.index) in error_cells:
+            for found in (checked.errors, checked.warnings):
+                found[index] = [i for i in found.get(index, []) if i.column != spec.header]
+            checked.add_error(index, cell_issue(row_no, spec.header, texts[index], ERROR_VALUE))
+            values[index] = INVALID
+
+
+def _read_column(checked: CheckedRows, spec: Field, texts: Sequence[str], rules: RowRules, dirty: bool) -> list[Any]:
+    if dirty:
+        return _one_by_one(checked, spec, texts, rules, dirty)
+    blob = _SEP.join(texts)
+    values = _bulk(spec.column, texts, blob, rules)
+    if values is None:
+        return _one_by_one(checked, spec, texts, rules)
+    if spec.column.required and "" in texts:
+        for index, text in enumerate(texts):
+            if text == "":
+                values[index] = _blank(checked, index, spec)
+    return values
+
+
+def _bulk(column: Column, texts: Sequence[str], blob: str, rules: RowRules) -> list[Any] | None:
+    """Values of a column whose every cell is canonical, converted in bulk; None when the column needs care."""
+    kind = column.kind
+    if blob.count(_SEP) != len(texts) - 1:
+        return None
+    if kind in (Kind.TEXT, Kind.ID):
+        return _bulk_texts(column, texts, blob)
+    pattern = _CANONICAL.get(kind)
+    if pattern is None or not pattern.fullmatch(blob):
+        return None
+    if kind is Kind.MONEY:
+        return [Decimal(text).quantize(CENT) if text else None for text in texts]
+    if kind is Kind.QUANTITY:
+        return [int(text) if text else None for text in texts]
+    if kind is Kind.TIME:
+        return _bulk_times(texts, rules.zone)
+    if rules.placeholders.intersection(texts):
+        return None
+    return [text or None for text in texts]
+
+
+def _is_scientific(blob: str) -> bool:
+    return _MAYBE_SCIENTIFIC.search(blob) is not None and _SCIENTIFIC_CELL.search(blob) is not None
+
+
+def _bulk_texts(column: Column, texts: Sequence[str], blob: str) -> list[Any] | None:
+    """Texts that need no cleaning (no surrounding whitespace, no leading quote) and fit the length limit."""
+    if list(map(str.strip, texts)) != list(texts) or blob.startswith("'") or "\x00'" in blob:
+        return None
+    if column.kind is Kind.ID and _is_scientific(blob):
+        return None
+    if column.key == "order_no" and not bounds.DOT_SEGMENTS.isdisjoint(texts):
+        return None
+    if column.max_length is not None and max(map(len, texts)) > column.max_length:
+        return None
+    return [text or None for text in texts]
+
+
+def _bulk_times(texts: Sequence[str], zone: tzinfo) -> list[Any] | None:
+    present = [text for text in texts if text]
+    if present and not (_SAFE_TIMES[0] <= min(present) and max(present) < _SAFE_TIMES[1]):
+        return None  # near or past the bounds: each time is checked as an instant in the zone
+    parse = datetime.fromisoformat
+    try:
+        return [parse(text).replace(tzinfo=zone) if text else None for text in texts]
+    except ValueError:  # a date that does not exist: let the one-by-one path name it
+        return None
+
+
+def _one_by_one(
+    checked: CheckedRows, spec: Field, texts: Sequence[str], rules: RowRules, dirty: bool = False
+) -> list[Any]:
+    """Each distinct cell text parsed once; issues are recorded per row only when some text has one.
+    In a `dirty` column, a text with an unstorable character is refused before any other rule sees it."""
+    parse = _parse_dirty_cell if dirty else _parse_cell
+    parsed = {raw: parse(spec.column, raw, rules) for raw in set(texts)}
+    values = [parsed[raw] for raw in texts]
+    if any(_needs_settling(spec.column, value) for value in parsed.values()):
+        return [
+            _settle(checked, index, spec, raw, value)
+            for index, (raw, value) in enumerate(zip(texts, values, strict=True))
+        ]
+    return values
+
+
+def _parse_cell(column: Column, raw: str, rules: RowRules) -> Any:
+    text = clean(raw)
+    return rules.parse(column, text) if text else None
+
+
+def _parse_dirty_cell(column: Column, raw: str, rules: RowRules) -> Any:
+    return unstorable(raw) or _parse_cell(column, raw, rules)
+
+
+def _needs_settling(column: Column, value: Any) -> bool:
+    return isinstance(value, Invalid | Placeholder) or (value is None and column.required)
+
+
+def _settle(checked: CheckedRows, index: int, spec: Field, raw: str, parsed: Any) -> Any:
+    """Record the issue of one parsed cell and return the value the row keeps."""
+    row_no = checked.row_nos[index]
+    if parsed is None:
+        return _blank(checked, index, spec) if spec.column.required else None
+    # an unstorable character is shown where it is, even in the whitespace that cleaning would strip
+    text = raw if isinstance(parsed, Invalid) and parsed.code == issues.INVALID_CHARACTER else clean(raw)
+    if isinstance(parsed, Invalid):
+        if spec.column.kind is Kind.RECEIVER_MOBILE and parsed.code == issues.INVALID_MOBILE:
+            return _keep_receiver_mobile(checked, index, spec, text, parsed)
+        checked.add_error(index, cell_issue(row_no, spec.header, text, parsed))
+        return INVALID
+    if isinstance(parsed, Placeholder):
+        message = f'Row {row_no}, column "{spec.header}": "{text}" is a placeholder mobile; it is ignored.'
+        checked.add_warning(index, RowIssue(row_no, spec.header, issues.PLACEHOLDER_MOBILE, message, text))
+        return None
+    return parsed
+
+
+def _blank(checked: CheckedRows, index: int, spec: Field) -> Any:
+    row_no = checked.row_nos[index]
+    message = f'Row {row_no}, column "{spec.header}": the cell is blank; a value is required.'
+    checked.add_error(index, RowIssue(row_no, spec.header, issues.BLANK_REQUIRED, message, ""))
+    return INVALID
+
+
+def _keep_receiver_mobile(checked: CheckedRows, index: int, spec: Field, text: str, invalid: Invalid) -> Any:
+    row_no = checked.row_nos[index]
+    too_long = check_length(text, spec.column.max_length)
+    if too_long is not None:
+        checked.add_error(index, cell_issue(row_no, spec.header, text, too_long))
+        return INVALID
+    message = cell_issue(row_no, spec.header, text, invalid).message[:-1] + "; it is kept as text."
+    checked.add_warning(index, RowIssue(row_no, spec.header, issues.INVALID_RECEIVER_MOBILE, message, text))
+    return text
+
+
+def _headers(fields: Sequence[Field], keys: Sequence[str]) -> str:
+    present = {spec.column.key: spec.header for spec in fields}
+    return ", ".join(present.get(key, COLUMNS_BY_KEY[key].english) for key in keys)
+
+
+def _column(checked: CheckedRows, key: str) -> list[Any]:
+    return checked.values.get(key) or [None] * len(checked.row_nos)
+
+
+def _check_store(checked: CheckedRows, fields: Sequence[Field]) -> None:
+    headers = _headers(fields, STORE_KEYS)
+    for index, pair in enumerate(zip(*(_column(checked, key) for key in STORE_KEYS), strict=True)):
+        if pair == (None, None):
+            row_no = checked.row_nos[index]
+            message = f"Row {row_no}: {headers} are both blank; one of them is required."
+            checked.add_error(index, RowIssue(row_no, headers, issues.STORE_MISSING, message, None))
+
+
+def _check_buyer(checked: CheckedRows, fields: Sequence[Field]) -> None:
+    headers = _headers(fields, BUYER_KEYS)
+    for index, ids in enumerate(zip(*(_column(checked, key) for key in BUYER_KEYS), strict=True)):
+        if ids == (None, None, None, None):
+            row_no = checked.row_nos[index]
+            message = f"Row {row_no}: {headers} are all blank (placeholders count as blank); one is required."
+            checked.add_error(index, RowIssue(row_no, headers, issues.BUYER_MISSING, message, None))
+
+
+def _check_times(checked: CheckedRows, fields: Sequence[Field]) -> None:
+    headers = _headers(fields, ("payment_time", "order_time"))
+    pairs = zip(_column(checked, "order_time"), _column(checked, "payment_time"), strict=True)
+    for index, (ordered, paid) in enumerate(pairs):
+        if type(paid) is datetime and type(ordered) is datetime and paid < ordered:
+            row_no = checked.row_nos[index]
+            paid_text, ordered_text = f"{paid:%Y-%m-%d %H:%M:%S}", f"{ordered:%Y-%m-%d %H:%M:%S}"
+            message = f"Row {row_no}: the payment time {paid_text} is before the order time {ordered_text}."
+            checked.add_warning(index, RowIssue(row_no, headers, issues.PAYMENT_BEFORE_ORDER, message, paid_text))
+
+
+def _check_line_amount(checked: CheckedRows, fields: Sequence[Field]) -> None:
+    """Quantity x Unit Price must be storable (an error); a Line Amount other than it is a warning."""
+    header = _headers(fields, ("line_amount",))
+    triples = zip(*(_column(checked, k) for k in ("line_amount", "quantity", "unit_price")), strict=True)
+    for index, (amount, quantity, price) in enumerate(triples):
+        if type(quantity) is not int or type(price) is not Decimal:
+            continue
+        total = quantity * price
+        if total > bounds.MAX_MONEY:
+            _refuse_line_total(checked, index, _headers(fields, ("quantity", "unit_price")), total)
+        elif type(amount) is Decimal and amount != total:
+            row_no = checked.row_nos[index]
+            message = (
+                f'Row {row_no}, column "{header}": "{amount}" differs from Quantity x Unit Price = '
+                f"{total}; the line is kept as given."
+            )
+            checked.add_warning(index, RowIssue(row_no, header, issues.LINE_AMOUNT_MISMATCH, message, str(amount)))
+
+
+def _refuse_line_total(checked: CheckedRows, index: int, headers: str, total: Decimal) -> None:
+    row_no = checked.row_nos[index]
+    message = (
+        f"Row {row_no}: Quantity x Unit Price = {total:,} is too large; expected a line total of at most "
+        f"{bounds.MAX_MONEY:,}."
+    )
+    checked.add_error(index, RowIssue(row_no, headers, issues.TOTAL_TOO_LARGE, message, str(total)))

@@ -1,0 +1,263 @@
+"""Cell rules: the text of one cell in, a typed value or an `Invalid` out. Pure and exception-free.
+
+Every cell is first turned into the text the user sees (`display_text`), so spreadsheets and CSV files follow the
+same rules and the result workbook can show the cell back unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal, InvalidOperation
+
+from services.core import bounds
+from services.core.bounds import MAX_MONEY, MAX_QUANTITY
+from services.core.order import OrderSource, OrderStatus
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.template import (
+    SOURCE_INDEX,
+    SOURCE_LABELS,
+    STATUS_INDEX,
+    STATUS_LABELS,
+    label_key,
+)
+
+CENT = Decimal("0.01")
+# Extra decimals count as floating-point noise (rounded) when this close to a whole cent: absolute 1e-9, or
+# 1e-14 of the value for large amounts. 1.234 or 1000000.001 is a typed value and is rejected; a relative 1e-6
+# would have silently rounded the latter.
+NOISE_ABSOLUTE = Decimal("1e-9")
+NOISE_RELATIVE = Decimal("1e-14")
+# A number cell holds a binary float: integers are exact up to 15 digits (Excel keeps 15 significant digits);
+# beyond, or with decimals, an identifier typed as a number has lost (or never had) its digits.
+MAX_EXACT_ID_NUMBER = 10**15
+DEFAULT_PLACEHOLDER_MOBILES = frozenset({"13800000000", "12345678901"})
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+_NUMBER = re.compile(r"([-+]?)\s*(?:[¥￥$]|RMB|CNY)?\s*([-+]?)(\d{1,3}(?:,\d{3})+|\d*)(\.\d+)?", re.IGNORECASE)
+_PLAIN_MONEY = re.compile(r"\d{1,12}(?:\.\d{1,2})?")
+_SCIENTIFIC = re.compile(r"[-+]?\d+(?:\.\d+)?[eE][-+]?\d+")
+_TIME = re.compile(r"(\d{4})([-/])(\d{2})\2(\d{2}) (\d{2}):(\d{2}):(\d{2})")
+_MOBILE_NOISE = re.compile(r"[\s\-()（）\u3000]")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_SOURCE_NAMES = ", ".join(SOURCE_LABELS.values())
+_STATUS_NAMES = ", ".join(STATUS_LABELS.values())
+
+Cell = str | float | int | bool | datetime | date | time | timedelta | None
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """Why a cell was refused: a stable code, what is wrong and what is expected (for the message)."""
+
+    code: str
+    problem: str
+    expected: str
+
+
+class Placeholder:
+    """A placeholder mobile (all zeros, 13800000000, ...): treated as absent, with a warning."""
+
+
+PLACEHOLDER = Placeholder()
+
+
+def display_text(cell: Cell) -> str:
+    """The cell as the user sees it: numbers without float noise (12345.0 -> "12345", 0.1 + 0.2 -> "0.3"),
+    date-times as "YYYY-MM-DD HH:MM:SS", blanks as ""."""
+    if type(cell) is str:
+        return cell
+    if type(cell) is float:  # the most common non-text cell: keep this path short
+        return str(int(cell)) if cell.is_integer() else format(cell, ".15g")
+    if cell is None:
+        return ""
+    if isinstance(cell, bool):
+        return "TRUE" if cell else "FALSE"
+    if isinstance(cell, datetime):
+        return cell.isoformat(sep=" ", timespec="seconds")
+    if isinstance(cell, date | time):
+        return cell.isoformat()
+    return str(cell)
+
+
+def clean(text: str) -> str:
+    """The cell text a rule looks at: stripped, and without the `'` the result workbook adds before `=+-@`."""
+    text = text.strip()
+    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@":
+        return text[1:]
+    return text
+
+
+def check_length(text: str, max_length: int | None) -> Invalid | None:
+    if max_length is not None and len(text) > max_length:
+        return Invalid(issues.TOO_LONG, f"is {len(text)} characters long", f"at most {max_length} characters")
+    return None
+
+
+def parse_id(text: str, max_length: int | None) -> str | Invalid:
+    """An identifier as text; scientific notation is refused because the digits it hides are lost."""
+    if _SCIENTIFIC.fullmatch(text):
+        return Invalid(
+            issues.SCIENTIFIC_NOTATION,
+            "is in scientific notation, so its digits are lost",
+            "the full identifier (format the column as text before typing or pasting it)",
+        )
+    return check_length(text, max_length) or text
+
+
+def parse_text(text: str, max_length: int | None) -> str | Invalid:
+    return check_length(text, max_length) or text
+
+
+def is_exact_id_number(cell: Cell) -> bool:
+    """Whether a number cell's text is the identifier that was typed: an integer of at most 15 digits."""
+    if type(cell) is float:
+        return cell.is_integer() and -MAX_EXACT_ID_NUMBER < cell < MAX_EXACT_ID_NUMBER
+    if type(cell) is int:
+        return -MAX_EXACT_ID_NUMBER < cell < MAX_EXACT_ID_NUMBER
+    return True
+
+
+ERROR_VALUE = Invalid(
+    issues.ERROR_CELL,
+    "is an error value of the spreadsheet (a formula could not be computed)",
+    "the value itself (fix the formula, or paste the values only)",
+)
+INEXACT_ID = Invalid(
+    issues.INEXACT_NUMBER,
+    "is a number cell, and a number cell keeps an identifier exactly only as a whole number of at most 15 digits",
+    "the identifier as text (format the column as text, then type or paste the identifiers again)",
+)
+
+
+def unstorable(text: str) -> Invalid | None:
+    """Text Order Info cannot store or write back into a workbook (NUL, control characters, lone surrogates)."""
+    problem = bounds.unstorable_text_problem(text)
+    if problem is None:
+        return None
+    return Invalid(
+        issues.INVALID_CHARACTER, problem, "text without control characters (delete them or retype the cell)"
+    )
+
+
+def visible(text: str) -> str:
+    """`text` with every unstorable character replaced by U+FFFD, for showing a refused cell back to the user."""
+    char = bounds.unstorable_char(text)
+    while char is not None:
+        text = text.replace(char, "\ufffd")
+        char = bounds.unstorable_char(text)
+    return text
+
+
+def parse_source(text: str) -> OrderSource | Invalid:
+    source = SOURCE_INDEX.get(label_key(text))
+    if source is None:
+        return Invalid(
+            issues.INVALID_SOURCE,
+            "is not a supported order source",
+            f"one of {_SOURCE_NAMES} (other sources are not supported)",
+        )
+    return source
+
+
+def parse_status(text: str) -> OrderStatus | Invalid:
+    status = STATUS_INDEX.get(label_key(text))
+    if status is None:
+        return Invalid(issues.INVALID_STATUS, "is not a known order status", f"one of {_STATUS_NAMES}")
+    return status
+
+
+def parse_time(text: str, zone: tzinfo) -> datetime | Invalid:
+    """An aware instant in `zone` (wall-clock time of the import's zone, never the server's)."""
+    match = _TIME.fullmatch(text)
+    expected = "a date and time like 2022-09-14 11:03:23 (or 2022/09/14 11:03:23), or a date-time cell"
+    if match is None:
+        return Invalid(issues.INVALID_TIME, "is not a date and time", expected)
+    year, _, month, day, hour, minute, second = match.groups()
+    try:
+        value = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=zone)
+    except ValueError:
+        return Invalid(issues.INVALID_TIME, "is not a real date and time", expected)
+    return value if bounds.time_in_range(value) else OUT_OF_RANGE
+
+
+OUT_OF_RANGE = Invalid(
+    issues.TIME_OUT_OF_RANGE, "is outside the supported range", f"a time {bounds.TIME_RANGE_TEXT} in the import's zone"
+)
+
+
+def parse_decimal(text: str) -> Decimal | None:
+    """A number written plainly or as `¥1,299.00` / `-1,000`; None when the text is not a number."""
+    match = _NUMBER.fullmatch(text)
+    if match is None or not (match[3] or match[4]):
+        return None
+    try:
+        number = Decimal(match[3].replace(",", "") + (match[4] or ""))
+    except InvalidOperation:  # pragma: no cover - the pattern only lets digits through
+        return None
+    return -number if "-" in (match[1], match[2]) else number
+
+
+def parse_money(text: str) -> Decimal | Invalid:
+    """A non-negative amount with two decimal places; float noise within the tolerance is rounded to cents."""
+    if _PLAIN_MONEY.fullmatch(text):
+        return Decimal(text).quantize(CENT)
+    number = parse_decimal(text)
+    expected = "an amount >= 0 with at most 2 decimals, like 1299.00 or ¥1,299.00"
+    if number is None:
+        return Invalid(issues.INVALID_NUMBER, "is not a number", expected)
+    if number < 0:
+        return Invalid(issues.NEGATIVE_AMOUNT, "is negative", expected)
+    if number >= MAX_MONEY + CENT:  # compared before any arithmetic: a 28-digit amount cannot be quantized
+        return Invalid(issues.TOO_LARGE, "is too large", f"at most {MAX_MONEY:,}")
+    cents = number.quantize(CENT)
+    if abs(number - cents) > max(NOISE_ABSOLUTE, number * NOISE_RELATIVE):
+        return Invalid(issues.TOO_MANY_DECIMALS, "has more than 2 decimals", expected)
+    if cents > MAX_MONEY:
+        return Invalid(issues.TOO_LARGE, "is too large", f"at most {MAX_MONEY:,}")
+    return cents
+
+
+def parse_quantity(text: str) -> int | Invalid:
+    """A whole number from 1 to 1,000,000 ("3", "3.0" and a 3.0 number cell are all 3)."""
+    if text.isdigit() and text.isascii():
+        number = Decimal(text)
+    else:
+        parsed = parse_decimal(text)
+        if parsed is None:
+            return Invalid(issues.INVALID_NUMBER, "is not a number", "a whole number from 1 to 1,000,000")
+        number = parsed
+    if number != number.to_integral_value():
+        return Invalid(issues.NOT_INTEGER, "is not a whole number", "a whole number from 1 to 1,000,000")
+    if number <= 0:
+        return Invalid(issues.NOT_POSITIVE, "is not positive", "a whole number from 1 to 1,000,000")
+    if number > MAX_QUANTITY:
+        return Invalid(issues.TOO_LARGE, "is too large", "a whole number from 1 to 1,000,000")
+    return int(number)
+
+
+def normalise_mobile(text: str) -> str:
+    """Spaces, dashes and parentheses removed, then a +86 / 0086 / 86 country prefix."""
+    digits = _MOBILE_NOISE.sub("", text)
+    if digits.startswith("+86"):
+        return digits[3:]
+    if digits.startswith("0086"):
+        return digits[4:]
+    if digits.startswith("86") and len(digits) == 13:
+        return digits[2:]
+    return digits
+
+
+def is_placeholder_mobile(mobile: str, placeholders: frozenset[str]) -> bool:
+    return (mobile != "" and mobile.strip("0") == "") or mobile in placeholders
+
+
+def parse_mobile(text: str, placeholders: frozenset[str]) -> str | Placeholder | Invalid:
+    """A mainland mobile `1[3-9]` + 9 digits, normalised; placeholders are `PLACEHOLDER` (absent)."""
+    mobile = normalise_mobile(text)
+    if is_placeholder_mobile(mobile, placeholders):
+        return PLACEHOLDER
+    if _MOBILE.fullmatch(mobile) is None:
+        return Invalid(issues.INVALID_MOBILE, "is not a valid mainland mobile number", "11 digits like 13912345678")
+    return mobile

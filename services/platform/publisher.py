@@ -1,0 +1,101 @@
+"""The one keyed publisher: the upload (`orders.ingest.v1`), the consumer (dead letters) and the relay (outbox rows)
+publish through it.
+
+Guarantees:
+- Every record goes out with its key, so one order's (or one customer's) records stay on one partition, in the
+  order they were queued.
+- Records are queued without awaiting each acknowledgement in turn (the producer batches them, `linger_ms`), then
+  settled together: `publish_all` answers, per record and in order, None (acknowledged) or the error, and never
+  raises. A record refused before it was sent (size, serialisation, producer closed) is that record's error only.
+- Over FastStream's broker (`on_broker`) or a bare aiokafka producer (`on_producer`, the relay's, which it replaces
+  when a rejected batch broke it): the same records, the same answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Headers = dict[str, str] | list[tuple[str, bytes]]
+YIELD_EVERY = 100  # a send rarely suspends: let other tasks run between slices of a large batch
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedRecord:
+    topic: str  # the physical topic name
+    key: bytes | None
+    value: bytes
+    headers: Headers | None = None
+
+
+# Queues one record; answers what to await for its acknowledgement (None: nothing to await, as in memory).
+Send = Callable[[KeyedRecord], Awaitable[Awaitable[object] | None]]
+
+
+class KeyedPublisher:
+    def __init__(self, send: Send) -> None:
+        self._send = send
+
+    @classmethod
+    def on_broker(cls, broker: Any) -> KeyedPublisher:
+        """Over a FastStream `KafkaBroker` (its producer: idempotent, acks=all, as the composition root built it)."""
+
+        async def send(record: KeyedRecord) -> Awaitable[object] | None:
+            pending: Awaitable[object] | None = await broker.publish(
+                record.value, record.topic, key=record.key, headers=_as_dict(record.headers), no_confirm=True
+            )
+            return pending
+
+        return cls(send)
+
+    @classmethod
+    def on_producer(cls, producer: Any) -> KeyedPublisher:
+        """Over an `aiokafka.AIOKafkaProducer`."""
+
+        async def send(record: KeyedRecord) -> Awaitable[object] | None:
+            future: Awaitable[object] = await producer.send(
+                record.topic, record.value, key=record.key, headers=_as_list(record.headers)
+            )
+            return future
+
+        return cls(send)
+
+    async def queue(self, record: KeyedRecord) -> Awaitable[object] | None:
+        """Queue one record; raises when it is refused before it was sent. Await the answer for its ack."""
+        return await self._send(record)
+
+    async def publish_all(self, records: Sequence[KeyedRecord]) -> list[BaseException | None]:
+        """Queue every record in order, then settle every one (see the module's guarantees)."""
+        pending: list[Awaitable[object] | BaseException | None] = []
+        for number, record in enumerate(records, 1):
+            if number % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            try:
+                pending.append(await self._send(record))
+            except Exception as exc:  # refused before it was sent: this record only
+                pending.append(exc)
+        return [await _settled(p) for p in pending]
+
+
+async def _settled(pending: Awaitable[object] | BaseException | None) -> BaseException | None:
+    if pending is None or isinstance(pending, BaseException):
+        return pending
+    try:
+        await pending
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _as_dict(headers: Headers | None) -> dict[str, str] | None:
+    if headers is None or isinstance(headers, dict):
+        return headers
+    return {name: value.decode() for name, value in headers}
+
+
+def _as_list(headers: Headers | None) -> list[tuple[str, bytes]] | None:
+    if headers is None or isinstance(headers, list):
+        return headers
+    return [(name, value.encode()) for name, value in headers.items()]

@@ -1,0 +1,27 @@
+"""The shared core's small pieces: the one money formatter, the one key builder."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from services.core.keys import customer_key, order_key
+from services.core.money import money_text
+from services.ingest.contracts.orders_ingest_v1 import message_key
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [("1299", "1299.00"), ("0.5", "0.50"), ("1E+3", "1000.00"), ("2.005", "2.00"), ("-0", "-0.00"), ("0", "0.00")],
+)
+def test_amounts_are_written_with_two_places_in_plain_notation(value: str, text: str) -> None:
+    assert money_text(Decimal(value)) == text
+
+
+def test_keys_name_the_tenant_then_the_order_or_customer() -> None:
+    tenant, customer = uuid.UUID(int=7), uuid.UUID(int=8)
+    assert order_key(tenant, "E-1/2") == f"{tenant}:E-1/2"
+    assert customer_key(tenant, customer) == f"{tenant}:{customer}"
+    assert message_key(tenant, "E-1/2") == order_key(tenant, "E-1/2").encode()

@@ -1,0 +1,29 @@
+"""`orderinfo seed|verify|run` load tools/ lazily; where tools/ is not installed (the service image) they say so."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from services import cli
+
+
+def test_a_command_whose_tools_are_not_installed_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def missing(args: argparse.Namespace) -> int:
+        raise ModuleNotFoundError("No module named 'tools'", name="tools")
+
+    monkeypatch.setattr(cli, "_seed", missing)
+    assert cli.main(["seed", "--orders", "1"]) == 2
+    assert "orderinfo seed: needs tools/ from a checkout" in capsys.readouterr().err
+
+
+def test_other_missing_modules_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(args: argparse.Namespace) -> int:
+        raise ModuleNotFoundError("No module named 'openpyxl'", name="openpyxl")
+
+    monkeypatch.setattr(cli, "_seed", missing)
+    with pytest.raises(ModuleNotFoundError):
+        cli.main(["seed", "--orders", "1"])

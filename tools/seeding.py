@@ -1,0 +1,342 @@
+"""Realistic data for one new tenant, loaded fast with COPY: for benchmarks and demos, never for production data.
+
+`seed(pool, "bench", 1_000_000)` creates the tenant, ~200 stores, 500 products, ~0.15 customers per order (each with
+a persona computed by the same domain function the consumer uses), orders over the last two years with 1-3 lines,
+statuses spread along the status machine and their history, then ANALYZEs the tables. Deterministic for a given
+`seed` (but for the tenant id, its key and the current time). Chunks commit one by one: a failed run leaves a
+partial tenant behind, to be dropped with its rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from services.core.order import OrderSource, OrderStatus
+from services.ingest.adapters.tenants import create_tenant
+from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, OrderAggregates, build_persona
+
+CHUNK = 50_000
+STORES = 200
+PRODUCTS = 500
+CUSTOMERS_PER_ORDER = 0.15
+DAYS = 730
+_PAID = frozenset(PAID_STATUSES)
+
+# Status weights and the statuses an order passed through on the way (its history).
+STATUS_WEIGHTS = {
+    "dealed": 40,
+    "deal_closed": 15,
+    "signed_for": 10,
+    "shipped": 12,
+    "paid": 10,
+    "to_be_paid": 8,
+    "other": 5,
+}
+PATHS = {
+    "to_be_paid": ["to_be_paid"],
+    "paid": ["to_be_paid", "paid"],
+    "shipped": ["to_be_paid", "paid", "shipped"],
+    "signed_for": ["to_be_paid", "paid", "shipped", "signed_for"],
+    "dealed": ["to_be_paid", "paid", "shipped", "signed_for", "dealed"],
+    "deal_closed": ["to_be_paid", "deal_closed"],
+    "other": ["other"],
+}
+SOURCE_WEIGHTS = {
+    "youzan": 35,
+    "weimob": 20,
+    "douyin": 15,
+    "taobao": 10,
+    "jingdong": 8,
+    "kuaishou": 5,
+    "xiaohongshu": 3,
+    "vipshop": 2,
+    "brand_mall": 1,
+    "mogu": 0.5,
+    "xiaoe_tech": 0.5,
+}
+PREFIXES = {
+    "youzan": "YZ",
+    "weimob": "WM",
+    "douyin": "DY",
+    "taobao": "TB",
+    "jingdong": "JD",
+    "kuaishou": "KS",
+    "xiaohongshu": "XHS",
+    "vipshop": "VIP",
+    "brand_mall": "BM",
+    "mogu": "MG",
+    "xiaoe_tech": "XE",
+}
+assert set(SOURCE_WEIGHTS) == {s.value for s in OrderSource} and set(STATUS_WEIGHTS) == {s.value for s in OrderStatus}
+
+ORDER_COLUMNS = (
+    "tenant_id",
+    "order_no",
+    "source",
+    "status",
+    "status_raw",
+    "order_time",
+    "payment_time",
+    "store_key",
+    "store",
+    "customer_id",
+    "matched_by",
+    "buyer",
+    "receiver",
+    "order_amount",
+    "paid_amount",
+    "total_amount",
+    "remark",
+    "version",
+    "last_import_id",
+    "producer",
+)
+LINE_COLUMNS = ("tenant_id", "order_no", "product_id", "sku", "product_name", "quantity", "unit_price", "line_amount")
+HISTORY_COLUMNS = ("tenant_id", "order_no", "status", "first_seen_at")
+CUSTOMER_COLUMNS = ("tenant_id", "id", "sobot_customer_id", "mobile", "unionid", "nickname", "persona")
+STORE_COLUMNS = ("tenant_id", "store_key", "source", "store_no", "store_id", "name")
+PRODUCT_COLUMNS = ("tenant_id", "product_id", "sku", "name", "unit_price")
+_JSONB_COLUMNS = frozenset({"store", "buyer", "receiver", "persona"})
+
+
+@dataclass(frozen=True)
+class SeedStore:
+    key: str
+    source: str
+    value: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SeedCustomer:
+    id: UUID
+    sobot_customer_id: str | None
+    mobile: str | None
+    unionid: str | None
+    nickname: str
+
+
+@dataclass
+class _Chunk:
+    orders: list[tuple[Any, ...]] = field(default_factory=list)
+    lines: list[tuple[Any, ...]] = field(default_factory=list)
+    history: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+async def seed(pool: Any, tenant_name: str, orders: int, seed: int = 0) -> tuple[UUID, str]:
+    """Create tenant `tenant_name` with `orders` orders (see the module); return its id and API key."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with pool.acquire() as conn:
+        tenant, api_key = await create_tenant(conn, tenant_name)
+        stores = make_stores(rng)
+        products = [(f"P{i:05d}", f"Product {i}", Decimal(rng.randrange(500, 50000)) / 100) for i in range(PRODUCTS)]
+        customers = make_customers(rng, max(1, int(orders * CUSTOMERS_PER_ORDER)))
+        tallies: dict[int, _Tally] = {}
+        for chunk in order_chunks(rng, tenant.id, orders, now, stores, products, customers, tallies):
+            await _copy(conn, "orders", ORDER_COLUMNS, chunk.orders)
+            await _copy(conn, "order_lines", LINE_COLUMNS, chunk.lines)
+            await _copy(conn, "order_status_history", HISTORY_COLUMNS, chunk.history)
+        await _copy(conn, "customers", CUSTOMER_COLUMNS, customer_rows(tenant.id, customers, tallies, now))
+        store_rows = [
+            (tenant.id, s.key, s.source, s.value.get("store_no"), s.value.get("store_id"), s.value["name"])
+            for s in stores
+        ]
+        await _copy(conn, "stores", STORE_COLUMNS, store_rows)
+        await _copy(conn, "products", PRODUCT_COLUMNS, [(tenant.id, p, "", n, price) for p, n, price in products])
+        await conn.execute("ANALYZE orders, order_lines, order_status_history, customers, stores, products")
+    return tenant.id, api_key
+
+
+async def _copy(conn: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """COPY `rows` (jsonb columns as Python values): binary COPY needs jsonb as text, so the pool connection's
+    text-format json codec is swapped for asyncpg's own binary one meanwhile, then put back."""
+    if not rows:
+        return
+    json_columns = [i for i, name in enumerate(columns) if name in _JSONB_COLUMNS]
+    records = (
+        [tuple(json.dumps(v) if i in json_columns and v is not None else v for i, v in enumerate(row)) for row in rows]
+        if json_columns
+        else rows
+    )
+    await conn.reset_type_codec("jsonb", schema="pg_catalog")
+    try:
+        await conn.copy_records_to_table(table, records=records, columns=list(columns))
+    finally:
+        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+def make_stores(rng: random.Random) -> list[SeedStore]:
+    """Most stores have a store no. and an ID; some only a store no., some only an ID."""
+    stores = []
+    for i in range(STORES):
+        value = {"name": f"Store {i:03d}"}
+        if i < STORES * 0.95:
+            value["store_no"] = f"ST{i:04d}"
+        if i >= STORES * 0.2:
+            value["store_id"] = f"SID{100000 + i}"
+        key = f"no:{value['store_no']}" if "store_no" in value else f"id:{value['store_id']}"
+        stores.append(SeedStore(key, rng.choice(list(SOURCE_WEIGHTS)), value))
+    return stores
+
+
+def make_customers(rng: random.Random, count: int) -> list[SeedCustomer]:
+    return [
+        SeedCustomer(
+            id=uuid.UUID(int=rng.getrandbits(128), version=4),
+            sobot_customer_id=f"SB{i:08d}" if rng.random() < 0.3 else None,
+            mobile=f"1{3800000000 + i:010d}" if rng.random() < 0.9 else None,
+            unionid=f"UN{rng.getrandbits(64):016x}" if rng.random() < 0.5 else None,
+            nickname=f"user{i}",
+        )
+        for i in range(count)
+    ]
+
+
+def order_chunks(
+    rng: random.Random,
+    tenant_id: UUID,
+    count: int,
+    now: datetime,
+    stores: list[SeedStore],
+    products: list[tuple[str, str, Decimal]],
+    customers: list[SeedCustomer],
+    tallies: dict[int, _Tally],
+) -> Iterator[_Chunk]:
+    """Orders in chunks of `CHUNK`; tallies each order for its customer's persona as it goes."""
+    sources, source_weights = list(SOURCE_WEIGHTS), list(SOURCE_WEIGHTS.values())
+    statuses, status_weights = list(STATUS_WEIGHTS), list(STATUS_WEIGHTS.values())
+    store_weights = [1 + (i % 10) ** 2 for i in range(len(stores))]
+    for start in range(0, count, CHUNK):
+        n = min(CHUNK, count - start)
+        chunk = _Chunk()
+        picks = zip(
+            rng.choices(sources, source_weights, k=n),
+            rng.choices(statuses, status_weights, k=n),
+            rng.choices(stores, store_weights, k=n),
+            strict=True,
+        )
+        for i, (source, status, store) in enumerate(picks, start):
+            who = int(len(customers) * rng.random() ** 1.5)
+            _add_order(rng, chunk, tenant_id, i, now, (source, status, store), products, customers[who])
+            _fold(tallies, who, chunk)
+        yield chunk
+
+
+def _add_order(
+    rng: random.Random,
+    chunk: _Chunk,
+    tenant_id: UUID,
+    i: int,
+    now: datetime,
+    picked: tuple[str, str, SeedStore],
+    products: list[tuple[str, str, Decimal]],
+    customer: SeedCustomer,
+) -> None:
+    source, status, store = picked
+    order_time = now - timedelta(seconds=rng.randrange(DAYS * 86400))
+    order_no = f"{PREFIXES[source]}{order_time:%Y%m%d}{i:08d}"
+    paid_at = order_time + timedelta(minutes=rng.randrange(1, 120)) if status in _PAID else None
+    total = Decimal(0)
+    for product_id, name, price in rng.sample(products, rng.randint(1, 3)):
+        quantity = rng.randint(1, 3)
+        total += price * quantity
+        chunk.lines.append((tenant_id, order_no, product_id, "", name, quantity, price, price * quantity))
+    buyer = {k: v for k, v in (("mobile", customer.mobile), ("nickname", customer.nickname)) if v}
+    matched_by = "mobile" if customer.mobile else "nickname"
+    chunk.orders.append(
+        (
+            tenant_id,
+            order_no,
+            source,
+            status,
+            status,
+            order_time,
+            paid_at,
+            store.key,
+            store.value,
+            customer.id,
+            matched_by,
+            buyer,
+            None,
+            total,
+            total if paid_at else None,
+            total,
+            None,
+            1,
+            None,
+            "seed",
+        )
+    )
+    for hours, step in enumerate(PATHS[status]):
+        chunk.history.append((tenant_id, order_no, step, order_time + timedelta(hours=hours)))
+
+
+def _fold(tallies: dict[int, _Tally], who: int, chunk: _Chunk) -> None:
+    order, lines = chunk.orders[-1], chunk.lines
+    source, status, order_time, paid_at, store, total = order[2], order[3], order[5], order[6], order[8], order[15]
+    tally = tallies.setdefault(who, _Tally())
+    tally.orders.append((status, order_time, paid_at, total))
+    tally.sources.add(source)
+    count, last = tally.stores.get(store["name"], (0, order_time))
+    tally.stores[store["name"]] = (count + 1, max(last, order_time))
+    if status != OrderStatus.DEAL_CLOSED:
+        for line in itertools.takewhile(lambda row: row[1] == order[1], reversed(lines)):
+            quantity, _ = tally.products.get(line[2], (0, None))
+            tally.products[line[2]] = (quantity + line[5], line[4])
+
+
+@dataclass
+class _Tally:
+    """One customer's orders as the persona aggregates need them (what the consumer's SQL would compute)."""
+
+    orders: list[tuple[str, datetime, datetime | None, Decimal]] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)
+    stores: dict[str, tuple[int, datetime]] = field(default_factory=dict)
+    products: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+
+    def aggregates(self) -> OrderAggregates:
+        paid = [(t, p, total) for s, t, p, total in self.orders if s in _PAID]
+        statuses: dict[str, int] = {}
+        for status, *_ in self.orders:
+            statuses[status] = statuses.get(status, 0) + 1
+        return OrderAggregates(
+            order_count=len(self.orders),
+            paid_order_count=len(paid),
+            total_amount=sum((o[3] for o in self.orders if o[0] != OrderStatus.DEAL_CLOSED), Decimal(0)),
+            total_paid=sum((total for *_, total in paid), Decimal(0)),
+            first_order_time=min(o[1] for o in self.orders),
+            last_order_time=max(o[1] for o in self.orders),
+            last_paid_time=max((p or t for t, p, _ in paid), default=None),
+            sources=sorted(self.sources),
+            status_counts=statuses,
+            store_counts=self.stores,
+            product_quantities=self.products,
+        )
+
+
+def customer_rows(
+    tenant_id: UUID, customers: list[SeedCustomer], tallies: dict[int, _Tally], now: datetime
+) -> list[tuple[Any, ...]]:
+    empty = OrderAggregates(0, 0, Decimal(0), Decimal(0), None, None, None)
+    thresholds = LifecycleThresholds()
+    return [
+        (
+            tenant_id,
+            c.id,
+            c.sobot_customer_id,
+            c.mobile,
+            c.unionid,
+            c.nickname,
+            build_persona(tallies[i].aggregates() if i in tallies else empty, now, thresholds),
+        )
+        for i, c in enumerate(customers)
+    ]
