@@ -26,7 +26,7 @@ from services.ingest.application.imports import (
 from services.ingest.application.workers import UPLOADS, run_in
 from services.ingest.contracts.orders_ingest_v1 import TOPIC
 from services.ingest.domain.importing import ImportFileError, ImportOptions, SheetRow
-from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
+from services.ingest.entrypoints.http.dependencies import ImportOrReadTenant, ImportTenant, Pool
 from services.ingest.entrypoints.http.downloads import WORKBOOKS
 from services.ingest.entrypoints.http.limits import UploadSlot
 from services.ingest.entrypoints.http.problems import ApiProblem, Problem, problem_response, problem_responses
@@ -162,7 +162,7 @@ async def _settled(pending: Any) -> BaseException | None:
 )
 async def post_import(
     request: Request,
-    tenant: CurrentTenant,
+    tenant: ImportTenant,
     pool: Pool,
     _: UploadSlot,
     file: Annotated[UploadFile, File(description="The filled-in import template (.xlsx or .csv).")],
@@ -238,7 +238,7 @@ def _zones() -> set[str]:
 @router.get(
     "", response_model=ImportList, responses=problem_responses(401), summary="The tenant's imports, newest first"
 )
-async def list_imports(tenant: CurrentTenant, pool: Pool, limit: int = 50) -> ImportList:
+async def list_imports(tenant: ImportOrReadTenant, pool: Pool, limit: int = 50) -> ImportList:
     limit = max(1, min(limit, 200))
     async with pool.acquire() as conn:
         rows = await import_jobs.list_imports(conn, tenant.id, limit)
@@ -251,7 +251,7 @@ async def list_imports(tenant: CurrentTenant, pool: Pool, limit: int = 50) -> Im
     responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 503)},
     summary="The import template",
 )
-async def template(tenant: CurrentTenant) -> Response:
+async def template(tenant: ImportOrReadTenant) -> Response:
     from services.ingest.adapters.spreadsheets import build_template
 
     content = await WORKBOOKS.get(("template",), build_template)
@@ -260,7 +260,7 @@ async def template(tenant: CurrentTenant) -> Response:
 
 
 @router.get("/{import_id}", response_model=ImportStatus, responses=problem_responses(401, 404, 422))
-async def get_import(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> ImportStatus:
+async def get_import(import_id: UUID, tenant: ImportOrReadTenant, pool: Pool) -> ImportStatus:
     async with pool.acquire() as conn:
         job = await import_jobs.get_import(conn, tenant.id, import_id)
     if job is None:
@@ -274,7 +274,7 @@ async def get_import(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> Impo
     responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 404, 422, 503)},
     summary="Every uploaded row with its final outcome",
 )
-async def result_workbook(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> Response:
+async def result_workbook(import_id: UUID, tenant: ImportOrReadTenant, pool: Pool) -> Response:
     from services.ingest.adapters.spreadsheets import build_result_workbook
 
     async with pool.acquire() as conn:
