@@ -67,8 +67,11 @@ class PushAnswer:
     replayed: bool = False
 
     def document(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "rejected": self.rejected,
-                "orders": [{k: v for k, v in asdict(o).items() if v is not None} for o in self.orders]}  # fmt: skip
+        return {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "orders": [{k: v for k, v in asdict(o).items() if v is not None} for o in self.orders],
+        }
 
 
 @dataclass(frozen=True)
@@ -136,8 +139,9 @@ def _shape_problem(order: RawOrder) -> OrderAnswer | None:
     if order.value.get("import_id") is not None:
         order_no = order.value.get("order_no")
         message = "import_id: pushed orders belong to no upload; leave import_id out"
-        return OrderAnswer(order.index, order_no if isinstance(order_no, str) else None, REJECTED, IMPORT_ID_GIVEN,
-                           message)  # fmt: skip
+        return OrderAnswer(
+            order.index, order_no if isinstance(order_no, str) else None, REJECTED, IMPORT_ID_GIVEN, message
+        )
     return None
 
 
@@ -218,6 +222,8 @@ def listed(order_nos: Sequence[str]) -> str:
 
 
 def _replayed(document: dict[str, Any]) -> PushAnswer:
-    orders = [OrderAnswer(o["index"], o.get("order_no"), o["outcome"], o.get("code"), o.get("message"))
-              for o in document["orders"]]  # fmt: skip
+    orders = [
+        OrderAnswer(o["index"], o.get("order_no"), o["outcome"], o.get("code"), o.get("message"))
+        for o in document["orders"]
+    ]
     return PushAnswer(document["accepted"], document["rejected"], orders, replayed=True)

@@ -6,6 +6,7 @@ A key grants exactly the scopes it was given (they do not imply one another): `r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import timedelta
 from enum import StrEnum
@@ -54,10 +55,9 @@ def key_name(name: str) -> str:
 
 def overlap(seconds: float) -> timedelta:
     """How long a rotated key keeps working beside its successor: 0 (at once) to 30 days."""
-    window = timedelta(seconds=seconds)
-    if not timedelta(0) <= window <= MAX_OVERLAP:
+    if not (math.isfinite(seconds) and 0 <= seconds <= MAX_OVERLAP.total_seconds()):
         raise KeyRequestError(f"overlap: expected 0 to {MAX_OVERLAP.days} days in seconds, got {seconds:g}")
-    return window
+    return timedelta(seconds=seconds)
 
 
 def sorted_scopes(scopes: Iterable[Scope]) -> list[str]:

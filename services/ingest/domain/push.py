@@ -53,8 +53,10 @@ def split_orders(body: bytes, max_orders: int = MAX_ORDERS) -> list[RawOrder]:
     if not cursor.take("]"):
         while True:
             if len(orders) == max_orders:
-                raise PushBodyError("too_many_orders", f"a push takes at most {max_orders:,} orders; send the rest in"
-                                    " another request")  # fmt: skip
+                raise PushBodyError(
+                    "too_many_orders", f"a push takes at most {max_orders:,} orders; send the rest in another request"
+                )
+            cursor.skip()
             start = cursor.at
             value = cursor.value(f"order {len(orders)}")
             orders.append(RawOrder(len(orders), text[start : cursor.at], value))
@@ -72,12 +74,12 @@ class _Cursor:
     def __init__(self, text: str) -> None:
         self.text, self.at = text, 0
 
-    def _skip(self) -> None:
+    def skip(self) -> None:
         while self.at < len(self.text) and self.text[self.at] in _WHITESPACE:
             self.at += 1
 
     def take(self, char: str) -> bool:
-        self._skip()
+        self.skip()
         if self.text.startswith(char, self.at):
             self.at += 1
             return True
@@ -86,11 +88,13 @@ class _Cursor:
     def expect(self, char: str) -> None:
         if not self.take(char):
             found = self.text[self.at : self.at + 20] or "the end of the body"
-            raise PushBodyError("invalid_json", f"expected {char!r} at character {self.at + 1}, found {found!r}"
-                                ' (the body is {"orders": [...]})')  # fmt: skip
+            raise PushBodyError(
+                "invalid_json",
+                f'expected {char!r} at character {self.at + 1}, found {found!r} (the body is {{"orders": [...]}})',
+            )
 
     def value(self, what: str) -> Any:
-        self._skip()
+        self.skip()
         try:
             value, self.at = _DECODER.raw_decode(self.text, self.at)
         except json.JSONDecodeError as exc:
@@ -100,15 +104,18 @@ class _Cursor:
         return value
 
     def end(self) -> None:
-        self._skip()
+        self.skip()
         if self.at != len(self.text):
             raise PushBodyError("invalid_json", f"unexpected text after the body at character {self.at + 1}")
 
 
 def foreign_orders(orders: list[RawOrder], tenant_id: UUID) -> tuple[int, ...]:
     """Indexes of the orders whose `tenant_id` is given and is not `tenant_id` (then the whole push is refused)."""
-    return tuple(o.index for o in orders if isinstance(o.value, dict) and "tenant_id" in o.value
-                 and not _same_uuid(o.value["tenant_id"], tenant_id))  # fmt: skip
+    return tuple(
+        o.index
+        for o in orders
+        if isinstance(o.value, dict) and "tenant_id" in o.value and not _same_uuid(o.value["tenant_id"], tenant_id)
+    )
 
 
 def _same_uuid(value: Any, expected: UUID) -> bool:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from services.ingest.adapters import import_jobs, push_requests
 from services.ingest.adapters.tenants import Tenant
+from services.ingest.application.push import PushOptions
 from services.ingest.domain.keys import Scope
 from services.ingest.entrypoints import console
 from services.ingest.entrypoints.http import customers, health, imports, keys, orders, problems, push
@@ -36,7 +37,7 @@ _SLOT_QUOTAS = {"too_many_tenant_uploads": UPLOADS_PER_TENANT, "too_many_uploads
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
-    from services.ingest.main import ensure_ingest_topics, producer_broker
+    from services.ingest.main import ensure_ingest_topics, ingest_options, producer_broker
     from services.platform.database import open_database
 
     @asynccontextmanager
@@ -68,6 +69,8 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app.state.upload_slots = UploadSlots(
         settings.max_uploads_in_flight, settings.upload_retry_after_seconds, settings.max_uploads_per_tenant
     )
+    # pushed orders are validated with the consumer's own options (placeholder mobiles)
+    app.state.push_options = PushOptions(placeholder_mobiles=ingest_options(settings).placeholder_mobiles)
     problems.install(app)
 
     async def admit_upload(request: Any, tenant: Tenant) -> None:

@@ -12,7 +12,15 @@ from pydantic import BaseModel, Field
 
 from services.ingest.adapters import tenants
 from services.ingest.adapters.tenants import ApiKey
-from services.ingest.domain.keys import DEFAULT_OVERLAP, MAX_KEY_NAME, KeyRequestError, key_name, overlap, parse_scopes
+from services.ingest.domain.keys import (
+    DEFAULT_OVERLAP,
+    MAX_KEY_NAME,
+    MAX_OVERLAP,
+    KeyRequestError,
+    key_name,
+    overlap,
+    parse_scopes,
+)
 from services.ingest.entrypoints.http.dependencies import AdminTenant, Pool
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 
@@ -58,8 +66,13 @@ async def list_keys(tenant: AdminTenant, pool: Pool) -> KeyList:
         return KeyList(items=[_out(k) for k in await tenants.list_keys(conn, tenant.id)])
 
 
-@router.post("", status_code=201, response_model=NewKeyOut, responses=problem_responses(401, 403, 422),
-             summary="Create a key (its secret is shown this once)")  # fmt: skip
+@router.post(
+    "",
+    status_code=201,
+    response_model=NewKeyOut,
+    responses=problem_responses(401, 403, 422),
+    summary="Create a key (its secret is shown this once)",
+)
 async def create_key(tenant: AdminTenant, pool: Pool, new: Annotated[NewKeyIn, Body()]) -> NewKeyOut:
     try:
         name, scopes = key_name(new.name), parse_scopes(new.scopes)
@@ -70,15 +83,22 @@ async def create_key(tenant: AdminTenant, pool: Pool, new: Annotated[NewKeyIn, B
     return NewKeyOut(**vars(key), key=secret)
 
 
-@router.post("/{key_id}:rotate", response_model=NewKeyOut, responses=problem_responses(401, 403, 404, 422),
-             summary="A successor of the key; the old one works for the overlap")  # fmt: skip
+@router.post(
+    "/{key_id}:rotate",
+    response_model=NewKeyOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="A successor of the key; the old one works for the overlap",
+)
 async def rotate_key(
     key_id: UUID,
     tenant: AdminTenant,
     pool: Pool,
-    overlap_seconds: Annotated[float, Query(ge=0, description="How long the old key keeps working.")] = (
-        DEFAULT_OVERLAP.total_seconds()
-    ),
+    overlap_seconds: Annotated[
+        float,
+        Query(
+            ge=0, le=MAX_OVERLAP.total_seconds(), allow_inf_nan=False, description="How long the old key keeps working."
+        ),
+    ] = (DEFAULT_OVERLAP.total_seconds()),
 ) -> NewKeyOut:
     try:
         async with pool.acquire() as conn:
@@ -90,8 +110,12 @@ async def rotate_key(
     return NewKeyOut(**vars(key), key=secret)
 
 
-@router.delete("/{key_id}", response_model=KeyOut, responses=problem_responses(401, 403, 404, 422),
-               summary="Revoke the key (refused from the next request on)")  # fmt: skip
+@router.delete(
+    "/{key_id}",
+    response_model=KeyOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Revoke the key (refused from the next request on)",
+)
 async def revoke_key(key_id: UUID, tenant: AdminTenant, pool: Pool) -> KeyOut:
     async with pool.acquire() as conn:
         key = await tenants.revoke_key(conn, tenant.id, key_id)

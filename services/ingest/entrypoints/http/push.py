@@ -84,14 +84,18 @@ async def push_batch(
     body = await _body(request, settings.push_max_bytes)
     quotas: Quotas = request.app.state.quotas
     push = PushRequest(tenant.id, tenant.key_name, body, idempotency_key)
-    options = PushOptions(placeholder_mobiles=frozenset(settings.mobile_placeholders))
+    options: PushOptions = request.app.state.push_options
     broker, topic = request.app.state.broker, settings.topic(TOPIC.name)
     retention_s = settings.push_idempotency_retention_hours * 3600
     try:
         answer = await push_orders(
-            pool, lambda items: publish_orders(broker, topic, items), push, options,
-            lambda orders: quotas.admit_push(tenant, orders), retention_s,
-        )  # fmt: skip
+            pool,
+            lambda items: publish_orders(broker, topic, items),
+            push,
+            options,
+            lambda orders: quotas.admit_push(tenant, orders),
+            retention_s,
+        )
     except PushBodyError as exc:
         raise ApiProblem(_BODY_STATUS.get(exc.code, 422), "Push refused", exc.message, exc.code) from exc
     except TenantMismatch as exc:
@@ -139,8 +143,11 @@ def _answer(request: Request, answer: PushAnswer) -> Response:
 
 def _not_published(exc: PushNotPublished) -> Response:
     problem = Problem(
-        type="https://orderinfo.dev/problems/publishing_failed", title="Push not fully published", status=503,
-        detail=exc.reason, code="publishing_failed",
+        type="https://orderinfo.dev/problems/publishing_failed",
+        title="Push not fully published",
+        status=503,
+        detail=exc.reason,
+        code="publishing_failed",
         errors=[{"orders_published": exc.published, "orders_accepted": exc.total}],
-    )  # fmt: skip
+    )
     return problem_response(problem, {"Retry-After": str(PUBLISH_RETRY_AFTER_SECONDS)})

@@ -37,10 +37,20 @@ MAX_BUCKETS = 10_000  # tenants with a bucket in memory; full buckets are droppe
 
 class QuotaMetrics:
     def __init__(self, registry: CollectorRegistry | None, namespace: str = "orderinfo") -> None:
-        self.refusals = Counter("quota_refusals", "Requests refused by a quota or rate limit (429/503), by quota",
-                                ["quota"], namespace=namespace, registry=registry)  # fmt: skip
-        self.pushed = Counter("pushed_orders", "Orders of POST /v1/orders:batch, by outcome", ["outcome"],
-                              namespace=namespace, registry=registry)  # fmt: skip
+        self.refusals = Counter(
+            "quota_refusals",
+            "Requests refused by a quota or rate limit (429/503), by quota",
+            ["quota"],
+            namespace=namespace,
+            registry=registry,
+        )
+        self.pushed = Counter(
+            "pushed_orders",
+            "Orders of POST /v1/orders:batch, by outcome",
+            ["outcome"],
+            namespace=namespace,
+            registry=registry,
+        )
         for quota in QUOTAS:
             self.refusals.labels(quota)
         for outcome in ("accepted", "rejected"):
@@ -77,8 +87,12 @@ class Quotas:
         if wait:
             seconds = retry_after(wait)
             detail = f"this tenant may push {rate:g} orders per second: try again in {seconds} s"
-            raise self.refuse(PUSH_ORDERS, ApiProblem(429, "Too many pushed orders", detail, "rate_limited",
-                                                      headers={"Retry-After": str(seconds)}))  # fmt: skip
+            raise self.refuse(
+                PUSH_ORDERS,
+                ApiProblem(
+                    429, "Too many pushed orders", detail, "rate_limited", headers={"Retry-After": str(seconds)}
+                ),
+            )
 
     async def admit_upload(self, conn: Any, tenant: Tenant) -> None:
         """429 with Retry-After when the tenant's imports of the last hour reached its rows per hour."""
@@ -87,10 +101,14 @@ class Quotas:
         if found["rows"] < limit:
             return
         seconds = retry_after(float(found["frees_in"] or 1))
-        detail = (f"this tenant imported {found['rows']:,} rows in the last hour, its quota is {limit:,}: "
-                  f"try again in {seconds} s")  # fmt: skip
-        raise self.refuse(IMPORT_ROWS, ApiProblem(429, "Import quota reached", detail, "quota_exceeded",
-                                                  headers={"Retry-After": str(seconds)}))  # fmt: skip
+        detail = (
+            f"this tenant imported {found['rows']:,} rows in the last hour, its quota is {limit:,}: "
+            f"try again in {seconds} s"
+        )
+        raise self.refuse(
+            IMPORT_ROWS,
+            ApiProblem(429, "Import quota reached", detail, "quota_exceeded", headers={"Retry-After": str(seconds)}),
+        )
 
     def refuse(self, quota: str, problem: ApiProblem) -> ApiProblem:
         self.metrics.refusals.labels(quota).inc()
