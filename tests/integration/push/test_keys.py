@@ -132,3 +132,20 @@ async def test_the_cli_creates_lists_rotates_and_revokes(pool: asyncpg.Pool, ten
     assert code == 2 and "no key" in lines[0]
     code, lines = await run_key_command(pool, args("create", name="cli", scopes="everything"))
     assert code == 2 and "'everything' is not a scope" in lines[0]
+
+
+async def test_the_console_signs_in_only_keys_that_may_read(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: Tenant
+) -> None:
+    import re
+
+    pusher = await new_key(pool, tenant.id, "mall-sync", Scope.PUSH)
+    reader = await new_key(pool, tenant.id, "dashboard", Scope.READ)
+    for key, status in ((pusher, 401), (reader, 303)):
+        client.cookies.clear()
+        page = await client.get("/console/sign-in")
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found is not None
+        answer = await client.post("/console/sign-in", data={"csrf": found[1], "api_key": key})
+        assert answer.status_code == status, answer.text[:200]
+    client.cookies.clear()
