@@ -149,3 +149,19 @@ async def test_the_console_signs_in_only_keys_that_may_read(
         answer = await client.post("/console/sign-in", data={"csrf": found[1], "api_key": key})
         assert answer.status_code == status, answer.text[:200]
     client.cookies.clear()
+
+
+async def test_the_cli_sets_a_tenants_quota_overrides(pool: asyncpg.Pool, tenant: Tenant) -> None:
+    def args(**values: object) -> argparse.Namespace:
+        return argparse.Namespace(command="tenant", key_command="quotas", tenant=str(tenant.id), **values)
+
+    code, lines = await run_key_command(pool, args(push_orders_per_second=5, import_rows_per_hour=None))
+    assert code == 0 and "push_orders_per_second = 5" in lines[0]
+    row = await pool.fetchrow(
+        "SELECT push_orders_per_second, import_rows_per_hour FROM tenants WHERE id = $1", tenant.id
+    )
+    assert tuple(row) == (5, None)
+    code, lines = await run_key_command(pool, args(push_orders_per_second=0, import_rows_per_hour=None))
+    assert code == 2 and "--push-orders-per-second" in lines[0]
+    code, lines = await run_key_command(pool, args(push_orders_per_second=None, import_rows_per_hour=None))
+    assert code == 0
