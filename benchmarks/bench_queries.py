@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import statistics
 import time
 from collections.abc import Iterator
@@ -24,7 +23,8 @@ from uuid import UUID
 import httpx
 
 from services.ingest.adapters.queries import OrderFilter, order_list_statement, prefix_members
-from services.ingest.adapters.tenants import KEY_PREFIX, hash_key
+from services.ingest.adapters.tenants import create_key
+from services.ingest.domain.keys import ALL_SCOPES
 from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database
@@ -45,9 +45,9 @@ async def tenant_with_orders(pool: Any, name: str, orders: int, seed_no: int) ->
         tenant_id, key = await seed(pool, name, orders, seed_no)
         print(f"seeded {orders:,} orders for {name!r} in {time.perf_counter() - started:.0f} s")
         return tenant_id, key
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    await pool.execute("UPDATE tenants SET api_key_hash = $2 WHERE id = $1", found, hash_key(key))
-    print(f"reusing tenant {name!r} ({found}); its API key was rotated")
+    async with pool.acquire() as conn:
+        _, key = await create_key(conn, found, "bench", ALL_SCOPES)
+    print(f"reusing tenant {name!r} ({found}); a new API key was made for it")
     return found, key
 
 

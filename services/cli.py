@@ -126,6 +126,15 @@ def _tenant(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(args: argparse.Namespace) -> int:
+    from services.ingest.entrypoints.key_commands import run_key_command
+
+    code, lines = _on_database(lambda pool: run_key_command(pool, args))
+    for line in lines:
+        print(line, file=sys.stderr if code else sys.stdout)
+    return code
+
+
 def _import(args: argparse.Namespace) -> int:
     from services.ingest.entrypoints.upload_client import UploadRequest, upload_and_follow
 
@@ -190,6 +199,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.set_defaults(handler=_tenant)
 
+    quotas = tenant_sub.add_parser("quotas", help="set a tenant's quota overrides (omitted: the setting applies)")
+    quotas.add_argument("tenant", help="the tenant's id")
+    quotas.add_argument("--push-orders-per-second", type=int, default=None)
+    quotas.add_argument("--import-rows-per-hour", type=int, default=None)
+    quotas.set_defaults(handler=_keys, key_command="quotas")
+    _key_parsers(sub)
+
     seeding = sub.add_parser("seed", help="load realistic orders for a new tenant (benchmarks, demos)")
     seeding.add_argument("--orders", type=int, default=100_000)
     seeding.add_argument("--tenant-name", default="bench")
@@ -231,6 +247,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     upload.set_defaults(handler=_import)
     return parser
+
+
+def _key_parsers(sub: Any) -> None:
+    keys = sub.add_parser("keys", help="a tenant's API keys: create, list, rotate, revoke")
+    keys_sub = keys.add_subparsers(dest="key_command", required=True)
+    create = keys_sub.add_parser("create", help="a new key; prints it once")
+    create.add_argument("--name", required=True, help="what the key is for (shown as the orders' producer)")
+    create.add_argument("--scopes", required=True, help="comma-separated: read,import,push,admin")
+    listing = keys_sub.add_parser("list", help="the tenant's keys (never their secrets)")
+    rotate = keys_sub.add_parser("rotate", help="a successor of a key; the old one works for the overlap")
+    rotate.add_argument("key_id")
+    rotate.add_argument("--overlap", default="24h", help="how long the old key keeps working (default: %(default)s)")
+    revoke = keys_sub.add_parser("revoke", help="refuse a key from now on")
+    revoke.add_argument("key_id")
+    for command in (create, listing, rotate, revoke):
+        command.add_argument("--tenant", required=True, help="the tenant's id")
+        command.set_defaults(handler=_keys)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

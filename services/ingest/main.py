@@ -20,6 +20,7 @@ from faststream.kafka import KafkaBroker
 from services.ingest.adapters import import_jobs
 from services.ingest.application.ingestion import IngestOptions
 from services.ingest.application.lifecycle import sweep_forever
+from services.ingest.application.push import PushOptions
 from services.ingest.contracts.orders_ingest_v1 import DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile
@@ -66,7 +67,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     """The HTTP API over `settings` (read from the environment when not given); uvicorn factory:
     `uvicorn --factory services.ingest.main:create_app`. Its lifespan enters `api_resources(settings)`."""
     settings = settings or IngestSettings()
-    return http_app.create_app(settings, lambda: api_resources(settings), events_topic=ORDER_EVENTS_TOPIC)
+    # pushed orders are validated with the consumer's own options (placeholder mobiles)
+    push_options = PushOptions(placeholder_mobiles=ingest_options(settings).placeholder_mobiles)
+    return http_app.create_app(
+        settings, lambda: api_resources(settings), events_topic=ORDER_EVENTS_TOPIC, push_options=push_options
+    )
 
 
 @asynccontextmanager

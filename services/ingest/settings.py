@@ -65,3 +65,15 @@ class IngestSettings(ConnectionSettings):
     lifecycle_sweep_interval_s: float = Field(
         default=3600.0, gt=0, description="How often the consumer process moves customers into `dormant`."
     )
+    push_max_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Bodies of POST /v1/orders:batch above this are refused (413)."
+    )
+    push_orders_per_second: float = Field(
+        default=2000, gt=0, description="Orders a tenant may push per second, per API process (past it 429)."
+    )
+    import_rows_per_hour: int = Field(
+        default=500_000, ge=1, description="Rows of a tenant's imports in the last hour past which uploads are 429."
+    )
+    push_idempotency_retention_hours: float = Field(
+        default=24, gt=0, description="How long an answer is kept by its Idempotency-Key (then purged)."
+    )

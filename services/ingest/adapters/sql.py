@@ -6,8 +6,7 @@ except JSON arrays, which go in as text (`::jsonb`): a list of lists would be ta
 
 # --- tenants -------------------------------------------------------------------------------------------------------
 
-INSERT_TENANT = "INSERT INTO tenants (id, name, api_key_hash) VALUES ($1, $2, $3)"
-TENANT_BY_KEY_HASH = "SELECT id, name FROM tenants WHERE api_key_hash = $1"
+INSERT_TENANT = "INSERT INTO tenants (id, name) VALUES ($1, $2)"  # its keys: api_keys (below)
 EXISTING_TENANTS = "SELECT id FROM tenants WHERE id = ANY($1::uuid[])"
 
 # --- orders: read and lock ---------------------------------------------------------------------------------------
@@ -299,4 +298,71 @@ WHERE persona->>'lifecycle_stage' IN ('new', 'repeat')
 ORDER BY tenant_id, id
 LIMIT $2
 FOR UPDATE SKIP LOCKED
+"""
+
+# --- API keys (migration 0009) --------------------------------------------------------------------------------------
+
+INSERT_API_KEY = """
+INSERT INTO api_keys (id, tenant_id, name, key_hash, scopes, replaces)
+VALUES ($1, $2, $3, $4, $5::text[], $6)
+RETURNING id, tenant_id, name, scopes, created_at, expires_at, revoked_at, last_used_at, replaces, 'active' AS state
+"""
+# The key's principal; `stale` when its last use was recorded over a minute ago (then `TOUCH_API_KEY`).
+KEY_BY_HASH = """
+SELECT k.id, k.tenant_id, t.name AS tenant_name, k.name, k.scopes, t.push_orders_per_second, t.import_rows_per_hour,
+       (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS stale
+FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+"""
+TOUCH_API_KEY = """
+UPDATE api_keys SET last_used_at = now()
+WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+"""
+_KEY_COLUMNS = """id, tenant_id, name, scopes, created_at, expires_at, revoked_at, last_used_at, replaces,
+CASE WHEN revoked_at IS NOT NULL THEN 'revoked' WHEN expires_at <= now() THEN 'expired'
+     WHEN expires_at IS NOT NULL THEN 'expiring' ELSE 'active' END AS state"""
+LIST_API_KEYS = f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id"
+API_KEY = f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id = $2"
+API_KEY_FOR_UPDATE = API_KEY + " FOR UPDATE"
+# The old key of a rotation works until the overlap ends (never longer than it would have anyway).
+EXPIRE_API_KEY = """
+UPDATE api_keys SET expires_at = LEAST(coalesce(expires_at, 'infinity'), now() + make_interval(secs => $3))
+WHERE tenant_id = $1 AND id = $2
+"""
+REVOKE_API_KEY = f"""
+UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE tenant_id = $1 AND id = $2
+RETURNING {_KEY_COLUMNS}
+"""
+TENANT_EXISTS = "SELECT name FROM tenants WHERE id = $1"
+SET_TENANT_QUOTAS = "UPDATE tenants SET push_orders_per_second = $2, import_rows_per_hour = $3 WHERE id = $1"
+
+# --- pushed batches by Idempotency-Key (migration 0009) -------------------------------------------------------------
+
+CLAIM_PUSH_REQUEST = """
+INSERT INTO push_requests AS p (tenant_id, idempotency_key, body_sha256, state) VALUES ($1, $2, $3, 'in_progress')
+ON CONFLICT (tenant_id, idempotency_key) DO UPDATE
+SET body_sha256 = EXCLUDED.body_sha256, state = 'in_progress', response = NULL, created_at = now()
+WHERE p.created_at < now() - make_interval(secs => $4)
+   OR (p.state = 'in_progress' AND p.created_at < now() - make_interval(secs => $5))
+RETURNING true
+"""
+PUSH_REQUEST = """
+SELECT body_sha256, response FROM push_requests WHERE tenant_id = $1 AND idempotency_key = $2
+"""
+COMPLETE_PUSH_REQUEST = """
+UPDATE push_requests SET state = 'completed', status = 202, response = $3::jsonb
+WHERE tenant_id = $1 AND idempotency_key = $2
+"""
+RELEASE_PUSH_REQUEST = """
+DELETE FROM push_requests WHERE tenant_id = $1 AND idempotency_key = $2 AND state = 'in_progress'
+"""
+PURGE_PUSH_REQUESTS = """
+WITH old AS (SELECT ctid FROM push_requests WHERE created_at < now() - make_interval(secs => $1) LIMIT $2)
+, gone AS (DELETE FROM push_requests p USING old WHERE p.ctid = old.ctid RETURNING 1)
+SELECT count(*) FROM gone
+"""
+# Rows of the tenant's imports recorded within the last hour, and when the oldest of them leaves that hour.
+IMPORT_ROWS_LAST_HOUR = """
+SELECT coalesce(sum(rows_total), 0) AS rows, extract(epoch FROM min(created_at) + interval '1 hour' - now()) AS frees_in
+FROM imports WHERE tenant_id = $1 AND created_at > now() - interval '1 hour'
 """

@@ -21,3 +21,6 @@ async def run_in(executor: ThreadPoolExecutor, function: Callable[..., T], *args
     """`function(*args, **kwargs)` on one of `executor`'s threads, awaited from the event loop."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(executor, functools.partial(function, *args, **kwargs))
+
+
+PUSHES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="orderinfo-push")  # validating pushed batches

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from services.core.order import OrderSource, OrderStatus
 from services.ingest.adapters import pipeline
 from services.ingest.adapters.tenants import Tenant, tenant_for_key
+from services.ingest.domain.keys import Scope
 from services.ingest.domain.language import Lang
 from services.ingest.entrypoints.console.session import COOKIE, new_session, set_cookie
 from services.ingest.entrypoints.console.web import (
@@ -57,7 +58,7 @@ async def sign_in(request: Request) -> Response:
     key = str(form.get("api_key", "")).strip()
     async with request.app.state.pool.acquire() as conn:
         tenant = await tenant_for_key(conn, key) if key else None
-    if tenant is None:
+    if tenant is None or Scope.READ not in tenant.scopes:  # the console reads the tenant's data
         return render(request, "sign_in.html", status=401, error="signin.wrong")
     response = redirect(request, f"{PREFIX}/orders")
     set_cookie(response, request, console(request).signer, new_session(tenant.id, tenant.name))

@@ -7,7 +7,9 @@ state, where the handlers' dependencies find them).
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -15,9 +17,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.ingest.adapters import push_requests
+from services.ingest.adapters.tenants import Tenant
+from services.ingest.application.push import PushOptions
+from services.ingest.domain.keys import Scope
 from services.ingest.entrypoints import console
-from services.ingest.entrypoints.http import customers, health, imports, orders, problems
-from services.ingest.entrypoints.http.dependencies import tenant_of_request
+from services.ingest.entrypoints.http import customers, health, imports, keys, orders, problems, push
+from services.ingest.entrypoints.http.dependencies import authenticator
 from services.ingest.entrypoints.http.limits import (
     BodyDeadline,
     BodySizeLimit,
@@ -25,9 +31,13 @@ from services.ingest.entrypoints.http.limits import (
     UploadSlots,
     head_deadline_protocol,
 )
+from services.ingest.entrypoints.http.quotas import UPLOADS_IN_FLIGHT, UPLOADS_PER_TENANT, QuotaMetrics, Quotas
 from services.ingest.settings import IngestSettings
 
+log = logging.getLogger("orderinfo.http")
 UPLOAD_PATH = "/v1/imports"  # POST: its key and slot are checked before its body is read (`limits.UploadGate`)
+PURGE_EVERY_S = 600.0  # idempotency answers past their retention are deleted this often
+_SLOT_QUOTAS = {"too_many_tenant_uploads": UPLOADS_PER_TENANT, "too_many_uploads": UPLOADS_IN_FLIGHT}
 
 
 @dataclass(frozen=True)
@@ -39,8 +49,11 @@ class ApiResources:
 Resources = Callable[[], AbstractAsyncContextManager[ApiResources]]
 
 
-def create_app(settings: IngestSettings, resources: Resources, *, events_topic: str) -> FastAPI:
-    """The app; `resources` is entered for its lifetime; `events_topic` is where the order events are written."""
+def create_app(
+    settings: IngestSettings, resources: Resources, *, events_topic: str, push_options: PushOptions
+) -> FastAPI:
+    """The app; `resources` is entered for its lifetime; `events_topic` is where the order events are written;
+    pushed orders are validated with `push_options` (the consumer's own)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,7 +62,11 @@ def create_app(settings: IngestSettings, resources: Resources, *, events_topic: 
             # What exists now lives as long as the process: out of the collector's scans, so a collection that an
             # upload's parse triggers on its worker thread (holding the GIL, so the event loop too) stays short.
             gc.freeze()
-            yield
+            purging = asyncio.create_task(_purge_push_requests(started.pool, settings))
+            try:
+                yield
+            finally:
+                purging.cancel()
 
     app = FastAPI(
         title="Order Info",
@@ -62,8 +79,21 @@ def create_app(settings: IngestSettings, resources: Resources, *, events_topic: 
     app.state.upload_slots = UploadSlots(
         settings.max_uploads_in_flight, settings.upload_retry_after_seconds, settings.max_uploads_per_tenant
     )
+    # pushed orders are validated with the consumer's own options (placeholder mobiles)
+    app.state.push_options = push_options
     problems.install(app)
-    app.add_middleware(UploadGate, path=UPLOAD_PATH, authenticate=tenant_of_request)
+
+    async def admit_upload(request: Any, tenant: Tenant) -> None:
+        async with request.app.state.pool.acquire() as conn:
+            await app.state.quotas.admit_upload(conn, tenant)
+
+    def refused(code: str) -> None:
+        if code in _SLOT_QUOTAS:
+            app.state.quotas.metrics.refusals.labels(_SLOT_QUOTAS[code]).inc()
+
+    app.add_middleware(
+        UploadGate, path=UPLOAD_PATH, authenticate=authenticator(Scope.IMPORT), admit=admit_upload, refused=refused
+    )
     # multipart framing adds a little around the file itself
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
     app.add_middleware(
@@ -72,9 +102,25 @@ def create_app(settings: IngestSettings, resources: Resources, *, events_topic: 
     app.include_router(imports.router)
     app.include_router(orders.router)
     app.include_router(customers.router)
-    health.install(app, settings)  # request metrics middleware + /healthz, /readyz, /metrics
+    app.include_router(push.router)
+    app.include_router(keys.router)
+    metrics = health.install(app, settings)  # request metrics middleware + /healthz, /readyz, /metrics
+    app.state.quotas = Quotas(
+        settings.push_orders_per_second, settings.import_rows_per_hour, QuotaMetrics(metrics.registry)
+    )
     console.install(app)  # the operator console at /console, and /docs from local assets
     return app
+
+
+async def _purge_push_requests(pool: Any, settings: IngestSettings) -> None:
+    retention_s = settings.push_idempotency_retention_hours * 3600
+    while True:
+        try:
+            async with pool.acquire() as conn:
+                await push_requests.purge(conn, retention_s)
+        except Exception:  # the database may be down a while: the next round tries again
+            log.warning("could not purge old idempotency answers", exc_info=True)
+        await asyncio.sleep(min(PURGE_EVERY_S, retention_s))
 
 
 def server_options(settings: IngestSettings) -> dict[str, Any]:

@@ -1,9 +1,15 @@
-"""Per-request dependencies: the tenant behind the API key, the answer's language, and what the composition root
-put on the app's state (the settings, the pool, the order publisher over the broker, the order events' topic):
-handlers take them all through `Depends`, never from `request.app.state`."""
+"""Per-request dependencies: the tenant behind the API key and its scopes, the answer's language, and what the
+composition root put on the app's state (the settings, the pool, the order publisher over the broker, the order
+events' topic): handlers take them all through `Depends`, never from `request.app.state`.
+
+Every route declares the scope it needs (a test walks the routes): `require_scope(Scope.X)` is the dependency, and
+`CurrentTenant` (read), `ImportTenant`, `PushTenant` and `AdminTenant` are the annotated forms. A missing or
+wrong key is a 401 saying nothing more; a valid key without the scope a 403 naming the scope it lacks.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Security
@@ -12,12 +18,13 @@ from fastapi.security import APIKeyHeader
 from services.ingest.adapters.tenants import Tenant, tenant_for_key
 from services.ingest.application.imports import Publish, publishing_to
 from services.ingest.contracts.orders_ingest_v1 import TOPIC
+from services.ingest.domain.keys import Scope
 from services.ingest.domain.language import Lang, choose_lang
 from services.ingest.entrypoints.http.problems import ApiProblem
 from services.ingest.settings import IngestSettings
 from services.platform.publisher import KeyedPublisher
 
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="The tenant's API key.")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key of the tenant.")
 
 
 def pool(request: Request) -> Any:
@@ -52,7 +59,8 @@ def gated_tenant(request: Request) -> Tenant | None:
 
 
 async def tenant_of_request(request: Request) -> Tenant:
-    """The tenant owning the request's X-API-Key; 401 (saying nothing more) for a missing or wrong key."""
+    """The tenant owning the request's X-API-Key (with the key's scopes); 401 (saying nothing more) for a missing,
+    wrong, revoked or expired key."""
     found = gated_tenant(request)
     if found is not None:
         return found
@@ -65,12 +73,47 @@ async def tenant_of_request(request: Request) -> Tenant:
     return found
 
 
-async def tenant(request: Request, _: Annotated[str | None, Security(_api_key)]) -> Tenant:
-    """The tenant owning the key; 401 (saying nothing more) for a missing or wrong key."""
-    return await tenant_of_request(request)
+def check_scope(tenant: Tenant, scopes: tuple[Scope, ...]) -> Tenant:
+    """`tenant` when its key has one of `scopes`, else 403 naming what is needed and what the key has."""
+    if tenant.scopes.isdisjoint(scopes):
+        needed = " or ".join(f"'{s.value}'" for s in scopes)
+        has = ", ".join(s.value for s in Scope if s in tenant.scopes) or "none"
+        detail = f"the API key {tenant.key_name!r} lacks the scope {needed} (its scopes: {has})"
+        raise ApiProblem(403, "Forbidden", detail, code="missing_scope")
+    return tenant
 
 
-CurrentTenant = Annotated[Tenant, Depends(tenant)]
+class ScopedDependency:
+    """The dependency `require_scope` makes; `scopes` is what the route needs (read by the route scope test)."""
+
+    def __init__(self, scopes: tuple[Scope, ...]) -> None:
+        self.scopes = scopes
+
+    async def __call__(self, request: Request, _: Annotated[str | None, Security(_api_key)]) -> Tenant:
+        return check_scope(await tenant_of_request(request), self.scopes)
+
+
+def require_scope(*scopes: Scope) -> Callable[..., Awaitable[Tenant]]:
+    """A dependency answering the request's tenant when its key has one of `scopes` (401, 403 otherwise)."""
+    if not scopes:
+        raise ValueError("require_scope needs at least one scope")
+    return ScopedDependency(scopes)
+
+
+def authenticator(*scopes: Scope) -> Callable[[Request], Awaitable[Tenant]]:
+    """For middleware (`limits.UploadGate`): the request's tenant, its key holding one of `scopes`."""
+
+    async def authenticate(request: Request) -> Tenant:
+        return check_scope(await tenant_of_request(request), scopes)
+
+    return authenticate
+
+
+CurrentTenant = Annotated[Tenant, Depends(require_scope(Scope.READ))]  # reading the tenant's data
+ImportTenant = Annotated[Tenant, Depends(require_scope(Scope.IMPORT))]
+ImportOrReadTenant = Annotated[Tenant, Depends(require_scope(Scope.IMPORT, Scope.READ))]
+PushTenant = Annotated[Tenant, Depends(require_scope(Scope.PUSH))]
+AdminTenant = Annotated[Tenant, Depends(require_scope(Scope.ADMIN))]
 Pool = Annotated[Any, Depends(pool)]
 
 

@@ -26,7 +26,14 @@ from services.ingest.application.imports import (
 from services.ingest.application.parsing import ImportFileError, ImportOptions, SheetRow
 from services.ingest.application.workers import UPLOADS, run_in
 from services.ingest.domain.language import Lang, file_message, issue_out, outcome_detail, outcome_label, state_label
-from services.ingest.entrypoints.http.dependencies import CurrentTenant, OrderPublish, Pool, RequestLang, Settings
+from services.ingest.entrypoints.http.dependencies import (
+    ImportOrReadTenant,
+    ImportTenant,
+    OrderPublish,
+    Pool,
+    RequestLang,
+    Settings,
+)
 from services.ingest.entrypoints.http.downloads import WORKBOOKS
 from services.ingest.entrypoints.http.limits import UploadSlot
 from services.ingest.entrypoints.http.problems import ApiProblem, Problem, problem_response, problem_responses
@@ -145,7 +152,7 @@ def import_options(settings: IngestSettings) -> ImportOptions:
 )
 async def post_import(
     request: Request,
-    tenant: CurrentTenant,
+    tenant: ImportTenant,
     pool: Pool,
     settings: Settings,
     publish: OrderPublish,
@@ -261,7 +268,7 @@ def _zones() -> set[str]:
 @router.get(
     "", response_model=ImportList, responses=problem_responses(401), summary="The tenant's imports, newest first"
 )
-async def list_imports(tenant: CurrentTenant, pool: Pool, lang: RequestLang, limit: int = 50) -> ImportList:
+async def list_imports(tenant: ImportOrReadTenant, pool: Pool, lang: RequestLang, limit: int = 50) -> ImportList:
     limit = max(1, min(limit, 200))
     async with pool.acquire() as conn:
         rows = await import_jobs.list_imports(conn, tenant.id, limit)
@@ -274,7 +281,7 @@ async def list_imports(tenant: CurrentTenant, pool: Pool, lang: RequestLang, lim
     responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 503)},
     summary="The import template, in Chinese (default) or English: headers, drop-downs, hints and instructions",
 )
-async def template(tenant: CurrentTenant, lang: RequestLang) -> Response:
+async def template(tenant: ImportOrReadTenant, lang: RequestLang) -> Response:
     from services.ingest.adapters.spreadsheets import build_template
 
     content = await WORKBOOKS.get(("template", lang), build_template, lang)
@@ -284,7 +291,7 @@ async def template(tenant: CurrentTenant, lang: RequestLang) -> Response:
 
 
 @router.get("/{import_id}", response_model=ImportStatus, responses=problem_responses(401, 404, 422))
-async def get_import(import_id: UUID, tenant: CurrentTenant, pool: Pool, lang: RequestLang) -> ImportStatus:
+async def get_import(import_id: UUID, tenant: ImportOrReadTenant, pool: Pool, lang: RequestLang) -> ImportStatus:
     async with pool.acquire() as conn:
         job = await import_jobs.get_import(conn, tenant.id, import_id)
     if job is None:
@@ -298,7 +305,7 @@ async def get_import(import_id: UUID, tenant: CurrentTenant, pool: Pool, lang: R
     responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 404, 422, 503)},
     summary="Every uploaded row with its final outcome and messages, in the request's language",
 )
-async def result_workbook(import_id: UUID, tenant: CurrentTenant, pool: Pool, lang: RequestLang) -> Response:
+async def result_workbook(import_id: UUID, tenant: ImportOrReadTenant, pool: Pool, lang: RequestLang) -> Response:
     from services.ingest.adapters.spreadsheets import build_result_workbook
 
     async with pool.acquire() as conn:

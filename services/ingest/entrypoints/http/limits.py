@@ -210,6 +210,8 @@ class UploadSlots:
 
 
 Authenticate = Callable[[Request], Awaitable[Any]]  # the principal (with an `id`) or ApiProblem(401)
+Admit = Callable[[Request, Any], Awaitable[None]]  # None, or ApiProblem (a quota reached)
+Refused = Callable[[str], None]  # told the code of each refusal (for metrics)
 
 
 class UploadGate:
@@ -217,10 +219,18 @@ class UploadGate:
     upload slot taken, before any byte of the body is read. A request without a valid key (401) or without a slot
     (429, 503) is answered unread (and its connection closed); FastAPI itself would parse and spool the whole
     multipart body before resolving any dependency. The tenant and the slot are handed to the route's dependencies.
+    `admit` (a quota check of the tenant) runs before the slot is taken.
     """
 
-    def __init__(self, app: Any, path: str, authenticate: Authenticate) -> None:
-        self.app, self.path, self.authenticate = app, path, authenticate
+    def __init__(
+        self,
+        app: Any,
+        path: str,
+        authenticate: Authenticate,
+        admit: Admit | None = None,
+        refused: Refused | None = None,
+    ) -> None:
+        self.app, self.path, self.authenticate, self.admit, self.refused = app, path, authenticate, admit, refused
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
@@ -229,8 +239,12 @@ class UploadGate:
         slots: UploadSlots = scope["app"].state.upload_slots
         try:
             tenant = await self.authenticate(Request(scope))
+            if self.admit is not None:
+                await self.admit(Request(scope), tenant)
             slots.take(tenant.id)
         except ApiProblem as exc:
+            if self.refused is not None and exc.problem.code:
+                self.refused(exc.problem.code)
             await _refuse(send, exc.problem, exc.headers)
             return
         scope.setdefault("state", {})[GATED_TENANT] = tenant

@@ -1,0 +1,134 @@
+"""A pushed batch (`POST /v1/orders:batch`) before validation: its orders cut out of the body exactly as sent.
+
+Pure: no IO, no clock. The body is `{"orders": [order, ...]}`, each order the `orders.ingest.v1` contract without
+`tenant_id` (the API key's tenant; an order naming another one refuses the whole request), `import_id` (pushed
+orders belong to no upload) and `producer` (the key's name). Each order's own bytes are kept as sent, so the
+consumer's validation of the message reads exactly what the client wrote: numbers keep their text, nothing is
+converted on the way. Whole-request problems raise `PushBodyError`; an order's own problems are answers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+MAX_ORDERS = 1000
+_DECODER = json.JSONDecoder()
+_WHITESPACE = " \t\n\r"
+
+
+class PushBodyError(ValueError):
+    """The request as a whole cannot be read or is refused; `code` names why, the message says where and what."""
+
+    def __init__(self, code: str, message: str, indexes: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.code, self.message, self.indexes = code, message, indexes
+
+
+@dataclass(frozen=True, slots=True)
+class RawOrder:
+    """One order of the body: its position, its JSON text as sent and what it parsed to."""
+
+    index: int
+    text: str
+    value: Any
+
+
+def split_orders(body: bytes, max_orders: int = MAX_ORDERS) -> list[RawOrder]:
+    """The orders of `{"orders": [...]}`, each with its exact text; `PushBodyError` for a body that is not that
+    (not UTF-8, not JSON, another shape, no order, more than `max_orders`)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        raise PushBodyError("invalid_encoding", f"the body is not UTF-8 text (byte {bad.start + 1})") from None
+    cursor = _Cursor(text)
+    cursor.expect("{")
+    if cursor.value('the key "orders"') != "orders":
+        raise PushBodyError("invalid_body", 'the body must be {"orders": [...]}, with no other member')
+    cursor.expect(":")
+    cursor.expect("[")
+    orders: list[RawOrder] = []
+    if not cursor.take("]"):
+        while True:
+            if len(orders) == max_orders:
+                raise PushBodyError(
+                    "too_many_orders", f"a push takes at most {max_orders:,} orders; send the rest in another request"
+                )
+            cursor.skip()
+            start = cursor.at
+            value = cursor.value(f"order {len(orders)}")
+            orders.append(RawOrder(len(orders), text[start : cursor.at], value))
+            if cursor.take("]"):
+                break
+            cursor.expect(",")
+    cursor.expect("}")
+    cursor.end()
+    if not orders:
+        raise PushBodyError("no_orders", "orders: at least one order is needed")
+    return orders
+
+
+class _Cursor:
+    def __init__(self, text: str) -> None:
+        self.text, self.at = text, 0
+
+    def skip(self) -> None:
+        while self.at < len(self.text) and self.text[self.at] in _WHITESPACE:
+            self.at += 1
+
+    def take(self, char: str) -> bool:
+        self.skip()
+        if self.text.startswith(char, self.at):
+            self.at += 1
+            return True
+        return False
+
+    def expect(self, char: str) -> None:
+        if not self.take(char):
+            found = self.text[self.at : self.at + 20] or "the end of the body"
+            raise PushBodyError(
+                "invalid_json",
+                f'expected {char!r} at character {self.at + 1}, found {found!r} (the body is {{"orders": [...]}})',
+            )
+
+    def value(self, what: str) -> Any:
+        self.skip()
+        try:
+            value, self.at = _DECODER.raw_decode(self.text, self.at)
+        except json.JSONDecodeError as exc:
+            raise PushBodyError("invalid_json", f"{what}: not JSON ({exc.msg} at character {exc.pos + 1})") from None
+        except (ValueError, RecursionError):  # an integer of thousands of digits, nesting thousands deep
+            raise PushBodyError("invalid_json", f"{what}: a number too long or JSON nested too deeply") from None
+        return value
+
+    def end(self) -> None:
+        self.skip()
+        if self.at != len(self.text):
+            raise PushBodyError("invalid_json", f"unexpected text after the body at character {self.at + 1}")
+
+
+def foreign_orders(orders: list[RawOrder], tenant_id: UUID) -> tuple[int, ...]:
+    """Indexes of the orders whose `tenant_id` is given and is not `tenant_id` (then the whole push is refused)."""
+    return tuple(
+        o.index
+        for o in orders
+        if isinstance(o.value, dict) and "tenant_id" in o.value and not _same_uuid(o.value["tenant_id"], tenant_id)
+    )
+
+
+def _same_uuid(value: Any, expected: UUID) -> bool:
+    try:
+        return isinstance(value, str) and UUID(value) == expected
+    except ValueError:
+        return False
+
+
+def message_text(order: RawOrder, tenant_id: UUID, producer: str) -> str:
+    """The order's `orders.ingest.v1` message: its own text with the tenant and the producer set last (a JSON
+    object's last member of a name is the one read, so a `producer` the client sent is replaced)."""
+    claims = f'"tenant_id":"{tenant_id}","producer":{json.dumps(producer, ensure_ascii=False)}'
+    if not order.value:
+        return "{" + claims + "}"
+    return f"{order.text[:-1]},{claims}}}"

@@ -1,0 +1,115 @@
+"""`POST /v1/orders:batch` on the real broker and database: per-order answers, idempotency, tenant isolation."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import httpx
+
+from services.ingest.domain.keys import Scope
+from services.ingest.settings import IngestSettings
+from tests.integration.push.conftest import Tenant, new_key, push, pushed_order, topic_size
+from tests.support.orders import line
+from tests.support.waiting import eventually
+
+
+async def stored(pool: asyncpg.Pool, tenant: Tenant) -> tuple[int, int]:
+    row = await pool.fetchrow(
+        "SELECT count(*) AS n, count(*) FILTER (WHERE producer = 'mall-sync') AS by_key FROM orders"
+        " WHERE tenant_id = $1",
+        tenant.id,
+    )
+    return row["n"], row["by_key"]
+
+
+def thousand_with_three_invalid() -> list[dict[str, object]]:
+    orders = [pushed_order(f"P{i:04}") for i in range(1000)]
+    orders[10]["lines"][0]["quantity"] = 0  # type: ignore[index]
+    orders[500]["order_time"] = "2026-11-01T10:00:00"  # no offset
+    orders[999] = pushed_order("P0999", buyer={"mobile": "13800000000"})  # a placeholder, nothing else
+    return orders
+
+
+async def test_1000_orders_with_3_invalid_store_997_and_answer_3_with_reasons(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: Tenant, settings: IngestSettings
+) -> None:
+    key = await new_key(pool, tenant.id, "mall-sync", Scope.PUSH)
+    orders = thousand_with_three_invalid()
+    answer = await push(client, key, orders, idempotency_key="batch-1")
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert (body["accepted"], body["rejected"], len(body["orders"])) == (997, 3, 1000)
+    refused = {o["index"]: o for o in body["orders"] if o["outcome"] == "rejected"}
+    assert sorted(refused) == [10, 500, 999]
+    assert all(o["code"] == "contract_violation" for o in refused.values())
+    assert "quantity" in refused[10]["message"] and "order_time" in refused[500]["message"]
+    assert "placeholder" in refused[999]["message"]
+    assert refused[10]["order_no"] == "P0010"
+    await eventually(lambda: stored(pool, tenant), lambda n: n == (997, 997), within=60)
+    size = await topic_size(settings)
+
+    again = await push(client, key, orders, idempotency_key="batch-1")
+    assert again.status_code == 202 and again.json() == body
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await topic_size(settings) == size  # nothing published again
+
+    other_body = await push(client, key, orders[:5], idempotency_key="batch-1")
+    assert other_body.status_code == 409 and other_body.json()["code"] == "idempotency_key_reused"
+    assert await topic_size(settings) == size
+
+
+async def test_a_push_naming_another_tenant_is_refused_and_publishes_nothing(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: Tenant, settings: IngestSettings
+) -> None:
+    other = await new_key(pool, tenant.id, "mall-sync", Scope.PUSH)
+    size = await topic_size(settings)
+    stranger = pushed_order("X2") | {"tenant_id": "00000000-0000-4000-8000-000000000001"}
+    own = pushed_order("X3") | {"tenant_id": str(tenant.id)}
+    answer = await push(client, other, [pushed_order("X1"), stranger, own])
+    assert answer.status_code == 403, answer.text
+    problem = answer.json()
+    assert problem["code"] == "tenant_mismatch" and problem["errors"] == [{"index": 1, "code": "tenant_mismatch"}]
+    assert await topic_size(settings) == size
+    assert (await push(client, other, [own])).status_code == 202  # its own tenant named: fine
+
+
+async def test_more_than_1000_orders_is_413_with_a_clear_message(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    answer = await push(client, tenant.admin_key, [pushed_order(f"Q{i}") for i in range(1001)])
+    assert answer.status_code == 413
+    assert answer.json()["code"] == "too_many_orders" and "at most 1,000 orders" in answer.json()["detail"]
+
+
+async def test_orders_keep_their_text_and_the_producer_is_the_keys_name(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: Tenant
+) -> None:
+    key = await new_key(pool, tenant.id, "mall-sync", Scope.PUSH)
+    order = pushed_order("T1", lines=[line(price="12.5")]) | {"producer": "someone else"}
+    text = json.dumps({"orders": [order]}).replace('"12.50"', "12.5")  # a JSON number, as sent
+    answer = await client.post("/v1/orders:batch", content=text, headers={"X-API-Key": key})
+    assert answer.status_code == 202 and answer.json()["accepted"] == 1, answer.text
+
+    async def order_row() -> asyncpg.Record | None:
+        return await pool.fetchrow("SELECT producer FROM orders WHERE tenant_id = $1 AND order_no = 'T1'", tenant.id)
+
+    row = await eventually(order_row, lambda r: r is not None, within=30)
+    assert row is not None and row["producer"] == "mall-sync"
+
+
+async def test_bodies_that_are_not_a_batch_are_422_naming_why(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    cases = {
+        b"": "invalid_json",
+        b"[]": "invalid_json",
+        b'{"orders": []}': "no_orders",
+        b'{"orders": [1, 2}': "invalid_json",
+        b'{"orders": [], "more": 1}': "invalid_json",
+        b'{"items": []}': "invalid_body",
+        b'{"orders": [' + b"[" * 50_000 + b"]" * 50_000 + b"]}": "invalid_json",
+        b"\xff": "invalid_encoding",
+    }
+    for body, code in cases.items():
+        answer = await client.post("/v1/orders:batch", content=body, headers={"X-API-Key": tenant.admin_key})
+        assert (answer.status_code, answer.json()["code"]) == (422, code), body[:40]
+    odd = await push(client, tenant.admin_key, [1, pushed_order("I1") | {"import_id": str(tenant.id)}])
+    assert odd.status_code == 202
+    assert [o["code"] for o in odd.json()["orders"]] == ["not_an_object", "import_id_not_allowed"]

@@ -1,0 +1,51 @@
+"""Reading a pushed batch: orders cut out as sent, whole-body problems named; the claims the push sets."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from services.ingest.domain.push import PushBodyError, foreign_orders, message_text, split_orders
+
+T = uuid.UUID("0b6f3c2e-5d1a-4e8f-9a7b-3c2d1e0f4a5b")
+
+
+def test_orders_keep_their_exact_text() -> None:
+    body = b'{ "orders" : [ {"order_no": "A", "paid_amount": 1e2},{"x": 12.50} , [] ] }'
+    orders = split_orders(body)
+    assert [o.text for o in orders] == ['{"order_no": "A", "paid_amount": 1e2}', '{"x": 12.50}', "[]"]
+    assert [o.index for o in orders] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"", "invalid_json"),
+        (b"\xc3", "invalid_encoding"),
+        (b'{"orders": {}}', "invalid_json"),
+        (b'{"order": []}', "invalid_body"),
+        (b'{"orders": []}', "no_orders"),
+        (b'{"orders": [{}] } x', "invalid_json"),
+        (b'{"orders": [' + b"1" * 5000 + b"]}", "invalid_json"),
+        (b'{"orders": [' + b",".join([b"{}"] * 4) + b"]}", "too_many_orders"),
+    ],
+)
+def test_bodies_that_are_not_a_batch_are_refused_naming_why(body: bytes, code: str) -> None:
+    with pytest.raises(PushBodyError) as refused:
+        split_orders(body, max_orders=3)
+    assert refused.value.code == code and refused.value.message
+
+
+def test_the_tenant_and_producer_are_set_last_so_they_win() -> None:
+    (order,) = split_orders(b'{"orders": [{"order_no": "A", "producer": "me", "tenant_id": "x"}]}')
+    value = json.loads(message_text(order, T, 'mall "sync"'))
+    assert value == {"order_no": "A", "producer": 'mall "sync"', "tenant_id": str(T)}
+    (empty,) = split_orders(b'{"orders": [ { } ]}')
+    assert json.loads(message_text(empty, T, "k")) == {"tenant_id": str(T), "producer": "k"}
+
+
+def test_orders_naming_another_tenant_are_found() -> None:
+    body = {"orders": [{"tenant_id": str(T)}, {"tenant_id": str(uuid.uuid4())}, {}, {"tenant_id": 5}, 7]}
+    assert foreign_orders(split_orders(json.dumps(body).encode()), T) == (1, 3)
