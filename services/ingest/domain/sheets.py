@@ -123,11 +123,28 @@ def _read_sheet(sheet: Any, options: ImportOptions, error_cells: ErrorCells) -> 
     grid: list[list[Any]] = sheet.to_python(skip_empty_area=True)
     errors = _show_errors(grid, error_cells, top, left)
     _fill_merged(grid, sheet.merged_cell_ranges or (), top, left)
-    texts = ([c if type(c) is str else display_text(c) for c in row] for row in grid)
-    table = _table(sheet.name, enumerate(texts, top + 1), options)
+    table = _table(sheet.name, enumerate(_texts(grid), top + 1), options)
     if table is None:
         return None
     return replace(table, inexact_numbers=_inexact_ids(grid, top + 1, table), error_cells=errors)
+
+
+def _texts(grid: list[list[Any]]) -> list[list[str]]:
+    """The grid's cells as the texts the user sees, a column at a time: each distinct number or date of a
+    column is shown once (a column holding booleans cell by cell: True == 1.0 would share a text)."""
+    if not grid or any(len(row) != len(grid[0]) for row in grid):
+        return [[c if type(c) is str else display_text(c) for c in row] for row in grid]
+    columns: list[tuple[Any, ...]] = []
+    for column in zip(*grid, strict=True):
+        kinds = set(map(type, column))
+        if kinds == {str}:
+            columns.append(column)
+        elif bool in kinds:
+            columns.append(tuple(c if type(c) is str else display_text(c) for c in column))
+        else:
+            shown = {c: c if type(c) is str else display_text(c) for c in set(column)}
+            columns.append(tuple(map(shown.__getitem__, column)))
+    return list(map(list, zip(*columns, strict=True)))
 
 
 def _show_errors(grid: list[list[Any]], error_cells: ErrorCells, top: int, left: int) -> frozenset[tuple[int, int]]:
