@@ -14,9 +14,10 @@ Guarantees:
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,8 +28,21 @@ from services.ingest.domain.options import DEFAULT_OPTIONS, ImportOptions
 from services.ingest.domain.order import Order
 from services.ingest.domain.rows import Field, RowRules, check_rows
 from services.ingest.domain.sheets import Table, read_table
-from services.ingest.domain.template import COLUMNS_BY_KEY, HEADER_INDEX, IGNORED_HEADERS, REQUIRED_KEYS, header_key
-from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile, visible
+from services.ingest.domain.template import (
+    COLUMNS_BY_KEY,
+    HEADER_INDEX,
+    IGNORED_HEADERS,
+    REQUIRED_KEYS,
+    Kind,
+    header_key,
+)
+from services.ingest.domain.validation import (
+    DEFAULT_PLACEHOLDER_MOBILES,
+    clean,
+    normalise_mobile,
+    parse_decimal,
+    visible,
+)
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -114,8 +128,10 @@ def _parse(data: bytes, filename: str, timezone: str, sheet: str | None, options
         raise ImportFileError(issues.EMPTY_FILE, "The file is empty.")
     table = read_table(data, filename, sheet, options)
     fields, unknown = _layout(table)
+    table, example = _skip_example_rows(table, fields)
     if not table.rows:
-        raise ImportFileError(issues.NO_DATA_ROWS, "The file has a header but no data rows.")
+        besides = " besides the template's example row, which is skipped" if example else ""
+        raise ImportFileError(issues.NO_DATA_ROWS, f"The file has a header but no data rows{besides}.")
     placeholders = DEFAULT_PLACEHOLDER_MOBILES | {normalise_mobile(m) for m in options.placeholder_mobiles}
     row_nos = [row_no for row_no, _ in table.rows]
     cells = [cells for _, cells in table.rows]
@@ -137,7 +153,7 @@ def _parse(data: bytes, filename: str, timezone: str, sheet: str | None, options
         orders=grouped.orders,
         held_back=grouped.held_back,
         errors=_flatten(checked.errors),
-        warnings=unknown + _flatten(checked.warnings),
+        warnings=unknown + example + _flatten(checked.warnings),
         counts=ImportCounts(total, total - invalid, invalid, len(grouped.orders), len(grouped.held_back)),
         sheet=table.sheet,
         header_row=table.header_row,
@@ -151,6 +167,42 @@ def _sheet_rows(table: Table, unstorable: set[int]) -> list[SheetRow]:
         row_no, cells = rows[index]
         rows[index] = SheetRow(row_no, tuple(map(visible, cells)))
     return rows
+
+
+def _skip_example_rows(table: Table, fields: list[Field]) -> tuple[Table, list[RowIssue]]:
+    """The template's example row left in (every template column of the file holds its example, or is blank
+    where the example is) is no order: it is skipped with a warning."""
+    found = [(row_no, cells) for row_no, cells in table.rows if is_example_row(cells, fields)]
+    if not found:
+        return table, []
+    skipped = {row_no for row_no, _ in found}
+    example_no = COLUMNS_BY_KEY["order_no"].example
+    warnings = [
+        RowIssue(
+            row_no,
+            None,
+            issues.EXAMPLE_ROW,
+            f'Row {row_no} is the template\'s example row (Order No. "{example_no}"); it is skipped, not imported.',
+            example_no,
+        )
+        for row_no in sorted(skipped)
+    ]
+    return replace(table, rows=[row for row in table.rows if row[0] not in skipped]), warnings
+
+
+def is_example_row(cells: Sequence[str], fields: Sequence[Field]) -> bool:
+    for spec in fields:
+        text, example = clean(cells[spec.index]), spec.column.example
+        if text != example and not _same_number(spec, text, example):
+            return False
+    return True
+
+
+def _same_number(spec: Field, text: str, example: str) -> bool:
+    """A number cell shows 59.9 for the example's text 59.90."""
+    if spec.column.kind not in (Kind.MONEY, Kind.QUANTITY) or not text or not example:
+        return False
+    return parse_decimal(text) == Decimal(example)
 
 
 def _zone(name: str) -> ZoneInfo:

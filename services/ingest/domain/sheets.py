@@ -1,4 +1,5 @@
-"""Reading the uploaded bytes into a table of cell texts: .xlsx/.xlsm through calamine, CSV through `csv`.
+"""Reading the uploaded bytes into a table of cell texts: .xlsx/.xlsm and legacy .xls through calamine, CSV
+through `csv`.
 
 Guarantees: bytes in, `Table` out, or `ImportFileError`; no traceback of a reader escapes. Row numbers are the
 ones the user sees (1-based, counting blank and title rows above the header). Fully blank rows are dropped.
@@ -55,10 +56,7 @@ def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOpt
     """Pick the reader by content first (zip, OLE), then by file name; refuse anything else."""
     name = filename.lower()
     if data.startswith(OLE_MAGIC):
-        raise ImportFileError(
-            issues.ENCRYPTED_OR_LEGACY,
-            "The file is a password-protected workbook or a legacy .xls; remove the password or save it as .xlsx.",
-        )
+        return read_legacy_workbook(data, sheet, options)
     if data.startswith(ZIP_MAGIC):
         return read_workbook(data, sheet, options)
     if name.endswith(WORKBOOK_SUFFIXES):
@@ -87,6 +85,32 @@ def read_workbook(data: bytes, sheet: str | None, options: ImportOptions) -> Tab
         raise
     except BaseException as exc:  # calamine errors, and pyo3 panics (BaseException subclasses)
         raise ImportFileError(issues.CORRUPT_WORKBOOK, UNREADABLE_WORKBOOK) from exc  # the reader's text: logs only
+
+
+def read_legacy_workbook(data: bytes, sheet: str | None, options: ImportOptions) -> Table:
+    """A legacy .xls (BIFF, in an OLE container) read by calamine like an .xlsx. The same container holds a
+    password-protected .xlsx, which no reader opens: both are told apart only by trying.
+
+    BIFF bounds a sheet to 65,536 rows x 256 columns, so calamine's grid is bounded by the format."""
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        book.sheet_names  # noqa: B018 - reading the directory is what fails on an encrypted workbook
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # calamine errors, and pyo3 panics (BaseException subclasses)
+        raise ImportFileError(
+            issues.ENCRYPTED_OR_LEGACY,
+            "The file is a password-protected workbook or a damaged .xls; remove the password, or open it in "
+            "Excel or WPS and save it as .xlsx.",
+        ) from exc
+    try:
+        return _read_book(book, sheet, options, {})
+    except ImportFileError:
+        raise
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        raise ImportFileError(issues.CORRUPT_WORKBOOK, UNREADABLE_WORKBOOK) from exc
 
 
 def _read_book(book: Any, sheet: str | None, options: ImportOptions, error_cells: dict[str, ErrorCells]) -> Table:
