@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -34,6 +34,9 @@ class NewImport:
     orders_held_back: int
     header: list[str]
     first_errors: list[dict[str, Any]]
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # every warning, file-level ones with row None
+    state: str = "queued"  # or failed: a strict import refused (nothing published), recorded with its rows
+    failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,9 @@ class ImportRow:
     order_no: str | None
     cells: list[str]
     outcome: str  # invalid | held_back | queued | not_published (publishing failed)
-    issues: str
+    issues: str  # the row's errors
+    warnings: str = ""
+    error_columns: tuple[str, ...] = ()  # headers (as the file spells them) of the cells in error
 
 
 def queued_rows(order_nos: Sequence[str], first_row: int = 2) -> list[ImportRow]:
@@ -59,6 +64,11 @@ class RowColumns:
     cells: list[str]
     outcomes: list[str]
     issues: list[str]
+    warnings: list[str]
+    error_columns: list[str]  # each row's headers in error, joined by COLUMN_SEPARATOR
+
+
+COLUMN_SEPARATOR = "\x1f"  # no header holds it (a header with a control character refuses the file)
 
 
 def row_columns(rows: Sequence[ImportRow]) -> RowColumns:
@@ -69,6 +79,8 @@ def row_columns(rows: Sequence[ImportRow]) -> RowColumns:
         [json.dumps(r.cells, ensure_ascii=False) for r in rows],
         [r.outcome for r in rows],
         [r.issues for r in rows],
+        [r.warnings for r in rows],
+        [COLUMN_SEPARATOR.join(r.error_columns) for r in rows],
     )
 
 
@@ -80,7 +92,7 @@ async def record_import(conn: Conn, job: NewImport, rows: Sequence[ImportRow] | 
         job.filename,
         job.mode,
         job.timezone,
-        "queued",
+        job.state,
         job.rows_total,
         job.rows_valid,
         job.rows_invalid,
@@ -88,6 +100,8 @@ async def record_import(conn: Conn, job: NewImport, rows: Sequence[ImportRow] | 
         job.orders_held_back,
         job.header,
         job.first_errors,
+        job.warnings,
+        job.failure,
     )
     await record_rows(conn, job.tenant_id, job.import_id, rows)
     if job.orders_total == 0:
@@ -106,6 +120,8 @@ async def record_rows(conn: Conn, tenant_id: UUID, import_id: UUID, rows: Sequen
             columns.cells,
             columns.outcomes,
             columns.issues,
+            columns.warnings,
+            columns.error_columns,
         )
 
 
@@ -185,6 +201,20 @@ async def list_imports(conn: Conn, tenant_id: UUID, limit: int) -> list[dict[str
     return [dict(r) for r in await conn.fetch(sql.LIST_IMPORTS, tenant_id, limit)]
 
 
-async def row_outcomes(conn: Conn, tenant_id: UUID, import_id: UUID) -> list[tuple[int, list[str], str, str]]:
+@dataclass(frozen=True, slots=True)
+class RowOutcome:
+    """A recorded row with its final outcome: errors (the row's and the consumer's detail) and warnings apart."""
+
+    row_no: int
+    cells: list[str]
+    outcome: str
+    errors: str
+    warnings: str
+    error_columns: list[str]
+
+
+async def row_outcomes(conn: Conn, tenant_id: UUID, import_id: UUID) -> list[RowOutcome]:
     rows = await conn.fetch(sql.IMPORT_ROW_OUTCOMES, tenant_id, import_id)
-    return [(r["row_no"], r["cells"], r["outcome"], r["issues"]) for r in rows]
+    return [
+        RowOutcome(r["row_no"], r["cells"], r["outcome"], r["issues"], r["warnings"], r["error_columns"]) for r in rows
+    ]

@@ -104,6 +104,7 @@ STORE_KEYS = ("store_no", "store_id")
 # Columns the result workbook adds; recognised on re-upload and ignored without a warning.
 RESULT_HEADER = "Result"
 ERRORS_HEADER = "Errors"
+WARNINGS_HEADER = "Warnings"
 
 SOURCE_LABELS: dict[OrderSource, str] = {
     OrderSource.YOUZAN: "Youzan",
@@ -177,7 +178,9 @@ STATUS_INDEX: dict[str, OrderStatus] = _value_index(STATUS_LABELS, STATUS_ALIASE
 HEADER_INDEX: dict[str, str] = {
     header_key(name): column.key for column in COLUMNS for name in (column.english, column.chinese, column.key)
 }
-IGNORED_HEADERS = frozenset(header_key(name) for name in (RESULT_HEADER, ERRORS_HEADER, "导入结果", "错误信息"))
+IGNORED_HEADERS = frozenset(
+    header_key(name) for name in (RESULT_HEADER, ERRORS_HEADER, WARNINGS_HEADER, "导入结果", "错误信息", "警告信息")
+)
 
 RULES: tuple[str, ...] = (
     "The first visible sheet with data is read (hidden and very hidden sheets are skipped), or the sheet named at "

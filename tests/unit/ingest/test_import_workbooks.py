@@ -166,7 +166,7 @@ def test_result_workbook_reuploads_with_outcomes_ignored() -> None:
     }
     data = build_result_workbook(parsed, outcomes)
     sheet = load(data).active
-    assert [c.value for c in sheet[1]][-2:] == ["Result", "Errors"]
+    assert [c.value for c in sheet[1]][-3:] == ["Result", "Errors", "Warnings"]
     assert sheet["A3"].value == "B" and sheet.cell(row=3, column=len(parsed.header) + 1).value == "invalid"
     assert "Quantity" in sheet.cell(row=3, column=len(parsed.header) + 2).value
     again = parse_import(data, "result.xlsx")

@@ -167,3 +167,9 @@ async def import_status(request: Request, tenant: SignedIn, import_id: str) -> R
 async def result_workbook(request: Request, tenant: SignedIn, import_id: str) -> Response:
     job = await _status(request, tenant, import_id)
     return await imports_api.result_workbook(job.import_id, tenant=tenant, pool=request.app.state.pool)
+
+
+@router.get("/{import_id}/failed.xlsx")
+async def failed_workbook(request: Request, tenant: SignedIn, import_id: str) -> Response:
+    job = await _status(request, tenant, import_id)
+    return await imports_api.failed_workbook(job.import_id, tenant=tenant, pool=request.app.state.pool)

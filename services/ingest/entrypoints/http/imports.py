@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -19,6 +19,7 @@ from services.ingest.application.imports import (
     ImportRequest,
     OutgoingOrder,
     PublishingFailed,
+    StrictModeRejected,
     dry_run,
     storable_filename,
     submit_import,
@@ -42,6 +43,9 @@ _FILE_ERROR_STATUS = {
     "order_too_large": 422,
 }
 PUBLISH_RETRY_AFTER_SECONDS = 30
+LISTED_WARNINGS = 20  # per import in the list of imports; GET /v1/imports/{id} lists every one
+# Final outcomes of the rows a user has to fix and upload again (the others are stored, or still on their way).
+FAILED_OUTCOMES = frozenset({"invalid", "held_back", "not_published", "rejected", "dead_lettered"})
 PUBLISH_YIELD_EVERY = 100
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -62,10 +66,11 @@ class ImportAccepted(BaseModel):
     invalid_rows: int
     orders: int
     orders_held_back: int
-    warnings: int
+    warnings: int  # as many as GET status_url lists in `warnings`
     first_errors: list[RowIssueOut]
     status_url: str
     result_url: str
+    failed_url: str
 
 
 class PlannedOrderOut(BaseModel):
@@ -107,9 +112,13 @@ class ImportStatus(BaseModel):
     rejected: int  # received but not applied as sent (why: in the result workbook)
     dead_lettered: int
     first_errors: list[RowIssueOut]
+    warnings: list[RowIssueOut]  # every warning (the list of imports shows the first LISTED_WARNINGS)
+    warning_count: int
     failure: str | None
     created_at: datetime
     completed_at: datetime | None
+    result_url: str
+    failed_url: str  # only the rows to fix, in the template's columns, ready to upload again
 
 
 class ImportList(BaseModel):
@@ -185,6 +194,8 @@ async def post_import(
             body = await run_in(UPLOADS, _dry_run_json, report)  # thousands of planned orders: off the loop
             return Response(body, status_code=202, media_type="application/json")
         receipt = await submit_import(pool, lambda items: publish_orders(broker, topic, items), upload, options)
+    except StrictModeRejected as exc:
+        raise _strict_refusal(exc) from exc
     except ImportFileError as exc:
         if exc.__cause__ is not None:  # what the reader said: for the log, not for the user
             log.info("upload refused (%s): %r", exc.code, exc.__cause__)
@@ -200,7 +211,17 @@ async def post_import(
         first_errors=[RowIssueOut(**e) for e in receipt.first_errors],
         status_url=base,
         result_url=f"{base}/result.xlsx",
+        failed_url=f"{base}/failed.xlsx",
     )
+
+
+def _strict_refusal(exc: StrictModeRejected) -> ApiProblem:
+    """422 with every row error; the refused import is recorded as failed (not in a dry run): where to find it."""
+    detail = exc.message
+    if exc.import_id is not None:
+        base = f"/v1/imports/{exc.import_id}"
+        detail += f" Import {exc.import_id} is recorded as failed: {base}/result.xlsx, {base}/failed.xlsx."
+    return ApiProblem(422, "Import file rejected", detail, exc.code, errors=exc.errors, import_id=exc.import_id)
 
 
 def _dry_run_json(report: Any) -> bytes:
@@ -242,7 +263,7 @@ async def list_imports(tenant: CurrentTenant, pool: Pool, limit: int = 50) -> Im
     limit = max(1, min(limit, 200))
     async with pool.acquire() as conn:
         rows = await import_jobs.list_imports(conn, tenant.id, limit)
-    return ImportList(items=[_status(r) for r in rows])
+    return ImportList(items=[_status(r, LISTED_WARNINGS) for r in rows])
 
 
 @router.get(
@@ -272,30 +293,46 @@ async def get_import(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> Impo
     "/{import_id}/result.xlsx",
     response_class=Response,
     responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 404, 422, 503)},
-    summary="Every uploaded row with its final outcome",
+    summary="Every uploaded row with its final outcome, errors and warnings",
 )
 async def result_workbook(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> Response:
-    from services.ingest.adapters.spreadsheets import build_result_workbook
+    return await _workbook(import_id, tenant.id, pool, "result", _build_result)
 
+
+@router.get(
+    "/{import_id}/failed.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 404, 422, 503)},
+    summary="Only the rows to fix (invalid, held back, not published, rejected, dead-lettered), ready to upload again",
+)
+async def failed_workbook(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> Response:
+    return await _workbook(import_id, tenant.id, pool, "failed", _build_failed)
+
+
+async def _workbook(
+    import_id: UUID, tenant_id: UUID, pool: Any, kind: str, build: Callable[[list[str], list[Any]], bytes]
+) -> Response:
+    """An import's workbook built from its recorded rows on a download thread, cached once the import is final."""
     async with pool.acquire() as conn:
-        job = await import_jobs.get_import(conn, tenant.id, import_id)
+        job = await import_jobs.get_import(conn, tenant_id, import_id)
         if job is None:
             raise ApiProblem(404, "Not Found", f"no import {import_id}", "import_not_found")
-        key = _result_key(job)
+        key = _result_key(kind, job)
         content = WORKBOOKS.cached(key)
         if content is None:
-            rows = await import_jobs.row_outcomes(conn, tenant.id, import_id)
+            rows = await import_jobs.row_outcomes(conn, tenant_id, import_id)
     if content is None:
-        content = await WORKBOOKS.get(key, _build_result, build_result_workbook, list(job["header"]), rows)
-    headers = {"Content-Disposition": f'attachment; filename="import-{import_id}-result.xlsx"'}
+        content = await WORKBOOKS.get(key, build, list(job["header"]), rows)
+    headers = {"Content-Disposition": f'attachment; filename="import-{import_id}-{kind}.xlsx"'}
     return Response(content, media_type=XLSX, headers=headers)
 
 
-def _result_key(job: dict[str, Any]) -> tuple[Any, ...] | None:
+def _result_key(kind: str, job: dict[str, Any]) -> tuple[Any, ...] | None:
     """A finished import's result changes only with its state and counters; an unfinished one is not cached."""
     if job["completed_at"] is None:
         return None
     return (
+        kind,
         job["tenant_id"],
         job["id"],
         job["state"],
@@ -306,14 +343,22 @@ def _result_key(job: dict[str, Any]) -> tuple[Any, ...] | None:
     )
 
 
-def _build_result(build: Any, header: list[str], rows: Sequence[Any]) -> bytes:
-    sheet_rows = [SheetRow(n, tuple(cells)) for n, cells, _, _ in rows]
-    outcomes = {n: (outcome, issues) for n, _, outcome, issues in rows}
-    content: bytes = build((header, sheet_rows), outcomes)
-    return content
+def _build_result(header: list[str], rows: Sequence[import_jobs.RowOutcome]) -> bytes:
+    from services.ingest.adapters.spreadsheets import build_result_workbook
+
+    sheet_rows = [SheetRow(r.row_no, tuple(r.cells)) for r in rows]
+    outcomes = {r.row_no: (r.outcome, r.errors, r.warnings) for r in rows}
+    return build_result_workbook((header, sheet_rows), outcomes)
 
 
-def _status(job: dict[str, Any]) -> ImportStatus:
+def _build_failed(header: list[str], rows: Sequence[import_jobs.RowOutcome]) -> bytes:
+    from services.ingest.adapters.spreadsheets import FailedRow, build_failed_workbook
+
+    failed = [FailedRow(r.cells, r.errors, r.error_columns) for r in rows if r.outcome in FAILED_OUTCOMES]
+    return build_failed_workbook(header, failed)
+
+
+def _status(job: dict[str, Any], listed_warnings: int | None = None) -> ImportStatus:
     return ImportStatus(
         import_id=job["id"], filename=job["filename"], mode=job["mode"], timezone=job["timezone"], state=job["state"],
         rows=job["rows_total"], valid_rows=job["rows_valid"], invalid_rows=job["rows_invalid"],
@@ -322,5 +367,7 @@ def _status(job: dict[str, Any]) -> ImportStatus:
         updated=job["updated"], unchanged=job["unchanged"], stale_status=job["stale_status"],
         rejected=job["rejected"], dead_lettered=job["dead_lettered"],
         first_errors=[RowIssueOut(**e) for e in job["first_errors"]],
+        warnings=[RowIssueOut(**w) for w in job["warnings"][:listed_warnings]], warning_count=len(job["warnings"]),
         failure=job["failure"], created_at=job["created_at"], completed_at=job["completed_at"],
+        result_url=f"/v1/imports/{job['id']}/result.xlsx", failed_url=f"/v1/imports/{job['id']}/failed.xlsx",
     )  # fmt: skip
