@@ -153,7 +153,7 @@ def _parse(data: bytes, filename: str, timezone: str, sheet: str | None, options
         orders=grouped.orders,
         held_back=grouped.held_back,
         errors=_flatten(checked.errors),
-        warnings=unknown + example + _flatten(checked.warnings),
+        warnings=_hidden_sheets(table) + unknown + example + _flatten(checked.warnings),
         counts=ImportCounts(total, total - invalid, invalid, len(grouped.orders), len(grouped.held_back)),
         sheet=table.sheet,
         header_row=table.header_row,
@@ -167,6 +167,21 @@ def _sheet_rows(table: Table, unstorable: set[int]) -> list[SheetRow]:
         row_no, cells = rows[index]
         rows[index] = SheetRow(row_no, tuple(map(visible, cells)))
     return rows
+
+
+def _hidden_sheets(table: Table) -> list[RowIssue]:
+    """A file-level warning per hidden sheet passed over: data the user may have meant to import."""
+    return [
+        RowIssue(
+            None,
+            None,
+            issues.HIDDEN_SHEET_SKIPPED,
+            f'Sheet "{name}" is hidden and was skipped; sheet "{table.sheet}" was read. Name the hidden sheet '
+            "at upload to import it instead.",
+            name,
+        )
+        for name in table.hidden_skipped
+    ]
 
 
 def _skip_example_rows(table: Table, fields: list[Field]) -> tuple[Table, list[RowIssue]]:

@@ -64,6 +64,7 @@ PAYMENT_BEFORE_ORDER = "payment_before_order"
 LINE_AMOUNT_MISMATCH = "line_amount_mismatch"
 TIME_OFFSET_USED = "time_offset_used"
 EXAMPLE_ROW = "example_row"
+HIDDEN_SHEET_SKIPPED = "hidden_sheet_skipped"
 
 ROW_ERROR_CODES = frozenset(
     {
@@ -103,6 +104,7 @@ WARNING_CODES = frozenset(
         LINE_AMOUNT_MISMATCH,
         TIME_OFFSET_USED,
         EXAMPLE_ROW,
+        HIDDEN_SHEET_SKIPPED,
     }
 )
 

@@ -50,6 +50,7 @@ class Table:
     rows: list[tuple[int, list[str]]]
     inexact_numbers: frozenset[tuple[int, int]] = field(default_factory=frozenset)
     error_cells: frozenset[tuple[int, int]] = field(default_factory=frozenset)
+    hidden_skipped: tuple[str, ...] = ()  # hidden worksheets passed over to find this one
 
 
 def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
@@ -124,13 +125,13 @@ def _read_book(book: Any, sheet: str | None, options: ImportOptions, error_cells
             raise ImportFileError(issues.NO_DATA_ROWS, f'Sheet "{sheet}" is empty.')
         return table
     worksheets = [m for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+    hidden = [f'"{m.name}"' for m in worksheets if m.visible != SheetVisibleEnum.Visible]
     for metadata in worksheets:
         if metadata.visible != SheetVisibleEnum.Visible:
             continue  # what the user cannot see is not what they mean to import (a stale backup, a lookup list)
         table = _read_sheet(book.get_sheet_by_name(metadata.name), options, error_cells.get(metadata.name, {}))
         if table is not None:
-            return table
-    hidden = [f'"{m.name}"' for m in worksheets if m.visible != SheetVisibleEnum.Visible]
+            return replace(table, hidden_skipped=tuple(m.name for m in worksheets if f'"{m.name}"' in hidden))
     if hidden:
         raise ImportFileError(
             issues.EMPTY_WORKBOOK,
