@@ -68,6 +68,8 @@ class RowColumns:
     error_columns: list[str]  # each row's headers in error, joined by COLUMN_SEPARATOR
 
 
+# One encoder for every row (json.dumps with arguments builds a new one per call): a row's cells as compact JSON.
+_encode_cells = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 COLUMN_SEPARATOR = "\x1f"  # no header holds it (a header with a control character refuses the file)
 
 
@@ -76,7 +78,7 @@ def row_columns(rows: Sequence[ImportRow]) -> RowColumns:
     return RowColumns(
         [r.row_no for r in rows],
         [r.order_no for r in rows],
-        [json.dumps(r.cells, ensure_ascii=False) for r in rows],
+        list(map(_encode_cells, (r.cells for r in rows))),
         [r.outcome for r in rows],
         [r.issues for r in rows],
         [r.warnings for r in rows],
