@@ -208,6 +208,14 @@ async def test_an_import_with_a_mistake_previews_confirms_and_completes(visit: V
     book = load_workbook(io.BytesIO((await (await result.value).path()).read_bytes()))
     outcomes = [c.value for c in next(iter(book.worksheets[0].iter_cols(min_col=1, max_col=1)))]
     assert len(outcomes) >= 6, outcomes  # header + 5 rows
+    async with visit.page.expect_download() as failed:
+        await visit.page.click("#failed-link")
+    sheet = load_workbook(io.BytesIO((await (await failed.value).path()).read_bytes())).active
+    header = [c.value for c in sheet[1]]
+    assert sheet.max_row == 2 and sheet.cell(2, 1).value == mistaken[2][0]  # only the row to fix
+    quantity = sheet.cell(2, header.index("Quantity*") + 1)
+    assert quantity.value == "three" and str(quantity.fill.fgColor.rgb).endswith("FFC7CE")
+    assert "Quantity" in sheet.cell(2, len(header)).value and sheet.auto_filter.ref
 
 
 async def test_language_switch_keeps_english_until_switched_back(visit: Visit, seeded: Seeded) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -34,6 +34,9 @@ class NewImport:
     orders_held_back: int
     header: list[str]
     first_errors: list[dict[str, Any]]
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # every warning, file-level ones with row None
+    state: str = "queued"  # or failed: a strict import refused (nothing published), recorded with its rows
+    failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,9 @@ class ImportRow:
     order_no: str | None
     cells: list[str]
     outcome: str  # invalid | held_back | queued | not_published (publishing failed)
-    issues: str
+    issues: str  # the row's errors
+    warnings: str = ""
+    error_columns: tuple[str, ...] = ()  # headers (as the file spells them) of the cells in error
 
 
 def queued_rows(order_nos: Sequence[str], first_row: int = 2) -> list[ImportRow]:
@@ -59,6 +64,13 @@ class RowColumns:
     cells: list[str]
     outcomes: list[str]
     issues: list[str]
+    warnings: list[str]
+    error_columns: list[str]  # each row's headers in error, joined by COLUMN_SEPARATOR
+
+
+# One encoder for every row (json.dumps with arguments builds a new one per call): a row's cells as compact JSON.
+_encode_cells = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+COLUMN_SEPARATOR = "\x1f"  # no header holds it (a header with a control character refuses the file)
 
 
 def row_columns(rows: Sequence[ImportRow]) -> RowColumns:
@@ -66,9 +78,11 @@ def row_columns(rows: Sequence[ImportRow]) -> RowColumns:
     return RowColumns(
         [r.row_no for r in rows],
         [r.order_no for r in rows],
-        [json.dumps(r.cells, ensure_ascii=False) for r in rows],
+        list(map(_encode_cells, (r.cells for r in rows))),
         [r.outcome for r in rows],
         [r.issues for r in rows],
+        [r.warnings for r in rows],
+        [COLUMN_SEPARATOR.join(r.error_columns) for r in rows],
     )
 
 
@@ -80,7 +94,7 @@ async def record_import(conn: Conn, job: NewImport, rows: Sequence[ImportRow] | 
         job.filename,
         job.mode,
         job.timezone,
-        "queued",
+        job.state,
         job.rows_total,
         job.rows_valid,
         job.rows_invalid,
@@ -88,6 +102,8 @@ async def record_import(conn: Conn, job: NewImport, rows: Sequence[ImportRow] | 
         job.orders_held_back,
         job.header,
         job.first_errors,
+        job.warnings,
+        job.failure,
     )
     await record_rows(conn, job.tenant_id, job.import_id, rows)
     if job.orders_total == 0:
@@ -106,6 +122,8 @@ async def record_rows(conn: Conn, tenant_id: UUID, import_id: UUID, rows: Sequen
             columns.cells,
             columns.outcomes,
             columns.issues,
+            columns.warnings,
+            columns.error_columns,
         )
 
 
@@ -182,9 +200,10 @@ async def list_imports(conn: Conn, tenant_id: UUID, limit: int) -> list[dict[str
     return [dict(r) for r in await conn.fetch(sql.LIST_IMPORTS, tenant_id, limit)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowOutcome:
-    """One uploaded row as the result workbook shows it: its cells, final outcome, issues and the order's detail."""
+    """One uploaded row as the result workbooks show it: its cells, final outcome, errors and warnings (translated
+    at the edge), the cells in error, and the order's outcome detail."""
 
     row_no: int
     cells: list[str]
@@ -192,6 +211,8 @@ class RowOutcome:
     issues: list[dict[str, Any]]  # row, column, code, message, value (translated at the edge)
     legacy_issues: str  # rows recorded before issues were stored as JSON: their text as it was
     detail: str
+    warnings: list[dict[str, Any]]
+    error_columns: list[str]
 
 
 def encode_issues(found: Sequence[Any]) -> str:
@@ -219,5 +240,14 @@ def decode_issues(text: str) -> tuple[list[dict[str, Any]], str]:
 async def row_outcomes(conn: Conn, tenant_id: UUID, import_id: UUID) -> list[RowOutcome]:
     rows = await conn.fetch(sql.IMPORT_ROW_OUTCOMES, tenant_id, import_id)
     return [
-        RowOutcome(r["row_no"], r["cells"], r["outcome"], *decode_issues(r["issues"] or ""), r["detail"]) for r in rows
+        RowOutcome(
+            r["row_no"],
+            r["cells"],
+            r["outcome"],
+            *decode_issues(r["issues"] or ""),
+            r["detail"],
+            decode_issues(r["warnings"] or "")[0],
+            list(r["error_columns"] or []),
+        )
+        for r in rows
     ]

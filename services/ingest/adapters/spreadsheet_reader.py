@@ -1,4 +1,5 @@
-"""Reading the uploaded bytes into a table of cell texts: .xlsx/.xlsm through calamine, CSV through `csv`.
+"""Reading the uploaded bytes into a table of cell texts: .xlsx/.xlsm and legacy .xls through calamine, CSV
+through `csv`.
 
 Guarantees: bytes in, `Table` out, or `ImportFileError`; no traceback of a reader escapes. Row numbers are the
 ones the user sees (1-based, counting blank and title rows above the header). Fully blank rows are dropped.
@@ -49,16 +50,14 @@ class Table:
     rows: list[tuple[int, list[str]]]
     inexact_numbers: frozenset[tuple[int, int]] = field(default_factory=frozenset)
     error_cells: frozenset[tuple[int, int]] = field(default_factory=frozenset)
+    hidden_skipped: tuple[str, ...] = ()  # hidden worksheets passed over to find this one
 
 
 def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
     """Pick the reader by content first (zip, OLE), then by file name; refuse anything else."""
     name = filename.lower()
     if data.startswith(OLE_MAGIC):
-        raise ImportFileError(
-            issues.ENCRYPTED_OR_LEGACY,
-            "The file is a password-protected workbook or a legacy .xls; remove the password or save it as .xlsx.",
-        )
+        return read_legacy_workbook(data, sheet, options)
     if data.startswith(ZIP_MAGIC):
         return read_workbook(data, sheet, options)
     if name.endswith(WORKBOOK_SUFFIXES):
@@ -89,6 +88,32 @@ def read_workbook(data: bytes, sheet: str | None, options: ImportOptions) -> Tab
         raise ImportFileError(issues.CORRUPT_WORKBOOK, UNREADABLE_WORKBOOK) from exc  # the reader's text: logs only
 
 
+def read_legacy_workbook(data: bytes, sheet: str | None, options: ImportOptions) -> Table:
+    """A legacy .xls (BIFF, in an OLE container) read by calamine like an .xlsx. The same container holds a
+    password-protected .xlsx, which no reader opens: both are told apart only by trying.
+
+    BIFF bounds a sheet to 65,536 rows x 256 columns, so calamine's grid is bounded by the format."""
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        book.sheet_names  # noqa: B018 - reading the directory is what fails on an encrypted workbook
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # calamine errors, and pyo3 panics (BaseException subclasses)
+        raise ImportFileError(
+            issues.ENCRYPTED_OR_LEGACY,
+            "The file is a password-protected workbook or a damaged .xls; remove the password, or open it in "
+            "Excel or WPS and save it as .xlsx.",
+        ) from exc
+    try:
+        return _read_book(book, sheet, options, {})
+    except ImportFileError:
+        raise
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        raise ImportFileError(issues.CORRUPT_WORKBOOK, UNREADABLE_WORKBOOK) from exc
+
+
 def _read_book(book: Any, sheet: str | None, options: ImportOptions, error_cells: dict[str, ErrorCells]) -> Table:
     names: list[str] = list(book.sheet_names)
     if sheet is not None:
@@ -100,13 +125,13 @@ def _read_book(book: Any, sheet: str | None, options: ImportOptions, error_cells
             raise ImportFileError(issues.NO_DATA_ROWS, f'Sheet "{sheet}" is empty.')
         return table
     worksheets = [m for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+    hidden = [f'"{m.name}"' for m in worksheets if m.visible != SheetVisibleEnum.Visible]
     for metadata in worksheets:
         if metadata.visible != SheetVisibleEnum.Visible:
             continue  # what the user cannot see is not what they mean to import (a stale backup, a lookup list)
         table = _read_sheet(book.get_sheet_by_name(metadata.name), options, error_cells.get(metadata.name, {}))
         if table is not None:
-            return table
-    hidden = [f'"{m.name}"' for m in worksheets if m.visible != SheetVisibleEnum.Visible]
+            return replace(table, hidden_skipped=tuple(m.name for m in worksheets if f'"{m.name}"' in hidden))
     if hidden:
         raise ImportFileError(
             issues.EMPTY_WORKBOOK,
@@ -123,11 +148,28 @@ def _read_sheet(sheet: Any, options: ImportOptions, error_cells: ErrorCells) -> 
     grid: list[list[Any]] = sheet.to_python(skip_empty_area=True)
     errors = _show_errors(grid, error_cells, top, left)
     _fill_merged(grid, sheet.merged_cell_ranges or (), top, left)
-    texts = ([c if type(c) is str else display_text(c) for c in row] for row in grid)
-    table = _table(sheet.name, enumerate(texts, top + 1), options)
+    table = _table(sheet.name, enumerate(_texts(grid), top + 1), options)
     if table is None:
         return None
     return replace(table, inexact_numbers=_inexact_ids(grid, top + 1, table), error_cells=errors)
+
+
+def _texts(grid: list[list[Any]]) -> list[list[str]]:
+    """The grid's cells as the texts the user sees, a column at a time: each distinct number or date of a
+    column is shown once (a column holding booleans cell by cell: True == 1.0 would share a text)."""
+    if not grid or any(len(row) != len(grid[0]) for row in grid):
+        return [[c if type(c) is str else display_text(c) for c in row] for row in grid]
+    columns: list[tuple[Any, ...]] = []
+    for column in zip(*grid, strict=True):
+        kinds = set(map(type, column))
+        if kinds == {str}:
+            columns.append(column)
+        elif bool in kinds:
+            columns.append(tuple(c if type(c) is str else display_text(c) for c in column))
+        else:
+            shown = {c: c if type(c) is str else display_text(c) for c in set(column)}
+            columns.append(tuple(map(shown.__getitem__, column)))
+    return list(map(list, zip(*columns, strict=True)))
 
 
 def _show_errors(grid: list[list[Any]], error_cells: ErrorCells, top: int, left: int) -> frozenset[tuple[int, int]]:

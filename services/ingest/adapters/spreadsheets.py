@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from openpyxl import Workbook
 from openpyxl.comments import Comment
@@ -36,9 +37,11 @@ from services.ingest.domain.language import (
 )
 from services.ingest.domain.spreadsheet.template import (
     COLUMNS,
+    HEADER_INDEX,
     Column,
     Kind,
     column_rule,
+    header_key,
 )
 from services.ingest.domain.spreadsheet.values import FORMULA_PREFIXES, visible
 
@@ -46,6 +49,9 @@ VALIDATED_ROWS = 5001  # drop-downs cover the header plus 5,000 data rows
 _BOLD = Font(bold=True)
 _REQUIRED_FILL = PatternFill("solid", fgColor="FFF2CC")
 _TEXT_FORMAT = "@"
+_FAILED_FILL = PatternFill("solid", fgColor="FFC7CE")  # Excel's own "bad" red
+_MAX_WIDTH = 40
+_ERRORS_WIDTH = 80
 
 
 def neutralise(text: str) -> str:
@@ -141,15 +147,16 @@ def build_template(lang: Lang = DEFAULT_LANG) -> bytes:
 
 def build_result_workbook(
     source: ParsedImport | tuple[Sequence[str], Sequence[SheetRow]],
-    outcomes: Mapping[int, tuple[str, str]],
+    outcomes: Mapping[int, tuple[str, ...]],
     lang: Lang = Lang.EN,
 ) -> bytes:
-    """The uploaded rows with "Result" and "Errors" columns (from `outcomes[row_no] = (result, errors)`, already
-    in `lang`; the two headers in `lang`: 导入结果 / 错误信息 or Result / Errors).
+    """The uploaded rows with "Result", "Errors" and "Warnings" columns (from `outcomes[row_no] = (result,
+    errors[, warnings])`, already in `lang`; the headers in `lang`: 导入结果 / 错误信息 / 警告信息 or
+    Result / Errors / Warnings).
 
-    Rows keep file order; a row without an outcome gets blank result cells. The header parses again (the two
-    added columns are recognised and ignored in either language), so users can fix the failed rows and upload this
-    file as is.
+    Rows keep file order; a row without an outcome gets blank result cells. The header parses again (the added
+    columns are recognised and ignored in either language), so users can fix the failed rows and upload this file
+    as is.
     """
     header, rows = (source.header, source.rows) if isinstance(source, ParsedImport) else source
     book = Workbook()
@@ -159,9 +166,53 @@ def build_result_workbook(
         _put(sheet, 1, col, text)
         sheet.cell(row=1, column=col).font = _BOLD
     for line, row in enumerate(rows, 2):
-        result, errors = outcomes.get(row.row_no, ("", ""))
-        for col, text in enumerate([*row.cells, result, errors], 1):
+        result, errors, *warnings = outcomes.get(row.row_no, ("", ""))
+        for col, text in enumerate([*row.cells, result, errors, *warnings[:1]], 1):
             if text:
                 _put(sheet, line, col, text)
+    sheet.freeze_panes = "A2"
+    return _save(book)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRow:
+    """A row to fix: its cells as uploaded (aligned with the upload's header), why, and which headers failed."""
+
+    cells: Sequence[str]
+    errors: str
+    error_columns: Sequence[str]
+
+
+def build_failed_workbook(header: Sequence[str], rows: Sequence[FailedRow], lang: Lang = Lang.EN) -> bytes:
+    """Only the rows to fix, in the template's columns and order (columns the template does not know are left
+    out), with the error text of each row last: fixed and uploaded again, it imports exactly these rows.
+    Failed cells are highlighted; the sheet has an autofilter, a frozen header and column widths."""
+    position: dict[str | None, int] = {}
+    for at, name in enumerate(header):
+        position.setdefault(HEADER_INDEX.get(header_key(name)), at)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = template_text("sheet.orders", lang)
+    titles = [*(column_header(column, lang) for column in COLUMNS), result_headers(lang)[1]]
+    widths = [len(title) + 4 for title in titles]
+    for col, title in enumerate(titles, 1):
+        _put(sheet, 1, col, title)
+        sheet.cell(row=1, column=col).font = _BOLD
+    for line, row in enumerate(rows, 2):
+        failed = {HEADER_INDEX.get(header_key(name)) for name in row.error_columns}
+        for col, column in enumerate(COLUMNS, 1):
+            index = position.get(column.key)
+            text = row.cells[index] if index is not None and index < len(row.cells) else ""
+            if text:
+                _put(sheet, line, col, text)
+                widths[col - 1] = max(widths[col - 1], min(len(text) + 2, _MAX_WIDTH))
+            if column.key in failed:
+                sheet.cell(row=line, column=col).fill = _FAILED_FILL
+        _put(sheet, line, len(titles), row.errors)
+        sheet.cell(row=line, column=len(titles)).alignment = Alignment(wrap_text=True, vertical="top")
+    widths[-1] = _ERRORS_WIDTH
+    for col, width in enumerate(widths, 1):
+        sheet.column_dimensions[get_column_letter(col)].width = max(width, 10)
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{len(rows) + 1}"
     sheet.freeze_panes = "A2"
     return _save(book)

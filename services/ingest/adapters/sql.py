@@ -179,14 +179,16 @@ WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 
 INSERT_IMPORT = """
 INSERT INTO imports (tenant_id, id, filename, mode, timezone, state, rows_total, rows_valid, rows_invalid,
-                     orders_total, orders_held_back, header, first_errors)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     orders_total, orders_held_back, header, first_errors, warnings, failure, completed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, CASE WHEN $6 = 'failed' THEN now() END)
 """
 
 INSERT_IMPORT_ROWS = """
-INSERT INTO import_rows (tenant_id, import_id, row_no, order_no, cells, outcome, issues)
-SELECT $1, $2, r.row_no, r.order_no, r.cells::jsonb, r.outcome, r.issues
-FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[]) AS r (row_no, order_no, cells, outcome, issues)
+INSERT INTO import_rows (tenant_id, import_id, row_no, order_no, cells, outcome, issues, warnings, error_columns)
+SELECT $1, $2, r.row_no, r.order_no, r.cells::jsonb, r.outcome, r.issues, r.warnings,
+       string_to_array(r.error_columns, E'\x1f')
+FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+     AS r (row_no, order_no, cells, outcome, issues, warnings, error_columns)
 """
 
 MARK_IMPORT_PUBLISHED = """
@@ -225,7 +227,7 @@ RETURNING tenant_id, id
 COMPLETE_EMPTY_IMPORT = """
 UPDATE imports SET state = CASE WHEN rows_invalid > 0 THEN 'completed_with_errors' ELSE 'completed' END,
        completed_at = now(), updated_at = now()
-WHERE tenant_id = $1 AND id = $2 AND orders_total = 0
+WHERE tenant_id = $1 AND id = $2 AND orders_total = 0 AND state <> 'failed'
 """
 
 IMPORT_OWNERS = "SELECT id, tenant_id FROM imports WHERE id = ANY($1::uuid[])"
@@ -275,8 +277,11 @@ LIST_IMPORTS = "SELECT * FROM imports WHERE tenant_id = $1 ORDER BY created_at D
 
 IMPORT_BY_ID = "SELECT * FROM imports WHERE tenant_id = $1 AND id = $2"
 
+# Errors: the row's, and why the consumer rejected or dead-lettered its order; warnings: the row's, and why a
+# stale status was not applied. (What a created or updated order's detail says stays in import_orders.)
 IMPORT_ROW_OUTCOMES = """
-SELECT r.row_no, r.cells, coalesce(o.outcome, r.outcome) AS outcome, r.issues, coalesce(o.detail, '') AS detail
+SELECT r.row_no, r.cells, coalesce(o.outcome, r.outcome) AS outcome, r.issues, coalesce(o.detail, '') AS detail,
+       r.warnings, r.error_columns
 FROM import_rows r
 LEFT JOIN import_orders o ON o.tenant_id = r.tenant_id AND o.import_id = r.import_id AND o.order_no = r.order_no
      AND r.outcome = 'queued'

@@ -29,8 +29,8 @@ from services.ingest.application.parsing import (
     ImportFileError,
     ImportOptions,
     ParsedImport,
+    RowIssue,
     accept,
-    issues_by_row,
     parse_import,
 )
 from services.ingest.application.workers import UPLOADS, run_in
@@ -129,28 +129,50 @@ class DryRunReport:
     orders: list[PlannedOrder] = field(default_factory=list)
 
 
+class StrictModeRejected(ImportFileError):
+    """Strict mode refused a file with invalid rows: nothing was published. `errors` lists every row error; the
+    import is recorded as failed with its rows (`import_id`), except in a dry run (None)."""
+
+    def __init__(self, refusal: ImportFileError, errors: list[dict[str, Any]], import_id: UUID | None) -> None:
+        super().__init__(refusal.code, refusal.message)
+        self.errors, self.import_id = errors, import_id
+
+
 @dataclass(frozen=True)
 class PreparedImport:
-    """Everything an upload computes before touching the database or the broker."""
+    """Everything an upload computes before touching the database or the broker; `refusal` is set when strict
+    mode refuses the file (then nothing is to be published, and the job is recorded as failed)."""
 
     parsed: ParsedImport
     orders: list[Order]
     outgoing: list[OutgoingOrder]
     job: NewImport
     rows: RowColumns
+    refusal: ImportFileError | None = None
+
+    def refused(self, import_id: UUID | None) -> StrictModeRejected:
+        assert self.refusal is not None
+        return StrictModeRejected(self.refusal, [_issue(e) for e in self.parsed.errors], import_id)
 
 
 def prepare_import(request: ImportRequest, options: ImportOptions, import_id: UUID) -> PreparedImport:
     """Parse, apply the mode, encode every message and every recorded row: all the CPU work of an upload, in one
-    call made on an upload thread (none of it on the event loop). Raises ImportFileError for whole-file problems."""
+    call made on an upload thread (none of it on the event loop). Raises ImportFileError for whole-file problems
+    but a strict refusal, which is returned (`refusal`) so that it can be recorded."""
     parsed = parse_import(
         request.data, request.filename, timezone=request.timezone, sheet=request.sheet, options=options
     )
-    orders = accept(parsed, request.mode)  # type: ignore[arg-type]  # validated at the edge
+    refusal: ImportFileError | None = None
+    try:
+        orders = accept(parsed, request.mode)  # type: ignore[arg-type]  # validated at the edge
+    except ImportFileError as exc:
+        if exc.code != issues.STRICT_MODE_REJECTED:
+            raise
+        orders, refusal = [], exc
     outgoing = encode_orders(orders, request.tenant_id, import_id)
-    job = _new_import(request, import_id, parsed, len(orders))
+    job = _new_import(request, import_id, parsed, len(orders), refusal)
     rows = import_jobs.row_columns(_rows(parsed, {o.order_no for o in orders}))
-    return PreparedImport(parsed, orders, outgoing, job, rows)
+    return PreparedImport(parsed, orders, outgoing, job, rows, refusal)
 
 
 def encode_orders(orders: Sequence[Order], tenant_id: UUID, import_id: UUID) -> list[OutgoingOrder]:
@@ -159,9 +181,11 @@ def encode_orders(orders: Sequence[Order], tenant_id: UUID, import_id: UUID) -> 
     With the template's limits (500 lines, every text at its maximum length in 4-byte characters) a message stays
     far below the bound (a test computes that worst case), so this refusal is a guard, not a rule users meet."""
     outgoing = []
+    tail = _message_fields(tenant_id, import_id)
+    serialise = Order.__pydantic_serializer__.to_json
     for order in orders:
-        message = _message(order, tenant_id, import_id)
-        item = OutgoingOrder(order.order_no, message_key(tenant_id, order.order_no), message.model_dump_json().encode())
+        value = serialise(order)[:-1] + tail
+        item = OutgoingOrder(order.order_no, message_key(tenant_id, order.order_no), value)
         size = len(item.key) + len(item.value) + RECORD_OVERHEAD
         if size > bounds.MAX_MESSAGE_BYTES:
             raise ImportFileError(
@@ -179,6 +203,8 @@ async def submit_import(pool: Any, publish: Publish, request: ImportRequest, opt
     parsed, orders, outgoing, job = prepared.parsed, prepared.orders, prepared.outgoing, prepared.job
     async with pool.acquire() as conn, conn.transaction():
         await import_jobs.record_import(conn, job, prepared.rows)
+    if prepared.refusal is not None:
+        raise prepared.refused(import_id)
     if outgoing:
         await _publish_all(pool, publish, request.tenant_id, import_id, outgoing)
     state = "processing" if outgoing else ("completed_with_errors" if job.rows_invalid else "completed")
@@ -235,6 +261,8 @@ async def dry_run(pool: Any, request: ImportRequest, options: ImportOptions) -> 
     """What an import would do, order by order (outcome, customer and matching identifier); writes nothing.
     It refuses whatever the import would refuse, through the same parse, mode and message-size checks."""
     prepared = await run_in(UPLOADS, prepare_import, request, options, uuid.uuid4())
+    if prepared.refusal is not None:
+        raise prepared.refused(None)
     orders = prepared.orders
     items = [Incoming(i, request.tenant_id, order, None, "import") for i, order in enumerate(orders)]
     async with pool.acquire() as conn, conn.transaction(readonly=True):
@@ -261,14 +289,23 @@ async def dry_run(pool: Any, request: ImportRequest, options: ImportOptions) -> 
     )
 
 
-def _message(order: Order, tenant_id: UUID, import_id: UUID) -> OrderIngestV1:
-    # the parser built `order` through the model's validation already: no second validation pass
+def message(order: Order, tenant_id: UUID, import_id: UUID) -> OrderIngestV1:
+    """The order's message as a model (the parser validated `order` already: no second validation pass)."""
     return OrderIngestV1.model_construct(
         **dict(order), schema_version=1, tenant_id=tenant_id, import_id=import_id, producer="import"
     )
 
 
-def _new_import(request: ImportRequest, import_id: UUID, parsed: ParsedImport, orders: int) -> NewImport:
+def _message_fields(tenant_id: UUID, import_id: UUID) -> bytes:
+    """The JSON that `message(...)` writes after the order's own fields (pydantic writes a subclass's fields after
+    its parent's), closing the object: an order's JSON without its `}` plus this is exactly the message's JSON
+    (tested), without building a model per order."""
+    return f',"schema_version":1,"tenant_id":"{tenant_id}","import_id":"{import_id}","producer":"import"}}'.encode()
+
+
+def _new_import(
+    request: ImportRequest, import_id: UUID, parsed: ParsedImport, orders: int, refusal: ImportFileError | None
+) -> NewImport:
     return NewImport(
         tenant_id=request.tenant_id,
         import_id=import_id,
@@ -282,6 +319,9 @@ def _new_import(request: ImportRequest, import_id: UUID, parsed: ParsedImport, o
         orders_held_back=len(parsed.held_back),
         header=list(parsed.header),
         first_errors=[_issue(e) for e in parsed.errors[:FIRST_ERRORS]],
+        warnings=[_issue(w) for w in parsed.warnings],
+        state="queued" if refusal is None else "failed",
+        failure=None if refusal is None else refusal.message,
     )
 
 
@@ -302,19 +342,28 @@ def _order_of_rows(parsed: ParsedImport) -> dict[int, str]:
     return owner
 
 
+def _by_row(found: Sequence[RowIssue]) -> dict[int, list[RowIssue]]:
+    by_row: dict[int, list[RowIssue]] = {}
+    for issue in found:
+        if issue.row is not None:
+            by_row.setdefault(issue.row, []).append(issue)
+    return by_row
+
+
 def _rows(parsed: ParsedImport, accepted: set[str]) -> list[ImportRow]:
-    issues = issues_by_row(parsed)
-    error_rows = {e.row for e in parsed.errors if e.row is not None}
+    errors, warnings = _by_row(parsed.errors), _by_row(parsed.warnings)
     owners = _order_of_rows(parsed)
     rows = []
     for row in parsed.rows:
         order_no = owners.get(row.row_no)
-        if row.row_no in error_rows:
+        failed = errors.get(row.row_no, [])
+        if failed:
             outcome = "invalid"
         elif order_no in accepted:
             outcome = "queued"
         else:
             outcome = "held_back"
-        text = import_jobs.encode_issues(issues.get(row.row_no, []))
-        rows.append(ImportRow(row.row_no, order_no, list(row.cells), outcome, text))
+        columns = tuple(dict.fromkeys(name for i in failed if i.column for name in i.column.split(", ")))
+        found, warned = import_jobs.encode_issues(failed), import_jobs.encode_issues(warnings.get(row.row_no, []))
+        rows.append(ImportRow(row.row_no, order_no, list(row.cells), outcome, found, warned, columns))
     return rows

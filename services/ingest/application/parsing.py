@@ -18,15 +18,17 @@ Guarantees:
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.core import bounds
 from services.core.order import Order
 from services.ingest.adapters.spreadsheet_reader import Table, read_table
+from services.ingest.domain.language import Lang, column_example
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.issues import ImportFileError, RowIssue
 from services.ingest.domain.spreadsheet.options import DEFAULT_OPTIONS, ImportOptions
@@ -37,9 +39,16 @@ from services.ingest.domain.spreadsheet.template import (
     HEADER_INDEX,
     IGNORED_HEADERS,
     REQUIRED_KEYS,
+    Kind,
     header_key,
 )
-from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile, visible
+from services.ingest.domain.spreadsheet.values import (
+    DEFAULT_PLACEHOLDER_MOBILES,
+    clean,
+    normalise_mobile,
+    parse_decimal,
+    visible,
+)
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -125,8 +134,10 @@ def _parse(data: bytes, filename: str, timezone: str, sheet: str | None, options
         raise ImportFileError(issues.EMPTY_FILE, "The file is empty.")
     table = read_table(data, filename, sheet, options)
     fields, unknown = _layout(table)
+    table, example = _skip_example_rows(table, fields)
     if not table.rows:
-        raise ImportFileError(issues.NO_DATA_ROWS, "The file has a header but no data rows.")
+        besides = " besides the template's example row, which is skipped" if example else ""
+        raise ImportFileError(issues.NO_DATA_ROWS, f"The file has a header but no data rows{besides}.")
     placeholders = DEFAULT_PLACEHOLDER_MOBILES | {normalise_mobile(m) for m in options.placeholder_mobiles}
     row_nos = [row_no for row_no, _ in table.rows]
     cells = [cells for _, cells in table.rows]
@@ -148,7 +159,7 @@ def _parse(data: bytes, filename: str, timezone: str, sheet: str | None, options
         orders=grouped.orders,
         held_back=grouped.held_back,
         errors=_flatten(checked.errors),
-        warnings=unknown + _flatten(checked.warnings),
+        warnings=_hidden_sheets(table) + unknown + example + _flatten(checked.warnings),
         counts=ImportCounts(total, total - invalid, invalid, len(grouped.orders), len(grouped.held_back)),
         sheet=table.sheet,
         header_row=table.header_row,
@@ -162,6 +173,63 @@ def _sheet_rows(table: Table, unstorable: set[int]) -> list[SheetRow]:
         row_no, cells = rows[index]
         rows[index] = SheetRow(row_no, tuple(map(visible, cells)))
     return rows
+
+
+def _hidden_sheets(table: Table) -> list[RowIssue]:
+    """A file-level warning per hidden sheet passed over: data the user may have meant to import."""
+    return [
+        RowIssue(
+            None,
+            None,
+            issues.HIDDEN_SHEET_SKIPPED,
+            f'Sheet "{name}" is hidden and was skipped; sheet "{table.sheet}" was read. Name the hidden sheet '
+            "at upload to import it instead.",
+            name,
+        )
+        for name in table.hidden_skipped
+    ]
+
+
+def _skip_example_rows(table: Table, fields: list[Field]) -> tuple[Table, list[RowIssue]]:
+    """The template's example row left in (every template column of the file holds its example, or is blank
+    where the example is) is no order: it is skipped with a warning."""
+    found = [(row_no, cells) for row_no, cells in table.rows if is_example_row(cells, fields)]
+    if not found:
+        return table, []
+    skipped = {row_no for row_no, _ in found}
+    order_no = next((spec.index for spec in fields if spec.column.key == "order_no"), None)
+    warnings = [
+        RowIssue(
+            row_no,
+            None,
+            issues.EXAMPLE_ROW,
+            f'Row {row_no} is the template\'s example row (Order No. "{example_no}"); it is skipped, not imported.',
+            example_no,
+        )
+        for row_no, cells in sorted(found)
+        for example_no in [clean(cells[order_no]) if order_no is not None else ""]
+    ]
+    return replace(table, rows=[row for row in table.rows if row[0] not in skipped]), warnings
+
+
+def is_example_row(cells: Sequence[str], fields: Sequence[Field]) -> bool:
+    """Every field holds the template's example, as the template of one language writes it (zh or en)."""
+    return any(_is_example_in(cells, fields, lang) for lang in Lang)
+
+
+def _is_example_in(cells: Sequence[str], fields: Sequence[Field], lang: Lang) -> bool:
+    for spec in fields:
+        text, example = clean(cells[spec.index]), column_example(spec.column, lang)
+        if text != example and not _same_number(spec, text, example):
+            return False
+    return True
+
+
+def _same_number(spec: Field, text: str, example: str) -> bool:
+    """A number cell shows 59.9 for the example's text 59.90."""
+    if spec.column.kind not in (Kind.MONEY, Kind.QUANTITY) or not text or not example:
+        return False
+    return parse_decimal(text) == Decimal(example)
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -28,6 +28,7 @@ from services.ingest.domain.spreadsheet.template import (
     SOURCE_LABELS,
     STATUS_ALIASES,
     STATUS_LABELS,
+    WARNINGS_HEADER,
     Column,
     header_key,
 )
@@ -97,9 +98,9 @@ def column_header(column: Column, lang: Lang) -> str:
     return f"{name}*" if column.required else name
 
 
-def result_headers(lang: Lang) -> tuple[str, str]:
-    """The two columns the result workbook adds (recognised and ignored on re-upload, in either language)."""
-    return ("导入结果", "错误信息") if lang is Lang.ZH else (RESULT_HEADER, ERRORS_HEADER)
+def result_headers(lang: Lang) -> tuple[str, str, str]:
+    """The columns the result workbook adds (recognised and ignored on re-upload, in either language)."""
+    return ("导入结果", "错误信息", "警告信息") if lang is Lang.ZH else (RESULT_HEADER, ERRORS_HEADER, WARNINGS_HEADER)
 
 
 # Outcome words: of a row (invalid, held_back, queued, not_published), of an order (created ... dead_lettered).
@@ -241,7 +242,10 @@ RULES_ZH: tuple[str, ...] = (
     "买家客户ID、买家手机号、买家微信UnionID 和买家昵称不能全部为空。占位手机号（全 0、13800000000、12345678901"
     "）视为空，并给出警告。",
     "时间按导入的时区理解（默认 Asia/Shanghai），作为时刻必须在 2000-01-01 到 2099-12-31（UTC）之间。付款时间早"
-    "于下单时间时给出警告。",
+    "于下单时间时给出警告。只接受以下格式（年份总在前）：2026-11-30 14:00:00 或 2026/11/30 14:00:00；不带秒"
+    "（2026/11/30 14:00）；一位数的月、日或小时（2026/11/3 9:05:00）；只有日期（2026-11-30，按 00:00）；ISO 8601"
+    "（2026-11-30T14:00:00+08:00：其偏移优先于导入的时区，二者不同时给出警告）；2026年11月30日 14:00；Excel 或"
+    " WPS 的日期和日期时间单元格。年份在最后的日期（30/11/2026、11/03/2026）会报错：无法分辨日和月。",
     "金额：超过 2 位小数会报错，除非是浮点误差（与整分相差在 1e-9 或数值的 1e-14 以内），此时四舍五入。商品金额"
     "不等于 数量 x 单价 时给出警告。"
     f"每个金额、数量 x 单价以及一个订单所有行的合计都不超过 {bounds.MAX_MONEY:,}。",
@@ -254,7 +258,10 @@ RULES_ZH: tuple[str, ...] = (
     "中）：该行报错，"
     "结果工作簿中这些字符显示为 U+FFFD。表头单元格含有这些字符时整个文件被拒绝。",
     "合并单元格按其左上角的值向下填充。",
-    "部分导入模式导入有效的订单，暂缓每个含错误行的订单；严格模式下只要有一行错误就拒绝整个文件。",
+    "部分导入模式导入有效的订单，暂缓每个含错误行的订单；严格模式下只要有一行错误就什么都不导入：拒绝信息列出"
+    "每个错误，该导入记录为失败，并可下载结果工作簿和待修正行工作簿。",
+    "工作簿可以是 .xlsx、.xlsm 或旧版 .xls（Excel 97-2003）；也可以读取 CSV 文件。模板的示例行（每一列都是示例值，"
+    "订单编号 E20220914001）如果没有删除，会被跳过并给出警告。",
 )
 
 
@@ -327,6 +334,10 @@ _CELL_ZH: dict[str, tuple[str, str]] = {
     issues.NOT_INTEGER: ("不是整数", "{number}"),
     issues.NOT_POSITIVE: ("不是正数", "{number}"),
     issues.INVALID_MOBILE: ("不是有效的中国大陆手机号", "11 位数字，如 13912345678"),
+    issues.AMBIGUOUS_DATE: (
+        "把年份写在最后，无法分辨日和月（03/11 可能是 11 月 3 日或 3 月 11 日）",
+        "年份在前，如 2022-09-14 11:03:23",
+    ),
 }
 _QUANTITY_ZH = "1 到 1,000,000 之间的整数"
 _MONEY_ZH = f"不小于 0、最多 2 位小数、不超过 {bounds.MAX_MONEY:,} 的金额，如 1299.00 或 ¥1,299.00"
@@ -419,6 +430,11 @@ _ROW_ZH: dict[str, Callable[[int | None, str | None, str | None, str], str]] = {
         f"{_row_prefix(r)}：数量 x 单价 = {v} 太大；每行合计最多 {bounds.MAX_MONEY:,}。"
     ),
     issues.UNKNOWN_COLUMN: lambda r, c, v, m: f"“{c}”列不是模板中的列，已忽略。",
+    issues.TIME_OFFSET_USED: lambda r, c, v, m: (
+        f"{_row_prefix(r)}，“{c}”列：{v} 带有自己的 UTC 偏移，按该偏移读取，而不是按导入的时区。"
+    ),
+    issues.EXAMPLE_ROW: lambda r, c, v, m: f"{_row_prefix(r)}是模板的示例行（订单编号“{v}”），已跳过，未导入。",
+    issues.HIDDEN_SHEET_SKIPPED: lambda r, c, v, m: f"工作表“{v}”是隐藏的，已跳过；上传时指定该工作表名称即可导入它。",
     issues.PAYMENT_BEFORE_ORDER: _payment_before_order,
     issues.LINE_AMOUNT_MISMATCH: _line_amount,
     issues.INCONSISTENT_ORDER: _inconsistent,
@@ -468,7 +484,7 @@ _FILE_ZH: dict[str, Callable[[str], str]] = {
     issues.FILE_TOO_LARGE: lambda m: "文件有 {} 字节；最多接受 {} 字节。".format(*_two(m)),
     issues.EMPTY_FILE: lambda m: "文件是空的（或只有空行）。",
     issues.UNSUPPORTED_FORMAT: lambda m: "无法读取该文件：请上传 .xlsx 工作簿或 CSV 文件（CSV 的引号须成对）。",
-    issues.ENCRYPTED_OR_LEGACY: lambda m: "工作簿有密码保护，或是旧版 .xls：请去掉密码，或另存为 .xlsx。",
+    issues.ENCRYPTED_OR_LEGACY: lambda m: "工作簿有密码保护，或是无法读取的旧版 .xls：请去掉密码，或另存为 .xlsx。",
     issues.CORRUPT_WORKBOOK: lambda m: "工作簿已损坏或无法读取：请在 Excel 中打开并另存为 .xlsx 后再上传。",
     issues.ARCHIVE_TOO_LARGE: lambda m: "工作簿被拒绝：解压后过大（可能是压缩炸弹）。",
     issues.UNSAFE_XML: lambda m: "工作簿含有不接受的 XML 内容：请在 Excel 中另存为 .xlsx 后再上传。",

@@ -322,7 +322,11 @@ def test_hidden_sheets_are_skipped_unless_named(state: str) -> None:
     data = _book_with_a_hidden_first_sheet(state)
     parsed = parse_import(data, "o.xlsx")
     assert parsed.sheet == "Orders" and [o.order_no for o in parsed.orders] == ["VISIBLE-1"]
-    assert [o.order_no for o in parse_import(data, "o.xlsx", sheet="backup").orders] == ["STALE-1"]
+    [skipped] = [w for w in parsed.warnings if w.code == issues.HIDDEN_SHEET_SKIPPED]
+    assert skipped.row is None and skipped.value == "backup" and '"backup" is hidden' in skipped.message
+    named = parse_import(data, "o.xlsx", sheet="backup")
+    assert [o.order_no for o in named.orders] == ["STALE-1"]
+    assert issues.HIDDEN_SHEET_SKIPPED not in [w.code for w in named.warnings]
 
 
 def test_a_utf8_bom_before_a_gb18030_body_is_not_read_as_text() -> None:

@@ -80,8 +80,9 @@ ROW_ERRORS: list[tuple[dict[str, Any], str, str | None]] = [
     ({"OrderSource": "Tmall"}, issues.INVALID_SOURCE, "Order Source"),
     ({"OrderSource": "天猫"}, issues.INVALID_SOURCE, "Order Source"),
     ({"OrderStatus": "Refunded"}, issues.INVALID_STATUS, "Order Status"),
-    ({"OrderTime": "14/09/2022"}, issues.INVALID_TIME, "Order Time"),
-    ({"PaymentTime": "2022-09-14 11:05"}, issues.INVALID_TIME, "Payment Time"),
+    ({"OrderTime": "14/09/2022"}, issues.AMBIGUOUS_DATE, "Order Time"),
+    ({"OrderTime": "Sept 14 2022"}, issues.INVALID_TIME, "Order Time"),
+    ({"PaymentTime": "2022-09-14 11"}, issues.INVALID_TIME, "Payment Time"),
     ({"ProductID": ""}, issues.BLANK_REQUIRED, "Product ID"),
     ({"ProductID": "1.23457E+11"}, issues.SCIENTIFIC_NOTATION, "Product ID"),
     ({"ProductID": "p" * 65}, issues.TOO_LONG, "Product ID"),
@@ -361,9 +362,9 @@ def test_excel_number_cells_that_break_rules(cell: float, code: str) -> None:
     assert codes(parsed) == [code]
 
 
-def test_date_only_cell_is_not_an_order_time() -> None:
-    parsed = parse_import(xlsx_bytes(grid_of([row(OrderTime=date(2022, 9, 14))])), "o.xlsx")
-    assert codes(parsed) == [issues.INVALID_TIME]
+def test_date_only_cell_is_an_order_time_at_midnight() -> None:
+    parsed = parse_import(xlsx_bytes(grid_of([row(OrderTime=date(2022, 9, 14), PaymentTime=None)])), "o.xlsx")
+    assert codes(parsed) == [] and parsed.orders[0].order_time == datetime(2022, 9, 14, tzinfo=SHANGHAI)
 
 
 def test_merged_order_cells_are_filled_down() -> None:

@@ -54,6 +54,7 @@ ERROR_CELL = "error_cell"
 DOT_SEGMENT = "dot_segment"
 TIME_OUT_OF_RANGE = "time_out_of_range"
 TOTAL_TOO_LARGE = "total_too_large"
+AMBIGUOUS_DATE = "ambiguous_date"
 
 # Warnings (the row stays valid).
 UNKNOWN_COLUMN = "unknown_column"
@@ -61,6 +62,9 @@ PLACEHOLDER_MOBILE = "placeholder_mobile"
 INVALID_RECEIVER_MOBILE = "invalid_receiver_mobile"
 PAYMENT_BEFORE_ORDER = "payment_before_order"
 LINE_AMOUNT_MISMATCH = "line_amount_mismatch"
+TIME_OFFSET_USED = "time_offset_used"
+EXAMPLE_ROW = "example_row"
+HIDDEN_SHEET_SKIPPED = "hidden_sheet_skipped"
 
 ROW_ERROR_CODES = frozenset(
     {
@@ -88,10 +92,20 @@ ROW_ERROR_CODES = frozenset(
         DOT_SEGMENT,
         TIME_OUT_OF_RANGE,
         TOTAL_TOO_LARGE,
+        AMBIGUOUS_DATE,
     }
 )
 WARNING_CODES = frozenset(
-    {UNKNOWN_COLUMN, PLACEHOLDER_MOBILE, INVALID_RECEIVER_MOBILE, PAYMENT_BEFORE_ORDER, LINE_AMOUNT_MISMATCH}
+    {
+        UNKNOWN_COLUMN,
+        PLACEHOLDER_MOBILE,
+        INVALID_RECEIVER_MOBILE,
+        PAYMENT_BEFORE_ORDER,
+        LINE_AMOUNT_MISMATCH,
+        TIME_OFFSET_USED,
+        EXAMPLE_ROW,
+        HIDDEN_SHEET_SKIPPED,
+    }
 )
 
 

@@ -28,6 +28,7 @@ from services.ingest.domain.spreadsheet.values import (
     Placeholder,
     check_length,
     clean,
+    offset_differs,
     parse_id,
     parse_mobile,
     parse_money,
@@ -161,6 +162,7 @@ def check_rows(
     _check_store(checked, fields)
     _check_buyer(checked, fields)
     _check_times(checked, fields)
+    _warn_offsets(checked, fields, rules.zone)
     _check_line_amount(checked, fields)
     return checked
 
@@ -381,6 +383,21 @@ def _check_times(checked: CheckedRows, fields: Sequence[Field]) -> None:
             paid_text, ordered_text = f"{paid:%Y-%m-%d %H:%M:%S}", f"{ordered:%Y-%m-%d %H:%M:%S}"
             message = f"Row {row_no}: the payment time {paid_text} is before the order time {ordered_text}."
             checked.add_warning(index, RowIssue(row_no, headers, issues.PAYMENT_BEFORE_ORDER, message, paid_text))
+
+
+def _warn_offsets(checked: CheckedRows, fields: Sequence[Field], zone: tzinfo) -> None:
+    """A time written with an offset other than the import's zone has at that instant: read at its own offset."""
+    for spec in fields:
+        if spec.column.kind is not Kind.TIME:
+            continue
+        for index, value in enumerate(checked.values[spec.column.key]):
+            if type(value) is datetime and offset_differs(value, zone):
+                row_no, shown_at = checked.row_nos[index], value.isoformat(timespec="seconds")
+                message = (
+                    f'Row {row_no}, column "{spec.header}": {shown_at} gives its own UTC offset; it is read at that '
+                    f"offset, not in the import's time zone {zone}."
+                )
+                checked.add_warning(index, RowIssue(row_no, spec.header, issues.TIME_OFFSET_USED, message, shown_at))
 
 
 def _check_line_amount(checked: CheckedRows, fields: Sequence[Field]) -> None:

@@ -104,6 +104,7 @@ STORE_KEYS = ("store_no", "store_id")
 # Columns the result workbook adds; recognised on re-upload and ignored without a warning.
 RESULT_HEADER = "Result"
 ERRORS_HEADER = "Errors"
+WARNINGS_HEADER = "Warnings"
 
 SOURCE_LABELS: dict[OrderSource, str] = {
     OrderSource.YOUZAN: "Youzan",
@@ -177,7 +178,9 @@ STATUS_INDEX: dict[str, OrderStatus] = _value_index(STATUS_LABELS, STATUS_ALIASE
 HEADER_INDEX: dict[str, str] = {
     header_key(name): column.key for column in COLUMNS for name in (column.english, column.chinese, column.key)
 }
-IGNORED_HEADERS = frozenset(header_key(name) for name in (RESULT_HEADER, ERRORS_HEADER, "导入结果", "错误信息"))
+IGNORED_HEADERS = frozenset(
+    header_key(name) for name in (RESULT_HEADER, ERRORS_HEADER, WARNINGS_HEADER, "导入结果", "错误信息", "警告信息")
+)
 
 RULES: tuple[str, ...] = (
     "The first visible sheet with data is read (hidden and very hidden sheets are skipped), or the sheet named at "
@@ -196,7 +199,12 @@ RULES: tuple[str, ...] = (
     "Buyer Sobot Customer ID, Buyer Mobile, Buyer WeChat UnionID and Buyer Nickname must not all be blank. "
     "Placeholder mobiles (all zeros, 13800000000, 12345678901) count as blank, with a warning.",
     "Times are read in the import's time zone (default Asia/Shanghai) and must lie "
-    f"{bounds.TIME_RANGE_TEXT} (UTC) as instants. A payment time before the order time is a warning.",
+    f"{bounds.TIME_RANGE_TEXT} (UTC) as instants. A payment time before the order time is a warning. "
+    "Accepted, and only these (the year always first): 2026-11-30 14:00:00 or 2026/11/30 14:00:00; no seconds "
+    "(2026/11/30 14:00); one-digit month, day or hour (2026/11/3 9:05:00); a date alone (2026-11-30, read as "
+    "00:00); ISO 8601 (2026-11-30T14:00:00+08:00: its offset wins over the import's time zone, with a warning "
+    "when they differ); 2026年11月30日 14:00; Excel or WPS date and date-time cells. A date with the year last "
+    "(30/11/2026, 11/03/2026) is an error: its day and month order cannot be told.",
     "Money: more than 2 decimals is an error unless it is floating-point noise (within 1e-9, or 1e-14 of the "
     "value, of a whole cent), which is rounded. A Line Amount other than Quantity x Unit Price is a warning. "
     f"Every amount, Quantity x Unit Price and the sum of an order's lines are at most {bounds.MAX_MONEY:,}.",
@@ -208,8 +216,11 @@ RULES: tuple[str, ...] = (
     "written as an _x0000_ escape or in a UTF-16 CSV): the row is an error, and the result workbook shows the "
     "character as U+FFFD. A header cell holding one rejects the file.",
     "Merged cells are filled down with their top-left value.",
-    "Partial mode imports the valid orders and holds back every order with an invalid row; strict mode rejects "
-    "the file if any row is invalid.",
+    "Partial mode imports the valid orders and holds back every order with an invalid row; strict mode imports "
+    "nothing if any row is invalid: the refusal lists every error, and the import is recorded as failed with its "
+    "result and failed-rows workbooks.",
+    "Workbooks may be .xlsx, .xlsm or legacy .xls (Excel 97-2003); CSV files are read too. The template's example "
+    "row (every column holding its example, Order No. E20220914001), if left in, is skipped with a warning.",
 )
 
 

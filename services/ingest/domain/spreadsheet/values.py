@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 
 from services.core import bounds
@@ -38,7 +38,26 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"([-+]?)\s*(?:[¥￥$]|RMB|CNY)?\s*([-+]?)(\d{1,3}(?:,\d{3})+|\d*)(\.\d+)?", re.IGNORECASE)
 _PLAIN_MONEY = re.compile(r"\d{1,12}(?:\.\d{1,2})?")
 _SCIENTIFIC = re.compile(r"[-+]?\d+(?:\.\d+)?[eE][-+]?\d+")
-_TIME = re.compile(r"(\d{4})([-/])(\d{2})\2(\d{2}) (\d{2}):(\d{2}):(\d{2})")
+# The time formats accepted, and only these (no guessing): year first, then month and day.
+# `YYYY-MM-DD HH:MM:SS` with - or /, month, day and hour of one or two digits, seconds optional, the time optional
+# (00:00); ISO 8601 with a T, optional fraction and optional offset (Z, +08:00, +0800); `YYYY年M月D日 H:MM[:SS]`.
+_LOCAL_TIME = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})(?: +(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+_ISO_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6})\d*)?)?(Z|[+-]\d{2}(?::?\d{2})?)?",
+    re.IGNORECASE,
+)
+_CJK_TIME = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日(?: *(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?)?")
+_YEAR_LAST = re.compile(r"\d{1,2}([-/.])\d{1,2}\1\d{4}(?:[ T].*)?")
+TIME_FORMATS: tuple[str, ...] = (
+    "2026-11-30 14:00:00 or 2026/11/30 14:00:00",
+    "2026/11/30 14:00 (no seconds)",
+    "2026/11/3 9:05:00 (one-digit month, day or hour)",
+    "2026-11-30 (a date alone is 00:00)",
+    "2026-11-30T14:00:00+08:00 (ISO 8601; its offset wins over the import's time zone, with a warning when "
+    "they differ; without an offset it is read in the import's zone)",
+    "2026年11月30日 14:00 (or with seconds, or the date alone)",
+    "a date or date-time cell of Excel or WPS",
+)
 _MOBILE_NOISE = re.compile(r"[\s\-()（）\u3000]")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _SOURCE_NAMES = ", ".join(SOURCE_LABELS.values())
@@ -168,18 +187,68 @@ def parse_status(text: str) -> OrderStatus | Invalid:
     return status
 
 
+_TIME_EXPECTED = (
+    "a date and time with the year first, like 2022-09-14 11:03:23, 2022/9/14 11:03, 2022-09-14, "
+    "2022-09-14T11:03:23+08:00 or 2022年9月14日 11:03, or a date-time cell"
+)
+AMBIGUOUS_DATE = Invalid(
+    issues.AMBIGUOUS_DATE,
+    "puts the year last, so its day and month cannot be told apart (03/11 is 3 November or 11 March)",
+    "the year first, like 2022-09-14 11:03:23",
+)
+
+
 def parse_time(text: str, zone: tzinfo) -> datetime | Invalid:
-    """An aware instant in `zone` (wall-clock time of the import's zone, never the server's)."""
-    match = _TIME.fullmatch(text)
-    expected = "a date and time like 2022-09-14 11:03:23 (or 2022/09/14 11:03:23), or a date-time cell"
-    if match is None:
-        return Invalid(issues.INVALID_TIME, "is not a date and time", expected)
-    year, _, month, day, hour, minute, second = match.groups()
+    """An aware instant: the wall-clock time in `zone` (the import's zone, never the server's), or at the
+    offset the text gives (ISO 8601). Only the `TIME_FORMATS` are read."""
+    parts = _time_parts(text)
+    if parts is None:
+        if _YEAR_LAST.fullmatch(text):
+            return AMBIGUOUS_DATE
+        return Invalid(issues.INVALID_TIME, "is not a date and time", _TIME_EXPECTED)
+    (year, month, day, hour, minute, second, *micro), offset = parts
     try:
-        value = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=zone)
+        at = zone if offset is None else _offset(offset)
+        value = datetime(year, month, day, hour, minute, second, micro[0] if micro else 0, tzinfo=at)
     except ValueError:
-        return Invalid(issues.INVALID_TIME, "is not a real date and time", expected)
+        return Invalid(issues.INVALID_TIME, "is not a real date and time", _TIME_EXPECTED)
     return value if bounds.time_in_range(value) else OUT_OF_RANGE
+
+
+def _time_parts(text: str) -> tuple[tuple[int, ...], str | None] | None:
+    """(year, month, day, hour, minute, second, microsecond) and the offset text, or None: not a format read."""
+    match = _LOCAL_TIME.fullmatch(text)
+    if match is not None:
+        year, _, month, day, *clock = match.groups()
+        return _numbers(year, month, day, *clock), None
+    match = _ISO_TIME.fullmatch(text)
+    if match is not None:
+        *fields, fraction, offset = match.groups()
+        micro = int(fraction.ljust(6, "0")) if fraction else 0
+        return (*_numbers(*fields), micro), offset
+    match = _CJK_TIME.fullmatch(text)
+    if match is not None:
+        return _numbers(*match.groups()), None
+    return None
+
+
+def _numbers(*fields: str | None) -> tuple[int, ...]:
+    return tuple(int(field) if field else 0 for field in fields)
+
+
+def _offset(text: str) -> tzinfo:
+    if text.upper() == "Z":
+        return UTC
+    digits = text[1:].replace(":", "").ljust(4, "0")
+    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    if delta >= timedelta(hours=24):
+        raise ValueError(text)
+    return timezone(-delta if text[0] == "-" else delta)
+
+
+def offset_differs(value: datetime, zone: tzinfo) -> bool:
+    """Whether an aware time read with its own offset is at another offset than `zone` has at that instant."""
+    return value.tzinfo is not zone and value.utcoffset() != value.astimezone(zone).utcoffset()
 
 
 OUT_OF_RANGE = Invalid(

@@ -183,3 +183,10 @@ async def result_workbook(request: Request, tenant: SignedIn, import_id: str) ->
     job = await _status(request, tenant, import_id)
     lang = Lang(language(request))
     return await imports_api.result_workbook(job.import_id, tenant=tenant, pool=request.app.state.pool, lang=lang)
+
+
+@router.get("/{import_id}/failed.xlsx")
+async def failed_workbook(request: Request, tenant: SignedIn, import_id: str) -> Response:
+    job = await _status(request, tenant, import_id)
+    lang = Lang(language(request))
+    return await imports_api.failed_workbook(job.import_id, tenant=tenant, pool=request.app.state.pool, lang=lang)

@@ -155,6 +155,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "import.processed": ("已处理订单", "Orders processed"),
     "import.orders": ("订单", "Orders"),
     "import.result": ("下载结果工作簿", "Download the result workbook"),
+    "import.failed_rows": ("下载待修正的行（修改后重新导入）", "Download the rows to fix (then upload it again)"),
+    "import.warnings": ("警告", "Warnings"),
     "import.failure": ("失败原因", "Failure"),
     "pipeline.title": ("数据管道", "Pipeline"),
     "pipeline.outbox": ("待发送事件（outbox）", "Events waiting in the outbox"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -19,6 +19,7 @@ from services.ingest.application.imports import (
     ImportReceipt,
     ImportRequest,
     PublishingFailed,
+    StrictModeRejected,
     dry_run,
     storable_filename,
     submit_import,
@@ -50,6 +51,9 @@ _FILE_ERROR_STATUS = {
     "order_too_large": 422,
 }
 PUBLISH_RETRY_AFTER_SECONDS = 30
+LISTED_WARNINGS = 20  # per import in the list of imports; GET /v1/imports/{id} lists every one
+# Final outcomes of the rows a user has to fix and upload again (the others are stored, or still on their way).
+FAILED_OUTCOMES = frozenset({"invalid", "held_back", "not_published", "rejected", "dead_lettered"})
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -75,11 +79,12 @@ class ImportAccepted(BaseModel):
     invalid_rows: int
     orders: int
     orders_held_back: int
-    warnings: int
+    warnings: int  # as many as GET status_url lists in `warnings`
     first_errors: list[RowIssueOut]
     state_label: str = Field(description="`state` in the request's language.")
     status_url: str
     result_url: str
+    failed_url: str
 
 
 class PlannedOrderOut(BaseModel):
@@ -122,6 +127,8 @@ class ImportStatus(BaseModel):
     rejected: int  # received but not applied as sent (why: in the result workbook)
     dead_lettered: int
     first_errors: list[RowIssueOut]
+    warnings: list[RowIssueOut]  # every warning (the list of imports shows the first LISTED_WARNINGS)
+    warning_count: int
     failure: str | None
     created_at: datetime
     completed_at: datetime | None
@@ -129,6 +136,8 @@ class ImportStatus(BaseModel):
     outcomes: list[OutcomeCount] = Field(
         description="The order counters above with their labels in the request's language (codes unchanged)."
     )
+    result_url: str
+    failed_url: str  # only the rows to fix, in the template's columns, ready to upload again
 
 
 class ImportList(BaseModel):
@@ -178,6 +187,8 @@ async def post_import(
             body = await run_in(UPLOADS, _dry_run_json, report, lang)  # thousands of planned orders: off the loop
             return Response(body, status_code=202, media_type="application/json")
         receipt = await submit_import(pool, publish, upload, options)
+    except StrictModeRejected as exc:
+        raise _strict_refusal(exc, lang) from exc
     except ImportFileError as exc:
         raise file_refused(exc, lang) from exc
     except PublishingFailed as exc:
@@ -213,6 +224,7 @@ def accepted_out(receipt: ImportReceipt, lang: Lang) -> ImportAccepted:
         state_label=state_label(receipt.state, lang),
         status_url=base,
         result_url=f"{base}/result.xlsx",
+        failed_url=f"{base}/failed.xlsx",
     )
 
 
@@ -235,6 +247,16 @@ def dry_run_out(report: Any, lang: Lang) -> DryRunOut:
 
 def _dry_run_json(report: Any, lang: Lang) -> bytes:
     return dry_run_out(report, lang).model_dump_json().encode()
+
+
+def _strict_refusal(exc: StrictModeRejected, lang: Lang) -> ApiProblem:
+    """422 with every row error; the refused import is recorded as failed (not in a dry run): where to find it."""
+    detail = file_message(exc.code, exc.message, lang)
+    if exc.import_id is not None:
+        base = f"/v1/imports/{exc.import_id}"
+        detail += f" Import {exc.import_id} is recorded as failed: {base}/result.xlsx, {base}/failed.xlsx."
+    errors = [issue_out(e, lang) for e in exc.errors] if exc.errors else exc.errors
+    return ApiProblem(422, "Import file rejected", detail, exc.code, errors=errors, import_id=exc.import_id)
 
 
 def _publishing_failed(exc: PublishingFailed) -> Response:
@@ -272,7 +294,7 @@ async def list_imports(tenant: ImportOrReadTenant, pool: Pool, lang: RequestLang
     limit = max(1, min(limit, 200))
     async with pool.acquire() as conn:
         rows = await import_jobs.list_imports(conn, tenant.id, limit)
-    return ImportList(items=[_status(r, lang) for r in rows])
+    return ImportList(items=[_status(r, lang, LISTED_WARNINGS) for r in rows])
 
 
 @router.get(
@@ -303,30 +325,51 @@ async def get_import(import_id: UUID, tenant: ImportOrReadTenant, pool: Pool, la
     "/{import_id}/result.xlsx",
     response_class=Response,
     responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 404, 422, 503)},
-    summary="Every uploaded row with its final outcome and messages, in the request's language",
+    summary="Every uploaded row with its final outcome, errors and warnings, in the request's language",
 )
 async def result_workbook(import_id: UUID, tenant: ImportOrReadTenant, pool: Pool, lang: RequestLang) -> Response:
-    from services.ingest.adapters.spreadsheets import build_result_workbook
+    return await _workbook(import_id, tenant.id, pool, "result", _build_result, lang)
 
+
+@router.get(
+    "/{import_id}/failed.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 404, 422, 503)},
+    summary="Only the rows to fix (invalid, held back, not published, rejected, dead-lettered), ready to upload again",
+)
+async def failed_workbook(import_id: UUID, tenant: ImportOrReadTenant, pool: Pool, lang: RequestLang) -> Response:
+    return await _workbook(import_id, tenant.id, pool, "failed", _build_failed, lang)
+
+
+async def _workbook(
+    import_id: UUID,
+    tenant_id: UUID,
+    pool: Any,
+    kind: str,
+    build: Callable[[list[str], list[Any], Lang], bytes],
+    lang: Lang,
+) -> Response:
+    """An import's workbook built from its recorded rows on a download thread, cached once the import is final."""
     async with pool.acquire() as conn:
-        job = await import_jobs.get_import(conn, tenant.id, import_id)
+        job = await import_jobs.get_import(conn, tenant_id, import_id)
         if job is None:
             raise ApiProblem(404, "Not Found", f"no import {import_id}", "import_not_found")
-        key = _result_key(job, lang)
+        key = _result_key(kind, job, lang)
         content = WORKBOOKS.cached(key)
         if content is None:
-            rows = await import_jobs.row_outcomes(conn, tenant.id, import_id)
+            rows = await import_jobs.row_outcomes(conn, tenant_id, import_id)
     if content is None:
-        content = await WORKBOOKS.get(key, _build_result, build_result_workbook, list(job["header"]), rows, lang)
-    headers = {"Content-Disposition": f'attachment; filename="import-{import_id}-result.xlsx"'}
+        content = await WORKBOOKS.get(key, build, list(job["header"]), rows, lang)
+    headers = {"Content-Disposition": f'attachment; filename="import-{import_id}-{kind}.xlsx"'}
     return Response(content, media_type=XLSX, headers=headers)
 
 
-def _result_key(job: dict[str, Any], lang: Lang) -> tuple[Any, ...] | None:
+def _result_key(kind: str, job: dict[str, Any], lang: Lang) -> tuple[Any, ...] | None:
     """A finished import's result changes only with its state and counters; an unfinished one is not cached."""
     if job["completed_at"] is None:
         return None
     return (
+        kind,
         job["tenant_id"],
         job["id"],
         job["state"],
@@ -338,22 +381,42 @@ def _result_key(job: dict[str, Any], lang: Lang) -> tuple[Any, ...] | None:
     )
 
 
-def _build_result(build: Any, header: list[str], rows: Sequence[import_jobs.RowOutcome], lang: Lang) -> bytes:
+def _build_result(header: list[str], rows: Sequence[import_jobs.RowOutcome], lang: Lang) -> bytes:
+    from services.ingest.adapters.spreadsheets import build_result_workbook
+
     sheet_rows = [SheetRow(r.row_no, tuple(r.cells)) for r in rows]
-    outcomes = {r.row_no: (outcome_label(r.outcome, lang), _row_messages(r, lang)) for r in rows}
-    content: bytes = build((header, sheet_rows), outcomes, lang)
-    return content
+    outcomes = {r.row_no: (outcome_label(r.outcome, lang), _errors(r, lang), _warnings(r, lang)) for r in rows}
+    return build_result_workbook((header, sheet_rows), outcomes, lang)
 
 
-def _row_messages(row: import_jobs.RowOutcome, lang: Lang) -> str:
-    """A row's issues (`column: message`) and its order's outcome detail, in `lang`."""
-    if lang is Lang.ZH:  # a Chinese message names its row and column itself
-        texts = [str(issue_out(i, lang)["message"]) for i in row.issues]
-    else:
-        texts = [f"{i.get('column') or 'row'}: {i.get('message')}" for i in row.issues]
-    texts += [row.legacy_issues] if row.legacy_issues else []
-    texts += [outcome_detail(row.detail, lang)] if row.detail else []
-    return ("；" if lang is Lang.ZH else "; ").join(texts)
+def _build_failed(header: list[str], rows: Sequence[import_jobs.RowOutcome], lang: Lang) -> bytes:
+    from services.ingest.adapters.spreadsheets import FailedRow, build_failed_workbook
+
+    failed = [FailedRow(r.cells, _errors(r, lang), r.error_columns) for r in rows if r.outcome in FAILED_OUTCOMES]
+    return build_failed_workbook(header, failed, lang)
+
+
+def _texts(found: Sequence[dict[str, Any]], lang: Lang) -> list[str]:
+    """Issues as a cell shows them: `column: message` in English; a Chinese message names its column itself."""
+    if lang is Lang.ZH:
+        return [str(issue_out(i, lang)["message"]) for i in found]
+    return [f"{i.get('column') or 'row'}: {i.get('message')}" for i in found]
+
+
+def _joined(texts: Sequence[str], lang: Lang) -> str:
+    return ("；" if lang is Lang.ZH else "; ").join(t for t in texts if t)
+
+
+def _errors(row: import_jobs.RowOutcome, lang: Lang) -> str:
+    """A row's own errors, then the consumer's detail of a rejected or dead-lettered order, in `lang`."""
+    detail = [outcome_detail(row.detail, lang)] if row.detail and row.outcome in ("rejected", "dead_lettered") else []
+    return _joined([*_texts(row.issues, lang), row.legacy_issues, *detail], lang)
+
+
+def _warnings(row: import_jobs.RowOutcome, lang: Lang) -> str:
+    """A row's warnings, then why a stale status was not applied, in `lang`."""
+    detail = [outcome_detail(row.detail, lang)] if row.detail and row.outcome == "stale_status" else []
+    return _joined([*_texts(row.warnings, lang), *detail], lang)
 
 
 def _attachment(name: str, ascii_name: str) -> str:
@@ -364,8 +427,9 @@ def _attachment(name: str, ascii_name: str) -> str:
 _COUNTED = ("created", "updated", "unchanged", "stale_status", "rejected", "dead_lettered")
 
 
-def _status(job: dict[str, Any], lang: Lang) -> ImportStatus:
+def _status(job: dict[str, Any], lang: Lang, listed_warnings: int | None = None) -> ImportStatus:
     counts = {code: job[code] for code in _COUNTED} | {"held_back": job["orders_held_back"]}
+    base = f"/v1/imports/{job['id']}"
     return ImportStatus(
         import_id=job["id"],
         filename=job["filename"],
@@ -386,9 +450,13 @@ def _status(job: dict[str, Any], lang: Lang) -> ImportStatus:
         rejected=job["rejected"],
         dead_lettered=job["dead_lettered"],
         first_errors=_issues_out(job["first_errors"], lang),
+        warnings=_issues_out(job["warnings"][:listed_warnings], lang),
+        warning_count=len(job["warnings"]),
         failure=job["failure"],
         created_at=job["created_at"],
         completed_at=job["completed_at"],
         state_label=state_label(job["state"], lang),
         outcomes=[OutcomeCount(code=c, label=outcome_label(c, lang), count=n) for c, n in counts.items()],
+        result_url=f"{base}/result.xlsx",
+        failed_url=f"{base}/failed.xlsx",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +26,7 @@ class Problem(BaseModel):
     detail: str | None = None
     code: str | None = None
     errors: list[dict[str, Any]] | None = None
+    import_id: UUID | None = None  # the import a refusal recorded (strict mode), to read and download
 
 
 class ApiProblem(Exception):
@@ -38,6 +40,7 @@ class ApiProblem(Exception):
         code: str | None = None,
         errors: list[dict[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
+        import_id: UUID | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.headers = headers
@@ -48,13 +51,13 @@ class ApiProblem(Exception):
             detail=detail,
             code=code,
             errors=errors,
+            import_id=import_id,
         )
 
 
 def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        problem.model_dump(exclude_none=True), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers
-    )
+    body = problem.model_dump(mode="json", exclude_none=True)
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
