@@ -26,6 +26,7 @@ MISSING_KEY = "missing_key"
 KEY_MISMATCH = "key_mismatch"
 UNKNOWN_TENANT = "unknown_tenant"
 IMPORT_OF_ANOTHER_TENANT = "import_of_another_tenant"
+ERASED_CUSTOMER = "erased_customer"  # the buyer gives an identifier erased on request (PIPL)
 PROCESSING_ERROR = "processing_error"  # genuine infrastructure faults only: never a value problem
 
 

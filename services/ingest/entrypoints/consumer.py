@@ -217,10 +217,10 @@ class DeadLetters:
             record = by_ref[item.ref]
             log.warning("dead-lettering %s/%s: %s %s", record.partition, record.offset, item.reason, item.message)
             headers = dead_letter_headers(record, item)
+            # an erased customer's data must not come back through the dead letter either
+            value = b"" if item.reason == errors.ERASED_CUSTOMER else record.value or b""
             pending.append(
-                await self.broker.publish(
-                    record.value or b"", self.topic, key=record.key, headers=headers, no_confirm=True
-                )
+                await self.broker.publish(value, self.topic, key=record.key, headers=headers, no_confirm=True)
             )
         await asyncio.gather(*[p for p in pending if p is not None])
 

@@ -143,7 +143,7 @@ async def order_list(request: Request, tenant: SignedIn) -> Response:
 @router.get("/orders/{order_no:path}")
 async def order_page(request: Request, tenant: SignedIn, order_no: str) -> Response:
     try:
-        order = await orders_api.get_order(tenant=tenant, pool=request.app.state.pool, order_no=order_no)
+        order = await orders_api.get_order(tenant=tenant, pool=request.app.state.pool, order_no=order_no, mask=False)
     except ApiProblem as exc:
         raise PageNotFound() from exc
     return render(request, "order.html", order=order)
@@ -157,7 +157,7 @@ async def customer_lookup(request: Request, tenant: SignedIn) -> Response:
     customer, problem = None, None
     if value:
         try:
-            customer = await customers_api.find_customer(tenant=tenant, pool=request.app.state.pool, **{by: value})
+            customer = await customers_api.find_customer(tenant, request.app.state.pool, False, **{by: value})
         except ApiProblem as exc:
             problem = "customers.none" if exc.problem.status == 404 else exc.problem.detail
     return render(
@@ -168,7 +168,7 @@ async def customer_lookup(request: Request, tenant: SignedIn) -> Response:
 @router.get("/customers/{customer_id}")
 async def customer_page(request: Request, tenant: SignedIn, customer_id: str) -> Response:
     try:
-        customer = await customers_api.get_customer(UUID(customer_id), tenant=tenant, pool=request.app.state.pool)
+        customer = await customers_api.get_customer(UUID(customer_id), tenant, request.app.state.pool, False)
     except (ValueError, ApiProblem) as exc:
         raise PageNotFound() from exc
     return render(

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from services.ingest.adapters import import_jobs
 from services.ingest.entrypoints import console
-from services.ingest.entrypoints.http import customers, health, imports, orders, problems
+from services.ingest.entrypoints.http import admin, customers, health, imports, orders, problems
 from services.ingest.entrypoints.http.dependencies import tenant_of_request
 from services.ingest.entrypoints.http.limits import (
     BodyDeadline,
@@ -68,6 +68,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     app.include_router(imports.router)
     app.include_router(orders.router)
     app.include_router(customers.router)
+    app.include_router(admin.router)
     health.install(app, settings)  # request metrics middleware + /healthz, /readyz, /metrics
     console.install(app)  # the operator console at /console, and /docs from local assets
     return app

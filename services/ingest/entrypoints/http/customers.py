@@ -11,6 +11,7 @@ from services.ingest.adapters import queries
 from services.ingest.adapters.queries import OrderFilter
 from services.ingest.domain.validation import Invalid, normalise_mobile, parse_mobile
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
+from services.ingest.entrypoints.http.masking import MaskMobiles, masked_customer
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 from services.ingest.entrypoints.http.schemas import CustomerOut, OrderSummary
 
@@ -26,10 +27,10 @@ Identifier = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"
     responses=problem_responses(401, 404, 422),
     summary="A customer by id: identifiers, persona and the latest 10 orders",
 )
-async def get_customer(customer_id: UUID, tenant: CurrentTenant, pool: Pool) -> CustomerOut:
+async def get_customer(customer_id: UUID, tenant: CurrentTenant, pool: Pool, mask: MaskMobiles) -> CustomerOut:
     async with pool.acquire() as conn:
         found = await queries.get_customer(conn, tenant.id, customer_id)
-        return await _with_orders(conn, tenant.id, found, f"no customer {customer_id}")
+        return masked_customer(await _with_orders(conn, tenant.id, found, f"no customer {customer_id}"), mask)
 
 
 @router.get(
@@ -41,6 +42,7 @@ async def get_customer(customer_id: UUID, tenant: CurrentTenant, pool: Pool) -> 
 async def find_customer(
     tenant: CurrentTenant,
     pool: Pool,
+    mask: MaskMobiles,
     mobile: Identifier = None,
     unionid: Identifier = None,
     sobot_customer_id: Identifier = None,
@@ -53,7 +55,8 @@ async def find_customer(
     value = _normalised(identifier, value)
     async with pool.acquire() as conn:
         found = await queries.find_customer(conn, tenant.id, identifier, value)
-        return await _with_orders(conn, tenant.id, found, f"no customer with this {identifier}")
+        found_out = await _with_orders(conn, tenant.id, found, f"no customer with this {identifier}")
+    return masked_customer(found_out, mask)
 
 
 def _normalised(identifier: str, value: str) -> str:

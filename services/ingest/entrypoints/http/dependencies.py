@@ -47,3 +47,4 @@ async def tenant(request: Request, _: Annotated[str | None, Security(_api_key)])
 
 CurrentTenant = Annotated[Tenant, Depends(tenant)]
 Pool = Annotated[Any, Depends(pool)]
+AdminTenant = CurrentTenant  # replaced by the push branch's scope check

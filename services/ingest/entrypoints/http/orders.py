@@ -19,6 +19,7 @@ from services.ingest.adapters.queries import OrderFilter, Position
 from services.ingest.domain.bounds import unstorable_char
 from services.ingest.domain.template import SOURCE_INDEX, STATUS_INDEX, label_key
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
+from services.ingest.entrypoints.http.masking import MaskMobiles, masked_order
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 from services.ingest.entrypoints.http.schemas import OrderDetail, OrderPage, OrderSummary
 from services.rules_bridge.contracts.order_events_v1 import TOPIC as ORDER_EVENTS
@@ -136,13 +137,16 @@ def _vocabulary(index: Mapping[str, E], name: str, text: str) -> E:
     summary="One order: lines, customer, matched identifier, status history and emitted events",
 )
 async def get_order(
-    tenant: CurrentTenant, pool: Pool, order_no: Annotated[str, Path(min_length=1, max_length=64, pattern=NO_NUL)]
+    tenant: CurrentTenant,
+    pool: Pool,
+    order_no: Annotated[str, Path(min_length=1, max_length=64, pattern=NO_NUL)],
+    mask: MaskMobiles,
 ) -> OrderDetail:
     async with pool.acquire() as conn:
         found = await queries.get_order(conn, tenant.id, order_no, ORDER_EVENTS.name)
     if found is None:
         raise ApiProblem(404, "Not Found", f"no order {order_no!r}", "order_not_found")
-    return OrderDetail.model_validate(_with_line_count(found))
+    return masked_order(OrderDetail.model_validate(_with_line_count(found)), mask)
 
 
 def _with_line_count(order: dict[str, Any]) -> dict[str, Any]:
