@@ -13,13 +13,14 @@ from faststream.kafka import KafkaBroker
 
 from services.ingest.application.ingestion import IngestOptions
 from services.ingest.application.lifecycle import sweep_forever
-from services.ingest.contracts.orders_ingest_v1 import DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
+from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database
-from services.platform.observability import Metrics, kafka_check, postgres_check, serve_ops
+from services.platform.lag import LagMonitor
+from services.platform.observability import Metrics, Process, kafka_check, postgres_check, serve_ops
 from services.platform.topics import ensure_topics
 from services.rules_bridge.outbox import emit_events
 
@@ -51,6 +52,12 @@ async def ensure_ingest_topics(settings: IngestSettings) -> None:
     await ensure_topics(settings.kafka_bootstrap_servers, specs, settings.topic_partitions, settings.topic_replication)
 
 
+def group_lag_monitor(settings: IngestSettings) -> LagMonitor:
+    """The consumer group's lag on orders.ingest.v1 as the broker sees it, read every `consumer_lag_interval_s`."""
+    group, topic = settings.topic(CONSUMER_GROUP), settings.topic(TOPIC.name)
+    return LagMonitor(settings.kafka_bootstrap_servers, group, topic, settings.consumer_lag_interval_s)
+
+
 def create_app() -> FastAPI:
     """uvicorn factory: `uvicorn --factory services.ingest.main:create_app`."""
     from services.ingest.entrypoints.http.app import create_app as build
@@ -63,11 +70,13 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     await ensure_ingest_topics(settings)
     pool = await open_database(settings.database_url, max_size=4)
     broker = producer_broker(settings)
-    metrics = Metrics()
+    metrics = Metrics(process=Process.CONSUME)
     ingestor = BatchIngestor(
         pool, emit_events, ingest_options(settings), metrics, max_retries=settings.consumer_max_retries
     )
-    metrics.track_consumer_lag(lambda: dict(ingestor.lags))
+    lag = group_lag_monitor(settings)
+    metrics.track_group_lag(lambda: (dict(lag.lag), lag.age_s()))
+    lag_reader = asyncio.create_task(lag.run(stop))
     subscribe(broker, settings, ingestor)
     checks = {"postgres": postgres_check(lambda: pool), "kafka": kafka_check(settings.kafka_bootstrap_servers)}
     ops = asyncio.create_task(serve_ops(settings.ops_host, settings.consumer_ops_port, checks, metrics, stop))
@@ -80,5 +89,6 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     finally:
         await broker.stop()
         await sweep
+        await lag_reader
         await pool.close()
         await ops

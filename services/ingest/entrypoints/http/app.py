@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,9 +43,21 @@ def create_app(settings: IngestSettings) -> FastAPI:
         # What exists now lives as long as the process: out of the collector's scans, so a collection that an
         # upload's parse triggers on its worker thread (holding the GIL, so the event loop too) stays short.
         gc.freeze()
+        stop = asyncio.Event()
+        counting = asyncio.create_task(
+            health.count_imports(
+                app.state.pool,
+                app.state.metrics,
+                settings.import_stuck_after_s,
+                settings.import_states_interval_s,
+                stop,
+            )
+        )
         try:
             yield
         finally:
+            stop.set()
+            await counting
             await app.state.broker.stop()
             await app.state.pool.close()
 
