@@ -46,7 +46,10 @@ class Scan:
     complete: bool
 
 
-async def read_letters(bootstrap: str, topic: str, limit: int, within: float = READ_WITHIN_S) -> Scan:
+async def read_letters(
+    bootstrap: str, topic: str, limit: int, within: float = READ_WITHIN_S, *, newest: bool = False
+) -> Scan:
+    """See the module; `newest`: start each partition `limit` records before its end instead (the latest ones)."""
     assigned = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
     if not assigned:  # a topic not created yet holds no letter
         return Scan([], True)
@@ -61,6 +64,9 @@ async def read_letters(bootstrap: str, topic: str, limit: int, within: float = R
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
         ends = await consumer.end_offsets(assigned)
+        if newest:
+            for tp in assigned:
+                consumer.seek(tp, max(await consumer.position(tp), ends[tp] - limit))
         return await _read_until(consumer, ends, limit, time.monotonic() + within)
     finally:
         await consumer.stop()

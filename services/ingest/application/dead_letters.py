@@ -13,12 +13,14 @@ Guarantees of `replay`:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta, tzinfo
 from typing import Any
+from uuid import UUID
 
 from services.ingest.adapters import dead_letter_topic
 from services.ingest.adapters.dead_letter_topic import Scan
 from services.ingest.contracts.orders_ingest_v1 import DLQ_TOPIC, TOPIC
-from services.ingest.domain.dead_letters import DeadLetter, LetterFilter, counts_by_reason, select
+from services.ingest.domain.dead_letters import DeadLetter, LetterFilter, by_day, counts_by_reason, select
 from services.platform.settings import ConnectionSettings
 
 DEFAULT_LIMIT = 1000  # letters scanned per call
@@ -79,6 +81,27 @@ async def replay(
 
 def _where(letter: DeadLetter) -> tuple[int, int]:
     return letter.partition, letter.offset
+
+
+@dataclass(frozen=True)
+class Daily:
+    """A tenant's latest dead letters by reason and day (the console's pipeline page)."""
+
+    days: list[date]
+    series: dict[str, list[int]]
+    scanned: int
+    complete: bool
+
+
+async def daily_letters(
+    settings: ConnectionSettings, tenant_id: UUID, today: date, zone: tzinfo, days: int = 14, limit: int = 1000
+) -> Daily:
+    """The tenant's letters among the latest `limit` of each partition, counted per reason and day over `days`."""
+    topic = settings.topic(DLQ_TOPIC.name)
+    scan = await dead_letter_topic.read_letters(settings.kafka_bootstrap_servers, topic, limit, newest=True)
+    window = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    mine = select(scan.letters, LetterFilter(tenant_id=tenant_id))
+    return Daily(window, by_day(mine, window, zone), len(scan.letters), scan.complete)
 
 
 def describe(letter: DeadLetter, replayed: bool) -> dict[str, Any]:

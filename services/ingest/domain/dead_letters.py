@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from uuid import UUID
 
 Headers = tuple[tuple[str, bytes], ...]
@@ -96,3 +96,14 @@ def counts_by_reason(letters: Sequence[DeadLetter]) -> dict[str, int]:
     """Reason code -> letters, most frequent first (ties by code)."""
     counts = Counter(letter.reason for letter in letters)
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def by_day(letters: Sequence[DeadLetter], days: Sequence[date], zone: tzinfo) -> dict[str, list[int]]:
+    """Reason -> letters per day of `days` (in `zone`), most frequent reason first; letters on other days ignored."""
+    index = {day: i for i, day in enumerate(days)}
+    series: dict[str, list[int]] = {}
+    for letter in letters:
+        i = index.get(letter.timestamp.astimezone(zone).date())
+        if i is not None:
+            series.setdefault(letter.reason, [0] * len(days))[i] += 1
+    return dict(sorted(series.items(), key=lambda item: (-sum(item[1]), item[0])))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -12,6 +12,7 @@ from services.ingest.domain.dead_letters import (
     DEAD_LETTER_HEADERS,
     DeadLetter,
     LetterFilter,
+    by_day,
     counts_by_reason,
     select,
     tenant_of_key,
@@ -75,3 +76,11 @@ def test_personal_cells_are_found_by_header_in_either_language() -> None:
 )
 def test_mobiles_are_masked_to_their_first_three_and_last_four(mobile: str | None, masked: str | None) -> None:
     assert mask_mobile(mobile) == masked
+
+
+def test_letters_are_counted_by_reason_and_day_in_the_zone_given() -> None:
+    shanghai = timezone(timedelta(hours=8))
+    days = [date(2026, 12, 1), date(2026, 12, 2)]
+    late = DeadLetter(0, 9, datetime(2026, 12, 1, 17, 0, tzinfo=UTC), None, None, (("x-reason-code", b"b"),))
+    letters = [letter(minutes=0), letter(minutes=1), late, letter(minutes=60 * 24 * 5)]  # the last: outside
+    assert by_day(letters, days, shanghai) == {"ambiguous_sku": [2, 0], "b": [0, 1]}  # 17:00 UTC is the 2nd there
