@@ -50,6 +50,10 @@ class PermanentStorage(StorageError):
     """Retrying the same batch as is will fail again."""
 
 
+class BrokerUnavailable(Exception):
+    """Kafka did not answer (or refused) an operator's request (dead-letter listing or replay): retry later."""
+
+
 def backoff_delay(attempt: int, *, base: float = 0.2, cap: float = 10.0) -> float:
     """Exponential backoff with jitter: ~0.2 s, 0.4 s, ... up to `cap`."""
     jitter = int.from_bytes(os.urandom(1), "big") / 255

@@ -8,16 +8,19 @@ producer (acks=all) with each letter's key, so one order's records stay on one p
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from services.ingest.contracts.orders_ingest_v1 import DEAD_LETTER_BYTES
 from services.ingest.domain.dead_letters import DeadLetter
+from services.ingest.errors import BrokerUnavailable
 from services.platform.topics import partitions_of
 
 READ_WITHIN_S = 20.0
@@ -36,6 +39,15 @@ REPLAYED_ALREADY = """
 SELECT dlq_partition, dlq_offset FROM dead_letter_replays
 WHERE dlq_topic = $1 AND (dlq_partition, dlq_offset) IN (SELECT * FROM unnest($2::int[], $3::bigint[]))
 """
+
+
+@contextlib.asynccontextmanager
+async def broker_errors() -> AsyncIterator[None]:
+    """Re-raise the client's errors of the block (broker unreachable, timeouts, refusals) as `BrokerUnavailable`."""
+    try:
+        yield
+    except (TimeoutError, KafkaError, OSError) as exc:
+        raise BrokerUnavailable(f"{type(exc).__name__}: {exc}"[:300]) from exc
 
 
 @dataclass(frozen=True)

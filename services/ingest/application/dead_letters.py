@@ -6,6 +6,8 @@ Guarantees of `replay`:
   once serialise on the letters' rows; the second finds them recorded). A process that dies between the
   acknowledgement and the commit leaves the letters unrecorded: a later replay sends them again, which the
   consumer's idempotent ingestion absorbs (the same order content changes nothing).
+- A broker that does not answer raises `errors.BrokerUnavailable` (nothing recorded, maybe some letters sent:
+  the next replay sends them again, which the idempotent ingestion absorbs).
 - The records go to `orders.ingest.v1` with their original key, value and headers (not the dead-letter ones):
   the consumer decides them again like any record, so a cause not fixed dead-letters them again.
 """
@@ -47,7 +49,8 @@ class Replay:
 async def list_letters(settings: ConnectionSettings, pool: Any, where: LetterFilter, limit: int) -> Listing:
     """The letters matching `where` among the first `limit` of the dead-letter topic, with their counts by reason."""
     topic = settings.topic(DLQ_TOPIC.name)
-    scan: Scan = await dead_letter_topic.read_letters(settings.kafka_bootstrap_servers, topic, limit)
+    async with dead_letter_topic.broker_errors():
+        scan: Scan = await dead_letter_topic.read_letters(settings.kafka_bootstrap_servers, topic, limit)
     letters = select(scan.letters, where)
     async with pool.acquire() as conn:
         replayed = await dead_letter_topic.replayed_already(conn, topic, letters)
@@ -71,7 +74,7 @@ async def replay(
     if dry_run or not due:
         return Replay(listing, due, skipped, dry_run)
     topic = settings.topic(DLQ_TOPIC.name)
-    async with pool.acquire() as conn, conn.transaction():
+    async with dead_letter_topic.broker_errors(), pool.acquire() as conn, conn.transaction():
         claimed = [x for x in due if await dead_letter_topic.record_replay(conn, topic, x, by, force)]
         await dead_letter_topic.republish(settings.kafka_bootstrap_servers, settings.topic(TOPIC.name), claimed)
     sent = {_where(x) for x in claimed}

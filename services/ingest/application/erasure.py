@@ -1,7 +1,7 @@
 """Erasing a customer's personal data on request (PIPL), and refusing records that would bring it back.
 
-Guarantees of `erase_customer` (one transaction on the caller's connection; the customer and its orders are locked
-first, so a consumer batch touching them waits or goes first, never half):
+Guarantees of `erase_customer` (one transaction; the customer's orders and then the customer are locked first, in
+the consumer's order, so a consumer batch touching them waits or goes first, never half):
 - The customer's identifiers and nickname, its orders' buyer, receiver and remark, the personal cells and issues
   of the uploaded rows of those orders, and its identity conflicts are gone; amounts, lines, statuses, times and
   stores stay, as does the persona arithmetic (counts, sums, stage).
@@ -18,6 +18,7 @@ letter (see `entrypoints.consumer.DeadLetters`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any
 from uuid import UUID
 
 from services.ingest.adapters import erasure_store
+from services.ingest.adapters.storage import storage_errors
 from services.ingest.domain.erasure import (
     ERASED,
     REMEMBERED,
@@ -34,11 +36,13 @@ from services.ingest.domain.erasure import (
     personal_positions,
     redact,
 )
+from services.ingest.errors import StorageUnavailable, TransientStorage, backoff_delay
 from services.rules_bridge.contracts import customer_updated_v1
 from services.rules_bridge.domain.events import customer_erased
 from services.rules_bridge.outbox import enqueue
 
 Conn = Any
+CONFLICT_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,29 @@ class Erased:
     orders: int
 
 
-async def erase_customer(conn: Conn, tenant_id: UUID, customer_id: UUID, *, by: str) -> Erased | None:
-    """Erase the customer (see the module's guarantees); None when the tenant has no such customer."""
+async def erase_customer(pool: Any, tenant_id: UUID, customer_id: UUID, *, by: str) -> Erased | None:
+    """Erase the customer (see the module's guarantees); None when the tenant has no such customer. A conflict with
+    a concurrent writer (deadlock, serialization) is retried a few times; driver errors leave as `StorageError`."""
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            async with storage_errors(), pool.acquire() as conn:
+                return await _erase(conn, tenant_id, customer_id, by)
+        except StorageUnavailable:
+            raise
+        except TransientStorage:
+            if attempt == CONFLICT_RETRIES:
+                raise
+            await asyncio.sleep(backoff_delay(attempt))
+    raise AssertionError("unreachable")
+
+
+async def _erase(conn: Conn, tenant_id: UUID, customer_id: UUID, by: str) -> Erased | None:
     async with conn.transaction():
+        # the consumer's lock order: orders (by order no.), then customers
+        order_nos = await erasure_store.lock_orders(conn, tenant_id, customer_id)
         identifiers = await erasure_store.lock_customer(conn, tenant_id, customer_id)
         if identifiers is None:
             return None
-        order_nos = await erasure_store.lock_orders(conn, tenant_id, customer_id)
         held = {kind: value for kind in ERASED if (value := identifiers.get(kind))}
         await erasure_store.erase_rows(conn, tenant_id, customer_id, order_nos, list(held.values()))
         await _redact_uploads(conn, tenant_id, order_nos)

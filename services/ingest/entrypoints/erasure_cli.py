@@ -28,8 +28,8 @@ async def run_customers(pool: Any, args: argparse.Namespace) -> int:
                 return 1
             print(f"tenant {tenant_id}: API callers receive {'masked' if args.state == 'on' else 'full'} mobiles")
             return 0
-        by = args.by or f"cli:{getpass.getuser()}"
-        done = await erasure.erase_customer(conn, tenant_id, customer_id, by=by)
+    by = args.by or f"cli:{getpass.getuser()}"
+    done = await erasure.erase_customer(pool, tenant_id, customer_id, by=by)
     if done is None:
         print(f"orderinfo customers erase: tenant {tenant_id} has no customer {customer_id}")
         return 1

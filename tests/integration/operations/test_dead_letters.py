@@ -192,3 +192,21 @@ def test_the_cli_lists_letters_as_json(connection_settings: ConnectionSettings) 
         [*command, "replay", "--dry-run", "--since", "yesterday"], env=env, capture_output=True, text=True, timeout=60
     )
     assert dry.returncode == 2 and "--since: 'yesterday' is not an ISO 8601 time" in dry.stdout
+
+
+async def test_a_broker_that_does_not_answer_is_a_503_not_a_500(
+    connection_settings: ConnectionSettings, pool: asyncpg.Pool
+) -> None:
+    settings = fresh_settings(connection_settings, kafka_bootstrap_servers="127.0.0.1:1")  # nothing listens there
+    async with pool.acquire() as conn:
+        _, key = await create_tenant(conn, "no broker")
+    app = create_app(settings)
+    app.state.pool = pool
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api", headers={"X-API-Key": key}) as api:
+        for answer in (
+            await api.get("/v1/admin/dead-letters"),
+            await api.post("/v1/admin/dead-letters:replay", json={}),
+        ):
+            assert answer.status_code == 503 and answer.json()["code"] == "broker_unavailable", answer.text
+            assert answer.headers["retry-after"] == "5"
