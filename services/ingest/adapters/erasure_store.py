@@ -64,8 +64,9 @@ RETURNING erased_at
 """
 
 ERASED_AMONG = """
-SELECT tenant_id, kind, digest FROM erased_identifiers
-WHERE (tenant_id, kind, digest) IN (SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[]))
+SELECT e.tenant_id, e.kind, e.digest
+FROM unnest($1::uuid[], $2::text[], $3::bytea[]) AS u (tenant_id, kind, digest)
+JOIN erased_identifiers e ON e.tenant_id = u.tenant_id AND e.kind = u.kind AND e.digest = u.digest
 """
 
 SET_MASK_MOBILES = """
