@@ -61,7 +61,8 @@ class Scan:
 async def read_letters(
     bootstrap: str, topic: str, limit: int, within: float = READ_WITHIN_S, *, newest: bool = False
 ) -> Scan:
-    """See the module; `newest`: start each partition `limit` records before its end instead (the latest ones)."""
+    """See the module; `newest`: the latest `limit` records of each partition instead (each read from `limit`
+    records before its end)."""
     assigned = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
     if not assigned:  # a topic not created yet holds no letter
         return Scan([], True)
@@ -76,10 +77,11 @@ async def read_letters(
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
         ends = await consumer.end_offsets(assigned)
-        if newest:
+        if newest:  # `limit` per partition
             for tp in assigned:
                 consumer.seek(tp, max(await consumer.position(tp), ends[tp] - limit))
-        return await _read_until(consumer, ends, limit, time.monotonic() + within)
+        cap = limit * len(assigned) if newest else limit
+        return await _read_until(consumer, ends, cap, time.monotonic() + within)
     finally:
         await consumer.stop()
 
@@ -92,7 +94,7 @@ async def _read_until(consumer: Any, ends: dict[TopicPartition, int], limit: int
         for tp, records in batches.items():
             letters += [_letter(r) for r in records if r.offset < ends[tp]]
         open_ = {tp for tp in open_ if await consumer.position(tp) < ends[tp]}
-    return Scan(letters[:limit], not open_)
+    return Scan(letters[:limit], not open_ and len(letters) <= limit)
 
 
 def _letter(record: Any) -> DeadLetter:

@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 
+from services.ingest.adapters import dead_letter_topic
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.application import dead_letters
 from services.ingest.contracts.orders_ingest_v1 import DLQ_TOPIC, TOPIC, message_key
@@ -161,7 +162,7 @@ async def test_reads_are_bounded_and_return_at_once_when_there_is_nothing(
     await ensure_ingest_topics(settings)
     empty = await letters(settings, pool, LetterFilter())
     assert missing.letters == empty.letters == [] and missing.complete and empty.complete
-    assert time.monotonic() - started[1] < dead_letters.dead_letter_topic.READ_WITHIN_S  # no wait for the deadline
+    assert time.monotonic() - started[1] < dead_letter_topic.READ_WITHIN_S  # no wait for the deadline
     tenant = uuid.uuid4()
     for n in range(5):
         await put_letter(settings, tenant, f"O{n}", "ambiguous_sku")
@@ -169,6 +170,12 @@ async def test_reads_are_bounded_and_return_at_once_when_there_is_nothing(
     assert some.scanned == 2 and not some.complete
     every = await dead_letters.list_letters(settings, pool, LetterFilter(), 50)
     assert every.scanned == 5 and every.complete
+    topic = settings.topic(DLQ_TOPIC.name)
+    latest = await dead_letter_topic.read_letters(settings.kafka_bootstrap_servers, topic, 1, newest=True)
+    last = {}
+    for x in every.letters:
+        last[x.partition] = max(last.get(x.partition, -1), x.offset)
+    assert {(x.partition, x.offset) for x in latest.letters} == set(last.items())  # the last of each partition
 
 
 def test_the_cli_lists_letters_as_json(connection_settings: ConnectionSettings) -> None:
