@@ -3,6 +3,7 @@ the admin API shows a tenant only its own letters; reads are bounded and return 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -178,27 +179,37 @@ async def test_reads_are_bounded_and_return_at_once_when_there_is_nothing(
     assert {(x.partition, x.offset) for x in latest.letters} == set(last.items())  # the last of each partition
 
 
-def test_the_cli_lists_letters_as_json(connection_settings: ConnectionSettings) -> None:
-    """`orderinfo dlq list --json` and `replay --dry-run` on this session's database and a fresh (empty) prefix."""
+async def test_the_cli_lists_and_replays_letters(connection_settings: ConnectionSettings) -> None:
+    """`orderinfo dlq list|replay --json` as a process, on this session's database and a prefix of its own."""
+    settings = fresh_settings(connection_settings)
+    await ensure_ingest_topics(settings)
+    tenant = uuid.uuid4()
+    for order_no in ("C1", "C2"):
+        await put_letter(settings, tenant, order_no, "unknown_tenant")
     env = os.environ | {
-        "DATABASE_URL": connection_settings.database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": connection_settings.kafka_bootstrap_servers,
-        "ORDERINFO_TOPIC_PREFIX": f"{connection_settings.topic_prefix}cli{uuid.uuid4().hex[:4]}.",
+        "DATABASE_URL": settings.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "ORDERINFO_TOPIC_PREFIX": settings.topic_prefix,
     }
-    command = [sys.executable, "-m", "services.cli", "dlq"]
-    listed = subprocess.run([*command, "list", "--json"], env=env, capture_output=True, text=True, timeout=60)
-    assert listed.returncode == 0, listed.stderr
-    assert json.loads(listed.stdout) | {"letters": []} == {
-        "matching": 0,
-        "scanned": 0,
-        "complete": True,
-        "by_reason": {},
-        "letters": [],
-    }
-    dry = subprocess.run(
-        [*command, "replay", "--dry-run", "--since", "yesterday"], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert dry.returncode == 2 and "--since: 'yesterday' is not an ISO 8601 time" in dry.stdout
+
+    async def dlq(*args: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.cli", "dlq", *args, env=env, stdout=subprocess.PIPE
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+        return process.returncode or 0, out.decode()
+
+    code, out = await dlq("list", "--json", "--tenant", str(tenant))
+    assert code == 0 and json.loads(out)["by_reason"] == {"unknown_tenant": 2}
+    code, out = await dlq("replay", "--json", "--dry-run", "--reason", "unknown_tenant")
+    assert code == 0 and len(json.loads(out)["replayed"]) == 2 and json.loads(out)["dry_run"]
+    code, out = await dlq("replay", "--json", "--reason", "unknown_tenant")
+    assert code == 0 and len(json.loads(out)["replayed"]) == 2
+    code, out = await dlq("replay", "--reason", "unknown_tenant")
+    assert code == 0 and "replayed 0; skipped 2 replayed before" in out
+    code, out = await dlq("replay", "--dry-run", "--since", "yesterday")
+    assert code == 2 and "--since: 'yesterday' is not an ISO 8601 time" in out
+    assert await ingest_end(settings) == 2
 
 
 async def test_a_broker_that_does_not_answer_is_a_503_not_a_500(
