@@ -170,6 +170,11 @@ async def test_a_tenant_configured_so_gets_masked_mobiles(
         full = (await eventually(customer, lambda r: r.status_code == 200, within=60)).json()
         assert full["mobile"] == "13800138001"
         async with pool.acquire() as conn:
+            _, other_key = await create_tenant(conn, "another tenant")
+        refused = await api.delete(f"/v1/customers/{full['id']}", headers={"X-API-Key": other_key})
+        assert refused.status_code == 404  # another tenant's customer: not found, untouched
+        assert (await customer()).json()["mobile"] == "13800138001"
+        async with pool.acquire() as conn:
             assert await erasure_store.set_mask_mobiles(conn, tenant.id, True)
             assert not await erasure_store.set_mask_mobiles(conn, uuid.uuid4(), True)
         assert (await customer()).json()["mobile"] == "138****8001"
