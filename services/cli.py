@@ -139,6 +139,7 @@ def _import(args: argparse.Namespace) -> int:
         sheet=args.sheet,
         output=args.output,
         as_json=args.json,
+        lang=args.lang,
     )
     return upload_and_follow(request)
 
@@ -239,6 +240,12 @@ def _parser() -> argparse.ArgumentParser:
     upload.add_argument("--dry-run", action="store_true", help="validate and preview what would happen; write nothing")
     upload.add_argument("--json", action="store_true", help="print one JSON document instead of progress and text")
     upload.add_argument("--output", metavar="RESULT.xlsx", help="save the result workbook (every row and its outcome)")
+    upload.add_argument(
+        "--lang",
+        choices=["zh", "en"],
+        default="zh",
+        help="language of the messages, outcome labels and result workbook: zh (Chinese) or en (default: %(default)s)",
+    )
     upload.set_defaults(handler=_import)
     return parser
 

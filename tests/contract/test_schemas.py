@@ -61,3 +61,50 @@ def test_drift_is_reported_for_a_folder_that_lacks_the_files(tmp_path: Path) -> 
     assert catalog.write(tmp_path) and catalog.drift(tmp_path) == []
     (tmp_path / catalog.ASYNCAPI_FILE).write_text("{}", encoding="utf-8")
     assert catalog.drift(tmp_path) == [catalog.ASYNCAPI_FILE]
+
+
+@pytest.mark.skipif(jsonschema is None, reason="jsonschema is not installed")
+def test_a_real_persona_validates_against_the_published_schema_which_is_closed() -> None:
+    """The persona the consumer computes (every field, times in UTC with Z) is what the schema describes, and the
+    schema admits nothing else (no `additionalProperties: true`)."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from services.ingest.domain.persona import LifecycleThresholds, OrderAggregates, build_persona
+
+    schema = json.loads((SCHEMAS_DIR / "customers.updated.v1.schema.json").read_text(encoding="utf-8"))
+    assert schema["$defs"]["PersonaV1"]["additionalProperties"] is False
+    assert '"additionalProperties": true' not in json.dumps(schema)
+    when = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+    persona = build_persona(
+        OrderAggregates(
+            3,
+            2,
+            Decimal("300"),
+            Decimal("280.5"),
+            when,
+            when,
+            when,
+            sources=["jingdong"],
+            status_counts={"paid": 1, "dealed": 1, "deal_closed": 1},
+            store_counts={"S1": (3, when)},
+            product_quantities={"P1": (4, "茶叶"), "P2": (1, None)},
+        ),
+        datetime(2026, 12, 1, tzinfo=UTC),
+        LifecycleThresholds(),
+    )
+    payload = {
+        "schema_version": 1,
+        "customer_id": "0b3c5d2e-1111-4e5f-8a9b-0123456789ab",
+        "sobot_customer_id": None,
+        "mobile": "13800138001",
+        "unionid": None,
+        "nickname": "小王",
+        "persona": persona,
+        "created": False,
+    }
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    validator.validate(payload)
+    assert not validator.is_valid({**payload, "persona": {**persona, "unexpected": 1}})
+    assert not validator.is_valid({**payload, "persona": {**persona, "lifecycle_stage": "asleep"}})
+    assert persona["first_order_time"] == "2026-11-30T06:00:00Z"

@@ -185,6 +185,42 @@ async def list_imports(conn: Conn, tenant_id: UUID, limit: int) -> list[dict[str
     return [dict(r) for r in await conn.fetch(sql.LIST_IMPORTS, tenant_id, limit)]
 
 
-async def row_outcomes(conn: Conn, tenant_id: UUID, import_id: UUID) -> list[tuple[int, list[str], str, str]]:
+@dataclass(frozen=True)
+class RowOutcome:
+    """One uploaded row as the result workbook shows it: its cells, final outcome, issues and the order's detail."""
+
+    row_no: int
+    cells: list[str]
+    outcome: str
+    issues: list[dict[str, Any]]  # row, column, code, message, value (translated at the edge)
+    legacy_issues: str  # rows recorded before issues were stored as JSON: their text as it was
+    detail: str
+
+
+def encode_issues(found: Sequence[Any]) -> str:
+    """A row's issues as stored (JSON, so the edge can word them in the reader's language); "" for none."""
+    if not found:
+        return ""
+    return json.dumps(
+        [{"row": i.row, "column": i.column, "code": i.code, "message": i.message, "value": i.value} for i in found],
+        ensure_ascii=False,
+    )
+
+
+def decode_issues(text: str) -> tuple[list[dict[str, Any]], str]:
+    """Stored issues: (JSON issues, "") or, for rows recorded as plain text, ([], the text)."""
+    if text.startswith("[{"):
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            return [], text
+        if isinstance(decoded, list) and all(isinstance(i, dict) for i in decoded):
+            return decoded, ""
+    return [], text
+
+
+async def row_outcomes(conn: Conn, tenant_id: UUID, import_id: UUID) -> list[RowOutcome]:
     rows = await conn.fetch(sql.IMPORT_ROW_OUTCOMES, tenant_id, import_id)
-    return [(r["row_no"], r["cells"], r["outcome"], r["issues"]) for r in rows]
+    return [
+        RowOutcome(r["row_no"], r["cells"], r["outcome"], *decode_issues(r["issues"] or ""), r["detail"]) for r in rows
+    ]

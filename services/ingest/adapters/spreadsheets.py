@@ -20,21 +20,23 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from services.ingest.domain.importing import ParsedImport, SheetRow
-from services.ingest.domain.template import (
-    COLUMNS,
-    ERRORS_HEADER,
-    RESULT_HEADER,
-    RULES,
-    SOURCE_LABELS,
-    STATUS_LABELS,
-    Column,
-    Kind,
-    column_rule,
+from services.ingest.domain.language import (
+    DEFAULT_LANG,
+    Lang,
+    column_example,
+    column_header,
+    column_name,
+    column_rule_zh,
+    result_headers,
+    rules,
+    source_label,
+    status_label,
+    template_text,
 )
+from services.ingest.domain.order import OrderSource, OrderStatus
+from services.ingest.domain.template import COLUMNS, Column, Kind, column_rule
 from services.ingest.domain.validation import FORMULA_PREFIXES, visible
 
-ORDERS_SHEET = "Orders"
-INSTRUCTIONS_SHEET = "Instructions"
 VALIDATED_ROWS = 5001  # drop-downs cover the header plus 5,000 data rows
 _BOLD = Font(bold=True)
 _REQUIRED_FILL = PatternFill("solid", fgColor="FFF2CC")
@@ -58,87 +60,97 @@ def _save(book: Workbook) -> bytes:
     return buffer.getvalue()
 
 
-def _comment(column: Column) -> Comment:
-    text = f"{column.chinese}\n{'Required. ' if column.required else ''}{column_rule(column)}"
-    if column.example:
-        text += f"\nExample: {column.example}"
+def _comment(column: Column, lang: Lang) -> Comment:
+    other = column.english if lang is Lang.ZH else column.chinese
+    rule = column_rule_zh(column) if lang is Lang.ZH else column_rule(column)
+    required = template_text("required", lang) if column.required else ""
+    text = f"{other}\n{required}{rule}"
+    example = column_example(column, lang)
+    if example:
+        text += f"\n{template_text('example', lang)}{example}"
     comment = Comment(text, "Order Info")
     comment.width, comment.height = 320, 160
     return comment
 
 
-def _list_validation(labels: Sequence[str], col: int) -> DataValidation:
+def _list_validation(labels: Sequence[str], col: int, lang: Lang) -> DataValidation:
     letter = get_column_letter(col)
     validation = DataValidation(type="list", formula1='"' + ",".join(labels) + '"', allow_blank=True)
-    validation.error = "Pick a value from the list (Chinese aliases are accepted too)."
+    validation.error = template_text("pick", lang)
     validation.add(f"{letter}2:{letter}{VALIDATED_ROWS}")
     return validation
 
 
-def _orders_sheet(sheet: Worksheet) -> None:
-    sheet.title = ORDERS_SHEET
+def _orders_sheet(sheet: Worksheet, lang: Lang) -> None:
+    sheet.title = template_text("sheet.orders", lang)
     for col, column in enumerate(COLUMNS, 1):
-        cell = sheet.cell(row=1, column=col, value=column.header)
-        cell.font, cell.comment = _BOLD, _comment(column)
+        header = column_header(column, lang)
+        cell = sheet.cell(row=1, column=col, value=header)
+        cell.font, cell.comment = _BOLD, _comment(column, lang)
         if column.required:
             cell.fill = _REQUIRED_FILL
+        example_text = column_example(column, lang)
         example = sheet.cell(row=2, column=col)
-        example.value = neutralise(column.example) if column.example else None
+        example.value = neutralise(example_text) if example_text else None
         example.number_format = _TEXT_FORMAT
-        sheet.column_dimensions[get_column_letter(col)].width = max(14, len(column.header) + 4)
+        width = sum(2 if ord(ch) > 0x2E7F else 1 for ch in header)  # CJK characters are twice as wide
+        sheet.column_dimensions[get_column_letter(col)].width = max(14, width + 4)
         if column.kind is Kind.SOURCE:
-            sheet.add_data_validation(_list_validation(list(SOURCE_LABELS.values()), col))
+            sheet.add_data_validation(_list_validation([source_label(s, lang) for s in OrderSource], col, lang))
         elif column.kind is Kind.STATUS:
-            sheet.add_data_validation(_list_validation(list(STATUS_LABELS.values()), col))
+            sheet.add_data_validation(_list_validation([status_label(s, lang) for s in OrderStatus], col, lang))
     sheet.freeze_panes = "A2"
 
 
-def _instructions_sheet(sheet: Worksheet) -> None:
-    sheet.append(
-        ["Order import template: one row per product line. Fill in the Orders sheet (this sheet is not read)."]
-    )
+def _instructions_sheet(sheet: Worksheet, lang: Lang) -> None:
+    sheet.append([template_text("intro", lang)])
     sheet.append([])
-    sheet.append(["Column", "Chinese header", "Required", "Rule", "Example"])
+    sheet.append([template_text(f"table.{key}", lang) for key in ("column", "other", "required", "rule", "example")])
     for cell in sheet[3]:
         cell.font = _BOLD
     for column in COLUMNS:
-        sheet.append(
-            [column.english, column.chinese, "yes" if column.required else "", column_rule(column), column.example]
-        )
+        other = column.english if lang is Lang.ZH else column.chinese
+        rule = column_rule_zh(column) if lang is Lang.ZH else column_rule(column)
+        required = template_text("yes", lang) if column.required else ""
+        sheet.append([column_name(column, lang), other, required, rule, column_example(column, lang)])
     sheet.append([])
-    sheet.append(["Rules"])
+    sheet.append([template_text("rules", lang)])
     sheet.cell(row=sheet.max_row, column=1).font = _BOLD
-    for rule in RULES:
-        sheet.append([neutralise(rule)])
-    for letter, width in zip("ABCDE", (26, 16, 10, 90, 22), strict=True):
+    for rule_text in rules(lang):
+        sheet.append([neutralise(rule_text)])
+    for letter, width in zip("ABCDE", (26, 22, 10, 90, 22), strict=True):
         sheet.column_dimensions[letter].width = width
     for row in sheet.iter_rows(min_row=4, min_col=4, max_col=4):
         row[0].alignment = Alignment(wrap_text=True, vertical="top")
 
 
-def build_template() -> bytes:
-    """The import template: an Orders sheet (headers with comments, drop-downs, one example row) first, then an
-    Instructions sheet. The parser reads the first sheet with data, so the Instructions never get parsed."""
+def build_template(lang: Lang = DEFAULT_LANG) -> bytes:
+    """The import template in `lang`: an Orders sheet (headers with comments, drop-downs, one example row) first,
+    then an Instructions sheet. The parser reads the first sheet with data, so the Instructions never get parsed;
+    the headers and drop-down values of either language parse on upload."""
     book = Workbook()
-    _orders_sheet(book.active)
-    _instructions_sheet(book.create_sheet(INSTRUCTIONS_SHEET))
+    _orders_sheet(book.active, lang)
+    _instructions_sheet(book.create_sheet(template_text("sheet.instructions", lang)), lang)
     return _save(book)
 
 
 def build_result_workbook(
     source: ParsedImport | tuple[Sequence[str], Sequence[SheetRow]],
     outcomes: Mapping[int, tuple[str, str]],
+    lang: Lang = Lang.EN,
 ) -> bytes:
-    """The uploaded rows with "Result" and "Errors" columns (from `outcomes[row_no] = (result, errors)`).
+    """The uploaded rows with "Result" and "Errors" columns (from `outcomes[row_no] = (result, errors)`, already
+    in `lang`; the two headers in `lang`: 导入结果 / 错误信息 or Result / Errors).
 
     Rows keep file order; a row without an outcome gets blank result cells. The header parses again (the two
-    added columns are recognised and ignored), so users can fix the failed rows and upload this file as is.
+    added columns are recognised and ignored in either language), so users can fix the failed rows and upload this
+    file as is.
     """
     header, rows = (source.header, source.rows) if isinstance(source, ParsedImport) else source
     book = Workbook()
     sheet = book.active
-    sheet.title = ORDERS_SHEET
-    for col, text in enumerate([*header, RESULT_HEADER, ERRORS_HEADER], 1):
+    sheet.title = template_text("sheet.orders", lang)
+    for col, text in enumerate([*header, *result_headers(lang)], 1):
         _put(sheet, 1, col, text)
         sheet.cell(row=1, column=col).font = _BOLD
     for line, row in enumerate(rows, 2):

@@ -277,8 +277,7 @@ LIST_IMPORTS = "SELECT * FROM imports WHERE tenant_id = $1 ORDER BY created_at D
 IMPORT_BY_ID = "SELECT * FROM imports WHERE tenant_id = $1 AND id = $2"
 
 IMPORT_ROW_OUTCOMES = """
-SELECT r.row_no, r.cells, coalesce(o.outcome, r.outcome) AS outcome, concat_ws('; ', nullif(r.issues, ''),
-       nullif(o.detail, '')) AS issues
+SELECT r.row_no, r.cells, coalesce(o.outcome, r.outcome) AS outcome, r.issues, coalesce(o.detail, '') AS detail
 FROM import_rows r
 LEFT JOIN import_orders o ON o.tenant_id = r.tenant_id AND o.import_id = r.import_id AND o.order_no = r.order_no
      AND r.outcome = 'queued'

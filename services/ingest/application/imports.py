@@ -277,6 +277,6 @@ def _rows(parsed: ParsedImport, accepted: set[str]) -> list[ImportRow]:
             outcome = "queued"
         else:
             outcome = "held_back"
-        text = "; ".join(f"{i.column or 'row'}: {i.message}" for i in issues.get(row.row_no, []))
+        text = import_jobs.encode_issues(issues.get(row.row_no, []))
         rows.append(ImportRow(row.row_no, order_no, list(row.cells), outcome, text))
     return rows

@@ -216,8 +216,12 @@ class Order(_Value):
     store: Store
     buyer: Buyer
     receiver: Receiver | None = None
-    order_amount: Money | None = None
-    paid_amount: Money | None = None
+    order_amount: Money | None = Field(
+        None,
+        description="The order amount as the platform gives it (订单金额), optional. Order Info's `total_amount` is "
+        "this when given, else the sum of the lines.",
+    )
+    paid_amount: Money | None = Field(None, description="What the buyer paid (实付金额), optional.")
     remark: Annotated[Text, Field(max_length=1000)] | None = None
     lines: list[OrderLine] = Field(min_length=1, max_length=bounds.MAX_LINES_PER_ORDER)
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.ingest.domain.order import OrderStatus
+from services.ingest.domain.times import utc_text
 
 PAID_STATUSES: tuple[str, ...] = (
     OrderStatus.PAID.value,
@@ -56,7 +57,8 @@ def lifecycle_stage(agg: OrderAggregates, now: datetime, thresholds: LifecycleTh
 
 
 def build_persona(agg: OrderAggregates, now: datetime, thresholds: LifecycleThresholds) -> dict[str, Any]:
-    """The persona as stored (JSON-able, money as strings with 2 places, times ISO-8601)."""
+    """The persona as stored (JSON-able, money as strings with 2 places, times RFC 3339 in UTC: `times.utc_text`);
+    its published shape is `customer_updated_v1.PersonaV1`."""
     average = (agg.total_paid / agg.paid_order_count) if agg.paid_order_count else Decimal(0)
     favourite = max(agg.store_counts.items(), key=lambda item: item[1], default=None)
     top = sorted(agg.product_quantities.items(), key=lambda item: (-item[1][0], item[0]))[:TOP_PRODUCTS]
@@ -83,7 +85,7 @@ def _money(value: Decimal) -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return utc_text(value) if value is not None else None
 
 
 def dormancy_cutoff(now: datetime, thresholds: LifecycleThresholds) -> datetime:

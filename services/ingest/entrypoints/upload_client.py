@@ -51,6 +51,7 @@ class UploadRequest:
     output: str | None = None
     as_json: bool = False
     timeout: float = 600.0
+    lang: str = "zh"  # messages, outcome labels and the result workbook: zh (zh-CN) or en
 
 
 def exit_code_of(final: dict[str, Any], *, dry_run: bool) -> ExitCode:
@@ -91,7 +92,7 @@ def _run(request: UploadRequest, transport: httpx.BaseTransport | None, out: Tex
     file = Path(request.path)
     if not file.is_file():
         raise ClientError(f"{request.path}: no such file", ExitCode.REFUSED)
-    headers = {"X-API-Key": key}
+    headers = {"X-API-Key": key, "Accept-Language": "zh-CN" if request.lang == "zh" else "en"}
     with httpx.Client(base_url=request.api, headers=headers, timeout=120.0, transport=transport) as client:
         receipt = _upload(client, request, file)
         if request.dry_run:
@@ -194,9 +195,12 @@ def _report(out: TextIO, request: UploadRequest, receipt: dict[str, Any], final:
 
 
 def _print_summary(out: TextIO, status: dict[str, Any], request: UploadRequest, receipt: dict[str, Any]) -> None:
-    print(f"state: {status['state']}", file=out)
+    state_label = f" ({status['state_label']})" if status.get("state_label") else ""
+    print(f"state: {status['state']}{state_label}", file=out)
+    labels = {o["code"]: o["label"] for o in status.get("outcomes") or [] if isinstance(o, dict)}
+    labels["orders_held_back"] = labels.get("held_back", "")
     for name in ("created", "updated", "unchanged", "stale_status", "rejected", "dead_lettered", "orders_held_back"):
-        print(f"  {name:<17} {status.get(name, 0)}", file=out)
+        print(f"  {name:<17} {status.get(name, 0):<6} {labels.get(name, '')}".rstrip(), file=out)
     if status.get("failure"):
         print(f"  failure: {status['failure']}", file=out)
     if request.output:

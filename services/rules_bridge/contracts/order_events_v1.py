@@ -63,7 +63,7 @@ class LineV1(_Data):
     product_name: str | None
     quantity: int
     unit_price: MoneyText
-    line_amount: MoneyText | None
+    line_amount: MoneyText | None = Field(description="As given (商品金额); null: quantity x unit price is meant.")
 
 
 class CauseV1(_Data):
@@ -81,12 +81,19 @@ class OrderEventV1(_Data):
     source: OrderSource
     status: OrderStatus = Field(description="Status after the change.")
     status_before: OrderStatus | None = Field(description="Stored status before the change; null: new order.")
-    status_raw: str
-    order_time: datetime
-    payment_time: datetime | None
-    order_amount: MoneyText | None
-    paid_amount: MoneyText | None
-    total_amount: MoneyText
+    status_raw: str = Field(description="The status text as the file or platform wrote it (`已付款`).")
+    order_time: datetime = Field(description="RFC 3339 in UTC with `Z`.")
+    payment_time: datetime | None = Field(description="RFC 3339 in UTC with `Z`; null when not given.")
+    order_amount: MoneyText | None = Field(
+        description="The order amount as the file or platform gave it (订单金额); null when not given."
+    )
+    paid_amount: MoneyText | None = Field(
+        description="What the buyer paid as the file or platform gave it (实付金额); null when not given."
+    )
+    total_amount: MoneyText = Field(
+        description="`order_amount` when given, else the sum of the lines (each line: its line amount when given, "
+        "else quantity x unit price). Never null: use it for rules on the order's amount."
+    )
     store: StoreV1
     customer: CustomerRefV1
     version: int = Field(ge=1, description="The order's version after the change (bumped on every change).")

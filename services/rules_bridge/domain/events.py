@@ -18,6 +18,7 @@ from typing import Any
 
 from services.ingest.domain.order import OrderStatus
 from services.ingest.domain.status import next_status
+from services.ingest.domain.times import utc_text
 from services.rules_bridge.contracts import customer_updated_v1 as customers
 from services.rules_bridge.contracts import order_events_v1 as orders
 from services.rules_bridge.domain.changes import CustomerSnapshot, OrderChange, OrderSnapshot
@@ -93,7 +94,7 @@ def cloudevent_headers(
     ident: str, source: str, event_type: str, subject: str, tenant_id: uuid.UUID, at: datetime | None
 ) -> dict[str, str]:
     """CloudEvents 1.0 attributes as Kafka binary-mode headers (`ce_` prefix, `content-type`)."""
-    when = (at or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    when = utc_text(at or datetime.now(UTC))
     return {
         "ce_specversion": SPECVERSION,
         "ce_id": ident,
@@ -163,7 +164,7 @@ def order_payload(change: OrderChange) -> dict[str, Any]:
 
 
 def _time(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
+    return utc_text(value)
 
 
 def order_data(change: OrderChange, inferred: bool) -> orders.OrderEventV1:
@@ -175,8 +176,8 @@ def order_data(change: OrderChange, inferred: bool) -> orders.OrderEventV1:
         status=after.status,
         status_before=change.before_status,
         status_raw=after.status_raw,
-        order_time=after.order_time,
-        payment_time=after.payment_time,
+        order_time=after.order_time.astimezone(UTC),
+        payment_time=after.payment_time.astimezone(UTC) if after.payment_time else None,
         order_amount=_money(after.order_amount),
         paid_amount=_money(after.paid_amount),
         total_amount=_amount(after.total_amount),

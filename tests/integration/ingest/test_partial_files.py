@@ -14,6 +14,7 @@ import httpx
 from openpyxl import load_workbook
 
 from services.ingest.adapters.tenants import tenant_for_key
+from services.ingest.domain.language import Lang, outcome_label
 from services.ingest.samples import SAMPLE_HEADER, SampleRow, write_sample_csv
 from tests.integration.conftest import connection_settings, database_url, kafka_bootstrap, pool, services
 from tests.integration.ingest.test_http_imports import api_key, app, client, finished, settings
@@ -95,12 +96,14 @@ async def test_a_partial_file_never_erases_and_an_ambiguous_line_is_rejected(
     assert after == before and before["total_amount"] == Decimal("100.00")
     lines = await pool.fetch("SELECT order_no, sku FROM order_lines WHERE tenant_id = $1 ORDER BY 1, 2", tenant.id)
     assert [(r["order_no"], r["sku"]) for r in lines] == [("F1", "SKU-A"), ("F2", "BLUE"), ("F2", "RED")]
-    book = await client.get(f"/v1/imports/{receipt['import_id']}/result.xlsx", headers={"X-API-Key": api_key})
+    book = await client.get(
+        f"/v1/imports/{receipt['import_id']}/result.xlsx", params={"lang": "en"}, headers={"X-API-Key": api_key}
+    )
     sheet = load_workbook(io.BytesIO(book.content)).active
     assert sheet is not None
     shown = [[str(c or "") for c in r] for r in sheet.iter_rows(values_only=True)]
     rejected = next(r for r in shown if r[0] == "F2")
-    assert "rejected" in rejected and any("'BLUE', 'RED'" in c for c in rejected), rejected
+    assert outcome_label("rejected", Lang.EN) in rejected and any("'BLUE', 'RED'" in c for c in rejected), rejected
 
 
 async def test_a_merged_total_past_the_money_bound_is_rejected_and_a_sku_fills_in_the_stored_line(
@@ -130,7 +133,9 @@ async def test_a_merged_total_past_the_money_bound_is_rejected_and_a_sku_fills_i
     ]
     lines = await pool.fetch("SELECT order_no, sku FROM order_lines WHERE tenant_id = $1 ORDER BY 1, 2", tenant.id)
     assert [(r["order_no"], r["sku"]) for r in lines] == [("M1", ""), ("M2", "RED")]
-    book = await client.get(f"/v1/imports/{receipt['import_id']}/result.xlsx", headers={"X-API-Key": api_key})
+    book = await client.get(
+        f"/v1/imports/{receipt['import_id']}/result.xlsx", params={"lang": "en"}, headers={"X-API-Key": api_key}
+    )
     sheet = load_workbook(io.BytesIO(book.content)).active
     assert sheet is not None
     rejected = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "M1")

@@ -71,10 +71,7 @@ async def test_rejected_orders_are_counted_and_shown_by_their_import(
     assert len(await fetch_lines(pool, tenant_id, "BIG")) == MAX_LINES_PER_ORDER
     async with pool.acquire() as conn:
         status = await import_jobs.get_import(conn, tenant_id, import_id)
-        shown = {
-            cells[0]: (outcome, issues)
-            for _, cells, outcome, issues in await import_jobs.row_outcomes(conn, tenant_id, import_id)
-        }
+        shown = {r.cells[0]: (r.outcome, r.detail) for r in await import_jobs.row_outcomes(conn, tenant_id, import_id)}
     assert status is not None
     assert (status["state"], status["orders_processed"], status["rejected"], status["created"]) == (
         "completed_with_errors",

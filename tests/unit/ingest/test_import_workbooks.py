@@ -15,6 +15,7 @@ from pydantic.fields import FieldInfo
 from services.ingest.adapters.spreadsheets import build_result_workbook, build_template, neutralise
 from services.ingest.domain import issues
 from services.ingest.domain.importing import SheetRow, issues_by_row, parse_import
+from services.ingest.domain.language import Lang
 from services.ingest.domain.order import Buyer, Order, OrderLine, OrderSource, OrderStatus, Receiver, Store
 from services.ingest.domain.template import (
     COLUMNS,
@@ -32,7 +33,7 @@ def load(data: bytes) -> Any:
 
 
 def test_template_headers_comments_dropdowns_and_instructions() -> None:
-    book = load(build_template())
+    book = load(build_template(Lang.EN))
     assert book.sheetnames == ["Orders", "Instructions"]
     sheet = book["Orders"]
     headers = [cell.value for cell in sheet[1]]
@@ -46,15 +47,16 @@ def test_template_headers_comments_dropdowns_and_instructions() -> None:
     assert all(c.english in instructions and c.chinese in instructions for c in COLUMNS)
 
 
-def test_template_example_row_parses_to_the_expected_order() -> None:
-    parsed = parse_import(build_template(), "template.xlsx")
-    assert parsed.sheet == "Orders" and parsed.errors == [] and parsed.warnings == []
+@pytest.mark.parametrize(("lang", "sheet"), [(Lang.EN, "Orders"), (Lang.ZH, "订单")])
+def test_template_example_row_parses_to_the_expected_order(lang: Lang, sheet: str) -> None:
+    parsed = parse_import(build_template(lang), "template.xlsx")
+    assert parsed.sheet == sheet and parsed.errors == [] and parsed.warnings == []
     order = parsed.orders[0]
     assert (order.order_no, order.source, order.status) == ("E20220914001", OrderSource.YOUZAN, OrderStatus.PAID)
 
 
 def test_filled_in_template_round_trips_to_the_expected_order() -> None:
-    book = load(build_template())
+    book = load(build_template(Lang.EN))
     sheet = book["Orders"]
     sheet.delete_rows(2)
     values = {

@@ -143,3 +143,36 @@ CASES: list[tuple[dict[str, Any], bool, ExitCode]] = [
 @pytest.mark.parametrize(("final", "dry_run", "expected"), CASES)
 def test_exit_code_of(final: dict[str, Any], dry_run: bool, expected: ExitCode) -> None:
     assert exit_code_of(final, dry_run=dry_run) == expected
+
+
+@pytest.mark.parametrize(("lang", "sent"), [("zh", "zh-CN"), ("en", "en")])
+def test_lang_asks_every_answer_and_the_result_workbook_in_that_language(
+    upload_file: Path, tmp_path: Path, lang: str, sent: str
+) -> None:
+    api = FakeApi(httpx.Response(202, json=RECEIPT), [DONE])
+    code, _, _ = run(api, request_for(upload_file, lang=lang, output=str(tmp_path / "r.xlsx")))
+    assert code == ExitCode.OK
+    assert {r.headers["accept-language"] for r in api.requests} == {sent}
+
+
+def test_the_cli_takes_lang_with_chinese_by_default() -> None:
+    from services.cli import _parser
+
+    assert _parser().parse_args(["import", "f.xlsx"]).lang == "zh"
+    assert _parser().parse_args(["import", "f.xlsx", "--lang", "en"]).lang == "en"
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["import", "f.xlsx", "--lang", "fr"])
+
+
+def test_the_summary_shows_each_outcome_code_with_its_label_in_the_requested_language(upload_file: Path) -> None:
+    labelled = {
+        **DONE,
+        "state_label": "已完成",
+        "outcomes": [
+            {"code": "created", "label": "新建", "count": 2},
+            {"code": "held_back", "label": "暂缓", "count": 0},
+        ],
+    }
+    code, out, _ = run(FakeApi(httpx.Response(202, json=RECEIPT), [labelled]), request_for(upload_file))
+    assert code == ExitCode.OK
+    assert "state: completed (已完成)" in out and "  created           2      新建" in out and "暂缓" in out

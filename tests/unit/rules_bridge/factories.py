@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.ingest.domain.order import OrderStatus
+from services.ingest.domain.persona import LifecycleThresholds, OrderAggregates, build_persona
 from services.rules_bridge.domain.changes import CustomerSnapshot, LineSnapshot, OrderChange, OrderSnapshot
 
 TENANT = uuid.UUID("11111111-1111-4111-8111-111111111111")
@@ -58,6 +59,26 @@ def change(
     )
 
 
+# A real persona, as the consumer computes it: one paid order of 99.50.
+PERSONA = build_persona(
+    OrderAggregates(
+        1,
+        1,
+        Decimal("99.50"),
+        Decimal("99.50"),
+        datetime(2024, 5, 1, 8, 0, tzinfo=UTC),
+        datetime(2024, 5, 1, 8, 0, tzinfo=UTC),
+        datetime(2024, 5, 1, 8, 5, tzinfo=UTC),
+        sources=["youzan"],
+        status_counts={"paid": 1},
+        store_counts={"S1": (1, datetime(2024, 5, 1, 8, 0, tzinfo=UTC))},
+        product_quantities={"P1": (1, "Tea")},
+    ),
+    datetime(2024, 6, 1, tzinfo=UTC),
+    LifecycleThresholds(),
+)
+
+
 def customer(tenant_id: uuid.UUID = TENANT, customer_id: uuid.UUID = CUSTOMER, **fields: Any) -> CustomerSnapshot:
     base = CustomerSnapshot(
         tenant_id=tenant_id,
@@ -66,7 +87,7 @@ def customer(tenant_id: uuid.UUID = TENANT, customer_id: uuid.UUID = CUSTOMER, *
         mobile="13800138000",
         unionid=None,
         nickname="小王",
-        persona={"order_count": 1, "total_paid": "99.50", "lifecycle_stage": "new"},
+        persona=PERSONA,
         created=True,
     )
     return replace(base, **fields)

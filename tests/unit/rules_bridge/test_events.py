@@ -10,7 +10,7 @@ from services.ingest.domain.order import OrderStatus as S
 from services.rules_bridge.contracts.customer_updated_v1 import CustomerUpdatedV1
 from services.rules_bridge.contracts.order_events_v1 import OrderEventV1
 from services.rules_bridge.domain.events import customer_updated, order_events
-from tests.unit.rules_bridge.factories import AT, TENANT, change, customer
+from tests.unit.rules_bridge.factories import AT, PERSONA, TENANT, change, customer
 
 NEW = None
 
@@ -128,5 +128,5 @@ def test_customer_updated_is_keyed_by_customer_with_an_id_that_follows_the_data(
     assert record.headers["ce_subject"] == record.payload["customer_id"]
     assert CustomerUpdatedV1.model_validate(record.payload).created is True
     same = customer_updated(customer(), at=AT.replace(hour=9))
-    changed = customer_updated(customer(persona={"order_count": 2}), at=AT)
+    changed = customer_updated(customer(persona={**PERSONA, "order_count": 2}), at=AT)
     assert record.event_id == same.event_id != changed.event_id

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile as FormFile
 
+from services.ingest.domain.language import Lang
 from services.ingest.entrypoints.console import messages
 from services.ingest.entrypoints.console.routes import SignedIn
 from services.ingest.entrypoints.console.web import PREFIX, PageNotFound, check_csrf, language, redirect, render
@@ -87,6 +88,7 @@ async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry
         timezone=upload.timezone,
         mode=upload.mode,
         _=None,  # the console's route holds the upload slot (its own UploadSlot dependency)
+        lang=Lang(language(request)),
         dry_run_=dry_run,
         sheet=None,
     )
@@ -96,7 +98,8 @@ async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry
 
 
 async def _imports_page(request: Request, tenant: SignedIn, status: int = 200, **values: Any) -> Response:
-    listed = await imports_api.list_imports(tenant=tenant, pool=request.app.state.pool, limit=50)
+    lang = Lang(language(request))
+    listed = await imports_api.list_imports(tenant=tenant, pool=request.app.state.pool, lang=lang, limit=50)
     return render(request, "imports.html", status=status, imports=listed.items, timezones=TIMEZONES, **values)
 
 
@@ -106,8 +109,9 @@ async def imports_page(request: Request, tenant: SignedIn) -> Response:
 
 
 @router.get("/template.xlsx")
-async def template(tenant: SignedIn) -> Response:
-    return await imports_api.template(tenant=tenant)
+async def template(request: Request, tenant: SignedIn) -> Response:
+    """The template in the language the link names (both are offered), else the console's."""
+    return await imports_api.template(tenant=tenant, lang=Lang(language(request)))
 
 
 @router.post("/preview")
@@ -145,7 +149,8 @@ async def confirm(request: Request, tenant: SignedIn, _: ConsoleUploadSlot) -> R
 
 async def _status(request: Request, tenant: SignedIn, import_id: str) -> imports_api.ImportStatus:
     try:
-        return await imports_api.get_import(UUID(import_id), tenant=tenant, pool=request.app.state.pool)
+        lang = Lang(language(request))
+        return await imports_api.get_import(UUID(import_id), tenant=tenant, pool=request.app.state.pool, lang=lang)
     except (ValueError, ApiProblem) as exc:
         raise PageNotFound() from exc
 
@@ -166,4 +171,5 @@ async def import_status(request: Request, tenant: SignedIn, import_id: str) -> R
 @router.get("/{import_id}/result.xlsx")
 async def result_workbook(request: Request, tenant: SignedIn, import_id: str) -> Response:
     job = await _status(request, tenant, import_id)
-    return await imports_api.result_workbook(job.import_id, tenant=tenant, pool=request.app.state.pool)
+    lang = Lang(language(request))
+    return await imports_api.result_workbook(job.import_id, tenant=tenant, pool=request.app.state.pool, lang=lang)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from services.ingest.domain import language
+from services.ingest.domain.language import Lang
 from services.ingest.domain.order import OrderSource, OrderStatus
-from services.ingest.domain.template import SOURCE_ALIASES, SOURCE_LABELS, STATUS_ALIASES, STATUS_LABELS
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -111,23 +112,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     "customer.recent": ("最近订单", "Recent orders"),
     "customer.all_orders": ("该客户的全部订单", "All orders of this customer"),
     "customer.stage": ("生命周期阶段", "Lifecycle stage"),
-    "stage.prospect": ("潜在客户（未付款）", "prospect (nothing paid yet)"),
-    "stage.new": ("新客户", "new"),
-    "stage.repeat": ("复购客户", "repeat"),
-    "stage.dormant": ("沉睡客户", "dormant"),
     "customer.order_count": ("订单数", "Orders"),
     "customer.paid_count": ("已付款订单数", "Paid orders"),
     "customer.total_paid": ("累计实付", "Total paid"),
     "customer.aov": ("客单价", "Average order value"),
     "customer.last_order": ("最近下单", "Last order"),
     "customer.favourite_store": ("最常光顾店铺", "Favourite store"),
-    "id.mobile": ("手机号", "Mobile"),
-    "id.unionid": ("微信 UnionID", "WeChat UnionID"),
-    "id.sobot_customer_id": ("智齿客户 ID", "Sobot customer ID"),
-    "id.nickname": ("昵称", "Nickname"),
-    "id.new": ("新建客户", "new customer"),
     "imports.title": ("订单导入", "Order imports"),
     "imports.template": ("下载导入模板", "Download the template"),
+    "imports.template.zh": ("中文模板", "Chinese template (中文)"),
+    "imports.template.en": ("英文模板（English）", "English template"),
     "imports.file": ("导入文件（.xlsx 或 .csv）", "Import file (.xlsx or .csv)"),
     "imports.timezone": ("文件中时间的时区", "Time zone of the file's times"),
     "imports.mode": ("导入模式", "Mode"),
@@ -162,16 +156,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "import.orders": ("订单", "Orders"),
     "import.result": ("下载结果工作簿", "Download the result workbook"),
     "import.failure": ("失败原因", "Failure"),
-    "outcome.created": ("新建", "created"),
-    "outcome.updated": ("更新", "updated"),
-    "outcome.unchanged": ("无变化", "unchanged"),
-    "outcome.stale_status": ("状态过旧（未采用）", "stale status (ignored)"),
-    "outcome.dead_lettered": ("进入死信", "dead-lettered"),
-    "state.queued": ("排队中", "queued"),
-    "state.processing": ("处理中", "processing"),
-    "state.completed": ("已完成", "completed"),
-    "state.completed_with_errors": ("已完成（有错误）", "completed with errors"),
-    "state.failed": ("失败", "failed"),
     "pipeline.title": ("数据管道", "Pipeline"),
     "pipeline.outbox": ("待发送事件（outbox）", "Events waiting in the outbox"),
     "pipeline.oldest": ("最早未发送事件的等待时间", "Age of the oldest unsent event"),
@@ -203,6 +187,16 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+# Outcome, state, lifecycle-stage and identifier words come from the one catalog the API and workbooks use.
+for _prefix, _table in (
+    ("outcome", language.OUTCOMES),
+    ("state", language.STATES),
+    ("stage", language.STAGES),
+    ("id", language.MATCHED_BY),
+):
+    TEXTS.update({f"{_prefix}.{code}": pair for code, pair in _table.items()})
+
+
 def text(key: str, lang: str) -> str:
     """The text of `key` in `lang` (zh or en); the key itself when it has none (a visible, greppable slip)."""
     pair = TEXTS.get(key)
@@ -214,18 +208,15 @@ def text(key: str, lang: str) -> str:
 def label(member: StrEnum, lang: str) -> str:
     """An order status or source as the import template names it in `lang`."""
     if isinstance(member, OrderStatus):
-        return STATUS_ALIASES[member][0] if lang == "zh" else STATUS_LABELS[member]
+        return language.status_label(member, Lang(lang))
     if isinstance(member, OrderSource):
-        return SOURCE_ALIASES[member][0] if lang == "zh" else SOURCE_LABELS[member]
+        return language.source_label(member, Lang(lang))
     return str(member)
 
 
-def value_label(enum: type[StrEnum], value: str, lang: str) -> str:
+def value_label(enum: type[OrderStatus] | type[OrderSource], value: str, lang: str) -> str:
     """The label of a stored status or source value; the value itself if it is not (or no longer) a member."""
-    try:
-        return label(enum(value), lang)
-    except ValueError:
-        return value
+    return language.value_label(enum, value, Lang(lang))
 
 
 def choose_language(query: str | None, cookie: str | None) -> str:

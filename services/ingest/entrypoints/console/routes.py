@@ -21,6 +21,7 @@ from services.ingest.adapters.tenants import Tenant, tenant_for_key
 from services.ingest.application import dead_letters
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP
 from services.ingest.contracts.orders_ingest_v1 import TOPIC as INGEST_TOPIC
+from services.ingest.domain.language import Lang
 from services.ingest.domain.order import OrderSource, OrderStatus
 from services.ingest.entrypoints.console.session import COOKIE, new_session, set_cookie
 from services.ingest.entrypoints.console.web import (
@@ -29,6 +30,7 @@ from services.ingest.entrypoints.console.web import (
     check_csrf,
     console,
     current_session,
+    language,
     redirect,
     render,
     signed_in,
@@ -115,6 +117,10 @@ def _order_filter(request: Request) -> dict[str, Any]:
     }
 
 
+def _lang(request: Request) -> Lang:
+    return Lang(language(request))
+
+
 @router.get("/orders")
 async def order_list(request: Request, tenant: SignedIn) -> Response:
     q = request.query_params
@@ -122,7 +128,7 @@ async def order_list(request: Request, tenant: SignedIn) -> Response:
     page: Any = None
     try:
         page = await orders_api.list_orders(
-            tenant=tenant, pool=request.app.state.pool, limit=PAGE_SIZE, **_order_filter(request)
+            tenant=tenant, pool=request.app.state.pool, lang=_lang(request), limit=PAGE_SIZE, **_order_filter(request)
         )
     except BadField as exc:
         problem = f"orders.bad.{exc.field}"
@@ -151,7 +157,9 @@ async def order_list(request: Request, tenant: SignedIn) -> Response:
 @router.get("/orders/{order_no:path}")
 async def order_page(request: Request, tenant: SignedIn, order_no: str) -> Response:
     try:
-        order = await orders_api.get_order(tenant=tenant, pool=request.app.state.pool, order_no=order_no, mask=False)
+        order = await orders_api.get_order(
+            tenant=tenant, pool=request.app.state.pool, lang=_lang(request), order_no=order_no, mask=False
+        )
     except ApiProblem as exc:
         raise PageNotFound() from exc
     return render(request, "order.html", order=order)
@@ -165,7 +173,9 @@ async def customer_lookup(request: Request, tenant: SignedIn) -> Response:
     customer, problem = None, None
     if value:
         try:
-            customer = await customers_api.find_customer(tenant, request.app.state.pool, False, **{by: value})
+            customer = await customers_api.find_customer(
+                tenant=tenant, pool=request.app.state.pool, lang=_lang(request), mask=False, **{by: value}
+            )
         except ApiProblem as exc:
             problem = "customers.none" if exc.problem.status == 404 else exc.problem.detail
     return render(
@@ -176,7 +186,9 @@ async def customer_lookup(request: Request, tenant: SignedIn) -> Response:
 @router.get("/customers/{customer_id}")
 async def customer_page(request: Request, tenant: SignedIn, customer_id: str) -> Response:
     try:
-        customer = await customers_api.get_customer(UUID(customer_id), tenant, request.app.state.pool, False)
+        customer = await customers_api.get_customer(
+            UUID(customer_id), tenant=tenant, pool=request.app.state.pool, lang=_lang(request), mask=False
+        )
     except (ValueError, ApiProblem) as exc:
         raise PageNotFound() from exc
     return render(

@@ -1,13 +1,14 @@
-"""Per-request dependencies: the tenant behind the API key, the pool and the publisher from the app's state."""
+"""Per-request dependencies: the tenant behind the API key, the pool from the app's state, the answer's language."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
 from services.ingest.adapters.tenants import Tenant, tenant_for_key
+from services.ingest.domain.language import Lang, choose_lang
 from services.ingest.entrypoints.http.problems import ApiProblem
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="The tenant's API key.")
@@ -47,4 +48,21 @@ async def tenant(request: Request, _: Annotated[str | None, Security(_api_key)])
 
 CurrentTenant = Annotated[Tenant, Depends(tenant)]
 Pool = Annotated[Any, Depends(pool)]
+
+
+def request_lang(
+    request: Request,
+    lang: Annotated[
+        Lang | None,
+        Query(
+            description="The language of labels and messages: `zh` (zh-CN, the default) or `en`. Wins over the "
+            "`Accept-Language` header."
+        ),
+    ] = None,
+) -> Lang:
+    """The language of the answer: `?lang=`, else `Accept-Language` (zh or en, by weight), else zh-CN."""
+    return choose_lang(lang, request.headers.get("accept-language"))
+
+
+RequestLang = Annotated[Lang, Depends(request_lang)]
 AdminTenant = CurrentTenant  # replaced by the push branch's scope check

@@ -7,12 +7,13 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 from uuid import UUID
 from zoneinfo import available_timezones
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.ingest.adapters import import_jobs
 from services.ingest.application.imports import (
@@ -26,7 +27,8 @@ from services.ingest.application.imports import (
 from services.ingest.application.workers import UPLOADS, run_in
 from services.ingest.contracts.orders_ingest_v1 import TOPIC
 from services.ingest.domain.importing import ImportFileError, ImportOptions, SheetRow
-from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
+from services.ingest.domain.language import Lang, file_message, issue_out, outcome_detail, outcome_label, state_label
+from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool, RequestLang
 from services.ingest.entrypoints.http.downloads import WORKBOOKS
 from services.ingest.entrypoints.http.limits import UploadSlot
 from services.ingest.entrypoints.http.problems import ApiProblem, Problem, problem_response, problem_responses
@@ -49,9 +51,15 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 class RowIssueOut(BaseModel):
     row: int | None
     column: str | None
-    code: str
-    message: str
+    code: str = Field(description="Stable code of the problem (`domain/issues.py`): key scripts on it.")
+    message: str = Field(description="What is wrong and what is expected, in the request's language.")
     value: str | None = None
+
+
+class OutcomeCount(BaseModel):
+    code: Literal["created", "updated", "unchanged", "stale_status", "rejected", "dead_lettered", "held_back"]
+    label: str = Field(description="The outcome in the request's language (`stale_status`: 状态过旧（未采用）).")
+    count: int
 
 
 class ImportAccepted(BaseModel):
@@ -64,14 +72,16 @@ class ImportAccepted(BaseModel):
     orders_held_back: int
     warnings: int
     first_errors: list[RowIssueOut]
+    state_label: str = Field(description="`state` in the request's language.")
     status_url: str
     result_url: str
 
 
 class PlannedOrderOut(BaseModel):
     order_no: str
-    outcome: str
-    detail: str
+    outcome: Literal["created", "updated", "unchanged", "stale_status", "rejected"]
+    outcome_label: str = Field(description="`outcome` in the request's language.")
+    detail: str = Field(description="What would change (lines added, updated), in the request's language.")
     customer_id: UUID | None
     customer_is_new: bool
     matched_by: str | None
@@ -110,6 +120,10 @@ class ImportStatus(BaseModel):
     failure: str | None
     created_at: datetime
     completed_at: datetime | None
+    state_label: str = Field(description="`state` in the request's language.")
+    outcomes: list[OutcomeCount] = Field(
+        description="The order counters above with their labels in the request's language (codes unchanged)."
+    )
 
 
 class ImportList(BaseModel):
@@ -165,6 +179,7 @@ async def post_import(
     tenant: CurrentTenant,
     pool: Pool,
     _: UploadSlot,
+    lang: RequestLang,
     file: Annotated[UploadFile, File(description="The filled-in import template (.xlsx or .csv).")],
     timezone: Annotated[str, Form(description="IANA zone of the file's times.")] = "Asia/Shanghai",
     mode: Annotated[Literal["partial", "strict"], Form()] = "partial",
@@ -176,19 +191,21 @@ async def post_import(
     if len(data) > options.max_bytes:
         raise ApiProblem(413, "File too large", f"uploads are limited to {options.max_bytes} bytes", "file_too_large")
     if timezone not in _zones():
-        raise ApiProblem(422, "Unknown timezone", f"{timezone!r} is not an IANA timezone name", "unknown_timezone")
+        detail = file_message("unknown_timezone", f"{timezone!r} is not an IANA timezone name", lang)
+        raise ApiProblem(422, "Unknown timezone", detail, "unknown_timezone")
     upload = ImportRequest(tenant.id, storable_filename(file.filename), data, timezone, mode, sheet)
     broker, topic = request.app.state.broker, request.app.state.settings.topic(TOPIC.name)
     try:
         if dry_run_:
             report = await dry_run(pool, upload, options)
-            body = await run_in(UPLOADS, _dry_run_json, report)  # thousands of planned orders: off the loop
+            body = await run_in(UPLOADS, _dry_run_json, report, lang)  # thousands of planned orders: off the loop
             return Response(body, status_code=202, media_type="application/json")
         receipt = await submit_import(pool, lambda items: publish_orders(broker, topic, items), upload, options)
     except ImportFileError as exc:
         if exc.__cause__ is not None:  # what the reader said: for the log, not for the user
             log.info("upload refused (%s): %r", exc.code, exc.__cause__)
-        raise ApiProblem(_FILE_ERROR_STATUS.get(exc.code, 400), "Import file rejected", exc.message, exc.code) from exc
+        status, detail = _FILE_ERROR_STATUS.get(exc.code, 400), file_message(exc.code, exc.message, lang)
+        raise ApiProblem(status, "Import file rejected", detail, exc.code) from exc
     except PublishingFailed as exc:
         return _publishing_failed(exc)
     metrics = getattr(request.app.state, "metrics", None)
@@ -197,14 +214,32 @@ async def post_import(
     base = f"/v1/imports/{receipt.import_id}"
     return ImportAccepted(
         **{k: v for k, v in vars(receipt).items() if k != "first_errors"},
-        first_errors=[RowIssueOut(**e) for e in receipt.first_errors],
+        first_errors=_issues_out(receipt.first_errors, lang),
+        state_label=state_label(receipt.state, lang),
         status_url=base,
         result_url=f"{base}/result.xlsx",
     )
 
 
-def _dry_run_json(report: Any) -> bytes:
-    return DryRunOut.model_validate(report, from_attributes=True).model_dump_json().encode()
+def _issues_out(found: Sequence[dict[str, Any]], lang: Lang) -> list[RowIssueOut]:
+    return [RowIssueOut.model_validate(issue_out(e, lang)) for e in found]
+
+
+def _dry_run_json(report: Any, lang: Lang) -> bytes:
+    answer = DryRunOut(
+        rows=report.rows,
+        valid_rows=report.valid_rows,
+        invalid_rows=report.invalid_rows,
+        orders_held_back=report.orders_held_back,
+        first_errors=_issues_out(report.first_errors, lang),
+        orders=[
+            PlannedOrderOut(
+                **{**vars(o), "detail": outcome_detail(o.detail, lang)}, outcome_label=outcome_label(o.outcome, lang)
+            )
+            for o in report.orders
+        ],
+    )
+    return answer.model_dump_json().encode()
 
 
 def _publishing_failed(exc: PublishingFailed) -> Response:
@@ -238,60 +273,61 @@ def _zones() -> set[str]:
 @router.get(
     "", response_model=ImportList, responses=problem_responses(401), summary="The tenant's imports, newest first"
 )
-async def list_imports(tenant: CurrentTenant, pool: Pool, limit: int = 50) -> ImportList:
+async def list_imports(tenant: CurrentTenant, pool: Pool, lang: RequestLang, limit: int = 50) -> ImportList:
     limit = max(1, min(limit, 200))
     async with pool.acquire() as conn:
         rows = await import_jobs.list_imports(conn, tenant.id, limit)
-    return ImportList(items=[_status(r) for r in rows])
+    return ImportList(items=[_status(r, lang) for r in rows])
 
 
 @router.get(
     "/template.xlsx",
     response_class=Response,
     responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 503)},
-    summary="The import template",
+    summary="The import template, in Chinese (default) or English: headers, drop-downs, hints and instructions",
 )
-async def template(tenant: CurrentTenant) -> Response:
+async def template(tenant: CurrentTenant, lang: RequestLang) -> Response:
     from services.ingest.adapters.spreadsheets import build_template
 
-    content = await WORKBOOKS.get(("template",), build_template)
-    headers = {"Content-Disposition": 'attachment; filename="orderinfo-import-template.xlsx"'}
+    content = await WORKBOOKS.get(("template", lang), build_template, lang)
+    name = "订单导入模板.xlsx" if lang is Lang.ZH else "orderinfo-import-template.xlsx"
+    headers = {"Content-Disposition": _attachment(name, "orderinfo-import-template.xlsx")}
     return Response(content, media_type=XLSX, headers=headers)
 
 
 @router.get("/{import_id}", response_model=ImportStatus, responses=problem_responses(401, 404, 422))
-async def get_import(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> ImportStatus:
+async def get_import(import_id: UUID, tenant: CurrentTenant, pool: Pool, lang: RequestLang) -> ImportStatus:
     async with pool.acquire() as conn:
         job = await import_jobs.get_import(conn, tenant.id, import_id)
     if job is None:
         raise ApiProblem(404, "Not Found", f"no import {import_id}", "import_not_found")
-    return _status(job)
+    return _status(job, lang)
 
 
 @router.get(
     "/{import_id}/result.xlsx",
     response_class=Response,
     responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 404, 422, 503)},
-    summary="Every uploaded row with its final outcome",
+    summary="Every uploaded row with its final outcome and messages, in the request's language",
 )
-async def result_workbook(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> Response:
+async def result_workbook(import_id: UUID, tenant: CurrentTenant, pool: Pool, lang: RequestLang) -> Response:
     from services.ingest.adapters.spreadsheets import build_result_workbook
 
     async with pool.acquire() as conn:
         job = await import_jobs.get_import(conn, tenant.id, import_id)
         if job is None:
             raise ApiProblem(404, "Not Found", f"no import {import_id}", "import_not_found")
-        key = _result_key(job)
+        key = _result_key(job, lang)
         content = WORKBOOKS.cached(key)
         if content is None:
             rows = await import_jobs.row_outcomes(conn, tenant.id, import_id)
     if content is None:
-        content = await WORKBOOKS.get(key, _build_result, build_result_workbook, list(job["header"]), rows)
+        content = await WORKBOOKS.get(key, _build_result, build_result_workbook, list(job["header"]), rows, lang)
     headers = {"Content-Disposition": f'attachment; filename="import-{import_id}-result.xlsx"'}
     return Response(content, media_type=XLSX, headers=headers)
 
 
-def _result_key(job: dict[str, Any]) -> tuple[Any, ...] | None:
+def _result_key(job: dict[str, Any], lang: Lang) -> tuple[Any, ...] | None:
     """A finished import's result changes only with its state and counters; an unfinished one is not cached."""
     if job["completed_at"] is None:
         return None
@@ -303,24 +339,61 @@ def _result_key(job: dict[str, Any]) -> tuple[Any, ...] | None:
         job["orders_processed"],
         job["dead_lettered"],
         job["rejected"],
+        lang,
     )
 
 
-def _build_result(build: Any, header: list[str], rows: Sequence[Any]) -> bytes:
-    sheet_rows = [SheetRow(n, tuple(cells)) for n, cells, _, _ in rows]
-    outcomes = {n: (outcome, issues) for n, _, outcome, issues in rows}
-    content: bytes = build((header, sheet_rows), outcomes)
+def _build_result(build: Any, header: list[str], rows: Sequence[import_jobs.RowOutcome], lang: Lang) -> bytes:
+    sheet_rows = [SheetRow(r.row_no, tuple(r.cells)) for r in rows]
+    outcomes = {r.row_no: (outcome_label(r.outcome, lang), _row_messages(r, lang)) for r in rows}
+    content: bytes = build((header, sheet_rows), outcomes, lang)
     return content
 
 
-def _status(job: dict[str, Any]) -> ImportStatus:
+def _row_messages(row: import_jobs.RowOutcome, lang: Lang) -> str:
+    """A row's issues (`column: message`) and its order's outcome detail, in `lang`."""
+    if lang is Lang.ZH:  # a Chinese message names its row and column itself
+        texts = [str(issue_out(i, lang)["message"]) for i in row.issues]
+    else:
+        texts = [f"{i.get('column') or 'row'}: {i.get('message')}" for i in row.issues]
+    texts += [row.legacy_issues] if row.legacy_issues else []
+    texts += [outcome_detail(row.detail, lang)] if row.detail else []
+    return ("；" if lang is Lang.ZH else "; ").join(texts)
+
+
+def _attachment(name: str, ascii_name: str) -> str:
+    """Content-Disposition naming the file in UTF-8 (RFC 6266), with an ASCII fallback."""
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+_COUNTED = ("created", "updated", "unchanged", "stale_status", "rejected", "dead_lettered")
+
+
+def _status(job: dict[str, Any], lang: Lang) -> ImportStatus:
+    counts = {code: job[code] for code in _COUNTED} | {"held_back": job["orders_held_back"]}
     return ImportStatus(
-        import_id=job["id"], filename=job["filename"], mode=job["mode"], timezone=job["timezone"], state=job["state"],
-        rows=job["rows_total"], valid_rows=job["rows_valid"], invalid_rows=job["rows_invalid"],
-        orders=job["orders_total"], orders_held_back=job["orders_held_back"],
-        orders_published=job["orders_published"], orders_processed=job["orders_processed"], created=job["created"],
-        updated=job["updated"], unchanged=job["unchanged"], stale_status=job["stale_status"],
-        rejected=job["rejected"], dead_lettered=job["dead_lettered"],
-        first_errors=[RowIssueOut(**e) for e in job["first_errors"]],
-        failure=job["failure"], created_at=job["created_at"], completed_at=job["completed_at"],
-    )  # fmt: skip
+        import_id=job["id"],
+        filename=job["filename"],
+        mode=job["mode"],
+        timezone=job["timezone"],
+        state=job["state"],
+        rows=job["rows_total"],
+        valid_rows=job["rows_valid"],
+        invalid_rows=job["rows_invalid"],
+        orders=job["orders_total"],
+        orders_held_back=job["orders_held_back"],
+        orders_published=job["orders_published"],
+        orders_processed=job["orders_processed"],
+        created=job["created"],
+        updated=job["updated"],
+        unchanged=job["unchanged"],
+        stale_status=job["stale_status"],
+        rejected=job["rejected"],
+        dead_lettered=job["dead_lettered"],
+        first_errors=_issues_out(job["first_errors"], lang),
+        failure=job["failure"],
+        created_at=job["created_at"],
+        completed_at=job["completed_at"],
+        state_label=state_label(job["state"], lang),
+        outcomes=[OutcomeCount(code=c, label=outcome_label(c, lang), count=n) for c, n in counts.items()],
+    )

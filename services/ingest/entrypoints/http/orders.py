@@ -17,8 +17,10 @@ from pydantic import AfterValidator, AwareDatetime
 from services.ingest.adapters import queries
 from services.ingest.adapters.queries import OrderFilter, Position
 from services.ingest.domain.bounds import unstorable_char
+from services.ingest.domain.language import Lang, value_label
+from services.ingest.domain.order import OrderSource, OrderStatus
 from services.ingest.domain.template import SOURCE_INDEX, STATUS_INDEX, label_key
-from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool
+from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool, RequestLang
 from services.ingest.entrypoints.http.masking import MaskMobiles, masked_order
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 from services.ingest.entrypoints.http.schemas import OrderDetail, OrderPage, OrderSummary
@@ -74,6 +76,7 @@ def decode_cursor(cursor: str) -> Position:
 async def list_orders(
     tenant: CurrentTenant,
     pool: Pool,
+    lang: RequestLang,
     order_no: Text64 = None,
     order_no_prefix: Text64 = None,
     status: Annotated[
@@ -81,7 +84,7 @@ async def list_orders(
         Query(
             max_length=64,
             description="Repeat for several (any of them). A code (`paid`) or any label the import template accepts "
-            "(`Paid`, `已付款`), case and spaces ignored.",
+            "(`Paid`, `已付款`, `paid`), case and spaces ignored. Answers carry the code and its `status_label`.",
         ),
     ] = None,
     order_time_from: Annotated[Instant | None, Query(description="Inclusive; ISO-8601 with an offset.")] = None,
@@ -93,7 +96,8 @@ async def list_orders(
         str | None,
         Query(
             max_length=64,
-            description="A code (`jingdong`) or any label the import template accepts (`JD`, `京东`).",
+            description="A code (`jingdong`) or any label the import template accepts (`JD`, `京东`, `jd`), case "
+            "and spaces ignored. Answers carry the code and its `source_label`.",
         ),
     ] = None,
     customer_id: UUID | None = None,
@@ -113,7 +117,7 @@ async def list_orders(
     after = decode_cursor(cursor) if cursor else None
     async with pool.acquire() as conn:
         rows = await queries.list_orders(conn, tenant.id, where, after, limit + 1)
-    items = [OrderSummary.model_validate(r) for r in rows[:limit]]
+    items = [summary(r, lang) for r in rows[:limit]]
     more = len(rows) > limit
     next_cursor = encode_cursor(Position(items[-1].order_time, items[-1].order_no)) if more else None
     return OrderPage(items=items, next_cursor=next_cursor)
@@ -139,6 +143,7 @@ def _vocabulary(index: Mapping[str, E], name: str, text: str) -> E:
 async def get_order(
     tenant: CurrentTenant,
     pool: Pool,
+    lang: RequestLang,
     order_no: Annotated[str, Path(min_length=1, max_length=64, pattern=NO_NUL)],
     mask: MaskMobiles,
 ) -> OrderDetail:
@@ -146,8 +151,18 @@ async def get_order(
         found = await queries.get_order(conn, tenant.id, order_no, ORDER_EVENTS.name)
     if found is None:
         raise ApiProblem(404, "Not Found", f"no order {order_no!r}", "order_not_found")
-    return masked_order(OrderDetail.model_validate(_with_line_count(found)), mask)
+    order = OrderDetail.model_validate(_labelled({**found, "line_count": len(found["lines"])}, lang))
+    return masked_order(order, mask)
 
 
-def _with_line_count(order: dict[str, Any]) -> dict[str, Any]:
-    return {**order, "line_count": len(order["lines"])}
+def _labelled(order: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
+    """An order row with its status and source labels in `lang` (the codes stay as they are)."""
+    return {
+        **order,
+        "status_label": value_label(OrderStatus, order["status"], lang),
+        "source_label": value_label(OrderSource, order["source"], lang),
+    }
+
+
+def summary(order: Mapping[str, Any], lang: Lang) -> OrderSummary:
+    return OrderSummary.model_validate(_labelled(order, lang))

@@ -1,13 +1,19 @@
-"""Response models of the read side: order summaries and pages, order details, customers."""
+"""Response models of the read side: order summaries and pages, order details, customers.
+
+Every time is RFC 3339 in UTC with `Z` (`domain/times.py`), as in the events and the persona. Statuses and sources are
+codes plus a label in the request's language (`?lang=` / `Accept-Language`, zh-CN by default)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
+
+from services.ingest.domain.times import utc_text
+from services.rules_bridge.contracts.customer_updated_v1 import PersonaV1
 
 
 class StoreOut(BaseModel):
@@ -16,17 +22,34 @@ class StoreOut(BaseModel):
     name: str | None = None
 
 
+TOTAL_AMOUNT = (
+    "The order's amount as Order Info counts it: `order_amount` when the file or platform gave one, else the sum of "
+    "the lines (each line: its line amount when given, else quantity x unit price). Never null."
+)
+ORDER_AMOUNT = "The order amount as the file or platform gave it (订单金额); null when it was not given."
+PAID_AMOUNT = "What the buyer paid as the file or platform gave it (实付金额); null when it was not given."
+UTC_TIME = "RFC 3339 in UTC with `Z`."
+# Every time of an answer, whatever offset the driver or a stored document gave it.
+UtcDatetime = Annotated[
+    datetime,
+    PlainSerializer(utc_text, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time", "description": UTC_TIME}),
+]
+
+
 class OrderSummary(BaseModel):
     order_no: str
-    source: str
-    status: str = Field(description="One of the OrderStatus values.")
+    source: str = Field(description="The source code (`jingdong`, `youzan`, ...).")
+    source_label: str = Field("", description="The source as the template names it in the request's language.")
+    status: str = Field(description="The status code (`paid`, `dealed`, ...).")
+    status_label: str = Field("", description="The status as the template names it in the request's language.")
     status_raw: str = Field(description="The status text as the platform or file wrote it.")
-    order_time: datetime
-    payment_time: datetime | None
+    order_time: UtcDatetime
+    payment_time: UtcDatetime | None
     store: StoreOut
     customer_id: UUID
-    total_amount: Decimal
-    paid_amount: Decimal | None
+    total_amount: Decimal = Field(description=TOTAL_AMOUNT)
+    paid_amount: Decimal | None = Field(description=PAID_AMOUNT)
     line_count: int
 
 
@@ -54,19 +77,19 @@ class CustomerIdentifiers(BaseModel):
 
 class StatusSeen(BaseModel):
     status: str
-    first_seen_at: datetime
+    first_seen_at: UtcDatetime
 
 
 class EmittedEvent(BaseModel):
     event_id: str
     event_type: str
-    created_at: datetime
+    created_at: UtcDatetime
     state: Literal["sent", "pending", "parked"] = Field(
         description="`sent`: published; `pending`: the relay will publish it; `parked`: the relay will never publish"
         " it as it is (see `parked_reason`) until an operator re-queues it."
     )
-    sent_at: datetime | None = Field(description="When the relay published it; null while pending or parked.")
-    parked_at: datetime | None = Field(description="When the relay parked it; null unless parked.")
+    sent_at: UtcDatetime | None = Field(description="When the relay published it; null while pending or parked.")
+    parked_at: UtcDatetime | None = Field(description="When the relay parked it; null unless parked.")
     parked_reason: str | None = Field(
         description="Why it was parked (`too_large`, `invalid_topic`, `unknown_topic`, `rejected`); null unless parked."
     )
@@ -76,11 +99,11 @@ class OrderDetail(OrderSummary):
     matched_by: str = Field(description="The identifier that matched the buyer to the customer (or `new`).")
     buyer: dict[str, Any]
     receiver: dict[str, Any] | None
-    order_amount: Decimal | None
+    order_amount: Decimal | None = Field(description=ORDER_AMOUNT)
     remark: str | None
     version: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
     lines: list[OrderLineOut]
     customer: CustomerIdentifiers | None
     status_history: list[StatusSeen] = Field(description="When each status was first seen, oldest first.")
@@ -88,7 +111,10 @@ class OrderDetail(OrderSummary):
 
 
 class CustomerOut(CustomerIdentifiers):
-    persona: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
+    persona: PersonaV1 | None = Field(
+        description="The consumption profile (the same as in customers.updated.v1); null only for a customer whose "
+        "stored profile predates this shape (it is recomputed with the customer's next order)."
+    )
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
     recent_orders: list[OrderSummary] = Field(description="The latest 10 orders, newest first.")
