@@ -3,6 +3,7 @@ owns the transaction (erasure is one transaction: see `application.erasure`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -34,16 +35,29 @@ DELETE FROM identity_conflicts
 WHERE tenant_id = $1 AND (customer_id = $2 OR held_by = $2 OR order_no = ANY($3::text[]) OR value = ANY($4::text[]))
 """
 
+# the rows of the customer's orders, and any row quoting one of its values as a whole cell (an order held back or
+# refused, never stored): a scan of the tenant's rows, acceptable for an operation this rare
 UPLOADED_ROWS = """
 SELECT r.import_id, r.row_no, r.cells, i.header
 FROM import_rows r JOIN imports i ON i.tenant_id = r.tenant_id AND i.id = r.import_id
-WHERE r.tenant_id = $1 AND r.order_no = ANY($2::text[])
+WHERE r.tenant_id = $1 AND (r.order_no = ANY($2::text[]) OR r.cells::text LIKE ANY($3::text[]))
 """
 
 REDACT_ROWS = """
 UPDATE import_rows r SET cells = u.cells::jsonb, issues = ''
 FROM unnest($2::uuid[], $3::int[], $4::text[]) AS u (import_id, row_no, cells)
 WHERE r.tenant_id = $1 AND r.import_id = u.import_id AND r.row_no = u.row_no
+"""
+
+# the values (and the messages quoting them) of the first errors an import keeps, on the rows of those orders
+REDACT_FIRST_ERRORS = """
+UPDATE imports i SET first_errors = (
+    SELECT coalesce(jsonb_agg(CASE WHEN (x.e ->> 'row')::int = ANY (u.rows)
+                                   THEN x.e || '{"value": "", "message": ""}'::jsonb ELSE x.e END ORDER BY x.n), '[]')
+    FROM jsonb_array_elements(i.first_errors) WITH ORDINALITY AS x (e, n))
+FROM (SELECT import_id, array_agg(row_no) AS rows FROM unnest($2::uuid[], $3::int[]) AS r (import_id, row_no)
+      GROUP BY import_id) u
+WHERE i.tenant_id = $1 AND i.id = u.import_id AND jsonb_array_length(i.first_errors) > 0
 """
 
 # the customer's earlier states, sent or not: the tombstone enqueued next replaces them all
@@ -92,8 +106,19 @@ async def erase_rows(conn: Conn, tenant_id: UUID, customer_id: UUID, order_nos: 
     await conn.execute(DELETE_CONFLICTS, tenant_id, customer_id, order_nos, values)
 
 
-async def uploaded_rows(conn: Conn, tenant_id: UUID, order_nos: list[str]) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(UPLOADED_ROWS, tenant_id, order_nos)]
+async def uploaded_rows(conn: Conn, tenant_id: UUID, order_nos: list[str], values: list[str]) -> list[dict[str, Any]]:
+    """The rows of `order_nos`, and the rows with a cell that is exactly one of `values`."""
+    patterns = [f"%{_like_escaped(json.dumps(v, ensure_ascii=False))}%" for v in values]
+    return [dict(r) for r in await conn.fetch(UPLOADED_ROWS, tenant_id, order_nos, patterns)]
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def redact_first_errors(conn: Conn, tenant_id: UUID, rows: Sequence[tuple[UUID, int]]) -> None:
+    if rows:
+        await conn.execute(REDACT_FIRST_ERRORS, tenant_id, [i for i, _ in rows], [n for _, n in rows])
 
 
 async def redact_rows(conn: Conn, tenant_id: UUID, rows: Sequence[tuple[UUID, int, str]]) -> None:

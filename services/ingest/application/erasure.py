@@ -3,8 +3,10 @@
 Guarantees of `erase_customer` (one transaction; the customer's orders and then the customer are locked first, in
 the consumer's order, so a consumer batch touching them waits or goes first, never half):
 - The customer's identifiers and nickname, its orders' buyer, receiver and remark, the personal cells and issues
-  of the uploaded rows of those orders, and its identity conflicts are gone; amounts, lines, statuses, times and
-  stores stay, as does the persona arithmetic (counts, sums, stage).
+  of the uploaded rows of those orders and of any row with a cell that is exactly its Sobot ID, mobile or unionid
+  (an order held back, never stored; nicknames are shared, so not searched), the values the imports' first errors
+  quote on those rows, and its identity conflicts are gone; amounts, lines, statuses, times and stores stay, as
+  does the persona arithmetic (counts, sums, stage).
 - Its `customers.updated.v1` rows in the outbox (sent or not) are deleted and a tombstone is enqueued in their
   place: the relay publishes it after anything of that key it already took, so the topic's latest record for the
   customer is the tombstone, and compaction drops the earlier ones.
@@ -77,7 +79,7 @@ async def _erase(conn: Conn, tenant_id: UUID, customer_id: UUID, by: str) -> Era
             return None
         held = {kind: value for kind in ERASED if (value := identifiers.get(kind))}
         await erasure_store.erase_rows(conn, tenant_id, customer_id, order_nos, list(held.values()))
-        await _redact_uploads(conn, tenant_id, order_nos)
+        await _redact_uploads(conn, tenant_id, order_nos, [v for k, v in held.items() if k in REMEMBERED])
         key = f"{tenant_id}:{customer_id}"
         await erasure_store.delete_customer_events(conn, tenant_id, customer_updated_v1.TOPIC.name, key)
         await enqueue(conn, [customer_erased(tenant_id, customer_id)])
@@ -87,12 +89,13 @@ async def _erase(conn: Conn, tenant_id: UUID, customer_id: UUID, by: str) -> Era
     return Erased(at, tuple(held), len(order_nos))
 
 
-async def _redact_uploads(conn: Conn, tenant_id: UUID, order_nos: list[str]) -> None:
-    rows = await erasure_store.uploaded_rows(conn, tenant_id, order_nos)
+async def _redact_uploads(conn: Conn, tenant_id: UUID, order_nos: list[str], values: list[str]) -> None:
+    rows = await erasure_store.uploaded_rows(conn, tenant_id, order_nos, values)
     redacted = [
         (r["import_id"], r["row_no"], json.dumps(redact(r["cells"], personal_positions(r["header"])))) for r in rows
     ]
     await erasure_store.redact_rows(conn, tenant_id, redacted)
+    await erasure_store.redact_first_errors(conn, tenant_id, [(r["import_id"], r["row_no"]) for r in rows])
 
 
 async def refuse_erased(conn: Conn, incoming: Sequence[Any]) -> tuple[list[Any], list[tuple[Any, str]]]:
