@@ -162,6 +162,21 @@ def _seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dlq(args: argparse.Namespace) -> int:
+    from services.ingest.entrypoints.dead_letters_cli import run_dlq
+
+    code: int = _on_database(lambda pool: run_dlq(pool, args))
+    return code
+
+
+def _customers(args: argparse.Namespace) -> int:
+    from services.ingest.entrypoints.erasure_cli import run_customers
+    from services.rules_bridge.outbox_writer import tombstone_customer
+
+    code: int = _on_database(lambda pool: run_customers(pool, args, tombstone_customer))
+    return code
+
+
 def _verify(args: argparse.Namespace) -> int:
     from tools.verification.cli import main_verify
 
@@ -211,6 +226,9 @@ def _parser() -> argparse.ArgumentParser:
     seeding.add_argument("--tenant-name", default="bench")
     seeding.add_argument("--seed", type=int, default=0)
     seeding.set_defaults(handler=_seed)
+
+    _dlq_parser(sub)
+    _customers_parser(sub)
 
     verify = sub.add_parser("verify", help="fault scenarios on the running stack; prints a table of verdicts")
     verify.add_argument("verify_args", nargs=argparse.REMAINDER, help="e.g. --no-restarts")
@@ -264,6 +282,37 @@ def _key_parsers(sub: Any) -> None:
     for command in (create, listing, rotate, revoke):
         command.add_argument("--tenant", required=True, help="the tenant's id")
         command.set_defaults(handler=_keys)
+
+
+def _dlq_parser(sub: Any) -> None:
+    dlq = sub.add_parser("dlq", help="dead letters of orders.ingest.v1: list them, replay them after a fix")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    listing = dlq_sub.add_parser("list", help="letters matching the filters, with counts by reason")
+    replay = dlq_sub.add_parser("replay", help="re-publish matching letters to orders.ingest.v1 (each once)")
+    for command in (listing, replay):
+        command.add_argument("--reason", help="x-reason-code, e.g. unknown_tenant")
+        command.add_argument("--tenant", help="the tenant id the letter's key names")
+        command.add_argument("--since", help="dead-lettered at or after (ISO 8601, e.g. 2026-12-01T08:00+08:00)")
+        command.add_argument("--until", help="dead-lettered before (ISO 8601)")
+        command.add_argument("--limit", type=int, default=1000, help="letters scanned (default: %(default)s)")
+        command.add_argument("--json", action="store_true", help="print one JSON document")
+        command.set_defaults(handler=_dlq)
+    replay.add_argument("--dry-run", action="store_true", help="say what would be replayed; send nothing")
+    replay.add_argument("--force", action="store_true", help="replay letters that were replayed before, too")
+
+
+def _customers_parser(sub: Any) -> None:
+    customers = sub.add_parser("customers", help="customers' personal data (PIPL)")
+    customers_sub = customers.add_subparsers(dest="customers_command", required=True)
+    erase = customers_sub.add_parser("erase", help="erase a customer's personal data; order facts stay, anonymised")
+    erase.add_argument("customer_id")
+    erase.add_argument("--tenant", required=True, help="the customer's tenant id")
+    erase.add_argument("--by", default=None, help="who asked, for the audit record (default: the OS user)")
+    erase.set_defaults(handler=_customers)
+    mask = customers_sub.add_parser("mask-mobiles", help="answer a tenant's API callers with masked mobiles")
+    mask.add_argument("--tenant", required=True)
+    mask.add_argument("state", choices=["on", "off"])
+    mask.set_defaults(handler=_customers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

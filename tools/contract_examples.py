@@ -20,7 +20,7 @@ AT = datetime(2024, 6, 18, 2, 15, tzinfo=UTC)
 def order_event_data(status: OrderStatus) -> list[dict[str, Any]]:
     """The data of the events of a new order first seen in `status` (skipped milestones are inferred)."""
     change = OrderChange(TENANT, None, _snapshot(status), content_changed=False, import_id=IMPORT, producer="import")
-    return [record.payload for record in events.order_events(change, at=AT)]
+    return [_data(record) for record in events.order_events(change, at=AT)]
 
 
 def customer() -> dict[str, Any]:
@@ -52,7 +52,7 @@ def customer() -> dict[str, Any]:
         },
         created=True,
     )
-    return events.customer_updated(snapshot, at=AT).payload
+    return _data(events.customer_updated(snapshot, at=AT))
 
 
 def ingest_order() -> dict[str, Any]:
@@ -107,3 +107,8 @@ def _snapshot(status: OrderStatus) -> OrderSnapshot:
             LineSnapshot("P200", "", "茶叶 250g", 2, Decimal("30.00"), Decimal("60.00")),
         ),
     )
+
+
+def _data(record: events.OutboxRecord) -> dict[str, Any]:
+    assert record.payload is not None, "an event with data, not a tombstone"
+    return record.payload

@@ -26,6 +26,7 @@ MISSING_KEY = "missing_key"
 KEY_MISMATCH = "key_mismatch"
 UNKNOWN_TENANT = "unknown_tenant"
 IMPORT_OF_ANOTHER_TENANT = "import_of_another_tenant"
+ERASED_CUSTOMER = "erased_customer"  # the buyer gives an identifier erased on request (PIPL)
 PROCESSING_ERROR = "processing_error"  # genuine infrastructure faults only: never a value problem
 
 
@@ -47,6 +48,10 @@ class StorageUnavailable(TransientStorage):
 
 class PermanentStorage(StorageError):
     """Retrying the same batch as is will fail again."""
+
+
+class BrokerUnavailable(Exception):
+    """Kafka did not answer (or refused) an operator's request (dead-letter listing or replay): retry later."""
 
 
 def backoff_delay(attempt: int, *, base: float = 0.2, cap: float = 10.0) -> float:

@@ -21,7 +21,7 @@ from services.ingest.adapters import import_jobs
 from services.ingest.application.ingestion import IngestOptions
 from services.ingest.application.lifecycle import sweep_forever
 from services.ingest.application.push import PushOptions
-from services.ingest.contracts.orders_ingest_v1 import DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
+from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
@@ -29,10 +29,11 @@ from services.ingest.entrypoints.http import app as http_app
 from services.ingest.entrypoints.http.app import ApiResources
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database
-from services.platform.observability import Metrics, kafka_check, postgres_check, serve_ops
+from services.platform.lag import LagMonitor
+from services.platform.observability import Metrics, Process, kafka_check, postgres_check, serve_ops
 from services.platform.publisher import KeyedPublisher
 from services.platform.topics import ensure_topics
-from services.rules_bridge.outbox_writer import ORDER_EVENTS_TOPIC, emit_events
+from services.rules_bridge.outbox_writer import ORDER_EVENTS_TOPIC, emit_events, tombstone_customer
 
 log = logging.getLogger("orderinfo.ingest")
 INTERRUPTED_AFTER = timedelta(minutes=15)  # far longer than any upload takes to publish
@@ -70,8 +71,18 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     # pushed orders are validated with the consumer's own options (placeholder mobiles)
     push_options = PushOptions(placeholder_mobiles=ingest_options(settings).placeholder_mobiles)
     return http_app.create_app(
-        settings, lambda: api_resources(settings), events_topic=ORDER_EVENTS_TOPIC, push_options=push_options
+        settings,
+        lambda: api_resources(settings),
+        events_topic=ORDER_EVENTS_TOPIC,
+        push_options=push_options,
+        tombstone=tombstone_customer,
     )
+
+
+def group_lag_monitor(settings: IngestSettings) -> LagMonitor:
+    """The consumer group's lag on orders.ingest.v1 as the broker sees it, read every `consumer_lag_interval_s`."""
+    group, topic = settings.topic(CONSUMER_GROUP), settings.topic(TOPIC.name)
+    return LagMonitor(settings.kafka_bootstrap_servers, group, topic, settings.consumer_lag_interval_s)
 
 
 @asynccontextmanager
@@ -98,11 +109,13 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     await ensure_ingest_topics(settings)
     pool = await open_database(settings.database_url, max_size=4)
     broker = producer_broker(settings)
-    metrics = Metrics()
+    metrics = Metrics(process=Process.CONSUME)
     ingestor = BatchIngestor(
         pool, emit_events, ingest_options(settings), metrics, max_retries=settings.consumer_max_retries
     )
-    metrics.track_consumer_lag(lambda: dict(ingestor.lags))
+    lag = group_lag_monitor(settings)
+    metrics.track_group_lag(lambda: (dict(lag.lag), lag.age_s()))
+    lag_reader = asyncio.create_task(lag.run(stop))
     subscribe(broker, settings, ingestor, KeyedPublisher.on_broker(broker))
     checks = {"postgres": postgres_check(lambda: pool), "kafka": kafka_check(settings.kafka_bootstrap_servers)}
     ops = asyncio.create_task(serve_ops(settings.ops_host, settings.consumer_ops_port, checks, metrics, stop))
@@ -115,5 +128,6 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     finally:
         await broker.stop()
         await sweep
+        await lag_reader
         await pool.close()
         await ops

@@ -15,6 +15,13 @@ class IngestSettings(ConnectionSettings):
     http_port: int = 8080
     ops_host: str = "127.0.0.1"
     consumer_ops_port: int = Field(default=8081, description="/healthz, /readyz, /metrics of the consumer process.")
+    consumer_lag_interval_s: float = Field(
+        default=15, gt=0, description="How often the consumer reads its group's lag from the broker (/metrics)."
+    )
+    import_stuck_after_s: float = Field(
+        default=900, gt=0, description="An import queued or processing without progress this long counts as stuck."
+    )
+    import_states_interval_s: float = Field(default=30, gt=0, description="How often the API counts active imports.")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, description="Uploads above this are refused unread.")
     max_rows: int = Field(default=5000, description="Data rows per import.")
     http_head_timeout_seconds: float = Field(

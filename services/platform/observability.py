@@ -13,20 +13,23 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
 
 log = logging.getLogger("orderinfo.observability")
 
 Check = Callable[[], Awaitable[object]]  # raises (or times out) when the dependency is not usable
-LagSource = Callable[[], Mapping[tuple[str, int], int]]  # (topic, partition) -> records behind
+# (partition -> records behind the end, as the broker sees it; age in seconds of that reading, None: none yet)
+GroupLagSource = Callable[[], tuple[Mapping[int, int], float | None]]
 PROBLEM_JSON = "application/problem+json"
 CHECK_TIMEOUT_S = 2.0
 READINESS_TTL_S = 1.0  # /readyz reuses a result this long: anonymous bursts cost one check, not one each
@@ -52,42 +55,66 @@ class BatchResultLike(Protocol):
     def events(self) -> int: ...
 
 
-class Metrics:
-    """The metrics of one process, on a registry of its own (so tests and processes never share state)."""
+class Process(StrEnum):
+    """Which process a family belongs to: each process exports its own families only."""
 
-    def __init__(self, namespace: str = "orderinfo") -> None:
+    API = "api"
+    CONSUME = "consume"
+    RELAY = "relay"
+
+
+class Metrics:
+    """The metrics of one process, on a registry of its own (so tests and processes never share state).
+
+    `process` picks the families exported: the API's (requests, imports), the consumer's (batches, outcomes, dead
+    letters, retries, splits, restarts, the group's lag) or the relay's (see `track_relay`). The other families
+    still exist, unregistered, so every `observe_*` works in every process and exports nothing there. `None`
+    exports them all (tests that check names across processes)."""
+
+    def __init__(self, namespace: str = "orderinfo", process: Process | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        r, ns = self.registry, namespace
+        self.process = process
+        api, consume, ns = self._registry_of(Process.API), self._registry_of(Process.CONSUME), namespace
         self.requests = Counter(
-            "http_requests", "HTTP requests", ["method", "route", "status"], namespace=ns, registry=r
+            "http_requests", "HTTP requests", ["method", "route", "status"], namespace=ns, registry=api
         )
         self.request_seconds = Histogram(
-            "http_request_duration_seconds", "HTTP request duration", ["method", "route"], namespace=ns, registry=r
+            "http_request_duration_seconds", "HTTP request duration", ["method", "route"], namespace=ns, registry=api
         )
-        self.imports = Counter("imports", "Imports submitted, by state", ["state"], namespace=ns, registry=r)
-        self.import_rows = Counter("import_rows", "Rows of submitted imports", ["validity"], namespace=ns, registry=r)
+        self.imports = Counter("imports", "Imports submitted, by state", ["state"], namespace=ns, registry=api)
+        self.import_rows = Counter("import_rows", "Rows of submitted imports", ["validity"], namespace=ns, registry=api)
         self.batch_records = Histogram(
-            "ingest_batch_records", "Records per consumed batch", namespace=ns, registry=r, buckets=_BATCH_SIZES
+            "ingest_batch_records", "Records per consumed batch", namespace=ns, registry=consume, buckets=_BATCH_SIZES
         )
         self.batch_seconds = Histogram(
-            "ingest_batch_duration_seconds", "Time to apply a batch", namespace=ns, registry=r
+            "ingest_batch_duration_seconds", "Time to apply a batch", namespace=ns, registry=consume
         )
-        self.orders = Counter("ingest_orders", "Orders applied, by outcome", ["outcome"], namespace=ns, registry=r)
+        self.orders = Counter(
+            "ingest_orders", "Orders applied, by outcome", ["outcome"], namespace=ns, registry=consume
+        )
         self.dead_letters = Counter(
-            "ingest_dead_letters", "Records dead-lettered, by reason", ["reason"], namespace=ns, registry=r
+            "ingest_dead_letters", "Records dead-lettered, by reason", ["reason"], namespace=ns, registry=consume
         )
-        self.events = Counter("ingest_events", "Events written to the outbox", namespace=ns, registry=r)
+        self.events = Counter("ingest_events", "Events written to the outbox", namespace=ns, registry=consume)
         retried = "Batch attempts retried after a transient storage failure, by kind"
-        self.retries = Counter("ingest_retries", retried, ["kind"], namespace=ns, registry=r)
+        self.retries = Counter("ingest_retries", retried, ["kind"], namespace=ns, registry=consume)
         self.splits = Counter(
-            "ingest_batch_splits", "Batches applied record by record after failing whole", namespace=ns, registry=r
+            "ingest_batch_splits",
+            "Batches applied record by record after failing whole",
+            namespace=ns,
+            registry=consume,
         )
         self.restarts = Counter(
-            "ingest_batch_restarts", "Batches rewound for redelivery, nothing committed", namespace=ns, registry=r
+            "ingest_batch_restarts", "Batches rewound for redelivery, nothing committed", namespace=ns, registry=consume
         )
+        for kind in ("unavailable", "conflict"):
+            self.retries.labels(kind)  # exported at 0 from the start: a rate has a series to start from
         self._callbacks = _CallbackGauges(ns)
-        r.register(self._callbacks)
+        self.registry.register(self._callbacks)
         self._routes: set[str] = set()
+
+    def _registry_of(self, process: Process) -> CollectorRegistry | None:
+        return self.registry if self.process in (None, process) else None
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """One HTTP request; `method` and `route` are bounded here (see `STANDARD_METHODS`, `MAX_ROUTE_LABELS`)."""
@@ -126,9 +153,14 @@ class Metrics:
     def observe_restart(self) -> None:
         self.restarts.inc()
 
-    def track_consumer_lag(self, source: LagSource) -> None:
-        """Report `source()` as the consumer lag gauge (per topic and partition) at every scrape."""
+    def track_group_lag(self, source: GroupLagSource) -> None:
+        """Report `source()` (the consumer group's lag per partition, read from the broker, and the reading's age)
+        as `consumer_group_lag{partition}` and `consumer_group_lag_age_seconds` at every scrape."""
         self._callbacks.lag = source
+
+    def track_imports(self, source: Callable[[], ImportStates]) -> None:
+        """Report `source()` (active imports by state, and those without progress for long) at every scrape."""
+        self._callbacks.imports = source
 
     def track_outbox_backlog(self, source: Callable[[], int]) -> None:
         """Report `source()` (outbox rows not yet relayed) as the backlog gauge at every scrape."""
@@ -142,6 +174,30 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+PUBLISH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass
+class LatencyHistogram:
+    """Cumulative bucket counts of observed durations (Prometheus' histogram, kept by the process that owns the
+    state and exported by a collector at scrape time)."""
+
+    bounds: tuple[float, ...] = PUBLISH_BUCKETS
+    counts: list[int] = field(default_factory=lambda: [0] * len(PUBLISH_BUCKETS))
+    total: float = 0.0
+    count: int = 0
+
+    def observe(self, seconds: float) -> None:
+        for i, bound in enumerate(self.bounds):
+            if seconds <= bound:
+                self.counts[i] += 1
+        self.total += seconds
+        self.count += 1
+
+    def buckets(self) -> list[tuple[str, float]]:
+        return [*((repr(b), float(c)) for b, c in zip(self.bounds, self.counts, strict=True)), ("+Inf", self.count)]
+
+
 class RelayStatsLike(Protocol):
     """What `track_relay` reads of `services.rules_bridge.relay.RelayMetrics`."""
 
@@ -152,6 +208,7 @@ class RelayStatsLike(Protocol):
     failing_sessions: int
     producer_restarts: int
     parked_rows: int
+    publish_latency: LatencyHistogram
 
     @property
     def parked(self) -> Mapping[str, int]: ...
@@ -190,28 +247,65 @@ class _RelayCollector(Collector):
             f"{ns}_relay_producer_restarts", "Producers replaced after a rejected batch", stats.producer_restarts
         )
         yield GaugeMetricFamily(f"{ns}_relay_owned_shards", "Outbox shards this relay publishes", stats.owned_shards)
+        latency = stats.publish_latency
+        yield HistogramMetricFamily(
+            f"{ns}_relay_publish_duration_seconds",
+            "From sending a batch of events to the broker's last acknowledgement",
+            buckets=latency.buckets(),
+            sum_value=latency.total,
+        )
+
+
+@dataclass(frozen=True)
+class ImportStates:
+    """Imports not finished yet: by state (`queued`, `processing`), and how many of them made no progress for
+    longer than the stuck threshold."""
+
+    active: Mapping[str, int] = field(default_factory=dict)
+    stuck: int = 0
 
 
 class _CallbackGauges(Collector):
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
-        self.lag: LagSource | None = None
+        self.lag: GroupLagSource | None = None
         self.backlog: Callable[[], int] | None = None
+        self.imports: Callable[[], ImportStates] | None = None
 
     def collect(self) -> Any:
+        ns = self.namespace
         if self.lag is not None:
+            by_partition, age = _safely(self.lag, ({}, None))
             gauge = GaugeMetricFamily(
-                f"{self.namespace}_consumer_lag",
-                "Records behind the end of the partition",
-                labels=["topic", "partition"],
+                f"{ns}_consumer_group_lag",
+                "Records behind the end of orders.ingest.v1, per partition, as the broker sees"
+                " the consumer group's committed offsets",
+                labels=["partition"],
             )
-            for (topic, partition), lag in sorted(_safely(self.lag, {}).items()):
-                gauge.add_metric([topic, str(partition)], lag)
+            for partition, lag in sorted(by_partition.items()):
+                gauge.add_metric([str(partition)], lag)
             yield gauge
+            yield GaugeMetricFamily(
+                f"{ns}_consumer_group_lag_age_seconds",
+                "Age of the last lag reading from the broker (-1: none yet)",
+                -1.0 if age is None else age,
+            )
         if self.backlog is not None:
             backlog = _safely(self.backlog, None)
             if backlog is not None:
-                yield GaugeMetricFamily(f"{self.namespace}_outbox_backlog", "Outbox rows not yet relayed", backlog)
+                yield GaugeMetricFamily(f"{ns}_outbox_backlog", "Outbox rows not yet relayed", backlog)
+        if self.imports is not None:
+            yield from _import_gauges(ns, _safely(self.imports, ImportStates()))
+
+
+def _import_gauges(ns: str, states: ImportStates) -> Any:
+    active = GaugeMetricFamily(f"{ns}_imports_active", "Imports not finished, by state", labels=["state"])
+    for state in ("queued", "processing"):
+        active.add_metric([state], states.active.get(state, 0))
+    yield active
+    yield GaugeMetricFamily(
+        f"{ns}_imports_stuck", "Imports queued or processing without progress for too long", states.stuck
+    )
 
 
 def _safely(source: Callable[[], Any], default: Any) -> Any:

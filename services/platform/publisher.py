@@ -26,7 +26,7 @@ YIELD_EVERY = 100  # a send rarely suspends: let other tasks run between slices 
 class KeyedRecord:
     topic: str  # the physical topic name
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone (a compacted topic drops the key's earlier records)
     headers: Headers | None = None
 
 

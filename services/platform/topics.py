@@ -121,3 +121,18 @@ async def delete_topics_with_prefix(bootstrap_servers: str, prefix: str) -> list
         return doomed
     finally:
         await admin.close()
+
+
+async def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
+    """The partitions of `topic`; none when it does not exist (it is not created by asking)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        if topic not in await admin.list_topics():
+            return []
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(p["partition"] for t in described if t["topic"] == topic for p in t["partitions"])

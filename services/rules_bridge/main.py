@@ -11,7 +11,7 @@ from collections.abc import Callable
 import asyncpg
 
 from services.platform.migrations import migrate
-from services.platform.observability import Check, Metrics, kafka_check, postgres_url_check, serve_ops
+from services.platform.observability import Check, Metrics, Process, kafka_check, postgres_url_check, serve_ops
 from services.platform.topics import TopicSpec, ensure_topics
 from services.rules_bridge.relay import TOPICS, Relay, RelayMetrics
 from services.rules_bridge.settings import RelaySettings
@@ -69,7 +69,7 @@ def _ops_server(settings: RelaySettings, relay: RelayMetrics, stop: asyncio.Even
     """/healthz, /readyz and /metrics (published, parked, backlog, oldest unsent age, sessions) on its own port."""
     if not settings.ops_port:
         return None
-    metrics = Metrics()
+    metrics = Metrics(process=Process.RELAY)
     metrics.track_relay(lambda: relay)
     checks = {
         "postgres": postgres_url_check(settings.database_url),

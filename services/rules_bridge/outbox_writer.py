@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from uuid import UUID
 
 from services.core.changes import CustomerSnapshot, OrderChange
-from services.rules_bridge.adapters.outbox_store import N_SHARDS, Conn, backlog, enqueue
+from services.core.keys import customer_key
+from services.rules_bridge.adapters.outbox_store import N_SHARDS, Conn, backlog, delete_key, enqueue
+from services.rules_bridge.contracts import customer_updated_v1
 from services.rules_bridge.contracts.order_events_v1 import TOPIC as _ORDER_EVENTS
 from services.rules_bridge.domain import events
 from services.rules_bridge.domain.events import OutboxRecord
@@ -52,3 +55,11 @@ async def emit_events(conn: Conn, changes: Sequence[OrderChange], customers: Seq
     records += [events.customer_updated(snapshot, at=at) for snapshot in customers]
     await enqueue(conn, records)
     return len(records)
+
+
+async def tombstone_customer(conn: Conn, tenant_id: UUID, customer_id: UUID) -> None:
+    """An erased customer (in the caller's transaction): its `customers.updated.v1` rows in the outbox are deleted
+    and a tombstone is enqueued in their place, so the topic's latest record for the customer is the tombstone."""
+    topic, key = customer_updated_v1.TOPIC.name, customer_key(tenant_id, customer_id)
+    await delete_key(conn, tenant_id, topic, key)
+    await enqueue(conn, [events.customer_erased(tenant_id, customer_id, at=datetime.now(UTC))])

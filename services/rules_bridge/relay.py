@@ -33,6 +33,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from services.core.bounds import MAX_MESSAGE_BYTES
+from services.platform.observability import LatencyHistogram
 from services.platform.topics import TopicSpec
 from services.rules_bridge.adapters import outbox_store, sql
 from services.rules_bridge.adapters.outbox_publisher import Delivery, Publisher
@@ -70,6 +71,7 @@ class RelayMetrics:
     producer_restarts: int = 0  # producers replaced because a rejected batch broke their sequence
     parked: Counter[str] = field(default_factory=Counter)  # rows this process parked, by reason
     parked_rows: int = 0  # rows parked in the outbox (by any relay, not re-queued)
+    publish_latency: LatencyHistogram = field(default_factory=LatencyHistogram)  # per batch: send -> last ack
     _oldest_age_s: float | None = None  # at the last refresh: every shard / the shards owned then
     _owned_oldest_age_s: float | None = None
     _refreshed_at: float = 0.0
@@ -209,7 +211,9 @@ class Relay:
     async def _relay(self, conn: asyncpg.Connection, publisher: Publisher, rows: list[PendingRow]) -> None:
         """Publish `rows`, then settle them: acknowledged ones marked sent, permanently failing ones parked.
         Raises `PublishIncomplete` (after settling) when some rows must be retried."""
+        started = time.monotonic()
         deliveries = await publisher.publish(rows)
+        self.metrics.publish_latency.observe(time.monotonic() - started)
         if self._after_publish is not None:
             await self._after_publish(rows)
         sent = [d.row.id for d in deliveries if d.outcome is Outcome.SENT]

@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from services.platform.observability import Metrics
+from services.platform.observability import ImportStates, Metrics, Process
 from services.rules_bridge.relay import RelayMetrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -18,10 +19,18 @@ NAME = re.compile(r"\borderinfo_[a-z_]+")
 
 def exported() -> set[str]:
     """Every family the API, consumer and relay processes expose, with the sample suffixes Prometheus adds."""
-    metrics = Metrics()
-    metrics.track_consumer_lag(lambda: {("orders.ingest.v1", 0): 3})
-    metrics.track_outbox_backlog(lambda: 1)
-    metrics.track_relay(RelayMetrics)
+    return set().union(*(exported_by(process) for process in Process))
+
+
+def exported_by(process: Process) -> set[str]:
+    """The families `process` exposes, wired as its composition root wires them."""
+    metrics = Metrics(process=process)
+    if process is Process.CONSUME:
+        metrics.track_group_lag(lambda: ({0: 3}, 1.0))
+    if process is Process.API:
+        metrics.track_imports(lambda: ImportStates({"processing": 1}, 1))
+    if process is Process.RELAY:
+        metrics.track_relay(RelayMetrics)
     text = metrics.exposition().decode()
     samples = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
     samples |= {line.split(" ")[2] for line in text.splitlines() if line.startswith("# HELP ")}  # labelled, unused yet
@@ -59,3 +68,54 @@ def test_prometheus_scrapes_every_process_of_the_compose_file() -> None:
     assert targets == {"api:8080", "consume:8081", "relay:8082"}
     assert {"api", "consume", "relay", "prometheus", "grafana"} <= set(compose["services"])
     assert compose["services"]["prometheus"]["profiles"] == ["monitoring"]
+
+
+FAMILIES = {
+    Process.API: {
+        "orderinfo_http_requests",
+        "orderinfo_http_request_duration_seconds",
+        "orderinfo_imports",
+        "orderinfo_import_rows",
+        "orderinfo_imports_active",
+        "orderinfo_imports_stuck",
+    },
+    Process.CONSUME: {
+        "orderinfo_ingest_batch_records",
+        "orderinfo_ingest_batch_duration_seconds",
+        "orderinfo_ingest_orders",
+        "orderinfo_ingest_dead_letters",
+        "orderinfo_ingest_events",
+        "orderinfo_ingest_retries",
+        "orderinfo_ingest_batch_splits",
+        "orderinfo_ingest_batch_restarts",
+        "orderinfo_consumer_group_lag",
+        "orderinfo_consumer_group_lag_age_seconds",
+    },
+    Process.RELAY: {
+        "orderinfo_relay_published",
+        "orderinfo_relay_parked",
+        "orderinfo_outbox_parked",
+        "orderinfo_outbox_backlog",
+        "orderinfo_outbox_oldest_unsent_age_seconds",
+        "orderinfo_relay_restarts",
+        "orderinfo_relay_failing_sessions",
+        "orderinfo_relay_producer_restarts",
+        "orderinfo_relay_owned_shards",
+        "orderinfo_relay_publish_duration_seconds",
+    },
+}
+
+
+@pytest.mark.parametrize("process", list(Process))
+def test_each_process_exports_its_own_families_only(process: Process) -> None:
+    assert exported_by(process) == FAMILIES[process]
+
+
+def test_the_retry_restart_and_split_counters_are_exported_from_the_start() -> None:
+    text = Metrics(process=Process.CONSUME).exposition().decode()
+    for sample in (
+        'orderinfo_ingest_retries_total{kind="unavailable"} 0.0',
+        "orderinfo_ingest_batch_restarts_total 0.0",
+        "orderinfo_ingest_batch_splits_total 0.0",
+    ):
+        assert sample in text, sample

@@ -38,6 +38,13 @@ GROUP BY 1 ORDER BY 2 DESC, 1
 """
 REASON_WINDOW_DAYS = 30
 
+# every tenant's (for /metrics): imports not finished, and those without progress for longer than $1 seconds
+ACTIVE_IMPORTS = """
+SELECT state, count(*) AS imports,
+       count(*) FILTER (WHERE updated_at < now() - make_interval(secs => $1)) AS stuck
+FROM imports WHERE state IN ('queued', 'processing') GROUP BY state
+"""
+
 
 @dataclass(frozen=True)
 class PipelineState:
@@ -54,3 +61,9 @@ async def pipeline_state(conn: Conn, tenant_id: UUID) -> PipelineState:
     dead = [dict(r) for r in await conn.fetch(LATEST_DEAD_LETTERS, tenant_id, DEAD_LETTERS_SHOWN)]
     reasons = [dict(r) for r in await conn.fetch(DEAD_LETTERS_BY_REASON, tenant_id, REASON_WINDOW_DAYS)]
     return PipelineState(backlog["unsent"], backlog["oldest_age_s"], states, dead, reasons)
+
+
+async def active_imports(conn: Conn, stuck_after_s: float) -> tuple[dict[str, int], int]:
+    """Every tenant's unfinished imports by state, and how many made no progress for `stuck_after_s`."""
+    rows = await conn.fetch(ACTIVE_IMPORTS, stuck_after_s)
+    return {r["state"]: r["imports"] for r in rows}, sum(r["stuck"] for r in rows)

@@ -27,6 +27,7 @@ from services.core.order import Buyer
 from services.ingest import errors
 from services.ingest.adapters import import_jobs, order_store
 from services.ingest.adapters.import_jobs import OrderResult
+from services.ingest.application import erasure
 from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.domain.planning import REJECTED, Incoming, Outcome, plan_round
@@ -254,6 +255,11 @@ async def ingest_batch(
     result = BatchResult(rejected=rejected)
     async with conn.transaction():
         incoming = await _check_claims(conn, incoming, result)
+        incoming, erased = await erasure.refuse_erased(conn, incoming)  # never bring an erased customer back
+        result.rejected += [
+            Rejected(i.ref, errors.ERASED_CUSTOMER, erasure.refusal(kind), i.tenant_id, i.import_id, i.order.order_no)
+            for i, kind in erased
+        ]
         changes: list[OrderChange] = []
         touched: set[tuple[UUID, UUID]] = set()
         created: set[tuple[UUID, UUID]] = set()

@@ -228,7 +228,9 @@ class DeadLetters:
             record = by_ref[item.ref]
             log.warning("dead-lettering %s/%s: %s %s", record.partition, record.offset, item.reason, item.message)
             headers = dead_letter_headers(record, item)
-            outgoing.append(KeyedRecord(self.topic, record.key, record.value or b"", headers))
+            # an erased customer's data must not come back through the dead letter either
+            value = b"" if item.reason == errors.ERASED_CUSTOMER else record.value or b""
+            outgoing.append(KeyedRecord(self.topic, record.key, value, headers))
         failed = [error for error in await self.publisher.publish_all(outgoing) if error is not None]
         if failed:
             raise failed[0]

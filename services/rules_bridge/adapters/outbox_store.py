@@ -49,7 +49,7 @@ async def enqueue(conn: Conn, records: Sequence[OutboxRecord]) -> None:
         [r.event_id for r in records],
         [r.event_type for r in records],
         [json.dumps(r.headers) for r in records],
-        [json.dumps(r.payload, ensure_ascii=False) for r in records],
+        [None if r.payload is None else json.dumps(r.payload, ensure_ascii=False) for r in records],
     )
     await conn.execute(sql.NOTIFY)
 
@@ -63,8 +63,13 @@ class PendingRow:
     key: str
     event_id: str
     headers: list[tuple[str, bytes]]
-    value: bytes
+    value: bytes | None  # None: a tombstone
     created_at: datetime
+
+
+async def delete_key(conn: Conn, tenant_id: Any, topic: str, key: str) -> None:
+    """Drop every outbox row of `key` on `topic` (sent or not): what a tombstone replaces."""
+    await conn.execute(sql.DELETE_KEY_EVENTS, tenant_id, topic, key)
 
 
 async def pending_shards(conn: Conn, cursors: Mapping[int, int]) -> list[int]:
@@ -159,6 +164,5 @@ async def prune(conn: Conn, retention: timedelta, chunk: int = 10_000) -> int:
 
 def _pending(row: Any) -> PendingRow:
     headers = [(name, value.encode()) for name, value in json.loads(row["headers"]).items()]
-    return PendingRow(
-        row["id"], row["topic"], row["key"], row["event_id"], headers, row["payload"].encode(), row["created_at"]
-    )
+    value = None if row["payload"] is None else row["payload"].encode()  # None: a tombstone
+    return PendingRow(row["id"], row["topic"], row["key"], row["event_id"], headers, value, row["created_at"])

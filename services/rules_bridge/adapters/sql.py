@@ -76,3 +76,9 @@ PRUNE_SENT = """
 DELETE FROM outbox
 WHERE id IN (SELECT id FROM outbox WHERE sent_at < now() - $1::interval ORDER BY sent_at LIMIT $2)
 """
+
+
+# An erased customer: its customers.updated.v1 rows (sent or not) make way for the tombstone.
+DELETE_KEY_EVENTS = """
+DELETE FROM outbox WHERE tenant_id = $1 AND topic = $2 AND key = $3
+"""

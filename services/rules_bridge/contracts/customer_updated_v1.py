@@ -4,6 +4,9 @@ A COMPACTED topic keyed `"{tenant_id}:{customer_id}"`: the latest value per cust
 new subscriber can rebuild every persona by reading from the beginning. CloudEvents 1.0 binary mode, type
 `customer.updated`, `ce_subject` = customer id, `ce_tenantid` extension. `ce_id` is derived from the tenant, the
 customer and a hash of the data: the same state always carries the same id.
+
+An erased customer (PIPL, `orderinfo customers erase`) gets a tombstone: a null value under its key, `ce_type`
+`customer.erased`, no `content-type`. Compaction then drops every earlier record of that key.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ TOPIC = TopicSpec("customers.updated.v1", configs={"cleanup.policy": "compact"})
 SOURCE = "/orderinfo/customers"
 
 CUSTOMER_UPDATED = "customer.updated"
+CUSTOMER_ERASED = "customer.erased"  # the tombstone's ce_type (no data: not in EVENT_TYPES, which have schemas)
 EVENT_TYPES: tuple[str, ...] = (CUSTOMER_UPDATED,)
 
 

@@ -41,7 +41,7 @@ class OutboxRecord:
     event_id: str
     event_type: str
     headers: dict[str, str]
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None  # None: a tombstone (a null value, for a compacted topic)
 
 
 def event_id(*parts: object) -> str:
@@ -64,6 +64,15 @@ def order_events(change: OrderChange, *, at: datetime) -> list[OutboxRecord]:
         return []
     data = order_payload(change)
     return [_order_record(change, kind, {**data, "inferred": inferred}, ident, at) for kind, inferred, ident in shaped]
+
+
+def customer_erased(tenant_id: uuid.UUID, customer_id: uuid.UUID, *, at: datetime) -> OutboxRecord:
+    """The tombstone of an erased customer: a null value under its key, so compaction drops every earlier state."""
+    ident = event_id(tenant_id, customer_id, "erased")
+    headers = cloudevent_headers(ident, customers.SOURCE, customers.CUSTOMER_ERASED, str(customer_id), tenant_id, at)
+    del headers["content-type"]  # no content
+    key = customer_key(tenant_id, customer_id)
+    return OutboxRecord(tenant_id, customers.TOPIC.name, key, ident, customers.CUSTOMER_ERASED, headers, None)
 
 
 def customer_updated(snapshot: CustomerSnapshot, *, at: datetime) -> OutboxRecord:

@@ -69,7 +69,7 @@ def test_batch_metrics_and_callback_gauges() -> None:
     metrics = Metrics()
     metrics.observe_batch(3, _Result([_Outcome("created"), _Outcome("created")], [_Rejected("invalid_json")], 4), 0.2)
     metrics.observe_import("queued", valid_rows=10, invalid_rows=2)
-    metrics.track_consumer_lag(lambda: {("orders.ingest.v1", 0): 7, ("orders.ingest.v1", 1): 0})
+    metrics.track_group_lag(lambda: ({0: 7, 1: 0}, 3.0))
     metrics.track_outbox_backlog(lambda: 12)
     text = metrics.exposition().decode()
     for expected in (
@@ -79,7 +79,8 @@ def test_batch_metrics_and_callback_gauges() -> None:
         "orderinfo_ingest_batch_records_count 1.0",
         "orderinfo_ingest_batch_duration_seconds_count 1.0",
         'orderinfo_imports_total{state="queued"} 1.0',
-        'orderinfo_consumer_lag{partition="0",topic="orders.ingest.v1"} 7.0',
+        'orderinfo_consumer_group_lag{partition="0"} 7.0',
+        "orderinfo_consumer_group_lag_age_seconds 3.0",
         "orderinfo_outbox_backlog 12.0",
     ):
         assert expected in text, expected

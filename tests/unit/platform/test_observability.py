@@ -95,3 +95,23 @@ async def test_a_caller_that_gives_up_does_not_cancel_the_others_run() -> None:
     release.set()
     assert await patient == {"kafka": "ok"}
     assert readiness.runs == 1
+
+
+def test_the_relay_exports_its_publish_latency_as_a_histogram() -> None:
+    from services.platform.observability import Process
+    from services.rules_bridge.relay import RelayMetrics
+
+    relay = RelayMetrics()
+    for seconds in (0.004, 0.2, 0.2, 60.0):
+        relay.publish_latency.observe(seconds)
+    metrics = Metrics(process=Process.RELAY)
+    metrics.track_relay(lambda: relay)
+    text = metrics.exposition().decode()
+    for sample in (
+        'orderinfo_relay_publish_duration_seconds_bucket{le="0.005"} 1.0',
+        'orderinfo_relay_publish_duration_seconds_bucket{le="0.25"} 3.0',
+        'orderinfo_relay_publish_duration_seconds_bucket{le="30.0"} 3.0',
+        'orderinfo_relay_publish_duration_seconds_bucket{le="+Inf"} 4.0',
+        "orderinfo_relay_publish_duration_seconds_count 4.0",
+    ):
+        assert sample in text, sample

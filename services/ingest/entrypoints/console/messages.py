@@ -172,6 +172,20 @@ TEXTS: dict[str, tuple[str, str]] = {
     "pipeline.at": ("时间", "When"),
     "pipeline.import": ("导入", "Import"),
     "pipeline.scope": ("仅显示当前租户的数据。", "Only this tenant's data is shown."),
+    "pipeline.lag": ("消费者组积压（按分区）", "Consumer group lag per partition"),
+    "pipeline.lag_hint": (
+        "Kafka 看到的：分区末尾减去消费者组已提交的位置；所有租户共用。",
+        "As the broker sees it: the partition's end minus the group's committed offset; shared by every tenant.",
+    ),
+    "pipeline.lag_none": ("订单主题尚未创建。", "The orders topic does not exist yet."),
+    "pipeline.partition": ("分区", "Partition"),
+    "pipeline.behind": ("积压消息数", "Records behind"),
+    "pipeline.broker_silent": ("Kafka 暂时没有响应，请稍后刷新。", "The broker did not answer in time; reload later."),
+    "pipeline.daily": ("近 14 天死信（按原因、按天）", "Dead letters by reason and day, last 14 days"),
+    "pipeline.daily_partial": (
+        "只统计了每个分区最新的 1000 条死信。",
+        "Counted among the latest 1,000 dead letters of each partition only.",
+    ),
 }
 
 

@@ -6,7 +6,9 @@ the console adds no rule of its own. Every page reads the signed-in session's te
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
@@ -17,6 +19,9 @@ from fastapi.responses import Response
 from services.core.order import OrderSource, OrderStatus
 from services.ingest.adapters import pipeline
 from services.ingest.adapters.tenants import Tenant, tenant_for_key
+from services.ingest.application import dead_letters
+from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP
+from services.ingest.contracts.orders_ingest_v1 import TOPIC as INGEST_TOPIC
 from services.ingest.domain.keys import Scope
 from services.ingest.domain.language import Lang
 from services.ingest.entrypoints.console.session import COOKIE, new_session, set_cookie
@@ -34,10 +39,13 @@ from services.ingest.entrypoints.console.web import (
 from services.ingest.entrypoints.http import customers as customers_api
 from services.ingest.entrypoints.http import orders as orders_api
 from services.ingest.entrypoints.http.problems import ApiProblem
+from services.platform.lag import group_lag
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 SignedIn = Annotated[Tenant, Depends(signed_in)]
 PAGE_SIZE = 20
+BROKER_WITHIN_S = 3.0
+log = logging.getLogger("orderinfo.console")
 T = TypeVar("T")
 IDENTIFIERS = ("mobile", "unionid", "sobot_customer_id")
 
@@ -156,6 +164,7 @@ async def order_page(request: Request, tenant: SignedIn, order_no: str) -> Respo
             lang=_lang(request),
             events_topic=request.app.state.events_topic,
             order_no=order_no,
+            mask=False,
         )
     except ApiProblem as exc:
         raise PageNotFound() from exc
@@ -171,7 +180,7 @@ async def customer_lookup(request: Request, tenant: SignedIn) -> Response:
     if value:
         try:
             customer = await customers_api.find_customer(
-                tenant=tenant, pool=request.app.state.pool, lang=_lang(request), **{by: value}
+                tenant=tenant, pool=request.app.state.pool, lang=_lang(request), mask=False, **{by: value}
             )
         except ApiProblem as exc:
             problem = "customers.none" if exc.problem.status == 404 else exc.problem.detail
@@ -184,7 +193,7 @@ async def customer_lookup(request: Request, tenant: SignedIn) -> Response:
 async def customer_page(request: Request, tenant: SignedIn, customer_id: str) -> Response:
     try:
         customer = await customers_api.get_customer(
-            UUID(customer_id), tenant=tenant, pool=request.app.state.pool, lang=_lang(request)
+            UUID(customer_id), tenant=tenant, pool=request.app.state.pool, lang=_lang(request), mask=False
         )
     except (ValueError, ApiProblem) as exc:
         raise PageNotFound() from exc
@@ -195,6 +204,22 @@ async def customer_page(request: Request, tenant: SignedIn, customer_id: str) ->
 
 @router.get("/pipeline")
 async def pipeline_page(request: Request, tenant: SignedIn) -> Response:
+    """The tenant's outbox, imports and dead letters, and the consumer group's lag (shared by every tenant) as the
+    broker sees it; a broker that does not answer within `BROKER_WITHIN_S` leaves its sections saying so."""
     async with request.app.state.pool.acquire() as conn:
         state = await pipeline.pipeline_state(conn, tenant.id)
-    return render(request, "pipeline.html", state=state)
+    settings, zone = request.app.state.settings, console(request).zone
+    group, topic = settings.topic(CONSUMER_GROUP), settings.topic(INGEST_TOPIC.name)
+    lag, daily = await asyncio.gather(
+        _within(group_lag(settings.kafka_bootstrap_servers, group, topic)),
+        _within(dead_letters.daily_letters(settings, tenant.id, datetime.now(zone).date(), zone)),
+    )
+    return render(request, "pipeline.html", state=state, lag=lag, daily=daily)
+
+
+async def _within(work: Awaitable[T]) -> T | None:
+    try:
+        return await asyncio.wait_for(work, BROKER_WITHIN_S)
+    except Exception:
+        log.warning("pipeline page: the broker did not answer in time", exc_info=True)
+        return None

@@ -19,10 +19,11 @@ from fastapi import FastAPI
 
 from services.ingest.adapters import push_requests
 from services.ingest.adapters.tenants import Tenant
+from services.ingest.application.erasure import Tombstone
 from services.ingest.application.push import PushOptions
 from services.ingest.domain.keys import Scope
 from services.ingest.entrypoints import console
-from services.ingest.entrypoints.http import customers, health, imports, keys, orders, problems, push
+from services.ingest.entrypoints.http import admin, customers, health, imports, keys, orders, problems, push
 from services.ingest.entrypoints.http.dependencies import authenticator
 from services.ingest.entrypoints.http.limits import (
     BodyDeadline,
@@ -50,10 +51,16 @@ Resources = Callable[[], AbstractAsyncContextManager[ApiResources]]
 
 
 def create_app(
-    settings: IngestSettings, resources: Resources, *, events_topic: str, push_options: PushOptions
+    settings: IngestSettings,
+    resources: Resources,
+    *,
+    events_topic: str,
+    push_options: PushOptions,
+    tombstone: Tombstone,
 ) -> FastAPI:
     """The app; `resources` is entered for its lifetime; `events_topic` is where the order events are written;
-    pushed orders are validated with `push_options` (the consumer's own)."""
+    pushed orders are validated with `push_options` (the consumer's own); an erased customer's events are replaced
+    by `tombstone` (the rules bridge's outbox writer)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,10 +70,22 @@ def create_app(
             # upload's parse triggers on its worker thread (holding the GIL, so the event loop too) stays short.
             gc.freeze()
             purging = asyncio.create_task(_purge_push_requests(started.pool, settings))
+            stop = asyncio.Event()
+            counting = asyncio.create_task(
+                health.count_imports(
+                    started.pool,
+                    app.state.metrics,
+                    settings.import_stuck_after_s,
+                    settings.import_states_interval_s,
+                    stop,
+                )
+            )
             try:
                 yield
             finally:
                 purging.cancel()
+                stop.set()
+                await counting
 
     app = FastAPI(
         title="Order Info",
@@ -81,6 +100,7 @@ def create_app(
     )
     # pushed orders are validated with the consumer's own options (placeholder mobiles)
     app.state.push_options = push_options
+    app.state.tombstone = tombstone
     problems.install(app)
 
     async def admit_upload(request: Any, tenant: Tenant) -> None:
@@ -104,6 +124,7 @@ def create_app(
     app.include_router(customers.router)
     app.include_router(push.router)
     app.include_router(keys.router)
+    app.include_router(admin.router)
     metrics = health.install(app, settings)  # request metrics middleware + /healthz, /readyz, /metrics
     app.state.quotas = Quotas(
         settings.push_orders_per_second, settings.import_rows_per_hour, QuotaMetrics(metrics.registry)

@@ -15,6 +15,7 @@ from services.ingest.adapters.queries import OrderFilter
 from services.ingest.domain.language import Lang
 from services.ingest.domain.spreadsheet.values import Invalid, normalise_mobile, parse_mobile
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, Pool, RequestLang
+from services.ingest.entrypoints.http.masking import MaskMobiles, masked_customer
 from services.ingest.entrypoints.http.orders import summary
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 from services.ingest.entrypoints.http.schemas import CustomerOut
@@ -32,10 +33,12 @@ Identifier = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"
     responses=problem_responses(401, 404, 422),
     summary="A customer by id: identifiers, persona and the latest 10 orders",
 )
-async def get_customer(customer_id: UUID, tenant: CurrentTenant, pool: Pool, lang: RequestLang) -> CustomerOut:
+async def get_customer(
+    customer_id: UUID, tenant: CurrentTenant, pool: Pool, lang: RequestLang, mask: MaskMobiles
+) -> CustomerOut:
     async with pool.acquire() as conn:
         found = await queries.get_customer(conn, tenant.id, customer_id)
-        return await _with_orders(conn, tenant.id, found, f"no customer {customer_id}", lang)
+        return masked_customer(await _with_orders(conn, tenant.id, found, f"no customer {customer_id}", lang), mask)
 
 
 @router.get(
@@ -48,6 +51,7 @@ async def find_customer(
     tenant: CurrentTenant,
     pool: Pool,
     lang: RequestLang,
+    mask: MaskMobiles,
     mobile: Identifier = None,
     unionid: Identifier = None,
     sobot_customer_id: Identifier = None,
@@ -61,7 +65,8 @@ async def find_customer(
     value = _normalised(identifier, value)
     async with pool.acquire() as conn:
         found = await queries.find_customer(conn, tenant.id, identifier, value)
-        return await _with_orders(conn, tenant.id, found, f"no customer with this {identifier}", lang)
+        found_out = await _with_orders(conn, tenant.id, found, f"no customer with this {identifier}", lang)
+    return masked_customer(found_out, mask)
 
 
 def _normalised(identifier: str, value: str) -> str:

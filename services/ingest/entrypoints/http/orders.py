@@ -21,6 +21,7 @@ from services.ingest.adapters.queries import OrderFilter, Position
 from services.ingest.domain.language import Lang, value_label
 from services.ingest.domain.spreadsheet.template import SOURCE_INDEX, STATUS_INDEX, label_key
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, EventsTopic, Pool, RequestLang
+from services.ingest.entrypoints.http.masking import MaskMobiles, masked_order
 from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
 from services.ingest.entrypoints.http.schemas import OrderDetail, OrderPage, OrderSummary
 
@@ -144,12 +145,14 @@ async def get_order(
     lang: RequestLang,
     events_topic: EventsTopic,
     order_no: Annotated[str, Path(min_length=1, max_length=64, pattern=NO_NUL)],
+    mask: MaskMobiles,
 ) -> OrderDetail:
     async with pool.acquire() as conn:
         found = await queries.get_order(conn, tenant.id, order_no, events_topic)
     if found is None:
         raise ApiProblem(404, "Not Found", f"no order {order_no!r}", "order_not_found")
-    return OrderDetail.model_validate(_labelled({**found, "line_count": len(found["lines"])}, lang))
+    order = OrderDetail.model_validate(_labelled({**found, "line_count": len(found["lines"])}, lang))
+    return masked_order(order, mask)
 
 
 def _labelled(order: Mapping[str, Any], lang: Lang) -> dict[str, Any]:

@@ -2,16 +2,26 @@
 (function () {
   "use strict";
 
+  var PALETTE = ["#1f6feb", "#d1242f", "#8250df", "#1a7f37", "#bf8700", "#57606a"];
+
   function drawCharts() {
     if (typeof Chart === "undefined") return; // the table beside each chart says the same
     document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      // data-values: one series; data-series: {name: [values]} drawn stacked, with a legend
+      var series = canvas.dataset.series ? JSON.parse(canvas.dataset.series) : null;
+      var datasets = series
+        ? Object.keys(series).map(function (name, i) {
+            return { label: name, data: series[name], backgroundColor: PALETTE[i % PALETTE.length], maxBarThickness: 48 };
+          })
+        : [{ data: JSON.parse(canvas.dataset.values), backgroundColor: PALETTE[0], maxBarThickness: 48 }];
       new Chart(canvas, {
         type: canvas.dataset.chart,
-        data: {
-          labels: JSON.parse(canvas.dataset.labels),
-          datasets: [{ data: JSON.parse(canvas.dataset.values), backgroundColor: "#1f6feb", maxBarThickness: 48 }],
+        data: { labels: JSON.parse(canvas.dataset.labels), datasets: datasets },
+        options: {
+          animation: false,
+          plugins: { legend: { display: !!series } },
+          scales: { x: { stacked: !!series }, y: { stacked: !!series, beginAtZero: true, ticks: { precision: 0 } } },
         },
-        options: { animation: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
       });
     });
   }

@@ -1,0 +1,170 @@
+"""Admin endpoints: dead letters (`/v1/admin/dead-letters`) and customer erasure (`DELETE /v1/customers/{id}`).
+
+Everything here is under the admin scope (`AdminTenant`) and scoped to the caller's tenant: an admin sees and
+replays only the letters whose key names its tenant, and erases only its own customers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from services.ingest import errors
+from services.ingest.application import dead_letters, erasure
+from services.ingest.domain.dead_letters import LetterFilter
+from services.ingest.entrypoints.http.dependencies import AdminTenant, Pool
+from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
+
+router = APIRouter(tags=["admin"])
+log = logging.getLogger("orderinfo.http.admin")
+RETRY = {"Retry-After": "5"}
+Limit = Annotated[int, Query(ge=1, le=dead_letters.MAX_LIMIT, description="Letters scanned (from the oldest).")]
+Reason = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[a-z_]+$")]
+
+
+class DeadLetterOut(BaseModel):
+    partition: int
+    offset: int
+    dead_lettered_at: datetime
+    reason: str
+    detail: str | None
+    tenant_id: UUID | None
+    key: str | None
+    original: dict[str, str | None]
+    bytes: int
+    replayed: bool
+
+
+class DeadLettersOut(BaseModel):
+    matching: int
+    scanned: int
+    complete: bool = Field(description="False: `limit` or the read deadline stopped the scan before the end.")
+    by_reason: dict[str, int]
+    letters: list[DeadLetterOut]
+
+
+class ReplayIn(BaseModel):
+    reason: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[a-z_]+$")
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(default=dead_letters.DEFAULT_LIMIT, ge=1, le=dead_letters.MAX_LIMIT)
+    dry_run: bool = False
+    force: bool = Field(default=False, description="Replay letters that were replayed before, too.")
+
+
+class ReplayOut(DeadLettersOut):
+    dry_run: bool
+    replayed: list[tuple[int, int]] = Field(description="(partition, offset) of the letters re-published.")
+    skipped: list[tuple[int, int]] = Field(description="Replayed before and not forced.")
+
+
+class ErasureOut(BaseModel):
+    customer_id: UUID
+    erased_at: datetime
+    identifiers: list[str]
+    orders: int
+
+
+@router.get(
+    "/v1/admin/dead-letters",
+    response_model=DeadLettersOut,
+    responses=problem_responses(401, 403, 422, 503),
+    summary="This tenant's dead letters, with counts by reason",
+)
+async def list_dead_letters(
+    request: Request,
+    tenant: AdminTenant,
+    pool: Pool,
+    reason: Reason = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Limit = dead_letters.DEFAULT_LIMIT,
+) -> DeadLettersOut:
+    where = LetterFilter(reason, tenant.id, _aware(since, "since"), _aware(until, "until"))
+    async with _answerable():
+        listing = await dead_letters.list_letters(request.app.state.settings, pool, where, limit)
+    return DeadLettersOut(**_listing(listing))
+
+
+@router.post(
+    "/v1/admin/dead-letters:replay",
+    response_model=ReplayOut,
+    responses=problem_responses(401, 403, 422, 503),
+    summary="Re-publish this tenant's matching dead letters to orders.ingest.v1 (each once)",
+)
+async def replay_dead_letters(request: Request, tenant: AdminTenant, pool: Pool, body: ReplayIn) -> ReplayOut:
+    where = LetterFilter(body.reason, tenant.id, _aware(body.since, "since"), _aware(body.until, "until"))
+    async with _answerable():
+        done = await dead_letters.replay(
+            request.app.state.settings,
+            pool,
+            where,
+            body.limit,
+            by=f"api:{tenant.id}",
+            dry_run=body.dry_run,
+            force=body.force,
+        )
+    replayed = [(x.partition, x.offset) for x in done.replayed]
+    skipped = [(x.partition, x.offset) for x in done.skipped]
+    return ReplayOut(**_listing(done.listing), dry_run=done.dry_run, replayed=replayed, skipped=skipped)
+
+
+@router.delete(
+    "/v1/customers/{customer_id}",
+    response_model=ErasureOut,
+    tags=["customers"],
+    responses=problem_responses(401, 403, 404, 422, 503),
+    summary="Erase a customer's personal data (PIPL); the anonymised order facts stay",
+)
+async def erase_customer(request: Request, customer_id: UUID, tenant: AdminTenant, pool: Pool) -> ErasureOut:
+    tombstone: erasure.Tombstone = request.app.state.tombstone
+    async with _answerable():
+        done = await erasure.erase_customer(pool, tenant.id, customer_id, by=f"api:{tenant.id}", tombstone=tombstone)
+    if done is None:
+        raise ApiProblem(404, "Not Found", f"no customer {customer_id}", "customer_not_found")
+    return ErasureOut(
+        customer_id=customer_id, erased_at=done.erased_at, identifiers=list(done.identifiers), orders=done.orders
+    )
+
+
+@contextlib.asynccontextmanager
+async def _answerable() -> AsyncIterator[None]:
+    """The broker or the database not answering: a 503 problem saying which, never a 500."""
+    try:
+        yield
+    except errors.BrokerUnavailable as exc:
+        log.warning("admin request: the broker did not answer: %s", exc)
+        raise ApiProblem(
+            503, "Unavailable", "Kafka did not answer; try again shortly", "broker_unavailable", headers=RETRY
+        ) from exc
+    except errors.StorageError as exc:
+        log.warning("admin request: storage failed: %s", exc.detail)
+        raise ApiProblem(
+            503, "Unavailable", "the database did not answer; try again shortly", "database_unavailable", headers=RETRY
+        ) from exc
+
+
+def _aware(at: datetime | None, name: str) -> datetime | None:
+    if at is not None and at.tzinfo is None:
+        raise ApiProblem(
+            422, "Invalid request", f"{name}: give a UTC offset (e.g. 2026-12-01T08:00:00+08:00)", "time_without_offset"
+        )
+    return at
+
+
+def _listing(listing: dead_letters.Listing) -> dict[str, Any]:
+    letters = [dead_letters.describe(x, (x.partition, x.offset) in listing.replayed) for x in listing.letters]
+    return {
+        "matching": len(listing.letters),
+        "scanned": listing.scanned,
+        "complete": listing.complete,
+        "by_reason": listing.by_reason,
+        "letters": letters,
+    }

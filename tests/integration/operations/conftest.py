@@ -1,0 +1,3 @@
+from tests.integration.ingest.conftest import tenant_id
+
+__all__ = ["tenant_id"]

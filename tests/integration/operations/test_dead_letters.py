@@ -1,0 +1,229 @@
+"""Dead letters on the real broker: listed by reason, tenant and time; replayed once after their cause is fixed;
+the admin API shows a tenant only its own letters; reads are bounded and return at once on an empty topic."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+import httpx
+
+from services.ingest.adapters import dead_letter_topic
+from services.ingest.adapters.tenants import create_tenant
+from services.ingest.application import dead_letters
+from services.ingest.contracts.orders_ingest_v1 import DLQ_TOPIC, TOPIC, message_key
+from services.ingest.domain.dead_letters import LetterFilter
+from services.ingest.main import create_app, ensure_ingest_topics
+from services.ingest.settings import IngestSettings
+from services.platform.settings import ConnectionSettings
+from services.platform.topics import partitions_of
+from tests.integration.ingest.live import fresh_settings, running_consumer, send_raw
+from tests.support.orders import message
+from tests.support.waiting import eventually
+
+
+def order_record(tenant: UUID, order_no: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    value = message(tenant, order_no).model_dump_json().encode()
+    return message_key(tenant, order_no), value, [("traceparent", b"00-abc-def-01")]
+
+
+async def letters(settings: IngestSettings, pool: asyncpg.Pool, where: LetterFilter) -> dead_letters.Listing:
+    return await dead_letters.list_letters(settings, pool, where, 1000)
+
+
+async def stored(pool: asyncpg.Pool, tenant: UUID) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        return await conn.fetch("SELECT order_no, version FROM orders WHERE tenant_id = $1", tenant)
+
+
+async def test_a_dead_letter_replayed_after_its_cause_is_fixed_lands_once(
+    connection_settings: ConnectionSettings, pool: asyncpg.Pool, tenant_id: UUID
+) -> None:
+    settings = fresh_settings(connection_settings)
+    late = uuid.uuid4()  # a tenant provisioned after its first orders arrived: the cause an operator fixes
+    async with running_consumer(settings, pool):
+        await send_raw(settings, [order_record(late, "LATE-1"), (message_key(tenant_id, "BAD"), b"{nope", [])])
+        everything = LetterFilter()
+        await eventually(lambda: letters(settings, pool, everything), lambda found: len(found.letters) == 2)
+
+        unknown = LetterFilter(reason="unknown_tenant")
+        listing = await letters(settings, pool, unknown)
+        assert [x.tenant_id for x in listing.letters] == [late] and listing.by_reason == {"unknown_tenant": 1}
+        assert (await letters(settings, pool, everything)).by_reason == {"invalid_json": 1, "unknown_tenant": 1}
+        assert [x.reason for x in (await letters(settings, pool, LetterFilter(tenant_id=tenant_id))).letters] == [
+            "invalid_json"
+        ]
+
+        dry = await dead_letters.replay(settings, pool, unknown, 1000, by="test", dry_run=True)
+        assert len(dry.replayed) == 1 and dry.skipped == []
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO tenants (id, name, api_key_hash) VALUES ($1, 'late', $2)", late, secrets.token_bytes(32)
+            )
+        done = await dead_letters.replay(settings, pool, unknown, 1000, by="test")
+        assert len(done.replayed) == 1
+        await eventually(lambda: stored(pool, late), lambda rows: len(rows) == 1)
+
+        again = await dead_letters.replay(settings, pool, unknown, 1000, by="test")
+        assert again.replayed == [] and len(again.skipped) == 1
+        forced = await dead_letters.replay(settings, pool, unknown, 1000, by="test", force=True)
+        assert len(forced.replayed) == 1
+        await eventually(lambda: ingest_end(settings), lambda end: end == 4)  # 2 sent, 2 replays: no third
+        async with pool.acquire() as conn:
+            replays = await conn.fetchval("SELECT replays FROM dead_letter_replays WHERE tenant_id = $1", late)
+        assert replays == 2
+    assert [tuple(r) for r in await stored(pool, late)] == [("LATE-1", 1)]  # the forced copy changed nothing
+    assert len((await letters(settings, pool, everything)).letters) == 2  # nothing dead-lettered again
+
+
+async def ingest_end(settings: IngestSettings) -> int:
+    """Records on the ingest topic (the sum of its partitions' end offsets)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    topic = settings.topic(TOPIC.name)
+    partitions = [TopicPartition(topic, p) for p in await partitions_of(settings.kafka_bootstrap_servers, topic)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+
+
+async def put_letter(settings: IngestSettings, tenant: UUID, order_no: str, reason: str) -> None:
+    """A letter as the consumer writes it (straight onto the dead-letter topic)."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        headers = [("x-reason-code", reason.encode()), ("x-reason", b"why"), ("x-original-offset", b"7")]
+        key, value, _ = order_record(tenant, order_no)
+        await producer.send_and_wait(settings.topic(DLQ_TOPIC.name), value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def test_the_admin_api_shows_and_replays_only_the_callers_letters(
+    connection_settings: ConnectionSettings, pool: asyncpg.Pool
+) -> None:
+    settings = fresh_settings(connection_settings)
+    await ensure_ingest_topics(settings)
+    async with pool.acquire() as conn:
+        (a, key_a), (b, _) = await create_tenant(conn, "a"), await create_tenant(conn, "b")
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    for tenant, order_no, reason in (
+        (a.id, "A1", "ambiguous_sku"),
+        (a.id, "A2", "too_many_lines"),
+        (b.id, "B1", "ambiguous_sku"),
+    ):
+        await put_letter(settings, tenant, order_no, reason)
+    app = create_app(settings)
+    app.state.pool = pool
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api", headers={"X-API-Key": key_a}) as api:
+        listed = (await api.get("/v1/admin/dead-letters")).json()
+        assert listed["matching"] == 2 and listed["by_reason"] == {"ambiguous_sku": 1, "too_many_lines": 1}
+        assert {x["key"] for x in listed["letters"]} == {f"{a.id}:A1", f"{a.id}:A2"}
+        later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        assert (await api.get("/v1/admin/dead-letters", params={"since": later})).json()["matching"] == 0
+        assert (await api.get("/v1/admin/dead-letters", params={"since": before.isoformat()})).json()["matching"] == 2
+        naive = await api.get("/v1/admin/dead-letters", params={"since": "2026-12-01T08:00:00"})
+        assert naive.status_code == 422 and naive.json()["code"] == "time_without_offset"
+
+        body = {"reason": "ambiguous_sku"}
+        dry = (await api.post("/v1/admin/dead-letters:replay", json=body | {"dry_run": True})).json()
+        assert len(dry["replayed"]) == 1 and dry["dry_run"]
+        done = (await api.post("/v1/admin/dead-letters:replay", json=body)).json()
+        assert len(done["replayed"]) == 1 and done["skipped"] == []
+        again = (await api.post("/v1/admin/dead-letters:replay", json=body)).json()
+        assert again["replayed"] == [] and len(again["skipped"]) == 1
+        relisted = (await api.get("/v1/admin/dead-letters", params={"reason": "ambiguous_sku"})).json()
+        assert [x["replayed"] for x in relisted["letters"]] == [True]
+        assert (await api.get("/v1/admin/dead-letters", headers={"X-API-Key": "oik_wrong"})).status_code == 401
+    assert await ingest_end(settings) == 1  # A1 only: B's letter of the same reason was not A's to replay
+
+
+async def test_reads_are_bounded_and_return_at_once_when_there_is_nothing(
+    connection_settings: ConnectionSettings, pool: asyncpg.Pool
+) -> None:
+    settings = fresh_settings(connection_settings)
+    started = time.process_time(), time.monotonic()
+    missing = await letters(settings, pool, LetterFilter())  # the topic does not even exist yet
+    await ensure_ingest_topics(settings)
+    empty = await letters(settings, pool, LetterFilter())
+    assert missing.letters == empty.letters == [] and missing.complete and empty.complete
+    assert time.monotonic() - started[1] < dead_letter_topic.READ_WITHIN_S  # no wait for the deadline
+    tenant = uuid.uuid4()
+    for n in range(5):
+        await put_letter(settings, tenant, f"O{n}", "ambiguous_sku")
+    some = await dead_letters.list_letters(settings, pool, LetterFilter(), 2)
+    assert some.scanned == 2 and not some.complete
+    every = await dead_letters.list_letters(settings, pool, LetterFilter(), 50)
+    assert every.scanned == 5 and every.complete
+    topic = settings.topic(DLQ_TOPIC.name)
+    latest = await dead_letter_topic.read_letters(settings.kafka_bootstrap_servers, topic, 1, newest=True)
+    last = {}
+    for x in every.letters:
+        last[x.partition] = max(last.get(x.partition, -1), x.offset)
+    assert {(x.partition, x.offset) for x in latest.letters} == set(last.items())  # the last of each partition
+
+
+async def test_the_cli_lists_and_replays_letters(connection_settings: ConnectionSettings) -> None:
+    """`orderinfo dlq list|replay --json` as a process, on this session's database and a prefix of its own."""
+    settings = fresh_settings(connection_settings)
+    await ensure_ingest_topics(settings)
+    tenant = uuid.uuid4()
+    for order_no in ("C1", "C2"):
+        await put_letter(settings, tenant, order_no, "unknown_tenant")
+    env = os.environ | {
+        "DATABASE_URL": settings.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "ORDERINFO_TOPIC_PREFIX": settings.topic_prefix,
+    }
+
+    async def dlq(*args: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.cli", "dlq", *args, env=env, stdout=subprocess.PIPE
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+        return process.returncode or 0, out.decode()
+
+    code, out = await dlq("list", "--json", "--tenant", str(tenant))
+    assert code == 0 and json.loads(out)["by_reason"] == {"unknown_tenant": 2}
+    code, out = await dlq("replay", "--json", "--dry-run", "--reason", "unknown_tenant")
+    assert code == 0 and len(json.loads(out)["replayed"]) == 2 and json.loads(out)["dry_run"]
+    code, out = await dlq("replay", "--json", "--reason", "unknown_tenant")
+    assert code == 0 and len(json.loads(out)["replayed"]) == 2
+    code, out = await dlq("replay", "--reason", "unknown_tenant")
+    assert code == 0 and "replayed 0; skipped 2 replayed before" in out
+    code, out = await dlq("replay", "--dry-run", "--since", "yesterday")
+    assert code == 2 and "--since: 'yesterday' is not an ISO 8601 time" in out
+    assert await ingest_end(settings) == 2
+
+
+async def test_a_broker_that_does_not_answer_is_a_503_not_a_500(
+    connection_settings: ConnectionSettings, pool: asyncpg.Pool
+) -> None:
+    settings = fresh_settings(connection_settings, kafka_bootstrap_servers="127.0.0.1:1")  # nothing listens there
+    async with pool.acquire() as conn:
+        _, key = await create_tenant(conn, "no broker")
+    app = create_app(settings)
+    app.state.pool = pool
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api", headers={"X-API-Key": key}) as api:
+        for answer in (
+            await api.get("/v1/admin/dead-letters"),
+            await api.post("/v1/admin/dead-letters:replay", json={}),
+        ):
+            assert answer.status_code == 503 and answer.json()["code"] == "broker_unavailable", answer.text
+            assert answer.headers["retry-after"] == "5"

@@ -1,0 +1,86 @@
+"""Pure parts of dead letters (filters, tenants, replay headers) and of erasure (digests, redaction, masking)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from services.core.order import Buyer
+from services.ingest.application.ingestion import Received, Rejected
+from services.ingest.domain.dead_letters import (
+    DEAD_LETTER_HEADERS,
+    DeadLetter,
+    LetterFilter,
+    by_day,
+    counts_by_reason,
+    select,
+    tenant_of_key,
+)
+from services.ingest.domain.erasure import buyer_digests, identifier_digest, mask_mobile, personal_positions, redact
+from services.ingest.entrypoints.consumer import dead_letter_headers
+
+T = uuid.UUID("11111111-2222-4333-8444-555555555555")
+AT = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+def letter(reason: str = "ambiguous_sku", key: bytes | None = f"{T}:A1".encode(), minutes: int = 0) -> DeadLetter:
+    headers = (("x-reason-code", reason.encode()), ("x-original-offset", b"3"), ("traceparent", b"00-1"))
+    return DeadLetter(0, minutes, AT + timedelta(minutes=minutes), key, b"{}", headers)
+
+
+def test_the_consumer_adds_only_headers_a_replay_knows_to_drop() -> None:
+    record = Received(0, "orders.ingest.v1", 1, 2, b"k", b"v")
+    headers = dead_letter_headers(record, Rejected(0, "processing_error", "m", exception="E"))
+    assert set(headers) <= DEAD_LETTER_HEADERS
+    assert letter().replay_headers() == (("traceparent", b"00-1"),)
+
+
+@pytest.mark.parametrize(
+    ("key", "tenant"),
+    [(f"{T}:A1".encode(), T), (f"{T}".encode(), T), (b"not-a-uuid:A1", None), (None, None), (b"\xff:x", None)],
+)
+def test_a_letter_belongs_to_the_tenant_its_key_names(key: bytes | None, tenant: uuid.UUID | None) -> None:
+    assert tenant_of_key(key) == tenant
+
+
+def test_filters_combine_and_until_is_exclusive() -> None:
+    letters = [letter(minutes=0), letter("too_many_lines", minutes=1), letter(key=b"x:1", minutes=2)]
+    assert select(letters, LetterFilter(reason="ambiguous_sku")) == [letters[0], letters[2]]
+    assert select(letters, LetterFilter(tenant_id=T)) == letters[:2]
+    assert select(letters, LetterFilter(since=AT + timedelta(minutes=1), until=AT + timedelta(minutes=2))) == [
+        letters[1]
+    ]
+    assert counts_by_reason(letters) == {"ambiguous_sku": 2, "too_many_lines": 1}
+    assert DeadLetter(0, 0, AT, None, None, ()).reason == "unknown"
+
+
+def test_digests_are_salted_by_tenant_and_kind() -> None:
+    other = uuid.uuid4()
+    assert identifier_digest(T, "mobile", "13800138001") != identifier_digest(other, "mobile", "13800138001")
+    assert identifier_digest(T, "mobile", "x") != identifier_digest(T, "unionid", "x")
+    buyer = Buyer(mobile="13800138001", nickname="Lily")
+    assert [kind for kind, _ in buyer_digests(T, buyer)] == ["mobile"]  # nicknames are not remembered
+
+
+def test_personal_cells_are_found_by_header_in_either_language() -> None:
+    header = ["订单号", "Buyer Mobile", "收货人", "Receiver Address", "Quantity", "备注", "买家昵称"]
+    assert personal_positions(header) == [1, 2, 3, 5, 6]
+    assert redact(["A1", "138", "Li", "Rd", "2", "call", "Lily"], [1, 2, 3, 5, 6]) == ["A1", "", "", "", "2", "", ""]
+
+
+@pytest.mark.parametrize(
+    ("mobile", "masked"),
+    [("13800138001", "138****8001"), ("+8613800138001", "+86*******8001"), ("1234567", "*******"), (None, None)],
+)
+def test_mobiles_are_masked_to_their_first_three_and_last_four(mobile: str | None, masked: str | None) -> None:
+    assert mask_mobile(mobile) == masked
+
+
+def test_letters_are_counted_by_reason_and_day_in_the_zone_given() -> None:
+    shanghai = timezone(timedelta(hours=8))
+    days = [date(2026, 12, 1), date(2026, 12, 2)]
+    late = DeadLetter(0, 9, datetime(2026, 12, 1, 17, 0, tzinfo=UTC), None, None, (("x-reason-code", b"b"),))
+    letters = [letter(minutes=0), letter(minutes=1), late, letter(minutes=60 * 24 * 5)]  # the last: outside
+    assert by_day(letters, days, shanghai) == {"ambiguous_sku": [2, 0], "b": [0, 1]}  # 17:00 UTC is the 2nd there
