@@ -73,6 +73,19 @@ SELECT array_agg(order_no) FROM (
 ) AS matching
 """
 
+# --- export ------------------------------------------------------------------------------------------------------
+
+# The lines of one page of the order list (its order nos.) with their orders' fields, in the listing's order.
+EXPORT_LINES = """
+SELECT o.order_no, o.source, o.status, o.status_raw, o.order_time, o.payment_time, o.store, o.buyer, o.receiver,
+       o.order_amount, o.paid_amount, o.remark,
+       l.product_id, l.sku, l.product_name, l.quantity, l.unit_price, l.line_amount
+FROM orders o
+JOIN order_lines l ON l.tenant_id = o.tenant_id AND l.order_no = o.order_no
+WHERE o.tenant_id = $1 AND o.order_no = ANY($2::text[])
+ORDER BY o.order_time DESC, o.order_no DESC, l.product_id, l.sku
+"""
+
 # --- one order -------------------------------------------------------------------------------------------------------
 
 ORDER_BY_NO = """
@@ -224,6 +237,23 @@ async def prefix_members(conn: Conn, tenant_id: UUID, where: OrderFilter) -> lis
     found = await conn.fetchval(PREFIX_MEMBERS, tenant_id, where.order_no_prefix, upper, PREFIX_PROBE_LIMIT + 1)
     members: list[str] = found or []
     return members if len(members) <= PREFIX_PROBE_LIMIT else None
+
+
+async def export_page(
+    conn: Conn, tenant_id: UUID, where: OrderFilter, after: Position | None, page_size: int
+) -> tuple[list[Row], Position | None]:
+    """The lines (with their orders' fields) of the next `page_size` orders matching `where` after `after`, in the
+    listing's order, and where the next page starts (None: this was the last).
+
+    An export walks these keyset pages, each its own statement (no transaction held for the whole export): an order
+    changed meanwhile shows its old or its new fields, but no order is skipped or repeated (see the module's
+    ordering guarantee)."""
+    page = await list_orders(conn, tenant_id, where, after, page_size)
+    if not page:
+        return [], None
+    lines = await conn.fetch(EXPORT_LINES, tenant_id, [r["order_no"] for r in page])
+    last = Position(page[-1]["order_time"], page[-1]["order_no"])
+    return [dict(r) for r in lines], last if len(page) == page_size else None
 
 
 async def get_order(conn: Conn, tenant_id: UUID, order_no: str, events_topic: str) -> Row | None:

@@ -103,7 +103,6 @@ def _order_filter(request: Request) -> dict[str, Any]:
         "store": q.get("store") or None,
         "source": _read("source", q.get("source", ""), OrderSource),
         "customer_id": _read("customer", q.get("customer", ""), UUID),
-        "cursor": q.get("cursor") or None,
     }
 
 
@@ -113,8 +112,9 @@ async def order_list(request: Request, tenant: SignedIn) -> Response:
     problem = None
     page: Any = None
     try:
+        where = orders_api.order_filter(**_order_filter(request))
         page = await orders_api.list_orders(
-            tenant=tenant, pool=request.app.state.pool, limit=PAGE_SIZE, **_order_filter(request)
+            tenant=tenant, pool=request.app.state.pool, where=where, cursor=q.get("cursor") or None, limit=PAGE_SIZE
         )
     except BadField as exc:
         problem = f"orders.bad.{exc.field}"

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from services.ingest.adapters import import_jobs
 from services.ingest.entrypoints import console
-from services.ingest.entrypoints.http import customers, health, imports, orders, problems
+from services.ingest.entrypoints.http import customers, exports, health, imports, orders, problems
 from services.ingest.entrypoints.http.dependencies import tenant_of_request
 from services.ingest.entrypoints.http.limits import (
     BodyDeadline,
@@ -66,6 +66,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
         BodyDeadline, grace=settings.http_body_grace_seconds, min_rate=settings.http_body_min_bytes_per_second
     )
     app.include_router(imports.router)
+    app.include_router(exports.router)  # before `orders`: its /{order_no:path} would take /export
     app.include_router(orders.router)
     app.include_router(customers.router)
     health.install(app, settings)  # request metrics middleware + /healthz, /readyz, /metrics
