@@ -62,10 +62,11 @@ def _consume(args: argparse.Namespace) -> int:
 
 
 def _relay(args: argparse.Namespace) -> int:
-    from services.rules_bridge.main import RelaySettings, serve
+    from services.rules_bridge.main import RelaySettings, serve, tune_collector
 
     _logging()
     settings = RelaySettings()
+    tune_collector()
     return _until_signalled(lambda stop: serve(settings, stop))
 
 
