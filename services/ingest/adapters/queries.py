@@ -73,6 +73,45 @@ SELECT array_agg(order_no) FROM (
 ) AS matching
 """
 
+# A prefix that more orders share ("wide") is listed in two bounded steps, in one statement per branch:
+# 1. `found`: the prefix's matches among the newest PREFIX_WALK orders that match the other conditions, keys only,
+#    from the branch's list index (whose last columns are the keys; it stops at a page of matches). A prefix spread
+#    over time fills the page here after a few hundred entries.
+# 2. `beyond`, only when `found` is short of a page: the prefix's matches older than the walk's last row, read from
+#    the prefix index, index-only (the planner sees no ORDER BY/LIMIT there, so no walk down the time index): its
+#    cost is the prefix's matches, never the table. No walk's last row (fewer orders than PREFIX_WALK): no `beyond`.
+# Every match down to the walk's last row is in the walk and every older one in `beyond`: the union is exact.
+PREFIX_WALK = 20_000
+WIDE_PREFIX_BRANCH = """(WITH found AS MATERIALIZED (
+  SELECT w.order_time, w.order_no FROM (
+   SELECT o.order_time, o.order_no FROM orders o
+   WHERE {conditions}
+   ORDER BY o.order_time DESC, o.order_no DESC
+   LIMIT {walk}
+  ) AS w
+  WHERE {walk_prefix}
+  ORDER BY w.order_time DESC, w.order_no DESC
+  LIMIT $2
+ ),
+ beyond AS MATERIALIZED (
+  SELECT o.order_time, o.order_no FROM orders o
+  WHERE {conditions} AND {prefix}
+    AND (SELECT count(*) FROM found) < $2
+    AND (o.order_time, o.order_no) < (
+     SELECT o.order_time, o.order_no FROM orders o
+     WHERE {conditions}
+     ORDER BY o.order_time DESC, o.order_no DESC
+     OFFSET {walk} - 1 LIMIT 1)
+ ),
+ keys AS (
+  SELECT * FROM (SELECT * FROM found UNION ALL SELECT * FROM beyond) AS k
+  ORDER BY k.order_time DESC, k.order_no DESC
+  LIMIT $2
+ )
+ SELECT {columns}
+ FROM keys JOIN orders o ON o.tenant_id = $1 AND o.order_no = keys.order_no
+ ORDER BY o.order_time DESC, o.order_no DESC)"""
+
 # --- export ------------------------------------------------------------------------------------------------------
 
 # The lines of one page of the order list (its order nos.) with their orders' fields, in the listing's order.
@@ -177,36 +216,55 @@ def order_list_statement(
     """The order-list statement and its arguments (exposed for EXPLAIN in the benchmark).
 
     Disjunctions (several statuses; store no. or store ID) become one branch each, every branch an ordered index
-    range limited to `limit` rows: a page never reads more than branches x limit rows from the indexes.
+    range limited to `limit` rows: a page never reads more than branches x limit rows from the indexes (a wide
+    prefix: at most PREFIX_WALK index entries and the prefix's matches per branch, see `WIDE_PREFIX_BRANCH`).
     """
     params = _Params([tenant_id, limit])
-    shared = [FILTER_CONDITIONS["tenant"], *_conjunctions(params, where, after, prefix_members)]
+    wide = bool(where.order_no_prefix) and prefix_members is None and where.order_no is None
+    shared = [FILTER_CONDITIONS["tenant"], *_conjunctions(params, where, after, prefix_members, with_range=not wide)]
+    prefix = _prefix_range(params, where.order_no_prefix or "") if wide else []
     alternatives: list[list[str]] = []
     if where.statuses:
         alternatives.append([params.add(FILTER_CONDITIONS["status"], s) for s in sorted(set(where.statuses))])
     if where.store is not None:
         number = params.add("{}", where.store)
         alternatives.append([FILTER_CONDITIONS[c].replace("${}", f"${number}") for c in ("store_no", "store_id")])
-    branches = [
-        ORDER_LIST_BRANCH.format(columns=SUMMARY_COLUMNS, conditions="\n   AND ".join(shared + list(choice)))
-        for choice in itertools.product(*alternatives)
-    ]
+    branches = []
+    for choice in itertools.product(*alternatives):
+        conditions = "\n   AND ".join(shared + list(choice))
+        if wide:
+            branches.append(
+                WIDE_PREFIX_BRANCH.format(
+                    columns=SUMMARY_COLUMNS,
+                    conditions=conditions,
+                    prefix=" AND ".join(prefix),
+                    walk_prefix=" AND ".join(prefix).replace("o.order_no", "w.order_no"),
+                    walk=PREFIX_WALK,
+                )
+            )
+        else:
+            branches.append(ORDER_LIST_BRANCH.format(columns=SUMMARY_COLUMNS, conditions=conditions))
     return ORDER_LIST.format(branches="\n UNION\n".join(branches)), params.values
 
 
+def _prefix_range(params: _Params, prefix: str) -> list[str]:
+    conditions = [params.add(FILTER_CONDITIONS["prefix_from"], prefix)]
+    upper = prefix_upper_bound(prefix)
+    if upper is not None:
+        conditions.append(params.add(FILTER_CONDITIONS["prefix_below"], upper))
+    return conditions
+
+
 def _conjunctions(
-    params: _Params, where: OrderFilter, after: Position | None, prefix_members: list[str] | None
+    params: _Params, where: OrderFilter, after: Position | None, prefix_members: list[str] | None, with_range: bool
 ) -> list[str]:
     conditions = []
     if where.order_no is not None:
         conditions.append(params.add(FILTER_CONDITIONS["order_no"], where.order_no))
     if where.order_no_prefix and prefix_members is not None:
         conditions.append(params.add(FILTER_CONDITIONS["prefix_members"], prefix_members))
-    elif where.order_no_prefix:
-        conditions.append(params.add(FILTER_CONDITIONS["prefix_from"], where.order_no_prefix))
-        upper = prefix_upper_bound(where.order_no_prefix)
-        if upper is not None:
-            conditions.append(params.add(FILTER_CONDITIONS["prefix_below"], upper))
+    elif where.order_no_prefix and with_range:
+        conditions += _prefix_range(params, where.order_no_prefix)
     if where.order_time_from is not None:
         conditions.append(params.add(FILTER_CONDITIONS["time_from"], where.order_time_from))
     if where.order_time_to is not None:
