@@ -78,10 +78,11 @@ SELECT array_agg(order_no) FROM (
 #    from the branch's list index (whose last columns are the keys; it stops at a page of matches). A prefix spread
 #    over time fills the page here after a few hundred entries.
 # 2. `beyond`, only when `found` is short of a page: the prefix's matches older than the walk's last row, read from
-#    the prefix index, index-only (the planner sees no ORDER BY/LIMIT there, so no walk down the time index): its
-#    cost is the prefix's matches, never the table. No walk's last row (fewer orders than PREFIX_WALK): no `beyond`.
+#    the prefix index, index-only (behind `OFFSET 0` the planner plans that read without the ORDER BY/LIMIT, so it
+#    never walks down the time index), kept as a top-N sort: its cost is the prefix's matches, never the table.
+#    No walk's last row (fewer orders than PREFIX_WALK): no `beyond`.
 # Every match down to the walk's last row is in the walk and every older one in `beyond`: the union is exact.
-PREFIX_WALK = 20_000
+PREFIX_WALK = 5_000
 WIDE_PREFIX_BRANCH = """(WITH found AS MATERIALIZED (
   SELECT w.order_time, w.order_no FROM (
    SELECT o.order_time, o.order_no FROM orders o
@@ -93,15 +94,20 @@ WIDE_PREFIX_BRANCH = """(WITH found AS MATERIALIZED (
   ORDER BY w.order_time DESC, w.order_no DESC
   LIMIT $2
  ),
- beyond AS MATERIALIZED (
-  SELECT o.order_time, o.order_no FROM orders o
-  WHERE {conditions} AND {prefix}
-    AND (SELECT count(*) FROM found) < $2
-    AND (o.order_time, o.order_no) < (
-     SELECT o.order_time, o.order_no FROM orders o
-     WHERE {conditions}
-     ORDER BY o.order_time DESC, o.order_no DESC
-     OFFSET {walk} - 1 LIMIT 1)
+ beyond AS (
+  SELECT * FROM (
+   SELECT o.order_time, o.order_no FROM orders o
+   WHERE {conditions} AND {prefix}
+     AND (SELECT count(*) FROM found) < $2
+     AND (o.order_time, o.order_no) < (
+      SELECT o.order_time, o.order_no FROM orders o
+      WHERE {conditions}
+      ORDER BY o.order_time DESC, o.order_no DESC
+      OFFSET {walk} - 1 LIMIT 1)
+   OFFSET 0
+  ) AS older
+  ORDER BY older.order_time DESC, older.order_no DESC
+  LIMIT $2
  ),
  keys AS (
   SELECT * FROM (SELECT * FROM found UNION ALL SELECT * FROM beyond) AS k
