@@ -118,6 +118,21 @@ WIDE_PREFIX_BRANCH = """(WITH found AS MATERIALIZED (
  FROM keys JOIN orders o ON o.tenant_id = $1 AND o.order_no = keys.order_no
  ORDER BY o.order_time DESC, o.order_no DESC)"""
 
+# --- counts and the import list ------------------------------------------------------------------------------------
+
+# A bounded count: at most `cap` + 1 matching rows are read (from the filter's index), so a count costs at most
+# about as much as a page of `cap` rows, whatever the tenant's size; above `cap` the caller shows "cap+".
+ORDER_COUNT = "SELECT count(*) FROM (SELECT 1 FROM orders o WHERE {conditions} LIMIT $2) AS matching"
+
+# The tenant's imports, newest first, in keyset pages after (created_at, id), optionally in one state.
+IMPORTS_PAGE = """
+SELECT * FROM imports
+WHERE tenant_id = $1 AND ($2::text IS NULL OR state = $2)
+  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT $5
+"""
+
 # --- export ------------------------------------------------------------------------------------------------------
 
 # The lines of one page of the order list (its order nos.) with their orders' fields, in the listing's order.
@@ -301,6 +316,45 @@ async def prefix_members(conn: Conn, tenant_id: UUID, where: OrderFilter) -> lis
     found = await conn.fetchval(PREFIX_MEMBERS, tenant_id, where.order_no_prefix, upper, PREFIX_PROBE_LIMIT + 1)
     members: list[str] = found or []
     return members if len(members) <= PREFIX_PROBE_LIMIT else None
+
+
+def order_count_statement(
+    tenant_id: UUID, where: OrderFilter, cap: int, prefix_members: list[str] | None = None
+) -> tuple[str, list[Any]]:
+    """The bounded count of the orders matching `where` (see `ORDER_COUNT`) and its arguments."""
+    params = _Params([tenant_id, cap + 1])
+    conditions = [FILTER_CONDITIONS["tenant"], *_conjunctions(params, where, None, prefix_members, with_range=True)]
+    if where.statuses:
+        conditions.append(params.add("o.status = ANY(${}::text[])", sorted(set(where.statuses))))
+    if where.store is not None:
+        number = params.add("{}", where.store)
+        either = [FILTER_CONDITIONS[c].replace("${}", f"${number}") for c in ("store_no", "store_id")]
+        conditions.append(f"({' OR '.join(either)})")
+    return ORDER_COUNT.format(conditions="\n   AND ".join(conditions)), params.values
+
+
+async def count_orders(conn: Conn, tenant_id: UUID, where: OrderFilter, cap: int) -> int:
+    """How many orders of `tenant_id` match `where`, exactly up to `cap`; `cap` + 1 means "more than `cap`"."""
+    members = await prefix_members(conn, tenant_id, where)
+    statement, args = order_count_statement(tenant_id, where, cap, members)
+    count: int = await conn.fetchval(statement, *args)
+    return count
+
+
+@dataclass(frozen=True)
+class ImportPosition:
+    """Where a page of the import list ended."""
+
+    created_at: datetime
+    import_id: UUID
+
+
+async def list_imports(
+    conn: Conn, tenant_id: UUID, state: str | None, after: ImportPosition | None, limit: int
+) -> list[Row]:
+    """At most `limit` imports of `tenant_id` (in `state`, if given), newest first, strictly after `after`."""
+    at, import_id = (after.created_at, after.import_id) if after else (None, None)
+    return [dict(r) for r in await conn.fetch(IMPORTS_PAGE, tenant_id, state, at, import_id, limit)]
 
 
 async def export_page(

@@ -242,7 +242,7 @@ async def list_imports(tenant: CurrentTenant, pool: Pool, limit: int = 50) -> Im
     limit = max(1, min(limit, 200))
     async with pool.acquire() as conn:
         rows = await import_jobs.list_imports(conn, tenant.id, limit)
-    return ImportList(items=[_status(r) for r in rows])
+    return ImportList(items=[import_status(r) for r in rows])
 
 
 @router.get(
@@ -265,7 +265,7 @@ async def get_import(import_id: UUID, tenant: CurrentTenant, pool: Pool) -> Impo
         job = await import_jobs.get_import(conn, tenant.id, import_id)
     if job is None:
         raise ApiProblem(404, "Not Found", f"no import {import_id}", "import_not_found")
-    return _status(job)
+    return import_status(job)
 
 
 @router.get(
@@ -313,7 +313,8 @@ def _build_result(build: Any, header: list[str], rows: Sequence[Any]) -> bytes:
     return content
 
 
-def _status(job: dict[str, Any]) -> ImportStatus:
+def import_status(job: dict[str, Any]) -> ImportStatus:
+    """An `imports` row as the API (and the console) show it."""
     return ImportStatus(
         import_id=job["id"], filename=job["filename"], mode=job["mode"], timezone=job["timezone"], state=job["state"],
         rows=job["rows_total"], valid_rows=job["rows_valid"], invalid_rows=job["rows_invalid"],
