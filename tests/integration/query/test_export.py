@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import os
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -131,3 +135,21 @@ async def importer(
     headers = {"X-API-Key": catalogue.key_a}
     async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=headers) as client:
         yield client
+
+
+async def test_the_cli_writes_the_same_file_as_the_endpoint(
+    catalogue: Catalogue, client_for: ClientFor, connection_settings: ConnectionSettings, tmp_path: Path
+) -> None:
+    out = tmp_path / "orders.csv"
+    tenant = str(catalogue.tenant_a)
+    filters = ["--prefix", "AB1", "--status", "Paid", "--status", "dealed"]
+    command = [sys.executable, "-m", "services.cli", "export", "--tenant-id", tenant, *filters, "--out", str(out)]
+    env = {**os.environ, "ORDERINFO_DATABASE_URL": connection_settings.database_url}
+    process = await asyncio.create_subprocess_exec(*command, env=env, stderr=asyncio.subprocess.PIPE)
+    _, errors = await process.communicate()
+    assert process.returncode == 0, errors.decode()
+
+    params = {"order_no_prefix": "AB1", "status": ["paid", "dealed"], "format": "csv"}
+    expected = csv_rows(await client_for(catalogue.key_a).get("/v1/orders/export", params=params))
+    assert list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig")))) == expected
+    assert len(expected) > 2

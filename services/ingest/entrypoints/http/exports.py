@@ -19,7 +19,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Any
+from uuid import UUID
 from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, Query
@@ -95,7 +97,7 @@ def _zone(name: str) -> ZoneInfo:
 
 
 async def _stream(
-    pool: Any, tenant_id: Any, where: OrderFilter, writer: Writer, zone: ZoneInfo
+    pool: Any, tenant_id: UUID, where: OrderFilter, writer: Writer, zone: ZoneInfo
 ) -> AsyncIterator[bytes]:
     after: Position | None = None
     pages = 0
@@ -113,6 +115,19 @@ async def _stream(
     except Exception:
         log.exception("export of tenant %s ended after %d pages", tenant_id, pages)
         raise
+
+
+async def export_to_file(
+    pool: Any, tenant_id: UUID, where: OrderFilter, format: ExportFormat, timezone: str, path: Path
+) -> int:
+    """`orderinfo export`: the same file as the endpoint, written to `path`; returns the bytes written."""
+    zone = _zone(timezone)
+    writer: Writer = CsvWriter(export.HEADER) if format is ExportFormat.CSV else XlsxWriter(export.HEADER)
+    written = 0
+    with path.open("wb") as out:
+        async for chunk in _stream(pool, tenant_id, where, writer, zone):
+            written += out.write(chunk)
+    return written
 
 
 def _write(writer: Writer, lines: list[dict[str, Any]], zone: ZoneInfo) -> bytes:
