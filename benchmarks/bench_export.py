@@ -1,4 +1,5 @@
-"""Export benchmark: `GET /v1/orders/export` of a whole large tenant, CSV and .xlsx, through the real app in process.
+"""Export benchmark: `GET /v1/orders/export` of a whole large tenant, CSV and .xlsx, from the real API served by uvicorn
+in this process (httpx's in-process transport would hold the whole body), read as a stream.
 
     python -m benchmarks.bench_export --database-url postgresql://.../orderinfo_queries_bench1m [--orders 1000000]
 
@@ -13,14 +14,19 @@ import argparse
 import asyncio
 import resource
 import time
+import uuid
 from pathlib import Path
 
 import httpx
+import uvicorn
 
+from benchmarks.bench_console import free_port
 from benchmarks.bench_queries import tenant_with_orders
 from services.ingest.entrypoints.http.app import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database
+from services.platform.topics import delete_topics_with_prefix
+from services.verification.checks import eventually
 
 
 def rss_mib() -> float:
@@ -56,15 +62,22 @@ async def run(args: argparse.Namespace) -> None:
     pool = await open_database(settings.database_url, max_size=4)
     try:
         _, key = await tenant_with_orders(pool, args.tenant_name, args.orders, 0)
-        app = create_app(settings)
-        app.state.pool = pool
-        transport = httpx.ASGITransport(app)
-        headers = {"X-API-Key": key}
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers, timeout=None) as c:
-            for fmt in args.formats.split(","):
-                await export(c, fmt)
     finally:
         await pool.close()
+    app = create_app(settings.model_copy(update={"topic_prefix": f"be{uuid.uuid4().hex[:6]}."}))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    await eventually(lambda: asyncio.sleep(0, server.started), bool, 60, "the API started", 0.05)
+    try:
+        url, headers = f"http://127.0.0.1:{port}", {"X-API-Key": key}
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=None) as client:
+            for fmt in args.formats.split(","):
+                await export(client, fmt)
+    finally:
+        server.should_exit = True
+        await serving
+        await delete_topics_with_prefix(app.state.settings.kafka_bootstrap_servers, app.state.settings.topic_prefix)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"process peak resident memory (ru_maxrss): {peak:.0f} MiB")
 
