@@ -74,9 +74,12 @@ async def push_api(quick: bool) -> Any:
         return {"skipped": f"POST {PUSH_ROUTE} is not in this build"}
     bench = _optional_module("benchmarks.bench_push")
     if bench is None:
-        print("push API: skipped (the route exists; benchmarks/bench_push.py with `run(clients, quick)` does not)")
+        print("push API: skipped (the route exists; benchmarks/bench_push.py with `run(clients, batches)` does not)")
         return {"skipped": "no benchmarks.bench_push"}
-    return await bench.run(PUSH_CLIENTS, quick)
+    found: dict[str, Any] = await bench.run(PUSH_CLIENTS, 1 if quick else 5)  # batches of 1,000 orders per client
+    found["rate"] = found["orders"] / found["seconds"] if found.get("seconds") else 0.0
+    print(f"push API: {found['rate']:,.0f} orders/s with {PUSH_CLIENTS} clients ({found['orders']:,} orders)")
+    return found
 
 
 def _optional_module(name: str) -> Any:
