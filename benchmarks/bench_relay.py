@@ -1,67 +1,134 @@
 """Relay benchmark: drain rate of a backlog (events/s) and delay from commit to the event on the topic (p50/p99).
 
-`python -m benchmarks.bench_relay [n_events]` on the local stack, isolated: a database and topics of its own (dropped
-afterwards), so a relay of the running stack neither competes for its rows nor hangs it.
-Phase 1 commits `n_events` with the relay stopped, then times the relay draining them (until all are consumed).
-Phase 2 runs the relay and commits events in transactions of 10, measuring commit -> broker timestamp per event.
+`python -m benchmarks.bench_relay [n_events] [--processes 1,2]` on the local stack, isolated: a database and topics
+of its own (dropped afterwards), so a relay of the running stack neither competes for its rows nor hangs it.
+Phase 1, once per process count: commits `n_events` with no relay running, then starts that many `orderinfo relay`
+processes (the shards split between them) and times the drain from the first event acknowledged to the last
+(start-up excluded), with the CPU of the relay processes and of every PostgreSQL process meanwhile; the topic's end
+offsets must have grown by exactly `n_events`.
+Phase 2 runs the relay (in process) and commits events in transactions of 10, measuring commit -> broker timestamp.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import statistics
-import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from benchmarks.bench_consumer import cpu_seconds, postgres_pids
 from services.core.changes import LineSnapshot, OrderChange, OrderSnapshot
 from services.core.order import OrderStatus
 from services.platform.database import open_database, scratch_database
 from services.platform.topics import delete_topics_with_prefix
-from services.rules_bridge.adapters.outbox_store import enqueue
+from services.rules_bridge.adapters.outbox_store import N_SHARDS, enqueue
+from services.rules_bridge.domain.events import OutboxRecord
 from services.rules_bridge.main import create_topics, serve
-from services.rules_bridge.outbox_writer import OutboxRecord, order_events
+from services.rules_bridge.outbox_writer import order_events
 from services.rules_bridge.relay import RelayMetrics
 from services.rules_bridge.settings import RelaySettings
+from tools.verification.processes import ProcessGroup, service_env
 
 TX_SIZE = 10
 
 
-async def bench_relay(settings: RelaySettings, n_events: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Drain:
+    processes: int
+    events: int
+    seconds: float
+    relay_cpu: float
+    postgres_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def per_1000(self, cpu: float) -> float:
+        return cpu * 1000 / self.events
+
+    def line(self) -> str:
+        cpu = self.per_1000(self.relay_cpu + self.postgres_cpu)
+        return (
+            f"relay, {self.processes} process(es): {self.rate:,.0f} events/s draining {self.events:,}; CPU {cpu:.3f}"
+            f" core-s per 1,000 events (relay {self.per_1000(self.relay_cpu):.3f},"
+            f" PostgreSQL {self.per_1000(self.postgres_cpu):.3f})"
+        )
+
+
+async def bench_relay(settings: RelaySettings, n_events: int, processes: Sequence[int] = (1, 2)) -> dict[str, Any]:
     """Run both phases; print and return the figures."""
     await create_topics(settings)
     pool = await open_database(settings.database_url, max_size=4)
     consumer = await _consumer(settings)
+    drains: list[Drain] = []
     try:
-        drain = await _drain_rate(settings, pool, consumer, n_events)
+        for count in processes:
+            drains.append(await _drain(settings, pool, n_events, count))
+            print(drains[-1].line(), flush=True)
         delays = await _delays(settings, pool, consumer, min(n_events, 2000))
     finally:
         await consumer.stop()
         await pool.close()
-    result = {"events": n_events, "relay_events_per_s": round(drain, 1), **delays}
     print(
-        f"relay: {result['relay_events_per_s']} events/s draining {n_events}; commit -> topic "
-        f"p50 {result['delay_p50_ms']} ms, p99 {result['delay_p99_ms']} ms ({result['delay_samples']} events)"
+        f"relay: commit -> topic p50 {delays['delay_p50_ms']} ms, p99 {delays['delay_p99_ms']} ms"
+        f" ({delays['delay_samples']} events, transactions of {TX_SIZE})"
     )
-    return result
+    return {"events": n_events, "drains": [{**asdict(d), "rate": d.rate} for d in drains], **delays}
 
 
-async def _drain_rate(settings: RelaySettings, pool: asyncpg.Pool, consumer: AIOKafkaConsumer, n: int) -> float:
+async def _drain(settings: RelaySettings, pool: asyncpg.Pool, n: int, processes: int) -> Drain:
+    """`n` events committed, then drained by `processes` relay processes sharing the shards."""
     tenant = uuid.uuid4()
     for start in range(0, n, 500):
         await _commit(pool, [_record(tenant, i) for i in range(start, min(n, start + 500))])
-    stop = asyncio.Event()
-    began = time.perf_counter()
-    relay = asyncio.create_task(serve(settings, stop, RelayMetrics()))
-    await _consume(consumer, tenant, n)
-    elapsed = time.perf_counter() - began
-    stop.set()
-    await relay
-    return n / elapsed
+    before = await _end_offsets(settings)
+    pending = "SELECT count(*) FROM outbox WHERE tenant_id = $1 AND sent_at IS NULL"
+    with ProcessGroup(Path(tempfile.mkdtemp(prefix="orderinfo-bench-relay-"))) as group:
+        relays = [
+            group.spawn(f"relay-{i}", ["services.cli", "relay"], service_env(settings, _relay_env(i, processes)))
+            for i in range(processes)
+        ]
+        while await pool.fetchval(pending, tenant) == n:  # noqa: ASYNC110 - the first acknowledged event
+            await asyncio.sleep(0.01)
+        pids = [r.proc.pid for r in relays if r.proc is not None]
+        cpu0, pg0, began = cpu_seconds(pids), cpu_seconds(postgres_pids()), time.perf_counter()
+        left = n
+        while left:
+            await asyncio.sleep(0.02)
+            left = await pool.fetchval(pending, tenant)
+        seconds = time.perf_counter() - began
+        cpu, pg = cpu_seconds(pids) - cpu0, cpu_seconds(postgres_pids()) - pg0
+    published = sum((await _end_offsets(settings)).values()) - sum(before.values())
+    assert published == n, f"{published} records on the topic for {n} events"
+    return Drain(processes, n, seconds, cpu, pg)
+
+
+def _relay_env(index: int, processes: int) -> dict[str, str]:
+    shards = list(range(index, N_SHARDS, processes))
+    return {"ORDERINFO_RELAY_SHARDS": json.dumps(shards), "ORDERINFO_RELAY_OPS_PORT": "0"}
+
+
+async def _end_offsets(settings: RelaySettings) -> dict[TopicPartition, int]:
+    topic = settings.topic("orders.events.v1")
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.topic_partitions)]
+        found: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return found
+    finally:
+        await consumer.stop()
 
 
 async def _delays(settings: RelaySettings, pool: asyncpg.Pool, consumer: AIOKafkaConsumer, n: int) -> dict[str, Any]:
@@ -147,16 +214,24 @@ def _snapshot(i: int) -> OrderSnapshot:
     )
 
 
-async def isolated(n_events: int) -> dict[str, Any]:
+async def isolated(n_events: int, processes: Sequence[int] = (1, 2)) -> dict[str, Any]:
     base = RelaySettings()
     prefix = f"benchr{uuid.uuid4().hex[:6]}."
     async with scratch_database(base.database_url, "bench") as url:
         settings = base.model_copy(update={"database_url": url, "topic_prefix": prefix})
         try:
-            return await bench_relay(settings, n_events)
+            return await bench_relay(settings, n_events, processes)
         finally:
             await delete_topics_with_prefix(settings.kafka_bootstrap_servers, prefix)
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("events", type=int, nargs="?", default=20_000)
+    parser.add_argument("--processes", default="1,2", help="relay process counts to measure, comma-separated")
+    args = parser.parse_args()
+    asyncio.run(isolated(args.events, [int(p) for p in args.processes.split(",")]))
+
+
 if __name__ == "__main__":
-    asyncio.run(isolated(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000))
+    main()

@@ -1,33 +1,194 @@
-"""`make bench`: every benchmark, one after the other, on the local stack. Figures are printed, never asserted.
+"""`make bench`: every benchmark in one run, then one summary with the ratios. Figures are printed, never asserted.
 
-python -m benchmarks.run [--quick]
+    python -m benchmarks.run [--quick] [--with-scale]
+
+Each step runs in a process of its own (`python -m benchmarks.run --step NAME`), so no step's leftovers (a thread
+pool, a warmed cache, a collector full of garbage) slow the next one down, and each uses a database and topics of
+its own, dropped afterwards. A step that fails is reported and the others still run. The summary holds: the
+consumer with 1 and 2 processes and the redelivery of the same orders (with CPU per 1,000 orders), the history
+case, the relay with 1 and 2 processes against the consumer's event rate, the 5,000-row import from upload to
+completed, the naive baseline and the plain-COPY ceiling as ratios, and the push API's orders/s with 4 concurrent
+clients (`push_api` skips with a message while `POST /v1/orders:batch` is not in the build). `--with-scale` adds
+the order list and the console at 1,000,000 orders (seeding takes 10-20 minutes each).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
+import json
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+EVENTS_PER_ORDER = 2.6  # events per created order in the consumer's workload (issue 15's measurement)
+PUSH_ROUTE = "/v1/orders:batch"
+PUSH_CLIENTS = 4
+
+
+def _plain(value: Any) -> Any:
+    """Figures as JSON: dataclasses with their properties (rates, CPU per 1,000)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        found = dataclasses.asdict(value)
+        for name in ("rate", "cpu_per_1000"):
+            if hasattr(value, name):
+                found[name] = getattr(value, name)
+        return found
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+async def consumer(quick: bool) -> Any:
+    from benchmarks import bench_consumer
+
+    return await bench_consumer.run(5000 if quick else 100_000, 6, 2000 if quick else 10_000)
+
+
+async def import_5000(quick: bool) -> Any:
+    from benchmarks import bench_ingest
+
+    return {"seconds": await bench_ingest.run()}
+
+
+async def relay(quick: bool) -> Any:
+    from benchmarks import bench_relay
+
+    return await bench_relay.isolated(2000 if quick else 20_000, (1, 2))
+
+
+async def push_api(quick: bool) -> Any:
+    """The push API's orders/s with PUSH_CLIENTS concurrent clients; skipped while the route does not exist."""
+    from services.ingest.main import create_app
+    from services.ingest.settings import IngestSettings
+
+    routes = {getattr(route, "path", "") for route in create_app(IngestSettings()).routes}
+    if PUSH_ROUTE not in routes:
+        print(f"push API: skipped (POST {PUSH_ROUTE} is not in this build)")
+        return {"skipped": f"POST {PUSH_ROUTE} is not in this build"}
+    bench = _optional_module("benchmarks.bench_push")
+    if bench is None:
+        print("push API: skipped (the route exists; benchmarks/bench_push.py with `run(clients, batches)` does not)")
+        return {"skipped": "no benchmarks.bench_push"}
+    found: dict[str, Any] = await bench.run(PUSH_CLIENTS, 1 if quick else 5)  # batches of 1,000 orders per client
+    found["rate"] = found["orders"] / found["seconds"] if found.get("seconds") else 0.0
+    print(f"push API: {found['rate']:,.0f} orders/s with {PUSH_CLIENTS} clients ({found['orders']:,} orders)")
+    return found
+
+
+def _optional_module(name: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError:
+        return None
+
+
+def _module(name: str, *args: str) -> Callable[[bool], Coroutine[Any, Any, Any]]:
+    """A benchmark that only prints: run as its own module."""
+
+    async def step(quick: bool) -> Any:
+        process = await asyncio.create_subprocess_exec(sys.executable, "-m", name, *args)
+        return {"exit_code": await process.wait()}
+
+    return step
+
+
+STEPS: dict[str, Callable[[bool], Coroutine[Any, Any, Any]]] = {
+    "parse": _module("benchmarks.bench_parse"),
+    "import": import_5000,
+    "consumer": consumer,
+    "relay": relay,
+    "push": push_api,
+}
+SCALE_STEPS = {"queries", "console"}
+
+
+def _scale_step(name: str, quick: bool) -> Callable[[bool], Coroutine[Any, Any, Any]]:
+    orders = "20000" if quick else "1000000"
+    return _module(f"benchmarks.bench_{name}", "--orders", orders)
+
+
+def run_step(name: str, quick: bool, out: Path) -> int:
+    step = _scale_step(name, quick) if name in SCALE_STEPS else STEPS[name]
+    figures = asyncio.run(step(quick))
+    out.write_text(json.dumps(_plain(figures), default=str))
+    return 0
+
+
+def summary(figures: dict[str, Any]) -> list[str]:
+    """The one-run table: each figure with its ratio to the yardsticks; n/a where a step failed or skipped."""
+    lines = ["", "== summary (one run; wall-clock figures are noisy on a shared machine, CPU figures less so)"]
+    c = figures.get("consumer") or {}
+    one, two, again = c.get("one"), c.get("two"), c.get("again")
+    naive, ceiling = c.get("naive"), c.get("copy")
+    if one:
+        lines.append(
+            f"consumer, 1 process      {one['rate']:>9,.0f} orders/s  CPU {one['cpu_per_1000']:.3f} core-s/1,000"
+        )
+        if naive:
+            lines.append(f"  vs naive baseline      {one['rate'] / naive:>9.2f}x  ({naive:,.0f} orders/s)")
+        if ceiling:
+            lines.append(f"  vs plain-COPY ceiling  {one['rate'] / ceiling:>9.0%}   ({ceiling:,.0f} orders/s)")
+    if one and two:
+        lines.append(
+            f"consumer, 2 processes    {two['rate']:>9,.0f} orders/s  ({two['rate'] / one['rate']:.2f}x 1 process)"
+        )
+    if again:
+        lines.append(
+            f"redelivered (unchanged)  {again['rate']:>9,.0f} orders/s  CPU {again['cpu_per_1000']:.3f} core-s/1,000"
+        )
+    if c.get("history"):
+        old, new = c["history"]
+        lines.append(
+            f"history case             {old * 1000:.1f} ms vs {new * 1000:.1f} ms new customer ({old / new:.2f}x)"
+        )
+    best = max((r["rate"] for r in (one, two) if r), default=0.0)
+    for drain in (figures.get("relay") or {}).get("drains", []):
+        ratio = (
+            f"  ({drain['rate'] / (best * EVENTS_PER_ORDER):.2f}x the consumer's events at its best)" if best else ""
+        )
+        lines.append(f"relay, {drain['processes']} process(es)     {drain['rate']:>9,.0f} events/s{ratio}")
+    if (figures.get("import") or {}).get("seconds"):
+        lines.append(f"5,000-row import         {figures['import']['seconds']:>9.2f} s upload -> completed")
+    push = figures.get("push") or {}
+    lines.append(
+        f"push API, {PUSH_CLIENTS} clients       " + (push.get("skipped") or f"{push.get('rate', 0):,.0f} orders/s")
+    )
+    failed = [name for name, found in figures.items() if found is None]
+    if failed:
+        lines.append(f"failed steps: {', '.join(failed)} (their output is above)")
+    return lines
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run of every benchmark)")
-    quick = parser.parse_args().quick
-    steps = [
-        ["benchmarks.bench_parse"],
-        ["benchmarks.bench_ingest", "--orders", "10000" if quick else "100000"],
-        ["benchmarks.bench_consumer", "--orders", "5000" if quick else "100000"]
-        + (["--history", "2000"] if quick else []),
-        ["benchmarks.bench_relay", "2000" if quick else "20000"],
-        ["benchmarks.bench_queries", "--orders", "20000" if quick else "1000000"],
-        ["benchmarks.bench_console", "--orders", "20000" if quick else "1000000"],
-    ]
-    failed = 0
-    for module, *args in steps:
-        print(f"\n== {module} {' '.join(args)}", flush=True)
-        failed += subprocess.run([sys.executable, "-m", module, *args], check=False).returncode != 0
-    return 1 if failed else 0
+    parser.add_argument("--with-scale", action="store_true", help="also the order list and console at 1,000,000")
+    parser.add_argument("--step", choices=[*STEPS, *SCALE_STEPS], help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        return run_step(args.step, args.quick, args.out)
+    names = [*STEPS, *(sorted(SCALE_STEPS) if args.with_scale else [])]
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            print(f"\n== {name}", flush=True)
+            out = Path(folder) / f"{name}.json"
+            command = [sys.executable, "-m", "benchmarks.run", "--step", name, "--out", str(out)]
+            command += ["--quick"] if args.quick else []
+            code = subprocess.run(command, check=False).returncode
+            figures[name] = json.loads(out.read_text()) if code == 0 and out.exists() else None
+    print("\n".join(summary(figures)))
+    return 1 if any(found is None for found in figures.values()) else 0
 
 
 if __name__ == "__main__":

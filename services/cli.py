@@ -62,10 +62,11 @@ def _consume(args: argparse.Namespace) -> int:
 
 
 def _relay(args: argparse.Namespace) -> int:
-    from services.rules_bridge.main import RelaySettings, serve
+    from services.rules_bridge.main import RelaySettings, serve, tune_collector
 
     _logging()
     settings = RelaySettings()
+    tune_collector()
     return _until_signalled(lambda stop: serve(settings, stop))
 
 
@@ -177,6 +178,36 @@ def _customers(args: argparse.Namespace) -> int:
     return code
 
 
+def _export(args: argparse.Namespace) -> int:
+    """A tenant's orders (the order list's filters) as CSV or .xlsx in the import template's columns."""
+    from pathlib import Path
+    from uuid import UUID
+
+    from services.ingest.entrypoints.http import orders
+    from services.ingest.entrypoints.http.exports import ExportFormat, export_to_file
+    from services.ingest.entrypoints.http.problems import ApiProblem
+
+    try:
+        where = orders.order_filter(
+            order_no_prefix=args.prefix,
+            status=args.status,
+            source=args.source,
+            store=args.store,
+            order_time_from=args.time_from,
+            order_time_to=args.time_to,
+        )
+        written = _on_database(
+            lambda pool: export_to_file(
+                pool, UUID(args.tenant_id), where, ExportFormat(args.format), args.timezone, Path(args.out)
+            )
+        )
+    except ApiProblem as exc:
+        print(f"orderinfo export: {exc.problem.detail}", file=sys.stderr)
+        return 2
+    print(f"{args.out}: {written:,} bytes")
+    return 0
+
+
 def _verify(args: argparse.Namespace) -> int:
     from tools.verification.cli import main_verify
 
@@ -187,6 +218,15 @@ def _run(args: argparse.Namespace) -> int:
     from services.runner import run_everything
 
     return run_everything(with_demo=not args.no_demo)
+
+
+def _instant(text: str) -> Any:
+    from datetime import datetime
+
+    found = datetime.fromisoformat(text)
+    if found.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset (e.g. 2026-11-01T00:00:00+08:00)")
+    return found
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -229,6 +269,18 @@ def _parser() -> argparse.ArgumentParser:
 
     _dlq_parser(sub)
     _customers_parser(sub)
+    exporting = sub.add_parser("export", help="a tenant's orders as CSV or .xlsx in the import template's columns")
+    exporting.add_argument("--tenant-id", required=True)
+    exporting.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    exporting.add_argument("--out", required=True, help="file to write")
+    exporting.add_argument("--timezone", default="Asia/Shanghai", help="zone the times are written in")
+    exporting.add_argument("--prefix", help="order no. prefix")
+    exporting.add_argument("--status", action="append", help="a status code or label (repeat for several)")
+    exporting.add_argument("--source")
+    exporting.add_argument("--store", help="store no. or store ID")
+    exporting.add_argument("--from", dest="time_from", type=_instant, help="ISO-8601 with an offset, inclusive")
+    exporting.add_argument("--to", dest="time_to", type=_instant, help="ISO-8601 with an offset, exclusive")
+    exporting.set_defaults(handler=_export)
 
     verify = sub.add_parser("verify", help="fault scenarios on the running stack; prints a table of verdicts")
     verify.add_argument("verify_args", nargs=argparse.REMAINDER, help="e.g. --no-restarts")

@@ -38,6 +38,7 @@ from services.platform.topics import TopicSpec
 from services.rules_bridge.adapters import outbox_store, sql
 from services.rules_bridge.adapters.outbox_publisher import Delivery, Publisher
 from services.rules_bridge.adapters.outbox_store import N_SHARDS, Parking, PendingRow, ShardBacklog
+from services.rules_bridge.adapters.partitioning import KeyPartitioner
 from services.rules_bridge.contracts import customer_updated_v1, order_events_v1
 from services.rules_bridge.domain.delivery import Outcome
 from services.rules_bridge.settings import RelaySettings
@@ -148,6 +149,7 @@ class Relay:
             linger_ms=self.settings.linger_ms,
             max_batch_size=self.settings.producer_batch_bytes,
             max_request_size=MAX_MESSAGE_BYTES,  # = the topics' max.message.bytes and the broker's limit
+            partitioner=KeyPartitioner(),  # Kafka's default partitioning, computed faster
         )
 
     async def _loop(self, conn: asyncpg.Connection, publisher: Publisher, stop: asyncio.Event) -> None:

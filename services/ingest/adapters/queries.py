@@ -75,6 +75,79 @@ SELECT array_agg(order_no) FROM (
 ) AS matching
 """
 
+# A prefix that more orders share ("wide") is listed in two bounded steps, in one statement per branch:
+# 1. `found`: the prefix's matches among the newest PREFIX_WALK orders that match the other conditions, keys only,
+#    from the branch's list index (whose last columns are the keys; it stops at a page of matches). A prefix spread
+#    over time fills the page here after a few hundred entries.
+# 2. `beyond`, only when `found` is short of a page: the prefix's matches older than the walk's last row, read from
+#    the prefix index, index-only (behind `OFFSET 0` the planner plans that read without the ORDER BY/LIMIT, so it
+#    never walks down the time index), kept as a top-N sort: its cost is the prefix's matches, never the table.
+#    No walk's last row (fewer orders than PREFIX_WALK): no `beyond`.
+# Every match down to the walk's last row is in the walk and every older one in `beyond`: the union is exact.
+PREFIX_WALK = 5_000
+WIDE_PREFIX_BRANCH = """(WITH found AS MATERIALIZED (
+  SELECT w.order_time, w.order_no FROM (
+   SELECT o.order_time, o.order_no FROM orders o
+   WHERE {conditions}
+   ORDER BY o.order_time DESC, o.order_no DESC
+   LIMIT {walk}
+  ) AS w
+  WHERE {walk_prefix}
+  ORDER BY w.order_time DESC, w.order_no DESC
+  LIMIT $2
+ ),
+ beyond AS (
+  SELECT * FROM (
+   SELECT o.order_time, o.order_no FROM orders o
+   WHERE {conditions} AND {prefix}
+     AND (SELECT count(*) FROM found) < $2
+     AND (o.order_time, o.order_no) < (
+      SELECT o.order_time, o.order_no FROM orders o
+      WHERE {conditions}
+      ORDER BY o.order_time DESC, o.order_no DESC
+      OFFSET {walk} - 1 LIMIT 1)
+   OFFSET 0
+  ) AS older
+  ORDER BY older.order_time DESC, older.order_no DESC
+  LIMIT $2
+ ),
+ keys AS (
+  SELECT * FROM (SELECT * FROM found UNION ALL SELECT * FROM beyond) AS k
+  ORDER BY k.order_time DESC, k.order_no DESC
+  LIMIT $2
+ )
+ SELECT {columns}
+ FROM keys JOIN orders o ON o.tenant_id = $1 AND o.order_no = keys.order_no
+ ORDER BY o.order_time DESC, o.order_no DESC)"""
+
+# --- counts and the import list ------------------------------------------------------------------------------------
+
+# A bounded count: at most `cap` + 1 matching rows are read (from the filter's index), so a count costs at most
+# about as much as a page of `cap` rows, whatever the tenant's size; above `cap` the caller shows "cap+".
+ORDER_COUNT = "SELECT count(*) FROM (SELECT 1 FROM orders o WHERE {conditions} LIMIT $2) AS matching"
+
+# The tenant's imports, newest first, in keyset pages after (created_at, id), optionally in one state.
+IMPORTS_PAGE = """
+SELECT * FROM imports
+WHERE tenant_id = $1 AND ($2::text IS NULL OR state = $2)
+  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT $5
+"""
+
+# --- export ------------------------------------------------------------------------------------------------------
+
+# The lines of one page of the order list (its order nos.) with their orders' fields, in the listing's order.
+EXPORT_LINES = """
+SELECT o.order_no, o.source, o.status, o.status_raw, o.order_time, o.payment_time, o.store, o.buyer, o.receiver,
+       o.order_amount, o.paid_amount, o.remark,
+       l.product_id, l.sku, l.product_name, l.quantity, l.unit_price, l.line_amount
+FROM orders o
+JOIN order_lines l ON l.tenant_id = o.tenant_id AND l.order_no = o.order_no
+WHERE o.tenant_id = $1 AND o.order_no = ANY($2::text[])
+ORDER BY o.order_time DESC, o.order_no DESC, l.product_id, l.sku
+"""
+
 # --- one order -------------------------------------------------------------------------------------------------------
 
 ORDER_BY_NO = """
@@ -166,36 +239,55 @@ def order_list_statement(
     """The order-list statement and its arguments (exposed for EXPLAIN in the benchmark).
 
     Disjunctions (several statuses; store no. or store ID) become one branch each, every branch an ordered index
-    range limited to `limit` rows: a page never reads more than branches x limit rows from the indexes.
+    range limited to `limit` rows: a page never reads more than branches x limit rows from the indexes (a wide
+    prefix: at most PREFIX_WALK index entries and the prefix's matches per branch, see `WIDE_PREFIX_BRANCH`).
     """
     params = _Params([tenant_id, limit])
-    shared = [FILTER_CONDITIONS["tenant"], *_conjunctions(params, where, after, prefix_members)]
+    wide = bool(where.order_no_prefix) and prefix_members is None and where.order_no is None
+    shared = [FILTER_CONDITIONS["tenant"], *_conjunctions(params, where, after, prefix_members, with_range=not wide)]
+    prefix = _prefix_range(params, where.order_no_prefix or "") if wide else []
     alternatives: list[list[str]] = []
     if where.statuses:
         alternatives.append([params.add(FILTER_CONDITIONS["status"], s) for s in sorted(set(where.statuses))])
     if where.store is not None:
         number = params.add("{}", where.store)
         alternatives.append([FILTER_CONDITIONS[c].replace("${}", f"${number}") for c in ("store_no", "store_id")])
-    branches = [
-        ORDER_LIST_BRANCH.format(columns=SUMMARY_COLUMNS, conditions="\n   AND ".join(shared + list(choice)))
-        for choice in itertools.product(*alternatives)
-    ]
+    branches = []
+    for choice in itertools.product(*alternatives):
+        conditions = "\n   AND ".join(shared + list(choice))
+        if wide:
+            branches.append(
+                WIDE_PREFIX_BRANCH.format(
+                    columns=SUMMARY_COLUMNS,
+                    conditions=conditions,
+                    prefix=" AND ".join(prefix),
+                    walk_prefix=" AND ".join(prefix).replace("o.order_no", "w.order_no"),
+                    walk=PREFIX_WALK,
+                )
+            )
+        else:
+            branches.append(ORDER_LIST_BRANCH.format(columns=SUMMARY_COLUMNS, conditions=conditions))
     return ORDER_LIST.format(branches="\n UNION\n".join(branches)), params.values
 
 
+def _prefix_range(params: _Params, prefix: str) -> list[str]:
+    conditions = [params.add(FILTER_CONDITIONS["prefix_from"], prefix)]
+    upper = prefix_upper_bound(prefix)
+    if upper is not None:
+        conditions.append(params.add(FILTER_CONDITIONS["prefix_below"], upper))
+    return conditions
+
+
 def _conjunctions(
-    params: _Params, where: OrderFilter, after: Position | None, prefix_members: list[str] | None
+    params: _Params, where: OrderFilter, after: Position | None, prefix_members: list[str] | None, with_range: bool
 ) -> list[str]:
     conditions = []
     if where.order_no is not None:
         conditions.append(params.add(FILTER_CONDITIONS["order_no"], where.order_no))
     if where.order_no_prefix and prefix_members is not None:
         conditions.append(params.add(FILTER_CONDITIONS["prefix_members"], prefix_members))
-    elif where.order_no_prefix:
-        conditions.append(params.add(FILTER_CONDITIONS["prefix_from"], where.order_no_prefix))
-        upper = prefix_upper_bound(where.order_no_prefix)
-        if upper is not None:
-            conditions.append(params.add(FILTER_CONDITIONS["prefix_below"], upper))
+    elif where.order_no_prefix and with_range:
+        conditions += _prefix_range(params, where.order_no_prefix)
     if where.order_time_from is not None:
         conditions.append(params.add(FILTER_CONDITIONS["time_from"], where.order_time_from))
     if where.order_time_to is not None:
@@ -226,6 +318,62 @@ async def prefix_members(conn: Conn, tenant_id: UUID, where: OrderFilter) -> lis
     found = await conn.fetchval(PREFIX_MEMBERS, tenant_id, where.order_no_prefix, upper, PREFIX_PROBE_LIMIT + 1)
     members: list[str] = found or []
     return members if len(members) <= PREFIX_PROBE_LIMIT else None
+
+
+def order_count_statement(
+    tenant_id: UUID, where: OrderFilter, cap: int, prefix_members: list[str] | None = None
+) -> tuple[str, list[Any]]:
+    """The bounded count of the orders matching `where` (see `ORDER_COUNT`) and its arguments."""
+    params = _Params([tenant_id, cap + 1])
+    conditions = [FILTER_CONDITIONS["tenant"], *_conjunctions(params, where, None, prefix_members, with_range=True)]
+    if where.statuses:
+        conditions.append(params.add("o.status = ANY(${}::text[])", sorted(set(where.statuses))))
+    if where.store is not None:
+        number = params.add("{}", where.store)
+        either = [FILTER_CONDITIONS[c].replace("${}", f"${number}") for c in ("store_no", "store_id")]
+        conditions.append(f"({' OR '.join(either)})")
+    return ORDER_COUNT.format(conditions="\n   AND ".join(conditions)), params.values
+
+
+async def count_orders(conn: Conn, tenant_id: UUID, where: OrderFilter, cap: int) -> int:
+    """How many orders of `tenant_id` match `where`, exactly up to `cap`; `cap` + 1 means "more than `cap`"."""
+    members = await prefix_members(conn, tenant_id, where)
+    statement, args = order_count_statement(tenant_id, where, cap, members)
+    count: int = await conn.fetchval(statement, *args)
+    return count
+
+
+@dataclass(frozen=True)
+class ImportPosition:
+    """Where a page of the import list ended."""
+
+    created_at: datetime
+    import_id: UUID
+
+
+async def list_imports(
+    conn: Conn, tenant_id: UUID, state: str | None, after: ImportPosition | None, limit: int
+) -> list[Row]:
+    """At most `limit` imports of `tenant_id` (in `state`, if given), newest first, strictly after `after`."""
+    at, import_id = (after.created_at, after.import_id) if after else (None, None)
+    return [dict(r) for r in await conn.fetch(IMPORTS_PAGE, tenant_id, state, at, import_id, limit)]
+
+
+async def export_page(
+    conn: Conn, tenant_id: UUID, where: OrderFilter, after: Position | None, page_size: int
+) -> tuple[list[Row], Position | None]:
+    """The lines (with their orders' fields) of the next `page_size` orders matching `where` after `after`, in the
+    listing's order, and where the next page starts (None: this was the last).
+
+    An export walks these keyset pages, each its own statement (no transaction held for the whole export): an order
+    changed meanwhile shows its old or its new fields, but no order is skipped or repeated (see the module's
+    ordering guarantee)."""
+    page = await list_orders(conn, tenant_id, where, after, page_size)
+    if not page:
+        return [], None
+    lines = await conn.fetch(EXPORT_LINES, tenant_id, [r["order_no"] for r in page])
+    last = Position(page[-1]["order_time"], page[-1]["order_no"])
+    return [dict(r) for r in lines], last if len(page) == page_size else None
 
 
 async def get_order(conn: Conn, tenant_id: UUID, order_no: str, events_topic: str) -> Row | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from services.ingest.adapters import queries
 from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1
 from tests.integration.query.conftest import BASE, Catalogue, ClientFor, all_pages, newest_first
 
@@ -99,6 +100,24 @@ async def test_filter_returns_exactly_the_matching_orders_newest_first(
     assert [item["order_no"] for item in answer.json()["items"]] == expected
     assert answer.json()["next_cursor"] is None
     assert await all_pages(client, case.params(catalogue), limit=2) == expected
+
+
+PREFIX_CASES = [c for c in CASES if "prefix" in c.name]
+
+
+@pytest.mark.parametrize("walk", [1, 2, 5, 1000])
+@pytest.mark.parametrize("case", PREFIX_CASES, ids=[c.name for c in PREFIX_CASES])
+async def test_a_wide_prefix_lists_exactly_the_matching_orders_whatever_the_walk_finds(
+    case: Case, walk: int, catalogue: Catalogue, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every prefix taken as wide (no member probe), with walks that find nothing, part of a page or all of it:
+    the walk's matches and the older ones read from the prefix index make exactly the listing."""
+    monkeypatch.setattr(queries, "PREFIX_PROBE_LIMIT", 0)
+    monkeypatch.setattr(queries, "PREFIX_WALK", walk)
+    expected = newest_first([o for o in catalogue.orders if case.keep(o, catalogue)])
+    client = client_for(catalogue.key_a)
+    for limit in (1, 2, 3, 200):
+        assert await all_pages(client, case.params(catalogue), limit=limit) == expected
 
 
 async def test_summary_fields(catalogue: Catalogue, client_for: ClientFor) -> None:

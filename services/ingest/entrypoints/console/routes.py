@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from services.core.order import OrderSource, OrderStatus
-from services.ingest.adapters import pipeline
+from services.ingest.adapters import pipeline, queries
 from services.ingest.adapters.tenants import Tenant, tenant_for_key
 from services.ingest.application import dead_letters
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP
@@ -46,6 +46,11 @@ SignedIn = Annotated[Tenant, Depends(signed_in)]
 PAGE_SIZE = 20
 BROKER_WITHIN_S = 3.0
 log = logging.getLogger("orderinfo.console")
+
+# The order list's count is exact up to COUNT_CAP and "10,000+" beyond: a bounded count reads at most COUNT_CAP + 1
+# index entries (`queries.count_orders`), so it stays cheap at any tenant size, where an exact count of a million
+# orders would read them all on every page load.
+COUNT_CAP = 10_000
 T = TypeVar("T")
 IDENTIFIERS = ("mobile", "unionid", "sobot_customer_id")
 
@@ -114,7 +119,6 @@ def _order_filter(request: Request) -> dict[str, Any]:
         "store": q.get("store") or None,
         "source": _read("source", q.get("source", ""), OrderSource),
         "customer_id": _read("customer", q.get("customer", ""), UUID),
-        "cursor": q.get("cursor") or None,
     }
 
 
@@ -127,10 +131,19 @@ async def order_list(request: Request, tenant: SignedIn) -> Response:
     q = request.query_params
     problem = None
     page: Any = None
+    count = None
     try:
+        where = orders_api.order_filter(**_order_filter(request))
         page = await orders_api.list_orders(
-            tenant=tenant, pool=request.app.state.pool, lang=_lang(request), limit=PAGE_SIZE, **_order_filter(request)
+            tenant=tenant,
+            pool=request.app.state.pool,
+            lang=_lang(request),
+            where=where,
+            cursor=q.get("cursor") or None,
+            limit=PAGE_SIZE,
         )
+        async with request.app.state.pool.acquire() as conn:
+            count = await queries.count_orders(conn, tenant.id, where, COUNT_CAP)
     except BadField as exc:
         problem = f"orders.bad.{exc.field}"
     except ApiProblem as exc:
@@ -152,6 +165,8 @@ async def order_list(request: Request, tenant: SignedIn) -> Response:
         statuses=list(OrderStatus),
         sources=list(OrderSource),
         chosen_statuses=q.getlist("status"),
+        count_text="" if count is None else f"{min(count, COUNT_CAP):,}" + ("+" if count > COUNT_CAP else ""),
+        count_capped=count is not None and count > COUNT_CAP,
     )
 
 

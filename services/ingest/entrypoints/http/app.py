@@ -23,7 +23,7 @@ from services.ingest.application.erasure import Tombstone
 from services.ingest.application.push import PushOptions
 from services.ingest.domain.keys import Scope
 from services.ingest.entrypoints import console
-from services.ingest.entrypoints.http import admin, customers, health, imports, keys, orders, problems, push
+from services.ingest.entrypoints.http import admin, customers, exports, health, imports, keys, orders, problems, push
 from services.ingest.entrypoints.http.dependencies import authenticator
 from services.ingest.entrypoints.http.limits import (
     BodyDeadline,
@@ -120,6 +120,7 @@ def create_app(
         BodyDeadline, grace=settings.http_body_grace_seconds, min_rate=settings.http_body_min_bytes_per_second
     )
     app.include_router(imports.router)
+    app.include_router(exports.router)  # before `orders`: its /{order_no:path} would take /export
     app.include_router(orders.router)
     app.include_router(customers.router)
     app.include_router(push.router)

@@ -294,7 +294,7 @@ async def list_imports(tenant: ImportOrReadTenant, pool: Pool, lang: RequestLang
     limit = max(1, min(limit, 200))
     async with pool.acquire() as conn:
         rows = await import_jobs.list_imports(conn, tenant.id, limit)
-    return ImportList(items=[_status(r, lang, LISTED_WARNINGS) for r in rows])
+    return ImportList(items=[import_status(r, lang, LISTED_WARNINGS) for r in rows])
 
 
 @router.get(
@@ -318,7 +318,7 @@ async def get_import(import_id: UUID, tenant: ImportOrReadTenant, pool: Pool, la
         job = await import_jobs.get_import(conn, tenant.id, import_id)
     if job is None:
         raise ApiProblem(404, "Not Found", f"no import {import_id}", "import_not_found")
-    return _status(job, lang)
+    return import_status(job, lang)
 
 
 @router.get(
@@ -427,7 +427,8 @@ def _attachment(name: str, ascii_name: str) -> str:
 _COUNTED = ("created", "updated", "unchanged", "stale_status", "rejected", "dead_lettered")
 
 
-def _status(job: dict[str, Any], lang: Lang, listed_warnings: int | None = None) -> ImportStatus:
+def import_status(job: dict[str, Any], lang: Lang, listed_warnings: int | None = None) -> ImportStatus:
+    """An `imports` row as the API (and the console) show it, in `lang`."""
     counts = {code: job[code] for code in _COUNTED} | {"held_back": job["orders_held_back"]}
     base = f"/v1/imports/{job['id']}"
     return ImportStatus(

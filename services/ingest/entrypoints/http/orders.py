@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AfterValidator, AwareDatetime
 
 from services.core.bounds import unstorable_char
@@ -66,16 +66,7 @@ def decode_cursor(cursor: str) -> Position:
         ) from exc
 
 
-@router.get(
-    "",
-    response_model=OrderPage,
-    responses=problem_responses(400, 401, 422),
-    summary="The tenant's orders, newest first (order_time, then order_no, descending), in keyset pages",
-)
-async def list_orders(
-    tenant: CurrentTenant,
-    pool: Pool,
-    lang: RequestLang,
+def order_filter(
     order_no: Text64 = None,
     order_no_prefix: Text64 = None,
     status: Annotated[
@@ -100,10 +91,9 @@ async def list_orders(
         ),
     ] = None,
     customer_id: UUID | None = None,
-    cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page.")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-) -> OrderPage:
-    where = OrderFilter(
+) -> OrderFilter:
+    """The order list's filters from the query string (shared by the list, its export and the console)."""
+    return OrderFilter(
         order_no=order_no,
         order_no_prefix=order_no_prefix,
         statuses=tuple(_vocabulary(STATUS_INDEX, "status", s).value for s in status or ()),
@@ -113,6 +103,25 @@ async def list_orders(
         source=_vocabulary(SOURCE_INDEX, "source", source).value if source else None,
         customer_id=customer_id,
     )
+
+
+Filters = Annotated[OrderFilter, Depends(order_filter)]
+
+
+@router.get(
+    "",
+    response_model=OrderPage,
+    responses=problem_responses(400, 401, 422),
+    summary="The tenant's orders, newest first (order_time, then order_no, descending), in keyset pages",
+)
+async def list_orders(
+    tenant: CurrentTenant,
+    pool: Pool,
+    lang: RequestLang,
+    where: Filters,
+    cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> OrderPage:
     after = decode_cursor(cursor) if cursor else None
     async with pool.acquire() as conn:
         rows = await queries.list_orders(conn, tenant.id, where, after, limit + 1)

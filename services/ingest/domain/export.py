@@ -1,0 +1,82 @@
+"""An order list as rows of the import template: one row per order line, the template's columns in its order.
+
+Pure: rows in (the stored order's fields and one of its lines), text cells out. What is written imports back as the
+same order: the source as its template label, the status as the order gave it (else its label), times as
+`YYYY-MM-DD HH:MM:SS` in the export's time zone (give the same zone when importing), money with its two decimals,
+every empty field as an empty cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from services.core.order import OrderSource, OrderStatus
+from services.ingest.domain.spreadsheet.template import COLUMNS, SOURCE_LABELS, STATUS_INDEX, STATUS_LABELS, label_key
+
+HEADER: tuple[str, ...] = tuple(column.header for column in COLUMNS)
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # the template's own time format (see `domain.template`)
+
+Fields = Mapping[str, Any]
+
+
+def _time(value: datetime | None, zone: tzinfo) -> str:
+    return value.astimezone(zone).strftime(TIME_FORMAT) if value is not None else ""
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _part(record: Fields | None, name: str) -> str:
+    return _text(record.get(name)) if record else ""
+
+
+def status_text(status: OrderStatus, status_raw: str) -> str:
+    """The status as the order gave it when the template reads it as that status (so a re-import stores the same
+    `status_raw`), else the status's template label (a platform's own status text, from the topic)."""
+    return status_raw if STATUS_INDEX.get(label_key(status_raw)) is status else STATUS_LABELS[status]
+
+
+def cells(line: Fields, zone: tzinfo) -> dict[str, str]:
+    """The template's cells (by column key) of one order line and its order's fields (`queries.EXPORT_LINES`)."""
+    order = line
+    store, buyer, receiver = order["store"], order["buyer"], order.get("receiver")
+    return {
+        "order_no": order["order_no"],
+        "source": SOURCE_LABELS[OrderSource(order["source"])],
+        "status": status_text(OrderStatus(order["status"]), order["status_raw"]),
+        "order_time": _time(order["order_time"], zone),
+        "payment_time": _time(order["payment_time"], zone),
+        "store_no": _part(store, "store_no"),
+        "store_id": _part(store, "store_id"),
+        "store_name": _part(store, "name"),
+        "product_id": line["product_id"],
+        "sku": line["sku"],
+        "product_name": _text(line["product_name"]),
+        "quantity": _text(line["quantity"]),
+        "unit_price": _text(line["unit_price"]),
+        "line_amount": _text(line["line_amount"]),
+        "order_amount": _text(order["order_amount"]),
+        "paid_amount": _text(order["paid_amount"]),
+        "buyer_sobot_id": _part(buyer, "sobot_customer_id"),
+        "buyer_mobile": _part(buyer, "mobile"),
+        "buyer_unionid": _part(buyer, "unionid"),
+        "buyer_nickname": _part(buyer, "nickname"),
+        "receiver_name": _part(receiver, "name"),
+        "receiver_mobile": _part(receiver, "mobile"),
+        "receiver_address": _part(receiver, "address"),
+        "remark": _text(order["remark"]),
+    }
+
+
+def row(line: Fields, zone: tzinfo) -> list[str]:
+    """One order line (with its order's fields) as a template row, cells in `HEADER` order."""
+    found = cells(line, zone)
+    return [found[column.key] for column in COLUMNS]
