@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker
 
 from services.ingest.application.ingestion import IngestOptions
 from services.ingest.application.lifecycle import sweep_forever
+from services.ingest.application.personas import fold_forever
 from services.ingest.contracts.orders_ingest_v1 import DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.domain.validation import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile
@@ -73,6 +74,7 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     ops = asyncio.create_task(serve_ops(settings.ops_host, settings.consumer_ops_port, checks, metrics, stop))
     thresholds = ingest_options(settings).thresholds
     sweep = asyncio.create_task(sweep_forever(pool, emit_events, thresholds, settings.lifecycle_sweep_interval_s, stop))
+    stage = asyncio.create_task(fold_forever(pool, emit_events, thresholds, settings.persona_stage_interval_s, stop))
     try:
         await broker.start()
         log.info("ingest consumer running on %s", settings.topic(TOPIC.name))
@@ -80,5 +82,6 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     finally:
         await broker.stop()
         await sweep
+        await stage
         await pool.close()
         await ops

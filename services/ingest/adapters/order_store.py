@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from services.ingest.adapters import sql
+from services.ingest.adapters import persona_store, sql
 from services.ingest.domain.identity import Customer, CustomerIndex
 from services.ingest.domain.order import Buyer, OrderStatus
 from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, OrderAggregates, build_persona
@@ -112,6 +112,7 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
         await conn.execute(sql.UPSERT_LINES, *_columns(rows, 8))
     if plan.history:
         await conn.execute(sql.INSERT_STATUS_HISTORY, *_columns(plan.history, 3))
+    await persona_store.append_deltas(conn, plan.persona_deltas)
 
 
 def _order_values(row: OrderRow, import_id: UUID | None, producer: str) -> tuple[Any, ...]:
@@ -130,7 +131,8 @@ async def refresh_personas(
     thresholds: LifecycleThresholds,
 ) -> list[CustomerSnapshot]:
     """Recompute the personas of `customers` from their stored orders; store and return those that changed
-    (and every customer in `created`, which is new)."""
+    (and every customer in `created`, which is new). O(their history): the lifecycle sweep and the reference the
+    tests compare the persona stage with (`application.personas`), never the hot path."""
     if not customers:
         return []
     keys = sorted(customers)

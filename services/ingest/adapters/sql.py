@@ -157,7 +157,8 @@ GROUP BY GROUPING SETS ((tenant_id, customer_id), (tenant_id, customer_id, statu
 PERSONA_PRODUCTS = (
     _CUSTOMER_ORDERS
     + """
-SELECT o.tenant_id, o.customer_id, l.product_id, sum(l.quantity) AS quantity, max(l.product_name) AS name
+SELECT o.tenant_id, o.customer_id, l.product_id, sum(l.quantity) AS quantity,
+       max(l.product_name COLLATE "C") AS name
 FROM o JOIN order_lines l USING (tenant_id, order_no)
 WHERE o.status <> 'deal_closed'
 GROUP BY 1, 2, 3
@@ -173,6 +174,64 @@ ORDER BY 1, 2
 UPDATE_PERSONAS = """
 UPDATE customers c SET persona = u.persona, updated_at = now()
 FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[]) ORDER BY 1, 2) AS u (tenant_id, id, persona)
+WHERE c.tenant_id = u.tenant_id AND c.id = u.id
+"""
+
+# --- persona by deltas (see `domain.persona_deltas` and `application.personas`) --------------------------------------
+
+INSERT_PERSONA_DELTAS = """
+INSERT INTO persona_deltas (tenant_id, customer_id, sign, contribution)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::jsonb[])
+"""
+
+_CLAIMED_COLUMNS = "c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona, c.persona_state"
+
+# The customers with deltas, oldest delta first; those another stage holds are skipped, never waited for.
+CLAIM_DIRTY_CUSTOMERS = f"""
+SELECT {_CLAIMED_COLUMNS}
+FROM customers c
+JOIN (SELECT tenant_id, customer_id FROM persona_deltas GROUP BY 1, 2 ORDER BY min(id) LIMIT $1) AS d
+  ON c.tenant_id = d.tenant_id AND c.id = d.customer_id
+ORDER BY 1, 2
+FOR UPDATE OF c SKIP LOCKED
+"""
+
+# The same among the given customers (those a batch just touched).
+CLAIM_CUSTOMERS = f"""
+SELECT {_CLAIMED_COLUMNS}
+FROM customers c
+JOIN unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, id) USING (tenant_id, id)
+WHERE EXISTS (SELECT FROM persona_deltas d WHERE d.tenant_id = c.tenant_id AND d.customer_id = c.id)
+ORDER BY 1, 2
+FOR UPDATE OF c SKIP LOCKED
+"""
+
+TAKE_PERSONA_DELTAS = """
+DELETE FROM persona_deltas d
+USING unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, customer_id)
+WHERE d.tenant_id = k.tenant_id AND d.customer_id = k.customer_id
+RETURNING d.tenant_id, d.customer_id, d.sign, d.contribution,
+          extract(epoch FROM clock_timestamp() - d.created_at)::float8 AS lag_s
+"""
+
+# A customer's orders and their lines, for the rare fold that must recompute from scratch.
+ORDERS_OF_CUSTOMERS = """
+SELECT o.tenant_id, o.customer_id, o.order_no, o.status, o.source, coalesce(o.store->>'name', o.store_key) AS store,
+       o.order_time, o.payment_time, o.total_amount, o.paid_amount
+FROM orders o JOIN unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, customer_id) USING (tenant_id, customer_id)
+"""
+
+LINES_OF_CUSTOMERS = """
+SELECT l.tenant_id, l.order_no, l.product_id, l.quantity, l.product_name
+FROM orders o
+JOIN unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, customer_id) USING (tenant_id, customer_id)
+JOIN order_lines l ON l.tenant_id = o.tenant_id AND l.order_no = o.order_no
+"""
+
+STORE_PERSONAS = """
+UPDATE customers c SET persona = u.persona, persona_state = u.state, updated_at = now()
+FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::jsonb[]) ORDER BY 1, 2)
+     AS u (tenant_id, id, persona, state)
 WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 """
 

@@ -29,6 +29,7 @@ from uuid import UUID
 from services.ingest.domain.bounds import MAX_LINES_PER_ORDER, MAX_MONEY, money_in_range
 from services.ingest.domain.identity import Conflict, Customer, CustomerIndex, resolve_buyer
 from services.ingest.domain.order import Buyer, Order, OrderLine, OrderStatus, Receiver, Store
+from services.ingest.domain.persona_deltas import Contribution, CustomerDelta, contribution
 from services.ingest.domain.status import next_status
 from services.rules_bridge.domain.changes import LineSnapshot, OrderChange, OrderSnapshot
 
@@ -138,6 +139,7 @@ class RoundPlan:
     outcomes: list[Outcome] = field(default_factory=list)
     changes: list[OrderChange] = field(default_factory=list)
     touched_customers: set[tuple[UUID, UUID]] = field(default_factory=set)
+    persona_deltas: list[CustomerDelta] = field(default_factory=list)
 
 
 def plan_round(
@@ -161,7 +163,43 @@ def plan_round(
             state[key] = after
     repeated = Counter((item.tenant_id, item.order.order_no) for item in incoming)
     _write_once(plan, {key for key, n in repeated.items() if n > 1}, stored, state)
+    plan.persona_deltas = persona_deltas(plan, stored, state)
     return plan
+
+
+def persona_deltas(
+    plan: RoundPlan, stored: dict[tuple[UUID, str], StoredOrder], state: dict[tuple[UUID, str], StoredOrder]
+) -> list[CustomerDelta]:
+    """Per order the round writes, its old contribution removed from its old customer and its new one added to
+    its new customer; nothing when neither changed (a remark, a receiver: no persona field moves)."""
+    deltas = []
+    for row, _, _ in plan.orders:
+        key = (row.tenant_id, row.order_no)
+        before, after = stored.get(key), state[key]
+        new = order_contribution(after)
+        if before is not None:
+            old = order_contribution(before)
+            if before.row.customer_id == after.row.customer_id and old == new:
+                continue
+            deltas.append(CustomerDelta(row.tenant_id, before.row.customer_id, -1, old))
+        deltas.append(CustomerDelta(row.tenant_id, after.row.customer_id, 1, new))
+    return deltas
+
+
+def order_contribution(order: StoredOrder) -> Contribution:
+    """What `order` adds to its customer's persona."""
+    row = order.row
+    name = row.store.get("name")
+    return contribution(
+        row.status.value,
+        row.source,
+        name if name is not None else row.store_key,
+        row.order_time,
+        row.payment_time,
+        row.total_amount,
+        row.paid_amount,
+        [(x.product_id, x.quantity, x.product_name) for x in order.lines.values()],
+    )
 
 
 def _write_once(
