@@ -137,24 +137,38 @@ async def refresh_personas(
         return []
     keys = sorted(customers)
     tenants, ids = _columns(keys, 2)
-    aggregates = await _aggregates(conn, tenants, ids)
+    personas = await personas_from_orders(conn, keys, now, thresholds)
     changed = []
     for r in await conn.fetch(sql.CUSTOMERS_BY_ID, tenants, ids):
         key = (r["tenant_id"], r["id"])
-        persona = build_persona(aggregates.get(key, _EMPTY), now, thresholds)
+        persona = personas[key]
         if persona == r["persona"] and key not in created:
             continue
         changed.append(
             CustomerSnapshot(
-                tenant_id=r["tenant_id"], customer_id=r["id"], sobot_customer_id=r["sobot_customer_id"],
-                mobile=r["mobile"], unionid=r["unionid"], nickname=r["nickname"], persona=persona,
+                tenant_id=r["tenant_id"],
+                customer_id=r["id"],
+                sobot_customer_id=r["sobot_customer_id"],
+                mobile=r["mobile"],
+                unionid=r["unionid"],
+                nickname=r["nickname"],
+                persona=persona,
                 created=key in created,
             )
-        )  # fmt: skip
+        )
     if changed:
         rows = [(c.tenant_id, c.customer_id, c.persona) for c in changed]
         await conn.execute(sql.UPDATE_PERSONAS, *_columns(rows, 3))
     return changed
+
+
+async def personas_from_orders(
+    conn: Conn, keys: Sequence[tuple[UUID, UUID]], now: datetime, thresholds: LifecycleThresholds
+) -> dict[tuple[UUID, UUID], dict[str, Any]]:
+    """The persona of each of `keys` computed from all its stored orders (the reference, O(its history))."""
+    tenants, ids = _columns(sorted(keys), 2)
+    aggregates = await _aggregates(conn, tenants, ids)
+    return {key: build_persona(aggregates.get(key, _EMPTY), now, thresholds) for key in keys}
 
 
 _TOTALS, _BY_STATUS, _BY_STORE = 3, 1, 2  # GROUPING(status, store_label) of PERSONA_AGGREGATES
