@@ -133,7 +133,7 @@ async def run(orders: int, batches: int, profile: bool, stages: list[tuple[Any, 
                 for label, spent in sorted(STAGES.items(), key=lambda x: -x[1]):
                     print(f"    {label:<32} {spent * 1e6 / orders:>7.0f} µs CPU per order")
             if profiler is not None:
-                pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+                pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(45)
         finally:
             await pool.close()
 
@@ -162,7 +162,14 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="keep the collector's defaults (the consumer tunes it)"
+    )
     args = parser.parse_args()
+    if not args.default_gc:
+        from services.ingest.main import tune_collector
+
+        tune_collector()
     asyncio.run(run(args.orders, args.batches, args.cprofile, default_stages()))
 
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 from fastapi import FastAPI
@@ -59,10 +60,25 @@ def create_app() -> FastAPI:
     return build(IngestSettings())
 
 
+# A batch of 1,000 orders allocates a few hundred thousand short-lived objects (decoded messages, rows, events):
+# with the default thresholds the cyclic collector runs full passes over every long-lived object (schemas, modules)
+# many times per batch. Measured with `python -m benchmarks.profile_batch`: about 15 % of the consumer's CPU.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def tune_collector() -> None:
+    """Move what start-up allocated out of the collector's sight (`gc.freeze`) and collect young objects less
+    often. Reference counting still frees almost everything at once; only cycles wait a little longer."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     """Consume until `stop` is set; then the in-flight batch finishes (or, if cut short, is redelivered later)."""
     await ensure_ingest_topics(settings)
     pool = await open_database(settings.database_url, max_size=4)
+    tune_collector()
     broker = producer_broker(settings)
     metrics = Metrics()
     ingestor = BatchIngestor(

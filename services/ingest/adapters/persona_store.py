@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from services.ingest.adapters import sql
 from services.ingest.domain.persona_deltas import (
     Contribution,
@@ -54,7 +56,7 @@ async def append_deltas(conn: Conn, deltas: Sequence[CustomerDelta]) -> None:
         [d.tenant_id for d in deltas],
         [d.customer_id for d in deltas],
         [d.sign for d in deltas],
-        [contribution_to_json(d.contribution) for d in deltas],
+        [orjson.dumps(contribution_to_json(d.contribution)).decode() for d in deltas],
     )
 
 
@@ -67,7 +69,11 @@ async def claim(conn: Conn, keys: Sequence[CustomerKey] | None, limit: int) -> l
     else:
         ordered = sorted(set(keys))
         rows = await conn.fetch(sql.CLAIM_CUSTOMERS, [k[0] for k in ordered], [k[1] for k in ordered])
-    return [Claimed(CustomerSnapshot(*(r[i] for i in range(7))), r["persona_state"]) for r in rows]
+    return [Claimed(CustomerSnapshot(*(r[i] for i in range(7))), _loads(r["persona_state"])) for r in rows]
+
+
+def _loads(text: str | None) -> Any:
+    return orjson.loads(text) if text is not None else None
 
 
 async def take_deltas(conn: Conn, keys: Sequence[CustomerKey]) -> Taken:
@@ -75,7 +81,7 @@ async def take_deltas(conn: Conn, keys: Sequence[CustomerKey]) -> Taken:
     rows = await conn.fetch(sql.TAKE_PERSONA_DELTAS, [k[0] for k in keys], [k[1] for k in keys])
     deltas: dict[CustomerKey, list[Delta]] = defaultdict(list)
     for r in rows:
-        c = contribution_from_json(r["contribution"])
+        c = contribution_from_json(orjson.loads(r["contribution"]))
         deltas[(r["tenant_id"], r["customer_id"])].append(Delta(added=(c,)) if r["sign"] > 0 else Delta(removed=(c,)))
     return Taken(dict(deltas), [r["lag_s"] for r in rows])
 
@@ -111,5 +117,5 @@ async def store(conn: Conn, rows: Sequence[tuple[CustomerKey, dict[str, Any], di
             [k[0] for k, _, _ in rows],
             [k[1] for k, _, _ in rows],
             [p for _, p, _ in rows],
-            [s for _, _, s in rows],
+            [orjson.dumps(s).decode() for _, _, s in rows],
         )

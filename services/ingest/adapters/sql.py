@@ -1,7 +1,8 @@
 """Every SQL statement of the ingest service, by name. Set-based: one statement per batch, keys sorted.
 
 Arrays are passed column by column and expanded with `unnest`; jsonb values are Python values (the pool's codec),
-except JSON arrays, which go in as text (`::jsonb`): a list of lists would be taken for a 2-D array.
+except JSON arrays, which go in as text (`::jsonb`): a list of lists would be taken for a 2-D array, and the persona
+deltas and states, which go in and out as text encoded by orjson (the hot path's largest JSON volume).
 """
 
 # --- tenants -------------------------------------------------------------------------------------------------------
@@ -181,10 +182,12 @@ WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 
 INSERT_PERSONA_DELTAS = """
 INSERT INTO persona_deltas (tenant_id, customer_id, sign, contribution)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::jsonb[])
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[]::jsonb[])
 """
 
-_CLAIMED_COLUMNS = "c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona, c.persona_state"
+_CLAIMED_COLUMNS = (
+    "c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona, c.persona_state::text"
+)
 
 # The customers with deltas, oldest delta first; those another stage holds are skipped, never waited for.
 CLAIM_DIRTY_CUSTOMERS = f"""
@@ -210,7 +213,7 @@ TAKE_PERSONA_DELTAS = """
 DELETE FROM persona_deltas d
 USING unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, customer_id)
 WHERE d.tenant_id = k.tenant_id AND d.customer_id = k.customer_id
-RETURNING d.tenant_id, d.customer_id, d.sign, d.contribution,
+RETURNING d.tenant_id, d.customer_id, d.sign, d.contribution::text,
           extract(epoch FROM clock_timestamp() - d.created_at)::float8 AS lag_s
 """
 
@@ -230,7 +233,7 @@ JOIN order_lines l ON l.tenant_id = o.tenant_id AND l.order_no = o.order_no
 
 STORE_PERSONAS = """
 UPDATE customers c SET persona = u.persona, persona_state = u.state, updated_at = now()
-FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::jsonb[]) ORDER BY 1, 2)
+FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::text[]::jsonb[]) ORDER BY 1, 2)
      AS u (tenant_id, id, persona, state)
 WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 """

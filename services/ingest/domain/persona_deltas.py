@@ -14,9 +14,8 @@ The state is stored as JSON (`to_json` / `from_json`): money as strings, times I
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -84,7 +83,7 @@ def contribution(
 class ProductTally:
     quantity: int = 0
     lines: int = 0
-    names: Counter[str] = field(default_factory=Counter)
+    names: dict[str, int] = field(default_factory=dict)  # name -> lines that carry it
 
 
 @dataclass
@@ -104,8 +103,8 @@ class PersonaState:
     first_order_time: datetime | None = None
     last_order_time: datetime | None = None
     last_paid_time: datetime | None = None
-    sources: Counter[str] = field(default_factory=Counter)
-    statuses: Counter[str] = field(default_factory=Counter)
+    sources: dict[str, int] = field(default_factory=dict)  # source -> orders
+    statuses: dict[str, int] = field(default_factory=dict)  # status -> orders
     stores: dict[str, StoreTally] = field(default_factory=dict)
     products: dict[str, ProductTally] = field(default_factory=dict)
 
@@ -142,23 +141,14 @@ def fold(state: PersonaState, deltas: Sequence[Delta]) -> PersonaState | None:
     extremes = _extremes(state, removed, added)
     if extremes is None:
         return None
-    new = PersonaState(
-        order_count=state.order_count + len(added) - len(removed),
-        paid_order_count=state.paid_order_count + _count(added, _is_paid) - _count(removed, _is_paid),
-        total_amount=state.total_amount + _sum(added, lambda c: c.amount) - _sum(removed, lambda c: c.amount),
-        total_paid=state.total_paid + _sum(added, lambda c: c.paid) - _sum(removed, lambda c: c.paid),
-        first_order_time=extremes[0],
-        last_order_time=extremes[1],
-        last_paid_time=extremes[2],
-        sources=_tally(state.sources, [c.source for c in added], [c.source for c in removed]),
-        statuses=_tally(state.statuses, [c.status for c in added], [c.status for c in removed]),
-        stores={},
-        products=_products(state.products, added, removed),
-    )
-    stores = _stores(state.stores, added, removed)
-    if stores is None:
+    new = _copy(state)
+    new.first_order_time, new.last_order_time, new.last_paid_time = extremes
+    for sign, items in ((1, added), (-1, removed)):
+        for c in items:
+            _count_in(new, c, sign)
+    if not _fold_stores(state, new, added, removed):
         return None
-    new.stores = stores
+    _drop_empty(new)
     return new
 
 
@@ -169,23 +159,45 @@ def state_of(contributions: Iterable[Contribution]) -> PersonaState:
     return state
 
 
-def _is_paid(c: Contribution) -> bool:
-    return c.paid_time is not None
+def _copy(state: PersonaState) -> PersonaState:
+    return replace(
+        state,
+        sources=dict(state.sources),
+        statuses=dict(state.statuses),
+        stores={k: StoreTally(s.orders, s.last) for k, s in state.stores.items()},
+        products={k: ProductTally(p.quantity, p.lines, dict(p.names)) for k, p in state.products.items()},
+    )
 
 
-def _count(items: Sequence[Contribution], test: Callable[[Contribution], bool]) -> int:
-    return sum(1 for c in items if test(c))
+def _count_in(state: PersonaState, c: Contribution, sign: int) -> None:
+    """Add (`sign` 1) or remove (-1) the invertible part of `c`: counts, sums, tallies."""
+    state.order_count += sign
+    if c.paid_time is not None:
+        state.paid_order_count += sign
+    state.total_amount += sign * c.amount
+    state.total_paid += sign * c.paid
+    state.sources[c.source] = state.sources.get(c.source, 0) + sign
+    state.statuses[c.status] = state.statuses.get(c.status, 0) + sign
+    store = state.stores.setdefault(c.store, StoreTally())
+    store.orders += sign
+    for product_id, quantity, name in c.products:
+        tally = state.products.get(product_id)
+        if tally is None:
+            tally = state.products[product_id] = ProductTally()
+        tally.quantity += sign * quantity
+        tally.lines += sign
+        if name is not None:
+            tally.names[name] = tally.names.get(name, 0) + sign
 
 
-def _sum(items: Sequence[Contribution], value: Callable[[Contribution], Decimal]) -> Decimal:
-    return sum((value(c) for c in items), Decimal(0))
-
-
-def _tally(counts: Counter[str], added: Sequence[str], removed: Sequence[str]) -> Counter[str]:
-    new = Counter(counts)
-    new.update(added)
-    new.subtract(removed)
-    return Counter({k: n for k, n in new.items() if n > 0})
+def _drop_empty(state: PersonaState) -> None:
+    state.sources = {k: n for k, n in state.sources.items() if n > 0}
+    state.statuses = {k: n for k, n in state.statuses.items() if n > 0}
+    state.stores = {k: s for k, s in state.stores.items() if s.orders > 0}
+    state.products = {k: p for k, p in state.products.items() if p.lines > 0}
+    for tally in state.products.values():
+        if any(n <= 0 for n in tally.names.values()):
+            tally.names = {k: n for k, n in tally.names.items() if n > 0}
 
 
 def _extreme(
@@ -227,42 +239,21 @@ def _extremes(
     return first[1], last[1], paid[1]
 
 
-def _stores(
-    stores: dict[str, StoreTally], added: Sequence[Contribution], removed: Sequence[Contribution]
-) -> dict[str, StoreTally] | None:
-    new = {k: StoreTally(s.orders, s.last) for k, s in stores.items()}
+def _fold_stores(
+    old: PersonaState, new: PersonaState, added: Sequence[Contribution], removed: Sequence[Contribution]
+) -> bool:
+    """Each touched store's last order time in `new` (its counts are folded already); False when one is unknown."""
     for label in {c.store for c in added} | {c.store for c in removed}:
-        old = new.get(label, StoreTally())
+        tally = new.stores[label]
+        if tally.orders <= 0:
+            continue
+        before = old.stores.get(label)
         times_in = [c.order_time for c in added if c.store == label]
         times_out = [c.order_time for c in removed if c.store == label]
-        orders = old.orders + len(times_in) - len(times_out)
-        if orders <= 0:
-            new.pop(label, None)
-            continue
-        known, last = _extreme(old.last, times_in, times_out, max)
+        known, tally.last = _extreme(before.last if before else None, times_in, times_out, max)
         if not known:
-            return None
-        new[label] = StoreTally(orders, last)
-    return new
-
-
-def _products(
-    products: dict[str, ProductTally], added: Sequence[Contribution], removed: Sequence[Contribution]
-) -> dict[str, ProductTally]:
-    new = {k: ProductTally(p.quantity, p.lines, Counter(p.names)) for k, p in products.items()}
-    for sign, items in ((1, added), (-1, removed)):
-        for c in items:
-            for product_id, quantity, name in c.products:
-                tally = new.setdefault(product_id, ProductTally())
-                tally.quantity += sign * quantity
-                tally.lines += sign
-                if name is not None:
-                    tally.names[name] += sign
-    for product_id in [k for k, p in new.items() if p.lines <= 0]:
-        del new[product_id]
-    for tally in new.values():
-        tally.names = Counter({k: n for k, n in tally.names.items() if n > 0})
-    return new
+            return False
+    return True
 
 
 # --- stored form ---------------------------------------------------------------------------------------------------
@@ -332,8 +323,8 @@ def state_from_json(data: dict[str, Any]) -> PersonaState:
         first_order_time=_time(data["first_order_time"]),
         last_order_time=_time(data["last_order_time"]),
         last_paid_time=_time(data["last_paid_time"]),
-        sources=Counter(data["sources"]),
-        statuses=Counter(data["statuses"]),
+        sources=dict(data["sources"]),
+        statuses=dict(data["statuses"]),
         stores={k: StoreTally(v[0], _time(v[1])) for k, v in data["stores"].items()},
-        products={k: ProductTally(v[0], v[1], Counter(v[2])) for k, v in data["products"].items()},
+        products={k: ProductTally(v[0], v[1], dict(v[2])) for k, v in data["products"].items()},
     )
