@@ -84,7 +84,7 @@ async def _fold(
     unknown = []
     for customer in claimed:
         deltas = taken.deltas.get(customer.key, [])
-        folded = fold(state_from_json(customer.state), deltas) if customer.state is not None else None
+        folded = fold(state_from_json(customer.state), deltas, in_place=True) if customer.state is not None else None
         if folded is None:
             unknown.append(customer.key)
         else:
@@ -105,6 +105,15 @@ async def _fold(
     return FoldResult(len(claimed), count, len(unknown), events, taken.lags_s)
 
 
+def lag_note(lags_s: Sequence[float]) -> str:
+    """The persona lag of a fold (an order's delta to its customer's update) for the log: p99 and max, in ms."""
+    if not lags_s:
+        return ""
+    ordered = sorted(lags_s)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return f"; persona lag p99 {p99 * 1000:.1f} ms max {ordered[-1] * 1000:.1f} ms ({len(ordered)} deltas)"
+
+
 async def fold_forever(
     pool: Any, emit: EmitEvents, thresholds: LifecycleThresholds, interval_s: float, stop: asyncio.Event
 ) -> None:
@@ -116,7 +125,12 @@ async def fold_forever(
                 async with pool.acquire() as conn:
                     result = await fold_personas(conn, emit, datetime.now(UTC), thresholds)
                 if result.customers:
-                    log.info("persona stage: %d customers from %d deltas", result.customers, result.deltas)
+                    log.info(
+                        "persona stage: %d customers from %d deltas%s",
+                        result.customers,
+                        result.deltas,
+                        lag_note(result.lags_s),
+                    )
                 if result.customers < 500:
                     break
         except Exception:

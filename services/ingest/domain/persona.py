@@ -7,6 +7,7 @@ all the customer's orders. Closed orders count as orders but not as money.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -61,7 +62,7 @@ def build_persona(agg: OrderAggregates, now: datetime, thresholds: LifecycleThre
     average = (agg.total_paid / agg.paid_order_count) if agg.paid_order_count else Decimal(0)
     # most orders, then the most recent, then the greatest label: one answer whatever order the stores come in
     favourite = max(agg.store_counts.items(), key=lambda item: (item[1], item[0]), default=None)
-    top = sorted(agg.product_quantities.items(), key=lambda item: (-item[1][0], item[0]))[:TOP_PRODUCTS]
+    top = heapq.nsmallest(TOP_PRODUCTS, agg.product_quantities.items(), key=lambda item: (-item[1][0], item[0]))
     return {
         "order_count": agg.order_count,
         "paid_order_count": agg.paid_order_count,

@@ -14,6 +14,7 @@ The state is stored as JSON (`to_json` / `from_json`): money as strings, times I
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from services.ingest.domain.persona import PAID_STATUSES, OrderAggregates
+from services.ingest.domain.persona import PAID_STATUSES, TOP_PRODUCTS, OrderAggregates
 
 CLOSED = "deal_closed"  # closed orders count as orders, not as money
 CustomerKey = tuple[UUID, UUID]  # (tenant, customer)
@@ -79,11 +80,10 @@ def contribution(
     )
 
 
-@dataclass
-class ProductTally:
-    quantity: int = 0
-    lines: int = 0
-    names: dict[str, int] = field(default_factory=dict)  # name -> lines that carry it
+# Per product: [quantity, lines, {name: lines that carry it}]. A list, as stored, not a record: a customer of a
+# wholesale account holds thousands of products, and decoding, folding and encoding them must cost next to nothing.
+ProductTally = list[Any]
+QUANTITY, LINES, NAMES = 0, 1, 2
 
 
 @dataclass
@@ -108,8 +108,12 @@ class PersonaState:
     stores: dict[str, StoreTally] = field(default_factory=dict)
     products: dict[str, ProductTally] = field(default_factory=dict)
 
+    def _top_products(self) -> list[tuple[str, ProductTally]]:
+        """The products the persona shows (`TOP_PRODUCTS` by quantity, then ID), without sorting them all."""
+        return heapq.nsmallest(TOP_PRODUCTS, self.products.items(), key=lambda item: (-item[1][QUANTITY], item[0]))
+
     def aggregates(self) -> OrderAggregates:
-        """What `build_persona` needs, as the from-scratch statements would aggregate it."""
+        """What `build_persona` needs, as the from-scratch statements would aggregate it (products: the shown ones)."""
         return OrderAggregates(
             order_count=self.order_count,
             paid_order_count=self.paid_order_count,
@@ -121,7 +125,7 @@ class PersonaState:
             sources=sorted(self.sources),
             status_counts=dict(self.statuses),
             store_counts={k: (s.orders, s.last) for k, s in self.stores.items() if s.last is not None},
-            product_quantities={k: (p.quantity, max(p.names, default=None)) for k, p in self.products.items()},
+            product_quantities={k: (p[QUANTITY], max(p[NAMES], default=None)) for k, p in self._top_products()},
         )
 
 
@@ -133,15 +137,16 @@ class Delta:
     added: tuple[Contribution, ...] = ()
 
 
-def fold(state: PersonaState, deltas: Sequence[Delta]) -> PersonaState | None:
+def fold(state: PersonaState, deltas: Sequence[Delta], *, in_place: bool = False) -> PersonaState | None:
     """`state` with `deltas` applied (in any order: the result is the same), or None when an extreme that was
-    removed cannot be known without reading the customer's orders (then recompute: `state_of_orders`)."""
+    removed cannot be known without reading the customer's orders (then recompute: `state_of_orders`). With
+    `in_place`, `state` itself is changed (and is garbage when the answer is None): for a caller that owns it."""
     removed = [c for d in deltas for c in d.removed]
     added = [c for d in deltas for c in d.added]
     extremes = _extremes(state, removed, added)
     if extremes is None:
         return None
-    new = _copy(state)
+    new = state if in_place else _copy(state)
     new.first_order_time, new.last_order_time, new.last_paid_time = extremes
     for sign, items in ((1, added), (-1, removed)):
         for c in items:
@@ -165,7 +170,7 @@ def _copy(state: PersonaState) -> PersonaState:
         sources=dict(state.sources),
         statuses=dict(state.statuses),
         stores={k: StoreTally(s.orders, s.last) for k, s in state.stores.items()},
-        products={k: ProductTally(p.quantity, p.lines, dict(p.names)) for k, p in state.products.items()},
+        products={k: [p[QUANTITY], p[LINES], dict(p[NAMES])] for k, p in state.products.items()},
     )
 
 
@@ -183,21 +188,23 @@ def _count_in(state: PersonaState, c: Contribution, sign: int) -> None:
     for product_id, quantity, name in c.products:
         tally = state.products.get(product_id)
         if tally is None:
-            tally = state.products[product_id] = ProductTally()
-        tally.quantity += sign * quantity
-        tally.lines += sign
+            tally = state.products[product_id] = [0, 0, {}]
+        tally[QUANTITY] += sign * quantity
+        tally[LINES] += sign
         if name is not None:
-            tally.names[name] = tally.names.get(name, 0) + sign
+            names = tally[NAMES]
+            names[name] = names.get(name, 0) + sign
 
 
 def _drop_empty(state: PersonaState) -> None:
     state.sources = {k: n for k, n in state.sources.items() if n > 0}
     state.statuses = {k: n for k, n in state.statuses.items() if n > 0}
     state.stores = {k: s for k, s in state.stores.items() if s.orders > 0}
-    state.products = {k: p for k, p in state.products.items() if p.lines > 0}
+    if any(p[LINES] <= 0 for p in state.products.values()):
+        state.products = {k: p for k, p in state.products.items() if p[LINES] > 0}
     for tally in state.products.values():
-        if any(n <= 0 for n in tally.names.values()):
-            tally.names = {k: n for k, n in tally.names.items() if n > 0}
+        if any(n <= 0 for n in tally[NAMES].values()):
+            tally[NAMES] = {k: n for k, n in tally[NAMES].items() if n > 0}
 
 
 def _extreme(
@@ -307,7 +314,7 @@ def state_to_json(state: PersonaState) -> dict[str, Any]:
         "sources": dict(state.sources),
         "statuses": dict(state.statuses),
         "stores": {k: [s.orders, _iso(s.last)] for k, s in state.stores.items()},
-        "products": {k: [p.quantity, p.lines, dict(p.names)] for k, p in state.products.items()},
+        "products": state.products,  # already in its stored form
     }
 
 
@@ -326,5 +333,5 @@ def state_from_json(data: dict[str, Any]) -> PersonaState:
         sources=dict(data["sources"]),
         statuses=dict(data["statuses"]),
         stores={k: StoreTally(v[0], _time(v[1])) for k, v in data["stores"].items()},
-        products={k: ProductTally(v[0], v[1], dict(v[2])) for k, v in data["products"].items()},
+        products=data["products"],  # the caller owns `data`: folding changes it in place
     )

@@ -40,6 +40,7 @@ from services.ingest.application.ingestion import (
     count_failed_record,
     ingest_batch,
 )
+from services.ingest.application.personas import lag_note
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.settings import IngestSettings
 
@@ -104,6 +105,7 @@ class BatchIngestor:
             result.outcomes += one.outcomes
             result.rejected += one.rejected
             result.events += one.events
+            result.persona_lags_s += one.persona_lags_s
         return result
 
     async def _dead(self, record: Received, exception: str) -> Rejected:
@@ -266,7 +268,7 @@ async def handle_batch(
     ingestor.lags.update(lags(consumer, raw))
     if ingestor.metrics is not None:
         ingestor.metrics.observe_batch(len(records), result, seconds)
-    log.info("batch of %d in %.2f s: %s", len(records), seconds, _summary(result))
+    log.info("batch of %d in %.2f s: %s%s", len(records), seconds, _summary(result), lag_note(result.persona_lags_s))
     return True
 
 
