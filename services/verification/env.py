@@ -114,12 +114,20 @@ class VerifyEnv:
     scenario_timeout_s: float = 240.0
     consumer_env: dict[str, str] = field(default_factory=lambda: dict(CONSUMER_ENV))
     relay_env: dict[str, str] = field(default_factory=lambda: dict(RELAY_ENV))
+    consumers: int = 1  # processes of the consumer group per scenario (`orderinfo verify --consumers 2`)
+    partnered: set[int] = field(default_factory=set)  # the groups whose partner consumers run already
 
     def processes(self) -> ProcessGroup:
         return ProcessGroup(self.workdir / "logs")
 
     def consumer(self, group: ProcessGroup, settings: ConnectionSettings) -> ServiceProcess:
+        """A consumer process (the one a scenario crashes or stops). With `consumers` > 1 the group's first call
+        also starts partners that share the partitions and stay up through the scenario's faults."""
         env = service_env(settings, self.consumer_env)
+        if id(group) not in self.partnered:
+            self.partnered.add(id(group))
+            for n in range(1, self.consumers):
+                group.spawn(f"consumer-partner{n}", ["services.cli", "consume"], env)
         return group.spawn("consumer", ["services.cli", "consume"], env)
 
     def relay(self, group: ProcessGroup, settings: ConnectionSettings, hold_file: Path | None = None,

@@ -92,20 +92,23 @@ async def _stage(env: VerifyEnv, base: ConnectionSettings, name: str) -> AsyncIt
 
 
 async def _settle(stage: Stage, work: Workload, within: float = SETTLE_S) -> None:
-    """Wait until every order is stored, the import counted everything and the outbox is drained."""
+    """Wait until every order is stored, the import counted everything, the personas are folded and the outbox is
+    drained."""
 
-    async def state() -> tuple[int, int, int]:
+    async def state() -> tuple[int, int, int, int]:
         async with stage.pool.acquire() as conn:
             job = await checks.import_job(conn, work.tenant_id, work.import_id)
             counted = job.get("orders_processed", 0) + job.get("dead_lettered", 0)
             return (
                 await checks.stored_orders(conn, work.tenant_id),
                 counted,
+                await checks.pending_persona_deltas(conn, work.tenant_id),
                 await checks.unsent_events(conn, work.tenant_id),
             )
 
-    target = (len(work.orders), len(work.orders) + work.poison_counted, 0)
-    await eventually(state, lambda s: s == target, within, "orders stored, import counted, outbox drained", 0.2)
+    target = (len(work.orders), len(work.orders) + work.poison_counted, 0, 0)
+    done = "orders stored, import counted, personas folded, outbox drained"
+    await eventually(state, lambda s: s == target, within, done, 0.2)
 
 
 async def _verify(stage: Stage, work: Workload) -> Findings:
