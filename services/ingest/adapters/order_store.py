@@ -46,14 +46,13 @@ async def load_stored(conn: Conn, keys: Sequence[Key], *, lock: bool = True) -> 
     }
 
 
+_READ = tuple(name for name, _ in sql.ORDER_COLUMNS)
+
+
 def _order_row(r: Any) -> OrderRow:
-    return OrderRow(
-        tenant_id=r["tenant_id"], order_no=r["order_no"], source=r["source"], status=OrderStatus(r["status"]),
-        status_raw=r["status_raw"], order_time=r["order_time"], payment_time=r["payment_time"],
-        store_key=r["store_key"], store=r["store"], customer_id=r["customer_id"], matched_by=r["matched_by"],
-        buyer=r["buyer"], receiver=r["receiver"], order_amount=r["order_amount"], paid_amount=r["paid_amount"],
-        total_amount=r["total_amount"], remark=r["remark"], version=r["version"],
-    )  # fmt: skip
+    values = {name: r[name] for name in _READ}
+    values["status"] = OrderStatus(values["status"])
+    return OrderRow(**values)
 
 
 async def load_customer_index(
@@ -100,7 +99,8 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
         rows = [(t, pid, sku, name, price) for (t, pid, sku), (name, price) in sorted(plan.products.items())]
         await conn.execute(sql.UPSERT_PRODUCTS, *_columns(rows, 5))
     if plan.orders:
-        await conn.execute(sql.UPSERT_ORDERS, *_columns([_order_values(*o) for o in plan.orders], 20))
+        rows = [_order_values(*o) for o in plan.orders]
+        await conn.execute(sql.UPSERT_ORDERS, *_columns(rows, len(sql.ORDER_WRITE_COLUMNS)))
     if plan.dropped_lines:  # taken over under their SKU by a line of `plan.lines`: before the upsert
         rows = [(t, no, product_id, sku) for t, no, (product_id, sku) in plan.dropped_lines]
         await conn.execute(sql.DELETE_LINES, *_columns(rows, 4))
@@ -116,11 +116,10 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
 
 
 def _order_values(row: OrderRow, import_id: UUID | None, producer: str) -> tuple[Any, ...]:
-    return (
-        row.tenant_id, row.order_no, row.source, row.status.value, row.status_raw, row.order_time, row.payment_time,
-        row.store_key, row.store, row.customer_id, row.matched_by, row.buyer, row.receiver, row.order_amount,
-        row.paid_amount, row.total_amount, row.remark, row.version, import_id, producer,
-    )  # fmt: skip
+    """The values of `sql.ORDER_WRITE_COLUMNS` for one order."""
+    values = [getattr(row, name) for name in _READ]
+    values[_READ.index("status")] = row.status.value
+    return (*values, import_id, producer)
 
 
 async def refresh_personas(
@@ -182,17 +181,23 @@ async def _aggregates(conn: Conn, tenants: list[Any], ids: list[Any]) -> dict[tu
     for r in rows:
         if r["grouping"] == _TOTALS:
             result[(r["tenant_id"], r["customer_id"])] = OrderAggregates(
-                order_count=r["order_count"], paid_order_count=r["paid_order_count"], total_amount=r["total_amount"],
-                total_paid=r["total_paid"], first_order_time=r["first_order_time"],
-                last_order_time=r["last_order_time"], last_paid_time=r["last_paid_time"], sources=list(r["sources"]),
-            )  # fmt: skip
+                order_count=r["order_count"],
+                paid_order_count=r["paid_order_count"],
+                total_amount=r["total_amount"],
+                total_paid=r["total_paid"],
+                first_order_time=r["first_order_time"],
+                last_order_time=r["last_order_time"],
+                last_paid_time=r["last_paid_time"],
+                sources=list(r["sources"]),
+            )
     for r in rows:
         if r["grouping"] == _BY_STATUS:
             result[(r["tenant_id"], r["customer_id"])].status_counts[r["status"]] = r["order_count"]
         elif r["grouping"] == _BY_STORE:
             result[(r["tenant_id"], r["customer_id"])].store_counts[r["store_label"]] = (
-                r["order_count"], r["last_order_time"],
-            )  # fmt: skip
+                r["order_count"],
+                r["last_order_time"],
+            )
     for r in await conn.fetch(sql.PERSONA_PRODUCTS, tenants, ids):
         result[(r["tenant_id"], r["customer_id"])].product_quantities[r["product_id"]] = (r["quantity"], r["name"])
     return result

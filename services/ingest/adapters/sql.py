@@ -13,10 +13,34 @@ EXISTING_TENANTS = "SELECT id FROM tenants WHERE id = ANY($1::uuid[])"
 
 # --- orders: read and lock ---------------------------------------------------------------------------------------
 
-LOCK_ORDERS = """
-SELECT o.tenant_id, o.order_no, o.source, o.status, o.status_raw, o.order_time, o.payment_time, o.store_key,
-       o.store, o.customer_id, o.matched_by, o.buyer, o.receiver, o.order_amount, o.paid_amount, o.total_amount,
-       o.remark, o.version
+# The columns of `orders` the consumer reads (`OrderRow`'s fields, in its order) and their array types: this list
+# builds the statements below, the row mapping and the values (`order_store`).
+ORDER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("tenant_id", "uuid"),
+    ("order_no", "text"),
+    ("source", "text"),
+    ("status", "text"),
+    ("status_raw", "text"),
+    ("order_time", "timestamptz"),
+    ("payment_time", "timestamptz"),
+    ("store_key", "text"),
+    ("store", "jsonb"),
+    ("customer_id", "uuid"),
+    ("matched_by", "text"),
+    ("buyer", "jsonb"),
+    ("receiver", "jsonb"),
+    ("order_amount", "numeric"),
+    ("paid_amount", "numeric"),
+    ("total_amount", "numeric"),
+    ("remark", "text"),
+    ("version", "int"),
+)
+# Written with every order, never read back into the plan.
+ORDER_WRITE_COLUMNS = (*ORDER_COLUMNS, ("last_import_id", "uuid"), ("producer", "text"))
+_ORDER_KEY = ("tenant_id", "order_no")
+
+LOCK_ORDERS = f"""
+SELECT {", ".join(f"o.{name}" for name, _ in ORDER_COLUMNS)}
 FROM orders o
 JOIN unnest($1::uuid[], $2::text[]) AS k (tenant_id, order_no) USING (tenant_id, order_no)
 ORDER BY o.tenant_id, o.order_no
@@ -41,21 +65,12 @@ WHERE tenant_id = $1
 
 # --- orders: write -------------------------------------------------------------------------------------------------
 
-UPSERT_ORDERS = """
-INSERT INTO orders AS o (tenant_id, order_no, source, status, status_raw, order_time, payment_time, store_key, store,
-                         customer_id, matched_by, buyer, receiver, order_amount, paid_amount, total_amount, remark,
-                         version, last_import_id, producer)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                     $7::timestamptz[], $8::text[], $9::jsonb[], $10::uuid[], $11::text[], $12::jsonb[], $13::jsonb[],
-                     $14::numeric[], $15::numeric[], $16::numeric[], $17::text[], $18::int[], $19::uuid[], $20::text[])
+UPSERT_ORDERS = f"""
+INSERT INTO orders AS o ({", ".join(name for name, _ in ORDER_WRITE_COLUMNS)})
+SELECT * FROM unnest({", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(ORDER_WRITE_COLUMNS, 1))})
 ORDER BY 1, 2
 ON CONFLICT (tenant_id, order_no) DO UPDATE SET
-    source = EXCLUDED.source, status = EXCLUDED.status, status_raw = EXCLUDED.status_raw,
-    order_time = EXCLUDED.order_time, payment_time = EXCLUDED.payment_time, store_key = EXCLUDED.store_key,
-    store = EXCLUDED.store, customer_id = EXCLUDED.customer_id, matched_by = EXCLUDED.matched_by,
-    buyer = EXCLUDED.buyer, receiver = EXCLUDED.receiver, order_amount = EXCLUDED.order_amount,
-    paid_amount = EXCLUDED.paid_amount, total_amount = EXCLUDED.total_amount, remark = EXCLUDED.remark,
-    version = EXCLUDED.version, last_import_id = EXCLUDED.last_import_id, producer = EXCLUDED.producer,
+    {", ".join(f"{name} = EXCLUDED.{name}" for name, _ in ORDER_WRITE_COLUMNS if name not in _ORDER_KEY)},
     updated_at = now()
 """
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -90,15 +91,18 @@ class OrderRow:
 
     def beyond_status(self) -> tuple[Any, ...]:
         """The content but the status (and its raw text)."""
-        return (self.source, *self.content()[3:])
+        return _BEYOND_STATUS(self)
 
     def content(self) -> tuple[Any, ...]:
-        """What makes an order effectively different (not its version, cause or timestamps)."""
-        return (
-            self.source, self.status, self.status_raw, self.order_time, self.payment_time, self.store_key,
-            self.store, self.customer_id, self.buyer, self.receiver, self.order_amount, self.paid_amount,
-            self.total_amount, self.remark,
-        )  # fmt: skip
+        """What makes an order effectively different (not its key, version, match, cause or timestamps)."""
+        return _CONTENT(self)
+
+
+# The key, the version, and how the buyer was matched (a re-send matched by another identifier changes nothing).
+_NOT_CONTENT = {"tenant_id", "order_no", "version", "matched_by"}
+_CONTENT_FIELDS = tuple(f.name for f in fields(OrderRow) if f.name not in _NOT_CONTENT)
+_CONTENT = attrgetter(*_CONTENT_FIELDS)
+_BEYOND_STATUS = attrgetter(*(name for name in _CONTENT_FIELDS if name not in {"status", "status_raw"}))
 
 
 @dataclass(frozen=True)
