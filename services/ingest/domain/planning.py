@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from operator import attrgetter
 from typing import Any, TypeVar
 from uuid import UUID
@@ -111,8 +112,19 @@ class StoredOrder:
     lines: dict[LineKey, LineRow]
 
 
-CREATED, UPDATED, UNCHANGED, STALE_STATUS, REJECTED = "created", "updated", "unchanged", "stale_status", "rejected"
-OUTCOMES = (CREATED, UPDATED, UNCHANGED, STALE_STATUS, REJECTED)
+class OrderOutcome(StrEnum):
+    """What planning decided for one record (stored as text in `import_orders`, counted per import)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    STALE_STATUS = "stale_status"
+    REJECTED = "rejected"
+
+
+CREATED, UPDATED, UNCHANGED = OrderOutcome.CREATED, OrderOutcome.UPDATED, OrderOutcome.UNCHANGED
+STALE_STATUS, REJECTED = OrderOutcome.STALE_STATUS, OrderOutcome.REJECTED
+OUTCOMES = tuple(OrderOutcome)
 # Why an order is rejected (its detail's prefix).
 AMBIGUOUS_SKU, TOO_MANY_LINES, TOTAL_TOO_LARGE = "ambiguous_sku", "too_many_lines", "total_too_large"
 
@@ -123,7 +135,7 @@ class Outcome:
     tenant_id: UUID
     order_no: str
     import_id: UUID | None
-    outcome: str  # one of OUTCOMES
+    outcome: OrderOutcome
     detail: str = ""
     customer_id: UUID | None = None  # the buyer's customer (None when stale: nothing was resolved)
     matched_by: str | None = None

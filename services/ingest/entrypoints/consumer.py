@@ -305,7 +305,7 @@ def lags(consumer: OffsetConsumer, raw: Sequence[Any]) -> dict[tuple[str, int], 
 
 
 def _summary(result: BatchResult) -> str:
-    counts = Counter(o.outcome for o in result.outcomes)
+    counts: Counter[str] = Counter(str(o.outcome) for o in result.outcomes)
     if result.rejected:
         counts["dead_lettered"] = len(result.rejected)
     return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "nothing"
