@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -103,6 +104,12 @@ async def private_stack(topic_prefix: str = "verify.") -> AsyncIterator[PrivateS
         await asyncio.to_thread(shutil.rmtree, home, True)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @dataclass
 class VerifyEnv:
     """What scenarios need: connection settings (shared stack; private stack for restarts), a work folder for
@@ -127,7 +134,8 @@ class VerifyEnv:
         if id(group) not in self.partnered:
             self.partnered.add(id(group))
             for n in range(1, self.consumers):
-                group.spawn(f"consumer-partner{n}", ["services.cli", "consume"], env)
+                own_port = {**env, "ORDERINFO_CONSUMER_OPS_PORT": str(_free_port())}  # one /metrics port each
+                group.spawn(f"consumer-partner{n}", ["services.cli", "consume"], own_port)
         return group.spawn("consumer", ["services.cli", "consume"], env)
 
     def relay(self, group: ProcessGroup, settings: ConnectionSettings, hold_file: Path | None = None,
