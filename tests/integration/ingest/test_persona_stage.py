@@ -219,3 +219,32 @@ async def test_maintained_persona_equals_a_recomputation_over_random_sequences(
 
 async def _no_fold(*args: Any, **kwargs: Any) -> FoldResult:
     return FoldResult()  # the process stopped after the order's commit: the stage folds later
+
+
+async def test_concurrent_batches_sharing_customers_leave_every_persona_exact(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
+) -> None:
+    """Two consumers (connections) apply batches of different orders of the same buyers at once, each folding
+    after its commit while the other folds too: no batch fails, and every persona equals its recomputation."""
+    rng = random.Random(7)
+
+    async def consumer(first: int) -> None:
+        for batch in range(6):
+            orders = [
+                message(
+                    tenant_id,
+                    f"K{first + batch * 20 + i}",
+                    buyer={"mobile": rng.choice(MOBILES)},
+                    status=rng.choice(STATUSES[1:]),
+                )
+                for i in range(20)
+            ]
+            await ingest(pool, emitter, *orders)
+
+    await asyncio.gather(consumer(0), consumer(10_000))
+    await drain(pool, emitter)
+    await assert_exact(pool, tenant_id)
+    count = await pool.fetchval(
+        "SELECT sum((persona->>'order_count')::int) FROM customers WHERE tenant_id = $1", tenant_id
+    )
+    assert count == 240
