@@ -10,7 +10,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from services.ingest import errors
 from services.ingest.adapters import persona_store, sql
+from services.ingest.adapters.storage import UNIQUE_VIOLATION
 from services.ingest.domain.identity import Customer, CustomerIndex
 from services.ingest.domain.order import Buyer, OrderStatus
 from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, OrderAggregates, build_persona
@@ -100,7 +102,8 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
         await conn.execute(sql.UPSERT_PRODUCTS, *_columns(rows, 5))
     if plan.orders:
         rows = [_order_values(*o) for o in plan.orders]
-        await conn.execute(sql.UPSERT_ORDERS, *_columns(rows, len(sql.ORDER_WRITE_COLUMNS)))
+        written = await conn.fetch(sql.UPSERT_ORDERS, *_columns(rows, len(sql.ORDER_WRITE_COLUMNS)))
+        _check_new_orders(plan, {(r["tenant_id"], r["order_no"]) for r in written if r["inserted"]})
     if plan.dropped_lines:  # taken over under their SKU by a line of `plan.lines`: before the upsert
         rows = [(t, no, product_id, sku) for t, no, (product_id, sku) in plan.dropped_lines]
         await conn.execute(sql.DELETE_LINES, *_columns(rows, 4))
@@ -113,6 +116,15 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
     if plan.history:
         await conn.execute(sql.INSERT_STATUS_HISTORY, *_columns(plan.history, 3))
     await persona_store.append_deltas(conn, plan.persona_deltas)
+
+
+def _check_new_orders(plan: RoundPlan, inserted: set[Key]) -> None:
+    """Raise when an order planned as new was inserted by another transaction meanwhile (two consumers applying
+    the same records during a rebalance): its plan did not see it, so its outcome and persona delta are wrong.
+    The caller rolls the round back and plans it again over the committed order."""
+    raced = plan.new_orders - inserted
+    if raced:
+        raise errors.TransientStorage(f"{len(raced)} new orders were created concurrently", UNIQUE_VIOLATION)
 
 
 def _order_values(row: OrderRow, import_id: UUID | None, producer: str) -> tuple[Any, ...]:

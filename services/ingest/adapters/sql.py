@@ -72,6 +72,7 @@ ORDER BY 1, 2
 ON CONFLICT (tenant_id, order_no) DO UPDATE SET
     {", ".join(f"{name} = EXCLUDED.{name}" for name, _ in ORDER_WRITE_COLUMNS if name not in _ORDER_KEY)},
     updated_at = now()
+RETURNING tenant_id, order_no, (xmax = 0) AS inserted
 """
 
 UPSERT_LINES = """

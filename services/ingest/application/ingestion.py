@@ -281,8 +281,9 @@ ROUND_ATTEMPTS = 5
 
 async def _apply_round(conn: Conn, items: list[Incoming], options: IngestOptions) -> RoundPlan:
     """Load, plan and write one round in a savepoint. When another transaction created one of its new customers
-    (or took an identifier it adds) meanwhile, the savepoint is rolled back and the round planned again over the
-    committed customer: two consumers creating the same customer end with one, and no batch fails for it."""
+    (or took an identifier it adds), or one of its new orders (two consumers applying the same records during a
+    rebalance), meanwhile, the savepoint is rolled back and the round planned again over what committed: one
+    customer, one creation, each persona delta once, and no batch fails for it."""
     for attempt in range(ROUND_ATTEMPTS):
         try:
             async with storage_errors(), conn.transaction():

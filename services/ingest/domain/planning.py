@@ -156,6 +156,7 @@ class RoundPlan:
     changes: list[OrderChange] = field(default_factory=list)
     touched_customers: set[tuple[UUID, UUID]] = field(default_factory=set)
     persona_deltas: list[CustomerDelta] = field(default_factory=list)
+    new_orders: set[tuple[UUID, str]] = field(default_factory=set)  # written and not stored before: inserts
 
 
 def plan_round(
@@ -180,6 +181,7 @@ def plan_round(
     repeated = Counter((item.tenant_id, item.order.order_no) for item in incoming)
     _write_once(plan, {key for key, n in repeated.items() if n > 1}, stored, state)
     plan.persona_deltas = persona_deltas(plan, stored, state)
+    plan.new_orders = {(row.tenant_id, row.order_no) for row, _, _ in plan.orders} - set(stored)
     return plan
 
 

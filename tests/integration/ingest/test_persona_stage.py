@@ -248,3 +248,44 @@ async def test_concurrent_batches_sharing_customers_leave_every_persona_exact(
         "SELECT sum((persona->>'order_count')::int) FROM customers WHERE tenant_id = $1", tenant_id
     )
     assert count == 240
+
+
+async def test_two_consumers_creating_the_same_order_count_it_once(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During a rebalance two members can apply the same records at once. The one that inserts second finds the
+    order committed: its round is planned again (unchanged), so the persona counts the order once."""
+    from services.ingest.adapters import persona_store
+
+    await ingest(pool, emitter, message(tenant_id, "N0"))  # the buyer exists: only the order is new
+    paused, release = asyncio.Event(), asyncio.Event()
+    original = persona_store.append_deltas
+    first = True
+
+    async def pausing(conn: Any, deltas: Any) -> None:
+        nonlocal first
+        await original(conn, deltas)
+        if first:  # the first member holds its uncommitted order while the second one starts
+            first = False
+            paused.set()
+            await release.wait()
+
+    monkeypatch.setattr(persona_store, "append_deltas", pausing)
+    order = message(tenant_id, "N1", lines=[line("P1", quantity=3)])
+
+    async def apply() -> list[str]:
+        async with pool.acquire() as conn:
+            result = await ingest_batch(conn, records(order), emitter, OPTIONS)
+        return [o.outcome for o in result.outcomes]
+
+    rival = asyncio.create_task(apply())
+    await asyncio.wait_for(paused.wait(), 20)
+    second = asyncio.create_task(apply())
+    await _until_waiting_on_a_lock(pool)
+    release.set()
+    assert await asyncio.wait_for(rival, 30) == ["created"]
+    assert await asyncio.wait_for(second, 30) == ["unchanged"]
+    await drain(pool, emitter)
+    await assert_exact(pool, tenant_id)
+    persona = await pool.fetchval("SELECT persona FROM customers WHERE tenant_id = $1", tenant_id)
+    assert persona["order_count"] == 2
