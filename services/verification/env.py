@@ -122,7 +122,7 @@ class VerifyEnv:
     consumer_env: dict[str, str] = field(default_factory=lambda: dict(CONSUMER_ENV))
     relay_env: dict[str, str] = field(default_factory=lambda: dict(RELAY_ENV))
     consumers: int = 1  # processes of the consumer group per scenario (`orderinfo verify --consumers 2`)
-    partnered: set[int] = field(default_factory=set)  # the groups whose partner consumers run already
+    partners: dict[int, list[ServiceProcess]] = field(default_factory=dict)  # per group: its partner consumers
 
     def processes(self) -> ProcessGroup:
         return ProcessGroup(self.workdir / "logs")
@@ -131,11 +131,15 @@ class VerifyEnv:
         """A consumer process (the one a scenario crashes or stops). With `consumers` > 1 the group's first call
         also starts partners that share the partitions and stay up through the scenario's faults."""
         env = service_env(settings, self.consumer_env)
-        if id(group) not in self.partnered:
-            self.partnered.add(id(group))
-            for n in range(1, self.consumers):
-                own_port = {**env, "ORDERINFO_CONSUMER_OPS_PORT": str(_free_port())}  # one /metrics port each
-                group.spawn(f"consumer-partner{n}", ["services.cli", "consume"], own_port)
+        if id(group) not in self.partners:
+            self.partners[id(group)] = [
+                group.spawn(
+                    f"consumer-partner{n}",
+                    ["services.cli", "consume"],
+                    {**env, "ORDERINFO_CONSUMER_OPS_PORT": str(_free_port())},  # one /metrics port each
+                )
+                for n in range(1, self.consumers)
+            ]
         return group.spawn("consumer", ["services.cli", "consume"], env)
 
     def relay(self, group: ProcessGroup, settings: ConnectionSettings, hold_file: Path | None = None,

@@ -532,8 +532,11 @@ async def run_kill_during_split(env: VerifyEnv, orders: int = 1200) -> ScenarioR
         await publish(stage.settings, work.orders[: orders // 2], work.poison)
         await publish(stage.settings, work.orders[orders // 2 :])
         env.relay(stage.group, stage.settings)
-        first = env.consumer(stage.group, stage.settings)
-        await eventually(_logged(first, SPLITTING), bool, 90, "the consumer splitting the poisoned batch", 0.02)
+        members = [env.consumer(stage.group, stage.settings), *env.partners.get(id(stage.group), [])]
+        splitting = await eventually(
+            _which_logged(members, SPLITTING), bool, 90, "the consumer splitting the poisoned batch", 0.02
+        )
+        first = splitting[0]  # with partners: the member that holds the poisoned partition
         at_kill = await stage.stored(work)
         first.kill()
         stage.injected.append(f"SIGKILL consumer while splitting a batch ({at_kill}/{orders} orders stored)")
@@ -551,6 +554,13 @@ async def run_kill_during_split(env: VerifyEnv, orders: int = 1200) -> ScenarioR
         return found
 
     return await _scenario(env, env.shared, "SIGKILL during split", body)
+
+
+def _which_logged(processes: Sequence[Any], text: str) -> Callable[[], Awaitable[list[Any]]]:
+    async def probe() -> list[Any]:
+        return [p for p in processes if await _logged(p, text)()]
+
+    return probe
 
 
 def _logged(process: Any, text: str) -> Callable[[], Awaitable[bool]]:
