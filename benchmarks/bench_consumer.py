@@ -6,8 +6,10 @@ A database and topics of its own (dropped afterwards); nothing of the running st
 broker and the PostgreSQL server. Figures are printed, never asserted:
 - created: N new orders x 2 lines (30 % as many customers) with 1 process, then another tenant's N with 2 processes;
 - redelivered: the first N published again (all unchanged), 1 process;
-- CPU per 1,000 orders: user + system time of the consumer processes and of every PostgreSQL process, measured
-  from the first stored order to the last (process start-up excluded);
+- CPU per 1,000 orders: user + system time of each consumer process and of the PostgreSQL backends connected to
+  the bench's database (the server is shared with other work: its other backends and background processes are
+  not counted), measured from the first stored order to the last (process start-up excluded);
+- persona lag: from an order's delta to its customer's fold, from the consumers' logs (the largest per-fold p99);
 - history: one new order for a customer with `--history` orders against one for a new customer (in process);
 - yardsticks: a naive transaction-per-order loop and a plain COPY into empty tables, as ratios.
 Rates are measured from the first order stored to the last, so start-up and group joining are not counted.
@@ -20,13 +22,14 @@ import asyncio
 import json
 import os
 import platform
+import re
 import socket
 import statistics
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -49,12 +52,19 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 @dataclass(frozen=True)
 class Run:
-    """One timed phase: orders applied, seconds from the first to the last, CPU core-seconds spent meanwhile."""
+    """One timed phase: orders applied, seconds from the first to the last, CPU core-seconds spent meanwhile
+    (per consumer process, and by the PostgreSQL backends of the bench's database), the persona lag seen."""
 
     orders: int
     seconds: float
-    consumer_cpu: float
+    per_process: tuple[float, ...]
     postgres_cpu: float
+    lag_p99_ms: float | None = None  # the largest p99 of a fold (an upper bound of the p99 over all deltas)
+    lag_max_ms: float | None = None
+
+    @property
+    def consumer_cpu(self) -> float:
+        return sum(self.per_process)
 
     @property
     def rate(self) -> float:
@@ -65,10 +75,11 @@ class Run:
         return (self.consumer_cpu + self.postgres_cpu) * 1000 / self.orders if self.orders else 0.0
 
     def line(self, label: str) -> str:
+        per = " + ".join(f"{cpu * 1000 / max(self.orders, 1):.3f}" for cpu in self.per_process)
+        lag = f"; persona lag p99 <= {self.lag_p99_ms:.0f} ms, max {self.lag_max_ms:.0f} ms" if self.lag_max_ms else ""
         return (
             f"  {label:<44} {self.rate:>9,.0f} orders/s   CPU {self.cpu_per_1000:.3f} core-s per 1,000 "
-            f"(consumer {self.consumer_cpu * 1000 / max(self.orders, 1):.3f}, "
-            f"PostgreSQL {self.postgres_cpu * 1000 / max(self.orders, 1):.3f})"
+            f"(consumer {per}, PostgreSQL {self.postgres_cpu * 1000 / max(self.orders, 1):.3f}){lag}"
         )
 
 
@@ -84,16 +95,30 @@ def cpu_seconds(pids: Iterable[int]) -> float:
     return total / TICK
 
 
-def postgres_pids() -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
+def process_cpu(pids: Iterable[int]) -> dict[int, float]:
+    return {pid: cpu_seconds([pid]) for pid in pids}
+
+
+async def backend_pids(pool: asyncpg.Pool) -> list[int]:
+    """The PostgreSQL backends connected to the bench's database (the server is shared: other databases' work
+    and the server's own background processes are not counted)."""
+    rows = await pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    return [r["pid"] for r in rows]
+
+
+LAG = re.compile(r"persona lag p99 ([0-9.]+) ms max ([0-9.]+) ms")
+
+
+def persona_lags(logs: Path, prefix: str) -> tuple[float | None, float | None]:
+    """The largest per-fold p99 and max persona lag in the logs of the processes named `prefix*`."""
+    found = [
+        (float(m.group(1)), float(m.group(2)))
+        for path in logs.glob(f"{prefix}*.log")
+        for m in LAG.finditer(path.read_text(errors="replace"))
+    ]
+    if not found:
+        return None, None
+    return max(p for p, _ in found), max(m for _, m in found)
 
 
 def free_port() -> int:
@@ -130,9 +155,11 @@ async def committed_offsets(settings: IngestSettings) -> int:
         await admin.close()
 
 
-async def timed(progress: Callable[[], Any], start: int, target: int, pids: Callable[[], list[int]]) -> Run:
-    """Wait for `progress()` to move past `start`, then time it (and the CPU of `pids()`) until it reaches
-    `target`."""
+async def timed(
+    pool: asyncpg.Pool, progress: Callable[[], Any], start: int, target: int, pids: Callable[[], list[int]]
+) -> Run:
+    """Wait for `progress()` to move past `start`, then time it (and the CPU of `pids()` and of the database's
+    backends) until it reaches `target`."""
     deadline = time.monotonic() + 1800
     value = await progress()
     while value <= start:
@@ -141,30 +168,50 @@ async def timed(progress: Callable[[], Any], start: int, target: int, pids: Call
         await asyncio.sleep(0.05)
         value = await progress()
     began, first = time.perf_counter(), value
-    consumer_cpu, pg_cpu = cpu_seconds(pids()), cpu_seconds(postgres_pids())
+    consumers, backends = process_cpu(pids()), process_cpu(await backend_pids(pool))
     while value < target:
         if time.monotonic() > deadline:
             raise TimeoutError(f"stuck at {value} of {target}")
         await asyncio.sleep(0.1)
         value = await progress()
     seconds = time.perf_counter() - began
-    used = cpu_seconds(pids()) - consumer_cpu, cpu_seconds(postgres_pids()) - pg_cpu
-    return Run(target - first, seconds, *used)
+    per_process = tuple(cpu - consumers.get(pid, 0.0) for pid, cpu in process_cpu(pids()).items())
+    pg = sum(cpu - backends.get(pid, 0.0) for pid, cpu in process_cpu(await backend_pids(pool)).items())
+    return Run(target - first, seconds, per_process, pg)
 
 
 async def consume_phase(
-    settings: IngestSettings, processes: int, progress: Callable[[], Any], start: int, target: int, logs: Path
+    pool: asyncpg.Pool,
+    settings: IngestSettings,
+    processes: int,
+    progress: Callable[[], Any],
+    start: int,
+    target: int,
+    logs: Path,
+    phase: str,
 ) -> Run:
     with ProcessGroup(logs) as group:
         started = [
             group.spawn(
-                f"consumer{n}",
+                f"{phase}-consumer{n}",
                 ["services.cli", "consume"],
                 service_env(settings, {"ORDERINFO_CONSUMER_OPS_PORT": str(free_port())}),
             )
             for n in range(processes)
         ]
-        return await timed(progress, start, target, lambda: [p.proc.pid for p in started if p.proc is not None])
+        run = await timed(pool, progress, start, target, lambda: [p.proc.pid for p in started if p.proc is not None])
+        await _drained(pool)
+    p99, worst = persona_lags(logs, phase)
+    return replace(run, lag_p99_ms=p99, lag_max_ms=worst)
+
+
+async def _drained(pool: asyncpg.Pool) -> None:
+    """Wait (bounded) for the persona stage to fold every delta, so the next phase starts from a quiet database."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if not await pool.fetchval("SELECT count(*) FROM persona_deltas"):
+            return
+        await asyncio.sleep(0.2)
 
 
 async def history_case(pool: asyncpg.Pool, settings: IngestSettings, history: int) -> tuple[float, float]:
@@ -219,13 +266,13 @@ async def run(orders: int, partitions: int, history: int) -> dict[str, Any]:
                 return lambda: pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant_id)
 
             await publish(settings, one.id, 0, orders, customers)
-            figures["one"] = await consume_phase(settings, 1, stored(one.id), 0, orders, logs)
+            figures["one"] = await consume_phase(pool, settings, 1, stored(one.id), 0, orders, logs, "one")
             await publish(settings, one.id, 0, orders, customers)  # the same orders again: all unchanged
             figures["again"] = await consume_phase(
-                settings, 1, lambda: committed_offsets(settings), orders, 2 * orders, logs
+                pool, settings, 1, lambda: committed_offsets(settings), orders, 2 * orders, logs, "again"
             )
             await publish(settings, two.id, 0, orders, customers)
-            figures["two"] = await consume_phase(settings, 2, stored(two.id), 0, orders, logs)
+            figures["two"] = await consume_phase(pool, settings, 2, stored(two.id), 0, orders, logs, "two")
             figures["history"] = await history_case(pool, settings, history)
             async with pool.acquire() as conn:
                 yardstick, _ = await create_tenant(conn, "bench yardsticks")

@@ -9,6 +9,7 @@ This is the one ingest module that imports the rules bridge: its outbox writer, 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from faststream.kafka import KafkaBroker
 from services.ingest.adapters import import_jobs
 from services.ingest.application.ingestion import IngestOptions
 from services.ingest.application.lifecycle import sweep_forever
+from services.ingest.application.personas import fold_forever
 from services.ingest.application.push import PushOptions
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.domain.persona import LifecycleThresholds
@@ -104,10 +106,25 @@ async def api_resources(settings: IngestSettings) -> AsyncIterator[ApiResources]
         await pool.close()
 
 
+# A batch of 1,000 orders allocates a few hundred thousand short-lived objects (decoded messages, rows, events):
+# with the default thresholds the cyclic collector runs full passes over every long-lived object (schemas, modules)
+# many times per batch. Measured with `python -m benchmarks.profile_batch`: about 15 % of the consumer's CPU.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def tune_collector() -> None:
+    """Move what start-up allocated out of the collector's sight (`gc.freeze`) and collect young objects less
+    often. Reference counting still frees almost everything at once; only cycles wait a little longer."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     """Consume until `stop` is set; then the in-flight batch finishes (or, if cut short, is redelivered later)."""
     await ensure_ingest_topics(settings)
     pool = await open_database(settings.database_url, max_size=4)
+    tune_collector()
     broker = producer_broker(settings)
     metrics = Metrics(process=Process.CONSUME)
     ingestor = BatchIngestor(
@@ -121,6 +138,7 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     ops = asyncio.create_task(serve_ops(settings.ops_host, settings.consumer_ops_port, checks, metrics, stop))
     thresholds = ingest_options(settings).thresholds
     sweep = asyncio.create_task(sweep_forever(pool, emit_events, thresholds, settings.lifecycle_sweep_interval_s, stop))
+    stage = asyncio.create_task(fold_forever(pool, emit_events, thresholds, settings.persona_stage_interval_s, stop))
     try:
         await broker.start()
         log.info("ingest consumer running on %s", settings.topic(TOPIC.name))
@@ -129,5 +147,6 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
         await broker.stop()
         await sweep
         await lag_reader
+        await stage
         await pool.close()
         await ops

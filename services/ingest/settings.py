@@ -69,6 +69,11 @@ class IngestSettings(ConnectionSettings):
     console_assets_dir: str | None = Field(
         default=None, description="The npm packages the console and /docs serve (default: the checkout's node_modules)."
     )
+    persona_stage_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the consumer process folds persona deltas no batch folded (a crash, a skipped lock).",
+    )
     lifecycle_sweep_interval_s: float = Field(
         default=3600.0, gt=0, description="How often the consumer process moves customers into `dormant`."
     )

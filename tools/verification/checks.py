@@ -67,6 +67,11 @@ async def unsent_events(conn: Conn, tenant_id: UUID) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE tenant_id = $1 AND sent_at IS NULL", tenant_id))
 
 
+async def pending_persona_deltas(conn: Conn, tenant_id: UUID) -> int:
+    """Persona deltas not folded yet (the persona stage folds them shortly after their orders commit)."""
+    return int(await conn.fetchval("SELECT count(*) FROM persona_deltas WHERE tenant_id = $1", tenant_id))
+
+
 async def check_orders(conn: Conn, work: Workload, found: Findings) -> None:
     """Each expected order once, with exactly its lines and status; each customer's persona counting its orders."""
     found.orders_expected = len(work.orders)

@@ -39,20 +39,22 @@ def table(reports: Sequence[ScenarioReport]) -> str:
     return "\n".join(lines)
 
 
-async def verify(include_restarts: bool = True, workdir: Path | None = None) -> list[ScenarioReport]:
+async def verify(
+    include_restarts: bool = True, workdir: Path | None = None, consumers: int = 1
+) -> list[ScenarioReport]:
     base = ConnectionSettings()
     base = base.model_copy(update={"topic_prefix": f"verify-{uuid.uuid4().hex[:6]}.", "topic_partitions": 3})
     work = workdir or Path(tempfile.mkdtemp(prefix="orderinfo-verify-"))
     reports: list[ScenarioReport] = []
     async with fresh_database(base.database_url) as url:
-        env = VerifyEnv(base.model_copy(update={"database_url": url}), work)
+        env = VerifyEnv(base.model_copy(update={"database_url": url}), work, consumers=consumers)
         for scenario in SHARED_SCENARIOS:
             reports.append(await scenario(env))
             print(f"  {reports[-1].name}: {reports[-1].verdict}", file=sys.stderr, flush=True)
     await delete_topics_with_prefix(base.kafka_bootstrap_servers, base.topic_prefix)
     if include_restarts:
         async with private_stack(f"verify-{uuid.uuid4().hex[:6]}.") as private:
-            env = VerifyEnv(private.connection, work, private)
+            env = VerifyEnv(private.connection, work, private, consumers=consumers)
             for scenario in RESTART_SCENARIOS:
                 reports.append(await scenario(env))
                 print(f"  {reports[-1].name}: {reports[-1].verdict}", file=sys.stderr, flush=True)
@@ -64,8 +66,11 @@ def main_verify(argv: Sequence[str] | None = None) -> int:
     """Entry point of `orderinfo verify`; exit status 1 when a scenario did not pass."""
     parser = argparse.ArgumentParser(prog="orderinfo verify", description=__doc__)
     parser.add_argument("--no-restarts", action="store_true", help="skip the scenarios that need the private stack")
+    parser.add_argument(
+        "--consumers", type=int, default=1, help="consumer processes per scenario (faults hit one, the others run on)"
+    )
     args = parser.parse_args(argv)
-    reports = asyncio.run(verify(include_restarts=not args.no_restarts))
+    reports = asyncio.run(verify(include_restarts=not args.no_restarts, consumers=args.consumers))
     print(table(reports))
     return 0 if all(r.passed for r in reports) else 1
 

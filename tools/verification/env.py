@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -105,6 +106,12 @@ async def private_stack(topic_prefix: str = "verify.") -> AsyncIterator[PrivateS
         await asyncio.to_thread(shutil.rmtree, home, True)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @dataclass
 class VerifyEnv:
     """What scenarios need: connection settings (shared stack; private stack for restarts), a work folder for
@@ -116,12 +123,25 @@ class VerifyEnv:
     scenario_timeout_s: float = 240.0
     consumer_env: dict[str, str] = field(default_factory=lambda: dict(CONSUMER_ENV))
     relay_env: dict[str, str] = field(default_factory=lambda: dict(RELAY_ENV))
+    consumers: int = 1  # processes of the consumer group per scenario (`orderinfo verify --consumers 2`)
+    partners: dict[int, list[ServiceProcess]] = field(default_factory=dict)  # per group: its partner consumers
 
     def processes(self) -> ProcessGroup:
         return ProcessGroup(self.workdir / "logs")
 
     def consumer(self, group: ProcessGroup, settings: ConnectionSettings) -> ServiceProcess:
+        """A consumer process (the one a scenario crashes or stops). With `consumers` > 1 the group's first call
+        also starts partners that share the partitions and stay up through the scenario's faults."""
         env = service_env(settings, self.consumer_env)
+        if id(group) not in self.partners:
+            self.partners[id(group)] = [
+                group.spawn(
+                    f"consumer-partner{n}",
+                    ["services.cli", "consume"],
+                    {**env, "ORDERINFO_CONSUMER_OPS_PORT": str(_free_port())},  # one /metrics port each
+                )
+                for n in range(1, self.consumers)
+            ]
         return group.spawn("consumer", ["services.cli", "consume"], env)
 
     def relay(

@@ -92,20 +92,23 @@ async def _stage(env: VerifyEnv, base: ConnectionSettings, name: str) -> AsyncIt
 
 
 async def _settle(stage: Stage, work: Workload, within: float = SETTLE_S) -> None:
-    """Wait until every order is stored, the import counted everything and the outbox is drained."""
+    """Wait until every order is stored, the import counted everything, the personas are folded and the outbox is
+    drained."""
 
-    async def state() -> tuple[int, int, int]:
+    async def state() -> tuple[int, int, int, int]:
         async with stage.pool.acquire() as conn:
             job = await checks.import_job(conn, work.tenant_id, work.import_id)
             counted = job.get("orders_processed", 0) + job.get("dead_lettered", 0)
             return (
                 await checks.stored_orders(conn, work.tenant_id),
                 counted,
+                await checks.pending_persona_deltas(conn, work.tenant_id),
                 await checks.unsent_events(conn, work.tenant_id),
             )
 
-    target = (len(work.orders), len(work.orders) + work.poison_counted, 0)
-    await eventually(state, lambda s: s == target, within, "orders stored, import counted, outbox drained", 0.2)
+    target = (len(work.orders), len(work.orders) + work.poison_counted, 0, 0)
+    done = "orders stored, import counted, personas folded, outbox drained"
+    await eventually(state, lambda s: s == target, within, done, 0.2)
 
 
 async def _verify(stage: Stage, work: Workload) -> Findings:
@@ -328,8 +331,12 @@ NUL_REASONS = {errors.CONTRACT_VIOLATION, PROCESSING_ERROR}
 
 
 async def _check_dead_letters(stage: Stage, work: Workload, found: Findings) -> None:
+    """Each poison record dead-lettered with its reason. A record is told apart by where it came from (its
+    original partition and offset): a rebalance between publishing a dead letter and committing the offset
+    redelivers the batch, and its new owner dead-letters the record again (at least once, as every delivery)."""
     letters = await checks.dead_letters(stage.settings)
-    got = Counter(r.headers.get("x-reason-code", b"").decode() for r in letters)
+    originals = {(r.headers.get("x-original-partition"), r.headers.get("x-original-offset")): r for r in letters}
+    got = Counter(r.headers.get("x-reason-code", b"").decode() for r in originals.values())
     want = Counter(p.reason for p in work.poison if p.reason != "nul_in_text")
     nul = sum(got[r] for r in NUL_REASONS) - sum(want[r] for r in NUL_REASONS)
     for reason, n in want.items():
@@ -533,8 +540,11 @@ async def run_kill_during_split(env: VerifyEnv, orders: int = 1200) -> ScenarioR
         await publish(stage.settings, work.orders[: orders // 2], work.poison)
         await publish(stage.settings, work.orders[orders // 2 :])
         env.relay(stage.group, stage.settings)
-        first = env.consumer(stage.group, stage.settings)
-        await eventually(_logged(first, SPLITTING), bool, 90, "the consumer splitting the poisoned batch", 0.02)
+        members = [env.consumer(stage.group, stage.settings), *env.partners.get(id(stage.group), [])]
+        splitting = await eventually(
+            _which_logged(members, SPLITTING), bool, 90, "the consumer splitting the poisoned batch", 0.02
+        )
+        first = splitting[0]  # with partners: the member that holds the poisoned partition
         at_kill = await stage.stored(work)
         first.kill()
         stage.injected.append(f"SIGKILL consumer while splitting a batch ({at_kill}/{orders} orders stored)")
@@ -552,6 +562,13 @@ async def run_kill_during_split(env: VerifyEnv, orders: int = 1200) -> ScenarioR
         return found
 
     return await _scenario(env, env.shared, "SIGKILL during split", body)
+
+
+def _which_logged(processes: Sequence[Any], text: str) -> Callable[[], Awaitable[list[Any]]]:
+    async def probe() -> list[Any]:
+        return [p for p in processes if await _logged(p, text)()]
+
+    return probe
 
 
 def _logged(process: Any, text: str) -> Callable[[], Awaitable[bool]]:

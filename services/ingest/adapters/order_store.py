@@ -12,7 +12,9 @@ from uuid import UUID
 
 from services.core.changes import CustomerSnapshot
 from services.core.order import Buyer, OrderStatus
-from services.ingest.adapters import sql
+from services.ingest import errors
+from services.ingest.adapters import persona_store, sql
+from services.ingest.adapters.storage import UNIQUE_VIOLATION
 from services.ingest.domain.identity import Customer, CustomerIndex
 from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, OrderAggregates, build_persona
 from services.ingest.domain.planning import LineRow, OrderRow, RoundPlan, StoredOrder
@@ -46,14 +48,13 @@ async def load_stored(conn: Conn, keys: Sequence[Key], *, lock: bool = True) -> 
     }
 
 
+_READ = tuple(name for name, _ in sql.ORDER_COLUMNS)
+
+
 def _order_row(r: Any) -> OrderRow:
-    return OrderRow(
-        tenant_id=r["tenant_id"], order_no=r["order_no"], source=r["source"], status=OrderStatus(r["status"]),
-        status_raw=r["status_raw"], order_time=r["order_time"], payment_time=r["payment_time"],
-        store_key=r["store_key"], store=r["store"], customer_id=r["customer_id"], matched_by=r["matched_by"],
-        buyer=r["buyer"], receiver=r["receiver"], order_amount=r["order_amount"], paid_amount=r["paid_amount"],
-        total_amount=r["total_amount"], remark=r["remark"], version=r["version"],
-    )  # fmt: skip
+    values = {name: r[name] for name in _READ}
+    values["status"] = OrderStatus(values["status"])
+    return OrderRow(**values)
 
 
 async def load_customer_index(
@@ -100,7 +101,9 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
         rows = [(t, pid, sku, name, price) for (t, pid, sku), (name, price) in sorted(plan.products.items())]
         await conn.execute(sql.UPSERT_PRODUCTS, *_columns(rows, 5))
     if plan.orders:
-        await conn.execute(sql.UPSERT_ORDERS, *_columns([_order_values(*o) for o in plan.orders], 20))
+        rows = [_order_values(*o) for o in plan.orders]
+        written = await conn.fetch(sql.UPSERT_ORDERS, *_columns(rows, len(sql.ORDER_WRITE_COLUMNS)))
+        _check_new_orders(plan, {(r["tenant_id"], r["order_no"]) for r in written if r["inserted"]})
     if plan.dropped_lines:  # taken over under their SKU by a line of `plan.lines`: before the upsert
         rows = [(t, no, product_id, sku) for t, no, (product_id, sku) in plan.dropped_lines]
         await conn.execute(sql.DELETE_LINES, *_columns(rows, 4))
@@ -112,14 +115,23 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
         await conn.execute(sql.UPSERT_LINES, *_columns(rows, 8))
     if plan.history:
         await conn.execute(sql.INSERT_STATUS_HISTORY, *_columns(plan.history, 3))
+    await persona_store.append_deltas(conn, plan.persona_deltas)
+
+
+def _check_new_orders(plan: RoundPlan, inserted: set[Key]) -> None:
+    """Raise when an order planned as new was inserted by another transaction meanwhile (two consumers applying
+    the same records during a rebalance): its plan did not see it, so its outcome and persona delta are wrong.
+    The caller rolls the round back and plans it again over the committed order."""
+    raced = plan.new_orders - inserted
+    if raced:
+        raise errors.TransientStorage(f"{len(raced)} new orders were created concurrently", UNIQUE_VIOLATION)
 
 
 def _order_values(row: OrderRow, import_id: UUID | None, producer: str) -> tuple[Any, ...]:
-    return (
-        row.tenant_id, row.order_no, row.source, row.status.value, row.status_raw, row.order_time, row.payment_time,
-        row.store_key, row.store, row.customer_id, row.matched_by, row.buyer, row.receiver, row.order_amount,
-        row.paid_amount, row.total_amount, row.remark, row.version, import_id, producer,
-    )  # fmt: skip
+    """The values of `sql.ORDER_WRITE_COLUMNS` for one order."""
+    values = [getattr(row, name) for name in _READ]
+    values[_READ.index("status")] = row.status.value
+    return (*values, import_id, producer)
 
 
 async def refresh_personas(
@@ -130,29 +142,44 @@ async def refresh_personas(
     thresholds: LifecycleThresholds,
 ) -> list[CustomerSnapshot]:
     """Recompute the personas of `customers` from their stored orders; store and return those that changed
-    (and every customer in `created`, which is new)."""
+    (and every customer in `created`, which is new). O(their history): the lifecycle sweep and the reference the
+    tests compare the persona stage with (`application.personas`), never the hot path."""
     if not customers:
         return []
     keys = sorted(customers)
     tenants, ids = _columns(keys, 2)
-    aggregates = await _aggregates(conn, tenants, ids)
+    personas = await personas_from_orders(conn, keys, now, thresholds)
     changed = []
     for r in await conn.fetch(sql.CUSTOMERS_BY_ID, tenants, ids):
         key = (r["tenant_id"], r["id"])
-        persona = build_persona(aggregates.get(key, _EMPTY), now, thresholds)
+        persona = personas[key]
         if persona == r["persona"] and key not in created:
             continue
         changed.append(
             CustomerSnapshot(
-                tenant_id=r["tenant_id"], customer_id=r["id"], sobot_customer_id=r["sobot_customer_id"],
-                mobile=r["mobile"], unionid=r["unionid"], nickname=r["nickname"], persona=persona,
+                tenant_id=r["tenant_id"],
+                customer_id=r["id"],
+                sobot_customer_id=r["sobot_customer_id"],
+                mobile=r["mobile"],
+                unionid=r["unionid"],
+                nickname=r["nickname"],
+                persona=persona,
                 created=key in created,
             )
-        )  # fmt: skip
+        )
     if changed:
         rows = [(c.tenant_id, c.customer_id, c.persona) for c in changed]
         await conn.execute(sql.UPDATE_PERSONAS, *_columns(rows, 3))
     return changed
+
+
+async def personas_from_orders(
+    conn: Conn, keys: Sequence[tuple[UUID, UUID]], now: datetime, thresholds: LifecycleThresholds
+) -> dict[tuple[UUID, UUID], dict[str, Any]]:
+    """The persona of each of `keys` computed from all its stored orders (the reference, O(its history))."""
+    tenants, ids = _columns(sorted(keys), 2)
+    aggregates = await _aggregates(conn, tenants, ids)
+    return {key: build_persona(aggregates.get(key, _EMPTY), now, thresholds) for key in keys}
 
 
 _TOTALS, _BY_STATUS, _BY_STORE = 3, 1, 2  # GROUPING(status, store_label) of PERSONA_AGGREGATES
@@ -166,17 +193,23 @@ async def _aggregates(conn: Conn, tenants: list[Any], ids: list[Any]) -> dict[tu
     for r in rows:
         if r["grouping"] == _TOTALS:
             result[(r["tenant_id"], r["customer_id"])] = OrderAggregates(
-                order_count=r["order_count"], paid_order_count=r["paid_order_count"], total_amount=r["total_amount"],
-                total_paid=r["total_paid"], first_order_time=r["first_order_time"],
-                last_order_time=r["last_order_time"], last_paid_time=r["last_paid_time"], sources=list(r["sources"]),
-            )  # fmt: skip
+                order_count=r["order_count"],
+                paid_order_count=r["paid_order_count"],
+                total_amount=r["total_amount"],
+                total_paid=r["total_paid"],
+                first_order_time=r["first_order_time"],
+                last_order_time=r["last_order_time"],
+                last_paid_time=r["last_paid_time"],
+                sources=list(r["sources"]),
+            )
     for r in rows:
         if r["grouping"] == _BY_STATUS:
             result[(r["tenant_id"], r["customer_id"])].status_counts[r["status"]] = r["order_count"]
         elif r["grouping"] == _BY_STORE:
             result[(r["tenant_id"], r["customer_id"])].store_counts[r["store_label"]] = (
-                r["order_count"], r["last_order_time"],
-            )  # fmt: skip
+                r["order_count"],
+                r["last_order_time"],
+            )
     for r in await conn.fetch(sql.PERSONA_PRODUCTS, tenants, ids):
         result[(r["tenant_id"], r["customer_id"])].product_quantities[r["product_id"]] = (r["quantity"], r["name"])
     return result

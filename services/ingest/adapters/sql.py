@@ -1,7 +1,8 @@
 """Every SQL statement of the ingest service, by name. Set-based: one statement per batch, keys sorted.
 
 Arrays are passed column by column and expanded with `unnest`; jsonb values are Python values (the pool's codec),
-except JSON arrays, which go in as text (`::jsonb`): a list of lists would be taken for a 2-D array.
+except JSON arrays, which go in as text (`::jsonb`): a list of lists would be taken for a 2-D array, and the persona
+deltas and states, which go in and out as text encoded by orjson (the hot path's largest JSON volume).
 """
 
 # --- tenants -------------------------------------------------------------------------------------------------------
@@ -11,10 +12,34 @@ EXISTING_TENANTS = "SELECT id FROM tenants WHERE id = ANY($1::uuid[])"
 
 # --- orders: read and lock ---------------------------------------------------------------------------------------
 
-LOCK_ORDERS = """
-SELECT o.tenant_id, o.order_no, o.source, o.status, o.status_raw, o.order_time, o.payment_time, o.store_key,
-       o.store, o.customer_id, o.matched_by, o.buyer, o.receiver, o.order_amount, o.paid_amount, o.total_amount,
-       o.remark, o.version
+# The columns of `orders` the consumer reads (`OrderRow`'s fields, in its order) and their array types: this list
+# builds the statements below, the row mapping and the values (`order_store`).
+ORDER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("tenant_id", "uuid"),
+    ("order_no", "text"),
+    ("source", "text"),
+    ("status", "text"),
+    ("status_raw", "text"),
+    ("order_time", "timestamptz"),
+    ("payment_time", "timestamptz"),
+    ("store_key", "text"),
+    ("store", "jsonb"),
+    ("customer_id", "uuid"),
+    ("matched_by", "text"),
+    ("buyer", "jsonb"),
+    ("receiver", "jsonb"),
+    ("order_amount", "numeric"),
+    ("paid_amount", "numeric"),
+    ("total_amount", "numeric"),
+    ("remark", "text"),
+    ("version", "int"),
+)
+# Written with every order, never read back into the plan.
+ORDER_WRITE_COLUMNS = (*ORDER_COLUMNS, ("last_import_id", "uuid"), ("producer", "text"))
+_ORDER_KEY = ("tenant_id", "order_no")
+
+LOCK_ORDERS = f"""
+SELECT {", ".join(f"o.{name}" for name, _ in ORDER_COLUMNS)}
 FROM orders o
 JOIN unnest($1::uuid[], $2::text[]) AS k (tenant_id, order_no) USING (tenant_id, order_no)
 ORDER BY o.tenant_id, o.order_no
@@ -39,22 +64,14 @@ WHERE tenant_id = $1
 
 # --- orders: write -------------------------------------------------------------------------------------------------
 
-UPSERT_ORDERS = """
-INSERT INTO orders AS o (tenant_id, order_no, source, status, status_raw, order_time, payment_time, store_key, store,
-                         customer_id, matched_by, buyer, receiver, order_amount, paid_amount, total_amount, remark,
-                         version, last_import_id, producer)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                     $7::timestamptz[], $8::text[], $9::jsonb[], $10::uuid[], $11::text[], $12::jsonb[], $13::jsonb[],
-                     $14::numeric[], $15::numeric[], $16::numeric[], $17::text[], $18::int[], $19::uuid[], $20::text[])
+UPSERT_ORDERS = f"""
+INSERT INTO orders AS o ({", ".join(name for name, _ in ORDER_WRITE_COLUMNS)})
+SELECT * FROM unnest({", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(ORDER_WRITE_COLUMNS, 1))})
 ORDER BY 1, 2
 ON CONFLICT (tenant_id, order_no) DO UPDATE SET
-    source = EXCLUDED.source, status = EXCLUDED.status, status_raw = EXCLUDED.status_raw,
-    order_time = EXCLUDED.order_time, payment_time = EXCLUDED.payment_time, store_key = EXCLUDED.store_key,
-    store = EXCLUDED.store, customer_id = EXCLUDED.customer_id, matched_by = EXCLUDED.matched_by,
-    buyer = EXCLUDED.buyer, receiver = EXCLUDED.receiver, order_amount = EXCLUDED.order_amount,
-    paid_amount = EXCLUDED.paid_amount, total_amount = EXCLUDED.total_amount, remark = EXCLUDED.remark,
-    version = EXCLUDED.version, last_import_id = EXCLUDED.last_import_id, producer = EXCLUDED.producer,
+    {", ".join(f"{name} = EXCLUDED.{name}" for name, _ in ORDER_WRITE_COLUMNS if name not in _ORDER_KEY)},
     updated_at = now()
+RETURNING tenant_id, order_no, (xmax = 0) AS inserted
 """
 
 UPSERT_LINES = """
@@ -156,7 +173,8 @@ GROUP BY GROUPING SETS ((tenant_id, customer_id), (tenant_id, customer_id, statu
 PERSONA_PRODUCTS = (
     _CUSTOMER_ORDERS
     + """
-SELECT o.tenant_id, o.customer_id, l.product_id, sum(l.quantity) AS quantity, max(l.product_name) AS name
+SELECT o.tenant_id, o.customer_id, l.product_id, sum(l.quantity) AS quantity,
+       max(l.product_name COLLATE "C") AS name
 FROM o JOIN order_lines l USING (tenant_id, order_no)
 WHERE o.status <> 'deal_closed'
 GROUP BY 1, 2, 3
@@ -172,6 +190,66 @@ ORDER BY 1, 2
 UPDATE_PERSONAS = """
 UPDATE customers c SET persona = u.persona, updated_at = now()
 FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[]) ORDER BY 1, 2) AS u (tenant_id, id, persona)
+WHERE c.tenant_id = u.tenant_id AND c.id = u.id
+"""
+
+# --- persona by deltas (see `domain.persona_deltas` and `application.personas`) --------------------------------------
+
+INSERT_PERSONA_DELTAS = """
+INSERT INTO persona_deltas (tenant_id, customer_id, sign, contribution)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[]::jsonb[])
+"""
+
+_CLAIMED_COLUMNS = (
+    "c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona, c.persona_state::text"
+)
+
+# The customers with deltas, oldest delta first; those another stage holds are skipped, never waited for.
+CLAIM_DIRTY_CUSTOMERS = f"""
+SELECT {_CLAIMED_COLUMNS}
+FROM customers c
+JOIN (SELECT tenant_id, customer_id FROM persona_deltas GROUP BY 1, 2 ORDER BY min(id) LIMIT $1) AS d
+  ON c.tenant_id = d.tenant_id AND c.id = d.customer_id
+ORDER BY 1, 2
+FOR UPDATE OF c SKIP LOCKED
+"""
+
+# The same among the given customers (those a batch just touched).
+CLAIM_CUSTOMERS = f"""
+SELECT {_CLAIMED_COLUMNS}
+FROM customers c
+JOIN unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, id) USING (tenant_id, id)
+WHERE EXISTS (SELECT FROM persona_deltas d WHERE d.tenant_id = c.tenant_id AND d.customer_id = c.id)
+ORDER BY 1, 2
+FOR UPDATE OF c SKIP LOCKED
+"""
+
+TAKE_PERSONA_DELTAS = """
+DELETE FROM persona_deltas d
+USING unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, customer_id)
+WHERE d.tenant_id = k.tenant_id AND d.customer_id = k.customer_id
+RETURNING d.tenant_id, d.customer_id, d.sign, d.contribution::text,
+          extract(epoch FROM clock_timestamp() - d.created_at)::float8 AS lag_s
+"""
+
+# A customer's orders and their lines, for the rare fold that must recompute from scratch.
+ORDERS_OF_CUSTOMERS = """
+SELECT o.tenant_id, o.customer_id, o.order_no, o.status, o.source, coalesce(o.store->>'name', o.store_key) AS store,
+       o.order_time, o.payment_time, o.total_amount, o.paid_amount
+FROM orders o JOIN unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, customer_id) USING (tenant_id, customer_id)
+"""
+
+LINES_OF_CUSTOMERS = """
+SELECT l.tenant_id, l.order_no, l.product_id, l.quantity, l.product_name
+FROM orders o
+JOIN unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, customer_id) USING (tenant_id, customer_id)
+JOIN order_lines l ON l.tenant_id = o.tenant_id AND l.order_no = o.order_no
+"""
+
+STORE_PERSONAS = """
+UPDATE customers c SET persona = u.persona, persona_state = u.state, updated_at = now()
+FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::text[]::jsonb[]) ORDER BY 1, 2)
+     AS u (tenant_id, id, persona, state)
 WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 """
 

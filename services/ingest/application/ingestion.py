@@ -27,10 +27,13 @@ from services.core.order import Buyer
 from services.ingest import errors
 from services.ingest.adapters import import_jobs, order_store
 from services.ingest.adapters.import_jobs import OrderResult
+from services.ingest.adapters.storage import UNIQUE_VIOLATION, storage_errors
 from services.ingest.application import erasure
+from services.ingest.application.personas import fold_personas
 from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1
+from services.ingest.domain.identity import CustomerIndex
 from services.ingest.domain.persona import LifecycleThresholds
-from services.ingest.domain.planning import REJECTED, Incoming, Outcome, plan_round
+from services.ingest.domain.planning import REJECTED, Incoming, Outcome, RoundPlan, StoredOrder, plan_round
 from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES, is_placeholder_mobile
 
 Conn = Any
@@ -70,6 +73,7 @@ class BatchResult:
     events: int = 0
     customers_changed: int = 0
     rounds: int = 0
+    persona_lags_s: list[float] = field(default_factory=list)  # per persona delta folded: its commit to its fold
 
     def dead_letters(self) -> list[Rejected]:
         """What goes to the dead-letter topic: the rejected records, and the records whose order was `rejected` by
@@ -250,9 +254,12 @@ class IngestOptions:
 async def ingest_batch(
     conn: Conn, records: Sequence[Received], emit: EmitEvents, options: IngestOptions = IngestOptions()
 ) -> BatchResult:
-    """Apply `records` in one transaction on `conn` (see the module's guarantees)."""
+    """Apply `records` in one transaction on `conn` (see the module's guarantees), then fold the personas of the
+    customers it touched in a second one (`personas.fold_personas`: a crash between the two leaves the deltas for
+    the persona stage, which folds them exactly once)."""
     incoming, rejected = decode(records, options.placeholder_mobiles)
     result = BatchResult(rejected=rejected)
+    touched: set[tuple[UUID, UUID]] = set()
     async with conn.transaction():
         incoming = await _check_claims(conn, incoming, result)
         incoming, erased = await erasure.refuse_erased(conn, incoming)  # never bring an erased customer back
@@ -261,29 +268,52 @@ async def ingest_batch(
             for i, kind in erased
         ]
         changes: list[OrderChange] = []
-        touched: set[tuple[UUID, UUID]] = set()
-        created: set[tuple[UUID, UUID]] = set()
         for items in split_rounds(incoming):
-            stored = await order_store.load_stored(conn, [(i.tenant_id, i.order.order_no) for i in items])
-            indexes = {
-                tenant: await order_store.load_customer_index(
-                    conn, tenant, [i.order.buyer for i in items if i.tenant_id == tenant],
-                    [s.row.customer_id for k, s in stored.items() if k[0] == tenant],
-                )
-                for tenant in sorted({i.tenant_id for i in items})
-            }  # fmt: skip
-            plan = plan_round(items, stored, indexes, options.new_id)
-            await order_store.write_plan(conn, plan)
+            plan = await _apply_round(conn, items, options)
             result.outcomes.extend(plan.outcomes)
             changes.extend(plan.changes)
             touched |= plan.touched_customers
-            created |= {(t, c.id) for t, c in plan.new_customers}
             result.rounds += 1
-        snapshots = await order_store.refresh_personas(conn, touched, created, options.clock(), options.thresholds)
-        result.customers_changed = len(snapshots)
-        result.events = await emit(conn, changes, snapshots)
+        result.events = await emit(conn, changes, [])
         await import_jobs.count_results(conn, _import_results(result))
+    folded = await fold_personas(conn, emit, options.clock(), options.thresholds, sorted(touched))
+    result.customers_changed, result.events = folded.events, result.events + folded.events
+    result.persona_lags_s = folded.lags_s
     return result
+
+
+ROUND_ATTEMPTS = 5
+
+
+async def _apply_round(conn: Conn, items: list[Incoming], options: IngestOptions) -> RoundPlan:
+    """Load, plan and write one round in a savepoint. When another transaction created one of its new customers
+    (or took an identifier it adds), or one of its new orders (two consumers applying the same records during a
+    rebalance), meanwhile, the savepoint is rolled back and the round planned again over what committed: one
+    customer, one creation, each persona delta once, and no batch fails for it."""
+    for attempt in range(ROUND_ATTEMPTS):
+        try:
+            async with storage_errors(), conn.transaction():
+                stored = await order_store.load_stored(conn, [(i.tenant_id, i.order.order_no) for i in items])
+                indexes = await _customer_indexes(conn, items, stored)
+                plan = plan_round(items, stored, indexes, options.new_id)
+                await order_store.write_plan(conn, plan)
+                return plan
+        except errors.TransientStorage as exc:
+            if exc.sqlstate != UNIQUE_VIOLATION or attempt == ROUND_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _customer_indexes(
+    conn: Conn, items: list[Incoming], stored: dict[tuple[UUID, str], StoredOrder]
+) -> dict[UUID, CustomerIndex]:
+    """Per tenant of `items`, the customers their buyers could match and those their stored orders name."""
+    indexes = {}
+    for tenant in sorted({i.tenant_id for i in items}):
+        buyers = [i.order.buyer for i in items if i.tenant_id == tenant]
+        held = [s.row.customer_id for k, s in stored.items() if k[0] == tenant]
+        indexes[tenant] = await order_store.load_customer_index(conn, tenant, buyers, held)
+    return indexes
 
 
 async def _check_claims(conn: Conn, incoming: list[Incoming], result: BatchResult) -> list[Incoming]:

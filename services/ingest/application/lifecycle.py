@@ -5,7 +5,7 @@ Guarantees:
   taken does nothing.
 - Each batch of customers is recomputed from their stored orders and its `customer.updated` events are enqueued
   in the same transaction as the new personas: a crash loses nothing and the next sweep picks the rest up.
-- Customers locked by an ingest batch are skipped (`SKIP LOCKED`): that batch recomputes them anyway.
+- Customers locked by the persona stage are skipped (`SKIP LOCKED`): the stage rebuilds their persona anyway.
 """
 
 from __future__ import annotations

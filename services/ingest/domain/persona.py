@@ -1,11 +1,13 @@
 """A customer's consumption profile ("persona"), computed from aggregates of all that customer's orders.
 
-It is always recomputed from the stored orders (never incremented), so processing a batch twice cannot
-double-count. Closed orders count as orders but not as money.
+`build_persona` turns the aggregates into the stored persona; the consumer maintains those aggregates by deltas
+(`persona_deltas`, folded by `application.personas`), equal to what the statements of the SQL module compute from
+all the customer's orders. Closed orders count as orders but not as money.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -61,8 +63,9 @@ def build_persona(agg: OrderAggregates, now: datetime, thresholds: LifecycleThre
     """The persona as stored (JSON-able, money as strings with 2 places, times RFC 3339 in UTC: `times.utc_text`);
     its published shape is `customer_updated_v1.PersonaV1`."""
     average = (agg.total_paid / agg.paid_order_count) if agg.paid_order_count else Decimal(0)
-    favourite = max(agg.store_counts.items(), key=lambda item: item[1], default=None)
-    top = sorted(agg.product_quantities.items(), key=lambda item: (-item[1][0], item[0]))[:TOP_PRODUCTS]
+    # most orders, then the most recent, then the greatest label: one answer whatever order the stores come in
+    favourite = max(agg.store_counts.items(), key=lambda item: (item[1], item[0]), default=None)
+    top = heapq.nsmallest(TOP_PRODUCTS, agg.product_quantities.items(), key=lambda item: (-item[1][0], item[0]))
     return {
         "order_count": agg.order_count,
         "paid_order_count": agg.paid_order_count,

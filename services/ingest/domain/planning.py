@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
+from operator import attrgetter
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -31,6 +33,7 @@ from services.core.changes import LineSnapshot, OrderChange, OrderSnapshot
 from services.core.order import Buyer, Order, OrderLine, OrderStatus, Receiver, Store
 from services.core.status import next_status
 from services.ingest.domain.identity import Conflict, Customer, CustomerIndex, resolve_buyer
+from services.ingest.domain.persona_deltas import Contribution, CustomerDelta, contribution
 
 _T = TypeVar("_T")
 LineKey = tuple[str, str]  # (product ID, SKU): a line's key within its order
@@ -89,15 +92,18 @@ class OrderRow:
 
     def beyond_status(self) -> tuple[Any, ...]:
         """The content but the status (and its raw text)."""
-        return (self.source, *self.content()[3:])
+        return _BEYOND_STATUS(self)
 
     def content(self) -> tuple[Any, ...]:
-        """What makes an order effectively different (not its version, cause or timestamps)."""
-        return (
-            self.source, self.status, self.status_raw, self.order_time, self.payment_time, self.store_key,
-            self.store, self.customer_id, self.buyer, self.receiver, self.order_amount, self.paid_amount,
-            self.total_amount, self.remark,
-        )  # fmt: skip
+        """What makes an order effectively different (not its key, version, match, cause or timestamps)."""
+        return _CONTENT(self)
+
+
+# The key, the version, and how the buyer was matched (a re-send matched by another identifier changes nothing).
+_NOT_CONTENT = {"tenant_id", "order_no", "version", "matched_by"}
+_CONTENT_FIELDS = tuple(f.name for f in fields(OrderRow) if f.name not in _NOT_CONTENT)
+_CONTENT = attrgetter(*_CONTENT_FIELDS)
+_BEYOND_STATUS = attrgetter(*(name for name in _CONTENT_FIELDS if name not in {"status", "status_raw"}))
 
 
 @dataclass(frozen=True)
@@ -106,8 +112,19 @@ class StoredOrder:
     lines: dict[LineKey, LineRow]
 
 
-CREATED, UPDATED, UNCHANGED, STALE_STATUS, REJECTED = "created", "updated", "unchanged", "stale_status", "rejected"
-OUTCOMES = (CREATED, UPDATED, UNCHANGED, STALE_STATUS, REJECTED)
+class OrderOutcome(StrEnum):
+    """What planning decided for one record (stored as text in `import_orders`, counted per import)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    STALE_STATUS = "stale_status"
+    REJECTED = "rejected"
+
+
+CREATED, UPDATED, UNCHANGED = OrderOutcome.CREATED, OrderOutcome.UPDATED, OrderOutcome.UNCHANGED
+STALE_STATUS, REJECTED = OrderOutcome.STALE_STATUS, OrderOutcome.REJECTED
+OUTCOMES = tuple(OrderOutcome)
 # Why an order is rejected (its detail's prefix).
 AMBIGUOUS_SKU, TOO_MANY_LINES, TOTAL_TOO_LARGE = "ambiguous_sku", "too_many_lines", "total_too_large"
 
@@ -118,7 +135,7 @@ class Outcome:
     tenant_id: UUID
     order_no: str
     import_id: UUID | None
-    outcome: str  # one of OUTCOMES
+    outcome: OrderOutcome
     detail: str = ""
     customer_id: UUID | None = None  # the buyer's customer (None when stale: nothing was resolved)
     matched_by: str | None = None
@@ -138,6 +155,8 @@ class RoundPlan:
     outcomes: list[Outcome] = field(default_factory=list)
     changes: list[OrderChange] = field(default_factory=list)
     touched_customers: set[tuple[UUID, UUID]] = field(default_factory=set)
+    persona_deltas: list[CustomerDelta] = field(default_factory=list)
+    new_orders: set[tuple[UUID, str]] = field(default_factory=set)  # written and not stored before: inserts
 
 
 def plan_round(
@@ -161,7 +180,44 @@ def plan_round(
             state[key] = after
     repeated = Counter((item.tenant_id, item.order.order_no) for item in incoming)
     _write_once(plan, {key for key, n in repeated.items() if n > 1}, stored, state)
+    plan.persona_deltas = persona_deltas(plan, stored, state)
+    plan.new_orders = {(row.tenant_id, row.order_no) for row, _, _ in plan.orders} - set(stored)
     return plan
+
+
+def persona_deltas(
+    plan: RoundPlan, stored: dict[tuple[UUID, str], StoredOrder], state: dict[tuple[UUID, str], StoredOrder]
+) -> list[CustomerDelta]:
+    """Per order the round writes, its old contribution removed from its old customer and its new one added to
+    its new customer; nothing when neither changed (a remark, a receiver: no persona field moves)."""
+    deltas = []
+    for row, _, _ in plan.orders:
+        key = (row.tenant_id, row.order_no)
+        before, after = stored.get(key), state[key]
+        new = order_contribution(after)
+        if before is not None:
+            old = order_contribution(before)
+            if before.row.customer_id == after.row.customer_id and old == new:
+                continue
+            deltas.append(CustomerDelta(row.tenant_id, before.row.customer_id, -1, old))
+        deltas.append(CustomerDelta(row.tenant_id, after.row.customer_id, 1, new))
+    return deltas
+
+
+def order_contribution(order: StoredOrder) -> Contribution:
+    """What `order` adds to its customer's persona."""
+    row = order.row
+    name = row.store.get("name")
+    return contribution(
+        row.status.value,
+        row.source,
+        name if name is not None else row.store_key,
+        row.order_time,
+        row.payment_time,
+        row.total_amount,
+        row.paid_amount,
+        [(x.product_id, x.quantity, x.product_name) for x in order.lines.values()],
+    )
 
 
 def _write_once(

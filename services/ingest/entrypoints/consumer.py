@@ -40,6 +40,7 @@ from services.ingest.application.ingestion import (
     count_failed_record,
     ingest_batch,
 )
+from services.ingest.application.personas import lag_note
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.settings import IngestSettings
 from services.platform.publisher import KeyedPublisher, KeyedRecord
@@ -105,6 +106,7 @@ class BatchIngestor:
             result.outcomes += one.outcomes
             result.rejected += one.rejected
             result.events += one.events
+            result.persona_lags_s += one.persona_lags_s
         return result
 
     async def _dead(self, record: Received, exception: str) -> Rejected:
@@ -277,7 +279,7 @@ async def handle_batch(
     ingestor.lags.update(lags(consumer, raw))
     if ingestor.metrics is not None:
         ingestor.metrics.observe_batch(len(records), result, seconds)
-    log.info("batch of %d in %.2f s: %s", len(records), seconds, _summary(result))
+    log.info("batch of %d in %.2f s: %s%s", len(records), seconds, _summary(result), lag_note(result.persona_lags_s))
     return True
 
 
@@ -314,7 +316,7 @@ def lags(consumer: OffsetConsumer, raw: Sequence[Any]) -> dict[tuple[str, int], 
 
 
 def _summary(result: BatchResult) -> str:
-    counts = Counter(o.outcome for o in result.outcomes)
+    counts: Counter[str] = Counter(str(o.outcome) for o in result.outcomes)
     if result.rejected:
         counts["dead_lettered"] = len(result.rejected)
     return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "nothing"

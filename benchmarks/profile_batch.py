@@ -1,0 +1,177 @@
+"""Where one batch of 1,000 orders goes: CPU per stage of `ingest_batch`, round trips, in process.
+
+    python -m benchmarks.profile_batch [--orders 1000] [--batches 5] [--cprofile]
+
+A scratch database of its own (dropped afterwards). Each stage is measured by wrapping the functions
+`ingest_batch` calls (this process's CPU, per order, in µs: robust on a shared machine, where wall time is not).
+The PostgreSQL figure is the CPU of this connection's backend (/proc), not of the whole server; round trips are
+the statements sent on the connection. The first batches create orders, the last one redelivers the first (all
+unchanged). Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import pstats
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench_ingest import order_dict
+from services.ingest.adapters.tenants import create_tenant
+from services.ingest.application import ingestion
+from services.ingest.contracts.orders_ingest_v1 import message_key
+from services.ingest.main import ingest_options
+from services.ingest.settings import IngestSettings
+from services.platform.database import create_pool, scratch_database
+from services.rules_bridge import outbox_writer as outbox
+
+STAGES: dict[str, float] = defaultdict(float)  # CPU seconds of this process per stage (waits on PostgreSQL excluded)
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(pid: int) -> float:
+    """User + system CPU seconds of one PostgreSQL backend."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _timed(owner: Any, name: str, label: str) -> None:
+    original = getattr(owner, name)
+
+    if asyncio.iscoroutinefunction(original):
+
+        async def wrapper_async(*args: Any, **kwargs: Any) -> Any:
+            began = time.process_time()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                STAGES[label] += time.process_time() - began
+
+        setattr(owner, name, wrapper_async)
+        return
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        began = time.process_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            STAGES[label] += time.process_time() - began
+
+    setattr(owner, name, wrapper)
+
+
+def instrument(stages: list[tuple[Any, str, str]]) -> None:
+    for owner, name, label in stages:
+        if hasattr(owner, name):
+            _timed(owner, name, label)
+
+
+class CountingConn:
+    """Counts the statements sent on a connection (a round trip each)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn, self.statements = conn, 0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.conn, name)
+        if name in {"execute", "fetch", "fetchval", "fetchrow", "executemany", "copy_records_to_table"}:
+
+            async def counted(*args: Any, **kwargs: Any) -> Any:
+                self.statements += 1
+                return await attr(*args, **kwargs)
+
+            return counted
+        return attr
+
+
+def records(tenant: Any, first: int, count: int, customers: int) -> list[ingestion.Received]:
+    out = []
+    for n, i in enumerate(range(first, first + count)):
+        value = json.dumps(order_dict(tenant, i, customers)).encode()
+        out.append(ingestion.Received(n, "bench", 0, i, message_key(tenant, f"B{i:08d}"), value))
+    return out
+
+
+async def run(orders: int, batches: int, profile: bool, stages: list[tuple[Any, str, str]]) -> None:
+    base = IngestSettings()
+    instrument(stages)
+    async with scratch_database(base.database_url, "profile") as url:
+        pool = await create_pool(url, max_size=2)
+        try:
+            async with pool.acquire() as conn:
+                tenant, _ = await create_tenant(conn, "profile")
+            options = ingest_options(base)
+            customers = max(1, orders * batches * 3 // 10)
+            work = [records(tenant.id, b * orders, orders, customers) for b in range(batches)]
+            work.append(work[0])  # a redelivery: all unchanged
+            profiler = cProfile.Profile() if profile else None
+            for n, batch in enumerate(work):
+                STAGES.clear()
+                async with pool.acquire() as raw:
+                    conn = CountingConn(raw)
+                    backend = await raw.fetchval("SELECT pg_backend_pid()")
+                    pg_began, began, cpu_began = backend_cpu(backend), time.perf_counter(), time.process_time()
+                    if profiler is not None and n == batches - 1:
+                        profiler.enable()
+                    await ingestion.ingest_batch(conn, batch, outbox.emit_events, options)
+                    if profiler is not None:
+                        profiler.disable()
+                    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
+                    pg = backend_cpu(backend) - pg_began
+                kind = "redelivered" if n == batches else "created"
+                print(
+                    f"batch {n} ({kind}): wall {seconds * 1e6 / orders:.0f} µs per order; CPU per order: consumer "
+                    f"{cpu * 1e6 / orders:.0f} µs, PostgreSQL backend {pg * 1e6 / orders:.0f} µs; "
+                    f"{conn.statements} statements"
+                )
+                for label, spent in sorted(STAGES.items(), key=lambda x: -x[1]):
+                    print(f"    {label:<32} {spent * 1e6 / orders:>7.0f} µs CPU per order")
+            if profiler is not None:
+                pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(45)
+        finally:
+            await pool.close()
+
+
+def default_stages() -> list[tuple[Any, str, str]]:
+    from services.ingest.adapters import import_jobs, order_store
+
+    return [
+        (ingestion, "decode", "decode (validate)"),
+        (ingestion, "_check_claims", "check tenants/imports"),
+        (order_store, "load_stored", "load + lock orders"),
+        (order_store, "load_customer_index", "load customers"),
+        (ingestion, "plan_round", "plan"),
+        (order_store, "write_plan", "write plan"),
+        (order_store, "refresh_personas", "persona refresh"),
+        (ingestion, "fold_personas", "persona fold (own transaction)"),
+        (outbox, "order_events", "shape order events"),
+        (outbox, "customer_updated", "shape customer events"),
+        (outbox, "enqueue", "outbox insert"),
+        (import_jobs, "count_results", "import counters"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="keep the collector's defaults (the consumer tunes it)"
+    )
+    args = parser.parse_args()
+    if not args.default_gc:
+        from services.ingest.main import tune_collector
+
+        tune_collector()
+    asyncio.run(run(args.orders, args.batches, args.cprofile, default_stages()))
+
+
+if __name__ == "__main__":
+    main()

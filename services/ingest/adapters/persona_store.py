@@ -1,0 +1,121 @@
+"""Reading and writing persona deltas and states. Functions take the connection first: the caller owns the
+transaction (the order's transaction appends deltas; the persona stage claims, folds and stores in its own)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from services.core.changes import CustomerSnapshot
+from services.ingest.adapters import sql
+from services.ingest.domain.persona_deltas import (
+    Contribution,
+    CustomerDelta,
+    CustomerKey,
+    Delta,
+    PersonaState,
+    contribution,
+    contribution_from_json,
+    contribution_to_json,
+    state_of,
+)
+
+Conn = Any  # asyncpg.Connection (untyped library)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A customer the stage holds (locked): as stored (its persona in `stored.persona`), and its state."""
+
+    stored: CustomerSnapshot
+    state: dict[str, Any] | None
+
+    @property
+    def key(self) -> CustomerKey:
+        return (self.stored.tenant_id, self.stored.customer_id)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """The deltas of the claimed customers, deleted in the stage's transaction, and how long each waited."""
+
+    deltas: dict[CustomerKey, list[Delta]]
+    lags_s: list[float]
+
+
+async def append_deltas(conn: Conn, deltas: Sequence[CustomerDelta]) -> None:
+    if not deltas:
+        return
+    await conn.execute(
+        sql.INSERT_PERSONA_DELTAS,
+        [d.tenant_id for d in deltas],
+        [d.customer_id for d in deltas],
+        [d.sign for d in deltas],
+        [orjson.dumps(contribution_to_json(d.contribution)).decode() for d in deltas],
+    )
+
+
+async def claim(conn: Conn, keys: Sequence[CustomerKey] | None, limit: int) -> list[Claimed]:
+    """Lock the customers with deltas (among `keys`, else the oldest `limit`), skipping those held elsewhere."""
+    if keys is None:
+        rows = await conn.fetch(sql.CLAIM_DIRTY_CUSTOMERS, limit)
+    elif not keys:
+        return []
+    else:
+        ordered = sorted(set(keys))
+        rows = await conn.fetch(sql.CLAIM_CUSTOMERS, [k[0] for k in ordered], [k[1] for k in ordered])
+    return [Claimed(CustomerSnapshot(*(r[i] for i in range(7))), _loads(r["persona_state"])) for r in rows]
+
+
+def _loads(text: str | None) -> Any:
+    return orjson.loads(text) if text is not None else None
+
+
+async def take_deltas(conn: Conn, keys: Sequence[CustomerKey]) -> Taken:
+    """Delete and return every delta of `keys` visible to the transaction's snapshot."""
+    rows = await conn.fetch(sql.TAKE_PERSONA_DELTAS, [k[0] for k in keys], [k[1] for k in keys])
+    deltas: dict[CustomerKey, list[Delta]] = defaultdict(list)
+    for r in rows:
+        c = contribution_from_json(orjson.loads(r["contribution"]))
+        deltas[(r["tenant_id"], r["customer_id"])].append(Delta(added=(c,)) if r["sign"] > 0 else Delta(removed=(c,)))
+    return Taken(dict(deltas), [r["lag_s"] for r in rows])
+
+
+async def states_from_orders(conn: Conn, keys: Sequence[CustomerKey]) -> dict[CustomerKey, PersonaState]:
+    """The state of each of `keys` computed from its stored orders (O(its history): the rare path)."""
+    tenants, ids = [k[0] for k in keys], [k[1] for k in keys]
+    lines: dict[tuple[UUID, str], list[tuple[str, int, str | None]]] = defaultdict(list)
+    for r in await conn.fetch(sql.LINES_OF_CUSTOMERS, tenants, ids):
+        lines[(r["tenant_id"], r["order_no"])].append((r["product_id"], r["quantity"], r["product_name"]))
+    contributions: dict[CustomerKey, list[Contribution]] = {k: [] for k in keys}
+    for r in await conn.fetch(sql.ORDERS_OF_CUSTOMERS, tenants, ids):
+        contributions[(r["tenant_id"], r["customer_id"])].append(
+            contribution(
+                r["status"],
+                r["source"],
+                r["store"],
+                r["order_time"],
+                r["payment_time"],
+                r["total_amount"],
+                r["paid_amount"],
+                lines[(r["tenant_id"], r["order_no"])],
+            )
+        )
+    return {k: state_of(c) for k, c in contributions.items()}
+
+
+async def store(conn: Conn, rows: Sequence[tuple[CustomerKey, dict[str, Any], dict[str, Any]]]) -> None:
+    """Store each customer's persona and state: `rows` are (key, persona, state as JSON)."""
+    if rows:
+        await conn.execute(
+            sql.STORE_PERSONAS,
+            [k[0] for k, _, _ in rows],
+            [k[1] for k, _, _ in rows],
+            [p for _, p, _ in rows],
+            [orjson.dumps(s).decode() for _, _, s in rows],
+        )

@@ -1,0 +1,337 @@
+"""A persona maintained by deltas: each order contributes to its customer's aggregates, and a change of the order
+is the removal of its old contribution and the addition of its new one. Pure: no IO, no clock.
+
+Why this is exact:
+- Counts and sums are invertible: removing a contribution undoes adding it, in any order (folding commutes).
+- Sets (sources, stores, products, product names) are kept as counts, so an element leaves when its count is 0.
+- Extremes (first/last order time, last paid time, each store's last order) are not invertible. A removal of the
+  current extreme keeps it only when the same fold adds it back at least as often (`_extreme`); otherwise the
+  fold answers None and the caller recomputes that customer from its stored orders (`state_of_orders`), which is
+  rare (an order moving to another customer, a paid order closed, an order time corrected).
+- An unchanged redelivery writes no delta (the order is not written), so it contributes nothing.
+The state is stored as JSON (`to_json` / `from_json`): money as strings, times ISO-8601.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from services.ingest.domain.persona import PAID_STATUSES, TOP_PRODUCTS, OrderAggregates
+
+CLOSED = "deal_closed"  # closed orders count as orders, not as money
+CustomerKey = tuple[UUID, UUID]  # (tenant, customer)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one order adds to its customer's persona."""
+
+    status: str
+    source: str
+    store: str  # the store's label: its name, else its key
+    order_time: datetime
+    paid_time: datetime | None  # payment (else order) time of a paid order; None when not paid
+    amount: Decimal  # total amount, 0 when closed
+    paid: Decimal  # paid (else total) amount of a paid order, else 0
+    products: tuple[tuple[str, int, str | None], ...]  # (product ID, quantity, name) per line, none when closed
+
+
+@dataclass(frozen=True)
+class CustomerDelta:
+    """One order's contribution added to (sign 1) or removed from (sign -1) a customer's persona."""
+
+    tenant_id: UUID
+    customer_id: UUID
+    sign: int
+    contribution: Contribution
+
+
+def contribution(
+    status: str,
+    source: str,
+    store: str,
+    order_time: datetime,
+    payment_time: datetime | None,
+    total_amount: Decimal,
+    paid_amount: Decimal | None,
+    lines: Iterable[tuple[str, int, str | None]],
+) -> Contribution:
+    """The contribution of an order with these fields (see the persona statements in the SQL module). Times are
+    kept in UTC, as the database returns them, so a delta and a recomputation agree to the text."""
+    order_time = order_time.astimezone(UTC)
+    payment_time = payment_time.astimezone(UTC) if payment_time is not None else None
+    paid = status in PAID_STATUSES
+    closed = status == CLOSED
+    return Contribution(
+        status=status,
+        source=source,
+        store=store,
+        order_time=order_time,
+        paid_time=(payment_time or order_time) if paid else None,
+        amount=Decimal(0) if closed else total_amount,
+        paid=(paid_amount if paid_amount is not None else total_amount) if paid else Decimal(0),
+        products=() if closed else tuple(sorted(lines, key=lambda x: (x[0], x[1], x[2] or ""))),
+    )
+
+
+# Per product: [quantity, lines, {name: lines that carry it}]. A list, as stored, not a record: a customer of a
+# wholesale account holds thousands of products, and decoding, folding and encoding them must cost next to nothing.
+ProductTally = list[Any]
+QUANTITY, LINES, NAMES = 0, 1, 2
+
+
+@dataclass
+class StoreTally:
+    orders: int = 0
+    last: datetime | None = None
+
+
+@dataclass
+class PersonaState:
+    """The invertible aggregates of one customer's orders."""
+
+    order_count: int = 0
+    paid_order_count: int = 0
+    total_amount: Decimal = Decimal(0)
+    total_paid: Decimal = Decimal(0)
+    first_order_time: datetime | None = None
+    last_order_time: datetime | None = None
+    last_paid_time: datetime | None = None
+    sources: dict[str, int] = field(default_factory=dict)  # source -> orders
+    statuses: dict[str, int] = field(default_factory=dict)  # status -> orders
+    stores: dict[str, StoreTally] = field(default_factory=dict)
+    products: dict[str, ProductTally] = field(default_factory=dict)
+
+    def _top_products(self) -> list[tuple[str, ProductTally]]:
+        """The products the persona shows (`TOP_PRODUCTS` by quantity, then ID), without sorting them all."""
+        return heapq.nsmallest(TOP_PRODUCTS, self.products.items(), key=lambda item: (-item[1][QUANTITY], item[0]))
+
+    def aggregates(self) -> OrderAggregates:
+        """What `build_persona` needs, as the from-scratch statements would aggregate it (products: the shown ones)."""
+        return OrderAggregates(
+            order_count=self.order_count,
+            paid_order_count=self.paid_order_count,
+            total_amount=self.total_amount,
+            total_paid=self.total_paid,
+            first_order_time=self.first_order_time,
+            last_order_time=self.last_order_time,
+            last_paid_time=self.last_paid_time,
+            sources=sorted(self.sources),
+            status_counts=dict(self.statuses),
+            store_counts={k: (s.orders, s.last) for k, s in self.stores.items() if s.last is not None},
+            product_quantities={k: (p[QUANTITY], max(p[NAMES], default=None)) for k, p in self._top_products()},
+        )
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A change of one customer's aggregates: contributions removed (an order's old state) and added."""
+
+    removed: tuple[Contribution, ...] = ()
+    added: tuple[Contribution, ...] = ()
+
+
+def fold(state: PersonaState, deltas: Sequence[Delta], *, in_place: bool = False) -> PersonaState | None:
+    """`state` with `deltas` applied (in any order: the result is the same), or None when an extreme that was
+    removed cannot be known without reading the customer's orders (then recompute: `state_of_orders`). With
+    `in_place`, `state` itself is changed (and is garbage when the answer is None): for a caller that owns it."""
+    removed = [c for d in deltas for c in d.removed]
+    added = [c for d in deltas for c in d.added]
+    extremes = _extremes(state, removed, added)
+    if extremes is None:
+        return None
+    new = state if in_place else _copy(state)
+    new.first_order_time, new.last_order_time, new.last_paid_time = extremes
+    for sign, items in ((1, added), (-1, removed)):
+        for c in items:
+            _count_in(new, c, sign)
+    if not _fold_stores(state, new, added, removed):
+        return None
+    _drop_empty(new)
+    return new
+
+
+def state_of(contributions: Iterable[Contribution]) -> PersonaState:
+    """The state of a customer with these orders (from scratch: never None, nothing is removed)."""
+    state = fold(PersonaState(), [Delta(added=tuple(contributions))])
+    assert state is not None
+    return state
+
+
+def _copy(state: PersonaState) -> PersonaState:
+    return replace(
+        state,
+        sources=dict(state.sources),
+        statuses=dict(state.statuses),
+        stores={k: StoreTally(s.orders, s.last) for k, s in state.stores.items()},
+        products={k: [p[QUANTITY], p[LINES], dict(p[NAMES])] for k, p in state.products.items()},
+    )
+
+
+def _count_in(state: PersonaState, c: Contribution, sign: int) -> None:
+    """Add (`sign` 1) or remove (-1) the invertible part of `c`: counts, sums, tallies."""
+    state.order_count += sign
+    if c.paid_time is not None:
+        state.paid_order_count += sign
+    state.total_amount += sign * c.amount
+    state.total_paid += sign * c.paid
+    state.sources[c.source] = state.sources.get(c.source, 0) + sign
+    state.statuses[c.status] = state.statuses.get(c.status, 0) + sign
+    store = state.stores.setdefault(c.store, StoreTally())
+    store.orders += sign
+    for product_id, quantity, name in c.products:
+        tally = state.products.get(product_id)
+        if tally is None:
+            tally = state.products[product_id] = [0, 0, {}]
+        tally[QUANTITY] += sign * quantity
+        tally[LINES] += sign
+        if name is not None:
+            names = tally[NAMES]
+            names[name] = names.get(name, 0) + sign
+
+
+def _drop_empty(state: PersonaState) -> None:
+    state.sources = {k: n for k, n in state.sources.items() if n > 0}
+    state.statuses = {k: n for k, n in state.statuses.items() if n > 0}
+    state.stores = {k: s for k, s in state.stores.items() if s.orders > 0}
+    if any(p[LINES] <= 0 for p in state.products.values()):
+        state.products = {k: p for k, p in state.products.items() if p[LINES] > 0}
+    for tally in state.products.values():
+        if any(n <= 0 for n in tally[NAMES].values()):
+            tally[NAMES] = {k: n for k, n in tally[NAMES].items() if n > 0}
+
+
+def _extreme(
+    current: datetime | None, added: Sequence[datetime], removed: Sequence[datetime], pick: Callable[..., datetime]
+) -> tuple[bool, datetime | None]:
+    """(known, the extreme after the change) of a set whose extreme is `current` (`pick` is `max` or `min`).
+
+    The candidate is the extreme of `current` and `added`. Removing values other than it keeps it. Removing it
+    keeps it when at least one copy remains: the set held one (`current`) plus the added copies."""
+    pool = ([current] if current is not None else []) + list(added)
+    if not pool:
+        return (not removed, None)
+    candidate = pick(pool)
+    if any(pick(r, candidate) != candidate for r in removed):  # a removed value beyond it: inconsistent
+        return (False, None)
+    held = (1 if current == candidate else 0) + sum(1 for a in added if a == candidate)
+    gone = sum(1 for r in removed if r == candidate)
+    return (True, candidate) if held > gone else (False, None)
+
+
+def _extremes(
+    state: PersonaState, removed: Sequence[Contribution], added: Sequence[Contribution]
+) -> tuple[datetime | None, datetime | None, datetime | None] | None:
+    if len(added) == len(removed) == 0:
+        return state.first_order_time, state.last_order_time, state.last_paid_time
+    if state.order_count + len(added) - len(removed) == 0:
+        return None, None, None
+    times_in, times_out = [c.order_time for c in added], [c.order_time for c in removed]
+    first = _extreme(state.first_order_time, times_in, times_out, min)
+    last = _extreme(state.last_order_time, times_in, times_out, max)
+    paid_in = [c.paid_time for c in added if c.paid_time is not None]
+    paid_out = [c.paid_time for c in removed if c.paid_time is not None]
+    if state.paid_order_count + len(paid_in) - len(paid_out) == 0:
+        paid: tuple[bool, datetime | None] = (True, None)
+    else:
+        paid = _extreme(state.last_paid_time, paid_in, paid_out, max)
+    if not (first[0] and last[0] and paid[0]):
+        return None
+    return first[1], last[1], paid[1]
+
+
+def _fold_stores(
+    old: PersonaState, new: PersonaState, added: Sequence[Contribution], removed: Sequence[Contribution]
+) -> bool:
+    """Each touched store's last order time in `new` (its counts are folded already); False when one is unknown."""
+    for label in {c.store for c in added} | {c.store for c in removed}:
+        tally = new.stores[label]
+        if tally.orders <= 0:
+            continue
+        before = old.stores.get(label)
+        times_in = [c.order_time for c in added if c.store == label]
+        times_out = [c.order_time for c in removed if c.store == label]
+        known, tally.last = _extreme(before.last if before else None, times_in, times_out, max)
+        if not known:
+            return False
+    return True
+
+
+# --- stored form ---------------------------------------------------------------------------------------------------
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def contribution_to_json(c: Contribution) -> dict[str, Any]:
+    return {
+        "status": c.status,
+        "source": c.source,
+        "store": c.store,
+        "order_time": c.order_time.isoformat(),
+        "paid_time": _iso(c.paid_time),
+        "amount": str(c.amount),
+        "paid": str(c.paid),
+        "products": [list(p) for p in c.products],
+    }
+
+
+def contribution_from_json(data: dict[str, Any]) -> Contribution:
+    order_time = _time(data["order_time"])
+    assert order_time is not None
+    return Contribution(
+        status=data["status"],
+        source=data["source"],
+        store=data["store"],
+        order_time=order_time,
+        paid_time=_time(data["paid_time"]),
+        amount=Decimal(data["amount"]),
+        paid=Decimal(data["paid"]),
+        products=tuple((p[0], int(p[1]), p[2]) for p in data["products"]),
+    )
+
+
+def state_to_json(state: PersonaState) -> dict[str, Any]:
+    return {
+        "order_count": state.order_count,
+        "paid_order_count": state.paid_order_count,
+        "total_amount": str(state.total_amount),
+        "total_paid": str(state.total_paid),
+        "first_order_time": _iso(state.first_order_time),
+        "last_order_time": _iso(state.last_order_time),
+        "last_paid_time": _iso(state.last_paid_time),
+        "sources": dict(state.sources),
+        "statuses": dict(state.statuses),
+        "stores": {k: [s.orders, _iso(s.last)] for k, s in state.stores.items()},
+        "products": state.products,  # already in its stored form
+    }
+
+
+def state_from_json(data: dict[str, Any]) -> PersonaState:
+    """The stored state; `{}` is a customer's before its first order."""
+    if not data:
+        return PersonaState()
+    return PersonaState(
+        order_count=data["order_count"],
+        paid_order_count=data["paid_order_count"],
+        total_amount=Decimal(data["total_amount"]),
+        total_paid=Decimal(data["total_paid"]),
+        first_order_time=_time(data["first_order_time"]),
+        last_order_time=_time(data["last_order_time"]),
+        last_paid_time=_time(data["last_paid_time"]),
+        sources=dict(data["sources"]),
+        statuses=dict(data["statuses"]),
+        stores={k: StoreTally(v[0], _time(v[1])) for k, v in data["stores"].items()},
+        products=data["products"],  # the caller owns `data`: folding changes it in place
+    )
