@@ -213,9 +213,9 @@ async def test_an_import_with_a_mistake_previews_confirms_and_completes(visit: V
     sheet = load_workbook(io.BytesIO((await (await failed.value).path()).read_bytes())).active
     header = [c.value for c in sheet[1]]
     assert sheet.max_row == 2 and sheet.cell(2, 1).value == mistaken[2][0]  # only the row to fix
-    quantity = sheet.cell(2, header.index("Quantity*") + 1)
+    quantity = sheet.cell(2, header.index("数量*") + 1)  # the console is in Chinese: so is the workbook
     assert quantity.value == "three" and str(quantity.fill.fgColor.rgb).endswith("FFC7CE")
-    assert "Quantity" in sheet.cell(2, len(header)).value and sheet.auto_filter.ref
+    assert "“three”" in sheet.cell(2, len(header)).value and sheet.auto_filter.ref  # the column as the file named it
 
 
 async def test_language_switch_keeps_english_until_switched_back(visit: Visit, seeded: Seeded) -> None:
