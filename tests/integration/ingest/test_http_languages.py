@@ -103,21 +103,24 @@ async def test_messages_outcomes_and_the_result_workbook_follow_the_language(
     assert held["count"] == 1 and held["label"].startswith("暂缓")
     assert {o["code"]: o["label"] for o in en["outcomes"]}["stale_status"] == "stale status (not applied)"
 
-    for request_, headers in (({}, ["导入结果", "错误信息"]), ({"params": {"lang": "en"}}, ["Result", "Errors"])):
+    for request_, headers in (
+        ({}, ["导入结果", "错误信息", "警告信息"]),
+        ({"params": {"lang": "en"}}, ["Result", "Errors", "Warnings"]),
+    ):
         book = await client.get(f"{base}/result.xlsx", headers={"X-API-Key": api_key}, **request_)
         sheet = load_workbook(io.BytesIO(book.content)).active
         header = [c.value for c in sheet[1]]
-        assert header[-2:] == headers
+        assert header[-3:] == headers
         row = [c.value for c in sheet[2]]
-        assert row[-2] == ("有错误" if headers[0] == "导入结果" else "invalid")
-        assert ("不是正数" if headers[0] == "导入结果" else "is not positive") in row[-1]
+        assert row[len(header) - 3] == ("有错误" if headers[0] == "导入结果" else "invalid")
+        assert ("不是正数" if headers[0] == "导入结果" else "is not positive") in row[len(header) - 2]
 
 
 async def test_a_refused_file_and_a_dry_run_speak_the_request_language(client: httpx.AsyncClient, api_key: str) -> None:
     data = _filled(await _template(client, api_key), "BAD-2", "zh", quantity="0")
     strict = await _upload(client, api_key, data, data={"mode": "strict"})
     assert strict.status_code == 422 and strict.json()["code"] == "strict_mode_rejected"
-    assert strict.json()["detail"] == "严格模式：1 行共有 1 个错误；未导入任何内容。"
+    assert strict.json()["detail"].startswith("严格模式：1 行共有 1 个错误；未导入任何内容。该导入已记录为失败：")
     strict_en = await _upload(client, api_key, data, data={"mode": "strict"}, params={"lang": "en"})
     assert strict_en.json()["detail"].startswith("Strict mode: 1 rows have 1 errors")
     good = _filled(await _template(client, api_key), "DRY-1", "zh")

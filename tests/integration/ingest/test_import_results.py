@@ -11,6 +11,7 @@ import asyncpg
 import httpx
 from openpyxl import load_workbook
 
+from services.ingest.domain.language import Lang, outcome_label
 from services.ingest.domain.spreadsheet.template import COLUMNS
 from tests.integration.ingest.test_http_imports import XLSX, api_key, app, client, finished, settings, upload
 from tools.samples import sample_rows, write_sample_xlsx
@@ -42,14 +43,17 @@ async def test_strict_mode_refuses_with_every_error_and_records_a_failed_import(
     assert sorted((e["row"], e["code"]) for e in problem["errors"]) == [(5, "invalid_status"), (8, "invalid_number")]
     import_id = problem["import_id"]
     assert f"/v1/imports/{import_id}/result.xlsx" in problem["detail"]
-    status = (await client.get(f"/v1/imports/{import_id}", headers={"X-API-Key": api_key})).json()
+    status = (
+        await client.get(f"/v1/imports/{import_id}", headers={"X-API-Key": api_key, "Accept-Language": "en"})
+    ).json()
     assert (status["state"], status["mode"], status["orders"], status["orders_published"]) == ("failed", "strict", 0, 0)
     assert status["failure"].startswith("Strict mode") and status["completed_at"] is not None
-    book = await client.get(status["result_url"], headers={"X-API-Key": api_key})
+    book = await client.get(status["result_url"], headers={"X-API-Key": api_key, "Accept-Language": "en"})
     sheet = load_workbook(io.BytesIO(book.content)).active
     header = [c.value for c in sheet[1]]
     results = [r[header.index("Result")] for r in sheet.iter_rows(min_row=2, values_only=True)]
-    assert results == ["held_back"] * 3 + ["invalid"] + ["held_back"] * 2 + ["invalid", "held_back"]
+    held, invalid = outcome_label("held_back", Lang.EN), outcome_label("invalid", Lang.EN)  # worded, in English
+    assert results == [held] * 3 + [invalid] + [held] * 2 + [invalid, held]
     dry = await upload(client, api_key, mistaken_file(tmp_path, "ST-"), mode="strict", dry_run="true")
     assert dry.status_code == 422 and len(dry.json()["errors"]) == 2 and "import_id" not in dry.json()
 
@@ -63,7 +67,7 @@ async def test_warnings_are_their_own_field_and_column_and_the_202_counts_them_a
     assert receipt["warnings"] == len(warnings) == status["warning_count"]
     assert {(w["row"], w["code"]) for w in warnings} >= {(None, "unknown_column"), (2, "line_amount_mismatch")}
     assert all(set(w) >= {"row", "column", "code", "message"} for w in warnings)
-    book = await client.get(status["result_url"], headers={"X-API-Key": api_key})
+    book = await client.get(status["result_url"], headers={"X-API-Key": api_key, "Accept-Language": "en"})
     sheet = load_workbook(io.BytesIO(book.content)).active
     header = [c.value for c in sheet[1]]
     assert header[-3:] == ["Result", "Errors", "Warnings"]
@@ -78,7 +82,7 @@ async def test_failed_rows_fixed_and_uploaded_again_import_exactly_those_rows(
     receipt = (await upload(client, api_key, mistaken_file(tmp_path, "FX-"))).json()
     first = await finished(client, api_key, receipt["import_id"])
     assert (first["state"], first["created"], first["orders_held_back"]) == ("completed_with_errors", 2, 2)
-    answer = await client.get(first["failed_url"], headers={"X-API-Key": api_key})
+    answer = await client.get(first["failed_url"], headers={"X-API-Key": api_key, "Accept-Language": "en"})
     assert answer.status_code == 200 and answer.headers["content-type"] == XLSX
     book = load_workbook(io.BytesIO(answer.content))
     sheet = book.active

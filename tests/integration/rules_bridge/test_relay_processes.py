@@ -15,8 +15,8 @@ from services.core.order import OrderStatus
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.adapters import sql
 from services.rules_bridge.adapters.outbox_store import N_SHARDS
-from services.rules_bridge.domain.events import order_events
 from services.rules_bridge.main import create_topics
+from services.rules_bridge.outbox_writer import order_events
 from tests.integration.rules_bridge.support import commit, relay_settings
 from tests.support.ops import free_port, until_serving
 from tests.support.waiting import eventually

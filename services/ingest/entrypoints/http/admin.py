@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from services.ingest import errors
+from services.ingest.adapters.tenants import Tenant
 from services.ingest.application import dead_letters, erasure
 from services.ingest.domain.dead_letters import LetterFilter
 from services.ingest.entrypoints.http.dependencies import AdminTenant, Pool
@@ -107,13 +108,18 @@ async def replay_dead_letters(request: Request, tenant: AdminTenant, pool: Pool,
             pool,
             where,
             body.limit,
-            by=f"api:{tenant.id}",
+            by=actor(tenant),
             dry_run=body.dry_run,
             force=body.force,
         )
     replayed = [(x.partition, x.offset) for x in done.replayed]
     skipped = [(x.partition, x.offset) for x in done.skipped]
     return ReplayOut(**_listing(done.listing), dry_run=done.dry_run, replayed=replayed, skipped=skipped)
+
+
+def actor(tenant: Tenant) -> str:
+    """Who did it, for the replay and erasure records: the API key by name and id (never the secret)."""
+    return f"api:{tenant.key_name}:{tenant.key_id}"
 
 
 @router.delete(
@@ -126,7 +132,7 @@ async def replay_dead_letters(request: Request, tenant: AdminTenant, pool: Pool,
 async def erase_customer(request: Request, customer_id: UUID, tenant: AdminTenant, pool: Pool) -> ErasureOut:
     tombstone: erasure.Tombstone = request.app.state.tombstone
     async with _answerable():
-        done = await erasure.erase_customer(pool, tenant.id, customer_id, by=f"api:{tenant.id}", tombstone=tombstone)
+        done = await erasure.erase_customer(pool, tenant.id, customer_id, by=actor(tenant), tombstone=tombstone)
     if done is None:
         raise ApiProblem(404, "Not Found", f"no customer {customer_id}", "customer_not_found")
     return ErasureOut(

@@ -254,7 +254,12 @@ def _strict_refusal(exc: StrictModeRejected, lang: Lang) -> ApiProblem:
     detail = file_message(exc.code, exc.message, lang)
     if exc.import_id is not None:
         base = f"/v1/imports/{exc.import_id}"
-        detail += f" Import {exc.import_id} is recorded as failed: {base}/result.xlsx, {base}/failed.xlsx."
+        files = f"{base}/result.xlsx, {base}/failed.xlsx"
+        detail += (
+            f"该导入已记录为失败：{files}。"
+            if lang is Lang.ZH
+            else f" Import {exc.import_id} is recorded as failed: {files}."
+        )
     errors = [issue_out(e, lang) for e in exc.errors] if exc.errors else exc.errors
     return ApiProblem(422, "Import file rejected", detail, exc.code, errors=errors, import_id=exc.import_id)
 
