@@ -95,6 +95,19 @@ def cpu_seconds(pids: Iterable[int]) -> float:
     return total / TICK
 
 
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process of the machine (the relay bench counts the server's whole CPU)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 def process_cpu(pids: Iterable[int]) -> dict[int, float]:
     return {pid: cpu_seconds([pid]) for pid in pids}
 
