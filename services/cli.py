@@ -183,14 +183,14 @@ def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
     from uuid import UUID
 
-    from services.ingest.entrypoints.http import orders
+    from services.ingest.application import orders
     from services.ingest.entrypoints.http.exports import ExportFormat, export_to_file
-    from services.ingest.entrypoints.http.problems import ApiProblem
+    from services.ingest.errors import ApiProblem
 
     try:
         where = orders.order_filter(
             order_no_prefix=args.prefix,
-            status=args.status,
+            statuses=args.status or (),
             source=args.source,
             store=args.store,
             order_time_from=args.time_from,

@@ -32,11 +32,19 @@ MOVED: dict[str, str] = {
     "services.ingest.domain.issues": "services.ingest.domain.spreadsheet.issues",
     "services.ingest.domain.options": "services.ingest.domain.spreadsheet.options",
     "services.ingest.domain.times": "services.core.times",
+    "services.ingest.entrypoints.http.schemas": "services.ingest.application.answers",
+    "services.ingest.entrypoints.http.downloads": "services.ingest.application.downloads",
 }
 # Names that moved to another module: (old module, name) -> new module.
 MOVED_NAMES: dict[tuple[str, str], str] = {
     ("services.ingest.entrypoints.http.app", "create_app"): "services.ingest.main",  # create_app(settings=None)
     ("services.ingest.entrypoints.http.app", "INTERRUPTED_AFTER"): "services.ingest.main",
+    # the console and the API share these (the console imports no `entrypoints.http` module)
+    ("services.ingest.entrypoints.http.problems", "ApiProblem"): "services.ingest.errors",
+    ("services.ingest.entrypoints.http.problems", "Problem"): "services.ingest.errors",
+    ("services.ingest.entrypoints.http.limits", "UploadSlots"): "services.ingest.application.uploads",
+    ("services.ingest.entrypoints.http.masking", "masked_customer"): "services.ingest.application.answers",
+    ("services.ingest.entrypoints.http.masking", "masked_order"): "services.ingest.application.answers",
 }
 _FROM_LIST = re.compile(
     r"^(?P<indent>[ \t]*)from (?P<pkg>[\w.]+) import (?P<names>[\w, ]+?)(?P<tail>[ \t]*(#.*)?)$", re.M

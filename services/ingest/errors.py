@@ -11,12 +11,18 @@
   record that fails on its own is dead-lettered as `processing_error`, with the driver's text in the
   `x-exception` header only. While the database is unavailable nothing is dead-lettered: the batch is rewound
   and redelivered.
-- A whole-request problem at the HTTP edge: a 4xx problem document (see the HTTP adapter).
+- A whole request refused (unknown import, bad cursor, too many uploads): `ApiProblem`, an RFC 9457 problem that
+  the HTTP edge answers as a problem document (`entrypoints/http/problems.py`) and the console shows on its page.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
 
 # Reason codes of dead letters (the `x-reason-code` header).
 INVALID_ENCODING = "invalid_encoding"
@@ -58,3 +64,41 @@ def backoff_delay(attempt: int, *, base: float = 0.2, cap: float = 10.0) -> floa
     """Exponential backoff with jitter: ~0.2 s, 0.4 s, ... up to `cap`."""
     jitter = int.from_bytes(os.urandom(1), "big") / 255
     return float(min(cap, base * (2**attempt)) * (0.5 + jitter / 2))
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    code: str | None = None
+    errors: list[dict[str, Any]] | None = None
+    import_id: UUID | None = None  # the import a refusal recorded (strict mode), to read and download
+
+
+class ApiProblem(Exception):
+    """Raise to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        code: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        import_id: UUID | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.headers = headers
+        self.problem = Problem(
+            type=f"https://orderinfo.dev/problems/{code}" if code else "about:blank",
+            title=title,
+            status=status,
+            detail=detail,
+            code=code,
+            errors=errors,
+            import_id=import_id,
+        )

@@ -26,6 +26,7 @@ from services.ingest.application.push import PushOptions
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile
+from services.ingest.entrypoints import console
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
 from services.ingest.entrypoints.http import app as http_app
 from services.ingest.entrypoints.http.app import ApiResources
@@ -72,13 +73,15 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
     # pushed orders are validated with the consumer's own options (placeholder mobiles)
     push_options = PushOptions(placeholder_mobiles=ingest_options(settings).placeholder_mobiles)
-    return http_app.create_app(
+    app = http_app.create_app(
         settings,
         lambda: api_resources(settings),
         events_topic=ORDER_EVENTS_TOPIC,
         push_options=push_options,
         tombstone=tombstone_customer,
     )
+    console.install(app)  # the operator console at /console, and /docs from local assets, beside the API
+    return app
 
 
 def group_lag_monitor(settings: IngestSettings) -> LagMonitor:

@@ -7,6 +7,8 @@
   which wires the rules bridge's outbox writer into the consumer.
 - Each service's `domain/` and the core import no IO library and read no clock.
 - Message keys are built by `services/core/keys.py` alone.
+- The ingest service's two web edges, the API (`entrypoints/http`) and the console (`entrypoints/console`), import
+  nothing of each other: both call the use cases of `application/` (the composition root mounts them side by side).
 """
 
 from __future__ import annotations
@@ -130,6 +132,22 @@ def test_only_the_composition_roots_import_the_http_app_and_the_consumer() -> No
     assert {m for m in importers if package(m) in {"ingest", "rules_bridge"}} == set()
 
 
+def _inside(module: str, package_name: str) -> bool:
+    return module == package_name or module.startswith(package_name + ".")
+
+
+@pytest.mark.parametrize(
+    ("edge", "other"),
+    [
+        ("services.ingest.entrypoints.console", "services.ingest.entrypoints.http"),
+        ("services.ingest.entrypoints.http", "services.ingest.entrypoints.console"),
+    ],
+)
+def test_the_console_and_the_api_import_nothing_of_each_other(edge: str, other: str) -> None:
+    crossing = {(m, o) for m, imported in graph().items() if _inside(m, edge) for o in imported if _inside(o, other)}
+    assert crossing == set()
+
+
 def _pure_modules() -> list[str]:
     return [m for m in modules() if package(m) == "core" or ".domain" in m]
 
@@ -175,3 +193,4 @@ def test_the_checks_see_the_tree() -> None:
     assert {"core", "platform", "ingest", "rules_bridge", "cli", "tools"} <= set(map(package, modules()))
     assert "services.core.order" in graph()["services.ingest.domain.planning"]
     assert "services.rules_bridge.outbox_writer" in graph()["services.ingest.main"]
+    assert "services.ingest.application.orders" in graph()["services.ingest.entrypoints.console.routes"]

@@ -14,15 +14,15 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
+from services.ingest.application.uploads import UploadSlots
 from services.ingest.entrypoints.http import problems
 from services.ingest.entrypoints.http.limits import (
     BodyDeadline,
     UploadGate,
     UploadSlot,
-    UploadSlots,
     head_deadline_protocol,
 )
-from services.ingest.entrypoints.http.problems import ApiProblem
+from services.ingest.errors import ApiProblem
 from tests.support.serving import serving
 
 HEAD_TIMEOUT, BODY_GRACE, BODY_RATE, SLOTS = 0.6, 0.8, 2000, 4

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from services.ingest.entrypoints.http.downloads import WorkbookCache
-from services.ingest.entrypoints.http.problems import ApiProblem
+from services.ingest.application.downloads import WorkbookCache
+from services.ingest.errors import ApiProblem
 
 
 async def test_one_build_per_key_and_a_bound_on_builds_in_flight() -> None:

@@ -1,4 +1,4 @@
-"""The operator console: server-rendered pages over the API's own handlers, at `/console` (and `/docs`).
+"""The operator console: server-rendered pages over the use cases the API calls, at `/console` (and `/docs`).
 
 `install(app)` is the one call the API's composition root makes. Pages: sign in, orders, an order, imports
 (template, preview, confirm, progress, result), customers, pipeline. See docs/console.md.

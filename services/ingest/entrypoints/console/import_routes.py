@@ -1,7 +1,7 @@
 """Console imports: the template, upload -> dry-run preview -> confirm, live progress, result workbook, the list.
 
 Uploads call the import use cases the API calls (`application.imports`: the same limits, validation, dry run and
-publishing), with the API's answers to a refused file. Between the
+publishing) and show the same answers (`application.import_answers`), refusals included. Between the
 preview and the confirmation the file waits in this process's memory (`PendingUploads`: the latest 8 files, one hour),
 under a random token bound to the tenant, so confirming imports exactly the file that was previewed.
 """
@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile as FormFile
 
 from services.ingest.adapters import queries
+from services.ingest.application import import_answers as answers
 from services.ingest.application.imports import (
     ImportRequest,
     PublishingFailed,
@@ -32,15 +33,13 @@ from services.ingest.application.imports import (
     submit_import,
 )
 from services.ingest.application.imports import dry_run as dry_run_import
+from services.ingest.application.uploads import UploadSlots, import_options, order_publishing
 from services.ingest.domain.language import Lang
 from services.ingest.domain.spreadsheet.issues import ImportFileError
 from services.ingest.entrypoints.console import messages
 from services.ingest.entrypoints.console.routes import SignedIn
 from services.ingest.entrypoints.console.web import PREFIX, PageNotFound, check_csrf, language, redirect, render
-from services.ingest.entrypoints.http import imports as imports_api
-from services.ingest.entrypoints.http.dependencies import order_publish
-from services.ingest.entrypoints.http.limits import UploadSlots
-from services.ingest.entrypoints.http.problems import ApiProblem
+from services.ingest.errors import ApiProblem
 
 router = APIRouter(prefix=f"{PREFIX}/imports", include_in_schema=False)
 PENDING_KEPT = 8  # files of up to max_upload_bytes each: bounded memory
@@ -96,21 +95,20 @@ ConsoleUploadSlot = Annotated[None, Depends(_console_upload_slot)]
 async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry_run: bool) -> Any:
     """The dry run's report, or the receipt of the submitted import; `ApiProblem` as the API would answer."""
     lang = Lang(language(request))
-    pool, options = request.app.state.pool, imports_api.import_options(request.app.state.settings)
+    state = request.app.state
+    pool, options = state.pool, import_options(state.settings)
     pending = ImportRequest(tenant.id, storable_filename(upload.filename), upload.data, upload.timezone, upload.mode)
     try:
         if dry_run:
             report = await dry_run_import(pool, pending, options)
-            return imports_api.dry_run_out(report, lang)
-        receipt = await submit_import(pool, order_publish(request), pending, options)
+            return answers.dry_run_out(report, lang)
+        receipt = await submit_import(pool, order_publishing(state.settings, state.broker), pending, options)
     except ImportFileError as exc:
-        raise imports_api.file_refused(exc, lang) from exc
+        raise answers.file_refused(exc, lang) from exc
     except PublishingFailed as exc:
-        raise ApiProblem(
-            503, "Import not fully published", f"Import {exc.import_id}: {exc.reason}", "publishing_failed"
-        ) from exc
-    imports_api.observe_import(request, receipt)
-    return imports_api.accepted_out(receipt, lang)
+        raise answers.publishing_refused(exc) from exc
+    answers.observe_import(getattr(state, "metrics", None), receipt)
+    return answers.accepted_out(receipt, lang)
 
 
 def encode_position(last: queries.ImportPosition) -> str:
@@ -138,7 +136,7 @@ async def _imports_page(request: Request, tenant: SignedIn, status: int = 200, *
         values.setdefault("problem", "imports.bad_cursor")
     async with request.app.state.pool.acquire() as conn:
         rows = await queries.list_imports(conn, tenant.id, state, after, IMPORTS_PER_PAGE + 1)
-    jobs = [imports_api.import_status(r, lang, imports_api.LISTED_WARNINGS) for r in rows[:IMPORTS_PER_PAGE]]
+    jobs = [answers.import_status(r, lang, answers.LISTED_WARNINGS) for r in rows[:IMPORTS_PER_PAGE]]
     next_url = None
     if len(rows) > IMPORTS_PER_PAGE:
         last = queries.ImportPosition(jobs[-1].created_at, jobs[-1].import_id)
@@ -166,7 +164,7 @@ async def imports_page(request: Request, tenant: SignedIn) -> Response:
 @router.get("/template.xlsx")
 async def template(request: Request, tenant: SignedIn) -> Response:
     """The template in the language the link names (both are offered), else the console's."""
-    return await imports_api.template(tenant=tenant, lang=Lang(language(request)))
+    return _workbook(await answers.template_workbook(Lang(language(request))))
 
 
 @router.post("/preview")
@@ -202,10 +200,10 @@ async def confirm(request: Request, tenant: SignedIn, _: ConsoleUploadSlot) -> R
     return redirect(request, f"{PREFIX}/imports/{accepted.import_id}")
 
 
-async def _status(request: Request, tenant: SignedIn, import_id: str) -> imports_api.ImportStatus:
+async def _status(request: Request, tenant: SignedIn, import_id: str) -> answers.ImportStatus:
     try:
         lang = Lang(language(request))
-        return await imports_api.get_import(UUID(import_id), tenant=tenant, pool=request.app.state.pool, lang=lang)
+        return await answers.import_of(request.app.state.pool, tenant.id, UUID(import_id), lang)
     except (ValueError, ApiProblem) as exc:
         raise PageNotFound() from exc
 
@@ -227,11 +225,15 @@ async def import_status(request: Request, tenant: SignedIn, import_id: str) -> R
 async def result_workbook(request: Request, tenant: SignedIn, import_id: str) -> Response:
     job = await _status(request, tenant, import_id)
     lang = Lang(language(request))
-    return await imports_api.result_workbook(job.import_id, tenant=tenant, pool=request.app.state.pool, lang=lang)
+    return _workbook(await answers.result_workbook(request.app.state.pool, tenant.id, job.import_id, lang))
 
 
 @router.get("/{import_id}/failed.xlsx")
 async def failed_workbook(request: Request, tenant: SignedIn, import_id: str) -> Response:
     job = await _status(request, tenant, import_id)
     lang = Lang(language(request))
-    return await imports_api.failed_workbook(job.import_id, tenant=tenant, pool=request.app.state.pool, lang=lang)
+    return _workbook(await answers.failed_workbook(request.app.state.pool, tenant.id, job.import_id, lang))
+
+
+def _workbook(download: answers.Download) -> Response:
+    return Response(download.content, media_type=answers.XLSX, headers={"Content-Disposition": download.disposition})

@@ -1,7 +1,8 @@
 """Console pages: sign in and out, the order list and an order, customers, the pipeline.
 
-Pages call the API's own handlers and adapters (the same filters, cursors, normalisation and tenant scoping), so
-the console adds no rule of its own. Every page reads the signed-in session's tenant only.
+Pages call the use cases the API calls (`application/orders.py`, `application/customers.py`: the same filters,
+cursors, normalisation and tenant scoping), so the console adds no rule of its own and imports nothing of the API.
+Every page reads the signed-in session's tenant only.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from services.core.order import OrderSource, OrderStatus
-from services.ingest.adapters import pipeline, queries
+from services.ingest.adapters import pipeline
 from services.ingest.adapters.tenants import Tenant, tenant_for_key
-from services.ingest.application import dead_letters
+from services.ingest.application import customers, dead_letters, orders
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP
 from services.ingest.contracts.orders_ingest_v1 import TOPIC as INGEST_TOPIC
 from services.ingest.domain.keys import Scope
@@ -36,9 +37,7 @@ from services.ingest.entrypoints.console.web import (
     render,
     signed_in,
 )
-from services.ingest.entrypoints.http import customers as customers_api
-from services.ingest.entrypoints.http import orders as orders_api
-from services.ingest.entrypoints.http.problems import ApiProblem
+from services.ingest.errors import ApiProblem
 from services.platform.lag import group_lag
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -52,7 +51,6 @@ log = logging.getLogger("orderinfo.console")
 # orders would read them all on every page load.
 COUNT_CAP = 10_000
 T = TypeVar("T")
-IDENTIFIERS = ("mobile", "unionid", "sobot_customer_id")
 
 
 @router.get("/")
@@ -113,7 +111,7 @@ def _order_filter(request: Request) -> dict[str, Any]:
     return {
         "order_no": q.get("order_no") or None,
         "order_no_prefix": q.get("prefix") or None,
-        "status": [s for s in (_read("status", v, OrderStatus) for v in q.getlist("status")) if s] or None,
+        "statuses": [s for s in (_read("status", v, OrderStatus) for v in q.getlist("status")) if s],
         "order_time_from": _read("from", q.get("from", ""), instant),
         "order_time_to": _read("to", q.get("to", ""), instant),
         "store": q.get("store") or None,
@@ -133,17 +131,10 @@ async def order_list(request: Request, tenant: SignedIn) -> Response:
     page: Any = None
     count = None
     try:
-        where = orders_api.order_filter(**_order_filter(request))
-        page = await orders_api.list_orders(
-            tenant=tenant,
-            pool=request.app.state.pool,
-            lang=_lang(request),
-            where=where,
-            cursor=q.get("cursor") or None,
-            limit=PAGE_SIZE,
-        )
-        async with request.app.state.pool.acquire() as conn:
-            count = await queries.count_orders(conn, tenant.id, where, COUNT_CAP)
+        pool = request.app.state.pool
+        where = orders.order_filter(**_order_filter(request))
+        page = await orders.order_page(pool, tenant.id, _lang(request), where, q.get("cursor") or None, PAGE_SIZE)
+        count = await orders.count_orders(pool, tenant.id, where, COUNT_CAP)
     except BadField as exc:
         problem = f"orders.bad.{exc.field}"
     except ApiProblem as exc:
@@ -173,14 +164,8 @@ async def order_list(request: Request, tenant: SignedIn) -> Response:
 @router.get("/orders/{order_no:path}")
 async def order_page(request: Request, tenant: SignedIn, order_no: str) -> Response:
     try:
-        order = await orders_api.get_order(
-            tenant=tenant,
-            pool=request.app.state.pool,
-            lang=_lang(request),
-            events_topic=request.app.state.events_topic,
-            order_no=order_no,
-            mask=False,
-        )
+        state = request.app.state
+        order = await orders.order_detail(state.pool, tenant.id, _lang(request), state.events_topic, order_no, False)
     except ApiProblem as exc:
         raise PageNotFound() from exc
     return render(request, "order.html", order=order)
@@ -189,31 +174,41 @@ async def order_page(request: Request, tenant: SignedIn, order_no: str) -> Respo
 @router.get("/customers")
 async def customer_lookup(request: Request, tenant: SignedIn) -> Response:
     by, value = request.query_params.get("by", "mobile"), request.query_params.get("value", "").strip()
-    if by not in IDENTIFIERS:
+    if by not in customers.IDENTIFIERS:
         by = "mobile"
     customer, problem = None, None
     if value:
         try:
-            customer = await customers_api.find_customer(
-                tenant=tenant, pool=request.app.state.pool, lang=_lang(request), mask=False, **{by: value}
-            )
+            pool, lang = request.app.state.pool, _lang(request)
+            customer = await customers.customer_by_identifier(pool, tenant.id, lang, False, {by: value})
         except ApiProblem as exc:
             problem = "customers.none" if exc.problem.status == 404 else exc.problem.detail
     return render(
-        request, "customers.html", by=by, value=value, customer=customer, problem=problem, identifiers=IDENTIFIERS
+        request,
+        "customers.html",
+        by=by,
+        value=value,
+        customer=customer,
+        problem=problem,
+        identifiers=customers.IDENTIFIERS,
     )
 
 
 @router.get("/customers/{customer_id}")
 async def customer_page(request: Request, tenant: SignedIn, customer_id: str) -> Response:
     try:
-        customer = await customers_api.get_customer(
-            UUID(customer_id), tenant=tenant, pool=request.app.state.pool, lang=_lang(request), mask=False
-        )
+        pool, lang = request.app.state.pool, _lang(request)
+        customer = await customers.customer_by_id(pool, tenant.id, UUID(customer_id), lang, False)
     except (ValueError, ApiProblem) as exc:
         raise PageNotFound() from exc
     return render(
-        request, "customers.html", by="mobile", value="", customer=customer, problem=None, identifiers=IDENTIFIERS
+        request,
+        "customers.html",
+        by="mobile",
+        value="",
+        customer=customer,
+        problem=None,
+        identifiers=customers.IDENTIFIERS,
     )
 
 

@@ -21,7 +21,8 @@ from services.ingest.adapters.tenants import Tenant
 from services.ingest.application import dead_letters, erasure
 from services.ingest.domain.dead_letters import LetterFilter
 from services.ingest.entrypoints.http.dependencies import AdminTenant, Pool
-from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
+from services.ingest.entrypoints.http.problems import problem_responses
+from services.ingest.errors import ApiProblem
 
 router = APIRouter(tags=["admin"])
 log = logging.getLogger("orderinfo.http.admin")

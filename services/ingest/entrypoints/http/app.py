@@ -1,4 +1,5 @@
-"""The HTTP API (FastAPI): routers, middlewares and the console, over what the composition root hands in.
+"""The HTTP API (FastAPI): routers and middlewares, over what the composition root hands in (which also installs
+the console beside it: `entrypoints/console`, which shares the app and its state but imports nothing of this package).
 
 `services.ingest.main` builds the app: it gives `resources`, which the lifespan enters (the root's context creates
 the topics, opens the pool, recovers interrupted uploads and starts the producer; the app only keeps them on its
@@ -21,15 +22,14 @@ from services.ingest.adapters import push_requests
 from services.ingest.adapters.tenants import Tenant
 from services.ingest.application.erasure import Tombstone
 from services.ingest.application.push import PushOptions
+from services.ingest.application.uploads import UploadSlots
 from services.ingest.domain.keys import Scope
-from services.ingest.entrypoints import console
 from services.ingest.entrypoints.http import admin, customers, exports, health, imports, keys, orders, problems, push
 from services.ingest.entrypoints.http.dependencies import authenticator
 from services.ingest.entrypoints.http.limits import (
     BodyDeadline,
     BodySizeLimit,
     UploadGate,
-    UploadSlots,
     head_deadline_protocol,
 )
 from services.ingest.entrypoints.http.quotas import UPLOADS_IN_FLIGHT, UPLOADS_PER_TENANT, QuotaMetrics, Quotas
@@ -130,7 +130,6 @@ def create_app(
     app.state.quotas = Quotas(
         settings.push_orders_per_second, settings.import_rows_per_hour, QuotaMetrics(metrics.registry)
     )
-    console.install(app)  # the operator console at /console, and /docs from local assets
     return app
 
 

@@ -16,13 +16,12 @@ from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
 from services.ingest.adapters.tenants import Tenant, tenant_for_key
-from services.ingest.application.imports import Publish, publishing_to
-from services.ingest.contracts.orders_ingest_v1 import TOPIC
+from services.ingest.application.imports import Publish
+from services.ingest.application.uploads import order_publishing
 from services.ingest.domain.keys import Scope
 from services.ingest.domain.language import Lang, choose_lang
-from services.ingest.entrypoints.http.problems import ApiProblem
+from services.ingest.errors import ApiProblem
 from services.ingest.settings import IngestSettings
-from services.platform.publisher import KeyedPublisher
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key of the tenant.")
 
@@ -37,10 +36,8 @@ def settings(request: Request) -> IngestSettings:
 
 
 def order_publish(request: Request) -> Publish:
-    """Publishing an upload's orders to `orders.ingest.v1` (with the settings' prefix), through the one keyed
-    publisher over the app's broker (read per request: the broker exists once the lifespan started it)."""
-    topic = request.app.state.settings.topic(TOPIC.name)
-    return publishing_to(KeyedPublisher.on_broker(request.app.state.broker), topic)
+    """Publishing an upload's orders over the app's broker (`application.uploads.order_publishing`)."""
+    return order_publishing(request.app.state.settings, request.app.state.broker)
 
 
 def events_topic(request: Request) -> str:

@@ -30,13 +30,15 @@ from fastapi.responses import StreamingResponse
 from services.ingest.adapters import queries
 from services.ingest.adapters.exports import CsvWriter, XlsxWriter
 from services.ingest.adapters.queries import OrderFilter, Position
+from services.ingest.application import orders as order_reads
+from services.ingest.application.answers import OrderDetail
+from services.ingest.application.import_answers import XLSX
 from services.ingest.domain import export
 from services.ingest.entrypoints.http import orders
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, EventsTopic, Pool, RequestLang
-from services.ingest.entrypoints.http.imports import XLSX
 from services.ingest.entrypoints.http.masking import MaskMobiles
-from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
-from services.ingest.entrypoints.http.schemas import OrderDetail
+from services.ingest.entrypoints.http.problems import problem_responses
+from services.ingest.errors import ApiProblem
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 log = logging.getLogger(__name__)
@@ -78,9 +80,7 @@ async def export_orders(
     ] = "Asia/Shanghai",
 ) -> StreamingResponse | OrderDetail:
     if format is None:
-        return await orders.get_order(
-            tenant=tenant, pool=pool, lang=lang, events_topic=events_topic, order_no=ORDER_NAMED_EXPORT, mask=mask
-        )
+        return await order_reads.order_detail(pool, tenant.id, lang, events_topic, ORDER_NAMED_EXPORT, mask)
     zone = _zone(timezone)
     writer: Writer = CsvWriter(export.HEADER) if format is ExportFormat.CSV else XlsxWriter(export.HEADER)
     name = f"orders-{datetime.now(UTC):%Y%m%d-%H%M%S}.{format.value}"

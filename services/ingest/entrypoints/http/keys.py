@@ -22,7 +22,8 @@ from services.ingest.domain.keys import (
     parse_scopes,
 )
 from services.ingest.entrypoints.http.dependencies import AdminTenant, Pool
-from services.ingest.entrypoints.http.problems import ApiProblem, problem_responses
+from services.ingest.entrypoints.http.problems import problem_responses
+from services.ingest.errors import ApiProblem
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 

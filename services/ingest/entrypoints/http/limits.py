@@ -18,16 +18,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from services.ingest.application.uploads import UploadSlots
 from services.ingest.entrypoints.http.dependencies import GATED_TENANT, gated_tenant, tenant_of_request
-from services.ingest.entrypoints.http.problems import ApiProblem, Problem
+from services.ingest.errors import ApiProblem, Problem
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -171,42 +170,6 @@ def head_deadline_protocol(seconds: float) -> type[H11Protocol]:
                 self.transport.close()
 
     return HeadDeadlineProtocol
-
-
-@dataclass
-class UploadSlots:
-    """How many uploads may be handled at once, in all and per tenant; the counters live on the event loop (no lock
-    needed). A tenant holding its share (`per_tenant`, at most half the slots by default) leaves the rest to others."""
-
-    limit: int
-    retry_after_seconds: int
-    per_tenant: int | None = None  # None: half the slots, rounded up
-    in_flight: int = 0
-    by_tenant: Counter[Hashable] = field(default_factory=Counter)
-
-    @property
-    def share(self) -> int:
-        return min(self.limit, self.per_tenant or math.ceil(self.limit / 2))
-
-    def take(self, tenant: Hashable) -> None:
-        """One slot for `tenant`; its share taken: 429, none left: 503 (both with Retry-After)."""
-        retry = {"Retry-After": str(self.retry_after_seconds)}
-        if self.by_tenant[tenant] >= self.share:
-            detail = (
-                f"this tenant already has {self.share} uploads in flight: try again in {self.retry_after_seconds} s"
-            )
-            raise ApiProblem(429, "Too many uploads of this tenant", detail, "too_many_tenant_uploads", headers=retry)
-        if self.in_flight >= self.limit:
-            detail = f"{self.limit} uploads are being handled: try again in {self.retry_after_seconds} s"
-            raise ApiProblem(503, "Too many uploads", detail, "too_many_uploads", headers=retry)
-        self.in_flight += 1
-        self.by_tenant[tenant] += 1
-
-    def give_back(self, tenant: Hashable) -> None:
-        self.in_flight -= 1
-        self.by_tenant[tenant] -= 1
-        if not self.by_tenant[tenant]:
-            del self.by_tenant[tenant]
 
 
 Authenticate = Callable[[Request], Awaitable[Any]]  # the principal (with an `id`) or ApiProblem(401)

@@ -1,58 +1,22 @@
-"""Errors as RFC 9457 problem details (`application/problem+json`), mapped once, here at the HTTP edge."""
+"""Errors as RFC 9457 problem details (`application/problem+json`), answered once, here at the HTTP edge (the
+problem itself, `Problem` / `ApiProblem`, is the service's: `services/ingest/errors.py`, so the console shows the
+same refusals without importing this edge)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from typing import Any
-from uuid import UUID
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.ingest.errors import ApiProblem, Problem
 
 log = logging.getLogger("orderinfo.http")
 PROBLEM_JSON = "application/problem+json"
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-    code: str | None = None
-    errors: list[dict[str, Any]] | None = None
-    import_id: UUID | None = None  # the import a refusal recorded (strict mode), to read and download
-
-
-class ApiProblem(Exception):
-    """Raise to answer with a problem document."""
-
-    def __init__(
-        self,
-        status: int,
-        title: str,
-        detail: str | None = None,
-        code: str | None = None,
-        errors: list[dict[str, Any]] | None = None,
-        headers: Mapping[str, str] | None = None,
-        import_id: UUID | None = None,
-    ) -> None:
-        super().__init__(detail or title)
-        self.headers = headers
-        self.problem = Problem(
-            type=f"https://orderinfo.dev/problems/{code}" if code else "about:blank",
-            title=title,
-            status=status,
-            detail=detail,
-            code=code,
-            errors=errors,
-            import_id=import_id,
-        )
 
 
 def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:

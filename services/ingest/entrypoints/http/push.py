@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from services.ingest.application.import_answers import PUBLISH_RETRY_AFTER_SECONDS
 from services.ingest.application.push import (
     IdempotencyConflict,
     PushAnswer,
@@ -23,9 +24,9 @@ from services.ingest.application.push import (
 )
 from services.ingest.domain.push import MAX_ORDERS, PushBodyError
 from services.ingest.entrypoints.http.dependencies import OrderPublish, Pool, PushTenant
-from services.ingest.entrypoints.http.imports import PUBLISH_RETRY_AFTER_SECONDS
-from services.ingest.entrypoints.http.problems import ApiProblem, Problem, problem_response, problem_responses
+from services.ingest.entrypoints.http.problems import problem_response, problem_responses
 from services.ingest.entrypoints.http.quotas import Quotas
+from services.ingest.errors import ApiProblem, Problem
 
 router = APIRouter(tags=["push"])
 MAX_IDEMPOTENCY_KEY = 255

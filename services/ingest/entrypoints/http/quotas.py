@@ -25,7 +25,7 @@ from services.ingest.adapters import sql
 from services.ingest.adapters.tenants import Tenant
 from services.ingest.domain.push import MAX_ORDERS
 from services.ingest.domain.quotas import TokenBucket, retry_after
-from services.ingest.entrypoints.http.problems import ApiProblem
+from services.ingest.errors import ApiProblem
 
 PUSH_ORDERS = "push_orders_per_second"
 IMPORT_ROWS = "import_rows_per_hour"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from services.ingest.application.workers import DOWNLOADS, run_in
-from services.ingest.entrypoints.http.problems import ApiProblem
+from services.ingest.errors import ApiProblem
 
 MAX_IN_FLIGHT = 4  # builds running or waiting for a thread; an identical download joins the one in flight
 RETRY_AFTER_SECONDS = 5

@@ -1,4 +1,5 @@
-"""Response models of the read side: order summaries and pages, order details, customers.
+"""What the read side answers, the API and the console alike: order summaries and pages, order details, customers
+(mobiles masked for a tenant configured so: `masked_customer`, `masked_order`).
 
 Every time is RFC 3339 in UTC with `Z` (`domain/times.py`), as in the events and the persona. Statuses and sources are
 codes plus a label in the request's language (`?lang=` / `Accept-Language`, zh-CN by default)."""
@@ -7,13 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from services.core.persona import PersonaV1
 from services.core.times import utc_text
+from services.ingest.domain.erasure import mask_mobile
 
 
 class StoreOut(BaseModel):
@@ -118,3 +120,23 @@ class CustomerOut(CustomerIdentifiers):
     created_at: UtcDatetime
     updated_at: UtcDatetime
     recent_orders: list[OrderSummary] = Field(description="The latest 10 orders, newest first.")
+
+
+C = TypeVar("C", bound=CustomerIdentifiers)
+
+
+def masked_customer(customer: C, mask: bool) -> C:
+    return customer.model_copy(update={"mobile": mask_mobile(customer.mobile)}) if mask else customer
+
+
+def masked_order(order: OrderDetail, mask: bool) -> OrderDetail:
+    if not mask:
+        return order
+    receiver = order.receiver and {**order.receiver, "mobile": mask_mobile(order.receiver.get("mobile"))}
+    return order.model_copy(
+        update={
+            "buyer": {**order.buyer, "mobile": mask_mobile(order.buyer.get("mobile"))} if order.buyer else order.buyer,
+            "receiver": receiver,
+            "customer": order.customer and masked_customer(order.customer, mask),
+        }
+    )
