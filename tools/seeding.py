@@ -1,10 +1,12 @@
 """Realistic data for one new tenant, loaded fast with COPY: for benchmarks and demos, never for production data.
 
-`seed(pool, "bench", 1_000_000)` creates the tenant, ~200 stores, 500 products, ~0.15 customers per order (each with
-a persona computed by the same domain function the consumer uses), orders over the last two years with 1-3 lines,
-statuses spread along the status machine and their history, then ANALYZEs the tables. Deterministic for a given
-`seed` (but for the tenant id, its key and the current time). Chunks commit one by one: a failed run leaves a
-partial tenant behind, to be dropped with its rows.
+`seed(pool, "bench", 1_000_000)` creates the tenant, ~200 stores, 500 products, ~0.15 customers per order, orders
+over the last two years with 1-3 lines, statuses spread along the status machine and their history, then ANALYZEs
+the tables. Each customer's persona and persona state are folded by the persona stage's own domain functions
+(`domain/persona_deltas.py`: each order's `contribution` folded into its customer's `PersonaState`), so a seeded
+customer's next order folds onto exact aggregates (`tests/integration/operations/test_seeding.py` checks both
+against the stored orders). Deterministic for a given `seed` and `now` (but for the tenant id and its key). Chunks
+commit one by one: a failed run leaves a partial tenant behind, to be dropped with its rows.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from uuid import UUID
 
 from services.core.order import OrderSource, OrderStatus
 from services.ingest.adapters.tenants import create_tenant
-from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, OrderAggregates, build_persona
+from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, build_persona
+from services.ingest.domain.persona_deltas import Delta, PersonaState, contribution, fold, state_to_json
 
 CHUNK = 50_000
 STORES = 200
@@ -102,10 +105,10 @@ ORDER_COLUMNS = (
 )
 LINE_COLUMNS = ("tenant_id", "order_no", "product_id", "sku", "product_name", "quantity", "unit_price", "line_amount")
 HISTORY_COLUMNS = ("tenant_id", "order_no", "status", "first_seen_at")
-CUSTOMER_COLUMNS = ("tenant_id", "id", "sobot_customer_id", "mobile", "unionid", "nickname", "persona")
+CUSTOMER_COLUMNS = ("tenant_id", "id", "sobot_customer_id", "mobile", "unionid", "nickname", "persona", "persona_state")
 STORE_COLUMNS = ("tenant_id", "store_key", "source", "store_no", "store_id", "name")
 PRODUCT_COLUMNS = ("tenant_id", "product_id", "sku", "name", "unit_price")
-_JSONB_COLUMNS = frozenset({"store", "buyer", "receiver", "persona"})
+_JSONB_COLUMNS = frozenset({"store", "buyer", "receiver", "persona", "persona_state"})
 
 
 @dataclass(frozen=True)
@@ -131,21 +134,24 @@ class _Chunk:
     history: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-async def seed(pool: Any, tenant_name: str, orders: int, seed: int = 0) -> tuple[UUID, str]:
-    """Create tenant `tenant_name` with `orders` orders (see the module); return its id and API key."""
+async def seed(
+    pool: Any, tenant_name: str, orders: int, seed: int = 0, now: datetime | None = None
+) -> tuple[UUID, str]:
+    """Create tenant `tenant_name` with `orders` orders (see the module), their times before `now` (default: the
+    current time), personas as of `now`; return its id and API key."""
     rng = random.Random(seed)
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = now or datetime.now(UTC).replace(microsecond=0)
     async with pool.acquire() as conn:
         tenant, api_key = await create_tenant(conn, tenant_name)
         stores = make_stores(rng)
         products = [(f"P{i:05d}", f"Product {i}", Decimal(rng.randrange(500, 50000)) / 100) for i in range(PRODUCTS)]
         customers = make_customers(rng, max(1, int(orders * CUSTOMERS_PER_ORDER)))
-        tallies: dict[int, _Tally] = {}
-        for chunk in order_chunks(rng, tenant.id, orders, now, stores, products, customers, tallies):
+        states: dict[int, PersonaState] = {}
+        for chunk in order_chunks(rng, tenant.id, orders, now, stores, products, customers, states):
             await _copy(conn, "orders", ORDER_COLUMNS, chunk.orders)
             await _copy(conn, "order_lines", LINE_COLUMNS, chunk.lines)
             await _copy(conn, "order_status_history", HISTORY_COLUMNS, chunk.history)
-        await _copy(conn, "customers", CUSTOMER_COLUMNS, customer_rows(tenant.id, customers, tallies, now))
+        await _copy(conn, "customers", CUSTOMER_COLUMNS, customer_rows(tenant.id, customers, states, now))
         store_rows = [
             (tenant.id, s.key, s.source, s.value.get("store_no"), s.value.get("store_id"), s.value["name"])
             for s in stores
@@ -209,9 +215,9 @@ def order_chunks(
     stores: list[SeedStore],
     products: list[tuple[str, str, Decimal]],
     customers: list[SeedCustomer],
-    tallies: dict[int, _Tally],
+    states: dict[int, PersonaState],
 ) -> Iterator[_Chunk]:
-    """Orders in chunks of `CHUNK`; tallies each order for its customer's persona as it goes."""
+    """Orders in chunks of `CHUNK`; folds each order into its customer's persona state as it goes."""
     sources, source_weights = list(SOURCE_WEIGHTS), list(SOURCE_WEIGHTS.values())
     statuses, status_weights = list(STATUS_WEIGHTS), list(STATUS_WEIGHTS.values())
     store_weights = [1 + (i % 10) ** 2 for i in range(len(stores))]
@@ -227,7 +233,7 @@ def order_chunks(
         for i, (source, status, store) in enumerate(picks, start):
             who = int(len(customers) * rng.random() ** 1.5)
             _add_order(rng, chunk, tenant_id, i, now, (source, status, store), products, customers[who])
-            _fold(tallies, who, chunk)
+            _fold(states, who, chunk)
         yield chunk
 
 
@@ -280,63 +286,35 @@ def _add_order(
         chunk.history.append((tenant_id, order_no, step, order_time + timedelta(hours=hours)))
 
 
-def _fold(tallies: dict[int, _Tally], who: int, chunk: _Chunk) -> None:
-    order, lines = chunk.orders[-1], chunk.lines
-    source, status, order_time, paid_at, store, total = order[2], order[3], order[5], order[6], order[8], order[15]
-    tally = tallies.setdefault(who, _Tally())
-    tally.orders.append((status, order_time, paid_at, total))
-    tally.sources.add(source)
-    count, last = tally.stores.get(store["name"], (0, order_time))
-    tally.stores[store["name"]] = (count + 1, max(last, order_time))
-    if status != OrderStatus.DEAL_CLOSED:
-        for line in itertools.takewhile(lambda row: row[1] == order[1], reversed(lines)):
-            quantity, _ = tally.products.get(line[2], (0, None))
-            tally.products[line[2]] = (quantity + line[5], line[4])
-
-
-@dataclass
-class _Tally:
-    """One customer's orders as the persona aggregates need them (what the consumer's SQL would compute)."""
-
-    orders: list[tuple[str, datetime, datetime | None, Decimal]] = field(default_factory=list)
-    sources: set[str] = field(default_factory=set)
-    stores: dict[str, tuple[int, datetime]] = field(default_factory=dict)
-    products: dict[str, tuple[int, str | None]] = field(default_factory=dict)
-
-    def aggregates(self) -> OrderAggregates:
-        paid = [(t, p, total) for s, t, p, total in self.orders if s in _PAID]
-        statuses: dict[str, int] = {}
-        for status, *_ in self.orders:
-            statuses[status] = statuses.get(status, 0) + 1
-        return OrderAggregates(
-            order_count=len(self.orders),
-            paid_order_count=len(paid),
-            total_amount=sum((o[3] for o in self.orders if o[0] != OrderStatus.DEAL_CLOSED), Decimal(0)),
-            total_paid=sum((total for *_, total in paid), Decimal(0)),
-            first_order_time=min(o[1] for o in self.orders),
-            last_order_time=max(o[1] for o in self.orders),
-            last_paid_time=max((p or t for t, p, _ in paid), default=None),
-            sources=sorted(self.sources),
-            status_counts=statuses,
-            store_counts=self.stores,
-            product_quantities=self.products,
-        )
+def _fold(states: dict[int, PersonaState], who: int, chunk: _Chunk) -> None:
+    """Fold the chunk's latest order into its customer's state, as the persona stage folds an order's delta."""
+    order = chunk.orders[-1]
+    source, status, order_time, paid_at, store_key, store = order[2], order[3], order[5], order[6], order[7], order[8]
+    lines = itertools.takewhile(lambda row: row[1] == order[1], reversed(chunk.lines))
+    added = contribution(
+        status,
+        source,
+        store.get("name") or store_key,
+        order_time,
+        paid_at,
+        order[15],  # total_amount
+        order[14],  # paid_amount
+        [(line[2], line[5], line[4]) for line in lines],  # product ID, quantity, name
+    )
+    folded = fold(states.setdefault(who, PersonaState()), [Delta(added=(added,))], in_place=True)
+    assert folded is not None  # nothing removed: a fold of additions always knows its extremes
 
 
 def customer_rows(
-    tenant_id: UUID, customers: list[SeedCustomer], tallies: dict[int, _Tally], now: datetime
+    tenant_id: UUID, customers: list[SeedCustomer], states: dict[int, PersonaState], now: datetime
 ) -> list[tuple[Any, ...]]:
-    empty = OrderAggregates(0, 0, Decimal(0), Decimal(0), None, None, None)
+    """Customer rows with the persona the persona stage would build from their orders, and its state."""
     thresholds = LifecycleThresholds()
-    return [
-        (
-            tenant_id,
-            c.id,
-            c.sobot_customer_id,
-            c.mobile,
-            c.unionid,
-            c.nickname,
-            build_persona(tallies[i].aggregates() if i in tallies else empty, now, thresholds),
+    rows = []
+    for i, c in enumerate(customers):
+        state = states.get(i, PersonaState())
+        persona = build_persona(state.aggregates(), now, thresholds)
+        rows.append(
+            (tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, persona, state_to_json(state))
         )
-        for i, c in enumerate(customers)
-    ]
+    return rows
