@@ -17,6 +17,16 @@ from services.core.order import OrderStatus
 
 @dataclass(frozen=True)
 class LineSnapshot:
+    """A stored line as the rules bridge hears about it.
+
+    Three classes hold a line's six stored fields, on purpose: this one is the shared core's, the contract between
+    the services (an event is shaped from it, so it changes only with `orders.events.v1`); `LineRow`
+    (`ingest/domain/planning.py`) is the planner's working row, keyed by (product ID, SKU) with the amount rule,
+    whose representation the consumer's hot path may change for speed without touching the contract; and
+    `OrderLineOut` (`ingest/application/answers.py`) is the API's answer, with its JSON Schema. The planner converts
+    its rows into snapshots once per changed order (`planning._change`).
+    """
+
     product_id: str
     sku: str
     product_name: str | None

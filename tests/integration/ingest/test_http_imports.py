@@ -17,11 +17,10 @@ from faststream.kafka import KafkaBroker
 from openpyxl import load_workbook
 
 from services.ingest.adapters.tenants import create_tenant
-from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
-from services.ingest.main import create_app, ingest_options, producer_broker
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
-from services.rules_bridge.outbox_writer import emit_events
+from tests.support.api import api_with_consumer, own_topics
 from tests.support.waiting import eventually
 from tools.samples import SAMPLE_HEADER, sample_rows, write_sample_xlsx
 
@@ -30,12 +29,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @pytest.fixture(scope="module")
 def settings(connection_settings: ConnectionSettings) -> IngestSettings:
-    return IngestSettings(
-        kafka_bootstrap_servers=connection_settings.kafka_bootstrap_servers,
-        database_url=connection_settings.database_url,
-        topic_prefix=f"{connection_settings.topic_prefix}{uuid.uuid4().hex[:6]}.",
-        topic_partitions=3,
-    )
+    return own_topics(connection_settings)
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +40,8 @@ def app(settings: IngestSettings) -> FastAPI:
 @pytest.fixture(scope="module")
 async def client(app: FastAPI, settings: IngestSettings, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     """The real app (its lifespan starts the producer) and a consumer of the same topics, in this process."""
-    consumer = producer_broker(settings)
-    subscribe(consumer, settings, BatchIngestor(pool, emit_events, ingest_options(settings)))
-    async with app.router.lifespan_context(app):
-        await consumer.start()
-        try:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
-                yield http
-        finally:
-            await consumer.stop()
+    async with api_with_consumer(app, settings, pool) as http:
+        yield http
 
 
 @pytest.fixture

@@ -18,16 +18,15 @@ from services.ingest.adapters import erasure_store
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.contracts.orders_ingest_v1 import message_key
 from services.ingest.domain.spreadsheet.template import COLUMNS
-from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
-from services.ingest.main import create_app, ingest_options, producer_broker
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
 from services.platform.topics import topic_configs
 from services.rules_bridge.contracts import customer_updated_v1
 from services.rules_bridge.main import serve
-from services.rules_bridge.outbox_writer import emit_events
 from tests.integration.ingest.live import dead_letters, fresh_settings, send_raw
 from tests.integration.rules_bridge.support import relay_settings
+from tests.support.api import api_with_consumer
 from tests.support.orders import message
 from tests.support.waiting import eventually
 from tools.samples import sample_rows, write_sample_xlsx
@@ -65,20 +64,14 @@ def upload_with_a_known_buyer(path: Path) -> Path:
 @contextlib.asynccontextmanager
 async def stack(settings: IngestSettings, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     """The API (with its lifespan), a consumer and a relay, all on `settings`' topics."""
-    app = create_app(settings)
-    consumer = producer_broker(settings)
-    subscribe(consumer, settings, BatchIngestor(pool, emit_events, ingest_options(settings)))
     stop = asyncio.Event()
     relay = asyncio.create_task(serve(relay_settings(settings, ops_port=0), stop))
-    async with app.router.lifespan_context(app):
-        await consumer.start()
-        try:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
-                yield http
-        finally:
-            stop.set()
-            await consumer.stop()
-            await relay
+    try:
+        async with api_with_consumer(create_app(settings), settings, pool) as http:
+            yield http
+    finally:
+        stop.set()
+        await relay
 
 
 async def personal_data_left(pool: asyncpg.Pool, tenant: UUID, values: set[str]) -> list[str]:

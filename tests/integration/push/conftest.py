@@ -15,23 +15,17 @@ from fastapi import FastAPI
 from services.ingest.adapters.tenants import create_key, create_tenant
 from services.ingest.contracts.orders_ingest_v1 import TOPIC
 from services.ingest.domain.keys import Scope
-from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
-from services.ingest.main import create_app, ingest_options, producer_broker
+from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
-from services.rules_bridge.outbox_writer import emit_events
+from tests.support.api import api_with_consumer, own_topics
 from tests.support.orders import message
 from tools.verification.checks import read_topic
 
 
 @pytest.fixture(scope="module")
 def settings(connection_settings: ConnectionSettings) -> IngestSettings:
-    return IngestSettings(
-        kafka_bootstrap_servers=connection_settings.kafka_bootstrap_servers,
-        database_url=connection_settings.database_url,
-        topic_prefix=f"{connection_settings.topic_prefix}{uuid.uuid4().hex[:6]}.",
-        topic_partitions=3,
-    )
+    return own_topics(connection_settings)
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +35,8 @@ def app(settings: IngestSettings) -> FastAPI:
 
 @pytest.fixture(scope="module")
 async def client(app: FastAPI, settings: IngestSettings, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
-    consumer = producer_broker(settings)
-    subscribe(consumer, settings, BatchIngestor(pool, emit_events, ingest_options(settings)))
-    async with app.router.lifespan_context(app):
-        await consumer.start()
-        try:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
-                yield http
-        finally:
-            await consumer.stop()
+    async with api_with_consumer(app, settings, pool) as http:
+        yield http
 
 
 class Tenant:
