@@ -27,7 +27,7 @@ import httpx
 
 from benchmarks.bench_ingest import order_dict
 from services.ingest.adapters.tenants import create_key, create_tenant
-from services.ingest.domain.keys import Scope
+from services.ingest.domain.api_keys import Scope
 from services.ingest.settings import IngestSettings
 from services.platform.database import create_pool, scratch_database
 from services.platform.topics import delete_topics_with_prefix

@@ -26,7 +26,7 @@ import httpx
 
 from services.ingest.adapters.queries import OrderFilter, order_list_statement, prefix_members
 from services.ingest.adapters.tenants import create_key
-from services.ingest.domain.keys import ALL_SCOPES
+from services.ingest.domain.api_keys import ALL_SCOPES
 from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.database import open_database

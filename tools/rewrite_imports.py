@@ -34,6 +34,9 @@ MOVED: dict[str, str] = {
     "services.ingest.domain.times": "services.core.times",
     "services.ingest.entrypoints.http.schemas": "services.ingest.application.answers",
     "services.ingest.entrypoints.http.downloads": "services.ingest.application.downloads",
+    # near-homonyms: API keys apart from message keys (`core/keys.py`), the writer beside the reader
+    "services.ingest.domain.keys": "services.ingest.domain.api_keys",
+    "services.ingest.adapters.spreadsheets": "services.ingest.adapters.spreadsheet_writer",
 }
 # Names that moved to another module: (old module, name) -> new module.
 MOVED_NAMES: dict[tuple[str, str], str] = {

@@ -1,7 +1,7 @@
 """Realistic, valid sample order files (demo file, benchmarks, integration tests). Deterministic for a seed.
 
-Rows follow `domain.template.COLUMNS` plus one extra column (`EXTRA_HEADER`), as platform exports usually carry
-columns the template does not know. Every generated row is valid; times are naive wall-clock times.
+Rows follow `domain.spreadsheet.template.COLUMNS` plus one extra column (`EXTRA_HEADER`), as platform exports usually
+carry columns the template does not know. Every generated row is valid; times are naive wall-clock times.
 """
 
 from __future__ import annotations

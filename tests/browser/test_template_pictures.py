@@ -18,7 +18,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from services.ingest.adapters.spreadsheets import build_template
+from services.ingest.adapters.spreadsheet_writer import build_template
 from services.ingest.domain.language import Lang, column_header
 from services.ingest.domain.spreadsheet.template import COLUMNS
 

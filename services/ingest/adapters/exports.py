@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape
 
 from openpyxl.utils import get_column_letter
 
-from services.ingest.adapters.spreadsheets import neutralise
+from services.ingest.adapters.spreadsheet_writer import neutralise
 from services.ingest.domain.language import Lang, template_text
 from services.ingest.domain.spreadsheet.values import visible
 

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from services.ingest.adapters import sql
-from services.ingest.domain.keys import ALL_SCOPES, DEFAULT_KEY_NAME, KeyRequestError, Scope, sorted_scopes
+from services.ingest.domain.api_keys import ALL_SCOPES, DEFAULT_KEY_NAME, KeyRequestError, Scope, sorted_scopes
 
 KEY_PREFIX = "oik_"
 

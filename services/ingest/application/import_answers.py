@@ -252,7 +252,7 @@ async def failed_workbook(pool: Pool, tenant_id: UUID, import_id: UUID, lang: La
 
 async def template_workbook(lang: Lang) -> Download:
     """The import template in `lang` (built once per language)."""
-    from services.ingest.adapters.spreadsheets import build_template
+    from services.ingest.adapters.spreadsheet_writer import build_template
 
     content = await WORKBOOKS.get(("template", lang), build_template, lang)
     name = "订单导入模板.xlsx" if lang is Lang.ZH else "orderinfo-import-template.xlsx"
@@ -299,7 +299,7 @@ def _result_key(kind: str, job: dict[str, Any], lang: Lang) -> tuple[Any, ...] |
 
 
 def _build_result(header: list[str], rows: Sequence[import_jobs.RowOutcome], lang: Lang) -> bytes:
-    from services.ingest.adapters.spreadsheets import build_result_workbook
+    from services.ingest.adapters.spreadsheet_writer import build_result_workbook
 
     sheet_rows = [SheetRow(r.row_no, tuple(r.cells)) for r in rows]
     outcomes = {r.row_no: (outcome_label(r.outcome, lang), _errors(r, lang), _warnings(r, lang)) for r in rows}
@@ -307,7 +307,7 @@ def _build_result(header: list[str], rows: Sequence[import_jobs.RowOutcome], lan
 
 
 def _build_failed(header: list[str], rows: Sequence[import_jobs.RowOutcome], lang: Lang) -> bytes:
-    from services.ingest.adapters.spreadsheets import FailedRow, build_failed_workbook
+    from services.ingest.adapters.spreadsheet_writer import FailedRow, build_failed_workbook
 
     failed = [FailedRow(r.cells, _errors(r, lang), r.error_columns) for r in rows if r.outcome in FAILED_OUTCOMES]
     return build_failed_workbook(header, failed, lang)

@@ -17,7 +17,7 @@ from services.core.order import OrderSource, OrderStatus
 from services.ingest.domain.spreadsheet.template import COLUMNS, SOURCE_LABELS, STATUS_INDEX, STATUS_LABELS, label_key
 
 HEADER: tuple[str, ...] = tuple(column.header for column in COLUMNS)
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # the template's own time format (see `domain.template`)
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # the template's own time format (see `domain.spreadsheet.template`)
 
 Fields = Mapping[str, Any]
 

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from services.ingest.adapters import tenants
 from services.ingest.adapters.tenants import ApiKey, TenantQuotas
-from services.ingest.domain.keys import KeyRequestError, key_name, parse_overlap, parse_scopes
+from services.ingest.domain.api_keys import KeyRequestError, key_name, parse_overlap, parse_scopes
 
 
 async def run_key_command(pool: Any, args: argparse.Namespace) -> tuple[int, list[str]]:

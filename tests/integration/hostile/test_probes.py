@@ -129,7 +129,7 @@ def _one_order_csv() -> bytes:
 async def test_probe_result_downloads_of_one_tenant_do_not_delay_anothers_upload(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.ingest.adapters import spreadsheets
+    from services.ingest.adapters import spreadsheet_writer as spreadsheets
 
     accepted = await upload(api, "mine.csv", _one_order_csv(), key=api.key_b)
     assert accepted.status_code == 202, accepted.text

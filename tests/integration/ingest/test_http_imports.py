@@ -237,7 +237,7 @@ async def test_an_order_of_thousands_of_long_lines_is_refused_whole_and_the_othe
 async def test_a_finished_imports_result_and_the_template_are_built_once(
     client: httpx.AsyncClient, api_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.ingest.adapters import spreadsheets
+    from services.ingest.adapters import spreadsheet_writer as spreadsheets
 
     receipt = (await upload(client, api_key, sample_file(tmp_path, 2, seed=5))).json()
     await finished(client, api_key, receipt["import_id"])

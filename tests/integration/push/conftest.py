@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from services.ingest.adapters.tenants import create_key, create_tenant
 from services.ingest.contracts.orders_ingest_v1 import TOPIC
-from services.ingest.domain.keys import Scope
+from services.ingest.domain.api_keys import Scope
 from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings

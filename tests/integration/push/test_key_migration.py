@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 
 from services.ingest.adapters.tenants import hash_key, new_secret, tenant_for_key
-from services.ingest.domain.keys import ALL_SCOPES
+from services.ingest.domain.api_keys import ALL_SCOPES
 from services.platform import migrations
 from tests.support.services import ServiceAddresses
 

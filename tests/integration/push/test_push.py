@@ -7,7 +7,7 @@ import json
 import asyncpg
 import httpx
 
-from services.ingest.domain.keys import Scope
+from services.ingest.domain.api_keys import Scope
 from services.ingest.settings import IngestSettings
 from tests.integration.push.conftest import Tenant, new_key, push, pushed_order, topic_size
 from tests.support.orders import line

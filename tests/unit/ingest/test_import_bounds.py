@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from services.core import bounds
-from services.ingest.adapters.spreadsheets import build_result_workbook
+from services.ingest.adapters.spreadsheet_writer import build_result_workbook
 from services.ingest.application.parsing import ImportFileError, ParsedImport, SheetRow, parse_import
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.rows import CheckedRows, Field, RowRules, _bulk, _one_by_one

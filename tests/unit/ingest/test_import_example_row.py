@@ -7,7 +7,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from services.ingest.adapters.spreadsheets import build_template
+from services.ingest.adapters.spreadsheet_writer import build_template
 from services.ingest.application.parsing import ImportFileError, parse_import
 from services.ingest.domain.language import Lang, issue_message
 from services.ingest.domain.spreadsheet import issues

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from pydantic.fields import FieldInfo
 
 from services.core.order import Buyer, Order, OrderLine, OrderSource, OrderStatus, Receiver, Store
-from services.ingest.adapters.spreadsheets import build_result_workbook, build_template, neutralise
+from services.ingest.adapters.spreadsheet_writer import build_result_workbook, build_template, neutralise
 from services.ingest.application.parsing import SheetRow, issues_by_row, parse_import
 from services.ingest.domain.language import Lang
 from services.ingest.domain.spreadsheet import issues

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from services.core.order import OrderSource, OrderStatus
-from services.ingest.adapters.spreadsheets import build_result_workbook, build_template
+from services.ingest.adapters.spreadsheet_writer import build_result_workbook, build_template
 from services.ingest.application.parsing import ImportFileError, issues_by_row, parse_import
 from services.ingest.domain.language import (
     RULES_ZH,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
-from services.ingest.domain.keys import KeyRequestError, Scope, key_name, parse_overlap, parse_scopes
+from services.ingest.domain.api_keys import KeyRequestError, Scope, key_name, parse_overlap, parse_scopes
 from services.ingest.domain.quotas import TokenBucket, retry_after
 from services.ingest.entrypoints.http.dependencies import ScopedDependency
 from services.ingest.main import create_app

@@ -1,7 +1,7 @@
 """Every text of the console, in Chinese (the default) and English, in one place. Templates call `t(key)`.
 
-Order statuses and sources take their labels from the import template's vocabulary (`domain.template`), so the
-console names them exactly as the files and filters do.
+Order statuses and sources take their labels from the import template's vocabulary (`domain.spreadsheet.template`),
+so the console names them exactly as the files and filters do.
 """
 
 from __future__ import annotations

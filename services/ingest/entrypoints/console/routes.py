@@ -23,7 +23,7 @@ from services.ingest.adapters.tenants import Tenant, tenant_for_key
 from services.ingest.application import customers, dead_letters, orders
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP
 from services.ingest.contracts.orders_ingest_v1 import TOPIC as INGEST_TOPIC
-from services.ingest.domain.keys import Scope
+from services.ingest.domain.api_keys import Scope
 from services.ingest.domain.language import Lang
 from services.ingest.entrypoints.console.session import COOKIE, new_session, set_cookie
 from services.ingest.entrypoints.console.web import (

@@ -23,7 +23,7 @@ from services.ingest.adapters.tenants import Tenant
 from services.ingest.application.erasure import Tombstone
 from services.ingest.application.push import PushOptions
 from services.ingest.application.uploads import UploadSlots
-from services.ingest.domain.keys import Scope
+from services.ingest.domain.api_keys import Scope
 from services.ingest.entrypoints.http import admin, customers, exports, health, imports, keys, orders, problems, push
 from services.ingest.entrypoints.http.dependencies import authenticator
 from services.ingest.entrypoints.http.limits import (

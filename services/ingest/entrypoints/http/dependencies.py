@@ -18,7 +18,7 @@ from fastapi.security import APIKeyHeader
 from services.ingest.adapters.tenants import Tenant, tenant_for_key
 from services.ingest.application.imports import Publish
 from services.ingest.application.uploads import order_publishing
-from services.ingest.domain.keys import Scope
+from services.ingest.domain.api_keys import Scope
 from services.ingest.domain.language import Lang, choose_lang
 from services.ingest.errors import ApiProblem
 from services.ingest.settings import IngestSettings

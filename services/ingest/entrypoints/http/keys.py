@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from services.ingest.adapters import tenants
 from services.ingest.adapters.tenants import ApiKey
-from services.ingest.domain.keys import (
+from services.ingest.domain.api_keys import (
     DEFAULT_OVERLAP,
     MAX_KEY_NAME,
     MAX_OVERLAP,
