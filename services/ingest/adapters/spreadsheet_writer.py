@@ -1,8 +1,8 @@
 """Writing workbooks with openpyxl: the import template and the result workbook (uploaded rows + outcome).
 
 Both are generated from `domain.spreadsheet.template`, so they never drift from what the parser accepts. Every text
-written that a spreadsheet could take for a formula (starting with = + - @, tab or carriage return) is neutralised with a
-leading `'` and stored as a string; the parser strips that quote again on re-upload. A character no workbook can
+written that a spreadsheet could take for a formula (starting with = + - @, tab or carriage return) is neutralised
+with a leading `'` and stored as a string; the parser strips that quote again on re-upload. A character no workbook can
 hold (control characters, lone surrogates: refused at upload, but rows stored before that rule may have them) is
 written as U+FFFD, so a stored value never makes the result workbook fail.
 """
