@@ -9,8 +9,8 @@
   closes.
 - `UploadGate` (with `application.uploads.UploadSlots`): on the upload route, the API key is checked and one of a
   fixed number of upload slots taken from the request head, before the body is read; a tenant may hold only its
-  share of the slots (past it 429), the server only so many (past them 503), both with Retry-After: the CPU and memory uploads
-  cost are bounded whatever the number of clients, and no tenant can keep the others out.
+  share of the slots (past it 429), the server only so many (past them 503), both with Retry-After: the CPU and
+  memory uploads cost are bounded whatever the number of clients, and no tenant can keep the others out.
 """
 
 from __future__ import annotations
