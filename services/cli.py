@@ -128,7 +128,7 @@ def _tenant(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from services.ingest.entrypoints.key_commands import run_key_command
+    from services.ingest.entrypoints.keys_cli import run_key_command
 
     code, lines = _on_database(lambda pool: run_key_command(pool, args))
     for line in lines:

@@ -37,6 +37,7 @@ MOVED: dict[str, str] = {
     # near-homonyms: API keys apart from message keys (`core/keys.py`), the writer beside the reader
     "services.ingest.domain.keys": "services.ingest.domain.api_keys",
     "services.ingest.adapters.spreadsheets": "services.ingest.adapters.spreadsheet_writer",
+    "services.ingest.entrypoints.key_commands": "services.ingest.entrypoints.keys_cli",  # beside dead_letters_cli
 }
 # Names that moved to another module: (old module, name) -> new module.
 MOVED_NAMES: dict[tuple[str, str], str] = {

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1
+from services.ingest.application.ingestion import Received
+from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -40,3 +42,19 @@ def message(
     }
     fields.update(kw)
     return OrderIngestV1.model_validate(fields)
+
+
+_offsets = itertools.count()
+
+
+def received(*messages: OrderIngestV1 | bytes) -> list[Received]:
+    """`messages` as consumed records of orders.ingest.v1, at offsets not used before in this process (raw bytes: a
+    record without a key)."""
+    out = []
+    for ref, m in enumerate(messages):
+        if isinstance(m, bytes):
+            out.append(Received(ref, "orders.ingest.v1", 0, next(_offsets), None, m))
+        else:
+            key = message_key(m.tenant_id, m.order_no)
+            out.append(Received(ref, "orders.ingest.v1", 0, next(_offsets), key, m.model_dump_json().encode()))
+    return out

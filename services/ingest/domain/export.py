@@ -13,6 +13,7 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from services.core.money import money_text
 from services.core.order import OrderSource, OrderStatus
 from services.ingest.domain.spreadsheet.template import COLUMNS, SOURCE_LABELS, STATUS_INDEX, STATUS_LABELS, label_key
 
@@ -30,7 +31,7 @@ def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return f"{value:.2f}"
+        return money_text(value)  # the one money formatter
     return str(value)
 
 

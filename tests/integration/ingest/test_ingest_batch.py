@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from services.ingest.application.ingestion import BatchResult, Received, ingest_batch
-from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
+from services.ingest.application.ingestion import BatchResult, ingest_batch
+from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1
 from tests.integration.ingest.conftest import RecordingEmitter
 from tests.support.orders import line, message
-
-_offsets = itertools.count()
-
-
-def records(*messages: OrderIngestV1 | bytes) -> list[Received]:
-    out = []
-    for ref, m in enumerate(messages):
-        if isinstance(m, bytes):
-            out.append(Received(ref, "orders.ingest.v1", 0, next(_offsets), None, m))
-        else:
-            key = message_key(m.tenant_id, m.order_no)
-            out.append(Received(ref, "orders.ingest.v1", 0, next(_offsets), key, m.model_dump_json().encode()))
-    return out
+from tests.support.orders import received as records
 
 
 async def ingest(pool: asyncpg.Pool, emitter: RecordingEmitter, *messages: OrderIngestV1 | bytes) -> BatchResult:

@@ -5,7 +5,6 @@ transactions create it at once, and one `customer.updated` per effective change.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import random
 import time
@@ -19,35 +18,20 @@ import pytest
 
 from services.ingest.adapters import order_store
 from services.ingest.application import ingestion
-from services.ingest.application.ingestion import IngestOptions, Received, ingest_batch
+from services.ingest.application.ingestion import IngestOptions, ingest_batch
 from services.ingest.application.personas import FoldResult, fold_personas
-from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
+from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1
 from services.ingest.domain.persona import LifecycleThresholds
 from tests.integration.ingest.conftest import RecordingEmitter
-from tests.support.orders import SHANGHAI, line, message
+from tests.support.orders import SHANGHAI, line, message, received
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 OPTIONS = IngestOptions(clock=lambda: NOW)
-_offsets = itertools.count()
-
-
-def records(*messages: OrderIngestV1) -> list[Received]:
-    return [
-        Received(
-            ref,
-            "orders.ingest.v1",
-            0,
-            next(_offsets),
-            message_key(m.tenant_id, m.order_no),
-            m.model_dump_json().encode(),
-        )
-        for ref, m in enumerate(messages)
-    ]
 
 
 async def ingest(pool: asyncpg.Pool, emitter: RecordingEmitter, *messages: OrderIngestV1) -> None:
     async with pool.acquire() as conn:
-        await ingest_batch(conn, records(*messages), emitter, OPTIONS)
+        await ingest_batch(conn, received(*messages), emitter, OPTIONS)
 
 
 async def drain(pool: asyncpg.Pool, emitter: RecordingEmitter) -> FoldResult:
@@ -275,7 +259,7 @@ async def test_two_consumers_creating_the_same_order_count_it_once(
 
     async def apply() -> list[str]:
         async with pool.acquire() as conn:
-            result = await ingest_batch(conn, records(order), emitter, OPTIONS)
+            result = await ingest_batch(conn, received(order), emitter, OPTIONS)
         return [o.outcome for o in result.outcomes]
 
     rival = asyncio.create_task(apply())

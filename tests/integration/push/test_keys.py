@@ -11,7 +11,7 @@ import httpx
 
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.domain.api_keys import Scope
-from services.ingest.entrypoints.key_commands import run_key_command
+from services.ingest.entrypoints.keys_cli import run_key_command
 from tests.integration.push.conftest import Tenant, new_key, push, pushed_order
 
 

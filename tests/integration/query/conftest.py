@@ -6,7 +6,6 @@ httpx's ASGITransport sends no lifespan events.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,20 +18,19 @@ import pytest
 from fastapi import FastAPI
 
 from services.ingest.adapters.tenants import create_tenant
-from services.ingest.application.ingestion import BatchResult, Received, ingest_batch
-from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
+from services.ingest.application.ingestion import BatchResult, ingest_batch
+from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1
 from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
 from services.rules_bridge.outbox_writer import emit_events
-from tests.support.orders import SHANGHAI, line, message
+from tests.support.orders import SHANGHAI, line, message, received
 
 BASE = datetime(2026, 3, 1, 9, 0, tzinfo=SHANGHAI)
 STORES = [{"store_no": "S1", "name": "One"}, {"store_id": "X9"}, {"store_no": "S2", "store_id": "S1"}]
 SOURCES = ["youzan", "douyin", "taobao"]
 STATUSES = ["paid", "shipped", "dealed", "to_be_paid", "deal_closed", "signed_for", "other"]
 MOBILES = ["13900000001", "13900000002", "13900000003"]
-_offsets = itertools.count()
 
 
 @dataclass
@@ -55,17 +53,7 @@ def newest_first(orders: list[OrderIngestV1]) -> list[str]:
 
 
 async def ingest(pool: asyncpg.Pool, *messages: OrderIngestV1) -> BatchResult:
-    records = [
-        Received(
-            ref,
-            "orders.ingest.v1",
-            0,
-            next(_offsets),
-            message_key(m.tenant_id, m.order_no),
-            m.model_dump_json().encode(),
-        )
-        for ref, m in enumerate(messages)
-    ]
+    records = received(*messages)
     async with pool.acquire() as conn:
         result = await ingest_batch(conn, records, emit_events)
     assert not result.rejected, result.rejected
