@@ -1,6 +1,7 @@
 """What an import's callers are answered, by the API (`/v1/imports`) and the console alike: the receipt of a
-submitted import, a dry run's report, a refused file's problem, an import's status and live counters, and its
-workbooks (every row with its outcome; only the rows to fix; the template), all in the reader's language.
+submitted import, a dry run's report, a refused file's problem, an import's status and live counters, pages of the
+import list, and an import's workbooks (every row with its outcome; only the rows to fix; the template), all in the
+reader's language.
 
 Workbooks are built on the download threads, at most `downloads.MAX_IN_FLIGHT` at once (past that a 503 problem),
 and cached once an import is final (`application/downloads.py`).
@@ -8,6 +9,9 @@ and cached once an import is final (`application/downloads.py`).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +22,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from services.ingest.adapters import import_jobs
+from services.ingest.adapters import import_jobs, queries
+from services.ingest.adapters.queries import ImportPosition
 from services.ingest.application.downloads import WORKBOOKS
 from services.ingest.application.imports import ImportReceipt, PublishingFailed, StrictModeRejected
 from services.ingest.application.parsing import ImportFileError, SheetRow
@@ -238,6 +243,33 @@ async def latest_imports(pool: Pool, tenant_id: UUID, lang: Lang, limit: int) ->
     async with pool.acquire() as conn:
         rows = await import_jobs.list_imports(conn, tenant_id, max(1, min(limit, 200)))
     return ImportList(items=[import_status(r, lang, LISTED_WARNINGS) for r in rows])
+
+
+async def import_page(
+    pool: Pool, tenant_id: UUID, lang: Lang, state: str | None, after: ImportPosition | None, limit: int
+) -> tuple[list[ImportStatus], ImportPosition | None]:
+    """A page of the tenant's imports (in `state`, if given), newest first, strictly after `after`, each with its
+    first `LISTED_WARNINGS`; and where the next page starts (None: this is the last)."""
+    async with pool.acquire() as conn:
+        rows = await queries.list_imports(conn, tenant_id, state, after, limit + 1)
+    jobs = [import_status(r, lang, LISTED_WARNINGS) for r in rows[:limit]]
+    more = ImportPosition(jobs[-1].created_at, jobs[-1].import_id) if len(rows) > limit else None
+    return jobs, more
+
+
+def encode_position(last: ImportPosition) -> str:
+    raw = json.dumps({"t": last.created_at.isoformat(), "i": str(last.import_id)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_position(cursor: str) -> ImportPosition | None:
+    """The position a cursor of `encode_position` names; None for anything else."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        at = datetime.fromisoformat(raw["t"])
+        return ImportPosition(at, UUID(raw["i"])) if at.tzinfo is not None else None
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        return None
 
 
 async def result_workbook(pool: Pool, tenant_id: UUID, import_id: UUID, lang: Lang) -> Download:

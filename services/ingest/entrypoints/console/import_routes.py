@@ -8,15 +8,11 @@ under a random token bound to the tenant, so confirming imports exactly the file
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import secrets
 import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -24,7 +20,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile as FormFile
 
-from services.ingest.adapters import queries
 from services.ingest.application import import_answers as answers
 from services.ingest.application.imports import (
     ImportRequest,
@@ -111,36 +106,18 @@ async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry
     return answers.accepted_out(receipt, lang)
 
 
-def encode_position(last: queries.ImportPosition) -> str:
-    raw = json.dumps({"t": last.created_at.isoformat(), "i": str(last.import_id)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_position(cursor: str) -> queries.ImportPosition | None:
-    """The position a cursor of `encode_position` names; None for anything else."""
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        at = datetime.fromisoformat(raw["t"])
-        return queries.ImportPosition(at, UUID(raw["i"])) if at.tzinfo is not None else None
-    except (ValueError, TypeError, KeyError, binascii.Error):
-        return None
-
-
 async def _imports_page(request: Request, tenant: SignedIn, status: int = 200, **values: Any) -> Response:
     """The upload form and the import list: newest first, IMPORTS_PER_PAGE a page (keyset), optionally one state."""
     lang = Lang(language(request))
     q = request.query_params
     state = q.get("state") if q.get("state") in IMPORT_STATES else None
-    after = decode_position(q.get("cursor", "")) if q.get("cursor") else None
+    after = answers.decode_position(q.get("cursor", "")) if q.get("cursor") else None
     if q.get("cursor") and after is None:
         values.setdefault("problem", "imports.bad_cursor")
-    async with request.app.state.pool.acquire() as conn:
-        rows = await queries.list_imports(conn, tenant.id, state, after, IMPORTS_PER_PAGE + 1)
-    jobs = [answers.import_status(r, lang, answers.LISTED_WARNINGS) for r in rows[:IMPORTS_PER_PAGE]]
+    jobs, more = await answers.import_page(request.app.state.pool, tenant.id, lang, state, after, IMPORTS_PER_PAGE)
     next_url = None
-    if len(rows) > IMPORTS_PER_PAGE:
-        last = queries.ImportPosition(jobs[-1].created_at, jobs[-1].import_id)
-        next_url = f"{request.url.path}?{request.url.include_query_params(cursor=encode_position(last)).query}"
+    if more is not None:
+        next_url = f"{request.url.path}?{request.url.include_query_params(cursor=answers.encode_position(more)).query}"
     first_url = f"{request.url.path}?{request.url.remove_query_params('cursor').query}" if after else None
     return render(
         request,
