@@ -25,7 +25,7 @@ from uuid import UUID
 from services.core.order import OrderSource, OrderStatus
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, build_persona
-from services.ingest.domain.persona_deltas import Delta, PersonaState, contribution, fold, state_to_json
+from services.ingest.domain.persona_deltas import Contribution, Delta, PersonaState, contribution, fold, state_to_json
 
 CHUNK = 50_000
 STORES = 200
@@ -217,7 +217,8 @@ def order_chunks(
     customers: list[SeedCustomer],
     states: dict[int, PersonaState],
 ) -> Iterator[_Chunk]:
-    """Orders in chunks of `CHUNK`; folds each order into its customer's persona state as it goes."""
+    """Orders in chunks of `CHUNK`; each chunk's orders folded into their customers' persona states (one fold per
+    customer and chunk, as the persona stage folds a batch's deltas) before the chunk is handed out."""
     sources, source_weights = list(SOURCE_WEIGHTS), list(SOURCE_WEIGHTS.values())
     statuses, status_weights = list(STATUS_WEIGHTS), list(STATUS_WEIGHTS.values())
     store_weights = [1 + (i % 10) ** 2 for i in range(len(stores))]
@@ -230,10 +231,14 @@ def order_chunks(
             rng.choices(stores, store_weights, k=n),
             strict=True,
         )
+        added: dict[int, list[Contribution]] = {}
         for i, (source, status, store) in enumerate(picks, start):
             who = int(len(customers) * rng.random() ** 1.5)
             _add_order(rng, chunk, tenant_id, i, now, (source, status, store), products, customers[who])
-            _fold(states, who, chunk)
+            added.setdefault(who, []).append(_contribution(chunk))
+        for who, contributions in added.items():
+            folded = fold(states.setdefault(who, PersonaState()), [Delta(added=tuple(contributions))], in_place=True)
+            assert folded is not None  # nothing removed: a fold of additions always knows its extremes
         yield chunk
 
 
@@ -286,12 +291,12 @@ def _add_order(
         chunk.history.append((tenant_id, order_no, step, order_time + timedelta(hours=hours)))
 
 
-def _fold(states: dict[int, PersonaState], who: int, chunk: _Chunk) -> None:
-    """Fold the chunk's latest order into its customer's state, as the persona stage folds an order's delta."""
+def _contribution(chunk: _Chunk) -> Contribution:
+    """What the chunk's latest order adds to its customer's persona (`order_contribution` of the planner)."""
     order = chunk.orders[-1]
     source, status, order_time, paid_at, store_key, store = order[2], order[3], order[5], order[6], order[7], order[8]
     lines = itertools.takewhile(lambda row: row[1] == order[1], reversed(chunk.lines))
-    added = contribution(
+    return contribution(
         status,
         source,
         store.get("name") or store_key,
@@ -301,8 +306,6 @@ def _fold(states: dict[int, PersonaState], who: int, chunk: _Chunk) -> None:
         order[14],  # paid_amount
         [(line[2], line[5], line[4]) for line in lines],  # product ID, quantity, name
     )
-    folded = fold(states.setdefault(who, PersonaState()), [Delta(added=(added,))], in_place=True)
-    assert folded is not None  # nothing removed: a fold of additions always knows its extremes
 
 
 def customer_rows(
