@@ -19,7 +19,9 @@ from services.platform.stack.packages import ensure_command
 from services.platform.stack.process import StackError
 
 STAMP = ".complete"
-_MISSING = re.compile(r"(?:Could not find artifact|Could not transfer artifact|Failure to find) (\S+)")
+_MISSING = re.compile(
+    r"(?:Could not find artifact|Could not transfer artifact|Failure to find) (\S+)|(\S+:\S+) was not found in"
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def _exclusions(excluded: Sequence[str]) -> str:
 def missing_artifact(output: str) -> str | None:
     """The coordinates of the artifact `mvn` reports it could not resolve (None when its output names none)."""
     found = _MISSING.search(output)
-    return found.group(1) if found else None
+    return (found.group(1) or found.group(2)) if found else None
 
 
 def is_complete(target: Path, stamp: str) -> bool:
@@ -94,20 +96,28 @@ def copy_dependencies(
     with tempfile.TemporaryDirectory() as work:
         Path(work, "pom.xml").write_text(pom_text)
         result = subprocess.run(
-            [mvn, "-B", "-q", "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={partial}"],
+            [
+                mvn,
+                "-B",
+                "-q",
+                "-Dstyle.color=never",
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={partial}",
+            ],
             cwd=work,
             capture_output=True,
             text=True,
             check=False,
         )
     output = result.stdout + result.stderr
-    if result.returncode != 0:
-        artifact = missing_artifact(output)
-        named = f" ({artifact} is not to be had)" if artifact else ""
-        raise ResolveError(f"mvn exit {result.returncode}{named}:\n{output[-3000:]}", artifact)
-    problem = check(partial, output) if check else None
+    problem = f"mvn exit {result.returncode}" if result.returncode else (check(partial, output) if check else None)
     if problem:
-        raise ResolveError(problem)
+        shutil.rmtree(partial, ignore_errors=True)  # never left where a plugin scan or a later run would see it
+        artifact = missing_artifact(output) if result.returncode else None
+        named = f" ({artifact} is not to be had)" if artifact else ""
+        detail = f":\n{output[-3000:]}" if result.returncode else ""
+        raise ResolveError(f"{problem}{named}{detail}", artifact)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)

@@ -33,6 +33,12 @@ def test_the_failed_artifact_is_named_from_mvn_output() -> None:
         "in central (https://example.invalid/maven2) -> [Help 1]"
     )
     assert missing_artifact(output) == "io.debezium:debezium-connector-jdbc:jar:3.6.1.Final"
+    cached = (
+        "Could not resolve dependencies for project orderinfo.local:sink:pom:1: "
+        "io.debezium:debezium-connector-jdbc:jar:3.6.1.Final was not found in https://example.invalid/maven2 "
+        "during a previous attempt."
+    )
+    assert missing_artifact(cached) == "io.debezium:debezium-connector-jdbc:jar:3.6.1.Final"
     assert missing_artifact("[ERROR] something else") is None
 
 
