@@ -19,6 +19,7 @@ from services.platform.stack.packages import ensure_command
 from services.platform.stack.process import StackError
 
 STAMP = ".complete"
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # mvn colours its messages even in batch mode
 _MISSING = re.compile(
     r"(?:Could not find artifact|Could not transfer artifact|Failure to find) (\S+)|(\S+:\S+) was not found in"
 )
@@ -100,7 +101,6 @@ def copy_dependencies(
                 mvn,
                 "-B",
                 "-q",
-                "-Dstyle.color=never",
                 "dependency:copy-dependencies",
                 "-DincludeScope=runtime",
                 f"-DoutputDirectory={partial}",
@@ -110,7 +110,7 @@ def copy_dependencies(
             text=True,
             check=False,
         )
-    output = result.stdout + result.stderr
+    output = _COLOUR.sub("", result.stdout + result.stderr)
     problem = f"mvn exit {result.returncode}" if result.returncode else (check(partial, output) if check else None)
     if problem:
         shutil.rmtree(partial, ignore_errors=True)  # never left where a plugin scan or a later run would see it
