@@ -8,7 +8,9 @@ its own, dropped afterwards. A step that fails is reported and the others still 
 consumer with 1 and 2 processes and the redelivery of the same orders (with CPU per 1,000 orders), the history
 case, the relay with 1 and 2 processes against the consumer's event rate, the 5,000-row import from upload to
 completed, the naive baseline and the plain-COPY ceiling as ratios, and the push API's orders/s with 4 concurrent
-clients (`push_api` skips with a message while `POST /v1/orders:batch` is not in the build). `--with-scale` adds
+clients (`push_api` skips with a message while `POST /v1/orders:batch` is not in the build), and the consumer
+against Kafka Connect with the Debezium JDBC sink on the same workload (`connect`, skipped when a jar cannot be
+resolved from Maven Central). `--with-scale` adds
 the order list and the console at 1,000,000 orders (seeding takes 10-20 minutes each).
 """
 
@@ -49,6 +51,18 @@ async def consumer(quick: bool) -> Any:
     from benchmarks import bench_consumer
 
     return await bench_consumer.run(5000 if quick else 100_000, 6, 2000 if quick else 10_000)
+
+
+async def connect(quick: bool) -> Any:
+    """Kafka Connect + the Debezium JDBC sink on the consumer's workload; skipped when a jar cannot be resolved."""
+    from benchmarks import bench_connect
+    from services.platform.stack.maven import ResolveError
+
+    try:
+        return await bench_connect.run(5000 if quick else 100_000, 6)
+    except ResolveError as error:
+        print(f"Kafka Connect: skipped ({error.artifact or 'a jar'} could not be resolved):\n{error}")
+        return {"skipped": f"{error.artifact or 'a jar'} could not be resolved from Maven Central"}
 
 
 async def import_5000(quick: bool) -> Any:
@@ -105,6 +119,7 @@ STEPS: dict[str, Callable[[bool], Coroutine[Any, Any, Any]]] = {
     "parse": _module("benchmarks.bench_parse"),
     "import": import_5000,
     "consumer": consumer,
+    "connect": connect,
     "relay": relay,
     "push": push_api,
 }
@@ -150,6 +165,7 @@ def summary(figures: dict[str, Any]) -> list[str]:
         lines.append(
             f"history case             {old * 1000:.1f} ms vs {new * 1000:.1f} ms new customer ({old / new:.2f}x)"
         )
+    lines += _connect_lines(figures.get("connect") or {}, one, two)
     best = max((r["rate"] for r in (one, two) if r), default=0.0)
     for drain in (figures.get("relay") or {}).get("drains", []):
         ratio = (
@@ -165,6 +181,28 @@ def summary(figures: dict[str, Any]) -> list[str]:
     failed = [name for name, found in figures.items() if found is None]
     if failed:
         lines.append(f"failed steps: {', '.join(failed)} (their output is above)")
+    return lines
+
+
+def _connect_lines(connect: dict[str, Any], one: dict[str, Any] | None, two: dict[str, Any] | None) -> list[str]:
+    """The consumer against Kafka Connect + the Debezium JDBC sink (three connectors: orders, lines, customers),
+    1 process against 1 task each, 2 processes against 2 tasks each: orders/s and CPU per 1,000 orders as ratios."""
+    if connect.get("skipped"):
+        return [f"Kafka Connect + Debezium JDBC: skipped ({connect['skipped']})"]
+    cases = connect.get("cases") or []
+    lines = [
+        f"Connect, {case['label']:<27} {case['rate']:>9,.0f} orders/s  CPU {case['cpu_per_1000']:.3f} core-s/1,000"
+        for case in cases
+    ]
+    full = {case["tasks"]: case for case in cases if case["connectors"] > 1}
+    for ours, tasks, name in ((one, 1, "1 process vs 1 task each"), (two, 2, "2 processes vs 2 tasks each")):
+        theirs = full.get(tasks)
+        if ours and theirs and theirs["rate"] and theirs["cpu_per_1000"]:
+            lines.append(
+                f"  consumer vs Connect, {name}: {ours['rate'] / theirs['rate']:.2f}x orders/s; CPU per 1,000"
+                f" {ours['cpu_per_1000']:.3f} vs {theirs['cpu_per_1000']:.3f} core-s"
+                f" ({ours['cpu_per_1000'] / theirs['cpu_per_1000']:.2f}x)"
+            )
     return lines
 
 

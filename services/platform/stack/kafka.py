@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from services.core.bounds import MAX_MESSAGE_BYTES
+from services.platform.stack.maven import STAMP, ResolveError, copy_dependencies
 from services.platform.stack.packages import ensure_command
 from services.platform.stack.process import (
     StackError,
@@ -25,7 +24,6 @@ from services.platform.stack.process import (
 from services.platform.stack.settings import StackSettings
 
 _HERE = Path(__file__).parent
-_STAMP = ".complete"
 _MARKER = "kafka.Kafka"
 
 
@@ -36,39 +34,22 @@ def jar_dir(settings: StackSettings) -> Path:
 def resolve_jars(settings: StackSettings) -> Path:
     """Resolve the broker jars into the cache once; a stamp marks a complete copy, so a half download is redone."""
     target = jar_dir(settings)
-    if (target / _STAMP).exists():
+    if (target / STAMP).exists():
         return target
-    mvn = ensure_command("mvn", "maven")
     print(f"resolving Apache Kafka {settings.kafka_version} jars from Maven Central into {target} ...", flush=True)
     pom = (_HERE / "kafka-pom.xml").read_text().replace("@KAFKA_VERSION@", settings.kafka_version)
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    with tempfile.TemporaryDirectory() as work:
-        Path(work, "pom.xml").write_text(pom)
-        result = subprocess.run(
-            [
-                mvn,
-                "-B",
-                "-q",
-                "dependency:copy-dependencies",
-                "-DincludeScope=runtime",
-                f"-DoutputDirectory={partial}",
-            ],
-            cwd=work,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if result.returncode != 0 or not any(partial.glob("kafka_2.13-*.jar")):
-        raise StackError(
-            f"resolving Kafka jars failed (mvn exit {result.returncode}):\n{(result.stdout + result.stderr)[-3000:]}"
-        )
-    if not any(partial.glob("log4j-slf4j*-impl-*.jar")):
-        raise StackError("resolved Kafka jars have no slf4j binding: the broker would log nothing")
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
-    (target / _STAMP).write_text(settings.kafka_version)
-    return target
+    try:
+        return copy_dependencies(pom, target, stamp=settings.kafka_version, check=_broker_jars)
+    except ResolveError as error:
+        raise StackError(f"resolving Kafka jars failed ({error})") from error
+
+
+def _broker_jars(folder: Path, output: str) -> str | None:
+    if not any(folder.glob("kafka_2.13-*.jar")):
+        return f"no kafka_2.13 jar was copied:\n{output[-3000:]}"
+    if not any(folder.glob("log4j-slf4j*-impl-*.jar")):
+        return "resolved Kafka jars have no slf4j binding: the broker would log nothing"
+    return None
 
 
 def _paths(settings: StackSettings) -> dict[str, Path]:
