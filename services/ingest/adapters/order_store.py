@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +14,7 @@ from services.core.order import Buyer, OrderStatus
 from services.ingest import errors
 from services.ingest.adapters import persona_store, sql
 from services.ingest.adapters.storage import UNIQUE_VIOLATION
+from services.ingest.domain import persona_reference
 from services.ingest.domain.identity import Customer, CustomerIndex
 from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, OrderAggregates, build_persona
 from services.ingest.domain.planning import LineRow, OrderRow, RoundPlan, StoredOrder
@@ -153,7 +153,7 @@ async def refresh_personas(
     for r in await conn.fetch(sql.CUSTOMERS_BY_ID, tenants, ids):
         key = (r["tenant_id"], r["id"])
         persona = personas[key]
-        if persona == r["persona"] and key not in created:
+        if not persona_reference.persona_changed(r["persona"], persona, created=key in created):
             continue
         changed.append(
             CustomerSnapshot(
@@ -179,37 +179,10 @@ async def personas_from_orders(
     """The persona of each of `keys` computed from all its stored orders (the reference, O(its history))."""
     tenants, ids = _columns(sorted(keys), 2)
     aggregates = await _aggregates(conn, tenants, ids)
-    return {key: build_persona(aggregates.get(key, _EMPTY), now, thresholds) for key in keys}
-
-
-_TOTALS, _BY_STATUS, _BY_STORE = 3, 1, 2  # GROUPING(status, store_label) of PERSONA_AGGREGATES
-_EMPTY = OrderAggregates(0, 0, Decimal(0), Decimal(0), None, None, None)
+    return {key: build_persona(aggregates.get(key, persona_reference.EMPTY), now, thresholds) for key in keys}
 
 
 async def _aggregates(conn: Conn, tenants: list[Any], ids: list[Any]) -> dict[tuple[UUID, UUID], OrderAggregates]:
-    paid = list(PAID_STATUSES)
-    result: dict[tuple[UUID, UUID], OrderAggregates] = {}
-    rows = await conn.fetch(sql.PERSONA_AGGREGATES, tenants, ids, paid)
-    for r in rows:
-        if r["grouping"] == _TOTALS:
-            result[(r["tenant_id"], r["customer_id"])] = OrderAggregates(
-                order_count=r["order_count"],
-                paid_order_count=r["paid_order_count"],
-                total_amount=r["total_amount"],
-                total_paid=r["total_paid"],
-                first_order_time=r["first_order_time"],
-                last_order_time=r["last_order_time"],
-                last_paid_time=r["last_paid_time"],
-                sources=list(r["sources"]),
-            )
-    for r in rows:
-        if r["grouping"] == _BY_STATUS:
-            result[(r["tenant_id"], r["customer_id"])].status_counts[r["status"]] = r["order_count"]
-        elif r["grouping"] == _BY_STORE:
-            result[(r["tenant_id"], r["customer_id"])].store_counts[r["store_label"]] = (
-                r["order_count"],
-                r["last_order_time"],
-            )
-    for r in await conn.fetch(sql.PERSONA_PRODUCTS, tenants, ids):
-        result[(r["tenant_id"], r["customer_id"])].product_quantities[r["product_id"]] = (r["quantity"], r["name"])
-    return result
+    rows = await conn.fetch(sql.PERSONA_AGGREGATES, tenants, ids, list(PAID_STATUSES))
+    products = await conn.fetch(sql.PERSONA_PRODUCTS, tenants, ids)
+    return persona_reference.aggregates_from_rows(rows, products)
