@@ -8,7 +8,12 @@ Guarantees:
   settled together: `publish_all` answers, per record and in order, None (acknowledged) or the error, and never
   raises. A record refused before it was sent (size, serialisation, producer closed) is that record's error only.
 - Over FastStream's broker (`on_broker`) or a bare aiokafka producer (`on_producer`, the relay's, which it replaces
-  when a rejected batch broke it): the same records, the same answers.
+  when a rejected batch broke it): the same records, the same answers. A started broker's records go straight to
+  its own aiokafka producer (idempotent, acks=all, as the composition root built it): FastStream's per-message
+  publish path (codec, command, a correlation id header per record) costs a third more CPU for nothing these
+  records need; an in-memory `TestKafkaBroker` has no such producer and is published to as before.
+- `PUBLISH_BATCH_BYTES` is the producers' `max_batch_size`: a 5,000-row upload (~2,500 records of ~1 KB) goes out
+  in a few dozen requests instead of ~200 (aiokafka's 16 KB default), each still acknowledged by every replica.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
+
 Headers = dict[str, str] | list[tuple[str, bytes]]
 YIELD_EVERY = 100  # a send rarely suspends: let other tasks run between slices of a large batch
+PUBLISH_BATCH_BYTES = 256 * 1024  # a record larger than this still goes out, in a batch of its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +51,12 @@ class KeyedPublisher:
         """Over a FastStream `KafkaBroker` (its producer: idempotent, acks=all, as the composition root built it)."""
 
         async def send(record: KeyedRecord) -> Awaitable[object] | None:
+            producer = broker_producer(broker)
+            if producer is not None:
+                future: Awaitable[object] = await producer.send(
+                    record.topic, record.value, key=record.key, headers=_as_list(record.headers)
+                )
+                return future
             pending: Awaitable[object] | None = await broker.publish(
                 record.value, record.topic, key=record.key, headers=_as_dict(record.headers), no_confirm=True
             )
@@ -77,6 +91,14 @@ class KeyedPublisher:
             except Exception as exc:  # refused before it was sent: this record only
                 pending.append(exc)
         return [await _settled(p) for p in pending]
+
+
+def broker_producer(broker: Any) -> AIOKafkaProducer | None:
+    """The aiokafka producer of a started FastStream 0.7 `KafkaBroker` (pinned: `config.producer._producer`), or
+    None (an in-memory test broker, a broker not started)."""
+    state = getattr(getattr(getattr(broker, "config", None), "producer", None), "_producer", None)
+    producer = getattr(state, "producer", None) if state else None
+    return producer if isinstance(producer, AIOKafkaProducer) else None
 
 
 async def _settled(pending: Awaitable[object] | BaseException | None) -> BaseException | None:
