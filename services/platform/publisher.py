@@ -21,9 +21,10 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import struct
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,18 +99,20 @@ class KeyedPublisher:
 
 
 _MASK, _M, _SEED = 0xFFFFFFFF, 0x5BD1E995, 0x9747B28C
+_PREFIX = 36  # bytes (9 words): an order's key starts with its tenant's id, shared by every key of an upload
 
 
 def murmur2(data: bytes) -> int:
     """Kafka's murmur2 of `data` (org.apache.kafka.common.utils.Utils.murmur2), as aiokafka's `murmur2` answers it,
-    reading the 4-byte words in one unpack."""
+    reading the 4-byte words in one unpack; the hash state after a key's first 36 bytes is remembered per (prefix,
+    length), so the keys of one upload hash only their order no."""
     length = len(data)
     words = length // 4
-    h = _SEED ^ length
-    for k in struct.unpack(f"<{words}I", data[: words * 4]):
-        k = (k * _M) & _MASK
-        k = ((k ^ (k >> 24)) * _M) & _MASK
-        h = ((h * _M) & _MASK) ^ k
+    if words > _PREFIX // 4:
+        h, start = _after_prefix(data[:_PREFIX], length), _PREFIX
+    else:
+        h, start = _SEED ^ length, 0
+    h = _mix(h, struct.unpack_from(f"<{words - start // 4}I", data, start))
     extra, tail = length % 4, words * 4
     if extra >= 3:
         h ^= data[tail + 2] << 16
@@ -120,6 +123,19 @@ def murmur2(data: bytes) -> int:
     h ^= h >> 13
     h = (h * _M) & _MASK
     return h ^ (h >> 15)
+
+
+def _mix(h: int, words: Iterable[int]) -> int:
+    for k in words:
+        k = (k * _M) & _MASK
+        k = ((k ^ (k >> 24)) * _M) & _MASK
+        h = ((h * _M) & _MASK) ^ k
+    return h
+
+
+@functools.lru_cache(maxsize=1024)
+def _after_prefix(prefix: bytes, length: int) -> int:
+    return _mix(_SEED ^ length, struct.unpack(f"<{_PREFIX // 4}I", prefix))
 
 
 class KeyPartitioner:

@@ -18,6 +18,13 @@ def test_murmur2_is_kafkas(key: bytes) -> None:
 
 
 @settings(max_examples=300)
+@given(st.sampled_from([b"", b"5f0c7d2e-1b7a-4c55-9d43-3a8f6c1e2b90:"]), st.binary(max_size=40))
+def test_keys_sharing_a_tenant_prefix_hash_as_kafkas(prefix: bytes, rest: bytes) -> None:
+    assert murmur2(prefix + rest) == aiokafka_murmur2(prefix + rest)
+    assert murmur2(prefix + rest) == aiokafka_murmur2(prefix + rest)  # the remembered prefix state again
+
+
+@settings(max_examples=300)
 @given(st.binary(min_size=0, max_size=80), st.integers(1, 64))
 def test_a_key_lands_where_the_default_partitioner_puts_it(key: bytes, partitions: int) -> None:
     every = list(range(partitions))
