@@ -196,14 +196,16 @@ async def import_to_completed(settings: IngestSettings, pool: Any, rows: int) ->
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://api", headers={"X-API-Key": key}
             ) as http:
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 answer = await http.post("/v1/imports", files={"file": ("bench.xlsx", data)})
-                accepted = time.perf_counter() - started
+                accepted, accepted_cpu = time.perf_counter() - started, time.process_time() - started_cpu
                 status_url = answer.json()["status_url"]
                 done = {"completed", "completed_with_errors"}
                 while (await http.get(status_url)).json()["state"] not in done:  # noqa: ASYNC110 - as a user polls
                     await asyncio.sleep(0.02)
-                print(f"  (upload answered 202 after {accepted:.2f} s)")
+                # CPU of this process (upload thread included) until the 202: the machine is shared, wall time is not
+                # what the upload costs when others take turns on the cores
+                print(f"  (upload answered 202 after {accepted:.2f} s, {accepted_cpu:.2f} s CPU of this process)")
                 return time.perf_counter() - started
         finally:
             await consumer.stop()

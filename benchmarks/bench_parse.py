@@ -2,6 +2,7 @@
 
 Run: `python -m benchmarks.bench_parse [runs]`. Prints the machine and the median of the runs for each path.
 The openpyxl figure reads the same workbook (values only) and then runs the same validation and grouping.
+Then the CPU time of each stage of the calamine path (median of the runs), to tell where a parse goes.
 """
 
 from __future__ import annotations
@@ -18,9 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
+from python_calamine import CalamineWorkbook
 
+from services.ingest.adapters import spreadsheet_reader as reader
 from services.ingest.adapters.spreadsheet_reader import Table
+from services.ingest.adapters.xlsx_archive import inspect_xlsx
 from services.ingest.application import parsing as importing
+from services.ingest.domain.spreadsheet.options import DEFAULT_OPTIONS
+from services.ingest.domain.spreadsheet.rows import RowRules, check_rows
+from services.ingest.domain.spreadsheet.split import group_rows
 from services.ingest.domain.spreadsheet.values import display_text
 from tools.samples import sample_rows, write_sample_csv, write_sample_xlsx
 
@@ -56,6 +63,35 @@ def _via_openpyxl(data: bytes) -> importing.ParsedImport:
         importing.read_table = original
 
 
+def _stages(data: bytes, runs: int) -> dict[str, float]:
+    """Median CPU seconds of each stage of `parse_import` over an .xlsx, run one after the other as it does."""
+    spent: dict[str, list[float]] = {}
+
+    def timed(stage: str, work: Callable[..., Any], *args: Any) -> Any:
+        started = time.process_time()
+        result = work(*args)
+        spent.setdefault(stage, []).append(time.process_time() - started)
+        return result
+
+    options, rules = DEFAULT_OPTIONS, RowRules(importing._zone("Asia/Shanghai"), frozenset())
+    with importing._cycle_collection_paused():
+        for _ in range(runs):
+            timed("container checks (xlsx_archive)", inspect_xlsx, data, options)
+            book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+            sheet = timed("calamine: sheet read", book.get_sheet_by_name, book.sheet_names[0])
+            grid = timed("calamine: to_python", sheet.to_python, True)
+            texts = timed("cell texts", reader._texts, grid)
+            table = timed("header and rows", reader._table, sheet.name, enumerate(texts, 1), options)
+            timed("inexact identifiers", reader._inexact_ids, grid, 1, table)
+            fields, _ = importing._layout(table)
+            table, _ = timed("example row", importing._skip_example_rows, table, fields)
+            numbers, cells = [n for n, _ in table.rows], [c for _, c in table.rows]
+            checked = timed("cell and row rules", check_rows, numbers, cells, fields, rules)
+            timed("grouping into orders", group_rows, checked, fields)
+            timed("rows shown back", importing._sheet_rows, table, checked.unstorable_rows)
+    return {stage: statistics.median(times) for stage, times in spent.items()}
+
+
 def main(runs: int = 15) -> None:
     with tempfile.TemporaryDirectory() as directory:
         xlsx, csv_path = Path(directory, "orders.xlsx"), Path(directory, "orders.csv")
@@ -77,6 +113,9 @@ def main(runs: int = 15) -> None:
     for label, work in figures.items():
         median, best, cpu = _timings(work, runs)
         print(f"{label}: median {median:.3f} s, best {best:.3f} s, median CPU {cpu:.3f} s ({runs} runs)")
+    print("xlsx stages, median CPU:")
+    for stage, seconds in _stages(xlsx_data, runs).items():
+        print(f"  {stage:<34} {seconds * 1000:7.1f} ms")
 
 
 if __name__ == "__main__":

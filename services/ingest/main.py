@@ -34,7 +34,7 @@ from services.ingest.settings import IngestSettings
 from services.platform.database import open_database
 from services.platform.lag import LagMonitor
 from services.platform.observability import Metrics, Process, kafka_check, postgres_check, serve_ops
-from services.platform.publisher import KeyedPublisher
+from services.platform.publisher import PUBLISH_BATCH_BYTES, KeyedPublisher, KeyPartitioner
 from services.platform.topics import ensure_topics
 from services.rules_bridge.outbox_writer import ORDER_EVENTS_TOPIC, emit_events, tombstone_customer
 
@@ -55,6 +55,8 @@ def producer_broker(settings: IngestSettings) -> KafkaBroker:
         enable_idempotence=True,
         acks="all",
         linger_ms=settings.publish_linger_ms,
+        max_batch_size=PUBLISH_BATCH_BYTES,
+        partitioner=KeyPartitioner(),  # the default partitioner's partitions, hashed faster
         max_request_size=DEAD_LETTER_BYTES,  # a dead letter is its record (up to MAX_MESSAGE_BYTES) plus headers
         client_id="orderinfo-ingest",
         logger=log,

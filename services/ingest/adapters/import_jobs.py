@@ -7,7 +7,9 @@ them): a record naming an import it does not belong to is applied but counts tow
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -57,33 +59,51 @@ def queued_rows(order_nos: Sequence[str], first_row: int = 2) -> list[ImportRow]
 
 @dataclass(frozen=True)
 class RowColumns:
-    """A job's rows as the columns of their insert, cells already JSON: encoded once, off the event loop."""
+    """A job's rows as the lines of their COPY (text format) without the tenant and import columns, cells already
+    JSON: encoded once, off the event loop."""
 
     row_nos: list[int]
-    order_nos: list[str | None]
-    cells: list[str]
-    outcomes: list[str]
-    issues: list[str]
-    warnings: list[str]
-    error_columns: list[str]  # each row's headers in error, joined by COLUMN_SEPARATOR
+    lines: list[bytes]
 
 
 # One encoder for every row (json.dumps with arguments builds a new one per call): a row's cells as compact JSON.
 _encode_cells = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-COLUMN_SEPARATOR = "\x1f"  # no header holds it (a header with a control character refuses the file)
+ROW_COLUMNS = (
+    *("tenant_id", "import_id", "row_no", "order_no", "cells"),
+    *("outcome", "issues", "warnings", "error_columns"),
+)
+# COPY's text format: a backslash, tab, newline or carriage return inside a value is escaped; \N is NULL. A row's
+# values are joined by NUL first (no stored text holds one: PostgreSQL refuses it), escaped only when a value needs
+# it (one search per row), then NUL becomes the tab that separates them.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
+_NULL = "\x00\\N\x00"
+
+
+def _array_literal(items: Sequence[str]) -> str:
+    """A text[] literal: every element quoted, its backslashes and quotes escaped."""
+    if not items:
+        return "{}"
+    quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
+    return "{" + ",".join(quoted) + "}"
+
+
+def _copy_line(row: ImportRow) -> bytes:
+    cells, columns = _encode_cells(row.cells), _array_literal(row.error_columns)
+    values = (str(row.row_no), row.order_no or "", cells, row.outcome, row.issues, row.warnings, columns)
+    line = "\x00".join(values)
+    if line.count("\x00") != len(values) - 1:
+        raise ValueError(f"row {row.row_no} holds a NUL character, which PostgreSQL cannot store")
+    if _NEEDS_ESCAPE.search(line) is not None:
+        line = line.translate(_COPY_ESCAPES)
+    if row.order_no is None:  # the only nullable value, second in the line
+        line = line.replace("\x00\x00", _NULL, 1)
+    return line.replace("\x00", "\t").encode()
 
 
 def row_columns(rows: Sequence[ImportRow]) -> RowColumns:
-    """Pure CPU work (a JSON document per row): callers with many rows run it on a worker thread."""
-    return RowColumns(
-        [r.row_no for r in rows],
-        [r.order_no for r in rows],
-        list(map(_encode_cells, (r.cells for r in rows))),
-        [r.outcome for r in rows],
-        [r.issues for r in rows],
-        [r.warnings for r in rows],
-        [COLUMN_SEPARATOR.join(r.error_columns) for r in rows],
-    )
+    """Pure CPU work (a JSON document and a COPY line per row): callers with many rows run it on a worker thread."""
+    return RowColumns([r.row_no for r in rows], list(map(_copy_line, rows)))
 
 
 async def record_import(conn: Conn, job: NewImport, rows: Sequence[ImportRow] | RowColumns) -> None:
@@ -111,20 +131,12 @@ async def record_import(conn: Conn, job: NewImport, rows: Sequence[ImportRow] | 
 
 
 async def record_rows(conn: Conn, tenant_id: UUID, import_id: UUID, rows: Sequence[ImportRow] | RowColumns) -> None:
+    """One COPY of every row (the lines were encoded beforehand; here each only gets the job's two keys)."""
     columns = rows if isinstance(rows, RowColumns) else row_columns(rows)
     if columns.row_nos:
-        await conn.execute(
-            sql.INSERT_IMPORT_ROWS,
-            tenant_id,
-            import_id,
-            columns.row_nos,
-            columns.order_nos,
-            columns.cells,
-            columns.outcomes,
-            columns.issues,
-            columns.warnings,
-            columns.error_columns,
-        )
+        keys = f"{tenant_id}\t{import_id}\t".encode()
+        payload = keys + (b"\n" + keys).join(columns.lines) + b"\n"
+        await conn.copy_to_table("import_rows", source=io.BytesIO(payload), columns=ROW_COLUMNS, format="text")
 
 
 async def mark_published(conn: Conn, tenant_id: UUID, import_id: UUID, published: int) -> None:

@@ -35,6 +35,9 @@ _XML_WHITESPACE = b" \t\r\n"
 _FAR_REFERENCES = tuple(
     re.compile(rb"r=" + quote + rb"(?:([A-Za-z]{2,})(\d*)|[A-Za-z]?(\d{5,}))" + quote) for quote in (b'"', b"'")
 )
+# What every far reference starts with: one search that finds nothing in a sheet within the bounds, before the
+# exact pattern's walk over every match.
+_FAR_START = re.compile(rb"""r=["'](?:[A-Za-z]{2}|[A-Za-z]?\d{5})""")
 
 # Fast path: every cell and row written as `<c r=` / `<row r=` (Excel, WPS, openpyxl) has an explicit position,
 # so the far references above bound it. Anything else (a namespace prefix, a cell without `r`, `r` not first)
@@ -46,7 +49,8 @@ _VALUE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v>([^<]*)<")
 _SHEET = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sheet\s[^>]*>")
 _RELATIONSHIP = re.compile(rb"<Relationship\s[^>]*>")
 _PREFIXED_TAG = re.compile(rb":(?:c|row)[\s/>]")  # also in a cell text: that only sends the sheet to the walk
-_ODD_TAG_END = re.compile(rb"<(?:c|row)[\t\r\n/>]")  # a tag without attributes, or not followed by a space
+# A tag without attributes, not followed by a space, or whose first attribute is not `r=`.
+_ODD_TAG = re.compile(rb"<(?:c|row)(?:[\t\r\n/>]| (?!r=))")
 _TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
 _REFERENCE = re.compile(rb"(?:^|\s)r\s*=\s*[\"']([A-Za-z]*)(\d*)[\"']")
 
@@ -84,7 +88,7 @@ def inspect_xlsx(data: bytes, options: ImportOptions) -> dict[str, ErrorCells]:
 def _error_cells(xml: bytes) -> ErrorCells:
     """The referenced cells of type `e` and their cached value; a cell without a reference is left out."""
     found: ErrorCells = {}
-    if b'"e"' not in xml and b"'e'" not in xml:  # what every match needs, found by a fast search
+    if b'"e"' not in xml and (b"'" not in xml or b"'e'" not in xml):  # what every match needs, found fast
         return found
     for match in _ERROR_TYPE.finditer(xml):
         start, end = xml.rfind(b"<", 0, match.start()), xml.find(b"</", match.end())
@@ -188,7 +192,7 @@ def _bounded_inflate(raw: bytes, limit: int) -> bytes:
 def _check_xml(name: str, xml: bytes) -> None:
     if xml.startswith((b"\xff\xfe", b"\xfe\xff")) or xml[:2] in (b"<\x00", b"\x00<"):
         raise ImportFileError(issues.UNSAFE_XML, f"Part {name} is UTF-16 XML, which is not accepted.")
-    if _DTD.search(xml):
+    if b"!" in xml and _DTD.search(xml):  # a single-byte search first: most sheets hold no "!" at all
         raise ImportFileError(
             issues.UNSAFE_XML, f"Part {name} declares a DTD (<!DOCTYPE>/<!ENTITY>), which workbooks never need."
         )
@@ -211,11 +215,9 @@ def _check_extent(name: str, xml: bytes, options: ImportOptions) -> None:
 
 
 def _all_referenced(xml: bytes) -> bool:
-    """Whether every `<c>` and `<row>` element is unprefixed and starts with its `r` reference (counted, not
-    parsed: two searches that find nothing in what spreadsheet programs write, then four counts)."""
-    if _PREFIXED_TAG.search(xml) or _ODD_TAG_END.search(xml):
-        return False
-    return xml.count(b"<c ") == xml.count(b"<c r=") and xml.count(b"<row ") == xml.count(b"<row r=")
+    """Whether every `<c>` and `<row>` element is unprefixed and starts with its `r` reference (searched, not
+    parsed: two searches that find nothing in what spreadsheet programs write)."""
+    return _PREFIXED_TAG.search(xml) is None and _ODD_TAG.search(xml) is None
 
 
 def _walk_positions(xml: bytes, options: ImportOptions) -> tuple[int, int]:
@@ -241,7 +243,10 @@ def _walk_positions(xml: bytes, options: ImportOptions) -> tuple[int, int]:
 def _far_references(xml: bytes, options: ImportOptions) -> tuple[int, int]:
     max_column, max_row = 0, 0
     compact = xml.translate(None, _XML_WHITESPACE)
-    for match in (m for pattern in _FAR_REFERENCES for m in pattern.finditer(compact)):
+    if _FAR_START.search(compact) is None:
+        return max_column, max_row
+    patterns = _FAR_REFERENCES if b"'" in compact else _FAR_REFERENCES[:1]
+    for match in (m for pattern in patterns for m in pattern.finditer(compact)):
         letters, digits, far_row = match.groups()
         if letters:
             max_column = max(max_column, column_number(letters))

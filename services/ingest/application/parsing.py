@@ -193,7 +193,7 @@ def _hidden_sheets(table: Table) -> list[RowIssue]:
 def _skip_example_rows(table: Table, fields: list[Field]) -> tuple[Table, list[RowIssue]]:
     """The template's example row left in (every template column of the file holds its example, or is blank
     where the example is) is no order: it is skipped with a warning."""
-    found = [(row_no, cells) for row_no, cells in table.rows if is_example_row(cells, fields)]
+    found = [table.rows[index] for index in _example_indexes(table.rows, fields)]
     if not found:
         return table, []
     skipped = {row_no for row_no, _ in found}
@@ -212,17 +212,33 @@ def _skip_example_rows(table: Table, fields: list[Field]) -> tuple[Table, list[R
     return replace(table, rows=[row for row in table.rows if row[0] not in skipped]), warnings
 
 
-def is_example_row(cells: Sequence[str], fields: Sequence[Field]) -> bool:
-    """Every field holds the template's example, as the template of one language writes it (zh or en)."""
-    return any(_is_example_in(cells, fields, lang) for lang in Lang)
+def _example_indexes(rows: Sequence[tuple[int, Sequence[str]]], fields: Sequence[Field]) -> list[int]:
+    """Indexes of the rows every field of which holds the template's example, as the template of one language
+    writes it (zh or en). Found a column at a time: each field narrows the candidates (the Order No. first, which
+    no real row shares with the example), each distinct cell text compared once."""
+    ordered = sorted(fields, key=lambda spec: spec.column.key != "order_no")
+    first = ordered[0] if ordered else None
+    column = [cells[first.index] for _, cells in rows] if first else []
+    distinct = set(column)
+    found: set[int] = set()
+    for lang in Lang:
+        candidates: list[int] = []
+        if first is not None:
+            example = column_example(first.column, lang)
+            matching = {text for text in distinct if _holds_example(first, text, example)}
+            candidates = [i for i, text in enumerate(column) if text in matching] if matching else []
+        for spec in ordered[1:]:
+            if not candidates:
+                break
+            example = column_example(spec.column, lang)
+            candidates = [i for i in candidates if _holds_example(spec, rows[i][1][spec.index], example)]
+        found.update(candidates)
+    return sorted(found)
 
 
-def _is_example_in(cells: Sequence[str], fields: Sequence[Field], lang: Lang) -> bool:
-    for spec in fields:
-        text, example = clean(cells[spec.index]), column_example(spec.column, lang)
-        if text != example and not _same_number(spec, text, example):
-            return False
-    return True
+def _holds_example(spec: Field, cell: str, example: str) -> bool:
+    text = clean(cell)
+    return text == example or _same_number(spec, text, example)
 
 
 def _same_number(spec: Field, text: str, example: str) -> bool:

@@ -38,3 +38,30 @@ async def test_only_old_jobs_short_of_their_orders_are_failed(pool: asyncpg.Pool
         failure = (await import_jobs.get_import(conn, tenant_id, interrupted) or {})["failure"]
     assert states == {interrupted: "failed", recent: "processing", published: "processing"}
     assert "upload the file again" in failure
+
+
+# COPY's text format and the text[] literal each escape their own characters: every one of them round-trips.
+AWKWARD = "a\\b\t\"c\"\n\r{x},y 'z' \\N NULL 中 \x1f"
+
+
+async def test_rows_are_stored_exactly_as_given(pool: asyncpg.Pool, tenant_id: UUID) -> None:
+    job_id = uuid.uuid4()
+    rows = [
+        import_jobs.ImportRow(2, AWKWARD, [AWKWARD, "", "1"], "invalid", AWKWARD, AWKWARD, (AWKWARD, "Order No.", "")),
+        import_jobs.ImportRow(3, None, ["x"], "queued", "", "", ()),
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        job = NewImport(tenant_id, job_id, "f.xlsx", "partial", "UTC", 2, 1, 1, 1, 0, ["A"], [])
+        await import_jobs.record_import(conn, job, import_jobs.row_columns(rows))
+        stored = await conn.fetch(
+            "SELECT row_no, order_no, cells, outcome, issues, warnings, error_columns FROM import_rows"
+            " WHERE tenant_id = $1 AND import_id = $2 ORDER BY row_no",
+            tenant_id,
+            job_id,
+        )
+    assert [
+        import_jobs.ImportRow(
+            r["row_no"], r["order_no"], r["cells"], r["outcome"], r["issues"], r["warnings"], tuple(r["error_columns"])
+        )
+        for r in stored
+    ] == rows

@@ -169,7 +169,8 @@ def check_rows(
 
 def _unstorable_cells(texts: Sequence[str]) -> list[int]:
     """Indexes of the cells holding an unstorable character (one search over the whole column first)."""
-    if bounds.unstorable_char("".join(texts)) is None:
+    joined = "".join(texts)
+    if joined.isprintable() or bounds.unstorable_char(joined) is None:  # printable text holds none of them
         return []
     return [index for index, text in enumerate(texts) if bounds.unstorable_char(text) is not None]
 
@@ -221,8 +222,7 @@ def _refuse_error_cells(
 def _read_column(checked: CheckedRows, spec: Field, texts: Sequence[str], rules: RowRules, dirty: bool) -> list[Any]:
     if dirty:
         return _one_by_one(checked, spec, texts, rules, dirty)
-    blob = _SEP.join(texts)
-    values = _bulk(spec.column, texts, blob, rules)
+    values = _bulk(spec.column, texts, _SEP.join(set(texts)), rules)
     if values is None:
         return _one_by_one(checked, spec, texts, rules)
     if spec.column.required and "" in texts:
@@ -233,50 +233,56 @@ def _read_column(checked: CheckedRows, spec: Field, texts: Sequence[str], rules:
 
 
 def _bulk(column: Column, texts: Sequence[str], blob: str, rules: RowRules) -> list[Any] | None:
-    """Values of a column whose every cell is canonical, converted in bulk; None when the column needs care."""
+    """Values of a column whose every cell is canonical, converted in bulk; None when the column needs care.
+    `blob` is the column's distinct texts (or all of them) joined by `_SEP`: the checks and conversions see each
+    distinct text once (prices, times and names repeat down a column)."""
     kind = column.kind
-    if blob.count(_SEP) != len(texts) - 1:
+    distinct = blob.split(_SEP)
+    if not set(distinct).issuperset(texts):  # a text holding the separator is no part of the blob
         return None
     if kind in (Kind.TEXT, Kind.ID):
-        return _bulk_texts(column, texts, blob)
+        return _bulk_texts(column, texts, distinct, blob)
     pattern = _CANONICAL.get(kind)
     if pattern is None or not pattern.fullmatch(blob):
         return None
+    converted: dict[str, Any] | None
     if kind is Kind.MONEY:
-        return [Decimal(text).quantize(CENT) if text else None for text in texts]
-    if kind is Kind.QUANTITY:
-        return [int(text) if text else None for text in texts]
-    if kind is Kind.TIME:
-        return _bulk_times(texts, rules.zone)
-    if rules.placeholders.intersection(texts):
+        converted = {text: Decimal(text).quantize(CENT) if text else None for text in distinct}
+    elif kind is Kind.QUANTITY:
+        converted = {text: int(text) if text else None for text in distinct}
+    elif kind is Kind.TIME:
+        converted = _bulk_times(distinct, rules.zone)
+    elif rules.placeholders.intersection(distinct):
         return None
-    return [text or None for text in texts]
+    else:
+        return [text or None for text in texts]
+    return None if converted is None else list(map(converted.__getitem__, texts))
 
 
 def _is_scientific(blob: str) -> bool:
     return _MAYBE_SCIENTIFIC.search(blob) is not None and _SCIENTIFIC_CELL.search(blob) is not None
 
 
-def _bulk_texts(column: Column, texts: Sequence[str], blob: str) -> list[Any] | None:
+def _bulk_texts(column: Column, texts: Sequence[str], distinct: list[str], blob: str) -> list[Any] | None:
     """Texts that need no cleaning (no surrounding whitespace, no leading quote) and fit the length limit."""
-    if list(map(str.strip, texts)) != list(texts) or blob.startswith("'") or "\x00'" in blob:
+    if list(map(str.strip, distinct)) != distinct or blob.startswith("'") or "\x00'" in blob:
         return None
     if column.kind is Kind.ID and _is_scientific(blob):
         return None
-    if column.key == "order_no" and not bounds.DOT_SEGMENTS.isdisjoint(texts):
+    if column.key == "order_no" and not bounds.DOT_SEGMENTS.isdisjoint(distinct):
         return None
-    if column.max_length is not None and max(map(len, texts)) > column.max_length:
+    if column.max_length is not None and max(map(len, distinct)) > column.max_length:
         return None
     return [text or None for text in texts]
 
 
-def _bulk_times(texts: Sequence[str], zone: tzinfo) -> list[Any] | None:
-    present = [text for text in texts if text]
+def _bulk_times(distinct: Sequence[str], zone: tzinfo) -> dict[str, Any] | None:
+    present = [text for text in distinct if text]
     if present and not (_SAFE_TIMES[0] <= min(present) and max(present) < _SAFE_TIMES[1]):
         return None  # near or past the bounds: each time is checked as an instant in the zone
     parse = datetime.fromisoformat
     try:
-        return [parse(text).replace(tzinfo=zone) if text else None for text in texts]
+        return {text: parse(text).replace(tzinfo=zone) if text else None for text in distinct}
     except ValueError:  # a date that does not exist: let the one-by-one path name it
         return None
 
@@ -390,8 +396,12 @@ def _warn_offsets(checked: CheckedRows, fields: Sequence[Field], zone: tzinfo) -
     for spec in fields:
         if spec.column.kind is not Kind.TIME:
             continue
-        for index, value in enumerate(checked.values[spec.column.key]):
-            if type(value) is datetime and offset_differs(value, zone):
+        values = checked.values[spec.column.key]
+        # only a time read at its own offset can differ (the bulk path gives every time the zone itself)
+        own = [i for i, value in enumerate(values) if type(value) is datetime and value.tzinfo is not zone]
+        for index in own:
+            value = values[index]
+            if offset_differs(value, zone):
                 row_no, shown_at = checked.row_nos[index], value.isoformat(timespec="seconds")
                 message = (
                     f'Row {row_no}, column "{spec.header}": {shown_at} gives its own UTC offset; it is read at that '
