@@ -34,7 +34,8 @@ from services.ingest.settings import IngestSettings
 from services.platform.database import open_database
 from services.platform.lag import LagMonitor
 from services.platform.observability import Metrics, Process, kafka_check, postgres_check, serve_ops
-from services.platform.publisher import PUBLISH_BATCH_BYTES, KeyedPublisher, KeyPartitioner
+from services.platform.partitioning import KeyPartitioner
+from services.platform.publisher import PUBLISH_BATCH_BYTES, KeyedPublisher
 from services.platform.topics import ensure_topics
 from services.rules_bridge.outbox_writer import ORDER_EVENTS_TOPIC, emit_events, tombstone_customer
 

@@ -12,8 +12,7 @@ Guarantees:
   its own aiokafka producer (idempotent, acks=all, as the composition root built it): FastStream's per-message
   publish path (codec, command, a correlation id header per record) costs a third more CPU for nothing these
   records need; an in-memory `TestKafkaBroker` has no such producer and is published to as before.
-- `KeyPartitioner` picks exactly the partition aiokafka's default partitioner (Kafka's murmur2) picks for a key, at a
-  fraction of its pure-Python cost (a third of the upload's publishing CPU was hashing keys).
+- The producers place keys with `platform.partitioning.KeyPartitioner` (Kafka's default partitions, cheaper).
 - `PUBLISH_BATCH_BYTES` is the producers' `max_batch_size`: a 5,000-row upload (~2,500 records of ~1 KB) goes out
   in a few dozen requests instead of ~200 (aiokafka's 16 KB default), each still acknowledged by every replica.
 """
@@ -21,10 +20,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-import functools
-import random
-import struct
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,55 +92,6 @@ class KeyedPublisher:
             except Exception as exc:  # refused before it was sent: this record only
                 pending.append(exc)
         return [await _settled(p) for p in pending]
-
-
-_MASK, _M, _SEED = 0xFFFFFFFF, 0x5BD1E995, 0x9747B28C
-_PREFIX = 36  # bytes (9 words): an order's key starts with its tenant's id, shared by every key of an upload
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 of `data` (org.apache.kafka.common.utils.Utils.murmur2), as aiokafka's `murmur2` answers it,
-    reading the 4-byte words in one unpack; the hash state after a key's first 36 bytes is remembered per (prefix,
-    length), so the keys of one upload hash only their order no."""
-    length = len(data)
-    words = length // 4
-    if words > _PREFIX // 4:
-        h, start = _after_prefix(data[:_PREFIX], length), _PREFIX
-    else:
-        h, start = _SEED ^ length, 0
-    h = _mix(h, struct.unpack_from(f"<{words - start // 4}I", data, start))
-    extra, tail = length % 4, words * 4
-    if extra >= 3:
-        h ^= data[tail + 2] << 16
-    if extra >= 2:
-        h ^= data[tail + 1] << 8
-    if extra >= 1:
-        h = ((h ^ data[tail]) * _M) & _MASK
-    h ^= h >> 13
-    h = (h * _M) & _MASK
-    return h ^ (h >> 15)
-
-
-def _mix(h: int, words: Iterable[int]) -> int:
-    for k in words:
-        k = (k * _M) & _MASK
-        k = ((k ^ (k >> 24)) * _M) & _MASK
-        h = ((h * _M) & _MASK) ^ k
-    return h
-
-
-@functools.lru_cache(maxsize=1024)
-def _after_prefix(prefix: bytes, length: int) -> int:
-    return _mix(_SEED ^ length, struct.unpack(f"<{_PREFIX // 4}I", prefix))
-
-
-class KeyPartitioner:
-    """aiokafka's `DefaultPartitioner` over the `murmur2` above: a key's partition, or a random one without a key."""
-
-    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-        if key is None:
-            return random.choice(available or all_partitions)
-        return all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
 
 
 def broker_producer(broker: Any) -> AIOKafkaProducer | None:

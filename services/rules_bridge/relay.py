@@ -34,11 +34,11 @@ from aiokafka import AIOKafkaProducer
 
 from services.core.bounds import MAX_MESSAGE_BYTES
 from services.platform.observability import LatencyHistogram
+from services.platform.partitioning import KeyPartitioner
 from services.platform.topics import TopicSpec
 from services.rules_bridge.adapters import outbox_store, sql
 from services.rules_bridge.adapters.outbox_publisher import Delivery, Publisher
 from services.rules_bridge.adapters.outbox_store import N_SHARDS, Parking, PendingRow, ShardBacklog
-from services.rules_bridge.adapters.partitioning import KeyPartitioner
 from services.rules_bridge.contracts import customer_updated_v1, order_events_v1
 from services.rules_bridge.domain.delivery import Outcome
 from services.rules_bridge.settings import RelaySettings

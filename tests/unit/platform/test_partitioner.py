@@ -8,7 +8,7 @@ from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.platform.publisher import KeyPartitioner, murmur2
+from services.platform.partitioning import KeyPartitioner, murmur2
 
 
 @settings(max_examples=500)

@@ -7,8 +7,8 @@ import random
 import pytest
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
-from services.rules_bridge.adapters import partitioning
-from services.rules_bridge.adapters.partitioning import KeyPartitioner
+from services.platform import partitioning
+from services.platform.partitioning import KeyPartitioner
 
 SEED = random.randrange(2**32)
 
