@@ -27,6 +27,15 @@ _HERE = Path(__file__).parent
 _MARKER = "kafka.Kafka"
 
 
+def new_cluster_id() -> str:
+    """A random cluster id as Kafka's `Uuid.randomUuid` spells it: URL-safe base64 of 16 bytes, never starting with
+    "-" (the storage tool would read such an id as an option: "--cluster-id expected one argument", 1 time in 64)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def jar_dir(settings: StackSettings) -> Path:
     return settings.jar_cache / settings.kafka_version
 
@@ -113,7 +122,7 @@ def start(settings: StackSettings) -> str:
     paths["config"].write_text(_properties(settings, paths["data"]))
     classpath = f"{jars}/*"
     if not (paths["data"] / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         fmt = subprocess.run(
             [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(paths["config"])],
             capture_output=True,

@@ -6,6 +6,8 @@ import os
 import socket
 from pathlib import Path
 
+import pytest
+
 from services.platform.migrations import available
 from services.platform.stack import kafka
 from services.platform.stack.process import port_free, read_pid, wait_until
@@ -50,3 +52,11 @@ def test_migrations_are_numbered_and_ordered() -> None:
     versions = [m.version for m in available()]
     assert versions == sorted(versions) and versions[0].startswith("0001_")
     assert len({v[:4] for v in versions}) == len(versions)
+
+
+def test_a_new_cluster_id_never_reads_as_an_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    """urlsafe base64 of random bytes starts with "-" one time in 64, which the storage tool read as an option."""
+    draws = iter([b"\xf8" + bytes(15), b"\x00" * 16])  # the first encodes to "-AAA...", the second to "AAAA..."
+    monkeypatch.setattr(kafka.os, "urandom", lambda n: next(draws))
+    cluster_id = kafka.new_cluster_id()
+    assert cluster_id == "A" * 22
