@@ -155,7 +155,12 @@ class Store(_Value):
     @property
     def key(self) -> str:
         """The store's identity within a tenant: its store no., else its store ID."""
-        return f"no:{self.store_no}" if self.store_no else f"id:{self.store_id}"
+        return store_key(self.store_no, self.store_id)
+
+
+def store_key(store_no: str | None, store_id: str | None) -> str:
+    """`Store.key` of a store with these identifiers."""
+    return f"no:{store_no}" if store_no else f"id:{store_id}"
 
 
 class Buyer(_Value):

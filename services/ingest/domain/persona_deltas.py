@@ -153,7 +153,8 @@ def fold(state: PersonaState, deltas: Sequence[Delta], *, in_place: bool = False
             _count_in(new, c, sign)
     if not _fold_stores(state, new, added, removed):
         return None
-    _drop_empty(new)
+    if removed:  # additions alone leave every count positive
+        _drop_empty(new)
     return new
 
 
@@ -214,6 +215,10 @@ def _extreme(
 
     The candidate is the extreme of `current` and `added`. Removing values other than it keeps it. Removing it
     keeps it when at least one copy remains: the set held one (`current`) plus the added copies."""
+    if not removed:  # the common case (new orders): the extreme of what is there
+        if not added:
+            return (True, current)
+        return (True, pick(added) if current is None else pick(current, *added))
     pool = ([current] if current is not None else []) + list(added)
     if not pool:
         return (not removed, None)

@@ -30,7 +30,7 @@ from uuid import UUID
 
 from services.core.bounds import MAX_LINES_PER_ORDER, MAX_MONEY, money_in_range
 from services.core.changes import LineSnapshot, OrderChange, OrderSnapshot
-from services.core.order import Buyer, Order, OrderLine, OrderStatus, Receiver, Store
+from services.core.order import Buyer, Order, OrderLine, OrderStatus, Receiver, Store, store_key
 from services.core.status import next_status
 from services.ingest.domain.identity import Conflict, Customer, CustomerIndex, resolve_buyer
 from services.ingest.domain.persona_deltas import Contribution, CustomerDelta, contribution
@@ -253,8 +253,10 @@ def _plan_order(
     new_id: Callable[[], UUID],
 ) -> StoredOrder | None:
     """Plan `item` over `before`; the order as it is then stored when it is written, else None."""
-    item = replace(item, order=without_blank_text(item.order))
-    order, tenant = item.order, item.tenant_id
+    order = without_blank_text(item.order)
+    if order is not item.order:
+        item = replace(item, order=order)
+    tenant = item.tenant_id
     decision = next_status(before.row.status if before else None, order.status)
     if decision.stale:
         assert before is not None
@@ -449,7 +451,7 @@ def _order_row(
         status_raw=status_raw,
         order_time=order.order_time,
         payment_time=_kept(order.payment_time, old.payment_time if old else None),
-        store_key=Store.model_construct(**store).key,
+        store_key=store_key(store.get("store_no"), store.get("store_id")),
         store=store,
         customer_id=customer_id,
         matched_by=matched_by,
@@ -468,9 +470,10 @@ def without_blank_text(order: Order) -> Order:
     update: dict[str, Any] = {}
     if _blank(order.remark):
         update["remark"] = None
-    for name in ("store", "buyer", "receiver"):
-        value = getattr(order, name)
-        blanks = {k: None for k, v in vars(value).items() if _blank(v)} if value is not None else {}
+    for name, value in (("store", order.store), ("buyer", order.buyer), ("receiver", order.receiver)):
+        if value is None:
+            continue
+        blanks = {k: None for k, v in vars(value).items() if v.__class__ is str and not v.strip()}
         if blanks:
             update[name] = value.model_copy(update=blanks)
     if any(_blank(x.product_name) for x in order.lines):
