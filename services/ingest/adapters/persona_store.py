@@ -67,8 +67,8 @@ async def claim(conn: Conn, keys: Sequence[CustomerKey] | None, limit: int) -> l
     elif not keys:
         return []
     else:
-        ordered = sorted(set(keys))
-        rows = await conn.fetch(sql.CLAIM_CUSTOMERS, [k[0] for k in ordered], [k[1] for k in ordered])
+        distinct = list(set(keys))  # the statement orders them (UUIDs sort slowly in Python)
+        rows = await conn.fetch(sql.CLAIM_CUSTOMERS, [k[0] for k in distinct], [k[1] for k in distinct])
     return [Claimed(CustomerSnapshot(*(r[i] for i in range(7))), _loads(r["persona_state"])) for r in rows]
 
 

@@ -282,7 +282,7 @@ async def ingest_batch(
             result.rounds += 1
         result.events = await emit(conn, changes, [])
         await import_jobs.count_results(conn, _import_results(result))
-    folded = await fold_personas(conn, emit, options.clock(), options.thresholds, sorted(touched))
+    folded = await fold_personas(conn, emit, options.clock(), options.thresholds, list(touched))
     result.customers_changed, result.events = folded.events, result.events + folded.events
     result.persona_lags_s = folded.lags_s
     return result

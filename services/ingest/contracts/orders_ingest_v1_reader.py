@@ -197,12 +197,12 @@ def _text(value: Any, max_length: int | None, *, required: bool = False, blank: 
     """Text as the model keeps it: stripped (when only ASCII whitespace surrounds it: the model strips Unicode
     whitespace, Python a little more), at most `max_length` characters; `required` refuses null and, unless
     `blank`, an empty text. Whether it can be stored is checked once for the whole message (`_storable`)."""
-    if value is None and not required:
-        return None
     if type(value) is not str:
+        if value is None and not required:
+            return None
         raise _NotPlain
     text = value.strip()
-    if len(text) != len(value) and value.strip(_ASCII_SPACE) != text:
+    if text is not value and value.strip(_ASCII_SPACE) != text:  # `strip` answers the same text when it strips none
         raise _NotPlain
     if (max_length is not None and len(text) > max_length) or (required and not blank and not text):
         raise _NotPlain
@@ -216,9 +216,20 @@ _UUID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 def _uuid(value: Any, *, required: bool = False) -> UUID | None:
     if value is None and not required:
         return None
-    if type(value) is not str or _UUID.fullmatch(value) is None:
+    if type(value) is not str:
         raise _NotPlain
-    return UUID(value)
+    known = _UUIDS.get(value)
+    if known is not None:
+        return known
+    if _UUID.fullmatch(value) is None:
+        raise _NotPlain
+    if len(_UUIDS) >= 4096:
+        _UUIDS.clear()
+    _UUIDS[value] = UUID(value)
+    return _UUIDS[value]
+
+
+_UUIDS: dict[str, UUID] = {}  # tenants and imports repeat from record to record (a UUID is immutable: shared)
 
 
 _MONEY = re.compile("[0-9]{1,12}(?:\\.[0-9]{1,2})?")
@@ -230,7 +241,9 @@ def _money(value: Any, *, required: bool = False) -> Decimal | None:
         return None
     if type(value) is not str or _MONEY.fullmatch(value) is None:
         raise _NotPlain
-    return Decimal(value).quantize(CENT) + 0
+    if len(value) > 3 and value[-3] == ".":  # two places already (and no sign: never -0)
+        return Decimal(value)
+    return Decimal(value).quantize(CENT)
 
 
 _TIME = re.compile(
