@@ -12,9 +12,11 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from services.core.frozen import quick_init
 from services.core.order import OrderStatus
 
 
+@quick_init
 @dataclass(frozen=True)
 class LineSnapshot:
     product_id: str
@@ -25,6 +27,7 @@ class LineSnapshot:
     line_amount: Decimal | None
 
 
+@quick_init
 @dataclass(frozen=True)
 class OrderSnapshot:
     """The order as stored after the change (all lines, including ones kept from earlier messages)."""
@@ -47,6 +50,7 @@ class OrderSnapshot:
     lines: tuple[LineSnapshot, ...]
 
 
+@quick_init
 @dataclass(frozen=True)
 class OrderChange:
     """An effective change of one order. Not built for unchanged or stale (backward) messages."""
@@ -59,6 +63,7 @@ class OrderChange:
     producer: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class CustomerSnapshot:
     """A customer's identifiers and full persona after a change (created, identifiers added, persona changed)."""

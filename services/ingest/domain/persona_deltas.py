@@ -22,12 +22,14 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from services.core.frozen import quick_init
 from services.ingest.domain.persona import PAID_STATUSES, TOP_PRODUCTS, OrderAggregates
 
 CLOSED = "deal_closed"  # closed orders count as orders, not as money
 CustomerKey = tuple[UUID, UUID]  # (tenant, customer)
 
 
+@quick_init
 @dataclass(frozen=True)
 class Contribution:
     """What one order adds to its customer's persona."""
@@ -42,6 +44,7 @@ class Contribution:
     products: tuple[tuple[str, int, str | None], ...]  # (product ID, quantity, name) per line, none when closed
 
 
+@quick_init
 @dataclass(frozen=True)
 class CustomerDelta:
     """One order's contribution added to (sign 1) or removed from (sign -1) a customer's persona."""
@@ -129,6 +132,7 @@ class PersonaState:
         )
 
 
+@quick_init
 @dataclass(frozen=True)
 class Delta:
     """A change of one customer's aggregates: contributions removed (an order's old state) and added."""

@@ -30,6 +30,7 @@ from uuid import UUID
 
 from services.core.bounds import MAX_LINES_PER_ORDER, MAX_MONEY, money_in_range
 from services.core.changes import LineSnapshot, OrderChange, OrderSnapshot
+from services.core.frozen import quick_init
 from services.core.order import Buyer, Order, OrderLine, OrderStatus, Receiver, Store, store_key
 from services.core.status import next_status
 from services.ingest.domain.identity import Conflict, Customer, CustomerIndex, resolve_buyer
@@ -39,6 +40,7 @@ _T = TypeVar("_T")
 LineKey = tuple[str, str]  # (product ID, SKU): a line's key within its order
 
 
+@quick_init
 @dataclass(frozen=True)
 class Incoming:
     """An order to ingest with where it came from; `ref` lets the caller map outcomes back to its messages."""
@@ -50,6 +52,7 @@ class Incoming:
     producer: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class LineRow:
     product_id: str
@@ -67,6 +70,7 @@ class LineRow:
         return self.line_amount if self.line_amount is not None else self.unit_price * self.quantity
 
 
+@quick_init
 @dataclass(frozen=True)
 class OrderRow:
     """An order as stored (the `orders` table), lines aside."""
@@ -106,6 +110,7 @@ _CONTENT = attrgetter(*_CONTENT_FIELDS)
 _BEYOND_STATUS = attrgetter(*(name for name in _CONTENT_FIELDS if name not in {"status", "status_raw"}))
 
 
+@quick_init
 @dataclass(frozen=True)
 class StoredOrder:
     row: OrderRow
@@ -129,6 +134,7 @@ OUTCOMES = tuple(OrderOutcome)
 AMBIGUOUS_SKU, TOO_MANY_LINES, TOTAL_TOO_LARGE = "ambiguous_sku", "too_many_lines", "total_too_large"
 
 
+@quick_init
 @dataclass(frozen=True)
 class Outcome:
     ref: int
@@ -352,6 +358,7 @@ def _total(order_amount: Decimal | None, lines: dict[LineKey, LineRow]) -> Decim
     return order_amount if order_amount is not None else sum((x.amount() for x in lines.values()), Decimal(0))
 
 
+@quick_init
 @dataclass(frozen=True)
 class MergedLines:
     rows: list[LineRow]  # the lines the message writes

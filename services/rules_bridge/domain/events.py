@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from services.core.changes import CustomerSnapshot, OrderChange, OrderSnapshot
+from services.core.frozen import quick_init
 from services.core.keys import customer_key, order_key
 from services.core.money import money_text
 from services.core.order import OrderStatus
@@ -35,6 +36,7 @@ SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
 
+@quick_init
 @dataclass(frozen=True)
 class OutboxRecord:
     """One event as stored in the outbox: relayed to `topic` (logical name) with `key`, `headers` and `payload`."""
