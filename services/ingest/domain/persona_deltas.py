@@ -14,7 +14,6 @@ The state is stored as JSON (`to_json` / `from_json`): money as strings, times I
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ from typing import Any
 from uuid import UUID
 
 from services.core.frozen import quick_init
-from services.ingest.domain.persona import PAID_STATUSES, TOP_PRODUCTS, OrderAggregates
+from services.ingest.domain.persona import PAID_STATUSES, TOP_PRODUCTS, OrderAggregates, smallest
 
 CLOSED = "deal_closed"  # closed orders count as orders, not as money
 CustomerKey = tuple[UUID, UUID]  # (tenant, customer)
@@ -113,7 +112,7 @@ class PersonaState:
 
     def _top_products(self) -> list[tuple[str, ProductTally]]:
         """The products the persona shows (`TOP_PRODUCTS` by quantity, then ID), without sorting them all."""
-        return heapq.nsmallest(TOP_PRODUCTS, self.products.items(), key=lambda item: (-item[1][QUANTITY], item[0]))
+        return smallest(TOP_PRODUCTS, self.products.items(), key=lambda item: (-item[1][QUANTITY], item[0]))
 
     def aggregates(self) -> OrderAggregates:
         """What `build_persona` needs, as the from-scratch statements would aggregate it (products: the shown ones)."""
