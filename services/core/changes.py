@@ -12,9 +12,11 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from services.core.frozen import quick_init
 from services.core.order import OrderStatus
 
 
+@quick_init
 @dataclass(frozen=True)
 class LineSnapshot:
     """A stored line as the rules bridge hears about it.
@@ -35,6 +37,7 @@ class LineSnapshot:
     line_amount: Decimal | None
 
 
+@quick_init
 @dataclass(frozen=True)
 class OrderSnapshot:
     """The order as stored after the change (all lines, including ones kept from earlier messages)."""
@@ -57,6 +60,7 @@ class OrderSnapshot:
     lines: tuple[LineSnapshot, ...]
 
 
+@quick_init
 @dataclass(frozen=True)
 class OrderChange:
     """An effective change of one order. Not built for unchanged or stale (backward) messages."""
@@ -69,6 +73,7 @@ class OrderChange:
     producer: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class CustomerSnapshot:
     """A customer's identifiers and full persona after a change (created, identifiers added, persona changed)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from uuid import UUID
 
 
-def order_key(tenant_id: UUID, order_no: str) -> str:
+def order_key(tenant_id: UUID | str, order_no: str) -> str:
     """`"{tenant_id}:{order_no}"`: the key of an order's ingest messages and of its events."""
     return f"{tenant_id}:{order_no}"
 

@@ -14,7 +14,7 @@ import re
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -155,7 +155,12 @@ class Store(_Value):
     @property
     def key(self) -> str:
         """The store's identity within a tenant: its store no., else its store ID."""
-        return f"no:{self.store_no}" if self.store_no else f"id:{self.store_id}"
+        return store_key(self.store_no, self.store_id)
+
+
+def store_key(store_no: str | None, store_id: str | None) -> str:
+    """`Store.key` of a store with these identifiers."""
+    return f"no:{store_no}" if store_no else f"id:{store_id}"
 
 
 class Buyer(_Value):
@@ -240,3 +245,17 @@ class Order(_Value):
                 f"the lines add up to {total}, more than {bounds.MAX_MONEY}, the largest amount that can be stored"
             )
         return self
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def construct(model: type[M], values: dict[str, Any], given: Any = None) -> M:
+    """`model` holding `values` (every field, in declaration order, already checked), as validation leaves it:
+    `model_construct` without its per-field bookkeeping. The fields in `given` (default: all) count as set."""
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values if given is None else given))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance

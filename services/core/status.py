@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.core.frozen import quick_init
 from services.core.order import OrderStatus
 
 STAGES: tuple[OrderStatus, ...] = (
@@ -28,6 +29,7 @@ def rank(status: OrderStatus) -> int:
     return STAGES.index(status)
 
 
+@quick_init
 @dataclass(frozen=True)
 class StatusDecision:
     status: OrderStatus

@@ -67,9 +67,14 @@ async def claim(conn: Conn, keys: Sequence[CustomerKey] | None, limit: int) -> l
     elif not keys:
         return []
     else:
-        ordered = sorted(set(keys))
-        rows = await conn.fetch(sql.CLAIM_CUSTOMERS, [k[0] for k in ordered], [k[1] for k in ordered])
-    return [Claimed(CustomerSnapshot(*(r[i] for i in range(7))), _loads(r["persona_state"])) for r in rows]
+        distinct = list(set(keys))  # the statement orders them (UUIDs sort slowly in Python)
+        rows = await conn.fetch(sql.CLAIM_CUSTOMERS, [k[0] for k in distinct], [k[1] for k in distinct])
+    return [Claimed(_snapshot(r), _loads(r["persona_state"])) for r in rows]
+
+
+def _snapshot(r: Any) -> CustomerSnapshot:
+    """A claimed customer as stored (its persona read from text by orjson: see the SQL module)."""
+    return CustomerSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r["persona"]))
 
 
 def _loads(text: str | None) -> Any:
@@ -116,6 +121,6 @@ async def store(conn: Conn, rows: Sequence[tuple[CustomerKey, dict[str, Any], di
             sql.STORE_PERSONAS,
             [k[0] for k, _, _ in rows],
             [k[1] for k, _, _ in rows],
-            [p for _, p, _ in rows],
+            [orjson.dumps(p).decode() for _, p, _ in rows],
             [orjson.dumps(s).decode() for _, _, s in rows],
         )

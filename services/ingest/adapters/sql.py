@@ -2,7 +2,8 @@
 
 Arrays are passed column by column and expanded with `unnest`; jsonb values are Python values (the pool's codec),
 except JSON arrays, which go in as text (`::jsonb`): a list of lists would be taken for a 2-D array, and the persona
-deltas and states, which go in and out as text encoded by orjson (the hot path's largest JSON volume).
+deltas, states and personas of the persona stage, which go in and out as text encoded by orjson (the hot path's
+largest JSON volume).
 """
 
 # --- tenants -------------------------------------------------------------------------------------------------------
@@ -201,7 +202,7 @@ SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[]::jsonb[]
 """
 
 _CLAIMED_COLUMNS = (
-    "c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona, c.persona_state::text"
+    "c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona::text, c.persona_state::text"
 )
 
 # The customers with deltas, oldest delta first; those another stage holds are skipped, never waited for.
@@ -248,7 +249,7 @@ JOIN order_lines l ON l.tenant_id = o.tenant_id AND l.order_no = o.order_no
 
 STORE_PERSONAS = """
 UPDATE customers c SET persona = u.persona, persona_state = u.state, updated_at = now()
-FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::text[]::jsonb[]) ORDER BY 1, 2)
+FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]::jsonb[], $4::text[]::jsonb[]) ORDER BY 1, 2)
      AS u (tenant_id, id, persona, state)
 WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 """

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from uuid import UUID
 
+from services.core.frozen import quick_init
 from services.core.order import Buyer
 
 UNIQUE_IDENTIFIERS: tuple[str, ...] = ("sobot_customer_id", "mobile", "unionid")
@@ -40,6 +41,7 @@ class Conflict:
     held_by: UUID
 
 
+@quick_init
 @dataclass(frozen=True)
 class Resolution:
     customer_id: UUID

@@ -8,10 +8,11 @@ all the customer's orders. Closed orders count as orders but not as money.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from services.core.money import money_text
 from services.core.order import OrderStatus
@@ -24,6 +25,7 @@ PAID_STATUSES: tuple[str, ...] = (
     OrderStatus.DEALED.value,
 )
 TOP_PRODUCTS = 5
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ def build_persona(agg: OrderAggregates, now: datetime, thresholds: LifecycleThre
     average = (agg.total_paid / agg.paid_order_count) if agg.paid_order_count else Decimal(0)
     # most orders, then the most recent, then the greatest label: one answer whatever order the stores come in
     favourite = max(agg.store_counts.items(), key=lambda item: (item[1], item[0]), default=None)
-    top = heapq.nsmallest(TOP_PRODUCTS, agg.product_quantities.items(), key=lambda item: (-item[1][0], item[0]))
+    top = smallest(TOP_PRODUCTS, agg.product_quantities.items(), key=lambda item: (-item[1][0], item[0]))
     return {
         "order_count": agg.order_count,
         "paid_order_count": agg.paid_order_count,
@@ -82,6 +84,12 @@ def build_persona(agg: OrderAggregates, now: datetime, thresholds: LifecycleThre
         "orders_by_status": dict(sorted(agg.status_counts.items())),
         "lifecycle_stage": lifecycle_stage(agg, now, thresholds),
     }
+
+
+def smallest(n: int, items: Collection[_T], key: Callable[[_T], Any]) -> list[_T]:
+    """`heapq.nsmallest(n, items, key=key)`, which is `sorted(items, key=key)[:n]`: the sort itself while `items` are
+    few (most customers' products; the heap's Python loop costs more), the heap when they are many."""
+    return sorted(items, key=key)[:n] if len(items) <= 64 else heapq.nsmallest(n, items, key=key)
 
 
 def _money(value: Decimal) -> str:

@@ -14,7 +14,6 @@ The state is stored as JSON (`to_json` / `from_json`): money as strings, times I
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -22,12 +21,14 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from services.ingest.domain.persona import PAID_STATUSES, TOP_PRODUCTS, OrderAggregates
+from services.core.frozen import quick_init
+from services.ingest.domain.persona import PAID_STATUSES, TOP_PRODUCTS, OrderAggregates, smallest
 
 CLOSED = "deal_closed"  # closed orders count as orders, not as money
 CustomerKey = tuple[UUID, UUID]  # (tenant, customer)
 
 
+@quick_init
 @dataclass(frozen=True)
 class Contribution:
     """What one order adds to its customer's persona."""
@@ -42,6 +43,7 @@ class Contribution:
     products: tuple[tuple[str, int, str | None], ...]  # (product ID, quantity, name) per line, none when closed
 
 
+@quick_init
 @dataclass(frozen=True)
 class CustomerDelta:
     """One order's contribution added to (sign 1) or removed from (sign -1) a customer's persona."""
@@ -110,7 +112,7 @@ class PersonaState:
 
     def _top_products(self) -> list[tuple[str, ProductTally]]:
         """The products the persona shows (`TOP_PRODUCTS` by quantity, then ID), without sorting them all."""
-        return heapq.nsmallest(TOP_PRODUCTS, self.products.items(), key=lambda item: (-item[1][QUANTITY], item[0]))
+        return smallest(TOP_PRODUCTS, self.products.items(), key=lambda item: (-item[1][QUANTITY], item[0]))
 
     def aggregates(self) -> OrderAggregates:
         """What `build_persona` needs, as the from-scratch statements would aggregate it (products: the shown ones)."""
@@ -129,6 +131,7 @@ class PersonaState:
         )
 
 
+@quick_init
 @dataclass(frozen=True)
 class Delta:
     """A change of one customer's aggregates: contributions removed (an order's old state) and added."""
@@ -153,7 +156,8 @@ def fold(state: PersonaState, deltas: Sequence[Delta], *, in_place: bool = False
             _count_in(new, c, sign)
     if not _fold_stores(state, new, added, removed):
         return None
-    _drop_empty(new)
+    if removed:  # additions alone leave every count positive
+        _drop_empty(new)
     return new
 
 
@@ -214,6 +218,10 @@ def _extreme(
 
     The candidate is the extreme of `current` and `added`. Removing values other than it keeps it. Removing it
     keeps it when at least one copy remains: the set held one (`current`) plus the added copies."""
+    if not removed:  # the common case (new orders): the extreme of what is there
+        if not added:
+            return (True, current)
+        return (True, pick(added) if current is None else pick(current, *added))
     pool = ([current] if current is not None else []) + list(added)
     if not pool:
         return (not removed, None)

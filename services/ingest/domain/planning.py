@@ -30,7 +30,8 @@ from uuid import UUID
 
 from services.core.bounds import MAX_LINES_PER_ORDER, MAX_MONEY, money_in_range
 from services.core.changes import LineSnapshot, OrderChange, OrderSnapshot
-from services.core.order import Buyer, Order, OrderLine, OrderStatus, Receiver, Store
+from services.core.frozen import quick_init
+from services.core.order import Buyer, Order, OrderLine, OrderStatus, Receiver, Store, store_key
 from services.core.status import next_status
 from services.ingest.domain.identity import Conflict, Customer, CustomerIndex, resolve_buyer
 from services.ingest.domain.persona_deltas import Contribution, CustomerDelta, contribution
@@ -39,6 +40,7 @@ _T = TypeVar("_T")
 LineKey = tuple[str, str]  # (product ID, SKU): a line's key within its order
 
 
+@quick_init
 @dataclass(frozen=True)
 class Incoming:
     """An order to ingest with where it came from; `ref` lets the caller map outcomes back to its messages."""
@@ -50,6 +52,7 @@ class Incoming:
     producer: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class LineRow:
     product_id: str
@@ -67,6 +70,7 @@ class LineRow:
         return self.line_amount if self.line_amount is not None else self.unit_price * self.quantity
 
 
+@quick_init
 @dataclass(frozen=True)
 class OrderRow:
     """An order as stored (the `orders` table), lines aside."""
@@ -106,6 +110,7 @@ _CONTENT = attrgetter(*_CONTENT_FIELDS)
 _BEYOND_STATUS = attrgetter(*(name for name in _CONTENT_FIELDS if name not in {"status", "status_raw"}))
 
 
+@quick_init
 @dataclass(frozen=True)
 class StoredOrder:
     row: OrderRow
@@ -129,6 +134,7 @@ OUTCOMES = tuple(OrderOutcome)
 AMBIGUOUS_SKU, TOO_MANY_LINES, TOTAL_TOO_LARGE = "ambiguous_sku", "too_many_lines", "total_too_large"
 
 
+@quick_init
 @dataclass(frozen=True)
 class Outcome:
     ref: int
@@ -253,8 +259,10 @@ def _plan_order(
     new_id: Callable[[], UUID],
 ) -> StoredOrder | None:
     """Plan `item` over `before`; the order as it is then stored when it is written, else None."""
-    item = replace(item, order=without_blank_text(item.order))
-    order, tenant = item.order, item.tenant_id
+    order = without_blank_text(item.order)
+    if order is not item.order:
+        item = replace(item, order=order)
+    tenant = item.tenant_id
     decision = next_status(before.row.status if before else None, order.status)
     if decision.stale:
         assert before is not None
@@ -350,6 +358,7 @@ def _total(order_amount: Decimal | None, lines: dict[LineKey, LineRow]) -> Decim
     return order_amount if order_amount is not None else sum((x.amount() for x in lines.values()), Decimal(0))
 
 
+@quick_init
 @dataclass(frozen=True)
 class MergedLines:
     rows: list[LineRow]  # the lines the message writes
@@ -449,7 +458,7 @@ def _order_row(
         status_raw=status_raw,
         order_time=order.order_time,
         payment_time=_kept(order.payment_time, old.payment_time if old else None),
-        store_key=Store.model_construct(**store).key,
+        store_key=store_key(store.get("store_no"), store.get("store_id")),
         store=store,
         customer_id=customer_id,
         matched_by=matched_by,
@@ -468,9 +477,10 @@ def without_blank_text(order: Order) -> Order:
     update: dict[str, Any] = {}
     if _blank(order.remark):
         update["remark"] = None
-    for name in ("store", "buyer", "receiver"):
-        value = getattr(order, name)
-        blanks = {k: None for k, v in vars(value).items() if _blank(v)} if value is not None else {}
+    for name, value in (("store", order.store), ("buyer", order.buyer), ("receiver", order.receiver)):
+        if value is None:
+            continue
+        blanks = {k: None for k, v in vars(value).items() if v.__class__ is str and not v.strip()}
         if blanks:
             update[name] = value.model_copy(update=blanks)
     if any(_blank(x.product_name) for x in order.lines):

@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 
 from services.rules_bridge.adapters import sql
-from services.rules_bridge.domain.events import OutboxRecord
+from services.rules_bridge.domain.events import OutboxRecord, headers_text, payload_text
 
 N_SHARDS = 16  # changing it reorders nothing already sent, but pending rows keep their old shard: drain first
 Conn = Any  # an asyncpg connection (or pool connection proxy)
@@ -48,8 +48,8 @@ async def enqueue(conn: Conn, records: Sequence[OutboxRecord]) -> None:
         [r.key for r in records],
         [r.event_id for r in records],
         [r.event_type for r in records],
-        [json.dumps(r.headers) for r in records],
-        [None if r.payload is None else json.dumps(r.payload, ensure_ascii=False) for r in records],
+        [headers_text(r) for r in records],
+        [payload_text(r) for r in records],
     )
     await conn.execute(sql.NOTIFY)
 

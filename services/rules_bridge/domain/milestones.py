@@ -7,6 +7,7 @@ in stage order; milestones the order jumped over are `inferred`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from services.core.order import OrderStatus
@@ -29,11 +30,16 @@ class Milestone:
 
 def reached(before: OrderStatus | None, after: OrderStatus) -> list[Milestone]:
     """The milestones of a move from `before` (None: new order) to `after`, in order; [] when none."""
+    return list(_reached(before, after))
+
+
+@functools.cache  # a few dozen (before, after) pairs, asked for every order of every batch
+def _reached(before: OrderStatus | None, after: OrderStatus) -> tuple[Milestone, ...]:
     created = [Milestone(contract.ORDER_CREATED, inferred=False)] if before is None else []
     if before is OrderStatus.DEAL_CLOSED:
-        return created
+        return tuple(created)
     if after is OrderStatus.DEAL_CLOSED:
-        return [*created, Milestone(contract.ORDER_CLOSED, inferred=False)]
+        return (*created, Milestone(contract.ORDER_CLOSED, inferred=False))
     floor = rank(before) if before is not None else -1
     passed = [stage for stage in STAGES if floor < rank(stage) <= rank(after) and stage in STAGE_MILESTONES]
-    return created + [Milestone(STAGE_MILESTONES[stage], inferred=stage is not after) for stage in passed]
+    return (*created, *(Milestone(STAGE_MILESTONES[stage], inferred=stage is not after) for stage in passed))

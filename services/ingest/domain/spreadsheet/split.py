@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from services.core import bounds
-from services.core.order import Buyer, Order, OrderLine, Receiver, Store
+from services.core.order import Buyer, Order, OrderLine, Receiver, Store, construct
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.issues import RowIssue
 from services.ingest.domain.spreadsheet.rows import INVALID, CheckedRows, Field, shown
@@ -193,14 +193,9 @@ def records(values: dict[str, list[Any]], keys: Sequence[str], size: int) -> lis
 
 
 def _construct(model: type[M], values: dict[str, Any]) -> M:
-    """`model_construct` for a complete, already-checked dict of fields, without its per-field bookkeeping
-    (it costs a third of the parse). Tests check `model_validate(model_dump())` gives the same model."""
-    instance = model.__new__(model)
-    object.__setattr__(instance, "__dict__", values)
-    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
-    return instance
+    """`model_construct` for a complete, already-checked dict of fields (`order.construct`: it costs a third of
+    the parse otherwise). Tests check `model_validate(model_dump())` gives the same model."""
+    return construct(model, values)
 
 
 def _first(extras: Sequence[tuple[Any, ...]], members: Sequence[int], position: int) -> Any:

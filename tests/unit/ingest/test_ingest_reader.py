@@ -1,0 +1,307 @@
+"""The fast reader of `orders.ingest.v1` against the model, on plain, random and hostile values: whenever the reader
+answers, the model accepts the value and builds the same message (values, types, zones, set fields); the reader
+answers for the plain spelling producers send; and the consumer decides every record as the model alone did."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from datetime import datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
+
+from services.ingest.application import ingestion
+from services.ingest.application.ingestion import Received, decode
+from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
+from services.ingest.contracts.orders_ingest_v1_reader import read_plain
+
+TENANT = uuid.UUID("0b7c4f3e-2d6a-4c1b-9e8f-5a4b3c2d1e0f")
+
+
+def plain() -> dict[str, Any]:
+    return {
+        "tenant_id": str(TENANT),
+        "import_id": "5f0e8a1c-3b2d-4e6f-8a9b-0c1d2e3f4a5b",
+        "producer": "import",
+        "order_no": "A-1",
+        "source": "taobao",
+        "status": "paid",
+        "status_raw": "已付款",
+        "order_time": "2026-01-01T08:00:00+08:00",
+        "payment_time": "2026-01-01T08:05:00.5Z",
+        "store": {"store_no": "S1", "name": "Store 1"},
+        "buyer": {"mobile": "13912345678", "nickname": "买家"},
+        "receiver": {"name": "R", "mobile": "139", "address": "Road 1"},
+        "order_amount": "59.80",
+        "paid_amount": "59.8",
+        "remark": "gift",
+        "lines": [
+            {"product_id": "P1", "sku": "red", "product_name": "T-shirt", "quantity": 1, "unit_price": "19.90"},
+            {"product_id": "P2", "sku": "", "quantity": 2, "unit_price": "19", "line_amount": "38.00", "row_no": 3},
+        ],
+    }
+
+
+def by_model(value: bytes) -> OrderIngestV1 | None:
+    try:
+        return OrderIngestV1.model_validate_json(value)
+    except ValidationError:
+        return None
+
+
+def same(a: BaseModel, b: BaseModel) -> None:
+    """Equal as the consumer sees them: values, field order, types and set fields, nested; times the same instant
+    with the same offset and text (the reader's zone is a `datetime.timezone`, the model's a pydantic `TzInfo`)."""
+    assert type(a) is type(b)
+    assert list(vars(a)) == list(vars(b))
+    assert a.model_fields_set == b.model_fields_set
+    for name, value in vars(a).items():
+        other = vars(b)[name]
+        values = value if isinstance(value, list) else [value]
+        others = other if isinstance(other, list) else [other]
+        for x, y in zip(values, others, strict=True):
+            if isinstance(x, BaseModel):
+                same(x, y)
+            elif isinstance(x, datetime):
+                assert (x, x.utcoffset(), x.isoformat()) == (y, y.utcoffset(), y.isoformat()), name
+            else:
+                assert (type(x), x) == (type(y), y), name
+
+
+def check(value: bytes) -> OrderIngestV1 | None:
+    fast = read_plain(value)
+    if fast is not None:
+        model = by_model(value)
+        assert model is not None, "the reader accepted what the model refuses"
+        same(fast, model)
+    return fast
+
+
+def test_the_plain_spelling_is_read_fast() -> None:
+    assert check(json.dumps(plain()).encode()) is not None
+    minimal = {k: v for k, v in plain().items() if k not in {"import_id", "producer", "receiver", "remark"}}
+    assert check(json.dumps(minimal, ensure_ascii=False).encode()) is not None
+
+
+HOSTILE_TEXT = [
+    "",
+    " ",
+    " A-1 ",
+    "\tA\n",
+    "\u3000A",
+    "A\u00a0",
+    "\x1cA",
+    "A\x1f",
+    "A\x00",
+    "A\ud800",
+    "\ufffe",
+    ".",
+    "..",
+    " .. ",
+    "x" * 64,
+    "x" * 65,
+    " " + "x" * 64,
+    "é" * 64,
+    "😀" * 64,
+    "😀" * 65,
+    "\u2028A",
+    "A\u0085",
+]
+HOSTILE_VALUES: list[Any] = [None, True, 0, 1, -1, 1.0, 2.5, 1e308, [], {}, "1", 2**70]
+TIMES = [
+    "2026-01-01T08:00:00Z",
+    "2026-01-01T08:00:00z",
+    "2026-01-01t08:00:00Z",
+    "2026-01-01 08:00:00Z",
+    "2026-01-01T08:00:00",
+    "2026-01-01T08:00Z",
+    "2026-01-01T08:00:00.1234567Z",
+    "2026-01-01T08:00:00.000001+08:00",
+    "2026-01-01T08:00:00+0800",
+    "2026-01-01T08:00:00+24:00",
+    "2026-01-01T08:00:00+23:59",
+    "2026-01-01T08:00:00-23:59",
+    "2026-01-01T08:00:00+08:60",
+    "2026-01-01T24:00:00Z",
+    "2026-01-01T23:59:60Z",
+    "2026-02-29T00:00:00Z",
+    "2028-02-29T00:00:00Z",
+    "2000-01-01T00:00:00Z",
+    "2000-01-01T07:59:59+08:00",
+    "2000-01-01T08:00:00+08:00",
+    "2099-12-31T23:59:59.999999Z",
+    "2099-12-31T20:00:00-04:00",
+    "1999-12-31T23:59:59-00:01",
+    "２026-01-01T08:00:00Z",
+    " 2026-01-01T08:00:00Z",
+    "1767225600",
+]
+MONEY = [
+    "0",
+    "0.0",
+    "0.00",
+    "0.001",
+    "12.5",
+    "12.50",
+    "12.500",
+    "-1",
+    "+1",
+    "1e2",
+    "1E+2",
+    " 1",
+    "1,000",
+    "٣",
+    "1.",
+    ".5",
+    "999999999999.99",
+    "999999999999.999",
+    "1000000000000",
+    "000000000001.50",
+    "0000000000001.5",
+    "NaN",
+]
+UUIDS = [
+    str(TENANT),
+    str(TENANT).upper(),
+    str(TENANT).replace("-", ""),
+    "{" + str(TENANT) + "}",
+    "urn:uuid:" + str(TENANT),
+    str(uuid.UUID(int=0)),
+    "00000000-0000-0000-0000-00000000000g",
+    "",
+]
+PATHS: list[tuple[str, ...]] = [
+    ("order_no",), ("source",), ("status",), ("status_raw",), ("order_time",), ("payment_time",), ("remark",),
+    ("producer",), ("tenant_id",), ("import_id",), ("schema_version",), ("order_amount",), ("paid_amount",),
+    ("store", "store_no"), ("store", "store_id"), ("store", "name"), ("buyer", "mobile"), ("buyer", "nickname"),
+    ("buyer", "sobot_customer_id"), ("buyer", "unionid"), ("receiver", "name"), ("receiver", "address"),
+    ("lines", 0, "product_id"), ("lines", 0, "sku"), ("lines", 1, "sku"), ("lines", 0, "product_name"),
+    ("lines", 0, "quantity"), ("lines", 1, "quantity"), ("lines", 0, "unit_price"), ("lines", 0, "line_amount"),
+    ("lines", 1, "row_no"), ("store",), ("buyer",), ("receiver",), ("lines",), ("extra",), ("store", "extra"),
+    ("lines", 0, "extra"),
+]  # fmt: skip
+ANY_VALUE = st.sampled_from(HOSTILE_TEXT + HOSTILE_VALUES + TIMES + MONEY + UUIDS + ["paid", "youzan", "13912345678"])
+MISSING = object()
+
+
+def changed(document: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    target: Any = document
+    for step in path[:-1]:
+        try:
+            target = target[step]
+        except (KeyError, IndexError, TypeError):
+            return document  # an earlier change replaced the parent
+    in_list = isinstance(target, list) and isinstance(path[-1], int) and path[-1] < len(target)
+    if not isinstance(target, dict) and not in_list:
+        return document
+    if value is MISSING:
+        if isinstance(target, dict):
+            target.pop(path[-1], None)
+    else:
+        target[path[-1]] = value
+    return document
+
+
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(PATHS), st.one_of(ANY_VALUE, st.just(MISSING), st.text(max_size=8))), max_size=4
+    ),
+    st.booleans(),
+)
+def test_the_reader_answers_only_what_the_model_answers(changes: list[tuple[Any, Any]], ascii_only: bool) -> None:
+    document = plain()
+    for path, value in changes:
+        document = changed(document, path, value)
+    check(json.dumps(document, ensure_ascii=ascii_only).encode(errors="surrogatepass"))
+
+
+def test_many_seeded_changes() -> None:
+    """Thousands of one- and two-field changes (seeded: the same every run), beside hypothesis's search."""
+    chooser = random.Random(15)
+    values = [*HOSTILE_TEXT, *HOSTILE_VALUES, *TIMES, *MONEY, *UUIDS, MISSING]
+    answered = 0
+    for _ in range(4000):
+        document = plain()
+        for _ in range(chooser.randint(1, 2)):
+            document = changed(document, chooser.choice(PATHS), chooser.choice(values))
+        answered += check(json.dumps(document, ensure_ascii=False).encode(errors="surrogatepass")) is not None
+    assert answered > 500  # the reader answers for many of them (the rest goes to the model)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"",
+        b"null",
+        b"[]",
+        b'"x"',
+        b"{",
+        b"\xff",
+        b'{"a": NaN}',
+        json.dumps(plain()).encode() + b" ",
+        b" " + json.dumps(plain()).encode(),
+        json.dumps(plain()).encode().replace(b'"order_no": "A-1"', b'"order_no": "A-1", "order_no": "B-2"'),
+        json.dumps(plain()).encode().replace(b'"order_no": "A-1"', b'"order_no": "A\\u002d1"'),
+        json.dumps(plain()).encode().replace(b'"order_no": "A-1"', b'"order_no": "A\\ud800"'),
+        json.dumps(plain()).encode().replace(b'"quantity": 2', b'"quantity": 2.0'),
+        json.dumps(plain()).encode().replace(b'"quantity": 2', b'"quantity": 99999999999999999999999'),
+        json.dumps(plain()).encode().replace(b'"quantity": 2', b'"quantity": -0'),
+        json.dumps(plain()).encode().replace(b'"quantity": 2', b'"quantity": 2e0'),
+        b"[" * 5000 + b"]" * 5000,
+    ],
+)
+def test_hostile_bytes(value: bytes) -> None:
+    check(value)
+
+
+@given(st.binary(max_size=64))
+def test_random_bytes(value: bytes) -> None:
+    check(value)
+
+
+def test_many_lines_and_duplicates() -> None:
+    document = plain()
+    line = document["lines"][0]
+    document["lines"] = [{**line, "product_id": f"P{i}"} for i in range(500)]
+    assert check(json.dumps(document).encode()) is not None
+    document["lines"].append({**line, "product_id": "P500"})
+    assert check(json.dumps(document).encode()) is None
+    document["lines"] = [line, dict(line)]
+    assert check(json.dumps(document).encode()) is None
+    document["lines"] = [{**line, "quantity": 1_000_000, "unit_price": "9999999.99"}]
+    assert check(json.dumps(document).encode()) is None
+    document["lines"] = [{**line, "quantity": 1, "unit_price": "999999999999.99"}, {**line, "product_id": "Q"}]
+    assert check(json.dumps(document).encode()) is None
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(PATHS), st.one_of(ANY_VALUE, st.just(MISSING), st.text(max_size=8))), max_size=3
+    ),
+    st.sampled_from([None, b"", b"other:A-1", message_key(TENANT, "A-1"), message_key(TENANT, " A-1 ")]),
+)
+def test_the_consumer_decides_as_the_model_alone_did(changes: list[tuple[Any, Any]], key: bytes | None) -> None:
+    """Every record is accepted or dead-lettered with the same reason and words, with the reader and without it."""
+    document = plain()
+    for path, value in changes:
+        document = changed(document, path, value)
+    records = [Received(0, "t", 0, 0, key, json.dumps(document, ensure_ascii=False).encode(errors="surrogatepass"))]
+    with_reader = decode(records)
+    original, ingestion.read_plain = ingestion.read_plain, lambda value: None
+    try:
+        without = decode(records)
+    finally:
+        ingestion.read_plain = original
+    assert with_reader[1] == without[1]
+    assert [(i.ref, i.tenant_id, i.import_id, i.producer) for i in with_reader[0]] == [
+        (i.ref, i.tenant_id, i.import_id, i.producer) for i in without[0]
+    ]
+    for fast, slow in zip(with_reader[0], without[0], strict=True):
+        same(fast.order, slow.order)
