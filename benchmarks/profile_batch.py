@@ -32,13 +32,6 @@ from services.platform.database import create_pool, scratch_database
 from services.rules_bridge import outbox_writer as outbox
 
 STAGES: dict[str, float] = defaultdict(float)  # CPU seconds of this process per stage (waits on PostgreSQL excluded)
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def backend_cpu(pid: int) -> float:
-    """User + system CPU seconds of one PostgreSQL backend."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def _timed(owner: Any, name: str, label: str) -> None:
@@ -144,14 +137,14 @@ async def run(orders: int, batches: int, profile: bool, stages: list[tuple[Any, 
                 async with pool.acquire() as raw:
                     backend = await raw.fetchval("SELECT pg_backend_pid()")
                     conn = CountingConn(raw, backend)
-                    pg_began, began, cpu_began = backend_cpu(backend), time.perf_counter(), time.process_time()
+                    pg_began, began, cpu_began = backend_ns(backend), time.perf_counter(), time.process_time()
                     if profiler is not None and n == batches - 1:
                         profiler.enable()
                     await ingestion.ingest_batch(conn, batch, outbox.emit_events, options)
                     if profiler is not None:
                         profiler.disable()
                     seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
-                    pg = backend_cpu(backend) - pg_began
+                    pg = (backend_ns(backend) - pg_began) / 1e9
                 kind = "redelivered" if n == batches else "created"
                 print(
                     f"batch {n} ({kind}): wall {seconds * 1e6 / orders:.0f} µs per order; CPU per order: consumer "
