@@ -9,9 +9,8 @@ ALTER TABLE customers ALTER COLUMN persona_state TYPE json USING persona_state::
 ALTER TABLE customers ALTER COLUMN persona_state SET DEFAULT '{}';
 ALTER TABLE persona_deltas ALTER COLUMN contribution TYPE json USING contribution::json;
 
--- The foreign keys of the consumer's inserts, checked by a trigger per row (a query and a row lock apiece): about
--- 18 us per order for its lines (to `orders`), 6 us for the order (to `tenants`, one row every order of a tenant
--- locks). Neither can fail on the consumer's path: a batch rejects records of unknown tenants before writing,
--- `write_plan` writes an order's lines only with the order (it checks), and nothing deletes orders or tenants.
+-- The foreign key of order lines to their order, checked by a trigger per line (a query and a row lock apiece):
+-- about half of the lines upsert (measured: 31 -> 15 us of PostgreSQL CPU per order of 2 lines). It cannot fail
+-- on the consumer's path: `write_plan` writes an order's lines only with the order (it checks), and nothing
+-- deletes orders. (The orders' key to `tenants` stays: dropping it measured no difference.)
 ALTER TABLE order_lines DROP CONSTRAINT order_lines_tenant_id_order_no_fkey;
-ALTER TABLE orders DROP CONSTRAINT orders_tenant_id_fkey;
