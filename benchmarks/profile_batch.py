@@ -32,13 +32,6 @@ from services.platform.database import create_pool, scratch_database
 from services.rules_bridge import outbox_writer as outbox
 
 STAGES: dict[str, float] = defaultdict(float)  # CPU seconds of this process per stage (waits on PostgreSQL excluded)
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def backend_cpu(pid: int) -> float:
-    """User + system CPU seconds of one PostgreSQL backend."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def _timed(owner: Any, name: str, label: str) -> None:
@@ -72,11 +65,31 @@ def instrument(stages: list[tuple[Any, str, str]]) -> None:
             _timed(owner, name, label)
 
 
-class CountingConn:
-    """Counts the statements sent on a connection (a round trip each)."""
+def backend_ns(pid: int) -> int:
+    """Nanoseconds one PostgreSQL backend has run on a CPU (/proc/PID/schedstat: finer than /proc/PID/stat)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
 
-    def __init__(self, conn: Any) -> None:
-        self.conn, self.statements = conn, 0
+
+def statement_names() -> dict[str, str]:
+    """The SQL text of every named statement of the hot path's modules -> its name."""
+    from services.ingest.adapters import sql as ingest_sql
+    from services.rules_bridge.adapters import sql as bridge_sql
+
+    return {
+        text: name
+        for module in (ingest_sql, bridge_sql)
+        for name, text in vars(module).items()
+        if name.isupper() and isinstance(text, str)
+    }
+
+
+class CountingConn:
+    """Counts the statements sent on a connection (a round trip each), and the backend's CPU per statement."""
+
+    def __init__(self, conn: Any, backend: int | None = None) -> None:
+        self.conn, self.statements, self.backend = conn, 0, backend
+        self.cpu_ns: dict[str, int] = defaultdict(int)
+        self.names = statement_names()
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.conn, name)
@@ -84,7 +97,15 @@ class CountingConn:
 
             async def counted(*args: Any, **kwargs: Any) -> Any:
                 self.statements += 1
-                return await attr(*args, **kwargs)
+                if self.backend is None:
+                    return await attr(*args, **kwargs)
+                began = backend_ns(self.backend)
+                try:
+                    return await attr(*args, **kwargs)
+                finally:
+                    query = args[0] if args and isinstance(args[0], str) else name
+                    label = self.names.get(query) or " ".join(query.split())[:40]
+                    self.cpu_ns[label] += backend_ns(self.backend) - began
 
             return counted
         return attr
@@ -114,16 +135,16 @@ async def run(orders: int, batches: int, profile: bool, stages: list[tuple[Any, 
             for n, batch in enumerate(work):
                 STAGES.clear()
                 async with pool.acquire() as raw:
-                    conn = CountingConn(raw)
                     backend = await raw.fetchval("SELECT pg_backend_pid()")
-                    pg_began, began, cpu_began = backend_cpu(backend), time.perf_counter(), time.process_time()
+                    conn = CountingConn(raw, backend)
+                    pg_began, began, cpu_began = backend_ns(backend), time.perf_counter(), time.process_time()
                     if profiler is not None and n == batches - 1:
                         profiler.enable()
                     await ingestion.ingest_batch(conn, batch, outbox.emit_events, options)
                     if profiler is not None:
                         profiler.disable()
                     seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
-                    pg = backend_cpu(backend) - pg_began
+                    pg = (backend_ns(backend) - pg_began) / 1e9
                 kind = "redelivered" if n == batches else "created"
                 print(
                     f"batch {n} ({kind}): wall {seconds * 1e6 / orders:.0f} µs per order; CPU per order: consumer "
@@ -132,6 +153,10 @@ async def run(orders: int, batches: int, profile: bool, stages: list[tuple[Any, 
                 )
                 for label, spent in sorted(STAGES.items(), key=lambda x: -x[1]):
                     print(f"    {label:<32} {spent * 1e6 / orders:>7.0f} µs CPU per order")
+                print("    PostgreSQL backend CPU per statement (transaction control included):")
+                for label, ns in sorted(conn.cpu_ns.items(), key=lambda x: -x[1]):
+                    if ns * 1e-3 / orders >= 0.5:
+                        print(f"      {label:<40} {ns * 1e-3 / orders:>7.1f} µs per order")
             if profiler is not None:
                 pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(45)
         finally:

@@ -134,7 +134,12 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     broker = producer_broker(settings)
     metrics = Metrics(process=Process.CONSUME)
     ingestor = BatchIngestor(
-        pool, emit_events, ingest_options(settings), metrics, max_retries=settings.consumer_max_retries
+        pool,
+        emit_events,
+        ingest_options(settings),
+        metrics,
+        max_retries=settings.consumer_max_retries,
+        overlap_folds=settings.consumer_overlap_folds,
     )
     lag = group_lag_monitor(settings)
     metrics.track_group_lag(lambda: (dict(lag.lag), lag.age_s()))
@@ -151,6 +156,7 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
         await stop.wait()
     finally:
         await broker.stop()
+        await ingestor.drain()  # the last batch's fold (cut short, its deltas stay for the persona stage)
         await sweep
         await lag_reader
         await stage

@@ -63,6 +63,11 @@ class IngestSettings(ConnectionSettings):
         le=16,
         description="Group members in one process; more contend on shared customers (measured slower).",
     )
+    consumer_overlap_folds: bool = Field(
+        default=True,
+        description="Fold a batch's personas while the next batch is applied (on a second connection), not before"
+        " it: the fold's PostgreSQL work overlaps the next batch's Python work.",
+    )
     repeat_after_paid_orders: int = 2
     dormant_after_days: int = 180
     publish_linger_ms: int = 5

@@ -13,7 +13,7 @@ from services.core.changes import CustomerSnapshot
 from services.core.order import Buyer, OrderStatus
 from services.ingest import errors
 from services.ingest.adapters import persona_store, sql
-from services.ingest.adapters.storage import UNIQUE_VIOLATION
+from services.ingest.adapters.storage import FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION
 from services.ingest.domain import persona_reference
 from services.ingest.domain.identity import Customer, CustomerIndex
 from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, OrderAggregates, build_persona
@@ -108,6 +108,7 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
         rows = [(t, no, product_id, sku) for t, no, (product_id, sku) in plan.dropped_lines]
         await conn.execute(sql.DELETE_LINES, *_columns(rows, 4))
     if plan.lines:
+        _check_lines_have_orders(plan)
         rows = [
             (t, no, x.product_id, x.sku, x.product_name, x.quantity, x.unit_price, x.line_amount)
             for t, no, x in plan.lines
@@ -125,6 +126,15 @@ def _check_new_orders(plan: RoundPlan, inserted: set[Key]) -> None:
     raced = plan.new_orders - inserted
     if raced:
         raise errors.TransientStorage(f"{len(raced)} new orders were created concurrently", UNIQUE_VIOLATION)
+
+
+def _check_lines_have_orders(plan: RoundPlan) -> None:
+    """Raise (a bug: permanent) when a line is written without its order: the foreign key that checked it row by
+    row in PostgreSQL is gone (migration 0012); an order's lines are only ever written with the order."""
+    orders = {(row.tenant_id, row.order_no) for row, _, _ in plan.orders}
+    orphans = {(t, no) for t, no, _ in plan.lines} - orders
+    if orphans:
+        raise errors.PermanentStorage(f"lines of {len(orphans)} orders not written with them", FOREIGN_KEY_VIOLATION)
 
 
 def _order_values(row: OrderRow, import_id: UUID | None, producer: str) -> tuple[Any, ...]:

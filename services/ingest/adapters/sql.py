@@ -3,7 +3,8 @@
 Arrays are passed column by column and expanded with `unnest`; jsonb values are Python values (the pool's codec),
 except JSON arrays, which go in as text (`::jsonb`): a list of lists would be taken for a 2-D array, and the persona
 deltas, states and personas of the persona stage, which go in and out as text encoded by orjson (the hot path's
-largest JSON volume).
+largest JSON volume); the deltas and states into `json` columns (migration 0012: no jsonb parse on the way in,
+no print on the way out).
 """
 
 # --- tenants -------------------------------------------------------------------------------------------------------
@@ -91,9 +92,16 @@ USING unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS d(tenant_id, ord
 WHERE (l.tenant_id, l.order_no, l.product_id, l.sku) = (d.tenant_id, d.order_no, d.product_id, d.sku)
 """
 
+# Stores and products: the rows a batch names are mostly stored already and unchanged. Those are filtered out
+# before the insert: `ON CONFLICT DO UPDATE ... WHERE` would lock each (a WAL record apiece) until the batch
+# commits, and a second consumer naming the same store or product would wait for that commit.
 UPSERT_STORES = """
 INSERT INTO stores AS s (tenant_id, store_key, source, store_no, store_id, name)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+SELECT u.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+    AS u (tenant_id, store_key, source, store_no, store_id, name)
+WHERE NOT EXISTS (SELECT FROM stores t WHERE t.tenant_id = u.tenant_id AND t.store_key = u.store_key
+                  AND (t.source, t.store_no, t.store_id, t.name)
+                      IS NOT DISTINCT FROM (u.source, u.store_no, u.store_id, coalesce(u.name, t.name)))
 ORDER BY 1, 2
 ON CONFLICT (tenant_id, store_key) DO UPDATE SET
     source = EXCLUDED.source, store_no = EXCLUDED.store_no, store_id = EXCLUDED.store_id,
@@ -104,7 +112,11 @@ WHERE (s.source, s.store_no, s.store_id, s.name)
 
 UPSERT_PRODUCTS = """
 INSERT INTO products AS p (tenant_id, product_id, sku, name, unit_price)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::numeric[])
+SELECT u.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::numeric[])
+    AS u (tenant_id, product_id, sku, name, unit_price)
+WHERE NOT EXISTS (SELECT FROM products q
+                  WHERE q.tenant_id = u.tenant_id AND q.product_id = u.product_id AND q.sku = u.sku
+                    AND (q.name, q.unit_price) IS NOT DISTINCT FROM (coalesce(u.name, q.name), u.unit_price))
 ORDER BY 1, 2, 3
 ON CONFLICT (tenant_id, product_id, sku) DO UPDATE SET
     name = coalesce(EXCLUDED.name, p.name), unit_price = EXCLUDED.unit_price, updated_at = now()
@@ -198,7 +210,7 @@ WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 
 INSERT_PERSONA_DELTAS = """
 INSERT INTO persona_deltas (tenant_id, customer_id, sign, contribution)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[]::jsonb[])
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[]::json[])
 """
 
 _CLAIMED_COLUMNS = (
@@ -249,7 +261,7 @@ JOIN order_lines l ON l.tenant_id = o.tenant_id AND l.order_no = o.order_no
 
 STORE_PERSONAS = """
 UPDATE customers c SET persona = u.persona, persona_state = u.state, updated_at = now()
-FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]::jsonb[], $4::text[]::jsonb[]) ORDER BY 1, 2)
+FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]::jsonb[], $4::text[]::json[]) ORDER BY 1, 2)
      AS u (tenant_id, id, persona, state)
 WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 """

@@ -19,6 +19,7 @@ import asyncpg
 from services.ingest.errors import PermanentStorage, StorageError, StorageUnavailable, TransientStorage
 
 UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
 _CONFLICT_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
 _UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "53300"}  # admin/crash shutdown, cannot connect now, too many
 # Unique indexes a concurrent insert of the same customer can hit (migrations/0001_core.sql).

@@ -75,6 +75,8 @@ class BatchResult:
     customers_changed: int = 0
     rounds: int = 0
     persona_lags_s: list[float] = field(default_factory=list)  # per persona delta folded: its commit to its fold
+    touched: list[tuple[UUID, UUID]] = field(default_factory=list)  # customers with new deltas, left to fold when
+    # `IngestOptions.fold_personas` is False
 
     def dead_letters(self) -> list[Rejected]:
         """What goes to the dead-letter topic: the rejected records, and the records whose order was `rejected` by
@@ -255,6 +257,7 @@ class IngestOptions:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     new_id: Callable[[], UUID] = uuid.uuid4
     placeholder_mobiles: frozenset[str] = DEFAULT_PLACEHOLDER_MOBILES  # they count as absent (see `decode`)
+    fold_personas: bool = True  # False: the caller folds `BatchResult.touched` (the consumer overlaps it)
 
 
 async def ingest_batch(
@@ -282,7 +285,10 @@ async def ingest_batch(
             result.rounds += 1
         result.events = await emit(conn, changes, [])
         await import_jobs.count_results(conn, _import_results(result))
-    folded = await fold_personas(conn, emit, options.clock(), options.thresholds, list(touched))
+    result.touched = list(touched)
+    if not options.fold_personas:
+        return result
+    folded = await fold_personas(conn, emit, options.clock(), options.thresholds, result.touched)
     result.customers_changed, result.events = folded.events, result.events + folded.events
     result.persona_lags_s = folded.lags_s
     return result

@@ -21,6 +21,8 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from aiokafka import ConsumerRecord, TopicPartition
@@ -40,13 +42,15 @@ from services.ingest.application.ingestion import (
     count_failed_record,
     ingest_batch,
 )
-from services.ingest.application.personas import lag_note
+from services.ingest.application.personas import FoldResult, fold_personas, lag_note
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
+from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.settings import IngestSettings
 from services.platform.publisher import KeyedPublisher, KeyedRecord
 
 log = logging.getLogger("orderinfo.ingest.consumer")
 Ingest = Callable[[Any, Sequence[Received], EmitEvents, IngestOptions], Awaitable[BatchResult]]
+Fold = Callable[[Any, EmitEvents, datetime, LifecycleThresholds, Sequence[tuple[Any, Any]]], Awaitable[FoldResult]]
 PROCESSING_ERROR = errors.PROCESSING_ERROR
 # A whole record of the largest size (bounds.MAX_MESSAGE_BYTES) per partition fetch. (Brokers return an oversized
 # first batch anyway, but then one at a time.)
@@ -66,7 +70,12 @@ class BatchIngestor:
     """Applies batches with bounded retries: a transient failure backs off and retries the whole batch at most
     `max_retries` times; a batch that still fails, or fails for any other reason, is split, so that only a
     record failing on its own is dead-lettered (`processing_error`). While the database is unreachable nothing
-    is dead-lettered: `StorageUnavailable` propagates and the caller rewinds the batch."""
+    is dead-lettered: `StorageUnavailable` propagates and the caller rewinds the batch.
+
+    With `overlap_folds`, a batch's persona fold (its own transaction, after the batch's) runs on another
+    connection while the next batch is fetched, decoded, planned and written; at most one fold is in flight (the
+    next batch waits for it after its own commit, and reports its events and lags). A fold that fails or is cut
+    short leaves its deltas to the persona stage, which folds them exactly once (`application.personas`)."""
 
     def __init__(
         self,
@@ -76,14 +85,43 @@ class BatchIngestor:
         metrics: ConsumerMetrics | None = None,
         ingest: Ingest = ingest_batch,
         max_retries: int = 5,
+        overlap_folds: bool = False,
+        fold: Fold = fold_personas,
     ) -> None:
-        self.pool, self.emit, self.options, self.metrics, self.ingest = pool, emit, options, metrics, ingest
+        self.pool, self.emit, self.metrics, self.ingest, self.fold = pool, emit, metrics, ingest, fold
+        self.options = replace(options, fold_personas=False) if overlap_folds else options
+        self.overlap_folds = overlap_folds
         self.max_retries = max_retries
         self.transient_retries = 0
         self.splits = 0
         self.lags: dict[tuple[str, int], int] = {}  # (topic, partition) -> records behind, after the last batch
+        self._folding: asyncio.Task[FoldResult] | None = None
 
     async def apply(self, records: Sequence[Received]) -> BatchResult:
+        result = await self._apply(records)
+        if self.overlap_folds:
+            folded = await self.drain()  # the previous batch's fold, which ran beside this batch
+            result.events += folded.events
+            result.customers_changed += folded.events
+            result.persona_lags_s += folded.lags_s
+            if result.touched:
+                self._folding = asyncio.create_task(self._fold(result.touched))
+        return result
+
+    async def drain(self) -> FoldResult:
+        """Wait for the fold in flight, if any (never raises: a failed fold is logged and left to the stage)."""
+        task, self._folding = self._folding, None
+        return await task if task is not None else FoldResult()
+
+    async def _fold(self, keys: Sequence[tuple[Any, Any]]) -> FoldResult:
+        try:
+            async with self.pool.acquire() as conn:
+                return await self.fold(conn, self.emit, self.options.clock(), self.options.thresholds, keys)
+        except Exception:
+            log.exception("persona fold of %d customers failed: the persona stage folds them", len(keys))
+            return FoldResult()
+
+    async def _apply(self, records: Sequence[Received]) -> BatchResult:
         try:
             return await self._with_retries(records)
         except errors.StorageUnavailable:
@@ -107,6 +145,7 @@ class BatchIngestor:
             result.rejected += one.rejected
             result.events += one.events
             result.persona_lags_s += one.persona_lags_s
+            result.touched += one.touched
         return result
 
     async def _dead(self, record: Received, exception: str) -> Rejected:

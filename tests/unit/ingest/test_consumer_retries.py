@@ -3,6 +3,7 @@ the batch is split; a poison record is isolated; driver errors are classified on
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from services.ingest import errors
 from services.ingest.adapters.storage import translate
 from services.ingest.application.ingestion import BatchResult, EmitEvents, IngestOptions, Received
+from services.ingest.application.personas import FoldResult
 from services.ingest.domain.planning import Outcome
 from services.ingest.entrypoints.consumer import BatchIngestor
 from services.platform.observability import Metrics
@@ -168,3 +170,57 @@ async def test_retries_splits_and_dead_letters_by_reason_are_on_the_metrics_page
     assert "orderinfo_ingest_batch_splits_total 1.0" in page
     assert "orderinfo_ingest_batch_restarts_total 1.0" in page
     assert 'orderinfo_ingest_dead_letters_total{reason="processing_error"} 1.0' in page
+
+
+class TouchingIngest(ScriptedIngest):
+    """Every record touches the customer numbered like it; records whether it was asked to fold itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folds_asked: list[bool] = []
+
+    async def __call__(self, conn: Any, records: Sequence[Received], emit: EmitEvents, o: IngestOptions) -> BatchResult:
+        result = await super().__call__(conn, records, emit, o)
+        self.folds_asked.append(o.fold_personas)
+        result.touched = [(r.ref, r.ref) for r in records]  # type: ignore[misc]
+        return result
+
+
+class GatedFold:
+    """A fold that waits for its gate; records which customers each fold got and how many ran at once."""
+
+    def __init__(self) -> None:
+        self.gate, self.folded, self.running, self.most = asyncio.Event(), [], 0, 0
+
+    async def __call__(self, conn: Any, emit: Any, now: Any, thresholds: Any, keys: Sequence[Any]) -> FoldResult:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await self.gate.wait()
+        self.running -= 1
+        self.folded.append(list(keys))
+        return FoldResult(customers=len(keys), events=len(keys), lags_s=[0.1] * len(keys))
+
+
+async def test_overlapped_folds_run_beside_the_next_batch_one_at_a_time() -> None:
+    ingest, fold = TouchingIngest(), GatedFold()
+    consumer = BatchIngestor(FakePool(), noop_emit, IngestOptions(), ingest=ingest, overlap_folds=True, fold=fold)
+    first = await consumer.apply(records(2))
+    assert first.events == 0 and fold.folded == []  # its fold is under way, not awaited
+    fold.gate.set()
+    second = await consumer.apply(records(3))
+    assert ingest.folds_asked == [False, False]  # the batch's transaction never folds itself
+    assert fold.folded == [[(0, 0), (1, 1)]] and second.events == 2 and second.persona_lags_s == [0.1, 0.1]
+    last = await consumer.drain()
+    assert last.events == 3 and fold.folded[-1] == [(0, 0), (1, 1), (2, 2)] and fold.most == 1
+    assert (await consumer.drain()).events == 0
+
+
+async def test_a_failed_fold_is_left_to_the_persona_stage() -> None:
+    async def failing(*_: Any) -> FoldResult:
+        raise RuntimeError("gone")
+
+    consumer = BatchIngestor(
+        FakePool(), noop_emit, IngestOptions(), ingest=TouchingIngest(), overlap_folds=True, fold=failing
+    )
+    await consumer.apply(records(1))
+    assert (await consumer.drain()).events == 0
