@@ -163,8 +163,8 @@ async def seed(
 
 
 async def _copy(conn: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """COPY `rows` (jsonb columns as Python values): binary COPY needs jsonb as text, so the pool connection's
-    text-format json codec is swapped for asyncpg's own binary one meanwhile, then put back."""
+    """COPY `rows` (json/jsonb columns as Python values): binary COPY needs them as text, so the pool connection's
+    text-format json codecs are swapped for asyncpg's own binary ones meanwhile, then put back."""
     if not rows:
         return
     json_columns = [i for i, name in enumerate(columns) if name in _JSONB_COLUMNS]
@@ -173,11 +173,13 @@ async def _copy(conn: Any, table: str, columns: tuple[str, ...], rows: list[tupl
         if json_columns
         else rows
     )
-    await conn.reset_type_codec("jsonb", schema="pg_catalog")
+    for name in ("json", "jsonb"):  # customers.persona_state is json (migration 0012), the others jsonb
+        await conn.reset_type_codec(name, schema="pg_catalog")
     try:
         await conn.copy_records_to_table(table, records=records, columns=list(columns))
     finally:
-        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        for name in ("json", "jsonb"):
+            await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
 def make_stores(rng: random.Random) -> list[SeedStore]:
