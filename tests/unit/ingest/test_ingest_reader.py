@@ -258,6 +258,19 @@ def test_many_seeded_changes() -> None:
         json.dumps(plain()).encode().replace(b'"quantity": 2', b'"quantity": -0'),
         json.dumps(plain()).encode().replace(b'"quantity": 2', b'"quantity": 2e0'),
         b"[" * 5000 + b"]" * 5000,
+        *(
+            json.dumps(plain()).encode().replace(b'"order_no": "A-1"', b'"order_no":' + raw + b'"A-1"')
+            for raw in (b"\x0c", b"\x0b", b"\x00", b"\xc2\xa0", b"\x1f", b"\x7f")  # whitespace JSON does not allow
+        ),
+        *(
+            json.dumps(plain()).encode().replace(b'"A-1"', b'"A' + raw + b'1"', 1)
+            for raw in (b"\x0c", b"\x00", b"\x1f", b"\x7f", b"\xc0\xaf", b"\xed\xa0\x80", b"\xef\xbf\xbe")  # raw
+        ),
+        json.dumps(plain()).encode()[:-1] + b",}",
+        json.dumps(plain()).encode().replace(b'"quantity": 2', b'"quantity": 02'),
+        json.dumps(plain()).encode().replace(b'"quantity": 2', b'"quantity": +2'),
+        json.dumps(plain()).encode() * 2,
+        json.dumps(plain()).encode("utf-16"),
     ],
 )
 def test_hostile_bytes(value: bytes) -> None:
