@@ -108,7 +108,7 @@ HISTORY_COLUMNS = ("tenant_id", "order_no", "status", "first_seen_at")
 CUSTOMER_COLUMNS = ("tenant_id", "id", "sobot_customer_id", "mobile", "unionid", "nickname", "persona", "persona_state")
 STORE_COLUMNS = ("tenant_id", "store_key", "source", "store_no", "store_id", "name")
 PRODUCT_COLUMNS = ("tenant_id", "product_id", "sku", "name", "unit_price")
-_JSONB_COLUMNS = frozenset({"store", "buyer", "receiver", "persona", "persona_state"})
+_JSON_COLUMNS = frozenset({"store", "buyer", "receiver", "persona", "persona_state"})  # jsonb, and json (0012)
 
 
 @dataclass(frozen=True)
@@ -163,17 +163,18 @@ async def seed(
 
 
 async def _copy(conn: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """COPY `rows` (json/jsonb columns as Python values): binary COPY needs them as text, so the pool connection's
-    text-format json codecs are swapped for asyncpg's own binary ones meanwhile, then put back."""
+    """COPY `rows` (json and jsonb columns as Python values): binary COPY needs them as text, so the pool
+    connection's text-format codecs of both types (`persona_state` is json since migration 0012) are swapped for
+    asyncpg's own binary ones meanwhile, then put back."""
     if not rows:
         return
-    json_columns = [i for i, name in enumerate(columns) if name in _JSONB_COLUMNS]
+    json_columns = [i for i, name in enumerate(columns) if name in _JSON_COLUMNS]
     records = (
         [tuple(json.dumps(v) if i in json_columns and v is not None else v for i, v in enumerate(row)) for row in rows]
         if json_columns
         else rows
     )
-    for name in ("json", "jsonb"):  # customers.persona_state is json (migration 0012), the others jsonb
+    for name in ("json", "jsonb"):
         await conn.reset_type_codec(name, schema="pg_catalog")
     try:
         await conn.copy_records_to_table(table, records=records, columns=list(columns))

@@ -23,20 +23,26 @@ def quick_init(cls: type[T]) -> type[T]:
     if hasattr(cls, "__post_init__") or hasattr(cls, "__slots__") or any(not f.init for f in params):
         raise TypeError(f"quick_init does not handle {cls.__name__}")
     names = [f.name for f in params]
-    scope: dict[str, Any] = {"_set": object.__setattr__, "_MISSING_FACTORY": _MISSING_FACTORY}
-    signature, made = [], []
+    # The helpers' names are the dataclass's own kind (`__dataclass_self__`): no field can shadow them.
+    scope: dict[str, Any] = {"__quick_set__": object.__setattr__, "__quick_missing__": _MISSING_FACTORY}
+    positional: list[str] = []
+    keyword: list[str] = []
+    made: list[str] = []
     for f in params:
         if f.default is not dataclasses.MISSING:
-            scope[f"_default_{f.name}"] = f.default
-            signature.append(f"{f.name}=_default_{f.name}")
+            scope[f"__quick_default_{f.name}__"] = f.default
+            parameter = f"{f.name}=__quick_default_{f.name}__"
         elif f.default_factory is not dataclasses.MISSING:
-            scope[f"_factory_{f.name}"] = f.default_factory
-            signature.append(f"{f.name}=_MISSING_FACTORY")
-            made.append(f"    if {f.name} is _MISSING_FACTORY: {f.name} = _factory_{f.name}()")
+            scope[f"__quick_factory_{f.name}__"] = f.default_factory
+            parameter = f"{f.name}=__quick_missing__"
+            made.append(f"    if {f.name} is __quick_missing__: {f.name} = __quick_factory_{f.name}__()")
         else:
-            signature.append(f.name)
-    body = "\n".join([*made, f"    _set(self, '__dict__', {{{', '.join(f'{n!r}: {n}' for n in names)}}})"])
-    exec(f"def __init__(self, {', '.join(signature)}) -> None:\n{body}", scope)
+            parameter = f.name
+        (keyword if f.kw_only is True else positional).append(parameter)  # as the dataclass: keyword-only last
+    signature = ["__quick_self__", *positional, *(["*", *keyword] if keyword else [])]
+    fields = ", ".join(f"{n!r}: {n}" for n in names)
+    body = "\n".join([*made, f"    __quick_set__(__quick_self__, '__dict__', {{{fields}}})"])
+    exec(f"def __init__({', '.join(signature)}) -> None:\n{body}", scope)
     init = scope["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     cls._dataclass_init = cls.__init__  # type: ignore[attr-defined]

@@ -75,7 +75,9 @@ class BatchIngestor:
     With `overlap_folds`, a batch's persona fold (its own transaction, after the batch's) runs on another
     connection while the next batch is fetched, decoded, planned and written; at most one fold is in flight (the
     next batch waits for it after its own commit, and reports its events and lags). A fold that fails or is cut
-    short leaves its deltas to the persona stage, which folds them exactly once (`application.personas`)."""
+    short leaves its deltas to the persona stage, which folds them exactly once (`application.personas`). The
+    members of `consumer_concurrency` share one ingestor: each fold is reported once and none is left unawaited
+    (shutdown's `drain` waits for them all); two members' folds may run at once (claims skip locked customers)."""
 
     def __init__(
         self,
@@ -95,7 +97,8 @@ class BatchIngestor:
         self.transient_retries = 0
         self.splits = 0
         self.lags: dict[tuple[str, int], int] = {}  # (topic, partition) -> records behind, after the last batch
-        self._folding: asyncio.Task[FoldResult] | None = None
+        self._unreported: list[asyncio.Task[FoldResult]] = []  # folds whose results no batch has taken yet
+        self._running: set[asyncio.Task[FoldResult]] = set()  # every fold not finished (a strong reference)
 
     async def apply(self, records: Sequence[Received]) -> BatchResult:
         result = await self._apply(records)
@@ -105,13 +108,28 @@ class BatchIngestor:
             result.customers_changed += folded.events
             result.persona_lags_s += folded.lags_s
             if result.touched:
-                self._folding = asyncio.create_task(self._fold(result.touched))
+                task = asyncio.create_task(self._fold(result.touched))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+                self._unreported.append(task)
         return result
 
     async def drain(self) -> FoldResult:
-        """Wait for the fold in flight, if any (never raises: a failed fold is logged and left to the stage)."""
-        task, self._folding = self._folding, None
-        return await task if task is not None else FoldResult()
+        """The results of the folds no batch has reported yet, once they are done; and wait for the other folds
+        running meanwhile (another member's, which it reports): none that started before is left in flight.
+        Never raises: a failed fold is logged and left to the stage."""
+        running, (tasks, self._unreported) = set(self._running), (self._unreported, [])  # each reported once
+        total = FoldResult()
+        for task in tasks:
+            folded = await task
+            total.customers += folded.customers
+            total.deltas += folded.deltas
+            total.recomputed += folded.recomputed
+            total.events += folded.events
+            total.lags_s += folded.lags_s
+        if running:
+            await asyncio.wait(running)
+        return total
 
     async def _fold(self, keys: Sequence[tuple[Any, Any]]) -> FoldResult:
         try:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
+import pytest
 
 from services.ingest.adapters import import_jobs
 from services.ingest.adapters.import_jobs import NewImport
@@ -65,3 +66,41 @@ async def test_rows_are_stored_exactly_as_given(pool: asyncpg.Pool, tenant_id: U
         )
         for r in stored
     ] == rows
+
+
+HOSTILE_CELLS = ["\\", "\\N", "\\.", "\\\\N", "\r\n", "\t", "\n\\.\n", "\u2028\ufeff\u0085", "NULL", "", "\\t" * 3]
+HOSTILE_CELLS.append("x" * 200_000)
+
+
+async def test_hostile_cells_round_trip(pool: asyncpg.Pool, tenant_id: UUID) -> None:
+    """Every value of a row, one hostile text at a time (order no. empty, NULL-like or absent), stored as given."""
+    job_id = uuid.uuid4()
+    rows = [
+        import_jobs.ImportRow(n, text, [text, text], "invalid", text, text, (text, '"', "{", ",", "NULL"))
+        for n, text in enumerate(HOSTILE_CELLS, start=2)
+    ] + [import_jobs.ImportRow(len(HOSTILE_CELLS) + 2, None, ["\\N"], "queued", "\\N", "", ())]
+    async with pool.acquire() as conn, conn.transaction():
+        job = NewImport(tenant_id, job_id, "f.xlsx", "partial", "UTC", len(rows), 1, len(rows) - 1, 1, 0, ["A"], [])
+        await import_jobs.record_import(conn, job, import_jobs.row_columns(rows))
+        stored = await conn.fetch(
+            "SELECT row_no, order_no, cells, outcome, issues, warnings, error_columns FROM import_rows"
+            " WHERE tenant_id = $1 AND import_id = $2 ORDER BY row_no",
+            tenant_id,
+            job_id,
+        )
+    assert [
+        import_jobs.ImportRow(
+            r["row_no"], r["order_no"], r["cells"], r["outcome"], r["issues"], r["warnings"], tuple(r["error_columns"])
+        )
+        for r in stored
+    ] == rows
+
+
+def test_a_nul_is_refused_before_the_copy() -> None:
+    for row in (
+        import_jobs.ImportRow(2, "A\x00", ["x"], "invalid", "", "", ()),
+        import_jobs.ImportRow(2, "A", ["x"], "invalid", "bad \x00", "", ()),
+        import_jobs.ImportRow(2, "A", ["x"], "invalid", "", "", ("col\x00",)),
+    ):
+        with pytest.raises(ValueError, match="NUL"):
+            import_jobs.row_columns([row])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any
 
 import pytest
@@ -59,3 +60,39 @@ def test_refuses_what_it_does_not_handle() -> None:
 
     with pytest.raises(TypeError):
         quick_init(Later)
+
+
+def parameters(init: Any) -> list[tuple[str, Any, bool]]:
+    """Names, kinds and whether a default is given, of `init`'s parameters after the instance."""
+    listed = list(inspect.signature(init).parameters.values())[1:]
+    return [(p.name, p.kind, p.default is not inspect.Parameter.empty) for p in listed]
+
+
+@pytest.mark.parametrize("cls", QUICK, ids=lambda cls: cls.__name__)
+def test_the_same_signature(cls: type) -> None:
+    assert parameters(cls.__init__) == parameters(cls._dataclass_init)  # type: ignore[attr-defined]
+
+
+def test_keyword_only_fields_and_awkward_names_as_the_dataclass() -> None:
+    @quick_init
+    @dataclasses.dataclass(frozen=True)
+    class Mixed:
+        a: int = 0
+        b: int = dataclasses.field(kw_only=True)  # a required keyword after a default: legal in a dataclass
+        self: int = 1
+        _set: list[int] = dataclasses.field(default_factory=list)
+
+    @quick_init
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Keywords:
+        x: int
+        y: int = 2
+
+    assert parameters(Mixed.__init__) == parameters(Mixed._dataclass_init)  # type: ignore[attr-defined]
+    assert parameters(Keywords.__init__) == parameters(Keywords._dataclass_init)  # type: ignore[attr-defined]
+    assert vars(Mixed(5, 6, b=7)) == {"a": 5, "b": 7, "self": 6, "_set": []}
+    with pytest.raises(TypeError):
+        Keywords(1)  # type: ignore[misc]
+    assert vars(Keywords(x=1)) == {"x": 1, "y": 2}
+    first, second = Mixed(b=1), Mixed(b=1)
+    assert first._set == [] and first._set is not second._set  # a fresh value of the factory per instance

@@ -215,6 +215,24 @@ async def test_overlapped_folds_run_beside_the_next_batch_one_at_a_time() -> Non
     assert (await consumer.drain()).events == 0
 
 
+async def test_members_sharing_the_ingestor_lose_no_fold() -> None:
+    """`consumer_concurrency` members share one ingestor: every fold is awaited and reported once (none dropped
+    unawaited, which shutdown would not wait for)."""
+    ingest, fold = TouchingIngest(), GatedFold()
+    consumer = BatchIngestor(FakePool(), noop_emit, IngestOptions(), ingest=ingest, overlap_folds=True, fold=fold)
+    first = await consumer.apply(records(1))  # its fold waits at the gate
+    other = asyncio.create_task(consumer.apply(records(2)))  # another member: waits for that fold
+    for _ in range(5):
+        await asyncio.sleep(0)
+    third = asyncio.create_task(consumer.apply(records(3)))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    fold.gate.set()
+    results = [first, await other, await third, await consumer.drain()]
+    assert sum(r.events for r in results) == sum(len(keys) for keys in fold.folded) == 1 + 2 + 3
+    assert len(fold.folded) == 3 and fold.running == 0 and not consumer._running
+
+
 async def test_a_failed_fold_is_left_to_the_persona_stage() -> None:
     async def failing(*_: Any) -> FoldResult:
         raise RuntimeError("gone")
