@@ -35,6 +35,7 @@ ORDER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("total_amount", "numeric"),
     ("remark", "text"),
     ("version", "int"),
+    ("digest", "bytea"),  # of the message that wrote the order (migration 0013); not content
 )
 # Written with every order, never read back into the plan.
 ORDER_WRITE_COLUMNS = (*ORDER_COLUMNS, ("last_import_id", "uuid"), ("producer", "text"))
