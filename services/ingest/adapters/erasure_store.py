@@ -24,9 +24,10 @@ UPDATE customers SET sobot_customer_id = NULL, mobile = NULL, unionid = NULL, ni
 WHERE tenant_id = $1 AND id = $2
 """
 
-# `buyer` keeps its shape (an object) with nothing in it; the receiver and the free-text remark go
+# `buyer` keeps its shape (an object) with nothing in it; the receiver and the free-text remark go; so does the
+# digest of the message that wrote the order (migration 0013): the order is no longer what that message left
 ERASE_ORDERS = """
-UPDATE orders SET buyer = '{}'::jsonb, receiver = NULL, remark = NULL, updated_at = now()
+UPDATE orders SET buyer = '{}'::jsonb, receiver = NULL, remark = NULL, digest = NULL, updated_at = now()
 WHERE tenant_id = $1 AND customer_id = $2
 """
 

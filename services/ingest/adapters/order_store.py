@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
+
+import orjson
 
 from services.core.changes import CustomerSnapshot
 from services.core.order import Buyer, OrderStatus
@@ -102,7 +105,7 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
         await conn.execute(sql.UPSERT_PRODUCTS, *_columns(rows, 5))
     if plan.orders:
         rows = [_order_values(*o) for o in plan.orders]
-        written = await conn.fetch(sql.UPSERT_ORDERS, *_columns(rows, len(sql.ORDER_WRITE_COLUMNS)))
+        written = await conn.fetch(sql.UPSERT_ORDERS, orjson.dumps(rows, default=_json_value).decode())
         _check_new_orders(plan, {(r["tenant_id"], r["order_no"]) for r in written if r["inserted"]})
     if plan.dropped_lines:  # taken over under their SKU by a line of `plan.lines`: before the upsert
         rows = [(t, no, product_id, sku) for t, no, (product_id, sku) in plan.dropped_lines]
@@ -113,7 +116,7 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
             (t, no, x.product_id, x.sku, x.product_name, x.quantity, x.unit_price, x.line_amount)
             for t, no, x in plan.lines
         ]
-        await conn.execute(sql.UPSERT_LINES, *_columns(rows, 8))
+        await conn.execute(sql.UPSERT_LINES, orjson.dumps(rows, default=_json_value).decode())
     if plan.history:
         await conn.execute(sql.INSERT_STATUS_HISTORY, *_columns(plan.history, 3))
     await persona_store.append_deltas(conn, plan.persona_deltas)
@@ -135,6 +138,18 @@ def _check_lines_have_orders(plan: RoundPlan) -> None:
     orphans = {(t, no) for t, no, _ in plan.lines} - orders
     if orphans:
         raise errors.PermanentStorage(f"lines of {len(orphans)} orders not written with them", FOREIGN_KEY_VIOLATION)
+
+
+def _json_value(value: Any) -> str:
+    """What orjson does not encode itself: money as its exact text, a digest as hex, asyncpg's UUIDs (see
+    `sql.UPSERT_ORDERS`)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, UUID):  # asyncpg's own UUID (read back from the database), which orjson does not take
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not written as JSON")
 
 
 def _order_values(row: OrderRow, import_id: UUID | None, producer: str) -> tuple[Any, ...]:

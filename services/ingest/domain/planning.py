@@ -14,6 +14,9 @@
 - the change the rules bridge turns into events, and the customers whose persona must be recomputed.
 Successive records of one (tenant, order no.) may share a round, in Kafka order: each is planned over the state the
 previous one left, and the round writes that order once (see `plan_round`).
+A record whose digest (`Incoming.digest`) is the one of the message that wrote the stored order is that message
+again: it is `unchanged` without merging it again (a redelivery), unless its buyer now resolves to another customer
+or its lines are no longer plain to find (`_lines_again`); then it is planned in full.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class Incoming:
     order: Order
     import_id: UUID | None
     producer: str
+    digest: bytes | None = None  # of the message (see `OrderRow.digest`); None: always planned in full
 
 
 @quick_init
@@ -93,6 +97,9 @@ class OrderRow:
     total_amount: Decimal
     remark: str | None
     version: int
+    # The digest of the message whose planning wrote this state (`Incoming.digest`), not content: that message
+    # again, over this state, is `unchanged` (planning an order is idempotent), so it is not merged again.
+    digest: bytes | None = None
 
     def beyond_status(self) -> tuple[Any, ...]:
         """The content but the status (and its raw text)."""
@@ -104,7 +111,7 @@ class OrderRow:
 
 
 # The key, the version, and how the buyer was matched (a re-send matched by another identifier changes nothing).
-_NOT_CONTENT = {"tenant_id", "order_no", "version", "matched_by"}
+_NOT_CONTENT = {"tenant_id", "order_no", "version", "matched_by", "digest"}
 _CONTENT_FIELDS = tuple(f.name for f in fields(OrderRow) if f.name not in _NOT_CONTENT)
 _CONTENT = attrgetter(*_CONTENT_FIELDS)
 _BEYOND_STATUS = attrgetter(*(name for name in _CONTENT_FIELDS if name not in {"status", "status_raw"}))
@@ -269,12 +276,11 @@ def _plan_order(
         detail = f"status {order.status.value} is older than the stored {before.row.status.value}: not applied"
         plan.outcomes.append(Outcome(item.ref, tenant, order.order_no, item.import_id, STALE_STATUS, detail))
         return None
-    merge = _merge(order, before)
+    again = _lines_again(item, order, before, decision.status)
+    merge = _merge(order, before) if again is None else None
     if isinstance(merge, str):
         plan.outcomes.append(Outcome(item.ref, tenant, order.order_no, item.import_id, REJECTED, merge))
         return None
-    lines, merged = merge
-    old_lines = before.lines if before else {}
     index = indexes.setdefault(tenant, CustomerIndex())
     resolution = resolve_buyer(order.buyer, index, before.row.customer_id if before else None, new_id)
     if resolution.created:
@@ -283,6 +289,22 @@ def _plan_order(
         plan.added_identifiers.setdefault((tenant, resolution.customer_id), {}).update(resolution.added)
     plan.conflicts.extend((tenant, order.order_no, resolution.customer_id, c) for c in resolution.conflicts)
     matched_by = before.row.matched_by if before and resolution.matched_by == "order" else resolution.matched_by
+    if again is not None:
+        assert before is not None
+        if resolution.customer_id == before.row.customer_id:  # the message again, its buyer still that customer
+            _note_reference_data(plan, item, before.row, again)
+            customer = before.row.customer_id
+            plan.outcomes.append(
+                Outcome(item.ref, tenant, order.order_no, item.import_id, UNCHANGED, "", customer, matched_by)
+            )
+            return None
+        merge = _merge(order, before)  # the buyer moved to another customer: planned in full
+        if isinstance(merge, str):  # unreachable: the message was applied over the state it left
+            plan.outcomes.append(Outcome(item.ref, tenant, order.order_no, item.import_id, REJECTED, merge))
+            return None
+    assert merge is not None
+    lines, merged = merge
+    old_lines = before.lines if before else {}
 
     changed_lines = [line for line in lines.rows if old_lines.get(line.key) != line]
     status_raw = order.status_raw if decision.status is order.status or before is None else before.row.status_raw
@@ -312,6 +334,29 @@ def _plan_order(
     )
     plan.changes.append(_change(item, before, row, merged, bool(changed_lines)))
     return StoredOrder(row, merged)
+
+
+def _lines_again(item: Incoming, order: Order, before: StoredOrder | None, status: OrderStatus) -> list[LineRow] | None:
+    """When `item` is the message that wrote `before` (same digest), the stored lines its lines name (what merging
+    them again would write: planning is idempotent); None (plan in full) otherwise, or when that is not plain: the
+    status would move, a line names no single stored line, or two name the same one."""
+    if before is None or item.digest is None or before.row.digest != item.digest or status is not before.row.status:
+        return None
+    stored = before.lines
+    rows = []
+    for line in order.lines:
+        row = stored.get((line.product_id, line.sku))
+        if row is None:
+            if line.sku:
+                return None
+            same = [x for x in stored.values() if x.product_id == line.product_id]
+            if len(same) != 1:
+                return None
+            row = same[0]
+        rows.append(row)
+    if len({id(row) for row in rows}) != len(rows):
+        return None
+    return rows
 
 
 def _merge(order: Order, before: StoredOrder | None) -> tuple[MergedLines, dict[LineKey, LineRow]] | str:
@@ -469,6 +514,7 @@ def _order_row(
         total_amount=total,
         remark=_kept(order.remark, old.remark if old else None),
         version=old.version if old else 1,
+        digest=item.digest,
     )
 
 

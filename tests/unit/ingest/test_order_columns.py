@@ -14,7 +14,7 @@ def test_the_order_columns_are_the_order_row_fields_in_order() -> None:
 
 def test_the_upsert_writes_every_column_and_updates_all_but_the_key() -> None:
     names = [name for name, _ in sql.ORDER_WRITE_COLUMNS]
-    assert f"${len(names)}::" in sql.UPSERT_ORDERS and f"${len(names) + 1}::" not in sql.UPSERT_ORDERS
+    assert f"r->>{len(names) - 1})" in sql.UPSERT_ORDERS and f"r->>{len(names)})" not in sql.UPSERT_ORDERS
     for name in names[2:]:
         assert f"{name} = EXCLUDED.{name}" in sql.UPSERT_ORDERS
     assert "tenant_id = EXCLUDED" not in sql.UPSERT_ORDERS and "order_no = EXCLUDED" not in sql.UPSERT_ORDERS

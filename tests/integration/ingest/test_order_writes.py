@@ -1,0 +1,67 @@
+"""Orders and lines go to PostgreSQL as one JSON array of rows (`sql.UPSERT_ORDERS`, `sql.UPSERT_LINES`): every
+value comes back as planned (money exactly, times to the microsecond, any text, a missing receiver as NULL), and
+the digest of the message that wrote the order is stored (migration 0013) and short-circuits its redelivery."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from uuid import UUID
+
+import asyncpg
+
+from services.ingest.adapters import order_store
+from services.ingest.application.ingestion import IngestOptions, decode, ingest_batch
+from tests.integration.ingest.conftest import RecordingEmitter
+from tests.support.orders import line, message, received
+
+TEXT = 'a "quoted" \\ back\\slash, a tab\there, 中文 and 🙂'
+
+
+async def test_every_value_comes_back_as_planned_and_a_redelivery_is_unchanged(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
+) -> None:
+    order = message(
+        tenant_id,
+        "W1",
+        order_time=datetime(2026, 11, 1, 10, 0, 0, 123456, tzinfo=timezone(timedelta(hours=-3, minutes=-30))),
+        payment_time=datetime(2026, 11, 1, 10, 5, tzinfo=UTC),
+        order_amount=Decimal("123456789012.34"),
+        paid_amount=Decimal("0.01"),
+        remark=TEXT,
+        store={"store_no": "S1", "name": TEXT},
+        buyer={"mobile": "13912345678", "nickname": TEXT},
+        lines=[
+            line("P1", "SKU-A", quantity=1_000_000, price="0.10", product_name=TEXT, line_amount=Decimal("999.99")),
+            line("P2"),
+        ],
+    )
+    records = received(order)
+    (item,), _ = decode(records)
+    async with pool.acquire() as conn:
+        first = await ingest_batch(conn, records, emitter, IngestOptions())
+        assert [o.outcome for o in first.outcomes] == ["created"]
+        stored = (await order_store.load_stored(conn, [(tenant_id, "W1")], lock=False))[(tenant_id, "W1")]
+        row = stored.row
+        assert (row.order_time, row.payment_time) == (order.order_time, order.payment_time)
+        assert (row.order_amount, row.paid_amount, row.total_amount) == (
+            Decimal("123456789012.34"),
+            Decimal("0.01"),
+            Decimal("123456789012.34"),
+        )
+        assert row.remark == TEXT and row.store["name"] == TEXT and row.buyer["nickname"] == TEXT
+        assert row.receiver is None and row.version == 1
+        assert row.digest == item.digest and row.digest is not None
+        a = stored.lines[("P1", "SKU-A")]
+        assert (a.product_name, a.quantity, a.unit_price, a.line_amount) == (
+            TEXT,
+            1_000_000,
+            Decimal("0.10"),
+            Decimal("999.99"),
+        )
+        assert stored.lines[("P2", "")].line_amount is None
+        assert await conn.fetchval("SELECT receiver IS NULL FROM orders WHERE order_no = 'W1'")
+        emitted = len(emitter.changes)
+        again = await ingest_batch(conn, received(order), emitter, IngestOptions())
+        assert [o.outcome for o in again.outcomes] == ["unchanged"] and again.events == 0
+        assert len(emitter.changes) == emitted
