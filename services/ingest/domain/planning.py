@@ -214,7 +214,19 @@ def persona_deltas(
                 continue
             deltas.append(CustomerDelta(row.tenant_id, before.row.customer_id, -1, old))
         deltas.append(CustomerDelta(row.tenant_id, after.row.customer_id, 1, new))
-    return deltas
+    return deltas + _bare_customers(plan, deltas)
+
+
+def _bare_customers(plan: RoundPlan, deltas: list[CustomerDelta]) -> list[CustomerDelta]:
+    """A customer created for a record that a later record of the same order superseded (it names another buyer)
+    is left without an order. It still gets the empty persona and is announced as new, like every customer the
+    round creates: a contribution added and taken away again makes the fold claim it (and nets to nothing)."""
+    with_deltas = {(d.tenant_id, d.customer_id) for d in deltas}
+    bare = [(tenant, c.id) for tenant, c in plan.new_customers if (tenant, c.id) not in with_deltas]
+    if not bare or not deltas:
+        return []
+    any_contribution = deltas[0].contribution
+    return [CustomerDelta(tenant, customer, sign, any_contribution) for tenant, customer in bare for sign in (1, -1)]
 
 
 def order_contribution(order: StoredOrder) -> Contribution:

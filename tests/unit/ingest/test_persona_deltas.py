@@ -86,3 +86,34 @@ def test_an_empty_stored_state_is_a_new_customer() -> None:
 def _order(hours: int, status: str = "paid") -> Contribution:
     when = T0 + timedelta(hours=hours)
     return contribution(status, "youzan", "A", when, None, Decimal("1.00"), None, [("P1", 1, "Tea")])
+
+
+def test_a_customer_only_a_superseded_record_named_still_gets_its_persona_and_announcement() -> None:
+    """Records of one round: O1 names buyer A, O2 names buyer B, then O1 again names B. O1 is written once, for
+    B's customer, and A's customer (created by the first record) has no order. It still gets a pair of deltas
+    netting to nothing, so the fold claims it, stores the empty persona and announces it as new (as for every
+    customer the round creates)."""
+    from itertools import count
+    from uuid import UUID
+
+    from services.ingest.domain.identity import CustomerIndex
+    from services.ingest.domain.planning import Incoming, plan_round
+    from tests.support.orders import line, message
+
+    tenant, ids = UUID(int=1), count(100)
+    messages = [
+        message(tenant, "O1", lines=[line("P1")], buyer={"mobile": "13800000001"}),
+        message(tenant, "O2", lines=[line("P2")], buyer={"mobile": "13900000002"}),
+        message(tenant, "O1", lines=[line("P1")], buyer={"mobile": "13900000002"}),
+    ]
+    items = [Incoming(ref, tenant, m, None, "test") for ref, m in enumerate(messages)]
+    plan = plan_round(items, {}, {tenant: CustomerIndex()}, lambda: UUID(int=next(ids)))
+
+    created = {c.id for _, c in plan.new_customers}
+    bare = created - {row.customer_id for row, _, _ in plan.orders}
+    assert len(created) == 2 and len(bare) == 1
+    signs = sorted(d.sign for d in plan.persona_deltas if d.customer_id in bare)
+    assert signs == [-1, 1]
+    pair = [d.contribution for d in plan.persona_deltas if d.customer_id in bare]
+    assert pair[0] == pair[1]
+    assert (tenant, next(iter(bare))) in plan.touched_customers
