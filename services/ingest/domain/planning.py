@@ -432,10 +432,11 @@ def merge_lines(lines: Sequence[OrderLine], stored: dict[LineKey, LineRow]) -> M
     quantity and unit price stay the same (else it no longer describes the line: quantity x unit price counts).
     """
     in_message = Counter(line.product_id for line in lines)
+    named = {(line.product_id, line.sku) for line in lines if line.sku}
     rows: dict[LineKey, LineRow] = {}
     replaced: dict[LineKey, LineKey] = {}
     for line in lines:
-        old = _stored_line(line, stored, in_message[line.product_id])
+        old = _stored_line(line, stored, in_message[line.product_id], named)
         if isinstance(old, str):
             return old
         same_money = old is not None and (old.quantity, old.unit_price) == (line.quantity, line.unit_price)
@@ -455,14 +456,21 @@ def merge_lines(lines: Sequence[OrderLine], stored: dict[LineKey, LineRow]) -> M
     return MergedLines(list(rows.values()), replaced)
 
 
-def _stored_line(line: OrderLine, stored: dict[LineKey, LineRow], of_product: int) -> LineRow | str | None:
-    """The stored line `line` updates (None: it is a new line), or why that is ambiguous."""
+def _stored_line(
+    line: OrderLine, stored: dict[LineKey, LineRow], of_product: int, named: set[LineKey]
+) -> LineRow | str | None:
+    """The stored line `line` updates (None: it is a new line), or why that is ambiguous. Of several stored lines
+    of its product, a line without SKU takes the one no other line of the message names by its SKU (`named`), if
+    exactly one is left: so a message that made a second line of a product plans the same when delivered again."""
     old = stored.get((line.product_id, line.sku))
     if old is not None or not stored:
         return old
     same_product = sorted(x.sku for x in stored.values() if x.product_id == line.product_id)
     if not line.sku:
         if len(same_product) > 1:
+            unnamed = [sku for sku in same_product if (line.product_id, sku) not in named]
+            if len(unnamed) == 1:
+                return stored[(line.product_id, unnamed[0])]
             return _ambiguous(line.product_id, same_product)
         return stored[(line.product_id, same_product[0])] if same_product else None
     if same_product == [""] and of_product == 1:
