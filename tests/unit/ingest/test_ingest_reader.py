@@ -4,6 +4,7 @@ answers for the plain spelling producers send; and the consumer decides every re
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
@@ -206,8 +207,8 @@ def changed(document: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict
     if value is MISSING:
         if isinstance(target, dict):
             target.pop(path[-1], None)
-    else:
-        target[path[-1]] = value
+    else:  # a copy: the hostile values are shared constants, and a later change may write into this one
+        target[path[-1]] = copy.deepcopy(value)
     return document
 
 
