@@ -34,6 +34,7 @@ from services.ingest.application import erasure
 from services.ingest.application.personas import fold_personas
 from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1
 from services.ingest.contracts.orders_ingest_v1_reader import read_plain
+from services.ingest.domain.deliveries import delivery
 from services.ingest.domain.identity import CustomerIndex
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.domain.planning import REJECTED, Incoming, Outcome, RoundPlan, StoredOrder, plan_round
@@ -53,6 +54,9 @@ class Received:
     offset: int
     key: bytes | None
     value: bytes | None
+    # A record of the Kafka log (the consumer's): its topic, partition and offset name it for good, so a delivery of
+    # it again is recognised (`domain.deliveries`). False for records of no log (the push API's, numbered per call).
+    logged: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,8 @@ def _decode_one(record: Received, placeholders: frozenset[str]) -> Incoming | Re
     if buyer is not message.buyer:
         message = message.model_copy(update={"buyer": buyer})
     digest = blake2b(record.value or b"", digest_size=16, key=_digest_key(placeholders)).digest()
-    return Incoming(record.ref, message.tenant_id, message, message.import_id, message.producer, digest)
+    logged = delivery(record.topic, record.partition, record.offset, digest) if record.logged else None
+    return Incoming(record.ref, message.tenant_id, message, message.import_id, message.producer, digest, logged)
 
 
 # Bump when planning would decide differently for the same message over the same state: the digests stored before

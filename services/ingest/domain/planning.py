@@ -16,7 +16,8 @@ Successive records of one (tenant, order no.) may share a round, in Kafka order:
 previous one left, and the round writes that order once (see `plan_round`).
 A record whose digest (`Incoming.digest`) is the one of the message that wrote the stored order is that message
 again: it is `unchanged` without merging it again (a redelivery), unless its buyer now resolves to another customer
-or its lines are no longer plain to find (`_lines_again`); then it is planned in full.
+or its lines are no longer plain to find (`_lines_again`); then it is planned in full. A Kafka record the order
+has had applied already (a committed batch delivered again: `deliveries`) is `unchanged` without being planned.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from services.core.changes import LineSnapshot, OrderChange, OrderSnapshot
 from services.core.frozen import quick_init
 from services.core.order import Buyer, Order, OrderLine, OrderStatus, Receiver, Store, store_key
 from services.core.status import next_status
+from services.ingest.domain import deliveries
 from services.ingest.domain.identity import Conflict, Customer, CustomerIndex, resolve_buyer
 from services.ingest.domain.persona_deltas import Contribution, CustomerDelta, contribution
 
@@ -54,6 +56,7 @@ class Incoming:
     import_id: UUID | None
     producer: str
     digest: bytes | None = None  # of the message (see `OrderRow.digest`); None: always planned in full
+    delivery: bytes | None = None  # the Kafka record's (`deliveries.delivery`); None: a record of no log
 
 
 @quick_init
@@ -98,7 +101,8 @@ class OrderRow:
     remark: str | None
     version: int
     # The digest of the message whose planning wrote this state (`Incoming.digest`), not content: that message
-    # again, over this state, is `unchanged` (planning an order is idempotent), so it is not merged again.
+    # again, over this state, is `unchanged` (planning an order is idempotent), so it is not merged again. As
+    # stored, the Kafka records applied last follow it (`deliveries`).
     digest: bytes | None = None
 
     def beyond_status(self) -> tuple[Any, ...]:
@@ -186,9 +190,18 @@ def plan_round(
     """
     plan = RoundPlan()
     state = dict(stored)
+    windows: dict[tuple[UUID, str], list[bytes]] = {}  # the records each order has had applied (`deliveries`)
     for item in incoming:
         key = (item.tenant_id, item.order.order_no)
-        after = _plan_order(plan, item, state.get(key), indexes, new_id)
+        if key not in windows:
+            windows[key] = deliveries.applied(stored[key].row.digest if key in stored else None)
+            if item.delivery is not None and item.delivery in windows[key]:  # applied already, and all before it
+                plan.outcomes.append(_applied_already(item, stored[key].row))
+                del windows[key]  # the next record of the order may be applied already too
+                continue
+        windows[key] = deliveries.after(windows[key], item.delivery)
+        digest = deliveries.stored_digest(item.digest, windows[key])  # what the order stores if this writes it last
+        after = _plan_order(plan, item, state.get(key), indexes, new_id, digest)
         if after is not None:
             state[key] = after
     repeated = Counter((item.tenant_id, item.order.order_no) for item in incoming)
@@ -276,8 +289,9 @@ def _plan_order(
     before: StoredOrder | None,
     indexes: dict[UUID, CustomerIndex],
     new_id: Callable[[], UUID],
+    digest: bytes | None,
 ) -> StoredOrder | None:
-    """Plan `item` over `before`; the order as it is then stored when it is written, else None."""
+    """Plan `item` over `before`; the order as it is then stored (with `digest`) when it is written, else None."""
     order = without_blank_text(item.order)
     if order is not item.order:
         item = replace(item, order=order)
@@ -320,7 +334,7 @@ def _plan_order(
 
     changed_lines = [line for line in lines.rows if old_lines.get(line.key) != line]
     status_raw = order.status_raw if decision.status is order.status or before is None else before.row.status_raw
-    row = _order_row(item, decision.status, status_raw, resolution.customer_id, matched_by, merged, before)
+    row = _order_row(item, decision.status, status_raw, resolution.customer_id, matched_by, merged, before, digest)
     order_changed = before is None or row.content() != before.row.content()
 
     _note_reference_data(plan, item, row, lines.rows)
@@ -348,11 +362,18 @@ def _plan_order(
     return StoredOrder(row, merged)
 
 
+def _applied_already(item: Incoming, stored: OrderRow) -> Outcome:
+    order_no, customer = item.order.order_no, stored.customer_id
+    return Outcome(item.ref, item.tenant_id, order_no, item.import_id, UNCHANGED, "", customer, stored.matched_by)
+
+
 def _lines_again(item: Incoming, order: Order, before: StoredOrder | None, status: OrderStatus) -> list[LineRow] | None:
     """When `item` is the message that wrote `before` (same digest), the stored lines its lines name (what merging
     them again would write: planning is idempotent); None (plan in full) otherwise, or when that is not plain: the
     status would move, a line names no single stored line, or two name the same one."""
-    if before is None or item.digest is None or before.row.digest != item.digest or status is not before.row.status:
+    if before is None or item.digest is None or status is not before.row.status:
+        return None
+    if deliveries.writer(before.row.digest) != item.digest:
         return None
     stored = before.lines
     rows = []
@@ -508,6 +529,7 @@ def _order_row(
     matched_by: str,
     lines: dict[LineKey, LineRow],
     before: StoredOrder | None,
+    digest: bytes | None,
 ) -> OrderRow:
     """The order row to store: the message's fields, each blank one keeping its stored value (`before`)."""
     order, old = item.order, before.row if before else None
@@ -534,7 +556,7 @@ def _order_row(
         total_amount=total,
         remark=_kept(order.remark, old.remark if old else None),
         version=old.version if old else 1,
-        digest=item.digest,
+        digest=digest,
     )
 
 

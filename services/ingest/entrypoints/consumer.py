@@ -316,7 +316,7 @@ async def handle_batch(
     Returns whether the batch was committed."""
     if not raw:
         return True
-    records = [Received(i, r.topic, r.partition, r.offset, r.key, r.value) for i, r in enumerate(raw)]
+    records = [Received(i, r.topic, r.partition, r.offset, r.key, r.value, logged=True) for i, r in enumerate(raw)]
     started = time.perf_counter()
     try:
         result = await ingestor.apply(records)
