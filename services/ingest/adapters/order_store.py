@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -155,8 +155,15 @@ def _json_value(value: Any) -> str:
 def _order_values(row: OrderRow, import_id: UUID | None, producer: str) -> tuple[Any, ...]:
     """The values of `sql.ORDER_WRITE_COLUMNS` for one order."""
     values = [getattr(row, name) for name in _READ]
-    values[_READ.index("status")] = row.status.value
+    values[_STATUS] = row.status.value
+    # In UTC: orjson writes a time with its offset, and PostgreSQL reads none past 15:59 (RFC 3339 allows 23:59)
+    values[_ORDER_TIME] = row.order_time.astimezone(UTC)
+    if row.payment_time is not None:
+        values[_PAYMENT_TIME] = row.payment_time.astimezone(UTC)
     return (*values, import_id, producer)
+
+
+_STATUS, _ORDER_TIME, _PAYMENT_TIME = (_READ.index(name) for name in ("status", "order_time", "payment_time"))
 
 
 async def refresh_personas(
