@@ -52,6 +52,16 @@ FOR UPDATE OF o
 
 READ_ORDERS = LOCK_ORDERS.replace("FOR UPDATE OF o", "")
 
+# The stored orders among (tenant, order no., digest) whose digest is the given one, with their customer's
+# identifiers: what the redelivery pre-filter decides on (`domain.redelivery`). Not locked: a record it answers
+# `unchanged` writes nothing, so it is decided as of this read, before any transaction that changes the order later.
+REDELIVERED_ORDERS = """
+SELECT o.tenant_id, o.order_no, o.digest, o.matched_by, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname
+FROM orders o
+JOIN unnest($1::uuid[], $2::text[], $3::bytea[]) AS k (tenant_id, order_no, digest) USING (tenant_id, order_no, digest)
+JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id
+"""
+
 LINES_OF_ORDERS = """
 SELECT l.tenant_id, l.order_no, l.product_id, l.sku, l.product_name, l.quantity, l.unit_price, l.line_amount
 FROM order_lines l
