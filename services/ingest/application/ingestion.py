@@ -7,6 +7,9 @@ Guarantees:
   at-least-once delivery yields exactly-once data.
 - Per-order order: records of one order (one key, one partition) are applied in offset order (see `plan_round`).
 - Invalid records are returned as `Rejected` (for the dead-letter topic); they never stop their neighbours.
+- A redelivered record (its digest is the one its stored order keeps, see `domain.redelivery`) is recognised before
+  it is decoded (`recognise`, over one unlocked read of the batch's digests): `unchanged`, counted by its import,
+  and nothing of it is written, as full planning would decide it (its claims and erasure are checked as before).
 """
 
 from __future__ import annotations
@@ -426,8 +429,7 @@ async def ingest_batch(
             changes.extend(plan.changes)
             touched |= plan.touched_customers
             result.rounds += 1
-        if len(result.outcomes) > len(incoming):  # redelivered among them: in the records' order, as planned
-            result.outcomes.sort(key=attrgetter("ref"))
+        result.outcomes.sort(key=attrgetter("ref"))  # the redelivered among them: in the records' order, as planned
         result.events = await emit(conn, changes, [])
         await import_jobs.count_results(conn, _import_results(result))
     result.touched = list(touched)
@@ -442,23 +444,35 @@ async def ingest_batch(
 async def _decode_or_recognise(
     conn: Conn, records: Sequence[Received], result: BatchResult, placeholders: frozenset[str]
 ) -> tuple[list[Redelivered], list[Incoming]]:
-    """The records recognised as redelivered (`split_redelivered`) and the others decoded (`decode`; those rejected
-    go to `result`), in the records' order. A recognised record that an earlier record of its order planned in
-    full precedes is decoded too (`redelivery.in_batch_order`): it is planned over what that one leaves."""
+    """`recognise` over the stored orders the records' keys name (one read); those rejected go to `result`."""
     found = candidates(records, placeholders)
     stored = await order_store.load_redelivered(conn, [(*key, digest) for key, digest in found.values()])
-    redelivered, rest = split_redelivered(records, found, stored, placeholders)
-    known = {ref: digest for ref, (_, digest) in found.items()}
-    incoming, result.rejected = decode(rest, placeholders, known)
+    redelivered, incoming, result.rejected = recognise(records, found, stored, placeholders)
+    return redelivered, incoming
+
+
+def recognise(
+    records: Sequence[Received],
+    candidates: Mapping[int, tuple[OrderKey, bytes]],
+    stored: Stored,
+    placeholders: frozenset[str],
+) -> tuple[list[Redelivered], list[Incoming], list[Rejected]]:
+    """The records recognised as redelivered (`split_redelivered`), the others decoded (`decode`): accepted and
+    rejected, each in the records' order; pure. A recognised record that an earlier record of its order, planned
+    in full, precedes is decoded too (`redelivery.in_batch_order`): it is planned over what that one leaves."""
+    redelivered, rest = split_redelivered(records, candidates, stored, placeholders)
+    known = {ref: digest for ref, (_, digest) in candidates.items()}
+    incoming, rejected = decode(rest, placeholders, known)
     if not redelivered or not incoming:
-        return redelivered, incoming
+        return redelivered, incoming, rejected
     planned = [(i.ref, (i.tenant_id, i.order.order_no)) for i in incoming]
     kept = in_batch_order([(r.ref, (r.tenant_id, r.order.order_no)) for r in redelivered], planned)
     later = {r.ref for r in redelivered if r.ref not in kept}
     if later:
-        again, _ = decode([r for r in records if r.ref in later], placeholders, known)  # trusted: all accepted
+        again, refused = decode([r for r in records if r.ref in later], placeholders, known)  # (none refused)
         incoming = sorted([*incoming, *again], key=attrgetter("ref"))
-    return [r for r in redelivered if r.ref in kept], incoming
+        rejected = sorted([*rejected, *refused], key=attrgetter("ref"))
+    return [r for r in redelivered if r.ref in kept], incoming, rejected
 
 
 ROUND_ATTEMPTS = 5
