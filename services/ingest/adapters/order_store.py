@@ -21,6 +21,7 @@ from services.ingest.domain import persona_reference
 from services.ingest.domain.identity import Customer, CustomerIndex
 from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, OrderAggregates, build_persona
 from services.ingest.domain.planning import LineRow, OrderRow, RoundPlan, StoredOrder
+from services.ingest.domain.redelivery import StoredMatch
 
 Conn = Any  # asyncpg.Connection (untyped library)
 Key = tuple[UUID, str]
@@ -49,6 +50,16 @@ async def load_stored(conn: Conn, keys: Sequence[Key], *, lock: bool = True) -> 
         (r["tenant_id"], r["order_no"]): StoredOrder(_order_row(r), lines[(r["tenant_id"], r["order_no"])])
         for r in rows
     }
+
+
+async def load_redelivered(conn: Conn, keys: Iterable[tuple[UUID, str, bytes]]) -> dict[Key, tuple[bytes, StoredMatch]]:
+    """Of the stored orders (tenant, order no.) among `keys`, those whose digest is the given one: their digest and
+    customer (`sql.REDELIVERED_ORDERS`, not locked)."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return {}
+    rows = await conn.fetch(sql.REDELIVERED_ORDERS, *_columns(wanted, 3))
+    return {(r[0], r[1]): (bytes(r[2]), StoredMatch(Customer(r[4], r[5], r[6], r[7], r[8]), r[3])) for r in rows}
 
 
 _READ = tuple(name for name, _ in sql.ORDER_COLUMNS)

@@ -52,6 +52,18 @@ FOR UPDATE OF o
 
 READ_ORDERS = LOCK_ORDERS.replace("FOR UPDATE OF o", "")
 
+# The stored orders among (tenant, order no., digest) written by the message of that digest (the first 16 bytes of
+# `orders.digest`: the deliveries applied follow it, `domain.deliveries`), with their customer's
+# identifiers: what the redelivery pre-filter decides on (`domain.redelivery`). Not locked: a record it answers
+# `unchanged` writes nothing, so it is decided as of this read, before any transaction that changes the order later.
+REDELIVERED_ORDERS = """
+SELECT o.tenant_id, o.order_no, k.digest, o.matched_by, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname
+FROM orders o
+JOIN unnest($1::uuid[], $2::text[], $3::bytea[]) AS k (tenant_id, order_no, digest) USING (tenant_id, order_no)
+JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id
+WHERE substring(o.digest FROM 1 FOR 16) = k.digest
+"""
+
 LINES_OF_ORDERS = """
 SELECT l.tenant_id, l.order_no, l.product_id, l.sku, l.product_name, l.quantity, l.unit_price, l.line_amount
 FROM order_lines l

@@ -7,24 +7,29 @@ Guarantees:
   at-least-once delivery yields exactly-once data.
 - Per-order order: records of one order (one key, one partition) are applied in offset order (see `plan_round`).
 - Invalid records are returned as `Rejected` (for the dead-letter topic); they never stop their neighbours.
+- A redelivered record (its digest is the one its stored order keeps, see `domain.redelivery`) is recognised before
+  it is decoded (`recognise`, over one unlocked read of the batch's digests): `unchanged`, counted by its import,
+  and nothing of it is written, as full planning would decide it (its claims and erasure are checked as before).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from hashlib import blake2b
+from operator import attrgetter
 from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from services.core.changes import CustomerSnapshot, OrderChange
+from services.core.frozen import quick_init
 from services.core.order import Buyer
 from services.ingest import errors
 from services.ingest.adapters import import_jobs, order_store
@@ -33,11 +38,20 @@ from services.ingest.adapters.storage import UNIQUE_VIOLATION, storage_errors
 from services.ingest.application import erasure
 from services.ingest.application.personas import fold_personas
 from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1
-from services.ingest.contracts.orders_ingest_v1_reader import read_plain
+from services.ingest.contracts.orders_ingest_v1_reader import read_claims, read_plain
 from services.ingest.domain.deliveries import delivery
 from services.ingest.domain.identity import CustomerIndex
 from services.ingest.domain.persona import LifecycleThresholds
-from services.ingest.domain.planning import REJECTED, Incoming, Outcome, RoundPlan, StoredOrder, plan_round
+from services.ingest.domain.planning import (
+    REJECTED,
+    UNCHANGED,
+    Incoming,
+    Outcome,
+    RoundPlan,
+    StoredOrder,
+    plan_round,
+)
+from services.ingest.domain.redelivery import StoredMatch, in_batch_order, unchanged_match
 from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES, is_placeholder_mobile
 
 Conn = Any
@@ -102,15 +116,19 @@ class BatchResult:
 
 
 def decode(
-    records: Sequence[Received], placeholders: frozenset[str] = DEFAULT_PLACEHOLDER_MOBILES
+    records: Sequence[Received],
+    placeholders: frozenset[str] = DEFAULT_PLACEHOLDER_MOBILES,
+    digests: Mapping[int, bytes] | None = None,
 ) -> tuple[list[Incoming], list[Rejected]]:
     """Validate each record against the contract and its key; pure. Never raises: every record is accepted or
     rejected with a reason (whatever its bytes: not UTF-8, not JSON, nested thousands deep). A buyer's mobile in
-    `placeholders` counts as absent, as it does in an import (see the contract module)."""
+    `placeholders` counts as absent, as it does in an import (see the contract module). `digests` (by ref) are
+    the records' digests when known already (`digest`)."""
     accepted: list[Incoming] = []
     rejected: list[Rejected] = []
     for record in records:
-        result = _decode_one(record, placeholders)
+        known = digests.get(record.ref) if digests is not None else None
+        result = _decode_one(record, placeholders, known)
         if isinstance(result, Incoming):
             accepted.append(result)
         else:
@@ -123,7 +141,7 @@ KEY_FORMAT = "'<tenant_id>:<order_no>'"
 _STRIPPED = TypeAdapter(Annotated[str, StringConstraints(strip_whitespace=True)])
 
 
-def _decode_one(record: Received, placeholders: frozenset[str]) -> Incoming | Rejected:
+def _decode_one(record: Received, placeholders: frozenset[str], digest: bytes | None = None) -> Incoming | Rejected:
     # The plain spelling is read fast; whatever else (and whatever is invalid) the model decides and explains.
     message = read_plain(record.value) if record.value else None
     if message is None:
@@ -146,9 +164,15 @@ def _decode_one(record: Received, placeholders: frozenset[str]) -> Incoming | Re
         return Rejected(record.ref, errors.CONTRACT_VIOLATION, problem, *claims)
     if buyer is not message.buyer:
         message = message.model_copy(update={"buyer": buyer})
-    digest = blake2b(record.value or b"", digest_size=16, key=_digest_key(placeholders)).digest()
+    if digest is None:
+        digest = message_digest(record.value or b"", placeholders)
     logged = delivery(record.topic, record.partition, record.offset, digest) if record.logged else None
     return Incoming(record.ref, message.tenant_id, message, message.import_id, message.producer, digest, logged)
+
+
+def message_digest(value: bytes, placeholders: frozenset[str]) -> bytes:
+    """The digest of a record's value (`Incoming.digest`, stored as `orders.digest`)."""
+    return blake2b(value, digest_size=16, key=_digest_key(placeholders)).digest()
 
 
 # Bump when planning would decide differently for the same message over the same state: the digests stored before
@@ -248,6 +272,110 @@ def _claims_of(raw: Any) -> Claims:
     return as_uuid(raw.get("tenant_id")), as_uuid(raw.get("import_id")), order_no if isinstance(order_no, str) else None
 
 
+@quick_init
+@dataclass(frozen=True)
+class RedeliveredOrder:
+    """What a redelivered record still needs of its message: its order no. and buyer (for the erasure check)."""
+
+    order_no: str
+    buyer: Buyer
+
+
+@quick_init
+@dataclass(frozen=True)
+class Redelivered:
+    """A record the pre-filter recognised as the message that wrote its stored order (`domain.redelivery`): it is
+    `unchanged` (with the stored customer and match) unless its claims are refused, and is not decoded, loaded or
+    planned. Shaped as `Incoming` for the claim and erasure checks."""
+
+    ref: int
+    tenant_id: UUID
+    order: RedeliveredOrder
+    import_id: UUID | None
+    customer_id: UUID
+    matched_by: str
+
+    def outcome(self) -> Outcome:
+        order_no, customer = self.order.order_no, self.customer_id
+        return Outcome(self.ref, self.tenant_id, order_no, self.import_id, UNCHANGED, "", customer, self.matched_by)
+
+
+OrderKey = tuple[UUID, str]
+Stored = Mapping[OrderKey, tuple[bytes, StoredMatch]]  # order -> its digest and customer (`load_redelivered`)
+
+
+def candidates(records: Sequence[Received], placeholders: frozenset[str]) -> dict[int, tuple[OrderKey, bytes]]:
+    """By ref, the order each record's key names (`key_order`) and its value's digest, for the records that may
+    be redeliveries (a key naming an order as stored, a value)."""
+    found = {}
+    for r in records:
+        key = key_order(r.key) if r.key and r.value else None
+        if key is not None:
+            found[r.ref] = (key, message_digest(r.value or b"", placeholders))
+    return found
+
+
+def key_order(key: bytes) -> OrderKey | None:
+    """The (tenant, order no.) a record key names, when it is spelled as every key of a stored order is (its
+    tenant's canonical UUID); else None. The order no. is not stripped: a key that needs it names no stored order."""
+    try:
+        tenant, order_no = key.decode().split(":", 1)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    tenant_id = _TENANTS.get(tenant)
+    if tenant_id is None:
+        try:
+            tenant_id = UUID(tenant)
+        except ValueError:
+            return None
+        if str(tenant_id) != tenant:
+            return None
+        if len(_TENANTS) >= 4096:
+            _TENANTS.clear()
+        _TENANTS[tenant] = tenant_id
+    return tenant_id, order_no
+
+
+_TENANTS: dict[str, UUID] = {}  # a key's tenant text -> its UUID (tenants repeat from record to record)
+
+
+def split_redelivered(
+    records: Sequence[Received],
+    candidates: Mapping[int, tuple[OrderKey, bytes]],
+    stored: Stored,
+    placeholders: frozenset[str],
+) -> tuple[list[Redelivered], list[Received]]:
+    """`records` split into those recognised as redelivered (see `domain.redelivery`; batch order is `ingest_batch`'s
+    to keep) and the others, to decode; pure. Recognised: a candidate (`candidates`) whose order is stored with its
+    digest, its import ID and buyer read plainly, its buyer still matching the stored customer (`unchanged_match`)."""
+    redelivered, rest = [], []
+    for record in records:
+        candidate = candidates.get(record.ref)
+        found = _redelivered(record, *candidate, stored, placeholders) if candidate is not None else None
+        if found is None:
+            rest.append(record)
+        else:
+            redelivered.append(found)
+    return redelivered, rest
+
+
+def _redelivered(
+    record: Received, key: OrderKey, digest: bytes, stored: Stored, placeholders: frozenset[str]
+) -> Redelivered | None:
+    held = stored.get(key)
+    if held is None or held[0] != digest:
+        return None
+    claims = read_claims(record.value or b"")
+    buyer = _without_placeholder(claims[1], placeholders) if claims is not None else None
+    if claims is None or buyer is None:
+        return None
+    matched_by = unchanged_match(buyer, held[1])
+    if matched_by is None:
+        return None
+    order = RedeliveredOrder(key[1], buyer)
+    return Redelivered(record.ref, key[0], order, claims[0], held[1].customer.id, matched_by)
+
+
 async def count_failed_record(conn: Conn, record: Received, reason: str, message: str, exception: str = "") -> Rejected:
     """A record that could not be applied even on its own: dead-lettered, and counted by the import it names (when
     that import belongs to the tenant it claims and expects that order), so the import still completes."""
@@ -286,16 +414,19 @@ async def ingest_batch(
     """Apply `records` in one transaction on `conn` (see the module's guarantees), then fold the personas of the
     customers it touched in a second one (`personas.fold_personas`: a crash between the two leaves the deltas for
     the persona stage, which folds them exactly once)."""
-    incoming, rejected = decode(records, options.placeholder_mobiles)
-    result = BatchResult(rejected=rejected)
+    result = BatchResult()
     touched: set[tuple[UUID, UUID]] = set()
     async with conn.transaction():
-        incoming = await _check_claims(conn, incoming, result)
-        incoming, erased = await erasure.refuse_erased(conn, incoming)  # never bring an erased customer back
+        redelivered, incoming = await _decode_or_recognise(conn, records, result, options.placeholder_mobiles)
+        claimants: list[Claimant] = sorted([*incoming, *redelivered], key=attrgetter("ref"))
+        claimed = await _check_claims(conn, claimants, result)
+        claimed, erased = await erasure.refuse_erased(conn, claimed)  # never bring an erased customer back
         result.rejected += [
             Rejected(i.ref, errors.ERASED_CUSTOMER, erasure.refusal(kind), i.tenant_id, i.import_id, i.order.order_no)
             for i, kind in erased
         ]
+        incoming = [i for i in claimed if isinstance(i, Incoming)]
+        result.outcomes = [i.outcome() for i in claimed if isinstance(i, Redelivered)]
         changes: list[OrderChange] = []
         for items in split_rounds(incoming):
             plan = await _apply_round(conn, items, options)
@@ -303,6 +434,7 @@ async def ingest_batch(
             changes.extend(plan.changes)
             touched |= plan.touched_customers
             result.rounds += 1
+        result.outcomes.sort(key=attrgetter("ref"))  # the redelivered among them: in the records' order, as planned
         result.events = await emit(conn, changes, [])
         await import_jobs.count_results(conn, _import_results(result))
     result.touched = list(touched)
@@ -312,6 +444,40 @@ async def ingest_batch(
     result.customers_changed, result.events = folded.events, result.events + folded.events
     result.persona_lags_s = folded.lags_s
     return result
+
+
+async def _decode_or_recognise(
+    conn: Conn, records: Sequence[Received], result: BatchResult, placeholders: frozenset[str]
+) -> tuple[list[Redelivered], list[Incoming]]:
+    """`recognise` over the stored orders the records' keys name (one read); those rejected go to `result`."""
+    found = candidates(records, placeholders)
+    stored = await order_store.load_redelivered(conn, [(*key, digest) for key, digest in found.values()])
+    redelivered, incoming, result.rejected = recognise(records, found, stored, placeholders)
+    return redelivered, incoming
+
+
+def recognise(
+    records: Sequence[Received],
+    candidates: Mapping[int, tuple[OrderKey, bytes]],
+    stored: Stored,
+    placeholders: frozenset[str],
+) -> tuple[list[Redelivered], list[Incoming], list[Rejected]]:
+    """The records recognised as redelivered (`split_redelivered`), the others decoded (`decode`): accepted and
+    rejected, each in the records' order; pure. A recognised record that an earlier record of its order, planned
+    in full, precedes is decoded too (`redelivery.in_batch_order`): it is planned over what that one leaves."""
+    redelivered, rest = split_redelivered(records, candidates, stored, placeholders)
+    known = {ref: digest for ref, (_, digest) in candidates.items()}
+    incoming, rejected = decode(rest, placeholders, known)
+    if not redelivered or not incoming:
+        return redelivered, incoming, rejected
+    planned = [(i.ref, (i.tenant_id, i.order.order_no)) for i in incoming]
+    kept = in_batch_order([(r.ref, (r.tenant_id, r.order.order_no)) for r in redelivered], planned)
+    later = {r.ref for r in redelivered if r.ref not in kept}
+    if later:
+        again, refused = decode([r for r in records if r.ref in later], placeholders, known)  # (none refused)
+        incoming = sorted([*incoming, *again], key=attrgetter("ref"))
+        rejected = sorted([*rejected, *refused], key=attrgetter("ref"))
+    return [r for r in redelivered if r.ref in kept], incoming, rejected
 
 
 ROUND_ATTEMPTS = 5
@@ -348,7 +514,10 @@ async def _customer_indexes(
     return indexes
 
 
-async def _check_claims(conn: Conn, incoming: list[Incoming], result: BatchResult) -> list[Incoming]:
+Claimant = Incoming | Redelivered  # a record whose claims are checked before it is applied
+
+
+async def _check_claims(conn: Conn, incoming: list[Claimant], result: BatchResult) -> list[Claimant]:
     """Reject records of unknown tenants and records naming an import of another tenant. Dead letters that name
     a real import of their claimed tenant keep their claims (so that import counts them); others lose them."""
     claimed_imports = [i.import_id for i in incoming if i.import_id] + [

@@ -48,6 +48,18 @@ def read_plain(value: bytes) -> OrderIngestV1 | None:
     return message
 
 
+def read_claims(value: bytes) -> tuple[UUID | None, Buyer] | None:
+    """The import ID and buyer of `value` as the model reads them, when both are plainly spelled; else None.
+
+    Not a validation: for a value this consumer accepted before (a redelivery recognised by its digest, see
+    `ingestion.prefilter`), whose other fields need no reading again."""
+    try:
+        raw = orjson.loads(value)
+        return _uuid(raw.get("import_id")), _buyer(raw.get("buyer"))
+    except (orjson.JSONDecodeError, AttributeError, _NotPlain):
+        return None
+
+
 # JSON hides a character that cannot be stored (see `bounds`) only behind an escape or as U+FFFE/U+FFFF in UTF-8
 # (a raw control character is no JSON): without them, every text is storable and none needs reading for it.
 _MAY_HIDE_UNSTORABLE = (b"\\", "\ufffe".encode(), "\uffff".encode())

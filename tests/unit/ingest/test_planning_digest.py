@@ -14,10 +14,11 @@ from uuid import UUID
 import pytest
 
 from services.core.order import Order
-from services.ingest.application.ingestion import decode
+from services.ingest.application.ingestion import candidates, decode, recognise
 from services.ingest.domain import planning
 from services.ingest.domain.identity import Customer, CustomerIndex
 from services.ingest.domain.planning import Incoming, RoundPlan, StoredOrder, plan_round
+from services.ingest.domain.redelivery import StoredMatch
 from tests.support.orders import line, message, received
 
 T = UUID(int=1)
@@ -154,3 +155,121 @@ def test_the_digest_is_of_the_value_and_the_placeholder_mobiles() -> None:
     assert a.digest == b.digest != c.digest
     (d, _, _), _ = decode(records, frozenset({"13800000000"}))
     assert d.digest != a.digest
+
+
+# --- the pre-filter (`ingestion.recognise`): a redelivery recognised before decoding plans as in full ------------
+
+T2 = UUID(int=2)
+BUYERS: list[dict[str, Any]] = [
+    {"mobile": "13912345678"},
+    {"mobile": "13912345678", "unionid": "U1"},
+    {"unionid": "U1", "nickname": "Lily"},
+    {"mobile": "13900000001", "unionid": "U1"},  # U1 may be held by another customer: a conflict
+    {"sobot_customer_id": "S-9", "mobile": "13900000001"},
+    {"nickname": "Lily"},
+    {"mobile": "13800000000", "unionid": "U2"},  # a placeholder mobile: absent
+    {"mobile": "13912345678", "nickname": "  "},
+]
+PLACEHOLDERS = frozenset({"13800000000"})
+
+
+class World:
+    """What is stored: orders and customers (the whole table: a superset of what the batch's index loads)."""
+
+    def __init__(self) -> None:
+        self.orders: dict[Key, StoredOrder] = {}
+        self.customers: dict[tuple[UUID, UUID], Customer] = {}
+        self.ids = 0
+
+    def indexes(self) -> dict[UUID, CustomerIndex]:
+        indexes: dict[UUID, CustomerIndex] = {T: CustomerIndex(), T2: CustomerIndex()}
+        for (tenant, _), customer in self.customers.items():
+            indexes[tenant].put(customer)
+        return indexes
+
+    def digests(self) -> dict[Key, tuple[bytes, StoredMatch]]:
+        """`order_store.load_redelivered` of every stored order (the read keeps those of the wanted digests)."""
+        return {
+            key: (s.row.digest, StoredMatch(self.customers[(key[0], s.row.customer_id)], s.row.matched_by))
+            for key, s in self.orders.items()
+            if s.row.digest is not None
+        }
+
+    def plan(self, items: list[Incoming]) -> RoundPlan:
+        first = self.ids
+
+        def new_id() -> UUID:
+            nonlocal first
+            first += 1
+            return UUID(int=first)
+
+        return plan_round(items, self.orders, self.indexes(), new_id)
+
+    def apply(self, plan: RoundPlan) -> None:
+        self.ids += len(plan.new_customers)
+        for tenant, customer in plan.new_customers:
+            self.customers[(tenant, customer.id)] = customer
+        for (tenant, customer_id), added in plan.added_identifiers.items():
+            self.customers[(tenant, customer_id)] = replace(self.customers[(tenant, customer_id)], **added)
+        for row, _, _ in plan.orders:
+            key = (row.tenant_id, row.order_no)
+            lines = dict(self.orders[key].lines) if key in self.orders else {}
+            for tenant, order_no, line_key in plan.dropped_lines:
+                if (tenant, order_no) == key:
+                    del lines[line_key]
+            lines.update({x.key: x for tenant, order_no, x in plan.lines if (tenant, order_no) == key})
+            self.orders[key] = StoredOrder(row, lines)
+
+
+def _writes(plan: RoundPlan) -> tuple[Any, ...]:
+    """All a plan writes and emits but the store and product rows (not noted again for a redelivery). Orders and
+    lines in key order, as `sql.UPSERT_ORDERS` and `UPSERT_LINES` write them, dropped lines and persona deltas as
+    sets (a delete by key, a sum): a repeated order's rows come last in a plan, so their order in it moves."""
+    return (
+        sorted(plan.orders, key=lambda o: (o[0].tenant_id, o[0].order_no)),
+        sorted(plan.lines, key=lambda x: (x[0], x[1], x[2].key)),
+        sorted(plan.dropped_lines),
+        plan.history,
+        plan.new_customers,
+        plan.added_identifiers,
+        plan.conflicts,
+        plan.changes,
+        plan.touched_customers,
+        sorted(plan.persona_deltas, key=repr),
+        plan.new_orders,
+    )
+
+
+def _random_message(rng: random.Random) -> Any:
+    tenant, order_no = rng.choice([(T, "O1"), (T, "O1"), (T, "O2"), (T2, "O1")])
+    fields = {**rng.choice(VARIANTS), "buyer": rng.choice(BUYERS)}
+    return message(tenant, order_no, **fields)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_recognised_redeliveries_plan_as_full_planning_in_any_batch_after_any_history(seed: int) -> None:
+    """Batches of new and re-sent messages (the same order twice, an older message after a newer one, another
+    tenant): recognising redeliveries first changes no outcome and nothing written (stores and products aside)."""
+    assert sum(_recognised_in_history(random.Random(seed * 5 + n)) for n in range(5))
+
+
+def _recognised_in_history(rng: random.Random) -> int:
+    world, sent, recognised = World(), [], 0
+    for _ in range(10):
+        batch = [
+            rng.choice(sent) if sent and rng.random() < 0.6 else _random_message(rng) for _ in range(rng.randint(1, 4))
+        ]
+        sent += batch
+        records = received(*batch)
+        incoming, _ = decode(records, PLACEHOLDERS)
+        full = world.plan(incoming)
+        found = candidates(records, PLACEHOLDERS)
+        redelivered, rest, rejected = recognise(records, found, world.digests(), PLACEHOLDERS)
+        assert not rejected
+        filtered = world.plan(rest)
+        outcomes = sorted([*filtered.outcomes, *(r.outcome() for r in redelivered)], key=lambda o: o.ref)
+        assert outcomes == full.outcomes
+        assert _writes(filtered) == _writes(full)
+        recognised += len(redelivered)
+        world.apply(full)
+    return recognised
