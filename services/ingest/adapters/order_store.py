@@ -105,8 +105,7 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
         await conn.execute(sql.UPSERT_PRODUCTS, _json_rows(rows))
     if plan.orders:
         rows = [_order_values(*o) for o in plan.orders]
-        written = await conn.fetch(sql.UPSERT_ORDERS, _json_rows(rows))
-        _check_new_orders(plan, {(r["tenant_id"], r["order_no"]) for r in written if r["inserted"]})
+        _check_new_orders(plan, await conn.fetchval(sql.UPSERT_ORDERS, _json_rows(rows)))
     if plan.dropped_lines:  # taken over under their SKU by a line of `plan.lines`: before the upsert
         rows = [(t, no, product_id, sku) for t, no, (product_id, sku) in plan.dropped_lines]
         await conn.execute(sql.DELETE_LINES, *_columns(rows, 4))
@@ -122,13 +121,14 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
     await persona_store.append_deltas(conn, plan.persona_deltas)
 
 
-def _check_new_orders(plan: RoundPlan, inserted: set[Key]) -> None:
+def _check_new_orders(plan: RoundPlan, inserted: int) -> None:
     """Raise when an order planned as new was inserted by another transaction meanwhile (two consumers applying
     the same records during a rebalance): its plan did not see it, so its outcome and persona delta are wrong.
-    The caller rolls the round back and plans it again over the committed order."""
-    raced = plan.new_orders - inserted
+    The caller rolls the round back and plans it again over the committed order. `inserted` counts the rows the
+    upsert inserted: only orders planned as new can be (the others were stored, and are locked by this round)."""
+    raced = len(plan.new_orders) - inserted
     if raced:
-        raise errors.TransientStorage(f"{len(raced)} new orders were created concurrently", UNIQUE_VIOLATION)
+        raise errors.TransientStorage(f"{raced} new orders were created concurrently", UNIQUE_VIOLATION)
 
 
 def _check_lines_have_orders(plan: RoundPlan) -> None:

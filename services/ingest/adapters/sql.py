@@ -82,7 +82,10 @@ def _from_json(i: int, kind: str) -> str:
 # per column: asyncpg's array encoder checks every element's type in Python, and the jsonb codec printed each
 # document with `json.dumps` (measured, 1,000 orders of 2 lines: orders 34 -> 10 µs of Python per order, lines
 # 25 -> 7, PostgreSQL about the same). Values as orjson writes them (`order_store._json_value` for the rest).
+# Returns how many rows it inserted (`xmax = 0`), not the rows: the caller compares it with the orders it planned
+# as new (the others it holds locked, so they can only be updated).
 UPSERT_ORDERS = f"""
+WITH written AS (
 INSERT INTO orders AS o ({", ".join(name for name, _ in ORDER_WRITE_COLUMNS)})
 SELECT {", ".join(_from_json(i, kind) for i, (_, kind) in enumerate(ORDER_WRITE_COLUMNS))}
 FROM jsonb_array_elements($1::text::jsonb) AS r
@@ -90,7 +93,9 @@ ORDER BY 1, 2
 ON CONFLICT (tenant_id, order_no) DO UPDATE SET
     {", ".join(f"{name} = EXCLUDED.{name}" for name, _ in ORDER_WRITE_COLUMNS if name not in _ORDER_KEY)},
     updated_at = now()
-RETURNING tenant_id, order_no, (xmax = 0) AS inserted
+RETURNING xmax = 0 AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) FROM written
 """
 
 LINE_COLUMNS: tuple[tuple[str, str], ...] = (
