@@ -26,6 +26,7 @@ from services.core.order import OrderSource, OrderStatus
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, build_persona
 from services.ingest.domain.persona_deltas import Contribution, Delta, PersonaState, contribution, fold, state_to_json
+from services.platform.database import install_json_codecs
 
 CHUNK = 50_000
 STORES = 200
@@ -164,7 +165,7 @@ async def seed(
 
 async def _copy(conn: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """COPY `rows` (json and jsonb columns as Python values): binary COPY needs them as text, so the pool
-    connection's text-format codecs of both types (`persona_state` is json since migration 0012) are swapped for
+    connection's codecs of both types (`persona_state` is json since migration 0012) are swapped for
     asyncpg's own binary ones meanwhile, then put back."""
     if not rows:
         return
@@ -179,8 +180,7 @@ async def _copy(conn: Any, table: str, columns: tuple[str, ...], rows: list[tupl
     try:
         await conn.copy_records_to_table(table, records=records, columns=list(columns))
     finally:
-        for name in ("json", "jsonb"):
-            await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await install_json_codecs(conn)
 
 
 def make_stores(rng: random.Random) -> list[SeedStore]:

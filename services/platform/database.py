@@ -1,4 +1,9 @@
-"""PostgreSQL connections for every process: one pool, JSON codecs, migrations applied on start."""
+"""PostgreSQL connections for every process: one pool, JSON codecs, migrations applied on start.
+
+The codecs: json and jsonb values are Python values (encoded with `json.dumps`, decoded with `json.loads`), except a
+`JsonText`, which is JSON already encoded and goes into a json column as is. The json codec speaks the binary format
+(for json it is the text itself), so `copy_records_to_table` (binary COPY) can fill json columns: the outbox does.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,29 @@ import asyncpg
 from services.platform.migrations import migrate
 
 
+class JsonText(str):
+    """JSON text already encoded (by orjson, say), written to a json column byte for byte: not encoded again.
+
+    A plain `str` stays a Python value (a JSON string). asyncpg's own json codec (a connection without the pool's
+    codecs) takes it as text too, so a `JsonText` reads the same on either connection."""
+
+    __slots__ = ()
+
+
+def _encode_json(value: Any) -> bytes:
+    if type(value) is JsonText:
+        return value.encode()
+    return json.dumps(value).encode()
+
+
+async def install_json_codecs(conn: asyncpg.Connection) -> None:
+    """The pool's json and jsonb codecs (see the module), on `conn`."""
+    await conn.set_type_codec("json", encoder=_encode_json, decoder=json.loads, schema="pg_catalog", format="binary")
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await install_json_codecs(conn)
 
 
 async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:

@@ -95,7 +95,7 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
     rows: list[tuple[Any, ...]]
     if plan.new_customers:
         rows = [(t, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname) for t, c in plan.new_customers]
-        await conn.execute(sql.INSERT_CUSTOMERS, *_columns(rows, 6))
+        await conn.execute(sql.INSERT_CUSTOMERS, _json_rows(rows))
     if plan.added_identifiers:
         rows = [
             (t, cid, a.get("sobot_customer_id"), a.get("mobile"), a.get("unionid"), a.get("nickname"))
@@ -110,14 +110,13 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
             (t, key, source, s.get("store_no"), s.get("store_id"), s.get("name"))
             for (t, key), (source, s) in sorted(plan.stores.items())
         ]
-        await conn.execute(sql.UPSERT_STORES, *_columns(rows, 6))
+        await conn.execute(sql.UPSERT_STORES, _json_rows(rows))
     if plan.products:
         rows = [(t, pid, sku, name, price) for (t, pid, sku), (name, price) in sorted(plan.products.items())]
-        await conn.execute(sql.UPSERT_PRODUCTS, *_columns(rows, 5))
+        await conn.execute(sql.UPSERT_PRODUCTS, _json_rows(rows))
     if plan.orders:
         rows = [_order_values(*o) for o in plan.orders]
-        written = await conn.fetch(sql.UPSERT_ORDERS, orjson.dumps(rows, default=_json_value).decode())
-        _check_new_orders(plan, {(r["tenant_id"], r["order_no"]) for r in written if r["inserted"]})
+        _check_new_orders(plan, await conn.fetchval(sql.UPSERT_ORDERS, _json_rows(rows)))
     if plan.dropped_lines:  # taken over under their SKU by a line of `plan.lines`: before the upsert
         rows = [(t, no, product_id, sku) for t, no, (product_id, sku) in plan.dropped_lines]
         await conn.execute(sql.DELETE_LINES, *_columns(rows, 4))
@@ -127,19 +126,20 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
             (t, no, x.product_id, x.sku, x.product_name, x.quantity, x.unit_price, x.line_amount)
             for t, no, x in plan.lines
         ]
-        await conn.execute(sql.UPSERT_LINES, orjson.dumps(rows, default=_json_value).decode())
+        await conn.execute(sql.UPSERT_LINES, _json_rows(rows))
     if plan.history:
-        await conn.execute(sql.INSERT_STATUS_HISTORY, *_columns(plan.history, 3))
+        await conn.execute(sql.INSERT_STATUS_HISTORY, _json_rows(plan.history))
     await persona_store.append_deltas(conn, plan.persona_deltas)
 
 
-def _check_new_orders(plan: RoundPlan, inserted: set[Key]) -> None:
+def _check_new_orders(plan: RoundPlan, inserted: int) -> None:
     """Raise when an order planned as new was inserted by another transaction meanwhile (two consumers applying
     the same records during a rebalance): its plan did not see it, so its outcome and persona delta are wrong.
-    The caller rolls the round back and plans it again over the committed order."""
-    raced = plan.new_orders - inserted
+    The caller rolls the round back and plans it again over the committed order. `inserted` counts the rows the
+    upsert inserted: only orders planned as new can be (the others were stored, and are locked by this round)."""
+    raced = len(plan.new_orders) - inserted
     if raced:
-        raise errors.TransientStorage(f"{len(raced)} new orders were created concurrently", UNIQUE_VIOLATION)
+        raise errors.TransientStorage(f"{raced} new orders were created concurrently", UNIQUE_VIOLATION)
 
 
 def _check_lines_have_orders(plan: RoundPlan) -> None:
@@ -149,6 +149,11 @@ def _check_lines_have_orders(plan: RoundPlan) -> None:
     orphans = {(t, no) for t, no, _ in plan.lines} - orders
     if orphans:
         raise errors.PermanentStorage(f"lines of {len(orphans)} orders not written with them", FOREIGN_KEY_VIOLATION)
+
+
+def _json_rows(rows: Sequence[Sequence[Any]]) -> str:
+    """`rows` as one JSON array of arrays, for the statements that read `jsonb_array_elements($1)`."""
+    return orjson.dumps(rows, default=_json_value).decode()
 
 
 def _json_value(value: Any) -> str:

@@ -94,7 +94,10 @@ def _from_json(i: int, kind: str) -> str:
 # per column: asyncpg's array encoder checks every element's type in Python, and the jsonb codec printed each
 # document with `json.dumps` (measured, 1,000 orders of 2 lines: orders 34 -> 10 µs of Python per order, lines
 # 25 -> 7, PostgreSQL about the same). Values as orjson writes them (`order_store._json_value` for the rest).
+# Returns how many rows it inserted (`xmax = 0`), not the rows: the caller compares it with the orders it planned
+# as new (the others it holds locked, so they can only be updated).
 UPSERT_ORDERS = f"""
+WITH written AS (
 INSERT INTO orders AS o ({", ".join(name for name, _ in ORDER_WRITE_COLUMNS)})
 SELECT {", ".join(_from_json(i, kind) for i, (_, kind) in enumerate(ORDER_WRITE_COLUMNS))}
 FROM jsonb_array_elements($1::text::jsonb) AS r
@@ -102,7 +105,9 @@ ORDER BY 1, 2
 ON CONFLICT (tenant_id, order_no) DO UPDATE SET
     {", ".join(f"{name} = EXCLUDED.{name}" for name, _ in ORDER_WRITE_COLUMNS if name not in _ORDER_KEY)},
     updated_at = now()
-RETURNING tenant_id, order_no, (xmax = 0) AS inserted
+RETURNING xmax = 0 AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) FROM written
 """
 
 LINE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -135,10 +140,28 @@ WHERE (l.tenant_id, l.order_no, l.product_id, l.sku) = (d.tenant_id, d.order_no,
 # Stores and products: the rows a batch names are mostly stored already and unchanged. Those are filtered out
 # before the insert: `ON CONFLICT DO UPDATE ... WHERE` would lock each (a WAL record apiece) until the batch
 # commits, and a second consumer naming the same store or product would wait for that commit.
-UPSERT_STORES = """
+STORE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("tenant_id", "uuid"),
+    ("store_key", "text"),
+    ("source", "text"),
+    ("store_no", "text"),
+    ("store_id", "text"),
+    ("name", "text"),
+)
+
+
+def _json_rows(columns: tuple[tuple[str, str], ...]) -> str:
+    """A subquery `u` of the rows of JSON array $1 (one array of values per row, in the order of `columns`)."""
+    values = ", ".join(_from_json(i, kind) for i, (_, kind) in enumerate(columns))
+    names = ", ".join(name for name, _ in columns)
+    return f"(SELECT {values} FROM jsonb_array_elements($1::text::jsonb) AS r) AS u ({names})"
+
+
+# Stores, products, new customers and status history go in as one JSON array of rows each too (as orders and lines
+# do): asyncpg's array encoder checks each element's type in Python (measured: about 1 µs per value).
+UPSERT_STORES = f"""
 INSERT INTO stores AS s (tenant_id, store_key, source, store_no, store_id, name)
-SELECT u.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-    AS u (tenant_id, store_key, source, store_no, store_id, name)
+SELECT u.* FROM {_json_rows(STORE_COLUMNS)}
 WHERE NOT EXISTS (SELECT FROM stores t WHERE t.tenant_id = u.tenant_id AND t.store_key = u.store_key
                   AND (t.source, t.store_no, t.store_id, t.name)
                       IS NOT DISTINCT FROM (u.source, u.store_no, u.store_id, coalesce(u.name, t.name)))
@@ -150,10 +173,17 @@ WHERE (s.source, s.store_no, s.store_id, s.name)
       IS DISTINCT FROM (EXCLUDED.source, EXCLUDED.store_no, EXCLUDED.store_id, coalesce(EXCLUDED.name, s.name))
 """
 
-UPSERT_PRODUCTS = """
+PRODUCT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("tenant_id", "uuid"),
+    ("product_id", "text"),
+    ("sku", "text"),
+    ("name", "text"),
+    ("unit_price", "numeric"),
+)
+
+UPSERT_PRODUCTS = f"""
 INSERT INTO products AS p (tenant_id, product_id, sku, name, unit_price)
-SELECT u.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::numeric[])
-    AS u (tenant_id, product_id, sku, name, unit_price)
+SELECT u.* FROM {_json_rows(PRODUCT_COLUMNS)}
 WHERE NOT EXISTS (SELECT FROM products q
                   WHERE q.tenant_id = u.tenant_id AND q.product_id = u.product_id AND q.sku = u.sku
                     AND (q.name, q.unit_price) IS NOT DISTINCT FROM (coalesce(u.name, q.name), u.unit_price))
@@ -163,17 +193,28 @@ ON CONFLICT (tenant_id, product_id, sku) DO UPDATE SET
 WHERE (p.name, p.unit_price) IS DISTINCT FROM (coalesce(EXCLUDED.name, p.name), EXCLUDED.unit_price)
 """
 
-INSERT_STATUS_HISTORY = """
+HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (("tenant_id", "uuid"), ("order_no", "text"), ("status", "text"))
+
+INSERT_STATUS_HISTORY = f"""
 INSERT INTO order_status_history (tenant_id, order_no, status)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
+SELECT u.* FROM {_json_rows(HISTORY_COLUMNS)}
 ON CONFLICT DO NOTHING
 """
 
 # --- customers -----------------------------------------------------------------------------------------------------
 
-INSERT_CUSTOMERS = """
+CUSTOMER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("tenant_id", "uuid"),
+    ("id", "uuid"),
+    ("sobot_customer_id", "text"),
+    ("mobile", "text"),
+    ("unionid", "text"),
+    ("nickname", "text"),
+)
+
+INSERT_CUSTOMERS = f"""
 INSERT INTO customers (tenant_id, id, sobot_customer_id, mobile, unionid, nickname)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[])
+SELECT u.* FROM {_json_rows(CUSTOMER_COLUMNS)}
 ORDER BY 1, 2
 """
 

@@ -1,7 +1,8 @@
 """Every SQL statement of the rules bridge, by name. Arrays go in column by column and are expanded with `unnest`.
 
 jsonb goes in as JSON text (`::jsonb`) and comes out as text, so these statements work on any connection,
-with or without the json codecs of `services.platform.database`.
+with or without the json codecs of `services.platform.database`. The outbox rows go in by binary COPY (no statement
+here but the columns): that needs a json codec of binary format, asyncpg's own or the pool's.
 """
 
 # Advisory lock classes (two-int keys: class, shard). The migration lock uses the one-bigint key space.
@@ -14,13 +15,9 @@ NOTIFY_CHANNEL = "orderinfo_outbox"
 
 HOLD_SHARDS_SHARED = f"SELECT pg_advisory_xact_lock_shared({SHARD_BARRIER_CLASS}, s) FROM unnest($1::int[]) AS s"
 
-INSERT_RECORDS = """
-INSERT INTO outbox (tenant_id, topic, shard, key, event_id, event_type, headers, payload)
-SELECT r.tenant_id, r.topic, r.shard, r.key, r.event_id, r.event_type, r.headers::json, r.payload::json
-FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-     WITH ORDINALITY AS r (tenant_id, topic, shard, key, event_id, event_type, headers, payload, n)
-ORDER BY r.n
-"""
+# The writer inserts by binary COPY (`outbox_store.enqueue`) into these columns, rows in id order.
+OUTBOX_TABLE = "outbox"
+OUTBOX_COPY_COLUMNS = ("tenant_id", "topic", "shard", "key", "event_id", "event_type", "headers", "payload")
 
 NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 

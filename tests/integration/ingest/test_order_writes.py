@@ -9,6 +9,7 @@ from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
+import pytest
 
 from services.ingest.adapters import order_store
 from services.ingest.application.ingestion import IngestOptions, decode, ingest_batch
@@ -65,3 +66,35 @@ async def test_every_value_comes_back_as_planned_and_a_redelivery_is_unchanged(
         again = await ingest_batch(conn, received(order), emitter, IngestOptions())
         assert [o.outcome for o in again.outcomes] == ["unchanged"] and again.events == 0
         assert len(emitter.changes) == emitted
+
+
+async def test_stores_products_customers_and_history_come_back_as_planned(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
+) -> None:
+    order = message(
+        tenant_id,
+        "W2",
+        store={"store_no": "S2", "store_id": "SID2", "name": TEXT},
+        buyer={"mobile": "13912345679", "unionid": "U2", "nickname": TEXT},
+        lines=[line("P9", "SKU-9", price="1234.50", product_name=TEXT)],
+    )
+    async with pool.acquire() as conn:
+        await ingest_batch(conn, received(order), emitter, IngestOptions())
+        store = await conn.fetchrow("SELECT store_no, store_id, name FROM stores WHERE tenant_id = $1", tenant_id)
+        assert tuple(store) == ("S2", "SID2", TEXT)
+        product = await conn.fetchrow("SELECT sku, name, unit_price FROM products WHERE tenant_id = $1", tenant_id)
+        assert tuple(product) == ("SKU-9", TEXT, Decimal("1234.50"))
+        buyer = await conn.fetchrow("SELECT mobile, unionid, nickname FROM customers WHERE tenant_id = $1", tenant_id)
+        assert tuple(buyer) == ("13912345679", "U2", TEXT)
+        statuses = await conn.fetch("SELECT status FROM order_status_history WHERE tenant_id = $1", tenant_id)
+        assert [r["status"] for r in statuses] == [order.status.value]
+
+
+async def test_a_tenant_is_never_deleted(pool: asyncpg.Pool, tenant_id: UUID) -> None:
+    """Its rows name it (migration 0016 checks that once per batch, not by a foreign key per row)."""
+    async with pool.acquire() as conn:
+        with pytest.raises(asyncpg.RestrictViolationError):
+            await conn.execute("DELETE FROM tenants WHERE id = $1", tenant_id)
+        with pytest.raises(asyncpg.RestrictViolationError):
+            await conn.execute("UPDATE tenants SET id = gen_random_uuid() WHERE id = $1", tenant_id)
+        assert await conn.fetchval("SELECT count(*) FROM tenants WHERE id = $1", tenant_id) == 1
