@@ -22,7 +22,7 @@ import orjson
 
 from services.core.changes import CustomerSnapshot, OrderChange, OrderSnapshot
 from services.core.frozen import quick_init
-from services.core.keys import customer_key, order_key
+from services.core.keys import customer_key, order_key, uuid_text
 from services.core.money import money_text
 from services.core.order import OrderStatus
 from services.core.status import next_status
@@ -67,7 +67,7 @@ def order_events(change: OrderChange, *, at: datetime) -> list[OutboxRecord]:
     """The events of one effective order change, in the order they must be published; `at` is `ce_time`."""
     after = change.after
     milestones = reached(change.before_status, after.status)
-    tenant = str(change.tenant_id)  # once: it names every event id, key and header of the change
+    tenant = uuid_text(change.tenant_id)  # once: it names every event id, key and header of the change
     if milestones:
         shaped = [(m.event_type, m.inferred, event_id(tenant, after.order_no, m.event_type)) for m in milestones]
     elif change.content_changed or _status_moved(change.before_status, after.status):
@@ -102,13 +102,13 @@ def customer_erased(tenant_id: uuid.UUID, customer_id: uuid.UUID, *, at: datetim
 
 def customer_updated(snapshot: CustomerSnapshot, *, at: datetime) -> OutboxRecord:
     """The `customer.updated` event of a customer's new state; its id changes only when the data does."""
-    payload = customer_payload(snapshot)
+    # Each UUID spelled once: the id, the key, the headers and the payload all name the tenant and the customer.
+    tenant, customer = uuid_text(snapshot.tenant_id), str(snapshot.customer_id)
+    payload = _customer_payload(snapshot, customer)
     digest = hashlib.sha256(canonical_json(payload)).hexdigest()[:32]
-    ident = event_id(snapshot.tenant_id, snapshot.customer_id, digest)
-    headers = cloudevent_headers(
-        ident, customers.SOURCE, customers.CUSTOMER_UPDATED, str(snapshot.customer_id), snapshot.tenant_id, at
-    )
-    key = customer_key(snapshot.tenant_id, snapshot.customer_id)
+    ident = event_id(tenant, customer, digest)
+    headers = cloudevent_headers(ident, customers.SOURCE, customers.CUSTOMER_UPDATED, customer, tenant, at)
+    key = customer_key(tenant, customer)
     return OutboxRecord(
         snapshot.tenant_id, customers.TOPIC.name, key, ident, customers.CUSTOMER_UPDATED, headers, payload
     )
@@ -167,9 +167,13 @@ _stamp = functools.lru_cache(maxsize=4)(utc_text)  # one `at` per batch, shared 
 
 def customer_payload(snapshot: CustomerSnapshot) -> dict[str, Any]:
     """`CustomerUpdatedV1` as JSON-ready data, built directly (the hot path); a test holds it to the model."""
+    return _customer_payload(snapshot, str(snapshot.customer_id))
+
+
+def _customer_payload(snapshot: CustomerSnapshot, customer: str) -> dict[str, Any]:
     return {
         "schema_version": 1,
-        "customer_id": str(snapshot.customer_id),
+        "customer_id": customer,
         "sobot_customer_id": snapshot.sobot_customer_id,
         "mobile": snapshot.mobile,
         "unionid": snapshot.unionid,
