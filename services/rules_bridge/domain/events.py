@@ -52,14 +52,13 @@ class OutboxRecord:
 
 def event_id(*parts: object) -> str:
     """The deterministic id of the event named by `parts`: `str(uuid.uuid5(EVENT_NAMESPACE, "a:b:c"))`, spelled out
-    (shaping names two or three events per order; the `UUID` object in between cost more than the hash)."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + ":".join(map(str, parts)).encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    x = digest.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    (shaping names two or three events per order; the `UUID` object in between cost more than the hash): the SHA-1
+    digest's first 16 bytes in hex, with the version nibble (`5`) and the RFC 4122 variant bits set in the text."""
+    x = hashlib.sha1(_NAMESPACE_BYTES + ":".join(map(str, parts)).encode()).hexdigest()
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
 
 
+_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}  # a byte's high nibble with the bits `10xx`
 _NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
 
 
