@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -115,23 +114,24 @@ def customer_updated(snapshot: CustomerSnapshot, *, at: datetime) -> OutboxRecor
 
 def canonical_json(payload: dict[str, Any]) -> bytes:
     """`json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()` (what a customer event's id digests,
-    so ids stay what they were), by orjson: its sorted compact text is the same but for DEL and non-ASCII
-    characters, which `json.dumps` escapes (`\\uXXXX`, surrogate pairs beyond the BMP); so they are escaped here."""
+    so ids stay what they were), by orjson when its sorted compact text is the same: when it is ASCII without DEL
+    (`json.dumps` escapes DEL and every non-ASCII character, `\\uXXXX`; orjson writes them as they are). Any other
+    payload (a Chinese nickname or store name, say) is written by `json.dumps` itself, which is then as fast as
+    orjson followed by escaping, and exact by definition."""
     try:
         text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:  # what orjson refuses (a lone surrogate, an integer past 64 bits): the original
-        return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-    if _UNESCAPED.search(text) is None:
+    except orjson.JSONEncodeError:  # what orjson refuses (a lone surrogate, an integer past 64 bits)
+        return _canonical_by_json(payload)
+    if text.isascii() and _DEL not in text:  # both scan in C (a regular expression took 10 µs a customer)
         return text
-    return _NOT_PLAIN.sub(_escaped, text.decode()).encode()
+    return _canonical_by_json(payload)
 
 
-_UNESCAPED = re.compile(b"[\x7f-\xff]")  # DEL, or a byte of a non-ASCII character
-_NOT_PLAIN = re.compile("[^\x00-\x7e]")
+_DEL = b"\x7f"
 
 
-def _escaped(match: re.Match[str]) -> str:
-    return json.dumps(match.group())[1:-1]
+def _canonical_by_json(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
 
 
 def payload_text(record: OutboxRecord) -> str | None:
