@@ -21,6 +21,7 @@ from services.core.order import Buyer
 UNIQUE_IDENTIFIERS: tuple[str, ...] = ("sobot_customer_id", "mobile", "unionid")
 
 
+@quick_init  # one per new buyer
 @dataclass(frozen=True)
 class Customer:
     id: UUID

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from services.core.frozen import quick_init
 from services.core.money import money_text
 from services.core.order import OrderStatus
 from services.core.times import utc_text
@@ -34,6 +35,7 @@ class LifecycleThresholds:
     dormant_after_days: int = 180
 
 
+@quick_init  # built for every customer of every fold
 @dataclass(frozen=True)
 class OrderAggregates:
     """What the database aggregates for one customer (see the persona statements in the SQL module)."""

@@ -22,6 +22,7 @@ from typing import Any
 from uuid import UUID
 
 from services.core.frozen import quick_init
+from services.core.times import iso_text
 from services.ingest.domain.persona import PAID_STATUSES, TOP_PRODUCTS, OrderAggregates, smallest
 
 CLOSED = "deal_closed"  # closed orders count as orders, not as money
@@ -279,7 +280,7 @@ def _time(value: str | None) -> datetime | None:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return iso_text(value) if value is not None else None
 
 
 def contribution_to_json(c: Contribution) -> dict[str, Any]:
@@ -287,7 +288,7 @@ def contribution_to_json(c: Contribution) -> dict[str, Any]:
         "status": c.status,
         "source": c.source,
         "store": c.store,
-        "order_time": c.order_time.isoformat(),
+        "order_time": iso_text(c.order_time),
         "paid_time": _iso(c.paid_time),
         "amount": str(c.amount),
         "paid": str(c.paid),

@@ -307,7 +307,9 @@ def _plan_order(
     if isinstance(merge, str):
         plan.outcomes.append(Outcome(item.ref, tenant, order.order_no, item.import_id, REJECTED, merge))
         return None
-    index = indexes.setdefault(tenant, CustomerIndex())
+    index = indexes.get(tenant)
+    if index is None:  # (not `setdefault`, which would build an index for every order)
+        index = indexes[tenant] = CustomerIndex()
     resolution = resolve_buyer(order.buyer, index, before.row.customer_id if before else None, new_id)
     if resolution.created:
         plan.new_customers.append((tenant, index.customers[resolution.customer_id]))
@@ -332,7 +334,7 @@ def _plan_order(
     lines, merged = merge
     old_lines = before.lines if before else {}
 
-    changed_lines = [line for line in lines.rows if old_lines.get(line.key) != line]
+    changed_lines = [line for line in lines.rows if old_lines.get(line.key) != line] if old_lines else lines.rows
     status_raw = order.status_raw if decision.status is order.status or before is None else before.row.status_raw
     row = _order_row(item, decision.status, status_raw, resolution.customer_id, matched_by, merged, before, digest)
     order_changed = before is None or row.content() != before.row.content()
@@ -405,6 +407,8 @@ def _merge(order: Order, before: StoredOrder | None) -> tuple[MergedLines, dict[
 
 def _merged(old_lines: dict[LineKey, LineRow], lines: MergedLines) -> dict[LineKey, LineRow]:
     """The order's lines after `lines`: the stored ones (but those taken over under a SKU), updated and added."""
+    if not old_lines:
+        return {line.key: line for line in lines.rows}
     dropped = set(lines.replaced.values())
     kept = {key: line for key, line in old_lines.items() if key not in dropped}
     return {**kept, **{line.key: line for line in lines.rows}}
@@ -452,6 +456,8 @@ def merge_lines(lines: Sequence[OrderLine], stored: dict[LineKey, LineRow]) -> M
     the SKU). A blank product name keeps the stored one; a blank line amount keeps the stored one only while the
     quantity and unit price stay the same (else it no longer describes the line: quantity x unit price counts).
     """
+    if not stored:
+        return _new_lines(lines)
     in_message = Counter(line.product_id for line in lines)
     named = {(line.product_id, line.sku) for line in lines if line.sku}
     rows: dict[LineKey, LineRow] = {}
@@ -475,6 +481,18 @@ def merge_lines(lines: Sequence[OrderLine], stored: dict[LineKey, LineRow]) -> M
             replaced[row.key] = old.key
         rows[row.key] = row
     return MergedLines(list(rows.values()), replaced)
+
+
+def _new_lines(lines: Sequence[OrderLine]) -> MergedLines | str:
+    """`merge_lines` over no stored line (a new order, the common case): each line is a row as it is."""
+    rows: dict[LineKey, LineRow] = {}
+    for line in lines:
+        sku = line.sku or ""
+        if (line.product_id, sku) in rows:
+            return _ambiguous(line.product_id, [sku])
+        row = LineRow(line.product_id, sku, line.product_name, line.quantity, line.unit_price, line.line_amount)
+        rows[(line.product_id, sku)] = row
+    return MergedLines(list(rows.values()), {})
 
 
 def _stored_line(
@@ -639,7 +657,7 @@ def _change(
         version=row.version,
         lines=tuple(
             LineSnapshot(x.product_id, x.sku, x.product_name, x.quantity, x.unit_price, x.line_amount)
-            for x in sorted(lines.values(), key=lambda x: x.key)
+            for x in (lines[key] for key in sorted(lines))  # keyed by `LineRow.key`
         ),
     )
     content_changed = before is None or lines_changed or before.row.beyond_status() != row.beyond_status()

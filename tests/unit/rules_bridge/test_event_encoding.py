@@ -31,6 +31,12 @@ def test_event_id_is_uuid5_of_the_parts_joined(parts: list[object]) -> None:
     assert event_id(*parts) == str(uuid.uuid5(EVENT_NAMESPACE, ":".join(str(p) for p in parts)))
 
 
+def test_event_id_sets_the_variant_of_every_nibble() -> None:
+    ids = [(event_id("order", n), str(uuid.uuid5(EVENT_NAMESPACE, f"order:{n}"))) for n in range(256)]
+    assert len({ours[19] for ours, _ in ids}) == 4  # 8, 9, a, b: each of the 16 digests' nibbles met
+    assert all(ours == theirs for ours, theirs in ids)
+
+
 @given(st.dictionaries(TEXT, JSON, max_size=6))
 def test_canonical_json_is_sorted_compact_ascii_json(payload: dict[str, object]) -> None:
     """A customer event's id digests this text: it must stay byte for byte what `json.dumps` wrote."""
