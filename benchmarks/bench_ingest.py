@@ -1,6 +1,13 @@
 """Import benchmark on the local stack: a 5,000-row .xlsx from upload until every order is in PostgreSQL.
 
-    python -m benchmarks.bench_ingest
+    python -m benchmarks.bench_ingest [--runs N] [--shared-strings] [--stages]
+
+The API and a consumer of the same topics run in this process (the consumer built as `run_consumer` builds it:
+folds overlapped with the next batch, the settings' retries). `--shared-strings` uploads the workbook with its texts
+in a shared-strings part, as Excel and WPS write it (openpyxl writes inline strings). `--stages` prints when each
+stage of the upload and each consumer batch started and ended, with this process's CPU and the CPU of the
+PostgreSQL backends of the bench's database (the machine is shared: CPU is what a stage costs, wall time also
+measures the other processes).
 
 Also home to the workload (`order_dict`) and the two yardsticks `benchmarks.bench_consumer` compares the consumer
 with: the naive baseline and the plain-COPY ceiling. Each run uses a database and topics of its own (dropped
@@ -169,66 +176,217 @@ async def copy_ceiling(pool: Any, tenant_id: UUID, orders: int) -> float:
     return orders / (time.perf_counter() - started)
 
 
-async def import_to_completed(settings: IngestSettings, pool: Any, rows: int) -> float:
-    """Seconds from POST /v1/imports of a `rows`-row workbook (2 lines per order) until the job is completed,
-    through the real app (in process) and a consumer of the same topics."""
+def bench_workbook(rows: int, shared: bool = False) -> bytes:
+    """The uploaded workbook: `rows` rows, 2 lines per order; with `shared`, its texts as shared strings."""
     import tempfile
     from pathlib import Path
 
-    import httpx
-
-    from services.ingest.main import create_app
+    from benchmarks.bench_parse import shared_strings
     from tools.samples import sample_rows, write_sample_xlsx
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.xlsx"
         write_sample_xlsx(path, sample_rows(rows // 2, 2, seed=11))
         data = path.read_bytes()
+    return shared_strings(data) if shared else data
+
+
+class Stages:
+    """When each stage of one import started and ended: wall time since the upload, this process's CPU, the CPU of
+    the PostgreSQL backends of the bench's database (found in /proc by their process title at each mark, so
+    connections opened meanwhile count; the marks' own CPU is left out). Upload stages are timed by wrapping their
+    functions for the run; consumer batches from the consumer's own log line."""
+
+    def __init__(self, database: str) -> None:
+        self.title = f" {database} ".encode()  # "postgres: user database host(port) state"
+        self.marks: list[tuple[float, float, float, str]] = []
+        self.started, self.overhead = 0.0, 0.0
+        self.restore: list[tuple[Any, str, Any]] = []
+
+    def begin(self) -> None:
+        self.marks, self.overhead = [], 0.0
+        self.started = time.perf_counter()
+        self.mark("POST /v1/imports")
+
+    def _backends_cpu(self) -> float:
+        from pathlib import Path
+
+        from benchmarks.bench_consumer import cpu_seconds, postgres_pids
+
+        pids = []
+        for pid in postgres_pids():
+            try:
+                if self.title in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    pids.append(pid)
+            except OSError:
+                continue
+        return cpu_seconds(pids)
+
+    def mark(self, what: str) -> None:
+        wall, cpu = time.perf_counter() - self.started, time.process_time()
+        pg = self._backends_cpu()
+        self.marks.append((wall, cpu - self.overhead, pg, what))
+        self.overhead += time.process_time() - cpu
+
+    def wrap(self, module: Any, name: str, label: str) -> None:
+        import functools
+        import inspect
+
+        original = getattr(module, name)
+        self.restore.append((module, name, original))
+        if inspect.iscoroutinefunction(original):
+
+            @functools.wraps(original)
+            async def timed_async(*args: Any, **kwargs: Any) -> Any:
+                self.mark(f"{label} start")
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    self.mark(f"{label} end")
+
+            setattr(module, name, timed_async)
+        else:
+
+            @functools.wraps(original)
+            def timed(*args: Any, **kwargs: Any) -> Any:
+                self.mark(f"{label} start")
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    self.mark(f"{label} end")
+
+            setattr(module, name, timed)
+
+    def __enter__(self) -> Stages:
+        import logging
+
+        from services.ingest.adapters import import_jobs
+        from services.ingest.application import imports
+        from services.ingest.entrypoints import consumer
+
+        self.wrap(imports, "parse_import", "parse")
+        self.wrap(imports, "prepare_import", "parse, encode messages and rows")
+        self.wrap(import_jobs, "record_import", "record job and rows (COPY)")
+        self.wrap(imports, "_publish_all", "publish and mark published")
+        self.wrap(consumer, "handle_batch", "consumer batch")
+        self.wrap(import_jobs, "count_results", "  count outcomes (import progress)")
+        stages = self
+
+        class BatchLog(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                if record.getMessage().startswith("batch of"):
+                    stages.mark("    " + record.getMessage().split(":")[0])
+
+        self.handler = BatchLog(logging.INFO)
+        self.logger = logging.getLogger("orderinfo.ingest.consumer")
+        self.level = self.logger.level
+        self.logger.addHandler(self.handler)
+        self.logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for module, name, original in reversed(self.restore):
+            setattr(module, name, original)
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.level)
+
+    def print(self) -> None:
+        _, cpu0, pg0, _ = self.marks[0]
+        print("    wall s   CPU s (this process, PostgreSQL backends)")
+        for wall, cpu, pg, what in self.marks:
+            print(f"  {wall:8.3f}   {cpu - cpu0:6.3f} {pg - pg0:6.3f}   {what}")
+
+
+async def import_to_completed(
+    settings: IngestSettings, pool: Any, rows: int, shared: bool = False, stages: bool = False
+) -> float:
+    """Seconds from POST /v1/imports of a `rows`-row workbook (2 lines per order) until the job is completed,
+    through the real app (in process) and a consumer of the same topics."""
+    import contextlib
+
+    import httpx
+
+    from services.ingest.main import create_app
+
+    data = bench_workbook(rows, shared)
     async with pool.acquire() as conn:
         _, key = await create_tenant(conn, "bench import")
     app = create_app(settings)
     consumer = producer_broker(settings)
-    subscribe(consumer, settings, BatchIngestor(pool, emit_events, ingest_options(settings)))
+    ingestor = BatchIngestor(
+        pool,
+        emit_events,
+        ingest_options(settings),
+        max_retries=settings.consumer_max_retries,
+        overlap_folds=settings.consumer_overlap_folds,
+    )
+    subscribe(consumer, settings, ingestor)
     async with app.router.lifespan_context(app):
         await consumer.start()
+        timeline = Stages(settings.database_url.rsplit("/", 1)[1])
         try:
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://api", headers={"X-API-Key": key}
-            ) as http:
-                started, started_cpu = time.perf_counter(), time.process_time()
-                answer = await http.post("/v1/imports", files={"file": ("bench.xlsx", data)})
-                accepted, accepted_cpu = time.perf_counter() - started, time.process_time() - started_cpu
-                status_url = answer.json()["status_url"]
-                done = {"completed", "completed_with_errors"}
-                while (await http.get(status_url)).json()["state"] not in done:  # noqa: ASYNC110 - as a user polls
-                    await asyncio.sleep(0.02)
-                # CPU of this process (upload thread included) until the 202: the machine is shared, wall time is not
-                # what the upload costs when others take turns on the cores
-                print(f"  (upload answered 202 after {accepted:.2f} s, {accepted_cpu:.2f} s CPU of this process)")
-                return time.perf_counter() - started
+            client = httpx.AsyncClient(transport=transport, base_url="http://api", headers={"X-API-Key": key})
+            with timeline if stages else contextlib.nullcontext():
+                async with client as http:
+                    seconds, accepted, accepted_cpu = await _upload_until_completed(http, data, timeline, stages)
+            if stages:
+                timeline.print()
+            # CPU of this process (upload thread included) until the 202: the machine is shared, wall time is not
+            # what the upload costs when others take turns on the cores
+            print(f"  (upload answered 202 after {accepted:.2f} s, {accepted_cpu:.2f} s CPU of this process)")
+            return seconds
         finally:
             await consumer.stop()
+            await ingestor.drain()
 
 
-async def run() -> float:
+async def _upload_until_completed(http: Any, data: bytes, timeline: Stages, stages: bool) -> tuple[float, float, float]:
+    """Upload, then poll as a user does: (seconds until completed, seconds until the 202, CPU until the 202)."""
+    if stages:
+        timeline.begin()
+    started, started_cpu = time.perf_counter(), time.process_time()
+    answer = await http.post("/v1/imports", files={"file": ("bench.xlsx", data)})
+    accepted, accepted_cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    if stages:
+        timeline.mark("202 answered")
+    status_url = answer.json()["status_url"]
+    done = {"completed", "completed_with_errors"}
+    while (await http.get(status_url)).json()["state"] not in done:  # noqa: ASYNC110 - as a user polls
+        await asyncio.sleep(0.02)
+    seconds = time.perf_counter() - started
+    if stages:
+        timeline.mark("completed seen by the client")
+    return seconds, accepted, accepted_cpu
+
+
+async def run(shared: bool = False, stages: bool = False) -> float:
     base = IngestSettings()
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     async with scratch_database(base.database_url, "bench") as url:
         settings = base.model_copy(update={"database_url": url, "topic_prefix": prefix})
         pool = await create_pool(url, max_size=6)
         try:
-            return await import_to_completed(settings, pool, 5000)
+            return await import_to_completed(settings, pool, 5000, shared, stages)
         finally:
             await pool.close()
             await delete_topics_with_prefix(settings.kafka_bootstrap_servers, prefix)
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args()
-    seconds = asyncio.run(run())
+    import statistics
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=1, help="imports, each into a database of its own (median)")
+    parser.add_argument("--shared-strings", action="store_true", help="texts as shared strings, as Excel writes")
+    parser.add_argument("--stages", action="store_true", help="print each stage's wall and CPU time")
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    times = [asyncio.run(run(args.shared_strings, args.stages)) for _ in range(args.runs)]
     print(f"import benchmark ({os.cpu_count()} cores, Python {platform.python_version()}, local stack)")
-    print(f"  5,000-row .xlsx: upload -> completed       {seconds:>9.2f} s")
+    kind = "shared strings" if args.shared_strings else "inline strings"
+    shown = ", ".join(f"{t:.2f}" for t in times)
+    print(f"  5,000-row .xlsx ({kind}): upload -> completed   median {statistics.median(times):.2f} s ({shown})")
 
 
 if __name__ == "__main__":

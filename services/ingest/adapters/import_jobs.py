@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
+
+import orjson
 
 from services.ingest.adapters import sql
 from services.ingest.domain.progress import RecordedOutcome, import_progress
@@ -41,8 +42,10 @@ class NewImport:
     failure: str | None = None
 
 
-@dataclass(frozen=True)
-class ImportRow:
+class ImportRow(NamedTuple):
+    """One uploaded row as recorded (a tuple: an upload makes up to 5,000 of them, a dataclass costs ten times as
+    much to build)."""
+
     row_no: int
     order_no: str | None
     cells: list[str]
@@ -66,17 +69,28 @@ class RowColumns:
     lines: list[bytes]
 
 
-# One encoder for every row (json.dumps with arguments builds a new one per call): a row's cells as compact JSON.
-_encode_cells = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# A row's cells as compact JSON, non-ASCII as is: orjson writes exactly what `json.dumps(cells, ensure_ascii=False,
+# separators=(",", ":"))` writes for a list of texts (tested), in a tenth of the time; the json module stays the
+# fallback for a text orjson refuses (a lone surrogate, which the UTF-8 encoding below refuses anyway).
+_json_cells = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _encode_cells(cells: list[str]) -> str:
+    try:
+        return orjson.dumps(cells).decode()
+    except TypeError:
+        return _json_cells(cells)
+
+
 ROW_COLUMNS = (
     *("tenant_id", "import_id", "row_no", "order_no", "cells"),
     *("outcome", "issues", "warnings", "error_columns"),
 )
 # COPY's text format: a backslash, tab, newline or carriage return inside a value is escaped; \N is NULL. A row's
 # values are joined by NUL first (no stored text holds one: PostgreSQL refuses it), escaped only when a value needs
-# it (one search per row), then NUL becomes the tab that separates them.
+# it (four single-character searches per row, cheaper than one regular expression), then NUL becomes the tab that
+# separates them.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
 _NULL = "\x00\\N\x00"
 
 
@@ -94,7 +108,7 @@ def _copy_line(row: ImportRow) -> bytes:
     line = "\x00".join(values)
     if line.count("\x00") != len(values) - 1:
         raise ValueError(f"row {row.row_no} holds a NUL character, which PostgreSQL cannot store")
-    if _NEEDS_ESCAPE.search(line) is not None:
+    if "\\" in line or "\t" in line or "\n" in line or "\r" in line:
         line = line.translate(_COPY_ESCAPES)
     if row.order_no is None:  # the only nullable value, second in the line
         line = line.replace("\x00\x00", _NULL, 1)

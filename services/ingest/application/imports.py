@@ -356,16 +356,15 @@ def _rows(parsed: ParsedImport, accepted: set[str]) -> list[ImportRow]:
     errors, warnings = _by_row(parsed.errors), _by_row(parsed.warnings)
     owners = _order_of_rows(parsed)
     rows = []
-    for row in parsed.rows:
-        order_no = owners.get(row.row_no)
-        failed = errors.get(row.row_no, [])
-        if failed:
-            outcome = "invalid"
-        elif order_no in accepted:
-            outcome = "queued"
+    for row_no, cells in parsed.rows:
+        order_no = owners.get(row_no)
+        warned = import_jobs.encode_issues(warnings[row_no]) if row_no in warnings else ""
+        failed = errors.get(row_no)
+        if failed:  # the rare row with errors: the columns in error, once each, in the order found
+            columns = tuple(dict.fromkeys(name for i in failed if i.column for name in i.column.split(", ")))
+            found = import_jobs.encode_issues(failed)
+            rows.append(ImportRow(row_no, order_no, list(cells), "invalid", found, warned, columns))
         else:
-            outcome = "held_back"
-        columns = tuple(dict.fromkeys(name for i in failed if i.column for name in i.column.split(", ")))
-        found, warned = import_jobs.encode_issues(failed), import_jobs.encode_issues(warnings.get(row.row_no, []))
-        rows.append(ImportRow(row.row_no, order_no, list(row.cells), outcome, found, warned, columns))
+            outcome = "queued" if order_no in accepted else "held_back"
+            rows.append(ImportRow(row_no, order_no, list(cells), outcome, "", warned))
     return rows

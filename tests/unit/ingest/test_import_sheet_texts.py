@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from services.ingest.adapters.spreadsheet_reader import _texts
 from services.ingest.adapters.xlsx_archive import _all_referenced
@@ -36,3 +40,30 @@ def test_cells_and_rows_without_a_reference_first_are_walked() -> None:
     )
     for odd in odd_sheets:
         assert not _all_referenced(odd), odd
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True))
+@example(83.70999999999999)
+@example(1.5e-07)
+@example(1000000000000000.5)
+@example(-0.0001)
+def test_a_number_cell_shows_fifteen_significant_digits(number: float) -> None:
+    """The shortest round-trip text is taken when it is short enough: always what ".15g" writes."""
+    expected = str(int(number)) if number.is_integer() else format(number, ".15g")
+    assert display_text(number) == expected
+
+
+def test_odd_tags_are_found_as_before() -> None:
+    """The odd-tag search, one branch per tag name, finds what the single branch after the name found, and
+    also a tag name followed by a form feed or vertical tab (not XML whitespace: such a sheet is walked)."""
+    before = re.compile(rb"<(?:c|row)(?:[\t\r\n/>]| (?!r=))")
+    tags = [b"<c", b"<row", b"<col", b"<cols", b"<rowBreaks"]
+    tails = [b" r=", b" t=", b"\tr=", b"\nr=", b"\r", b">", b"/>", b" ", b"  r=", b" r =", b"r=", b"\x0c", b"\x0b"]
+    for tag in tags:
+        for tail in tails:
+            xml = b"<sheetData>" + tag + tail + b'"A1"></c></sheetData>'
+            found_before = before.search(xml) is not None
+            if tail in (b"\x0c", b"\x0b") and tag in (b"<c", b"<row"):
+                assert not _all_referenced(xml)
+            else:
+                assert _all_referenced(xml) is (not found_before and b":c" not in xml), (tag, tail)

@@ -65,18 +65,18 @@ def group_rows(checked: CheckedRows, fields: Sequence[Field]) -> Grouped:
     headers = {spec.column.key: spec.header for spec in fields}
     values = checked.values
     order_keys = [key for key in ORDER_LEVEL_KEYS if key in values]
-    signatures = records(values, order_keys, len(checked.row_nos))
-    lines = records(values, ("product_id", "sku"), len(checked.row_nos))
     columns = Columns.of(checked)
+    # The rows' order-level fields (and status_raw, and None for absent columns): rows whose tuples differ are
+    # compared field by field, so a status spelt two ways costs a closer look, never an error.
+    signatures = columns.heads
     orders: list[Order] = []
     held_back: list[HeldBackOrder] = []
     for order_no, members in _by_order_no(values["order_no"]).items():
         if len(members) > 1:
-            pick = itemgetter(*members)
-            if pick(signatures).count(signatures[members[0]]) != len(members):
+            if itemgetter(*members)(signatures).count(signatures[members[0]]) != len(members):
                 _check_consistency(checked, order_no, members, order_keys, headers)
-            if len(set(pick(lines))) != len(members):
-                _check_lines(checked, order_no, members, lines, headers)
+            if len({columns.lines[i][:2] for i in members}) != len(members):  # (product_id, sku) repeated
+                _check_lines(checked, order_no, members, columns.lines, headers)
             if len(members) > MAX_LINES:
                 too_many = _too_many(order_no, members)
                 _refuse_order(checked, order_no, members, headers["order_no"], issues.TOO_MANY_LINES, too_many)
@@ -130,13 +130,14 @@ def _check_lines(
     checked: CheckedRows,
     order_no: str,
     members: list[int],
-    lines: Sequence[tuple[Any, Any]],
+    lines: Sequence[tuple[Any, ...]],
     headers: dict[str, str],
 ) -> None:
+    """`lines` are `Columns.lines`: each row's `LINE_FIELDS`, product ID and SKU first."""
     first_row: dict[tuple[str, str], int] = {}
     for index in members:
         row_no = checked.row_nos[index]
-        product_id, sku = lines[index]
+        product_id, sku = lines[index][:2]
         if type(product_id) is not str or sku is INVALID:
             continue
         seen = first_row.setdefault((product_id, sku or ""), row_no)
