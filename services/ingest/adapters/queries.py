@@ -65,7 +65,8 @@ FILTER_CONDITIONS = {
 
 # A prefix's matches can sit anywhere in time (a prefix that names a month): the planner, expecting them spread
 # evenly, walks the time index and may read most of the table. So a prefix is first probed on its own index, at
-# most PREFIX_PROBE_LIMIT entries; a prefix that few orders share is then listed from exactly those orders.
+# most PREFIX_PROBE_LIMIT entries; a prefix that few orders share ("narrow") is then listed from its range of the
+# prefix index (`NARROW_PREFIX_LIST`).
 PREFIX_PROBE_LIMIT = 5000
 PREFIX_MEMBERS = """
 SELECT array_agg(order_no) FROM (
@@ -75,37 +76,69 @@ SELECT array_agg(order_no) FROM (
 ) AS matching
 """
 
+# A narrow prefix (at most PREFIX_PROBE_LIMIT orders) is listed in one statement, no branches: its matches that
+# meet the other conditions, keys only, from whichever index the planner finds the most selective for the whole
+# set (behind `OFFSET 0` it plans that read without the ORDER BY/LIMIT, so it never walks down an ordered index
+# hoping to meet the prefix early): the prefix's range of the prefix index, index-only when the other conditions
+# are on its included columns (status, time, the keyset position), or e.g. a customer's orders. The read is kept
+# as a top-N sort, then the page's rows are read by key. Its cost is at most the prefix's orders, never the table
+# (the former `order_no = ANY(members)` with the listing's ORDER BY walked the time index: a month's prefix of one
+# source read 460,000 orders, 2.3 s).
+NARROW_PREFIX_LIST = """
+WITH keys AS (
+ SELECT * FROM (
+  SELECT o.order_time, o.order_no FROM orders o
+  WHERE {conditions}
+  OFFSET 0
+ ) AS matching
+ ORDER BY matching.order_time DESC, matching.order_no DESC
+ LIMIT $2
+),
+page AS (
+ SELECT {columns}
+ FROM keys JOIN orders o ON o.tenant_id = $1 AND o.order_no = keys.order_no
+)
+SELECT page.*,
+       (SELECT count(*) FROM order_lines l WHERE l.tenant_id = $1 AND l.order_no = page.order_no) AS line_count
+FROM page
+ORDER BY page.order_time DESC, page.order_no DESC
+"""
+
 # A prefix that more orders share ("wide") is listed in two bounded steps, in one statement per branch:
-# 1. `found`: the prefix's matches among the newest PREFIX_WALK orders that match the other conditions, keys only,
-#    from the branch's list index (whose last columns are the keys; it stops at a page of matches). A prefix spread
-#    over time fills the page here after a few hundred entries.
+# 1. `found`: the prefix's matches among the newest PREFIX_WALK orders that match the other conditions (`walked`),
+#    keys only, from the branch's list index (whose last columns are the keys; it stops at a page of matches). A
+#    prefix spread over time fills the page here after a few hundred entries.
 # 2. `beyond`, only when `found` is short of a page: the prefix's matches older than the walk's last row, read from
 #    the prefix index, index-only (behind `OFFSET 0` the planner plans that read without the ORDER BY/LIMIT, so it
 #    never walks down the time index), kept as a top-N sort: its cost is the prefix's matches, never the table.
 #    No walk's last row (fewer orders than PREFIX_WALK): no `beyond`.
 # Every match down to the walk's last row is in the walk and every older one in `beyond`: the union is exact.
+# The walk is read once: `walked` keeps, besides the walk's first matches (`hit`), the walk's last row (`n` =
+# PREFIX_WALK), which the walk reaches only when it is short of a page: then that row bounds `beyond`.
 PREFIX_WALK = 5_000
-WIDE_PREFIX_BRANCH = """(WITH found AS MATERIALIZED (
-  SELECT w.order_time, w.order_no FROM (
-   SELECT o.order_time, o.order_no FROM orders o
+WIDE_PREFIX_BRANCH = """(WITH walked AS MATERIALIZED (
+  SELECT w.order_time, w.order_no, w.n, ({walk_prefix}) AS hit FROM (
+   SELECT o.order_time, o.order_no, row_number() OVER (ORDER BY o.order_time DESC, o.order_no DESC) AS n
+   FROM orders o
    WHERE {conditions}
    ORDER BY o.order_time DESC, o.order_no DESC
    LIMIT {walk}
   ) AS w
-  WHERE {walk_prefix}
+  WHERE ({walk_prefix}) OR w.n = {walk}
   ORDER BY w.order_time DESC, w.order_no DESC
+  LIMIT $2 + 1
+ ),
+ found AS (
+  SELECT f.order_time, f.order_no FROM walked f WHERE f.hit
+  ORDER BY f.order_time DESC, f.order_no DESC
   LIMIT $2
  ),
  beyond AS (
   SELECT * FROM (
    SELECT o.order_time, o.order_no FROM orders o
    WHERE {conditions} AND {prefix}
-     AND (SELECT count(*) FROM found) < $2
-     AND (o.order_time, o.order_no) < (
-      SELECT o.order_time, o.order_no FROM orders o
-      WHERE {conditions}
-      ORDER BY o.order_time DESC, o.order_no DESC
-      OFFSET {walk} - 1 LIMIT 1)
+     AND (SELECT count(*) FROM walked WHERE walked.hit) < $2
+     AND (o.order_time, o.order_no) < (SELECT l.order_time, l.order_no FROM walked l WHERE l.n = {walk})
    OFFSET 0
   ) AS older
   ORDER BY older.order_time DESC, older.order_no DESC
@@ -242,6 +275,8 @@ def order_list_statement(
     range limited to `limit` rows: a page never reads more than branches x limit rows from the indexes (a wide
     prefix: at most PREFIX_WALK index entries and the prefix's matches per branch, see `WIDE_PREFIX_BRANCH`).
     """
+    if where.order_no_prefix and prefix_members is not None and where.order_no is None:
+        return _narrow_prefix_statement(tenant_id, where, after, limit)
     params = _Params([tenant_id, limit])
     wide = bool(where.order_no_prefix) and prefix_members is None and where.order_no is None
     shared = [FILTER_CONDITIONS["tenant"], *_conjunctions(params, where, after, prefix_members, with_range=not wide)]
@@ -268,6 +303,29 @@ def order_list_statement(
         else:
             branches.append(ORDER_LIST_BRANCH.format(columns=SUMMARY_COLUMNS, conditions=conditions))
     return ORDER_LIST.format(branches="\n UNION\n".join(branches)), params.values
+
+
+def _narrow_prefix_statement(
+    tenant_id: UUID, where: OrderFilter, after: Position | None, limit: int
+) -> tuple[str, list[Any]]:
+    """`NARROW_PREFIX_LIST` for `where` (its prefix probed narrow): one read, disjunctions as conditions."""
+    params = _Params([tenant_id, limit])
+    conditions = [FILTER_CONDITIONS["tenant"], *_conjunctions(params, where, after, None, with_range=True)]
+    conditions += _disjunctions(params, where)
+    statement = NARROW_PREFIX_LIST.format(columns=SUMMARY_COLUMNS, conditions="\n   AND ".join(conditions))
+    return statement, params.values
+
+
+def _disjunctions(params: _Params, where: OrderFilter) -> list[str]:
+    """The filter's statuses and its store (no. or ID) as one condition each (`OR`), not as branches."""
+    conditions = []
+    if where.statuses:
+        conditions.append(params.add("o.status = ANY(${}::text[])", sorted(set(where.statuses))))
+    if where.store is not None:
+        number = params.add("{}", where.store)
+        either = [FILTER_CONDITIONS[c].replace("${}", f"${number}") for c in ("store_no", "store_id")]
+        conditions.append(f"({' OR '.join(either)})")
+    return conditions
 
 
 def _prefix_range(params: _Params, prefix: str) -> list[str]:
@@ -326,12 +384,7 @@ def order_count_statement(
     """The bounded count of the orders matching `where` (see `ORDER_COUNT`) and its arguments."""
     params = _Params([tenant_id, cap + 1])
     conditions = [FILTER_CONDITIONS["tenant"], *_conjunctions(params, where, None, prefix_members, with_range=True)]
-    if where.statuses:
-        conditions.append(params.add("o.status = ANY(${}::text[])", sorted(set(where.statuses))))
-    if where.store is not None:
-        number = params.add("{}", where.store)
-        either = [FILTER_CONDITIONS[c].replace("${}", f"${number}") for c in ("store_no", "store_id")]
-        conditions.append(f"({' OR '.join(either)})")
+    conditions += _disjunctions(params, where)
     return ORDER_COUNT.format(conditions="\n   AND ".join(conditions)), params.values
 
 
