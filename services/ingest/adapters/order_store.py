@@ -117,6 +117,8 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
     if plan.orders:
         rows = [_order_values(*o) for o in plan.orders]
         _check_new_orders(plan, await conn.fetchval(sql.UPSERT_ORDERS, _json_rows(rows)))
+    if plan.noted:  # locked by `load_stored`, like every order of the round
+        await conn.execute(sql.NOTE_DELIVERIES, *_columns(sorted(plan.noted), 3))
     if plan.dropped_lines:  # taken over under their SKU by a line of `plan.lines`: before the upsert
         rows = [(t, no, product_id, sku) for t, no, (product_id, sku) in plan.dropped_lines]
         await conn.execute(sql.DELETE_LINES, *_columns(rows, 4))

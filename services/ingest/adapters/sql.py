@@ -131,6 +131,13 @@ ON CONFLICT (tenant_id, order_no, product_id, sku) DO UPDATE SET
     line_amount = EXCLUDED.line_amount, updated_at = now()
 """
 
+# Orders the round did not write: only the Kafka records they had applied (`domain.deliveries`); not content.
+NOTE_DELIVERIES = """
+UPDATE orders o SET digest = u.digest
+FROM unnest($1::uuid[], $2::text[], $3::bytea[]) AS u (tenant_id, order_no, digest)
+WHERE o.tenant_id = u.tenant_id AND o.order_no = u.order_no
+"""
+
 DELETE_LINES = """
 DELETE FROM order_lines l
 USING unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS d(tenant_id, order_no, product_id, sku)

@@ -174,6 +174,7 @@ class RoundPlan:
     touched_customers: set[tuple[UUID, UUID]] = field(default_factory=set)
     persona_deltas: list[CustomerDelta] = field(default_factory=list)
     new_orders: set[tuple[UUID, str]] = field(default_factory=set)  # written and not stored before: inserts
+    noted: list[tuple[UUID, str, bytes]] = field(default_factory=list)  # not written: only their digest (deliveries)
 
 
 def plan_round(
@@ -206,9 +207,33 @@ def plan_round(
             state[key] = after
     repeated = Counter((item.tenant_id, item.order.order_no) for item in incoming)
     _write_once(plan, {key for key, n in repeated.items() if n > 1}, stored, state)
+    _note_deliveries(plan, stored, windows)
     plan.persona_deltas = persona_deltas(plan, stored, state)
     plan.new_orders = {(row.tenant_id, row.order_no) for row, _, _ in plan.orders} - set(stored)
     return plan
+
+
+def _note_deliveries(
+    plan: RoundPlan, stored: dict[tuple[UUID, str], StoredOrder], windows: dict[tuple[UUID, str], list[bytes]]
+) -> None:
+    """Each order the round writes stores every record of the round applied to it (`deliveries`), also those after
+    its last change. When the round changed who is who (a customer created, an identifier added), the orders it
+    does not write store theirs too (`plan.noted`): an unchanged record planned again after that change could
+    resolve its buyer to another customer."""
+    written = set()
+    for n, (row, import_id, producer) in enumerate(plan.orders):
+        key = (row.tenant_id, row.order_no)
+        written.add(key)
+        digest = deliveries.stored_digest(deliveries.writer(row.digest), windows[key])
+        if digest != row.digest:  # a record after the one that wrote it was unchanged
+            plan.orders[n] = (replace(row, digest=digest), import_id, producer)
+    if not (plan.new_customers or plan.added_identifiers):
+        return
+    for key, window in windows.items():
+        if key not in written and key in stored and window and window != deliveries.applied(stored[key].row.digest):
+            digest = deliveries.stored_digest(deliveries.writer(stored[key].row.digest), window)
+            assert digest is not None  # a window is stored after a digest, or zeros
+            plan.noted.append((*key, digest))
 
 
 def persona_deltas(

@@ -106,3 +106,35 @@ async def test_the_same_bytes_sent_again_after_another_record_are_applied(pool: 
     again = received(a)  # A's bytes once more, at a new offset: applied again
     assert await handle_batch(_raw(again), RecordingConsumer(), _no_dead_letters, ingestor)
     assert await _state(pool, tenant, "RB-1") == (4, "a", "paid")
+
+
+async def test_an_unchanged_record_delivered_again_after_its_batch_created_its_buyer_stays_unchanged(
+    pool: asyncpg.Pool, monkeypatch: Any
+) -> None:
+    """An unchanged record (its order not written) is delivered again after a later record of its batch created
+    the customer its buyer's mobile now names: it was applied, so it stays unchanged, not moved to that customer."""
+    monkeypatch.setattr("services.ingest.errors.backoff_delay", lambda attempt: 0)
+    tenant, _ = await new_tenant(pool, "redelivery")
+    moved = message(tenant, "RU-A", buyer={"mobile": "13900000002"}, remark="moved")
+    first = received(message(tenant, "RU-A", buyer={"mobile": "13900000001"}), moved)
+    emitter = RecordingEmitter()
+    ingestor = BatchIngestor(pool, emitter, IngestOptions(), max_retries=0)
+    assert await handle_batch(_raw(first), RecordingConsumer(), _no_dead_letters, ingestor)
+    applied = await pool.fetchrow("SELECT customer_id, version FROM orders WHERE tenant_id = $1", tenant)
+    batch = _raw(received(moved, message(tenant, "RU-B", buyer={"mobile": "13900000002"})))
+    assert not await handle_batch(batch, CommitFailsOnce(), _no_dead_letters, ingestor)
+    assert (
+        await pool.fetchrow(
+            "SELECT customer_id, version FROM orders WHERE tenant_id = $1 AND order_no = 'RU-A'", tenant
+        )
+        == applied
+    )
+    emitter.changes.clear()
+    assert await handle_batch(batch, RecordingConsumer(), _no_dead_letters, ingestor)
+    assert (
+        await pool.fetchrow(
+            "SELECT customer_id, version FROM orders WHERE tenant_id = $1 AND order_no = 'RU-A'", tenant
+        )
+        == applied
+    )
+    assert emitter.changes == []

@@ -68,6 +68,9 @@ def _write(stored: dict[Key, StoredOrder], plan: RoundPlan) -> None:
                 del lines[key]
         lines.update({x.key: x for t, no, x in plan.lines if (t, no) == (row.tenant_id, row.order_no)})
         stored[(row.tenant_id, row.order_no)] = StoredOrder(row, lines)
+    for tenant, order_no, digest in plan.noted:
+        noted = stored[(tenant, order_no)]
+        stored[(tenant, order_no)] = replace(noted, row=replace(noted.row, digest=digest))
 
 
 def _log(rng: random.Random) -> list[Received]:
