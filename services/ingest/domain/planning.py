@@ -16,7 +16,9 @@ Successive records of one (tenant, order no.) may share a round, in Kafka order:
 previous one left, and the round writes that order once (see `plan_round`).
 A record whose digest (`Incoming.digest`) is the one of the message that wrote the stored order is that message
 again: it is `unchanged` without merging it again (a redelivery), unless its buyer now resolves to another customer
-or its lines are no longer plain to find (`_lines_again`); then it is planned in full.
+or its lines are no longer plain to find (`_lines_again`); then it is planned in full. Most redeliveries never get
+here: ingestion recognises them before decoding (`domain.redelivery`), with this module's answer (a test holds the
+two equal over random histories) but for the store and products, which it does not note again (docs/merging.md 9).
 """
 
 from __future__ import annotations
