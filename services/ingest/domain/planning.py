@@ -18,6 +18,9 @@ A record whose digest (`Incoming.digest`) is the one of the message that wrote t
 again: it is `unchanged` without merging it again (a redelivery), unless its buyer now resolves to another customer
 or its lines are no longer plain to find (`_lines_again`); then it is planned in full. A Kafka record the order
 has had applied already (a committed batch delivered again: `deliveries`) is `unchanged` without being planned.
+Most redeliveries never get
+here: ingestion recognises them before decoding (`domain.redelivery`), with this module's answer (a test holds the
+two equal over random histories) but for the store and products, which it does not note again (docs/merging.md 9).
 """
 
 from __future__ import annotations
