@@ -7,6 +7,7 @@ same rules and the result workbook can show the cell back unchanged.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -82,6 +83,9 @@ class Placeholder:
 PLACEHOLDER = Placeholder()
 
 
+_SMALLEST_NORMAL = sys.float_info.min
+
+
 def display_text(cell: Cell) -> str:
     """The cell as the user sees it: numbers without float noise (12345.0 -> "12345", 0.1 + 0.2 -> "0.3"),
     date-times as "YYYY-MM-DD HH:MM:SS", blanks as ""."""
@@ -91,9 +95,12 @@ def display_text(cell: Cell) -> str:
         if cell.is_integer():
             return str(int(cell))
         # The shortest text that reads back as the float, when it has at most 15 significant digits (16 characters
-        # hold at most 15 digits besides the point), is exactly what ".15g" writes, at half the cost (tested).
+        # hold at most 15 digits besides the point), is exactly what ".15g" writes, at half the cost (tested). Not
+        # for a subnormal float: it has fewer than 53 bits, so fewer digits read back (5e-324 is 4.94065645841247e-324).
         shortest = repr(cell)
-        return shortest if len(shortest) <= 16 else format(cell, ".15g")
+        if len(shortest) <= 16 and not -_SMALLEST_NORMAL < cell < _SMALLEST_NORMAL:
+            return shortest
+        return format(cell, ".15g")
     if cell is None:
         return ""
     if isinstance(cell, bool):
