@@ -119,7 +119,9 @@ def records(tenant: Any, first: int, count: int, customers: int) -> list[ingesti
     return out
 
 
-async def run(orders: int, batches: int, profile: bool, stages: list[tuple[Any, str, str]]) -> None:
+async def run(
+    orders: int, batches: int, profile: bool, stages: list[tuple[Any, str, str]], profile_redelivered: bool = False
+) -> None:
     base = IngestSettings()
     instrument(stages)
     async with scratch_database(base.database_url, "profile") as url:
@@ -138,7 +140,7 @@ async def run(orders: int, batches: int, profile: bool, stages: list[tuple[Any, 
                     backend = await raw.fetchval("SELECT pg_backend_pid()")
                     conn = CountingConn(raw, backend)
                     pg_began, began, cpu_began = backend_ns(backend), time.perf_counter(), time.process_time()
-                    if profiler is not None and n == batches - 1:
+                    if profiler is not None and n == (batches if profile_redelivered else batches - 1):
                         profiler.enable()
                     await ingestion.ingest_batch(conn, batch, outbox.emit_events, options)
                     if profiler is not None:
@@ -186,7 +188,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--batches", type=int, default=5)
-    parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--cprofile", action="store_true", help="profile the last created batch")
+    parser.add_argument("--cprofile-redelivered", action="store_true", help="profile the redelivered batch instead")
     parser.add_argument(
         "--default-gc", action="store_true", help="keep the collector's defaults (the consumer tunes it)"
     )
@@ -195,7 +198,8 @@ def main() -> None:
         from services.ingest.main import tune_collector
 
         tune_collector()
-    asyncio.run(run(args.orders, args.batches, args.cprofile, default_stages()))
+    profile = args.cprofile or args.cprofile_redelivered
+    asyncio.run(run(args.orders, args.batches, profile, default_stages(), args.cprofile_redelivered))
 
 
 if __name__ == "__main__":
