@@ -378,6 +378,11 @@ async def _with_consumer_processes(
             seconds = await _timed_upload(client, key, data, Stages(settings.database_url.rsplit("/", 1)[1]), stages)
             used = cpu_seconds(pids) - before
             print(f"  ({consumers} consumer processes: {used:.2f} s CPU from the upload to completed)")
+            if stages:  # each process's batches, as it logged them (stopped first: its last line is written)
+                group.close()
+                for process in started:
+                    batches = [line for line in process.log_tail(400).splitlines() if "batch of" in line]
+                    print(f"  {process.name}:", *(f"    {line.strip()[:150]}" for line in batches), sep="\n")
             return seconds
 
 
