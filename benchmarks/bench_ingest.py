@@ -1,13 +1,15 @@
 """Import benchmark on the local stack: a 5,000-row .xlsx from upload until every order is in PostgreSQL.
 
-    python -m benchmarks.bench_ingest [--runs N] [--shared-strings] [--stages]
+    python -m benchmarks.bench_ingest [--runs N] [--shared-strings] [--stages] [--consumers N]
 
 The API and a consumer of the same topics run in this process (the consumer built as `run_consumer` builds it:
-folds overlapped with the next batch, the settings' retries). `--shared-strings` uploads the workbook with its texts
-in a shared-strings part, as Excel and WPS write it (openpyxl writes inline strings). `--stages` prints when each
-stage of the upload and each consumer batch started and ended, with this process's CPU and the CPU of the
-PostgreSQL backends of the bench's database (the machine is shared: CPU is what a stage costs, wall time also
-measures the other processes).
+folds overlapped with the next batch, the settings' retries). `--consumers N` runs the consumer as deployed
+instead: N `orderinfo consume` processes of their own (started, and in the group with every partition assigned,
+before the upload; their CPU from the upload to completed is printed), the API alone in this process.
+`--shared-strings` uploads the workbook with its texts in a shared-strings part, as Excel and WPS write it
+(openpyxl writes inline strings). `--stages` prints when each stage of the upload and each consumer batch (in
+process) started and ended, with this process's CPU and the CPU of the PostgreSQL backends of the bench's
+database (the machine is shared: CPU is what a stage costs, wall time also measures the other processes).
 
 Also home to the workload (`order_dict`) and the two yardsticks `benchmarks.bench_consumer` compares the consumer
 with: the naive baseline and the plain-COPY ceiling. Each run uses a database and topics of its own (dropped
@@ -298,12 +300,10 @@ class Stages:
 
 
 async def import_to_completed(
-    settings: IngestSettings, pool: Any, rows: int, shared: bool = False, stages: bool = False
+    settings: IngestSettings, pool: Any, rows: int, shared: bool = False, stages: bool = False, consumers: int = 0
 ) -> float:
     """Seconds from POST /v1/imports of a `rows`-row workbook (2 lines per order) until the job is completed,
-    through the real app (in process) and a consumer of the same topics."""
-    import contextlib
-
+    through the real app (in process) and a consumer of the same topics (in process, or `consumers` processes)."""
     import httpx
 
     from services.ingest.main import create_app
@@ -312,6 +312,8 @@ async def import_to_completed(
     async with pool.acquire() as conn:
         _, key = await create_tenant(conn, "bench import")
     app = create_app(settings)
+    if consumers:
+        return await _with_consumer_processes(settings, app, key, data, consumers, stages)
     consumer = producer_broker(settings)
     ingestor = BatchIngestor(
         pool,
@@ -325,20 +327,90 @@ async def import_to_completed(
         await consumer.start()
         timeline = Stages(settings.database_url.rsplit("/", 1)[1])
         try:
-            transport = httpx.ASGITransport(app=app)
-            client = httpx.AsyncClient(transport=transport, base_url="http://api", headers={"X-API-Key": key})
-            with timeline if stages else contextlib.nullcontext():
-                async with client as http:
-                    seconds, accepted, accepted_cpu = await _upload_until_completed(http, data, timeline, stages)
-            if stages:
-                timeline.print()
-            # CPU of this process (upload thread included) until the 202: the machine is shared, wall time is not
-            # what the upload costs when others take turns on the cores
-            print(f"  (upload answered 202 after {accepted:.2f} s, {accepted_cpu:.2f} s CPU of this process)")
-            return seconds
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
+            return await _timed_upload(client, key, data, timeline, stages)
         finally:
             await consumer.stop()
             await ingestor.drain()
+
+
+async def _timed_upload(client: Any, key: str, data: bytes, timeline: Stages, stages: bool) -> float:
+    import contextlib
+
+    with timeline if stages else contextlib.nullcontext():
+        async with client as http:
+            http.headers["X-API-Key"] = key
+            seconds, accepted, accepted_cpu = await _upload_until_completed(http, data, timeline, stages)
+    if stages:
+        timeline.print()
+    # CPU of this process (upload thread included) until the 202: the machine is shared, wall time is not what the
+    # upload costs when others take turns on the cores
+    print(f"  (upload answered 202 after {accepted:.2f} s, {accepted_cpu:.2f} s CPU of this process)")
+    return seconds
+
+
+async def _with_consumer_processes(
+    settings: IngestSettings, app: Any, key: str, data: bytes, consumers: int, stages: bool
+) -> float:
+    """The upload with `consumers` consumer processes (`orderinfo consume`), each in the group before it starts."""
+    import tempfile
+    from pathlib import Path
+
+    import httpx
+
+    from benchmarks.bench_consumer import cpu_seconds, free_port
+    from tools.verification.processes import ProcessGroup, service_env
+
+    async with app.router.lifespan_context(app):  # its topics exist before a consumer subscribes
+        with tempfile.TemporaryDirectory(prefix="bench-import-") as logs, ProcessGroup(Path(logs)) as group:
+            started = [
+                group.spawn(
+                    f"import-consumer{n}",
+                    ["services.cli", "consume"],
+                    service_env(settings, {"ORDERINFO_CONSUMER_OPS_PORT": str(free_port())}),
+                )
+                for n in range(consumers)
+            ]
+            await _group_stable(settings, consumers, started)
+            pids = [p.proc.pid for p in started if p.proc is not None]
+            before = cpu_seconds(pids)
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
+            seconds = await _timed_upload(client, key, data, Stages(settings.database_url.rsplit("/", 1)[1]), stages)
+            used = cpu_seconds(pids) - before
+            print(f"  ({consumers} consumer processes: {used:.2f} s CPU from the upload to completed)")
+            if stages:  # each process's batches, as it logged them (stopped first: its last line is written)
+                group.close()
+                for process in started:
+                    batches = [line for line in process.log_tail(400).splitlines() if "batch of" in line]
+                    print(f"  {process.name}:", *(f"    {line.strip()[:150]}" for line in batches), sep="\n")
+            return seconds
+
+
+GROUP_STABLE_TIMEOUT_S = 90.0
+
+
+async def _group_stable(settings: IngestSettings, members: int, started: list[Any]) -> None:
+    """Wait (bounded) until the consumer group is Stable with `members` members: every partition is assigned, so no
+    rebalance (a process joining) falls into the timed import."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP
+
+    group = settings.topic(CONSUMER_GROUP)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + GROUP_STABLE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if not all(p.running for p in started):
+                raise RuntimeError("a consumer process exited:\n" + "\n".join(p.log_tail() for p in started))
+            described = [g for response in await admin.describe_consumer_groups([group]) for g in response.groups]
+            if any(g[2] == "Stable" and len(g[5]) == members for g in described):
+                return
+            await asyncio.sleep(0.2)
+        raise TimeoutError(f"consumer group {group} not stable with {members} members in {GROUP_STABLE_TIMEOUT_S} s")
+    finally:
+        await admin.close()
 
 
 async def _upload_until_completed(http: Any, data: bytes, timeline: Stages, stages: bool) -> tuple[float, float, float]:
@@ -360,14 +432,14 @@ async def _upload_until_completed(http: Any, data: bytes, timeline: Stages, stag
     return seconds, accepted, accepted_cpu
 
 
-async def run(shared: bool = False, stages: bool = False) -> float:
+async def run(shared: bool = False, stages: bool = False, consumers: int = 0) -> float:
     base = IngestSettings()
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     async with scratch_database(base.database_url, "bench") as url:
         settings = base.model_copy(update={"database_url": url, "topic_prefix": prefix})
         pool = await create_pool(url, max_size=6)
         try:
-            return await import_to_completed(settings, pool, 5000, shared, stages)
+            return await import_to_completed(settings, pool, 5000, shared, stages, consumers)
         finally:
             await pool.close()
             await delete_topics_with_prefix(settings.kafka_bootstrap_servers, prefix)
@@ -380,11 +452,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="imports, each into a database of its own (median)")
     parser.add_argument("--shared-strings", action="store_true", help="texts as shared strings, as Excel writes")
     parser.add_argument("--stages", action="store_true", help="print each stage's wall and CPU time")
+    parser.add_argument("--consumers", type=int, default=0, help="consumer processes (0: one consumer in process)")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f}")
-    times = [asyncio.run(run(args.shared_strings, args.stages)) for _ in range(args.runs)]
+    times = [asyncio.run(run(args.shared_strings, args.stages, args.consumers)) for _ in range(args.runs)]
     print(f"import benchmark ({os.cpu_count()} cores, Python {platform.python_version()}, local stack)")
     kind = "shared strings" if args.shared_strings else "inline strings"
+    if args.consumers:
+        kind += f", {args.consumers} consumer processes"
     shown = ", ".join(f"{t:.2f}" for t in times)
     print(f"  5,000-row .xlsx ({kind}): upload -> completed   median {statistics.median(times):.2f} s ({shown})")
 
