@@ -6,7 +6,8 @@ Each step runs in a process of its own (`python -m benchmarks.run --step NAME`),
 pool, a warmed cache, a collector full of garbage) slow the next one down, and each uses a database and topics of
 its own, dropped afterwards. A step that fails is reported and the others still run. The summary holds: the
 consumer with 1 and 2 processes and the redelivery of the same orders (with CPU per 1,000 orders), the history
-case, the relay with 1 and 2 processes against the consumer's event rate, the 5,000-row import from upload to
+case, the relay with 1 and 2 processes against the consumer's event rate, the 5,000-row import (consumer in
+process, then 2 `orderinfo consume` processes) from upload to
 completed, the naive baseline and the plain-COPY ceiling as ratios, and the push API's orders/s with 4 concurrent
 clients (`push_api` skips with a message while `POST /v1/orders:batch` is not in the build), and the consumer
 against Kafka Connect with the Debezium JDBC sink on the same workload (`connect`, skipped when a jar cannot be
@@ -68,7 +69,9 @@ async def connect(quick: bool) -> Any:
 async def import_5000(quick: bool) -> Any:
     from benchmarks import bench_ingest
 
-    return {"seconds": await bench_ingest.run()}
+    in_process = await bench_ingest.run()
+    two = None if quick else await bench_ingest.run(consumers=2)  # as deployed: `orderinfo consume` twice
+    return {"seconds": in_process, "seconds_2_consumers": two}
 
 
 async def relay(quick: bool) -> Any:
@@ -174,6 +177,9 @@ def summary(figures: dict[str, Any]) -> list[str]:
         lines.append(f"relay, {drain['processes']} process(es)     {drain['rate']:>9,.0f} events/s{ratio}")
     if (figures.get("import") or {}).get("seconds"):
         lines.append(f"5,000-row import         {figures['import']['seconds']:>9.2f} s upload -> completed")
+        if figures["import"].get("seconds_2_consumers"):
+            two = figures["import"]["seconds_2_consumers"]
+            lines.append(f"  with 2 consumer processes {two:>7.2f} s (the API in process, `orderinfo consume` twice)")
     push = figures.get("push") or {}
     lines.append(
         f"push API, {PUSH_CLIENTS} clients       " + (push.get("skipped") or f"{push.get('rate', 0):,.0f} orders/s")
