@@ -211,7 +211,8 @@ def _export(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from tools.verification.cli import main_verify
 
-    return main_verify(args.verify_args)
+    argv = ["--consumers", str(args.consumers)] + (["--no-restarts"] if args.no_restarts else [])
+    return main_verify(argv)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -283,7 +284,9 @@ def _parser() -> argparse.ArgumentParser:
     exporting.set_defaults(handler=_export)
 
     verify = sub.add_parser("verify", help="fault scenarios on the running stack; prints a table of verdicts")
-    verify.add_argument("verify_args", nargs=argparse.REMAINDER, help="e.g. --no-restarts")
+    # spelled out: a REMAINDER positional takes no option that comes first (`verify --consumers 2` was refused)
+    verify.add_argument("--no-restarts", action="store_true", help="skip the scenarios that need the private stack")
+    verify.add_argument("--consumers", type=int, default=1, help="consumer processes per scenario")
     verify.set_defaults(handler=_verify)
 
     upload = sub.add_parser(

@@ -27,3 +27,21 @@ def test_other_missing_modules_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(cli, "_seed", missing)
     with pytest.raises(ModuleNotFoundError):
         cli.main(["seed", "--orders", "1"])
+
+
+@pytest.mark.parametrize(
+    ("given", "passed"),
+    [
+        ([], ["--consumers", "1"]),
+        (["--consumers", "2"], ["--consumers", "2"]),
+        (["--no-restarts", "--consumers", "2"], ["--consumers", "2", "--no-restarts"]),
+    ],
+)
+def test_verify_takes_its_options_first(monkeypatch: pytest.MonkeyPatch, given: list[str], passed: list[str]) -> None:
+    """`orderinfo verify --consumers 2`, as the README says (the options were refused when they came first)."""
+    from tools.verification import cli as verification
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(verification, "main_verify", lambda argv: seen.append(list(argv)) or 0)
+    assert cli.main(["verify", *given]) == 0
+    assert seen == [passed]
