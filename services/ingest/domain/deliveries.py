@@ -6,8 +6,9 @@ idempotent), but not an earlier record of the same order in that batch: planned 
 ones left, it flipped the order back, and the later ones forward again (two versions and two events per record).
 
 So the order row keeps, after the digest of the message that wrote it (`OrderRow.digest`, `DIGEST_BYTES`), the
-deliveries applied to it last, oldest first (at most `WINDOW`): consecutive records of the order on one partition,
-in offset order, the last of them the newest applied. A record among them (same topic, partition, offset and
+deliveries applied to it last, oldest first (at most `WINDOW`, or every one of the last round when it applied more,
+so that round delivered again is recognised whole): consecutive records of the order on one partition, in offset
+order, the last of them the newest applied. A record among them (same topic, partition, offset and
 bytes: `delivery`) is applied already, and so is everything before it; `plan_round` answers `unchanged` for it
 without planning it, as long as no record of the order was planned in full before it in the round. A record
 planned in full that does not follow the newest (an older one: the group was reset to an earlier offset; another
@@ -50,13 +51,14 @@ def applied(stored: bytes | None) -> list[bytes]:
     return [stored[i : i + ENTRY_BYTES] for i in range(DIGEST_BYTES, len(stored), ENTRY_BYTES)]
 
 
-def after(window: list[bytes], planned: bytes | None) -> list[bytes]:
-    """The window once the record `planned` (None: of no log) is planned in full."""
+def after(window: list[bytes], planned: bytes | None, keep: int = WINDOW) -> list[bytes]:
+    """The window once the record `planned` (None: of no log) is planned in full, of at most `keep` deliveries
+    (`WINDOW`, or more: a round keeps every record of the order it plans, see `plan_round`)."""
     if planned is None:
         return []
     last = window[-1] if window else b""
     if planned[:_STREAM] == last[:_STREAM] and planned[_STREAM:_AT] > last[_STREAM:_AT]:  # big-endian: as numbers
-        return [*window[1 - WINDOW :], planned]
+        return [*window[1 - keep :], planned]
     return [planned]
 
 

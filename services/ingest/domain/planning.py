@@ -195,6 +195,7 @@ def plan_round(
     plan = RoundPlan()
     state = dict(stored)
     windows: dict[tuple[UUID, str], list[bytes]] = {}  # the records each order has had applied (`deliveries`)
+    repeated = Counter((item.tenant_id, item.order.order_no) for item in incoming)
     for item in incoming:
         key = (item.tenant_id, item.order.order_no)
         if key not in windows:
@@ -203,12 +204,13 @@ def plan_round(
                 plan.outcomes.append(_applied_already(item, stored[key].row))
                 del windows[key]  # the next record of the order may be applied already too
                 continue
-        windows[key] = deliveries.after(windows[key], item.delivery)
+        # The window keeps every record of the order in the round, however many: the round redelivered finds its
+        # first record in it (a window of the last `WINDOW` only had it plan the first ones in full again).
+        windows[key] = deliveries.after(windows[key], item.delivery, max(deliveries.WINDOW, repeated[key]))
         digest = deliveries.stored_digest(item.digest, windows[key])  # what the order stores if this writes it last
         after = _plan_order(plan, item, state.get(key), indexes, new_id, digest)
         if after is not None:
             state[key] = after
-    repeated = Counter((item.tenant_id, item.order.order_no) for item in incoming)
     _write_once(plan, {key for key, n in repeated.items() if n > 1}, stored, state)
     _note_deliveries(plan, stored, windows)
     plan.persona_deltas = persona_deltas(plan, stored, state)

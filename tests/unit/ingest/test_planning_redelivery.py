@@ -166,3 +166,22 @@ def test_the_window_keeps_the_newest_deliveries() -> None:
     assert deliveries.after(window, None) == []
     stored = deliveries.stored_digest(b"w" * 16, window)
     assert deliveries.writer(stored) == b"w" * 16 and deliveries.applied(stored) == window
+
+
+def test_a_round_of_more_records_of_one_order_than_the_window_is_recognised_when_delivered_again() -> None:
+    """The window keeps every record of the round that wrote it, however many: the round delivered again (whole
+    or in parts) finds its first record in it and plans nothing (a window of the last `WINDOW` planned the first
+    records in full over the state the last one left: a version and a change per record)."""
+    count = deliveries.WINDOW + 5
+    values = [message(T, "O1", remark=f"r{n}").model_dump_json().encode() for n in range(count)]
+    records = [Received(0, "orders.ingest.v1", 0, n, message_key(T, "O1"), v, True) for n, v in enumerate(values)]
+    db = Database()
+    db.apply(_decoded(records))
+    applied, changes = _state(db), list(db.changes)
+    assert len(deliveries.applied(db.stored[(T, "O1")].row.digest)) == count
+    db.apply(_decoded(records))
+    db.apply(_decoded(records[:10]))
+    db.apply(_decoded(records[10:]))
+    assert _state(db) == applied and db.changes == changes
+    db.apply(_decoded([replace(records[0], offset=count)]))  # a new record: the window is `WINDOW` again
+    assert len(deliveries.applied(db.stored[(T, "O1")].row.digest)) == deliveries.WINDOW
