@@ -24,7 +24,7 @@ async def test_a_batch_of_more_records_of_one_order_than_the_window_redelivered_
     are older than the window kept, were planned in full over the state the last one left, and flipped the
     order back and forth (a version and an event per record)."""
     monkeypatch.setattr("services.ingest.errors.backoff_delay", lambda attempt: 0)
-    tenant, _ = await new_tenant(pool, "atk2-window")
+    tenant, _ = await new_tenant(pool, "deliveries-window")
     count = deliveries.WINDOW + 2
     batch = _raw(received(*(message(tenant, "AW-1", remark=f"r{i}") for i in range(count))))
     emitter = RecordingEmitter()

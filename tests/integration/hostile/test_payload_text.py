@@ -1,7 +1,7 @@
 """Hostile text in every text field of a message (line separators, C1 controls, noncharacters, escapes spelled out,
 astral and combining characters, the contract's longest texts): the order and its outbox event hold it exactly
 (json's binary COPY), or the record is dead-lettered with a reason; never a failed batch.
-Seeded: ORDERINFO_ATK2_TEXT_SEED replays one run (its seed is printed)."""
+Seeded: ORDERINFO_PAYLOAD_TEXT_SEED replays one run (its seed is printed)."""
 
 from __future__ import annotations
 
@@ -66,9 +66,9 @@ def _strings(value: Any) -> list[str]:
 
 
 async def test_hostile_texts_land_exactly_in_the_order_and_its_event_or_are_dead_lettered(pool: asyncpg.Pool) -> None:
-    given = os.environ.get("ORDERINFO_ATK2_TEXT_SEED")
+    given = os.environ.get("ORDERINFO_PAYLOAD_TEXT_SEED")
     seed = int(given) if given else random.randrange(1 << 32)
-    print(f"seed {seed} (ORDERINFO_ATK2_TEXT_SEED={seed} replays it)")
+    print(f"seed {seed} (ORDERINFO_PAYLOAD_TEXT_SEED={seed} replays it)")
     rng = random.Random(seed)
     tenant, _ = await _tenants(pool)
     texts = {f"H-{n}": _text(rng) for n in range(40)}

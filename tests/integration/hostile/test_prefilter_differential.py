@@ -1,7 +1,7 @@
 """The redelivery pre-filter (`domain.redelivery`) against full planning, differentially: a batch redelivered whole
 after its buyers' customers changed (identifiers added by other orders, a customer erased, the placeholder
 mobiles changed) is answered exactly as full planning answers it (outcomes, customers, matches, refusals, events,
-import counters). Seeded: ORDERINFO_ATK2_PREFILTER_SEED replays one seed (each is printed)."""
+import counters). Seeded: ORDERINFO_PREFILTER_SEED replays one seed (each is printed)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _buyer(rng: random.Random) -> dict[str, Any]:
 
 
 def _seeds() -> list[int]:
-    given = os.environ.get("ORDERINFO_ATK2_PREFILTER_SEED")
+    given = os.environ.get("ORDERINFO_PREFILTER_SEED")
     return [int(given)] if given else list(range(40))
 
 
@@ -76,9 +76,9 @@ async def _redeliver(
 async def test_a_whole_redelivery_is_answered_as_full_planning_answers_it(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
-    print(f"seed {seed} (ORDERINFO_ATK2_PREFILTER_SEED={seed} replays it)")
+    print(f"seed {seed} (ORDERINFO_PREFILTER_SEED={seed} replays it)")
     rng = random.Random(seed)
-    tenant, _ = await new_tenant(pool, "atk2-prefilter")
+    tenant, _ = await new_tenant(pool, "prefilter-diff")
     import_id = uuid.uuid4()
     order_nos = [f"PF-{n}" for n in range(rng.randrange(3, 9))]
     async with pool.acquire() as conn:
@@ -96,7 +96,7 @@ async def test_a_whole_redelivery_is_answered_as_full_planning_answers_it(
     elif change == "erase":
         async with pool.acquire() as conn:
             customers = [r["id"] for r in await conn.fetch("SELECT id FROM customers WHERE tenant_id = $1", tenant)]
-            await erasure._erase(conn, tenant, rng.choice(customers), "atk2", _noop_tombstone)
+            await erasure._erase(conn, tenant, rng.choice(customers), "prefilter-test", _noop_tombstone)
     elif change == "placeholders":
         options = IngestOptions(placeholder_mobiles=frozenset({rng.choice(IDS["mobile"])}))
     print(f"change: {change}")
