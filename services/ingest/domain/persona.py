@@ -70,15 +70,16 @@ def build_persona(agg: OrderAggregates, now: datetime, thresholds: LifecycleThre
     # most orders, then the most recent, then the greatest label: one answer whatever order the stores come in
     favourite = max(agg.store_counts.items(), key=lambda item: (item[1], item[0]), default=None)
     top = smallest(TOP_PRODUCTS, agg.product_quantities.items(), key=lambda item: (-item[1][0], item[0]))
-    return {
+    first, last, last_paid = agg.first_order_time, agg.last_order_time, agg.last_paid_time
+    return {  # (the formatters called directly, not through `_money` / `_iso`: built for every customer of a fold)
         "order_count": agg.order_count,
         "paid_order_count": agg.paid_order_count,
-        "total_amount": _money(agg.total_amount),
-        "total_paid": _money(agg.total_paid),
-        "average_order_value": _money(average),
-        "first_order_time": _iso(agg.first_order_time),
-        "last_order_time": _iso(agg.last_order_time),
-        "last_paid_time": _iso(agg.last_paid_time),
+        "total_amount": money_text(agg.total_amount),
+        "total_paid": money_text(agg.total_paid),
+        "average_order_value": money_text(average),
+        "first_order_time": utc_text(first) if first is not None else None,
+        "last_order_time": utc_text(last) if last is not None else None,
+        "last_paid_time": utc_text(last_paid) if last_paid is not None else None,
         "sources": sorted(agg.sources),
         "stores": sorted(agg.store_counts),
         "favourite_store": favourite[0] if favourite else None,
@@ -92,14 +93,6 @@ def smallest(n: int, items: Collection[_T], key: Callable[[_T], Any]) -> list[_T
     """`heapq.nsmallest(n, items, key=key)`, which is `sorted(items, key=key)[:n]`: the sort itself while `items` are
     few (most customers' products; the heap's Python loop costs more), the heap when they are many."""
     return sorted(items, key=key)[:n] if len(items) <= 64 else heapq.nsmallest(n, items, key=key)
-
-
-def _money(value: Decimal) -> str:
-    return money_text(value)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return utc_text(value) if value is not None else None
 
 
 def dormancy_cutoff(now: datetime, thresholds: LifecycleThresholds) -> datetime:

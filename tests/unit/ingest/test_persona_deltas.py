@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,13 +38,16 @@ contributions = st.builds(
     ),
 )
 
-
-@settings(max_examples=300, deadline=None)
-@given(
+# An order history: the orders at the start, changes (which order, its new contribution), deltas folded at a time.
+HISTORIES = (
     st.lists(contributions, max_size=8),
     st.lists(st.tuples(st.integers(0, 7), contributions), max_size=8),
     st.integers(1, 4),
 )
+
+
+@settings(max_examples=300, deadline=None)
+@given(*HISTORIES)
 def test_folding_any_changes_in_any_grouping_equals_the_state_from_scratch(
     start: list[Contribution], changes: list[tuple[int, Contribution]], group: int
 ) -> None:
@@ -64,6 +68,28 @@ def test_folding_any_changes_in_any_grouping_equals_the_state_from_scratch(
     state = fold(state, pending) or state_of(orders)
     assert state.aggregates() == state_of(orders).aggregates()
     assert state_from_json(state_to_json(state)).aggregates() == state.aggregates()
+
+
+@settings(max_examples=300, deadline=None)
+@given(*HISTORIES)
+def test_folding_in_place_through_the_stored_form_equals_the_state_from_scratch(
+    start: list[Contribution], changes: list[tuple[int, Contribution]], group: int
+) -> None:
+    """As the stage folds: the stored text read, folded in place (the read state shares its dicts with the
+    parsed document), written back; the written state is the from-scratch one, whatever the grouping."""
+    orders = list(start)
+    stored = orjson.dumps(state_to_json(state_of(orders)))
+    pending: list[Delta] = []
+    for index, new in [*changes, (-1, None)]:
+        if new is not None and orders:
+            old = orders[index % len(orders)]
+            orders[index % len(orders)] = new
+            pending.append(Delta(removed=(old,), added=(new,)))
+        if len(pending) == group or (new is None and pending):
+            folded = fold(state_from_json(orjson.loads(stored)), pending, in_place=True) or state_of(orders)
+            stored = orjson.dumps(state_to_json(folded))
+            pending = []
+    assert state_from_json(orjson.loads(stored)).aggregates() == state_of(orders).aggregates()
 
 
 def test_removing_the_only_latest_order_cannot_be_folded() -> None:
