@@ -628,11 +628,13 @@ def _blank(value: object) -> bool:
 
 
 def _any_blank(values: Iterable[object]) -> bool:
-    """Whether one of `values` is text that is empty or whitespace only (`_blank`, in one loop: no call per value)."""
-    for value in values:
+    """Whether one of `values` is text that is empty or whitespace only (`_blank`, without a call per value)."""
+    for value in values:  # a loop, not `any` over a generator: half the cost on the hot path
         if isinstance(value, str) and not value.strip():
-            return True
-    return False
+            break
+    else:
+        return False
+    return True
 
 
 def _kept(given: _T | None, stored: _T | None) -> _T | None:
