@@ -1,7 +1,7 @@
 """Every SQL statement of the ingest service, by name. Set-based: one statement per batch, keys sorted.
 
 Arrays are passed column by column and expanded with `unnest`; jsonb values are Python values (the pool's codec),
-except JSON arrays, which go in as text (`::json`): a list of lists would be taken for a 2-D array, and the persona
+except JSON arrays, which go in as text (`::jsonb`): a list of lists would be taken for a 2-D array, and the persona
 deltas, states and personas of the persona stage, which go in and out as text encoded by orjson (the hot path's
 largest JSON volume); the deltas and states into `json` columns (migration 0012: no jsonb parse on the way in,
 no print on the way out). Orders and their lines, the widest writes, go in as one JSON array of rows each
@@ -84,16 +84,11 @@ WHERE tenant_id = $1
 def _from_json(i: int, kind: str) -> str:
     """Element `i` of a JSON array `r` as a value of `kind` (jsonb: the object, SQL NULL for JSON null; bytea: hex)."""
     if kind == "jsonb":
-        return f"nullif((r->{i})::jsonb, 'null')"
+        return f"nullif(r->{i}, 'null')"
     if kind == "bytea":
         return f"decode(r->>{i}, 'hex')"
     return f"(r->>{i})::{kind}"
 
-
-# The rows of the JSON array $1 (`_from_json` reads each): `json`, not `jsonb`: splitting the text into its
-# elements costs PostgreSQL less than building the whole array as jsonb (measured, 1,000 orders: expanding the
-# orders 5.0 -> 2.0 µs of backend CPU per order); only the jsonb columns are parsed as jsonb, element by element.
-_ROWS = "json_array_elements($1::text::json) AS r"
 
 # Orders and lines go in as one JSON array of rows (one orjson call; PostgreSQL parses it once), not as an array
 # per column: asyncpg's array encoder checks every element's type in Python, and the jsonb codec printed each
@@ -105,7 +100,7 @@ UPSERT_ORDERS = f"""
 WITH written AS (
 INSERT INTO orders AS o ({", ".join(name for name, _ in ORDER_WRITE_COLUMNS)})
 SELECT {", ".join(_from_json(i, kind) for i, (_, kind) in enumerate(ORDER_WRITE_COLUMNS))}
-FROM {_ROWS}
+FROM jsonb_array_elements($1::text::jsonb) AS r
 ORDER BY 1, 2
 ON CONFLICT (tenant_id, order_no) DO UPDATE SET
     {", ".join(f"{name} = EXCLUDED.{name}" for name, _ in ORDER_WRITE_COLUMNS if name not in _ORDER_KEY)},
@@ -129,7 +124,7 @@ LINE_COLUMNS: tuple[tuple[str, str], ...] = (
 UPSERT_LINES = f"""
 INSERT INTO order_lines ({", ".join(name for name, _ in LINE_COLUMNS)})
 SELECT {", ".join(_from_json(i, kind) for i, (_, kind) in enumerate(LINE_COLUMNS))}
-FROM {_ROWS}
+FROM jsonb_array_elements($1::text::jsonb) AS r
 ORDER BY 1, 2, 3, 4
 ON CONFLICT (tenant_id, order_no, product_id, sku) DO UPDATE SET
     product_name = EXCLUDED.product_name, quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price,
@@ -166,7 +161,7 @@ def _json_rows(columns: tuple[tuple[str, str], ...]) -> str:
     """A subquery `u` of the rows of JSON array $1 (one array of values per row, in the order of `columns`)."""
     values = ", ".join(_from_json(i, kind) for i, (_, kind) in enumerate(columns))
     names = ", ".join(name for name, _ in columns)
-    return f"(SELECT {values} FROM {_ROWS}) AS u ({names})"
+    return f"(SELECT {values} FROM jsonb_array_elements($1::text::jsonb) AS r) AS u ({names})"
 
 
 # Stores, products, new customers and status history go in as one JSON array of rows each too (as orders and lines
