@@ -160,7 +160,8 @@ async def run(
                     if ns * 1e-3 / orders >= 0.5:
                         print(f"      {label:<40} {ns * 1e-3 / orders:>7.1f} µs per order")
             if profiler is not None:
-                pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(45)
+                lines = int(os.environ.get("PROFILE_LINES", "45"))
+                pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(lines)
         finally:
             await pool.close()
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -112,7 +113,7 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
         ]
         await conn.execute(sql.UPSERT_STORES, _json_rows(rows))
     if plan.products:
-        rows = [(t, pid, sku, name, price) for (t, pid, sku), (name, price) in sorted(plan.products.items())]
+        rows = [(t, pid, sku, name, str(price)) for (t, pid, sku), (name, price) in sorted(plan.products.items())]
         await conn.execute(sql.UPSERT_PRODUCTS, _json_rows(rows))
     if plan.orders:
         rows = [_order_values(*o) for o in plan.orders]
@@ -124,11 +125,7 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
         await conn.execute(sql.DELETE_LINES, *_columns(rows, 4))
     if plan.lines:
         _check_lines_have_orders(plan)
-        rows = [
-            (t, no, x.product_id, x.sku, x.product_name, x.quantity, x.unit_price, x.line_amount)
-            for t, no, x in plan.lines
-        ]
-        await conn.execute(sql.UPSERT_LINES, _json_rows(rows))
+        await conn.execute(sql.UPSERT_LINES, _json_rows(_line_values(plan.lines)))
     if plan.history:
         await conn.execute(sql.INSERT_STATUS_HISTORY, _json_rows(plan.history))
     await persona_store.append_deltas(conn, plan.persona_deltas)
@@ -171,17 +168,44 @@ def _json_value(value: Any) -> str:
 
 
 def _order_values(row: OrderRow, import_id: UUID | None, producer: str) -> tuple[Any, ...]:
-    """The values of `sql.ORDER_WRITE_COLUMNS` for one order."""
-    values = [getattr(row, name) for name in _READ]
+    """The values of `sql.ORDER_WRITE_COLUMNS` for one order. Money and the digest as the text `_json_value`
+    would give, here: orjson calling back into Python for each value costs more than the conversion."""
+    values = list(_READ_VALUES(row))
     values[_STATUS] = row.status.value
     # In UTC: orjson writes a time with its offset, and PostgreSQL reads none past 15:59 (RFC 3339 allows 23:59)
     values[_ORDER_TIME] = row.order_time.astimezone(UTC)
     if row.payment_time is not None:
         values[_PAYMENT_TIME] = row.payment_time.astimezone(UTC)
+    for i in _MONEY:
+        if values[i] is not None:
+            values[i] = str(values[i])
+    if row.digest is not None:
+        values[_DIGEST] = row.digest.hex()
     return (*values, import_id, producer)
 
 
-_STATUS, _ORDER_TIME, _PAYMENT_TIME = (_READ.index(name) for name in ("status", "order_time", "payment_time"))
+_READ_VALUES = attrgetter(*_READ)
+_STATUS, _ORDER_TIME, _PAYMENT_TIME, _DIGEST = (
+    _READ.index(name) for name in ("status", "order_time", "payment_time", "digest")
+)
+_MONEY = tuple(_READ.index(name) for name in ("order_amount", "paid_amount", "total_amount"))
+
+
+def _line_values(lines: Sequence[tuple[UUID, str, LineRow]]) -> list[tuple[Any, ...]]:
+    """The values of `sql.LINE_COLUMNS` per line, money as text (see `_order_values`)."""
+    return [
+        (
+            t,
+            no,
+            x.product_id,
+            x.sku,
+            x.product_name,
+            x.quantity,
+            str(x.unit_price),
+            None if x.line_amount is None else str(x.line_amount),
+        )
+        for t, no, x in lines
+    ]
 
 
 async def refresh_personas(
