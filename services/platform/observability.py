@@ -12,6 +12,7 @@ import contextlib
 import logging
 import socket
 import time
+from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -137,10 +138,11 @@ class Metrics:
         self.batch_records.observe(records)
         if seconds is not None:
             self.batch_seconds.observe(seconds)
-        for outcome in result.outcomes:
-            self.orders.labels(outcome.outcome).inc()
-        for rejected in result.rejected:
-            self.dead_letters.labels(getattr(rejected, "reason", "unknown")).inc()
+        # counted first: a labelled child looked up per outcome cost ~5 % of a redelivered batch's consumer CPU
+        for outcome, n in Tally(o.outcome for o in result.outcomes).items():
+            self.orders.labels(outcome).inc(n)
+        for reason, n in Tally(getattr(r, "reason", "unknown") for r in result.rejected).items():
+            self.dead_letters.labels(reason).inc(n)
         self.events.inc(result.events)
 
     def observe_retry(self, kind: str) -> None:

@@ -58,6 +58,7 @@ Conn = Any
 EmitEvents = Callable[[Conn, Sequence[OrderChange], Sequence[CustomerSnapshot]], Awaitable[int]]
 
 
+@quick_init  # built for every consumed record
 @dataclass(frozen=True)
 class Received:
     """One consumed record, with where it came from (for dead-letter headers)."""

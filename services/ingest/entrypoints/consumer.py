@@ -324,7 +324,8 @@ async def handle_batch(
         if undecided:
             raise RuntimeError(f"{len(undecided)} records neither applied nor rejected (first {undecided[0].offset})")
         await publish(records, result.dead_letters())
-        await consumer.commit(next_offsets(raw))
+        offsets = next_offsets(raw)
+        await consumer.commit(offsets)
     except Exception:
         log.exception("batch could not be decided: rewinding it for redelivery, nothing committed")
         if ingestor.metrics is not None:
@@ -333,7 +334,7 @@ async def handle_batch(
         rewind(consumer, raw)
         return False
     seconds = time.perf_counter() - started
-    ingestor.lags.update(lags(consumer, raw))
+    ingestor.lags.update(lags(consumer, offsets))
     if ingestor.metrics is not None:
         ingestor.metrics.observe_batch(len(records), result, seconds)
     log.info("batch of %d in %.2f s: %s%s", len(records), seconds, _summary(result), lag_note(result.persona_lags_s))
@@ -342,11 +343,11 @@ async def handle_batch(
 
 def next_offsets(raw: Sequence[Any]) -> dict[TopicPartition, int]:
     """Per partition of the batch, the offset after its last record: what to commit once all are decided."""
-    last: dict[TopicPartition, int] = {}
+    last: dict[tuple[str, int], int] = {}  # plain tuples while counting: no TopicPartition per record
     for record in raw:
-        tp = TopicPartition(record.topic, record.partition)
+        tp = (record.topic, record.partition)
         last[tp] = max(last.get(tp, -1), record.offset + 1)
-    return last
+    return {TopicPartition(*tp): offset for tp, offset in last.items()}
 
 
 def rewind(consumer: OffsetConsumer, raw: Sequence[Any]) -> None:
@@ -362,10 +363,11 @@ def rewind(consumer: OffsetConsumer, raw: Sequence[Any]) -> None:
             log.warning("could not rewind %s to %d (no longer assigned?)", tp, offset)
 
 
-def lags(consumer: OffsetConsumer, raw: Sequence[Any]) -> dict[tuple[str, int], int]:
-    """Records behind each partition of the batch: the partition's high watermark minus what was consumed."""
+def lags(consumer: OffsetConsumer, offsets: Mapping[TopicPartition, int]) -> dict[tuple[str, int], int]:
+    """Records behind each partition of a batch (`offsets`: its `next_offsets`): the partition's high watermark
+    minus what was consumed."""
     behind: dict[tuple[str, int], int] = {}
-    for tp, offset in next_offsets(raw).items():
+    for tp, offset in offsets.items():
         high = consumer.highwater(tp)
         if high is not None:
             behind[(tp.topic, tp.partition)] = max(0, high - offset)
