@@ -26,7 +26,7 @@ DIGEST_BYTES = 16  # the digest of the message that wrote the order
 _STREAM, _OFFSET = 8, 8
 _AT = _STREAM + _OFFSET
 ENTRY_BYTES = _AT + DIGEST_BYTES  # one delivery: its topic and partition, offset, message digest
-WINDOW = 32  # deliveries kept per order (32 x 32 bytes at most)
+WINDOW = 32  # deliveries kept per order (32 x 32 bytes; more for one round only, when it planned more)
 
 
 def delivery(topic: str, partition: int, offset: int, digest: bytes) -> bytes:
