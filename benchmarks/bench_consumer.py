@@ -210,6 +210,18 @@ async def timed(
     return Run(target - first, seconds, per_process, pg)
 
 
+def spawn_consumers(group: ProcessGroup, settings: IngestSettings, prefix: str, processes: int) -> list[Any]:
+    """`processes` `orderinfo consume` processes in `group`, each with an ops port of its own, logs named `prefix`."""
+    return [
+        group.spawn(
+            f"{prefix}-consumer{n}",
+            ["services.cli", "consume"],
+            service_env(settings, {"ORDERINFO_CONSUMER_OPS_PORT": str(free_port())}),
+        )
+        for n in range(processes)
+    ]
+
+
 async def consume_phase(
     pool: asyncpg.Pool,
     settings: IngestSettings,
@@ -221,14 +233,7 @@ async def consume_phase(
     phase: str,
 ) -> Run:
     with ProcessGroup(logs) as group:
-        started = [
-            group.spawn(
-                f"{phase}-consumer{n}",
-                ["services.cli", "consume"],
-                service_env(settings, {"ORDERINFO_CONSUMER_OPS_PORT": str(free_port())}),
-            )
-            for n in range(processes)
-        ]
+        started = spawn_consumers(group, settings, phase, processes)
         run = await timed(pool, progress, start, target, lambda: [p.proc.pid for p in started if p.proc is not None])
         await _drained(pool)
     p99, worst = persona_lags(logs, phase)

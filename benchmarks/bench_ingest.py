@@ -358,19 +358,12 @@ async def _with_consumer_processes(
 
     import httpx
 
-    from benchmarks.bench_consumer import cpu_seconds, free_port
-    from tools.verification.processes import ProcessGroup, service_env
+    from benchmarks.bench_consumer import cpu_seconds, spawn_consumers
+    from tools.verification.processes import ProcessGroup
 
     async with app.router.lifespan_context(app):  # its topics exist before a consumer subscribes
         with tempfile.TemporaryDirectory(prefix="bench-import-") as logs, ProcessGroup(Path(logs)) as group:
-            started = [
-                group.spawn(
-                    f"import-consumer{n}",
-                    ["services.cli", "consume"],
-                    service_env(settings, {"ORDERINFO_CONSUMER_OPS_PORT": str(free_port())}),
-                )
-                for n in range(consumers)
-            ]
+            started = spawn_consumers(group, settings, "import", consumers)
             await _group_stable(settings, consumers, started)
             pids = [p.proc.pid for p in started if p.proc is not None]
             before = cpu_seconds(pids)

@@ -208,6 +208,14 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _consumer_count(text: str) -> int:
+    try:
+        from tools.verification.cli import consumer_count
+    except ModuleNotFoundError:  # no tools/ (the service image): `_verify` says so
+        return 1
+    return consumer_count(text)
+
+
 def _verify(args: argparse.Namespace) -> int:
     from tools.verification.cli import main_verify
 
@@ -286,7 +294,7 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="fault scenarios on the running stack; prints a table of verdicts")
     # spelled out: a REMAINDER positional takes no option that comes first (`verify --consumers 2` was refused)
     verify.add_argument("--no-restarts", action="store_true", help="skip the scenarios that need the private stack")
-    verify.add_argument("--consumers", type=int, default=1, help="consumer processes per scenario")
+    verify.add_argument("--consumers", type=_consumer_count, default=1, help="consumer processes per scenario, 1-8")
     verify.set_defaults(handler=_verify)
 
     upload = sub.add_parser(

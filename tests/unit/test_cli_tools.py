@@ -45,3 +45,11 @@ def test_verify_takes_its_options_first(monkeypatch: pytest.MonkeyPatch, given: 
     monkeypatch.setattr(verification, "main_verify", lambda argv: seen.append(list(argv)) or 0)
     assert cli.main(["verify", *given]) == 0
     assert seen == [passed]
+
+
+@pytest.mark.parametrize("given", ["0", "-1", "9", "abc", ""])
+def test_verify_refuses_a_count_of_consumers_it_would_not_run(given: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["verify", "--consumers", given])
+    assert exited.value.code == 2
+    assert "expected a whole number of processes from 1 to 8" in capsys.readouterr().err

@@ -62,12 +62,26 @@ async def verify(
     return reports
 
 
+def consumer_count(text: str) -> int:
+    """`--consumers`: a whole number of processes from 1 to 8 (0 or less would still run one, unsaid)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes from 1 to 8, got {text!r}") from None
+    if not 1 <= count <= 8:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes from 1 to 8, got {count}")
+    return count
+
+
 def main_verify(argv: Sequence[str] | None = None) -> int:
     """Entry point of `orderinfo verify`; exit status 1 when a scenario did not pass."""
     parser = argparse.ArgumentParser(prog="orderinfo verify", description=__doc__)
     parser.add_argument("--no-restarts", action="store_true", help="skip the scenarios that need the private stack")
     parser.add_argument(
-        "--consumers", type=int, default=1, help="consumer processes per scenario (faults hit one, the others run on)"
+        "--consumers",
+        type=consumer_count,
+        default=1,
+        help="consumer processes per scenario, 1-8 (faults hit one, the others run on)",
     )
     args = parser.parse_args(argv)
     reports = asyncio.run(verify(include_restarts=not args.no_restarts, consumers=args.consumers))
