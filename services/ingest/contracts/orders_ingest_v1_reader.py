@@ -92,7 +92,7 @@ def _message(raw: dict[str, Any]) -> OrderIngestV1:
     version = raw.get("schema_version", 1)
     if type(version) is not int or version != 1:
         raise _NotPlain
-    order_no = _text(raw.get("order_no"), 64, required=True)
+    order_no = _required_text(raw.get("order_no"), 64)
     if bounds.order_no_problem(order_no) is not None:
         raise _NotPlain
     lines = raw.get("lines")
@@ -108,7 +108,7 @@ def _message(raw: dict[str, Any]) -> OrderIngestV1:
         "order_no": order_no,
         "source": _member(_SOURCES, raw.get("source")),
         "status": _member(_STATUSES, raw.get("status")),
-        "status_raw": _text(raw.get("status_raw"), 64, required=True, blank=True),
+        "status_raw": _given_text(raw.get("status_raw"), 64),
         "order_time": _time(raw.get("order_time"), required=True),
         "payment_time": _time(raw.get("payment_time")),
         "store": _store(raw.get("store")),
@@ -121,7 +121,7 @@ def _message(raw: dict[str, Any]) -> OrderIngestV1:
         "schema_version": 1,
         "tenant_id": _uuid(raw.get("tenant_id"), required=True),
         "import_id": _uuid(raw.get("import_id")),
-        "producer": _text(raw.get("producer", "import"), 64, required=True),
+        "producer": _required_text(raw.get("producer", "import"), 64),
     }
     return construct(OrderIngestV1, values, raw)
 
@@ -140,7 +140,7 @@ def _buyer(raw: Any) -> Buyer:
     if type(raw) is not dict:
         raise _NotPlain
     _fields(raw, _BUYER_FIELDS)
-    mobile = _text(raw.get("mobile"), None)
+    mobile = _text(raw.get("mobile"), _NO_LIMIT)
     if mobile is not None and _MOBILE.fullmatch(mobile) is None:
         raise _NotPlain
     values = {
@@ -181,8 +181,8 @@ def _line(raw: Any) -> OrderLine:
     if row_no is not None and type(row_no) is not int:
         raise _NotPlain
     values = {
-        "product_id": _text(raw.get("product_id"), 64, required=True),
-        "sku": _text(raw.get("sku", ""), 64, required=True, blank=True),
+        "product_id": _required_text(raw.get("product_id"), 64),
+        "sku": _given_text(raw.get("sku", ""), 64),
         "product_name": _text(raw.get("product_name"), 255),
         "quantity": quantity,
         "unit_price": unit_price,
@@ -205,20 +205,35 @@ def _member(members: dict[str, Any], value: Any) -> Any:
 _ASCII_SPACE = " \t\n\r"
 
 
-def _text(value: Any, max_length: int | None, *, required: bool = False, blank: bool = False) -> Any:
-    """Text as the model keeps it: stripped (when only ASCII whitespace surrounds it: the model strips Unicode
-    whitespace, Python a little more), at most `max_length` characters; `required` refuses null and, unless
-    `blank`, an empty text. Whether it can be stored is checked once for the whole message (`_storable`)."""
+def _text(value: Any, max_length: int) -> str | None:
+    """Optional text as the model keeps it: stripped (when only ASCII whitespace surrounds it: the model strips
+    Unicode whitespace, Python a little more), at most `max_length` characters. Whether it can be stored is checked
+    once for the whole message (`_storable`). One function per kind of text, without keyword arguments: a message
+    has 17 of them."""
+    return None if value is None else _given_text(value, max_length)
+
+
+def _given_text(value: Any, max_length: int) -> str:
+    """Text that must be given (not null) but may be blank (`_text`)."""
     if type(value) is not str:
-        if value is None and not required:
-            return None
         raise _NotPlain
     text = value.strip()
     if text is not value and value.strip(_ASCII_SPACE) != text:  # `strip` answers the same text when it strips none
         raise _NotPlain
-    if (max_length is not None and len(text) > max_length) or (required and not blank and not text):
+    if len(text) > max_length:
         raise _NotPlain
     return text
+
+
+def _required_text(value: Any, max_length: int) -> str:
+    """Text that must be given and not blank (`_text`)."""
+    text = _given_text(value, max_length)
+    if not text:
+        raise _NotPlain
+    return text
+
+
+_NO_LIMIT = 1 << 62  # a text whose length the model does not bound (the mobile: its pattern does)
 
 
 _MOBILE = re.compile("1[0-9]{10}")

@@ -195,26 +195,31 @@ def plan_round(
     plan = RoundPlan()
     state = dict(stored)
     windows: dict[tuple[UUID, str], list[bytes]] = {}  # the records each order has had applied (`deliveries`)
-    repeated = Counter((item.tenant_id, item.order.order_no) for item in incoming)
-    for item in incoming:
-        key = (item.tenant_id, item.order.order_no)
-        if key not in windows:
-            windows[key] = deliveries.applied(stored[key].row.digest if key in stored else None)
-            if item.delivery is not None and item.delivery in windows[key]:  # applied already, and all before it
-                plan.outcomes.append(_applied_already(item, stored[key].row))
-                del windows[key]  # the next record of the order may be applied already too
-                continue
+    # Each key once (a tenant's UUID hashes in Python: every lookup of a key costs a call): `keys[n]` is the key of
+    # `incoming[n]`, and `repeated` counts only the keys that repeat.
+    keys = [(item.tenant_id, item.order.order_no) for item in incoming]
+    repeated = Counter(keys) if len(set(keys)) != len(keys) else Counter()
+    for item, key in zip(incoming, keys, strict=True):
+        window = windows.get(key)
+        if window is None:
+            held = stored.get(key)
+            window = deliveries.applied(held.row.digest if held is not None else None)
+            if item.delivery is not None and item.delivery in window:  # applied already, and all before it
+                assert held is not None  # a delivery is only found in a stored window
+                plan.outcomes.append(_applied_already(item, held.row))
+                continue  # (its window is not kept: the next record of the order may be applied already too)
         # The window keeps every record of the order in the round, however many: the round redelivered finds its
         # first record in it (a window of the last `WINDOW` only had it plan the first ones in full again).
-        windows[key] = deliveries.after(windows[key], item.delivery, max(deliveries.WINDOW, repeated[key]))
-        digest = deliveries.stored_digest(item.digest, windows[key])  # what the order stores if this writes it last
+        keep = max(deliveries.WINDOW, repeated[key]) if repeated else deliveries.WINDOW
+        window = windows[key] = deliveries.after(window, item.delivery, keep)
+        digest = deliveries.stored_digest(item.digest, window)  # what the order stores if this writes it last
         after = _plan_order(plan, item, state.get(key), indexes, new_id, digest)
         if after is not None:
             state[key] = after
     _write_once(plan, {key for key, n in repeated.items() if n > 1}, stored, state)
     _note_deliveries(plan, stored, windows)
     plan.persona_deltas = persona_deltas(plan, stored, state)
-    plan.new_orders = {(row.tenant_id, row.order_no) for row, _, _ in plan.orders} - set(stored)
+    plan.new_orders = {key for key in ((row.tenant_id, row.order_no) for row, _, _ in plan.orders) if key not in stored}
     return plan
 
 
@@ -225,15 +230,13 @@ def _note_deliveries(
     its last change. When the round changed who is who (a customer created, an identifier added), the orders it
     does not write store theirs too (`plan.noted`): an unchanged record planned again after that change could
     resolve its buyer to another customer."""
-    written = set()
     for n, (row, import_id, producer) in enumerate(plan.orders):
-        key = (row.tenant_id, row.order_no)
-        written.add(key)
-        digest = deliveries.stored_digest(deliveries.writer(row.digest), windows[key])
+        digest = deliveries.stored_digest(deliveries.writer(row.digest), windows[(row.tenant_id, row.order_no)])
         if digest != row.digest:  # a record after the one that wrote it was unchanged
             plan.orders[n] = (replace(row, digest=digest), import_id, producer)
     if not (plan.new_customers or plan.added_identifiers):
         return
+    written = {(row.tenant_id, row.order_no) for row, _, _ in plan.orders}
     for key, window in windows.items():
         if key not in written and key in stored and window and window != deliveries.applied(stored[key].row.digest):
             digest = deliveries.stored_digest(deliveries.writer(stored[key].row.digest), window)
@@ -264,9 +267,11 @@ def _bare_customers(plan: RoundPlan, deltas: list[CustomerDelta]) -> list[Custom
     """A customer created for a record that a later record of the same order superseded (it names another buyer)
     is left without an order. It still gets the empty persona and is announced as new, like every customer the
     round creates: a contribution added and taken away again makes the fold claim it (and nets to nothing)."""
+    if not plan.new_customers or not deltas:
+        return []
     with_deltas = {(d.tenant_id, d.customer_id) for d in deltas}
     bare = [(tenant, c.id) for tenant, c in plan.new_customers if (tenant, c.id) not in with_deltas]
-    if not bare or not deltas:
+    if not bare:
         return []
     any_contribution = deltas[0].contribution
     return [CustomerDelta(tenant, customer, sign, any_contribution) for tenant, customer in bare for sign in (1, -1)]
@@ -296,6 +301,8 @@ def _write_once(
 ) -> None:
     """Collapse the writes of each `repeated` order to one: its last row, the lines that differ from the stored
     ones, and the stored lines it no longer holds (the net effect of writing them one after another)."""
+    if not repeated:
+        return
     last = {
         (row.tenant_id, row.order_no): (row, i, p)
         for row, i, p in plan.orders
@@ -345,7 +352,8 @@ def _plan_order(
         plan.new_customers.append((tenant, index.customers[resolution.customer_id]))
     elif resolution.added:
         plan.added_identifiers.setdefault((tenant, resolution.customer_id), {}).update(resolution.added)
-    plan.conflicts.extend((tenant, order.order_no, resolution.customer_id, c) for c in resolution.conflicts)
+    if resolution.conflicts:
+        plan.conflicts += [(tenant, order.order_no, resolution.customer_id, c) for c in resolution.conflicts]
     matched_by = before.row.matched_by if before and resolution.matched_by == "order" else resolution.matched_by
     if again is not None:
         assert before is not None
@@ -378,8 +386,9 @@ def _plan_order(
     if before is not None:
         row = replace(row, version=before.row.version + 1)
     plan.orders.append((row, item.import_id, item.producer))
-    plan.lines.extend((tenant, order.order_no, line) for line in changed_lines)
-    plan.dropped_lines.extend((tenant, order.order_no, key) for key in sorted(lines.replaced.values()))
+    plan.lines += [(tenant, order.order_no, line) for line in changed_lines]
+    if lines.replaced:
+        plan.dropped_lines += [(tenant, order.order_no, key) for key in sorted(lines.replaced.values())]
     if before is None or before.row.status is not row.status:
         plan.history.append((tenant, order.order_no, row.status.value))
     plan.touched_customers.add((tenant, row.customer_id))
@@ -666,8 +675,10 @@ def _note_reference_data(plan: RoundPlan, item: Incoming, row: OrderRow, lines: 
     plan.stores[key] = (row.source, store)
     for line in lines:
         product = (item.tenant_id, line.product_id, line.sku)
-        planned = plan.products.get(product)
-        name = line.product_name if line.product_name is not None or planned is None else planned[0]
+        name = line.product_name
+        if name is None:  # (the common case, a name, needs no look-up: a key of a tenant's UUID hashes in Python)
+            planned = plan.products.get(product)
+            name = planned[0] if planned is not None else None
         plan.products[product] = (name, line.unit_price)
 
 
@@ -678,6 +689,7 @@ def _change(
     lines: dict[LineKey, LineRow],
     lines_changed: bool,
 ) -> OrderChange:
+    store = row.store
     snapshot = OrderSnapshot(
         order_no=row.order_no,
         source=row.source,
@@ -688,15 +700,17 @@ def _change(
         order_amount=row.order_amount,
         paid_amount=row.paid_amount,
         total_amount=row.total_amount,
-        store_no=row.store.get("store_no"),
-        store_id=row.store.get("store_id"),
-        store_name=row.store.get("name"),
+        store_no=store.get("store_no"),
+        store_id=store.get("store_id"),
+        store_name=store.get("name"),
         customer_id=row.customer_id,
         matched_by=row.matched_by,
         version=row.version,
         lines=tuple(
-            LineSnapshot(x.product_id, x.sku, x.product_name, x.quantity, x.unit_price, x.line_amount)
-            for x in (lines[key] for key in sorted(lines))  # keyed by `LineRow.key`
+            [
+                LineSnapshot(x.product_id, x.sku, x.product_name, x.quantity, x.unit_price, x.line_amount)
+                for x in map(lines.__getitem__, sorted(lines))  # keyed by `LineRow.key`
+            ]
         ),
     )
     content_changed = before is None or lines_changed or before.row.beyond_status() != row.beyond_status()

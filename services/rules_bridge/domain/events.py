@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -47,6 +47,10 @@ class OutboxRecord:
     event_type: str
     headers: dict[str, str]
     payload: dict[str, Any] | None  # None: a tombstone (a null value, for a compacted topic)
+    # `headers` and `payload` as stored (`headers_text`, `payload_text`), when shaping encoded them already (the
+    # order events: one encoding of a change's payload serves its two or three events). None: encoded when stored.
+    headers_json: str | None = field(default=None, compare=False, repr=False)
+    payload_json: str | None = field(default=None, compare=False, repr=False)
 
 
 def event_id(*parts: object) -> str:
@@ -75,6 +79,10 @@ def order_events(change: OrderChange, *, at: datetime) -> list[OutboxRecord]:
         return []
     data = order_payload(change)
     key = order_key(tenant, after.order_no)
+    # The payload encoded once for all the change's events: each is `data` with `inferred` last, so its text is
+    # the encoded `data` with `"inferred":...` appended (the bytes `orjson.dumps({**data, "inferred": ...})` writes).
+    body = orjson.dumps(data)[:-1].decode()
+    when, subject = _stamp(at), orjson.dumps(after.order_no).decode()
     return [
         OutboxRecord(
             change.tenant_id,
@@ -84,9 +92,27 @@ def order_events(change: OrderChange, *, at: datetime) -> list[OutboxRecord]:
             kind,
             cloudevent_headers(ident, orders.SOURCE, kind, after.order_no, tenant, at),
             {**data, "inferred": inferred},
+            _order_headers_json(ident, kind, when, subject, tenant),
+            body + (_INFERRED if inferred else _NOT_INFERRED),
         )
         for kind, inferred, ident in shaped
     ]
+
+
+def _order_headers_json(ident: str, kind: str, when: str, subject: str, tenant: str) -> str:
+    """`headers_text` of an order event's headers (`cloudevent_headers`), the text orjson writes for that dict:
+    each constant and the subject (`subject`: the order no. as orjson encodes it) as orjson encodes them; the id
+    (hex), the time (`utc_text`) and the tenant (a UUID's text) hold nothing JSON escapes."""
+    return (
+        f'{{"ce_specversion":{_SPECVERSION},"ce_id":"{ident}","ce_source":{_ORDER_SOURCE},"ce_type":{_TYPES[kind]},'
+        f'"ce_time":"{when}","ce_subject":{subject},"ce_tenantid":"{tenant}","content-type":{_CONTENT_TYPE}}}'
+    )
+
+
+_SPECVERSION, _ORDER_SOURCE = orjson.dumps(SPECVERSION).decode(), orjson.dumps(orders.SOURCE).decode()
+_CONTENT_TYPE = orjson.dumps(CONTENT_TYPE).decode()
+_TYPES = {kind: orjson.dumps(kind).decode() for kind in orders.EVENT_TYPES}
+_INFERRED, _NOT_INFERRED = ',"inferred":true}', ',"inferred":false}'
 
 
 def customer_erased(tenant_id: uuid.UUID, customer_id: uuid.UUID, *, at: datetime) -> OutboxRecord:
@@ -136,11 +162,15 @@ def _canonical_by_json(payload: dict[str, Any]) -> bytes:
 
 def payload_text(record: OutboxRecord) -> str | None:
     """The record's payload as stored and relayed (compact JSON, UTF-8 as is); None for a tombstone."""
+    if record.payload_json is not None:
+        return record.payload_json
     return None if record.payload is None else orjson.dumps(record.payload).decode()
 
 
 def headers_text(record: OutboxRecord) -> str:
     """The record's headers as stored (a JSON object of strings)."""
+    if record.headers_json is not None:
+        return record.headers_json
     return orjson.dumps(record.headers).decode()
 
 

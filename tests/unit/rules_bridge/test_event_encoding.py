@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 
 import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.core.order import OrderStatus
 from services.rules_bridge.domain.events import (
     EVENT_NAMESPACE,
     OutboxRecord,
     canonical_json,
     event_id,
     headers_text,
+    order_events,
     payload_text,
 )
+from tests.unit.rules_bridge.factories import AT, change, snapshot
 
 TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 JSON = st.recursive(
@@ -54,3 +58,21 @@ def test_stored_text_reads_back_as_the_record(payload: dict[str, object], header
     assert orjson.loads(payload_text(record) or "") == payload
     assert json.loads(headers_text(record)) == headers
     assert payload_text(OutboxRecord(uuid.uuid4(), "t", "k", "e", "x", headers, None)) is None
+
+
+ORDER_NO = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12)
+STATUS = st.sampled_from(list(OrderStatus))
+
+
+@given(ORDER_NO, st.none() | STATUS, STATUS, TEXT, st.booleans())
+def test_order_events_store_the_text_of_their_dicts(
+    order_no: str, before: OrderStatus | None, after: OrderStatus, store_name: str, content: bool
+) -> None:
+    """An order event's headers and payload are encoded once per change, spliced: the bytes they are stored as
+    must be orjson's encoding of the record's dicts (what was stored before), whatever the order no. holds."""
+    shifted = replace(change(before, after, content_changed=content), after=snapshot(order_no, after))
+    shifted = replace(shifted, after=replace(shifted.after, store_name=store_name or None, status_raw=store_name))
+    for record in order_events(shifted, at=AT):
+        assert record.headers_json is not None and record.payload_json is not None
+        assert headers_text(record) == orjson.dumps(record.headers).decode()
+        assert payload_text(record) == orjson.dumps(record.payload).decode()
