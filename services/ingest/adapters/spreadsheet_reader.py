@@ -19,6 +19,7 @@ from typing import Any
 
 from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
+from services.ingest.adapters.xls_container import inspect_xls
 from services.ingest.adapters.xlsx_archive import ErrorCells, inspect_xlsx
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.issues import ImportFileError
@@ -92,7 +93,8 @@ def read_legacy_workbook(data: bytes, sheet: str | None, options: ImportOptions)
     """A legacy .xls (BIFF, in an OLE container) read by calamine like an .xlsx. The same container holds a
     password-protected .xlsx, which no reader opens: both are told apart only by trying.
 
-    BIFF bounds a sheet to 65,536 rows x 256 columns, so calamine's grid is bounded by the format."""
+    Its cells are bounded like an .xlsx's before calamine allocates their grid (`xls_container`)."""
+    inspect_xls(data, options)
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         book.sheet_names  # noqa: B018 - reading the directory is what fails on an encrypted workbook
