@@ -357,7 +357,7 @@ def _dlq_parser(sub: Any) -> None:
         command.add_argument("--tenant", help="the tenant id the letter's key names")
         command.add_argument("--since", help="dead-lettered at or after (ISO 8601, e.g. 2026-12-01T08:00+08:00)")
         command.add_argument("--until", help="dead-lettered before (ISO 8601)")
-        command.add_argument("--limit", type=int, default=1000, help="letters scanned (default: %(default)s)")
+        command.add_argument("--limit", type=int, default=1000, help="letters listed (default: %(default)s)")
         command.add_argument("--json", action="store_true", help="print one JSON document")
         command.set_defaults(handler=_dlq)
     replay.add_argument("--dry-run", action="store_true", help="say what would be replayed; send nothing")

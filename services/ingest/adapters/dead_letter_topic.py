@@ -1,8 +1,10 @@
 """Reading the dead-letter topic (bounded) and re-publishing letters; the replay records in PostgreSQL.
 
 `read_letters` reads from each partition's beginning up to its end offset as it was when the call started (records
-written meanwhile wait for the next call), stops at `limit` letters scanned or `within` seconds, and returns at
-once on an empty topic: it never waits for records that may never come. `republish` sends through an idempotent
+written meanwhile wait for the next call), keeps the letters its `keep` filter takes (a tenant's: another tenant's
+letters are counted as scanned, never held, so no flood of them hides a tenant's own or fills the memory), stops
+at `limit` letters kept, `max_bytes` of them or `within` seconds, and returns at once on an empty topic: it never
+waits for records that may never come. `republish` sends through an idempotent
 producer (acks=all) with each letter's key, so one order's records stay on one partition, in order.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +27,7 @@ from services.platform.topics import partitions_of
 
 READ_WITHIN_S = 20.0
 FETCH_TIMEOUT_MS = 200
+MAX_HELD_BYTES = 64 * 1024 * 1024  # of the letters kept by one read (a letter may hold up to DEAD_LETTER_BYTES)
 
 RECORD_REPLAY = """
 INSERT INTO dead_letter_replays (dlq_topic, dlq_partition, dlq_offset, tenant_id, reason, replayed_by)
@@ -52,17 +55,26 @@ async def broker_errors() -> AsyncIterator[None]:
 
 @dataclass(frozen=True)
 class Scan:
-    """What one bounded read found: the letters, and whether it stopped before every partition's end."""
+    """What one bounded read found: the letters kept, whether it reached every partition's end, and how many
+    records it read."""
 
     letters: list[DeadLetter]
     complete: bool
+    scanned: int = 0
 
 
 async def read_letters(
-    bootstrap: str, topic: str, limit: int, within: float = READ_WITHIN_S, *, newest: bool = False
+    bootstrap: str,
+    topic: str,
+    limit: int,
+    within: float = READ_WITHIN_S,
+    *,
+    newest: bool = False,
+    keep: Callable[[DeadLetter], bool] | None = None,
+    max_bytes: int = MAX_HELD_BYTES,
 ) -> Scan:
-    """See the module; `newest`: the latest `limit` records of each partition instead (each read from `limit`
-    records before its end)."""
+    """See the module; `keep`: which letters count (default: all); `newest`: the latest `limit` records of each
+    partition instead (each read from `limit` records before its end)."""
     assigned = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
     if not assigned:  # a topic not created yet holds no letter
         return Scan([], True)
@@ -81,20 +93,47 @@ async def read_letters(
             for tp in assigned:
                 consumer.seek(tp, max(await consumer.position(tp), ends[tp] - limit))
         cap = limit * len(assigned) if newest else limit
-        return await _read_until(consumer, ends, cap, time.monotonic() + within)
+        bound = _Bound(cap, max_bytes, time.monotonic() + within)
+        return await _read_until(consumer, ends, bound, keep or _every)
     finally:
         await consumer.stop()
 
 
-async def _read_until(consumer: Any, ends: dict[TopicPartition, int], limit: int, deadline: float) -> Scan:
+@dataclass(frozen=True)
+class _Bound:
+    letters: int
+    bytes: int
+    deadline: float
+
+
+def _every(letter: DeadLetter) -> bool:
+    return True
+
+
+async def _read_until(
+    consumer: Any, ends: dict[TopicPartition, int], bound: _Bound, keep: Callable[[DeadLetter], bool]
+) -> Scan:
     letters: list[DeadLetter] = []
+    scanned = held = 0
+    full = left_unread = False
     open_ = {tp for tp, end in ends.items() if await consumer.position(tp) < end}
-    while open_ and len(letters) < limit and time.monotonic() < deadline:
-        batches = await consumer.getmany(*open_, timeout_ms=FETCH_TIMEOUT_MS, max_records=min(limit, 5000))
+    while open_ and not full and time.monotonic() < bound.deadline:
+        batches = await consumer.getmany(*open_, timeout_ms=FETCH_TIMEOUT_MS, max_records=5000)
         for tp, records in batches.items():
-            letters += [_letter(r) for r in records if r.offset < ends[tp]]
+            for record in records:
+                if record.offset >= ends[tp]:
+                    continue
+                if full:  # fetched, but past the bound: the scan is not complete
+                    left_unread = True
+                    continue
+                scanned += 1
+                letter = _letter(record)
+                if keep(letter):
+                    letters.append(letter)
+                    held += len(record.value or b"")
+                    full = len(letters) >= bound.letters or held >= bound.bytes
         open_ = {tp for tp in open_ if await consumer.position(tp) < ends[tp]}
-    return Scan(letters[:limit], not open_ and len(letters) <= limit)
+    return Scan(letters, not open_ and not left_unread, scanned)
 
 
 def _letter(record: Any) -> DeadLetter:

@@ -7,7 +7,8 @@ cells A1 and XFD1048576 aborts the process), and its zip reader inflates a membe
   within `max_compression_ratio` for members above `ratio_checked_from_bytes`;
 - every XML part inflates to exactly its declared size (checked with a bounded inflate), is not UTF-16 and holds
   no DTD (`<!DOCTYPE` / `<!ENTITY`), so no entity expansion can happen whatever the XML reader;
-- no worksheet reaches a cell beyond `max_columns` or `max_sheet_rows`, by explicit reference or by position:
+- no worksheet (any part holding `sheetData`, wherever the relationships put it) reaches a cell beyond
+  `max_columns` or `max_sheet_rows`, by explicit reference or by position:
   OOXML lets a `<row>` or `<c>` leave out its `r` reference (it then follows the previous one), so a sheet whose
   cells carry no reference is walked tag by tag, stopping at the first cell past a bound.
 """
@@ -43,6 +44,9 @@ _FAR_START = re.compile(rb"""r=["'](?:[A-Za-z]{2}|[A-Za-z]?\d{5})""")
 # so the far references above bound it. Anything else (a namespace prefix, a cell without `r`, `r` not first)
 # is walked tag by tag; counting a `:c ` in a cell text as a prefixed tag only sends the sheet to the walk.
 _WORKBOOK, _WORKBOOK_RELS = "xl/workbook.xml", "xl/_rels/workbook.xml.rels"
+_XML_SUFFIXES = (".xml", ".rels", ".vml")
+_SHEET_DATA = b"sheetData"  # what every worksheet holds its cells in (`<sheetData>`, `<x:sheetData>`)
+_UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")
 _ERROR_TYPE = re.compile(rb"\st\s*=\s*[\"']e[\"']")
 _CELL_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\s")
 _VALUE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v>([^<]*)<")
@@ -71,20 +75,28 @@ def inspect_xlsx(data: bytes, options: ImportOptions) -> dict[str, ErrorCells]:
     parts: dict[str, bytes] = {}
     errors: dict[str, ErrorCells] = {}
     for info in infos:
-        if info.filename.endswith((".xml", ".rels", ".vml")):
-            xml = _inflate(data, info)
-            _check_xml(info.filename, xml)
-            if info.filename in (_WORKBOOK, _WORKBOOK_RELS):
-                parts[info.filename] = xml
-            if info.filename.startswith("xl/worksheets/"):
-                _check_extent(info.filename, xml, options)
-                found = _error_cells(xml)
-                if found:
-                    errors[info.filename] = found
+        xml = _inflate(data, info)
+        if not _is_xml(info.filename, xml):
+            continue
+        _check_xml(info.filename, xml)
+        if info.filename in (_WORKBOOK, _WORKBOOK_RELS):
+            parts[info.filename] = xml
+        if info.filename.startswith("xl/worksheets/") or _SHEET_DATA in xml:
+            _check_extent(info.filename, xml, options)
+            found = _error_cells(xml)
+            if found:
+                errors[info.filename] = found
     if not errors:
         return {}
     names = _sheet_parts(parts.get(_WORKBOOK, b""), parts.get(_WORKBOOK_RELS, b""))
     return {name: errors[part] for name, part in names.items() if part in errors}
+
+
+def _is_xml(name: str, content: bytes) -> bool:
+    """An XML part by its name, or one a reader may take for XML whatever its name: a worksheet (a workbook's
+    relationships may name any part as a sheet, `xl/data/orders` as well as `xl/worksheets/sheet1.xml`), or
+    UTF-16 text."""
+    return name.endswith(_XML_SUFFIXES) or _SHEET_DATA in content or content[:2] in _UTF16_STARTS
 
 
 def _error_cells(xml: bytes) -> ErrorCells:
@@ -213,7 +225,7 @@ def _check_extent(name: str, xml: bytes, options: ImportOptions) -> None:
     if not _all_referenced(xml):
         walked_column, walked_row = _walk_positions(xml, options)
         max_column, max_row = max(max_column, walked_column), max(max_row, walked_row)
-    _check_bounds(name, max_column, max_row, options)
+    check_bounds(name, max_column, max_row, options)
 
 
 def _all_referenced(xml: bytes) -> bool:
@@ -260,7 +272,8 @@ def _far_references(xml: bytes, options: ImportOptions) -> tuple[int, int]:
     return max_column, max_row
 
 
-def _check_bounds(name: str, max_column: int, max_row: int, options: ImportOptions) -> None:
+def check_bounds(name: str, max_column: int, max_row: int, options: ImportOptions) -> None:
+    """Refuse a sheet whose farthest cell lies past the sheet bounds (`ImportFileError`)."""
     if max_column > options.max_columns:
         raise ImportFileError(
             issues.TOO_MANY_COLUMNS,

@@ -22,10 +22,10 @@ from uuid import UUID
 from services.ingest.adapters import dead_letter_topic
 from services.ingest.adapters.dead_letter_topic import Scan
 from services.ingest.contracts.orders_ingest_v1 import DLQ_TOPIC, TOPIC
-from services.ingest.domain.dead_letters import DeadLetter, LetterFilter, by_day, counts_by_reason, select
+from services.ingest.domain.dead_letters import DeadLetter, LetterFilter, by_day, counts_by_reason
 from services.platform.settings import ConnectionSettings
 
-DEFAULT_LIMIT = 1000  # letters scanned per call
+DEFAULT_LIMIT = 1000  # letters answered per call
 MAX_LIMIT = 100_000
 
 
@@ -34,7 +34,7 @@ class Listing:
     letters: list[DeadLetter]
     by_reason: dict[str, int]
     scanned: int
-    complete: bool  # every letter up to the topic's end was scanned (else `limit` or the deadline stopped it)
+    complete: bool  # every letter up to the topic's end was scanned (else `limit`, bytes or the deadline stopped it)
     replayed: set[tuple[int, int]] = field(default_factory=set)  # (partition, offset) of letters replayed before
 
 
@@ -47,14 +47,17 @@ class Replay:
 
 
 async def list_letters(settings: ConnectionSettings, pool: Any, where: LetterFilter, limit: int) -> Listing:
-    """The letters matching `where` among the first `limit` of the dead-letter topic, with their counts by reason."""
+    """The first `limit` letters matching `where` of the dead-letter topic (oldest first in each partition), with
+    their counts by reason; another tenant's letters count as scanned only (see `dead_letter_topic`)."""
     topic = settings.topic(DLQ_TOPIC.name)
     async with dead_letter_topic.broker_errors():
-        scan: Scan = await dead_letter_topic.read_letters(settings.kafka_bootstrap_servers, topic, limit)
-    letters = select(scan.letters, where)
+        scan: Scan = await dead_letter_topic.read_letters(
+            settings.kafka_bootstrap_servers, topic, limit, keep=where.matches
+        )
+    letters = scan.letters
     async with pool.acquire() as conn:
         replayed = await dead_letter_topic.replayed_already(conn, topic, letters)
-    return Listing(letters, counts_by_reason(letters), len(scan.letters), scan.complete, replayed)
+    return Listing(letters, counts_by_reason(letters), scan.scanned, scan.complete, replayed)
 
 
 async def replay(
@@ -101,10 +104,10 @@ async def daily_letters(
 ) -> Daily:
     """The tenant's letters among the latest `limit` of each partition, counted per reason and day over `days`."""
     topic = settings.topic(DLQ_TOPIC.name)
-    scan = await dead_letter_topic.read_letters(settings.kafka_bootstrap_servers, topic, limit, newest=True)
+    mine = LetterFilter(tenant_id=tenant_id).matches
+    scan = await dead_letter_topic.read_letters(settings.kafka_bootstrap_servers, topic, limit, newest=True, keep=mine)
     window = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
-    mine = select(scan.letters, LetterFilter(tenant_id=tenant_id))
-    return Daily(window, by_day(mine, window, zone), len(scan.letters), scan.complete)
+    return Daily(window, by_day(scan.letters, window, zone), scan.scanned, scan.complete)
 
 
 def describe(letter: DeadLetter, replayed: bool) -> dict[str, Any]:

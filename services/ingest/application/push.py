@@ -30,7 +30,7 @@ from services.ingest.application.imports import LISTED_ORDERS, RECORD_OVERHEAD, 
 from services.ingest.application.ingestion import Received, decode
 from services.ingest.application.workers import PUSHES, run_in
 from services.ingest.contracts.orders_ingest_v1 import message_key
-from services.ingest.domain.push import MAX_ORDERS, RawOrder, foreign_orders, message_text, split_orders
+from services.ingest.domain.push import MAX_ORDERS, RawOrder, charge, foreign_orders, message_text, split_orders
 from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES
 
 ACCEPTED, REJECTED = "accepted", "rejected"
@@ -101,7 +101,7 @@ class PushNotPublished(Exception):
         self.published, self.total, self.reason = published, total, reason
 
 
-Admit = Callable[[int], None]  # charges n orders to the tenant's rate limit; raises when over it
+Admit = Callable[[int], None]  # charges n orders' worth to the tenant's rate limit; raises when over it
 
 
 def validate_push(orders: Sequence[RawOrder], request: PushRequest, options: PushOptions) -> PreparedPush:
@@ -165,9 +165,10 @@ def read_push(request: PushRequest, options: PushOptions) -> list[RawOrder]:
 
 
 async def prepare_push(request: PushRequest, options: PushOptions, admit: Admit) -> PreparedPush:
-    """Read, charge the rate limit (`admit` raises when over it), validate; the CPU work on a worker thread."""
+    """Read, charge the rate limit (`admit` raises when over it; an order of many lines costs more than one, see
+    `domain.push.charge`), validate; the CPU work on a worker thread."""
     orders = await run_in(PUSHES, read_push, request, options)
-    admit(len(orders))
+    admit(charge(orders))
     return await run_in(PUSHES, validate_push, orders, request, options)
 
 

@@ -503,8 +503,16 @@ _FILE_ZH: dict[str, Callable[[str], str]] = {
         else "表头缺少必填列。"
     ),
     issues.DUPLICATE_COLUMNS: lambda m: "表头中有重复的列：{}。".format(m.split(": ", 1)[-1].rstrip(".")),
-    issues.TOO_MANY_COLUMNS: lambda m: "表头有 {} 列；最多接受 {} 列。".format(*_two(m)),
-    issues.TOO_MANY_ROWS: lambda m: "文件有 {} 行数据；每次导入最多 {} 行。请拆分文件。".format(*_two(m)),
+    issues.TOO_MANY_COLUMNS: lambda m: (
+        "工作表（{}）用到第 {} 列；最多接受 {} 列。".format(*far)
+        if (far := _match(r"^A sheet \((.*)\) uses column ([\d,]+); at most ([\d,]+)", m))
+        else "表头有 {} 列；最多接受 {} 列。".format(*_two(m))
+    ),
+    issues.TOO_MANY_ROWS: lambda m: (
+        "工作表（{}）延伸到第 {} 行；每次导入最多 {} 行数据（请删除数据下方的行和格式）。".format(*far)
+        if (far := _match(r"^A sheet \((.*)\) reaches row ([\d,]+); at most ([\d,]+)", m))
+        else "文件有 {} 行数据；每次导入最多 {} 行。请拆分文件。".format(*_two(m))
+    ),
     issues.NO_DATA_ROWS: lambda m: "文件（或工作表）只有表头，没有数据行。",
     issues.UNKNOWN_TIMEZONE: lambda m: "时区无效：应为 IANA 时区名称，如 Asia/Shanghai。",
     issues.STRICT_MODE_REJECTED: lambda m: "严格模式：{} 行共有 {} 个错误；未导入任何内容。".format(*_two(m)),

@@ -15,6 +15,11 @@ from typing import Any
 from uuid import UUID
 
 MAX_ORDERS = 1000
+# A pushed order is charged to the tenant's rate limit once per this many lines (begun): about what the consumer
+# spends on a line beside an order (on the stack: 0.42 ms an order of one line at 2,375 orders/s, and 1,000 orders
+# of 500 lines kept it 57 s, 0.11 ms a line), so that orders of 500 lines cannot buy the consumer's time at the
+# price of orders of one line.
+LINES_PER_CHARGE = 4
 _DECODER = json.JSONDecoder()
 _WHITESPACE = " \t\n\r"
 
@@ -107,6 +112,17 @@ class _Cursor:
         self.skip()
         if self.at != len(self.text):
             raise PushBodyError("invalid_json", f"unexpected text after the body at character {self.at + 1}")
+
+
+def charge(orders: list[RawOrder]) -> int:
+    """What a push costs the tenant's rate limit, in orders: each order at least one, one more per
+    `LINES_PER_CHARGE` lines (begun) past the first `LINES_PER_CHARGE` (an order that is no object counts once)."""
+    total = 0
+    for order in orders:
+        lines = order.value.get("lines") if isinstance(order.value, dict) else None
+        count = len(lines) if isinstance(lines, list) else 0
+        total += max(1, -(-count // LINES_PER_CHARGE))
+    return total
 
 
 def foreign_orders(orders: list[RawOrder], tenant_id: UUID) -> tuple[int, ...]:

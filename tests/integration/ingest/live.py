@@ -62,6 +62,21 @@ async def send_raw(settings: IngestSettings, records: Sequence[tuple[bytes | Non
     return sent
 
 
+async def send_batched(
+    settings: IngestSettings, topic: str, records: Sequence[tuple[bytes | None, bytes, Headers]]
+) -> None:
+    """Send each (key, value, headers) to the logical `topic`, all at once (each key's records stay in order)."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=20)
+    await producer.start()
+    try:
+        physical = settings.topic(topic)
+        sent = [await producer.send(physical, value, key=key, headers=headers) for key, value, headers in records]
+        for future in sent:
+            await future
+    finally:
+        await producer.stop()
+
+
 @contextlib.asynccontextmanager
 async def running_consumer(
     settings: IngestSettings, pool: asyncpg.Pool, metrics: Metrics | None = None

@@ -26,7 +26,7 @@ from services.ingest.main import create_app, ensure_ingest_topics
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
 from services.platform.topics import partitions_of
-from tests.integration.ingest.live import fresh_settings, running_consumer, send_raw
+from tests.integration.ingest.live import fresh_settings, running_consumer, send_batched, send_raw
 from tests.support.orders import message
 from tests.support.waiting import eventually
 
@@ -101,16 +101,9 @@ async def ingest_end(settings: IngestSettings) -> int:
 
 async def put_letter(settings: IngestSettings, tenant: UUID, order_no: str, reason: str) -> None:
     """A letter as the consumer writes it (straight onto the dead-letter topic)."""
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await producer.start()
-    try:
-        headers = [("x-reason-code", reason.encode()), ("x-reason", b"why"), ("x-original-offset", b"7")]
-        key, value, _ = order_record(tenant, order_no)
-        await producer.send_and_wait(settings.topic(DLQ_TOPIC.name), value, key=key, headers=headers)
-    finally:
-        await producer.stop()
+    headers = [("x-reason-code", reason.encode()), ("x-reason", b"why"), ("x-original-offset", b"7")]
+    key, value, _ = order_record(tenant, order_no)
+    await send_batched(settings, DLQ_TOPIC.name, [(key, value, headers)])
 
 
 async def test_the_admin_api_shows_and_replays_only_the_callers_letters(

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from services.ingest.domain.push import PushBodyError, foreign_orders, message_text, split_orders
+from services.ingest.domain.push import PushBodyError, charge, foreign_orders, message_text, split_orders
 
 T = uuid.UUID("0b6f3c2e-5d1a-4e8f-9a7b-3c2d1e0f4a5b")
 
@@ -49,3 +49,11 @@ def test_the_tenant_and_producer_are_set_last_so_they_win() -> None:
 def test_orders_naming_another_tenant_are_found() -> None:
     body = {"orders": [{"tenant_id": str(T)}, {"tenant_id": str(uuid.uuid4())}, {}, {"tenant_id": 5}, 7]}
     assert foreign_orders(split_orders(json.dumps(body).encode()), T) == (1, 3)
+
+
+def test_a_push_is_charged_once_per_order_and_once_more_per_four_lines_past_four() -> None:
+    def lines(n: int) -> str:
+        return json.dumps({"lines": [{"product_id": f"P{k}"} for k in range(n)]})
+
+    body = f'{{"orders": [{lines(1)}, {lines(4)}, {lines(5)}, {lines(500)}, {{}}, 7, {{"lines": "x"}}]}}'
+    assert charge(split_orders(body.encode())) == 1 + 1 + 2 + 125 + 1 + 1 + 1

@@ -53,6 +53,18 @@ TEXTS: dict[str, tuple[str, str]] = {
     "orders.customer": ("客户 ID", "Customer ID"),
     "orders.search": ("搜索", "Search"),
     "orders.reset": ("清除条件", "Clear"),
+    "orders.bad.order_no": (
+        "订单号最多 64 个字符，且不能含控制字符。",
+        "An order no. has at most 64 characters and no control character.",
+    ),
+    "orders.bad.prefix": (
+        "订单号前缀最多 64 个字符，且不能含控制字符。",
+        "An order no. prefix has at most 64 characters and no control character.",
+    ),
+    "orders.bad.store": (
+        "店铺编号或店铺 ID 最多 64 个字符，且不能含控制字符。",
+        "A store no. or ID has at most 64 characters and no control character.",
+    ),
     "orders.bad.status": ("订单状态无效。", "The status is not one of the list."),
     "orders.bad.source": ("订单来源无效。", "The source is not one of the list."),
     "orders.bad.from": (

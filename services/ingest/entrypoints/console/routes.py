@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -50,6 +50,7 @@ log = logging.getLogger("orderinfo.console")
 # index entries (`queries.count_orders`), so it stays cheap at any tenant size, where an exact count of a million
 # orders would read them all on every page load.
 COUNT_CAP = 10_000
+MAX_SEARCHED = 64  # characters of an order no., prefix or store (the longest identifier stored)
 T = TypeVar("T")
 
 
@@ -101,20 +102,31 @@ def _read(field: str, text: str, parse: Callable[[str], T]) -> T | None:
         raise BadField(field) from exc
 
 
+def _searched_text(text: str) -> str:
+    """What the REST API's filters take: at most 64 characters (no identifier is longer), no NUL (which
+    PostgreSQL text cannot hold: the query failed, a 500)."""
+    if len(text) > MAX_SEARCHED or "\x00" in text:
+        raise ValueError(text[:20])
+    return text
+
+
 def _order_filter(request: Request) -> dict[str, Any]:
     """The order list's arguments from the search form (times are datetime-local fields in the console's zone)."""
     q, zone = request.query_params, console(request).zone
 
     def instant(text: str) -> datetime:
-        return datetime.fromisoformat(text).replace(tzinfo=zone)
+        try:  # an instant PostgreSQL can take: year 1 east of UTC is in year 0 there
+            return datetime.fromisoformat(text).replace(tzinfo=zone).astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError(text) from exc
 
     return {
-        "order_no": q.get("order_no") or None,
-        "order_no_prefix": q.get("prefix") or None,
+        "order_no": _read("order_no", q.get("order_no", ""), _searched_text),
+        "order_no_prefix": _read("prefix", q.get("prefix", ""), _searched_text),
         "statuses": [s for s in (_read("status", v, OrderStatus) for v in q.getlist("status")) if s],
         "order_time_from": _read("from", q.get("from", ""), instant),
         "order_time_to": _read("to", q.get("to", ""), instant),
-        "store": q.get("store") or None,
+        "store": _read("store", q.get("store", ""), _searched_text),
         "source": _read("source", q.get("source", ""), OrderSource),
         "customer_id": _read("customer", q.get("customer", ""), UUID),
     }
@@ -163,6 +175,8 @@ async def order_list(request: Request, tenant: SignedIn) -> Response:
 
 @router.get("/orders/{order_no:path}")
 async def order_page(request: Request, tenant: SignedIn, order_no: str) -> Response:
+    if len(order_no) > MAX_SEARCHED or "\x00" in order_no:  # no order has such a number
+        raise PageNotFound()
     try:
         state = request.app.state
         order = await orders.order_detail(state.pool, tenant.id, _lang(request), state.events_topic, order_no, False)

@@ -27,7 +27,9 @@ from services.ingest.errors import ApiProblem
 router = APIRouter(tags=["admin"])
 log = logging.getLogger("orderinfo.http.admin")
 RETRY = {"Retry-After": "5"}
-Limit = Annotated[int, Query(ge=1, le=dead_letters.MAX_LIMIT, description="Letters scanned (from the oldest).")]
+Limit = Annotated[
+    int, Query(ge=1, le=dead_letters.MAX_LIMIT, description="Letters of this tenant answered (from the oldest).")
+]
 Reason = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[a-z_]+$")]
 
 

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from services.ingest.adapters import sql
 from services.ingest.adapters.tenants import Tenant
-from services.ingest.domain.push import MAX_ORDERS
+from services.ingest.domain.push import LINES_PER_CHARGE, MAX_ORDERS
 from services.ingest.domain.quotas import TokenBucket, retry_after
 from services.ingest.errors import ApiProblem
 
@@ -86,7 +86,10 @@ class Quotas:
         wait = bucket.take(orders, now)
         if wait:
             seconds = retry_after(wait)
-            detail = f"this tenant may push {rate:g} orders per second: try again in {seconds} s"
+            detail = (
+                f"this tenant may push {rate:g} orders per second (an order of more than {LINES_PER_CHARGE} lines"
+                f" counts once per {LINES_PER_CHARGE} lines): try again in {seconds} s"
+            )
             raise self.refuse(
                 PUSH_ORDERS,
                 ApiProblem(

@@ -1,0 +1,52 @@
+"""The console's search fields and order pages take what the REST API refuses at its edge: NUL characters and
+instants out of range. Each answered 500 (asyncpg: "date value out of range", "invalid byte sequence"); now the
+order list names the field, an order page is a 404, as the REST API's 422 and 404 do."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.integration.hostile.conftest import Api
+
+
+async def signed_in(api: Api) -> httpx.AsyncClient:
+    api.client.cookies.clear()
+    page = await api.client.get("/console/sign-in")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    answer = await api.client.post("/console/sign-in", data={"csrf": token[1], "api_key": api.key_a})
+    assert answer.status_code == 303, answer.text[:200]
+    return api.client
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("from=0001-01-01T00:00", "from"),
+        ("to=0001-01-01T00:00", "to"),
+        ("from=9999-12-31T23:59", None),  # out of the stored range, but an instant: nothing matches
+        ("order_no=A%00B", "order_no"),
+        ("prefix=%00", "prefix"),
+        ("store=S%00", "store"),
+        ("cursor=%00", "cursor"),
+    ],
+)
+async def test_the_order_list_names_a_search_field_it_cannot_use(api: Api, query: str, field: str | None) -> None:
+    client = await signed_in(api)
+    page = await client.get(f"/console/orders?{query}&lang=en")
+    assert page.status_code == 200, page.text[:300]
+    problem = re.search(r'id="search-problem">([^<]*)<', page.text)
+    assert (problem is not None) == (field is not None), page.text[:300]
+    client.cookies.clear()
+
+
+@pytest.mark.parametrize("order_no", ["A\x00B", "x" * 10_000])
+async def test_an_order_page_for_a_number_no_order_can_have_is_a_404(api: Api, order_no: str) -> None:
+    client = await signed_in(api)
+    page = await client.get(f"/console/orders/{quote(order_no, safe='')}")
+    assert page.status_code == 404, page.text[:300]
+    client.cookies.clear()
