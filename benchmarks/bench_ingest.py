@@ -274,8 +274,9 @@ class Stages:
         from services.ingest.entrypoints import consumer
 
         self.wrap(imports, "parse_import", "parse")
-        self.wrap(imports, "prepare_import", "parse, encode messages and rows")
+        self.wrap(imports, "prepare_records", "parse, encode rows")
         self.wrap(import_jobs, "record_import", "record job and rows (COPY)")
+        self.wrap(imports, "encode_orders", "  encode messages (upload thread, beside the COPY)")
         self.wrap(imports, "_publish_all", "publish and mark published")
         self.wrap(consumer, "handle_batch", "consumer batch")
         self.wrap(import_jobs, "count_results", "  count outcomes (import progress)")
