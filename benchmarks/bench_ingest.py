@@ -31,6 +31,7 @@ import os
 import platform
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -217,7 +218,7 @@ class Stages:
         self.started, self.epoch = time.perf_counter(), time.time()
         self.mark("POST /v1/imports")
 
-    def _backends_cpu(self) -> float:
+    def backends_cpu(self) -> float:
         from pathlib import Path
 
         from benchmarks.bench_consumer import cpu_seconds, postgres_pids
@@ -233,7 +234,7 @@ class Stages:
 
     def mark(self, what: str) -> None:
         wall, cpu = time.perf_counter() - self.started, time.process_time()
-        pg = self._backends_cpu()
+        pg = self.backends_cpu()
         self.marks.append((wall, cpu - self.overhead, pg, what))
         self.overhead += time.process_time() - cpu
 
@@ -329,6 +330,20 @@ class WarmUp:
     data: bytes
 
 
+@dataclass(frozen=True)
+class ImportFigures:
+    """One timed import: seconds from the upload until the client saw it completed, until the 202, and the CPU
+    spent meanwhile: this process's until the 202 (the upload), the consumer processes' (None: the consumer ran
+    in this process, counted in `process_cpu_s`), this process's and PostgreSQL's backends' until completed."""
+
+    seconds: float
+    accepted_s: float
+    upload_cpu_s: float
+    consumer_cpu_s: float | None
+    process_cpu_s: float
+    postgres_cpu_s: float
+
+
 async def import_to_completed(
     settings: IngestSettings,
     pool: Any,
@@ -337,10 +352,10 @@ async def import_to_completed(
     stages: bool = False,
     consumers: int = 0,
     warm: bool = True,
-) -> float:
-    """Seconds from POST /v1/imports of a `rows`-row workbook (2 lines per order) until the job is completed,
-    through the real app (in process) and a consumer of the same topics (in process, or `consumers` processes);
-    with `warm`, after a small import of another tenant went through the same processes."""
+) -> ImportFigures:
+    """A `rows`-row workbook (2 lines per order) from POST /v1/imports until the job is completed, through the real
+    app (in process) and a consumer of the same topics (in process, or `consumers` processes); with `warm`, after a
+    small import of another tenant went through the same processes."""
     import httpx
 
     from services.ingest.main import create_app
@@ -366,30 +381,43 @@ async def import_to_completed(
         await consumer.start()
         timeline = Stages(settings.database_url.rsplit("/", 1)[1])
         try:
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
-            return await _timed_upload(client, pool, job, timeline)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+                await _warm_up(http, pool, job)
+                return await _timed_upload(http, job, timeline, lambda: None)
         finally:
             await consumer.stop()
             await ingestor.drain()
 
 
-async def _timed_upload(client: Any, pool: Any, job: TimedImport, timeline: Stages) -> float:
+async def _warm_up(http: Any, pool: Any, job: TimedImport) -> None:
+    if job.warm_up is not None:
+        await _upload_until_completed(http, job.warm_up.key, job.warm_up.data, Stages(""), False)
+        await _personas_folded(pool)
+
+
+async def _timed_upload(
+    http: Any, job: TimedImport, timeline: Stages, consumer_cpu: Callable[[], float | None]
+) -> ImportFigures:
+    """The timed upload, and the CPU it cost (`consumer_cpu`: the consumer processes' CPU so far, or None)."""
     import contextlib
 
-    async with client as http:
-        if job.warm_up is not None:
-            await _upload_until_completed(http, job.warm_up.key, job.warm_up.data, timeline, False)
-            await _personas_folded(pool)
-        with timeline if job.stages else contextlib.nullcontext():
-            seconds, accepted, accepted_cpu = await _upload_until_completed(
-                http, job.key, job.data, timeline, job.stages
-            )
+    consumer_before, postgres_before, process_before = consumer_cpu(), timeline.backends_cpu(), time.process_time()
+    with timeline if job.stages else contextlib.nullcontext():
+        seconds, accepted, accepted_cpu = await _upload_until_completed(http, job.key, job.data, timeline, job.stages)
+    consumer_after, postgres = consumer_cpu(), timeline.backends_cpu() - postgres_before
+    used = None if consumer_before is None or consumer_after is None else consumer_after - consumer_before
     if job.stages:
         timeline.print()
     # CPU of this process (upload thread included) until the 202: the machine is shared, wall time is not what the
     # upload costs when others take turns on the cores
     print(f"  (upload answered 202 after {accepted:.2f} s, {accepted_cpu:.2f} s CPU of this process)")
-    return seconds
+    figures = ImportFigures(seconds, accepted, accepted_cpu, used, time.process_time() - process_before, postgres)
+    consumers = "" if used is None else f", consumer processes {used:.2f} s"
+    print(
+        f"  (CPU from the upload to completed: this process {figures.process_cpu_s:.2f} s{consumers},"
+        f" PostgreSQL {postgres:.2f} s)"
+    )
+    return figures
 
 
 async def _personas_folded(pool: Any) -> None:
@@ -401,7 +429,7 @@ async def _personas_folded(pool: Any) -> None:
 
 async def _with_consumer_processes(
     settings: IngestSettings, pool: Any, app: Any, job: TimedImport, consumers: int
-) -> float:
+) -> ImportFigures:
     """The upload with `consumers` consumer processes (`orderinfo consume`), each in the group before it starts."""
     import tempfile
     from pathlib import Path
@@ -426,18 +454,16 @@ async def _with_consumer_processes(
                 started = spawn_consumers(group, settings, "import", consumers)
             await _group_stable(settings, consumers, started)
             pids = [p.proc.pid for p in started if p.proc is not None]
-            before = cpu_seconds(pids)
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
             timeline = Stages(settings.database_url.rsplit("/", 1)[1])
-            seconds = await _timed_upload(client, pool, job, timeline)
-            used = cpu_seconds(pids) - before
-            print(f"  ({consumers} consumer processes: {used:.2f} s CPU from the upload to completed)")
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+                await _warm_up(http, pool, job)
+                figures = await _timed_upload(http, job, timeline, lambda: cpu_seconds(pids))
             if job.stages:  # each process's batches, as it logged them (stopped first: its last line is written)
                 group.close()
                 for process in started:
                     print(f"  {process.name}, each batch from its start to its commit (s since the upload):")
                     print(*consumer_batches(process.log_tail(400), timeline.epoch), sep="\n")
-            return seconds
+            return figures
 
 
 SERVE_CONSUMER = "--serve-consumer"
@@ -528,7 +554,7 @@ async def _upload_until_completed(
     return seconds, accepted, accepted_cpu
 
 
-async def run(shared: bool = False, stages: bool = False, consumers: int = 0, warm: bool = True) -> float:
+async def run(shared: bool = False, stages: bool = False, consumers: int = 0, warm: bool = True) -> ImportFigures:
     base = IngestSettings()
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     async with scratch_database(base.database_url, "bench") as url:
@@ -556,16 +582,22 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="no warm-up import: the processes' first work is timed")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f}")
-    times = [
+    found = [
         asyncio.run(run(args.shared_strings, args.stages, args.consumers, not args.cold)) for _ in range(args.runs)
     ]
     print(f"import benchmark ({os.cpu_count()} cores, Python {platform.python_version()}, local stack)")
     kind = "shared strings" if args.shared_strings else "inline strings"
-    if args.consumers:
-        kind += f", {args.consumers} consumer processes"
+    kind += f", {args.consumers} consumer processes" if args.consumers else ", consumer in process"
     kind += ", cold" if args.cold else ""
-    shown = ", ".join(f"{t:.2f}" for t in times)
-    print(f"  5,000-row .xlsx ({kind}): upload -> completed   median {statistics.median(times):.2f} s ({shown})")
+    shown, median = ", ".join(f"{f.seconds:.2f}" for f in found), statistics.median(f.seconds for f in found)
+    print(f"  5,000-row .xlsx ({kind}): upload -> completed   median {median:.2f} s ({shown})")
+    consumer = [f.consumer_cpu_s for f in found if f.consumer_cpu_s is not None]
+    print(
+        f"  median CPU: upload to the 202 {statistics.median(f.upload_cpu_s for f in found):.2f} s, this process to"
+        f" completed {statistics.median(f.process_cpu_s for f in found):.2f} s"
+        + (f", consumer processes {statistics.median(consumer):.2f} s" if consumer else "")
+        + f", PostgreSQL {statistics.median(f.postgres_cpu_s for f in found):.2f} s"
+    )
 
 
 if __name__ == "__main__":
