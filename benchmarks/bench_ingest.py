@@ -1,15 +1,21 @@
-"""Import benchmark on the local stack: a 5,000-row .xlsx from upload until every order is in PostgreSQL.
+"""Import benchmark on the local stack: a 5,000-row .xlsx from upload until the import is completed.
 
-    python -m benchmarks.bench_ingest [--runs N] [--shared-strings] [--stages] [--consumers N]
+    python -m benchmarks.bench_ingest [--runs N] [--shared-strings] [--stages] [--consumers N] [--cold]
 
-The API and a consumer of the same topics run in this process (the consumer built as `run_consumer` builds it:
-folds overlapped with the next batch, the settings' retries). `--consumers N` runs the consumer as deployed
-instead: N `orderinfo consume` processes of their own (started, and in the group with every partition assigned,
-before the upload; their CPU from the upload to completed is printed), the API alone in this process.
-`--shared-strings` uploads the workbook with its texts in a shared-strings part, as Excel and WPS write it
-(openpyxl writes inline strings). `--stages` prints when each stage of the upload and each consumer batch (in
-process) started and ended, with this process's CPU and the CPU of the PostgreSQL backends of the bench's
-database (the machine is shared: CPU is what a stage costs, wall time also measures the other processes).
+`--consumers 1` is the import as deployed (`orderinfo run`, deploy/compose.yaml): the API in this process, the
+consumer an `orderinfo consume` process of its own (started, and in the group with every partition assigned,
+before the upload; its CPU from the upload to completed is printed); `--consumers N` runs N of them. The default,
+`--consumers 0`, runs the consumer in this process beside the API (built as `run_consumer` builds it: folds
+overlapped with the next batch, the settings' retries). Before the timed upload, a small import of another tenant
+goes through the same processes, as a running service has seen others (topics' leaders known to the producer,
+statements prepared, code loaded); `--cold` times the processes' first import instead. `--shared-strings` uploads
+the workbook with its texts in a shared-strings part, as Excel and WPS write it (openpyxl writes inline strings).
+
+`--stages` prints when each stage of the upload started and ended, with this process's CPU and the CPU of the
+PostgreSQL backends of the bench's database (the machine is shared: CPU is what a stage costs, wall time also
+measures the other processes), each advance of the import's `orders_processed` as the polling client saw it, and
+each consumer batch from its start to its commit (in process: as the consumer logged it; consumer processes log
+their lines stamped to the millisecond for it).
 
 Also home to the workload (`order_dict`) and the two yardsticks `benchmarks.bench_consumer` compares the consumer
 with: the naive baseline and the plain-COPY ceiling. Each run uses a database and topics of its own (dropped
@@ -25,6 +31,8 @@ import os
 import platform
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -202,15 +210,15 @@ class Stages:
     def __init__(self, database: str) -> None:
         self.title = f" {database} ".encode()  # "postgres: user database host(port) state"
         self.marks: list[tuple[float, float, float, str]] = []
-        self.started, self.overhead = 0.0, 0.0
+        self.started, self.overhead, self.epoch = 0.0, 0.0, 0.0
         self.restore: list[tuple[Any, str, Any]] = []
 
     def begin(self) -> None:
         self.marks, self.overhead = [], 0.0
-        self.started = time.perf_counter()
+        self.started, self.epoch = time.perf_counter(), time.time()
         self.mark("POST /v1/imports")
 
-    def _backends_cpu(self) -> float:
+    def backends_cpu(self) -> float:
         from pathlib import Path
 
         from benchmarks.bench_consumer import cpu_seconds, postgres_pids
@@ -226,7 +234,7 @@ class Stages:
 
     def mark(self, what: str) -> None:
         wall, cpu = time.perf_counter() - self.started, time.process_time()
-        pg = self._backends_cpu()
+        pg = self.backends_cpu()
         self.marks.append((wall, cpu - self.overhead, pg, what))
         self.overhead += time.process_time() - cpu
 
@@ -267,8 +275,9 @@ class Stages:
         from services.ingest.entrypoints import consumer
 
         self.wrap(imports, "parse_import", "parse")
-        self.wrap(imports, "prepare_import", "parse, encode messages and rows")
+        self.wrap(imports, "prepare_records", "parse, encode rows")
         self.wrap(import_jobs, "record_import", "record job and rows (COPY)")
+        self.wrap(imports, "encode_orders", "  encode messages (upload thread, beside the COPY)")
         self.wrap(imports, "_publish_all", "publish and mark published")
         self.wrap(consumer, "handle_batch", "consumer batch")
         self.wrap(import_jobs, "count_results", "  count outcomes (import progress)")
@@ -299,21 +308,66 @@ class Stages:
             print(f"  {wall:8.3f}   {cpu - cpu0:6.3f} {pg - pg0:6.3f}   {what}")
 
 
+WARM_UP_ROWS = 200  # 100 orders: every partition of the topic gets some, so every consumer process is warm
+
+
+@dataclass(frozen=True)
+class TimedImport:
+    """One timed upload: the tenant's API key and workbook, and the warm-up before it (None: a cold start)."""
+
+    key: str
+    data: bytes
+    warm_up: WarmUp | None
+    stages: bool
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """An import of another tenant (no order or customer in common) completed before the timed one, as a running
+    service has seen others: its processes have prepared their statements and loaded their code."""
+
+    key: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ImportFigures:
+    """One timed import: seconds from the upload until the client saw it completed, until the 202, and the CPU
+    spent meanwhile: this process's until the 202 (the upload), the consumer processes' (None: the consumer ran
+    in this process, counted in `process_cpu_s`), this process's and PostgreSQL's backends' until completed."""
+
+    seconds: float
+    accepted_s: float
+    upload_cpu_s: float
+    consumer_cpu_s: float | None
+    process_cpu_s: float
+    postgres_cpu_s: float
+
+
 async def import_to_completed(
-    settings: IngestSettings, pool: Any, rows: int, shared: bool = False, stages: bool = False, consumers: int = 0
-) -> float:
-    """Seconds from POST /v1/imports of a `rows`-row workbook (2 lines per order) until the job is completed,
-    through the real app (in process) and a consumer of the same topics (in process, or `consumers` processes)."""
+    settings: IngestSettings,
+    pool: Any,
+    rows: int,
+    shared: bool = False,
+    stages: bool = False,
+    consumers: int = 0,
+    warm: bool = True,
+) -> ImportFigures:
+    """A `rows`-row workbook (2 lines per order) from POST /v1/imports until the job is completed, through the real
+    app (in process) and a consumer of the same topics (in process, or `consumers` processes); with `warm`, after a
+    small import of another tenant went through the same processes."""
     import httpx
 
     from services.ingest.main import create_app
 
-    data = bench_workbook(rows, shared)
     async with pool.acquire() as conn:
         _, key = await create_tenant(conn, "bench import")
+        _, warm_key = await create_tenant(conn, "bench warm-up")
+    warm_up = WarmUp(warm_key, bench_workbook(WARM_UP_ROWS)) if warm else None
+    job = TimedImport(key, bench_workbook(rows, shared), warm_up, stages)
     app = create_app(settings)
     if consumers:
-        return await _with_consumer_processes(settings, app, key, data, consumers, stages)
+        return await _with_consumer_processes(settings, pool, app, job, consumers)
     consumer = producer_broker(settings)
     ingestor = BatchIngestor(
         pool,
@@ -327,56 +381,117 @@ async def import_to_completed(
         await consumer.start()
         timeline = Stages(settings.database_url.rsplit("/", 1)[1])
         try:
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
-            return await _timed_upload(client, key, data, timeline, stages)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+                await _warm_up(http, pool, job)
+                return await _timed_upload(http, job, timeline, lambda: None)
         finally:
             await consumer.stop()
             await ingestor.drain()
 
 
-async def _timed_upload(client: Any, key: str, data: bytes, timeline: Stages, stages: bool) -> float:
+async def _warm_up(http: Any, pool: Any, job: TimedImport) -> None:
+    if job.warm_up is not None:
+        await _upload_until_completed(http, job.warm_up.key, job.warm_up.data, Stages(""), False)
+        await _personas_folded(pool)
+
+
+async def _timed_upload(
+    http: Any, job: TimedImport, timeline: Stages, consumer_cpu: Callable[[], float | None]
+) -> ImportFigures:
+    """The timed upload, and the CPU it cost (`consumer_cpu`: the consumer processes' CPU so far, or None)."""
     import contextlib
 
-    with timeline if stages else contextlib.nullcontext():
-        async with client as http:
-            http.headers["X-API-Key"] = key
-            seconds, accepted, accepted_cpu = await _upload_until_completed(http, data, timeline, stages)
-    if stages:
+    consumer_before, postgres_before, process_before = consumer_cpu(), timeline.backends_cpu(), time.process_time()
+    with timeline if job.stages else contextlib.nullcontext():
+        seconds, accepted, accepted_cpu = await _upload_until_completed(http, job.key, job.data, timeline, job.stages)
+    consumer_after, postgres = consumer_cpu(), timeline.backends_cpu() - postgres_before
+    used = None if consumer_before is None or consumer_after is None else consumer_after - consumer_before
+    if job.stages:
         timeline.print()
     # CPU of this process (upload thread included) until the 202: the machine is shared, wall time is not what the
     # upload costs when others take turns on the cores
     print(f"  (upload answered 202 after {accepted:.2f} s, {accepted_cpu:.2f} s CPU of this process)")
-    return seconds
+    figures = ImportFigures(seconds, accepted, accepted_cpu, used, time.process_time() - process_before, postgres)
+    consumers = "" if used is None else f", consumer processes {used:.2f} s"
+    print(
+        f"  (CPU from the upload to completed: this process {figures.process_cpu_s:.2f} s{consumers},"
+        f" PostgreSQL {postgres:.2f} s)"
+    )
+    return figures
+
+
+async def _personas_folded(pool: Any) -> None:
+    """Wait (bounded) until no persona delta is left to fold: the warm-up's work does not spill into the timed run."""
+    deadline = time.monotonic() + 60
+    while await pool.fetchval("SELECT count(*) FROM persona_deltas") and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)  # another process's work: nothing to wait on but the table
 
 
 async def _with_consumer_processes(
-    settings: IngestSettings, app: Any, key: str, data: bytes, consumers: int, stages: bool
-) -> float:
+    settings: IngestSettings, pool: Any, app: Any, job: TimedImport, consumers: int
+) -> ImportFigures:
     """The upload with `consumers` consumer processes (`orderinfo consume`), each in the group before it starts."""
     import tempfile
     from pathlib import Path
 
     import httpx
 
-    from benchmarks.bench_consumer import cpu_seconds, spawn_consumers
-    from tools.verification.processes import ProcessGroup
+    from benchmarks.bench_consumer import cpu_seconds, free_port, spawn_consumers
+    from tools.verification.processes import ProcessGroup, service_env
 
     async with app.router.lifespan_context(app):  # its topics exist before a consumer subscribes
         with tempfile.TemporaryDirectory(prefix="bench-import-") as logs, ProcessGroup(Path(logs)) as group:
-            started = spawn_consumers(group, settings, "import", consumers)
+            if job.stages:  # `orderinfo consume` itself, its log lines stamped to the millisecond
+                started = [
+                    group.spawn(
+                        f"import-consumer{n}",
+                        ["benchmarks.bench_ingest", SERVE_CONSUMER],
+                        service_env(settings, {"ORDERINFO_CONSUMER_OPS_PORT": str(free_port())}),
+                    )
+                    for n in range(consumers)
+                ]
+            else:
+                started = spawn_consumers(group, settings, "import", consumers)
             await _group_stable(settings, consumers, started)
             pids = [p.proc.pid for p in started if p.proc is not None]
-            before = cpu_seconds(pids)
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
-            seconds = await _timed_upload(client, key, data, Stages(settings.database_url.rsplit("/", 1)[1]), stages)
-            used = cpu_seconds(pids) - before
-            print(f"  ({consumers} consumer processes: {used:.2f} s CPU from the upload to completed)")
-            if stages:  # each process's batches, as it logged them (stopped first: its last line is written)
+            timeline = Stages(settings.database_url.rsplit("/", 1)[1])
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+                await _warm_up(http, pool, job)
+                figures = await _timed_upload(http, job, timeline, lambda: cpu_seconds(pids))
+            if job.stages:  # each process's batches, as it logged them (stopped first: its last line is written)
                 group.close()
                 for process in started:
-                    batches = [line for line in process.log_tail(400).splitlines() if "batch of" in line]
-                    print(f"  {process.name}:", *(f"    {line.strip()[:150]}" for line in batches), sep="\n")
-            return seconds
+                    print(f"  {process.name}, each batch from its start to its commit (s since the upload):")
+                    print(*consumer_batches(process.log_tail(400), timeline.epoch), sep="\n")
+            return figures
+
+
+SERVE_CONSUMER = "--serve-consumer"
+STAMPED = "%(created).3f %(levelname)-7s %(name)s: %(message)s"
+
+
+def serve_consumer() -> int:
+    """`orderinfo consume`, its log lines stamped with the epoch to the millisecond (`--stages`)."""
+    import logging
+
+    from services import cli
+
+    logging.basicConfig(level=logging.INFO, format=STAMPED)  # cli's own basicConfig then leaves it as is
+    return cli.main(["consume"])
+
+
+def consumer_batches(log: str, epoch: float) -> list[str]:
+    """A stamped consumer log's batch lines as `start - end  the line`, in seconds since `epoch` (the upload):
+    the end is the line's stamp (logged after the offsets' commit), the start that less the batch's own seconds."""
+    import re
+
+    found = []
+    for line in log.splitlines():
+        match = re.match(r"(\d+\.\d+) \S+ +\S+: (batch of \d+ in ([\d.]+) s.*)", line)
+        if match:
+            end = float(match[1]) - epoch
+            found.append(f"    {end - float(match[3]):7.3f} - {end:7.3f}  {match[2][:140]}")
+    return found
 
 
 GROUP_STABLE_TIMEOUT_S = 90.0
@@ -386,6 +501,7 @@ async def _group_stable(settings: IngestSettings, members: int, started: list[An
     """Wait (bounded) until the consumer group is Stable with `members` members: every partition is assigned, so no
     rebalance (a process joining) falls into the timed import."""
     from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import GroupCoordinatorNotAvailableError
 
     from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP
 
@@ -397,7 +513,11 @@ async def _group_stable(settings: IngestSettings, members: int, started: list[An
         while time.monotonic() < deadline:
             if not all(p.running for p in started):
                 raise RuntimeError("a consumer process exited:\n" + "\n".join(p.log_tail() for p in started))
-            described = [g for response in await admin.describe_consumer_groups([group]) for g in response.groups]
+            try:
+                responses = await admin.describe_consumer_groups([group])
+            except GroupCoordinatorNotAvailableError:  # the group is not there yet (its first member still joins)
+                responses = []
+            described = [g for response in responses for g in response.groups]
             if any(g[2] == "Stable" and len(g[5]) == members for g in described):
                 return
             await asyncio.sleep(0.2)
@@ -406,18 +526,27 @@ async def _group_stable(settings: IngestSettings, members: int, started: list[An
         await admin.close()
 
 
-async def _upload_until_completed(http: Any, data: bytes, timeline: Stages, stages: bool) -> tuple[float, float, float]:
+async def _upload_until_completed(
+    http: Any, key: str, data: bytes, timeline: Stages, stages: bool
+) -> tuple[float, float, float]:
     """Upload, then poll as a user does: (seconds until completed, seconds until the 202, CPU until the 202)."""
     if stages:
         timeline.begin()
     started, started_cpu = time.perf_counter(), time.process_time()
-    answer = await http.post("/v1/imports", files={"file": ("bench.xlsx", data)})
+    answer = await http.post("/v1/imports", files={"file": ("bench.xlsx", data)}, headers={"X-API-Key": key})
     accepted, accepted_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     if stages:
         timeline.mark("202 answered")
-    status_url = answer.json()["status_url"]
+    status_url, headers = answer.json()["status_url"], {"X-API-Key": key}
     done = {"completed", "completed_with_errors"}
-    while (await http.get(status_url)).json()["state"] not in done:  # noqa: ASYNC110 - as a user polls
+    processed = 0
+    while True:  # as a user polls
+        status = (await http.get(status_url, headers=headers)).json()
+        if stages and status["orders_processed"] != processed:
+            processed = status["orders_processed"]
+            timeline.mark(f"  {processed:,} of {status['orders']:,} orders processed, seen by the client")
+        if status["state"] in done:
+            break
         await asyncio.sleep(0.02)
     seconds = time.perf_counter() - started
     if stages:
@@ -425,14 +554,14 @@ async def _upload_until_completed(http: Any, data: bytes, timeline: Stages, stag
     return seconds, accepted, accepted_cpu
 
 
-async def run(shared: bool = False, stages: bool = False, consumers: int = 0) -> float:
+async def run(shared: bool = False, stages: bool = False, consumers: int = 0, warm: bool = True) -> ImportFigures:
     base = IngestSettings()
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     async with scratch_database(base.database_url, "bench") as url:
         settings = base.model_copy(update={"database_url": url, "topic_prefix": prefix})
         pool = await create_pool(url, max_size=6)
         try:
-            return await import_to_completed(settings, pool, 5000, shared, stages, consumers)
+            return await import_to_completed(settings, pool, 5000, shared, stages, consumers, warm)
         finally:
             await pool.close()
             await delete_topics_with_prefix(settings.kafka_bootstrap_servers, prefix)
@@ -440,21 +569,35 @@ async def run(shared: bool = False, stages: bool = False, consumers: int = 0) ->
 
 def main() -> None:
     import statistics
+    import sys
+
+    if sys.argv[1:] == [SERVE_CONSUMER]:
+        sys.exit(serve_consumer())
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=1, help="imports, each into a database of its own (median)")
     parser.add_argument("--shared-strings", action="store_true", help="texts as shared strings, as Excel writes")
     parser.add_argument("--stages", action="store_true", help="print each stage's wall and CPU time")
     parser.add_argument("--consumers", type=int, default=0, help="consumer processes (0: one consumer in process)")
+    parser.add_argument("--cold", action="store_true", help="no warm-up import: the processes' first work is timed")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f}")
-    times = [asyncio.run(run(args.shared_strings, args.stages, args.consumers)) for _ in range(args.runs)]
+    found = [
+        asyncio.run(run(args.shared_strings, args.stages, args.consumers, not args.cold)) for _ in range(args.runs)
+    ]
     print(f"import benchmark ({os.cpu_count()} cores, Python {platform.python_version()}, local stack)")
     kind = "shared strings" if args.shared_strings else "inline strings"
-    if args.consumers:
-        kind += f", {args.consumers} consumer processes"
-    shown = ", ".join(f"{t:.2f}" for t in times)
-    print(f"  5,000-row .xlsx ({kind}): upload -> completed   median {statistics.median(times):.2f} s ({shown})")
+    kind += f", {args.consumers} consumer processes" if args.consumers else ", consumer in process"
+    kind += ", cold" if args.cold else ""
+    shown, median = ", ".join(f"{f.seconds:.2f}" for f in found), statistics.median(f.seconds for f in found)
+    print(f"  5,000-row .xlsx ({kind}): upload -> completed   median {median:.2f} s ({shown})")
+    consumer = [f.consumer_cpu_s for f in found if f.consumer_cpu_s is not None]
+    print(
+        f"  median CPU: upload to the 202 {statistics.median(f.upload_cpu_s for f in found):.2f} s, this process to"
+        f" completed {statistics.median(f.process_cpu_s for f in found):.2f} s"
+        + (f", consumer processes {statistics.median(consumer):.2f} s" if consumer else "")
+        + f", PostgreSQL {statistics.median(f.postgres_cpu_s for f in found):.2f} s"
+    )
 
 
 if __name__ == "__main__":

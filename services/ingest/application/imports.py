@@ -1,8 +1,8 @@
 """Uploading an import: validate the file, record the job, publish one message per valid order.
 
 Guarantees:
-- Everything the import refuses is refused before anything is recorded or published, by the same code the dry
-  run runs (parse, mode, message sizes): a dry run predicts the real outcome.
+- Everything the import refuses is refused before anything is recorded (committed) or published, by the same code
+  the dry run runs (parse, mode, message sizes): a dry run predicts the real outcome.
 - The job and every row are recorded (one transaction) before anything is published, so the result workbook can
   always account for every row.
 - Publishing is all or nothing as far as the answer goes: either every valid order was acknowledged by the broker
@@ -14,6 +14,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -141,13 +142,12 @@ class StrictModeRejected(ImportFileError):
 
 
 @dataclass(frozen=True)
-class PreparedImport:
-    """Everything an upload computes before touching the database or the broker; `refusal` is set when strict
+class PreparedRecords:
+    """What an upload records, computed before touching the database or the broker; `refusal` is set when strict
     mode refuses the file (then nothing is to be published, and the job is recorded as failed)."""
 
     parsed: ParsedImport
     orders: list[Order]
-    outgoing: list[OutgoingOrder]
     job: NewImport
     rows: RowColumns
     refusal: ImportFileError | None = None
@@ -157,10 +157,18 @@ class PreparedImport:
         return StrictModeRejected(self.refusal, [_issue(e) for e in self.parsed.errors], import_id)
 
 
-def prepare_import(request: ImportRequest, options: ImportOptions, import_id: UUID) -> PreparedImport:
-    """Parse, apply the mode, encode every message and every recorded row: all the CPU work of an upload, in one
-    call made on an upload thread (none of it on the event loop). Raises ImportFileError for whole-file problems
-    but a strict refusal, which is returned (`refusal`) so that it can be recorded."""
+@dataclass(frozen=True)
+class PreparedImport:
+    """Everything an upload computes before touching the database or the broker: its records and its messages."""
+
+    records: PreparedRecords
+    outgoing: list[OutgoingOrder]
+
+
+def prepare_records(request: ImportRequest, options: ImportOptions, import_id: UUID) -> PreparedRecords:
+    """Parse, apply the mode, encode every recorded row: CPU work, for an upload thread (none of it on the event
+    loop). Raises ImportFileError for whole-file problems but a strict refusal, which is returned (`refusal`) so
+    that it can be recorded. The messages are encoded apart (`encode_orders`), while the rows are recorded."""
     parsed = parse_import(
         request.data, request.filename, timezone=request.timezone, sheet=request.sheet, options=options
     )
@@ -171,10 +179,16 @@ def prepare_import(request: ImportRequest, options: ImportOptions, import_id: UU
         if exc.code != issues.STRICT_MODE_REJECTED:
             raise
         orders, refusal = [], exc
-    outgoing = encode_orders(orders, request.tenant_id, import_id)
     job = _new_import(request, import_id, parsed, len(orders), refusal)
     rows = import_jobs.row_columns(_rows(parsed, {o.order_no for o in orders}))
-    return PreparedImport(parsed, orders, outgoing, job, rows, refusal)
+    return PreparedRecords(parsed, orders, job, rows, refusal)
+
+
+def prepare_import(request: ImportRequest, options: ImportOptions, import_id: UUID) -> PreparedImport:
+    """All the CPU work of an upload in one call on an upload thread: its records and every message (the dry run's
+    path: it refuses what the import would refuse, message sizes included)."""
+    records = prepare_records(request, options, import_id)
+    return PreparedImport(records, encode_orders(records.orders, request.tenant_id, import_id))
 
 
 def encode_orders(orders: Sequence[Order], tenant_id: UUID, import_id: UUID) -> list[OutgoingOrder]:
@@ -201,10 +215,9 @@ def encode_orders(orders: Sequence[Order], tenant_id: UUID, import_id: UUID) -> 
 
 async def submit_import(pool: Any, publish: Publish, request: ImportRequest, options: ImportOptions) -> ImportReceipt:
     import_id = uuid.uuid4()
-    prepared = await run_in(UPLOADS, prepare_import, request, options, import_id)
-    parsed, orders, outgoing, job = prepared.parsed, prepared.orders, prepared.outgoing, prepared.job
-    async with pool.acquire() as conn, conn.transaction():
-        await import_jobs.record_import(conn, job, prepared.rows)
+    prepared = await run_in(UPLOADS, prepare_records, request, options, import_id)
+    parsed, orders, job = prepared.parsed, prepared.orders, prepared.job
+    outgoing = await _record_while_encoding(pool, prepared, request.tenant_id, import_id)
     if prepared.refusal is not None:
         raise prepared.refused(import_id)
     if outgoing:
@@ -221,6 +234,25 @@ async def submit_import(pool: Any, publish: Publish, request: ImportRequest, opt
         len(parsed.warnings),
         job.first_errors,
     )
+
+
+async def _record_while_encoding(
+    pool: Any, prepared: PreparedRecords, tenant_id: UUID, import_id: UUID
+) -> list[OutgoingOrder]:
+    """Record the job and its rows (one transaction) while an upload thread encodes the messages: the encoding's
+    CPU overlaps the COPY's round trips. The transaction commits only once both succeeded, so a message refused
+    for its size (`order_too_large`) leaves nothing recorded, as before anything is published."""
+    async with pool.acquire() as conn, conn.transaction():
+        recorded, encoded = await asyncio.gather(
+            import_jobs.record_import(conn, prepared.job, prepared.rows),
+            run_in(UPLOADS, encode_orders, prepared.orders, tenant_id, import_id),
+            return_exceptions=True,  # both finish before the transaction ends: none is left on the connection
+        )
+        if isinstance(encoded, BaseException):  # the file's refusal first: it is what the user can act on
+            raise encoded
+        if isinstance(recorded, BaseException):
+            raise recorded
+    return encoded
 
 
 async def _publish_all(
@@ -262,7 +294,7 @@ def publishing_failure(published: Sequence[str], failed: Sequence[str]) -> str:
 async def dry_run(pool: Any, request: ImportRequest, options: ImportOptions) -> DryRunReport:
     """What an import would do, order by order (outcome, customer and matching identifier); writes nothing.
     It refuses whatever the import would refuse, through the same parse, mode and message-size checks."""
-    prepared = await run_in(UPLOADS, prepare_import, request, options, uuid.uuid4())
+    prepared = (await run_in(UPLOADS, prepare_import, request, options, uuid.uuid4())).records
     if prepared.refusal is not None:
         raise prepared.refused(None)
     orders = prepared.orders

@@ -234,6 +234,32 @@ async def test_an_order_of_thousands_of_long_lines_is_refused_whole_and_the_othe
     assert stored == 4
 
 
+async def test_a_message_over_the_bound_refuses_the_upload_and_leaves_nothing_recorded(
+    client: httpx.AsyncClient, tmp_path: Path, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job and its rows are written while the messages are encoded; the last order's message, over the bound,
+    rolls them back: the refusal comes before anything is recorded or published, as the dry run predicts."""
+    from services.core import bounds
+
+    async with pool.acquire() as conn:
+        tenant, key = await create_tenant(conn, "too large")
+    rows = [*sample_rows(300, 2, seed=41), *sample_rows(1, 100, seed=42)]
+    path = tmp_path / "large.xlsx"
+    write_sample_xlsx(path, rows)
+    monkeypatch.setattr(bounds, "MAX_MESSAGE_BYTES", 8_000)  # an order of 2 lines fits, one of 100 does not
+    dry = await upload(client, key, path.read_bytes(), dry_run="true")
+    answer = await upload(client, key, path.read_bytes())
+    assert answer.status_code == dry.status_code == 422, answer.text
+    assert answer.json()["code"] == dry.json()["code"] == "order_too_large", answer.text
+    assert str(rows[-1][0]) in answer.json()["detail"]
+    for table in ("imports", "import_rows"):
+        assert await pool.fetchval(f"SELECT count(*) FROM {table} WHERE tenant_id = $1", tenant.id) == 0, table
+    monkeypatch.undo()  # the same file within the bound goes through: the refusal was the message's size alone
+    accepted = await upload(client, key, path.read_bytes())
+    assert accepted.status_code == 202, accepted.text
+    assert (await finished(client, key, accepted.json()["import_id"]))["created"] == 301
+
+
 async def test_a_finished_imports_result_and_the_template_are_built_once(
     client: httpx.AsyncClient, api_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
