@@ -2,8 +2,8 @@
 -- `benchmarks.profile_batch` per statement.
 --
 -- Headers and payload are stored as text: the writer encodes them (orjson), the relay sends them as they are, and
--- nothing looks inside them in SQL. As json each value was validated (parsed) on the way in: about 0.7-1.6 us of
--- PostgreSQL CPU per row, 2.3 rows per created order. `payload::json` still reads one in an ad-hoc query.
+-- nothing looks inside them in SQL. As json each value was validated (parsed) on the way in: the outbox insert
+-- measured 39.7 -> 31.3 us of PostgreSQL CPU per created order (2.3 rows). `payload::json` still reads one.
 -- (A change of type by I/O conversion: the table is rewritten once, with the rows of the retention window.)
 ALTER TABLE outbox
     ALTER COLUMN headers DROP DEFAULT,
