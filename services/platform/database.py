@@ -2,7 +2,7 @@
 
 The codecs: json and jsonb values are Python values (encoded with `json.dumps`, decoded with `json.loads`), except a
 `JsonText`, which is JSON already encoded and goes into a json column as is. The json codec speaks the binary format
-(for json it is the text itself), so `copy_records_to_table` (binary COPY) can fill json columns: the outbox does.
+(for json it is the text itself), so `copy_records_to_table` (binary COPY) can fill json columns.
 """
 
 from __future__ import annotations

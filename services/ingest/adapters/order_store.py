@@ -4,11 +4,11 @@ transaction, so a whole batch (and its outbox rows) commits or rolls back as one
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import orjson
@@ -17,7 +17,7 @@ from services.core.changes import CustomerSnapshot
 from services.core.order import Buyer, OrderStatus
 from services.ingest import errors
 from services.ingest.adapters import persona_store, sql
-from services.ingest.adapters.storage import FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION
+from services.ingest.adapters.storage import FOREIGN_KEY_VIOLATION, concurrent_inserts
 from services.ingest.domain import persona_reference
 from services.ingest.domain.identity import Customer, CustomerIndex
 from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, OrderAggregates, build_persona
@@ -26,6 +26,7 @@ from services.ingest.domain.redelivery import StoredMatch
 
 Conn = Any  # asyncpg.Connection (untyped library)
 Key = tuple[UUID, str]
+_T = TypeVar("_T")
 
 
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -116,8 +117,12 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
         rows = [(t, pid, sku, name, str(price)) for (t, pid, sku), (name, price) in sorted(plan.products.items())]
         await conn.execute(sql.UPSERT_PRODUCTS, _json_rows(rows))
     if plan.orders:
-        rows = [_order_values(*o) for o in plan.orders]
-        _check_new_orders(plan, await conn.fetchval(sql.UPSERT_ORDERS, _json_rows(rows)))
+        new, stored = _by_newness(plan, plan.orders, lambda o: (o[0].tenant_id, o[0].order_no))
+        if new:  # not stored when the round locked its orders: a rival inserting one (a rebalance) fails this
+            async with concurrent_inserts("orders_pkey"):  # and the round is planned again over its order
+                await conn.execute(sql.INSERT_ORDERS, _json_rows([_order_values(*o) for o in new]))
+        if stored:
+            await conn.execute(sql.UPDATE_ORDERS, _json_rows([_order_values(*o) for o in stored]))
     if plan.noted:  # locked by `load_stored`, like every order of the round
         await conn.execute(sql.NOTE_DELIVERIES, *_columns(sorted(plan.noted), 3))
     if plan.dropped_lines:  # taken over under their SKU by a line of `plan.lines`: before the upsert
@@ -125,20 +130,23 @@ async def write_plan(conn: Conn, plan: RoundPlan) -> None:
         await conn.execute(sql.DELETE_LINES, *_columns(rows, 4))
     if plan.lines:
         _check_lines_have_orders(plan)
-        await conn.execute(sql.UPSERT_LINES, _json_rows(_line_values(plan.lines)))
+        new_lines, stored_lines = _by_newness(plan, plan.lines, lambda line: (line[0], line[1]))
+        if new_lines:
+            await conn.execute(sql.INSERT_LINES, _json_rows(_line_values(new_lines)))
+        if stored_lines:
+            await conn.execute(sql.UPSERT_LINES, _json_rows(_line_values(stored_lines)))
     if plan.history:
         await conn.execute(sql.INSERT_STATUS_HISTORY, _json_rows(plan.history))
     await persona_store.append_deltas(conn, plan.persona_deltas)
 
 
-def _check_new_orders(plan: RoundPlan, inserted: int) -> None:
-    """Raise when an order planned as new was inserted by another transaction meanwhile (two consumers applying
-    the same records during a rebalance): its plan did not see it, so its outcome and persona delta are wrong.
-    The caller rolls the round back and plans it again over the committed order. `inserted` counts the rows the
-    upsert inserted: only orders planned as new can be (the others were stored, and are locked by this round)."""
-    raced = len(plan.new_orders) - inserted
-    if raced:
-        raise errors.TransientStorage(f"{raced} new orders were created concurrently", UNIQUE_VIOLATION)
+def _by_newness(plan: RoundPlan, items: Sequence[_T], key: Callable[[_T], Key]) -> tuple[list[_T], list[_T]]:
+    """`items` (orders or lines, in their order) of the round's new orders, and of its stored orders."""
+    new: list[_T] = []
+    stored: list[_T] = []
+    for item in items:
+        (new if key(item) in plan.new_orders else stored).append(item)
+    return new, stored
 
 
 def _check_lines_have_orders(plan: RoundPlan) -> None:
@@ -157,7 +165,7 @@ def _json_rows(rows: Sequence[Sequence[Any]]) -> str:
 
 def _json_value(value: Any) -> str:
     """What orjson does not encode itself: money as its exact text, a digest as hex, asyncpg's UUIDs (see
-    `sql.UPSERT_ORDERS`)."""
+    `sql.INSERT_ORDERS`)."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, bytes):

@@ -56,6 +56,19 @@ def _of_sqlstate(sqlstate: str, constraint: str | None, detail: str) -> StorageE
 
 
 @contextlib.asynccontextmanager
+async def concurrent_inserts(constraint: str) -> AsyncIterator[None]:
+    """Around a statement that inserts only rows its transaction found absent (and holds no lock on): a unique
+    violation of `constraint` is another transaction's insert of the same row, committed meanwhile, so it is
+    `TransientStorage` (the caller plans again over the committed row), not a bug."""
+    try:
+        yield
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != constraint:
+            raise
+        raise TransientStorage(f"{type(exc).__name__}: {exc}", UNIQUE_VIOLATION) from exc
+
+
+@contextlib.asynccontextmanager
 async def storage_errors() -> AsyncIterator[None]:
     """Re-raise driver errors of the block as `TransientStorage` / `PermanentStorage` (the cause kept)."""
     try:

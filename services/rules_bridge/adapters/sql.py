@@ -2,7 +2,7 @@
 
 jsonb goes in as JSON text (`::jsonb`) and comes out as text, so these statements work on any connection,
 with or without the json codecs of `services.platform.database`. The outbox rows go in by binary COPY (no statement
-here but the columns): that needs a json codec of binary format, asyncpg's own or the pool's.
+here but the columns); their headers and payload are JSON kept as text (migration 0017), never parsed in SQL.
 """
 
 # Advisory lock classes (two-int keys: class, shard). The migration lock uses the one-bigint key space.
@@ -42,7 +42,7 @@ SET_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, true)"
 WAIT_FOR_WRITERS = f"SELECT pg_advisory_xact_lock({SHARD_BARRIER_CLASS}, $1)"
 
 CLAIM_BATCH = """
-SELECT id, topic, key, event_id, headers::text AS headers, payload::text AS payload, created_at
+SELECT id, topic, key, event_id, headers, payload, created_at
 FROM outbox
 WHERE shard = $1 AND sent_at IS NULL AND failed_at IS NULL AND id > $3
 ORDER BY id

@@ -1,4 +1,4 @@
-"""Order and payment times reach PostgreSQL as text in the orders' JSON rows (`sql.UPSERT_ORDERS`): whatever offset
+"""Order and payment times reach PostgreSQL as text in the orders' JSON rows (`sql.INSERT_ORDERS`): whatever offset
 the contract accepts (RFC 3339 allows -23:59 to +23:59; PostgreSQL reads at most 15:59 in a time's text) is stored
 as its instant, with its neighbours in the batch: never a failed batch split record by record, never a
 `processing_error` for a value the contract took."""

@@ -1,6 +1,7 @@
-"""Orders and lines go to PostgreSQL as one JSON array of rows (`sql.UPSERT_ORDERS`, `sql.UPSERT_LINES`): every
-value comes back as planned (money exactly, times to the microsecond, any text, a missing receiver as NULL), and
-the digest of the message that wrote the order is stored (migration 0013) and short-circuits its redelivery."""
+"""Orders and lines go to PostgreSQL as one JSON array of rows (`sql.INSERT_ORDERS`, `sql.UPDATE_ORDERS`, and
+`INSERT_LINES`, `UPSERT_LINES` for their lines): every value comes back as planned (money exactly, times to the
+microsecond, any text, a missing receiver as NULL), and the digest of the message that wrote the order is stored
+(migration 0013) and short-circuits its redelivery."""
 
 from __future__ import annotations
 
@@ -66,6 +67,38 @@ async def test_every_value_comes_back_as_planned_and_a_redelivery_is_unchanged(
         again = await ingest_batch(conn, received(order), emitter, IngestOptions())
         assert [o.outcome for o in again.outcomes] == ["unchanged"] and again.events == 0
         assert len(emitter.changes) == emitted
+
+
+async def test_a_stored_order_updated_comes_back_as_planned_with_its_lines(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
+) -> None:
+    """A stored order is updated (`sql.UPDATE_ORDERS`), not inserted: every column it changes is written, its
+    changed line updated and its new line inserted (`sql.UPSERT_LINES`), beside a new order in the same batch."""
+    first = message(tenant_id, "U1", status="to_be_paid", lines=[line("P1", quantity=1)])
+    changed = message(
+        tenant_id,
+        "U1",
+        status="paid",
+        payment_time=datetime(2026, 11, 1, 11, 0, tzinfo=UTC),
+        paid_amount=Decimal("7.50"),
+        remark=TEXT,
+        store={"store_no": "S2", "name": TEXT},
+        receiver={"name": TEXT},
+        lines=[line("P1", quantity=3), line("P9", "SKU-9", price="2.50")],
+    )
+    async with pool.acquire() as conn:
+        await ingest_batch(conn, received(first), emitter, IngestOptions())
+        result = await ingest_batch(conn, received(changed, message(tenant_id, "U2")), emitter, IngestOptions())
+        assert [o.outcome for o in result.outcomes] == ["updated", "created"]
+        stored = await order_store.load_stored(conn, [(tenant_id, "U1"), (tenant_id, "U2")], lock=False)
+    row, lines = stored[(tenant_id, "U1")].row, stored[(tenant_id, "U1")].lines
+    assert (row.status.value, row.payment_time, row.paid_amount) == ("paid", changed.payment_time, Decimal("7.50"))
+    assert row.remark == TEXT and row.store == {"store_no": "S2", "name": TEXT} and row.receiver == {"name": TEXT}
+    assert row.version == 2 and (tenant_id, "U2") in stored
+    assert {k: (x.quantity, x.unit_price) for k, x in lines.items()} == {
+        ("P1", ""): (3, Decimal("10.00")),
+        ("P9", "SKU-9"): (1, Decimal("2.50")),
+    }
 
 
 async def test_stores_products_customers_and_history_come_back_as_planned(

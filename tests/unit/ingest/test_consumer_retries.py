@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from services.ingest import errors
-from services.ingest.adapters.storage import translate
+from services.ingest.adapters.storage import concurrent_inserts, translate
 from services.ingest.application.ingestion import BatchResult, EmitEvents, IngestOptions, Received
 from services.ingest.application.personas import FoldResult
 from services.ingest.domain.planning import Outcome
@@ -156,6 +156,20 @@ async def test_a_record_failing_on_its_own_is_dead_lettered_and_the_rest_land() 
 )
 def test_driver_errors_are_translated_once(exc: BaseException, kind: type) -> None:
     assert type(translate(exc)) is kind
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (pg_error("23505", "orders_pkey"), errors.TransientStorage),  # a rival's insert of the same new order
+        (pg_error("23505", "order_lines_pkey"), asyncpg.UniqueViolationError),  # left to `storage_errors`
+        (DEADLOCK, asyncpg.DeadlockDetectedError),
+    ],
+)
+async def test_only_the_named_unique_violation_is_a_concurrent_insert(exc: BaseException, kind: type) -> None:
+    with pytest.raises(kind):
+        async with concurrent_inserts("orders_pkey"):
+            raise exc
 
 
 async def test_retries_splits_and_dead_letters_by_reason_are_on_the_metrics_page() -> None:

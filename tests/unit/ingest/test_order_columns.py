@@ -12,9 +12,12 @@ def test_the_order_columns_are_the_order_row_fields_in_order() -> None:
     assert [name for name, _ in sql.ORDER_COLUMNS] == [f.name for f in fields(OrderRow)]
 
 
-def test_the_upsert_writes_every_column_and_updates_all_but_the_key() -> None:
+def test_the_insert_and_the_update_write_every_column_and_the_update_all_but_the_key() -> None:
     names = [name for name, _ in sql.ORDER_WRITE_COLUMNS]
-    assert f"r->>{len(names) - 1})" in sql.UPSERT_ORDERS and f"r->>{len(names)})" not in sql.UPSERT_ORDERS
+    for statement in (sql.INSERT_ORDERS, sql.UPDATE_ORDERS):
+        assert f"r->>{len(names) - 1})" in statement and f"r->>{len(names)})" not in statement
+    assert f"INSERT INTO orders ({', '.join(names)})" in sql.INSERT_ORDERS
     for name in names[2:]:
-        assert f"{name} = EXCLUDED.{name}" in sql.UPSERT_ORDERS
-    assert "tenant_id = EXCLUDED" not in sql.UPSERT_ORDERS and "order_no = EXCLUDED" not in sql.UPSERT_ORDERS
+        assert f"{name} = u.{name}" in sql.UPDATE_ORDERS
+    updated = sql.UPDATE_ORDERS.split("WHERE")[0]
+    assert " tenant_id = u." not in updated and " order_no = u." not in updated

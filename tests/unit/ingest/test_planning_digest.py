@@ -223,7 +223,7 @@ class World:
 
 def _writes(plan: RoundPlan) -> tuple[Any, ...]:
     """All a plan writes and emits but the store and product rows (not noted again for a redelivery). Orders and
-    lines in key order, as `sql.UPSERT_ORDERS` and `UPSERT_LINES` write them, dropped lines and persona deltas as
+    lines in key order, as `sql.INSERT_ORDERS` and `INSERT_LINES` write them, dropped lines and persona deltas as
     sets (a delete by key, a sum): a repeated order's rows come last in a plan, so their order in it moves."""
     return (
         sorted(plan.orders, key=lambda o: (o[0].tenant_id, o[0].order_no)),
