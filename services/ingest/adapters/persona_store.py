@@ -12,6 +12,7 @@ from uuid import UUID
 import orjson
 
 from services.core.changes import CustomerSnapshot
+from services.core.frozen import quick_init
 from services.ingest.adapters import sql
 from services.ingest.domain.persona_deltas import (
     Contribution,
@@ -28,16 +29,25 @@ from services.ingest.domain.persona_deltas import (
 Conn = Any  # asyncpg.Connection (untyped library)
 
 
+@quick_init  # one per customer of every fold
 @dataclass(frozen=True)
 class Claimed:
-    """A customer the stage holds (locked): as stored (its persona in `stored.persona`), and its state."""
+    """A customer the stage holds (locked): its key, its identifiers (`stored`, without its persona: `store`
+    compares that in the database) and its state."""
 
+    key: CustomerKey
     stored: CustomerSnapshot
     state: dict[str, Any] | None
 
-    @property
-    def key(self) -> CustomerKey:
-        return (self.stored.tenant_id, self.stored.customer_id)
+
+@quick_init
+@dataclass(frozen=True)
+class Stored:
+    """What storing a customer's persona did: whether it differs from the one it replaced, and whether that one
+    was the empty persona of a customer never folded."""
+
+    changed: bool
+    created: bool
 
 
 @dataclass(frozen=True)
@@ -69,16 +79,14 @@ async def claim(conn: Conn, keys: Sequence[CustomerKey] | None, limit: int) -> l
     else:
         distinct = list(set(keys))  # the statement orders them (UUIDs sort slowly in Python)
         rows = await conn.fetch(sql.CLAIM_CUSTOMERS, [k[0] for k in distinct], [k[1] for k in distinct])
-    return [Claimed(_snapshot(r), _loads(r["persona_state"])) for r in rows]
+    return [_claimed(r) for r in rows]
 
 
-def _snapshot(r: Any) -> CustomerSnapshot:
-    """A claimed customer as stored (its persona read from text by orjson: see the SQL module)."""
-    return CustomerSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r["persona"]))
-
-
-def _loads(text: str | None) -> Any:
-    return orjson.loads(text) if text is not None else None
+def _claimed(r: Any) -> Claimed:
+    """A claimed customer as stored (its state read from text by orjson: see the SQL module)."""
+    state = r[6]
+    snapshot = CustomerSnapshot(r[0], r[1], r[2], r[3], r[4], r[5])
+    return Claimed((r[0], r[1]), snapshot, None if state is None else orjson.loads(state))
 
 
 async def take_deltas(conn: Conn, keys: Sequence[CustomerKey]) -> Taken:
@@ -114,13 +122,18 @@ async def states_from_orders(conn: Conn, keys: Sequence[CustomerKey]) -> dict[Cu
     return {k: state_of(c) for k, c in contributions.items()}
 
 
-async def store(conn: Conn, rows: Sequence[tuple[CustomerKey, dict[str, Any], dict[str, Any]]]) -> None:
-    """Store each customer's persona and state: `rows` are (key, persona, state as JSON)."""
-    if rows:
-        await conn.execute(
-            sql.STORE_PERSONAS,
-            [k[0] for k, _, _ in rows],
-            [k[1] for k, _, _ in rows],
-            [orjson.dumps(p).decode() for _, p, _ in rows],
-            [orjson.dumps(s).decode() for _, _, s in rows],
-        )
+async def store(
+    conn: Conn, rows: Sequence[tuple[CustomerKey, dict[str, Any], dict[str, Any]]]
+) -> dict[CustomerKey, Stored]:
+    """Store each customer's persona and state (`rows` are (key, persona, state as JSON)), and say per key what
+    that did to its persona."""
+    if not rows:
+        return {}
+    stored = await conn.fetch(
+        sql.STORE_PERSONAS,
+        [k[0] for k, _, _ in rows],
+        [k[1] for k, _, _ in rows],
+        [orjson.dumps(p).decode() for _, p, _ in rows],
+        [orjson.dumps(s).decode() for _, _, s in rows],
+    )
+    return {(r[0], r[1]): Stored(r[2], r[3]) for r in stored}

@@ -27,8 +27,16 @@ from services.core.changes import CustomerSnapshot, OrderChange
 from services.ingest import errors
 from services.ingest.adapters import persona_store
 from services.ingest.adapters.storage import storage_errors
-from services.ingest.domain.persona import LifecycleThresholds, build_persona
-from services.ingest.domain.persona_deltas import CustomerKey, PersonaState, fold, state_from_json, state_to_json
+from services.ingest.domain.persona import LifecycleThresholds
+from services.ingest.domain.persona_deltas import (
+    CustomerKey,
+    PersonaClock,
+    PersonaState,
+    fold,
+    persona_of,
+    state_from_json,
+    state_to_json,
+)
 
 log = logging.getLogger("orderinfo.ingest.personas")
 Conn = Any
@@ -91,27 +99,29 @@ async def _fold(
             states[customer.key] = folded
     if unknown:
         states.update(await persona_store.states_from_orders(conn, unknown))
-    rows, snapshots = [], []
+    clock = PersonaClock.at(now, thresholds)
+    rows = []
     for customer in claimed:
         state = states[customer.key]
-        persona = build_persona(state.aggregates(), now, thresholds)
-        rows.append((customer.key, persona, state_to_json(state)))
-        if persona != customer.stored.persona:
-            # a new customer has no persona until its first fold
-            stored = customer.stored  # (built directly: `dataclasses.replace` cost more than the rest of the row)
+        rows.append((customer.key, persona_of(state, clock), state_to_json(state)))
+    stored = await persona_store.store(conn, rows)
+    snapshots = []
+    for customer, (key, persona, _) in zip(claimed, rows, strict=True):
+        outcome = stored[key]
+        if outcome.changed or outcome.created:  # a new customer is announced even with the empty persona
+            ids = customer.stored  # (built directly: `dataclasses.replace` cost more than the rest of the row)
             snapshots.append(
                 CustomerSnapshot(
-                    stored.tenant_id,
-                    stored.customer_id,
-                    stored.sobot_customer_id,
-                    stored.mobile,
-                    stored.unionid,
-                    stored.nickname,
+                    ids.tenant_id,
+                    ids.customer_id,
+                    ids.sobot_customer_id,
+                    ids.mobile,
+                    ids.unionid,
+                    ids.nickname,
                     persona,
-                    not stored.persona,
+                    outcome.created,
                 )
             )
-    await persona_store.store(conn, rows)
     events = await emit(conn, [], snapshots)
     count = sum(len(d) for d in taken.deltas.values())
     return FoldResult(len(claimed), count, len(unknown), events, taken.lags_s)
