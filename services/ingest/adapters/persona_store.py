@@ -32,22 +32,11 @@ Conn = Any  # asyncpg.Connection (untyped library)
 @quick_init  # one per customer of every fold
 @dataclass(frozen=True)
 class Claimed:
-    """A customer the stage holds (locked): its key, its identifiers (`stored`, without its persona: `store`
-    compares that in the database) and its state."""
+    """A customer the stage holds (locked): its key, as stored (its persona in `stored.persona`), and its state."""
 
     key: CustomerKey
     stored: CustomerSnapshot
     state: dict[str, Any] | None
-
-
-@quick_init
-@dataclass(frozen=True)
-class Stored:
-    """What storing a customer's persona did: whether it differs from the one it replaced, and whether that one
-    was the empty persona of a customer never folded."""
-
-    changed: bool
-    created: bool
 
 
 @dataclass(frozen=True)
@@ -83,9 +72,9 @@ async def claim(conn: Conn, keys: Sequence[CustomerKey] | None, limit: int) -> l
 
 
 def _claimed(r: Any) -> Claimed:
-    """A claimed customer as stored (its state read from text by orjson: see the SQL module)."""
-    state = r[6]
-    snapshot = CustomerSnapshot(r[0], r[1], r[2], r[3], r[4], r[5])
+    """A claimed customer as stored (its persona and state read from text by orjson: see the SQL module)."""
+    state = r[7]
+    snapshot = CustomerSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6]))
     return Claimed((r[0], r[1]), snapshot, None if state is None else orjson.loads(state))
 
 
@@ -122,18 +111,13 @@ async def states_from_orders(conn: Conn, keys: Sequence[CustomerKey]) -> dict[Cu
     return {k: state_of(c) for k, c in contributions.items()}
 
 
-async def store(
-    conn: Conn, rows: Sequence[tuple[CustomerKey, dict[str, Any], dict[str, Any]]]
-) -> dict[CustomerKey, Stored]:
-    """Store each customer's persona and state (`rows` are (key, persona, state as JSON)), and say per key what
-    that did to its persona."""
-    if not rows:
-        return {}
-    stored = await conn.fetch(
-        sql.STORE_PERSONAS,
-        [k[0] for k, _, _ in rows],
-        [k[1] for k, _, _ in rows],
-        [orjson.dumps(p).decode() for _, p, _ in rows],
-        [orjson.dumps(s).decode() for _, _, s in rows],
-    )
-    return {(r[0], r[1]): Stored(r[2], r[3]) for r in stored}
+async def store(conn: Conn, rows: Sequence[tuple[CustomerKey, dict[str, Any], dict[str, Any]]]) -> None:
+    """Store each customer's persona and state: `rows` are (key, persona, state as JSON)."""
+    if rows:
+        await conn.execute(
+            sql.STORE_PERSONAS,
+            [k[0] for k, _, _ in rows],
+            [k[1] for k, _, _ in rows],
+            [orjson.dumps(p).decode() for _, p, _ in rows],
+            [orjson.dumps(s).decode() for _, _, s in rows],
+        )

@@ -301,8 +301,9 @@ INSERT INTO persona_deltas (tenant_id, customer_id, sign, contribution)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[]::json[])
 """
 
-# Not the persona: `STORE_PERSONAS` compares it where it is (printing the jsonb and parsing it again cost more).
-_CLAIMED_COLUMNS = "c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona_state::text"
+_CLAIMED_COLUMNS = (
+    "c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona::text, c.persona_state::text"
+)
 
 # The customers with deltas, oldest delta first; those another stage holds are skipped, never waited for.
 CLAIM_DIRTY_CUSTOMERS = f"""
@@ -346,16 +347,11 @@ JOIN unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, customer_id) USING (tenant_
 JOIN order_lines l ON l.tenant_id = o.tenant_id AND l.order_no = o.order_no
 """
 
-# Each claimed customer's new persona and state, and whether the persona changed (jsonb equality: as the documents'
-# values compare) and the customer had none yet. `old` is the row as the statement's snapshot holds it: as it was
-# before this update (the stage holds the row locked since its claim).
 STORE_PERSONAS = """
 UPDATE customers c SET persona = u.persona, persona_state = u.state, updated_at = now()
 FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]::jsonb[], $4::text[]::json[]) ORDER BY 1, 2)
      AS u (tenant_id, id, persona, state)
-JOIN customers old ON old.tenant_id = u.tenant_id AND old.id = u.id
 WHERE c.tenant_id = u.tenant_id AND c.id = u.id
-RETURNING c.tenant_id, c.id, old.persona <> u.persona AS changed, old.persona = '{}' AS created
 """
 
 # --- imports -------------------------------------------------------------------------------------------------------

@@ -100,28 +100,27 @@ async def _fold(
     if unknown:
         states.update(await persona_store.states_from_orders(conn, unknown))
     clock = PersonaClock.at(now, thresholds)
-    rows = []
+    rows, snapshots = [], []
     for customer in claimed:
         state = states[customer.key]
-        rows.append((customer.key, persona_of(state, clock), state_to_json(state)))
-    stored = await persona_store.store(conn, rows)
-    snapshots = []
-    for customer, (key, persona, _) in zip(claimed, rows, strict=True):
-        outcome = stored[key]
-        if outcome.changed or outcome.created:  # a new customer is announced even with the empty persona
-            ids = customer.stored  # (built directly: `dataclasses.replace` cost more than the rest of the row)
+        persona = persona_of(state, clock)
+        rows.append((customer.key, persona, state_to_json(state)))
+        if persona != customer.stored.persona:
+            # a new customer has no persona until its first fold
+            stored = customer.stored  # (built directly: `dataclasses.replace` cost more than the rest of the row)
             snapshots.append(
                 CustomerSnapshot(
-                    ids.tenant_id,
-                    ids.customer_id,
-                    ids.sobot_customer_id,
-                    ids.mobile,
-                    ids.unionid,
-                    ids.nickname,
+                    stored.tenant_id,
+                    stored.customer_id,
+                    stored.sobot_customer_id,
+                    stored.mobile,
+                    stored.unionid,
+                    stored.nickname,
                     persona,
-                    outcome.created,
+                    not stored.persona,
                 )
             )
+    await persona_store.store(conn, rows)
     events = await emit(conn, [], snapshots)
     count = sum(len(d) for d in taken.deltas.values())
     return FoldResult(len(claimed), count, len(unknown), events, taken.lags_s)

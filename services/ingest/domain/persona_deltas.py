@@ -231,6 +231,11 @@ def fold(state: PersonaState, deltas: Sequence[Delta], *, in_place: bool = False
     `in_place`, `state` itself is changed (and is garbage when the answer is None): for a caller that owns it."""
     removed = [c for d in deltas for c in d.removed]
     added = [c for d in deltas for c in d.added]
+    if not removed:  # the common case (new orders): every extreme is known
+        new = state if in_place else _copy(state)
+        for c in added:
+            _add(new, c)
+        return new
     extremes = _extremes(state, removed, added)
     if extremes is None:
         return None
@@ -285,6 +290,23 @@ def _count_in(state: PersonaState, c: Contribution, sign: int) -> None:
         if name is not None:
             names = tally[NAMES]
             names[name] = names.get(name, 0) + sign
+
+
+def _add(state: PersonaState, c: Contribution) -> None:
+    """Add `c` whole: its counts, and its times to the extremes they pass (an addition never hides one)."""
+    _count_in(state, c, 1)
+    when = c.order_time
+    first, last = state.first_order_time, state.last_order_time
+    if first is None or when < first:
+        state.first_order_time = when
+    if last is None or when > last:
+        state.last_order_time = when
+    paid = c.paid_time
+    if paid is not None and (state.last_paid_time is None or paid > state.last_paid_time):
+        state.last_paid_time = paid
+    store = state.stores[c.store]  # (counted in: it exists)
+    if store[LAST] is None or when > store[LAST]:
+        store[LAST] = when
 
 
 def _drop_empty(state: PersonaState) -> None:

@@ -3,6 +3,7 @@ computed from scratch; a fold that cannot know a removed extreme says so instead
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.core.times import iso_text
-from services.ingest.domain.persona import LifecycleThresholds, build_persona
+from services.ingest.domain.persona import LifecycleThresholds, OrderAggregates, build_persona
 from services.ingest.domain.persona_deltas import (
     Contribution,
     Delta,
@@ -209,3 +210,48 @@ def test_the_persona_of_a_folded_state_is_the_persona_of_its_aggregates(
     stored = state_from_json(orjson.loads(orjson.dumps(state_to_json(state))))
     expected = orjson.dumps(build_persona(state_of(orders).aggregates(), now, thresholds))
     assert orjson.dumps(persona_of(stored, PersonaClock.at(now, thresholds))) == expected
+
+
+def _from_scratch(orders: list[Contribution]) -> OrderAggregates:
+    """The aggregates of `orders` as the SQL module's persona statements compute them (no fold involved)."""
+    paid = [c.paid_time for c in orders if c.paid_time is not None]
+    stores: dict[str, tuple[int, datetime]] = {}
+    products: dict[str, tuple[int, str | None]] = {}
+    for c in orders:
+        count, last = stores.get(c.store, (0, None))
+        when = datetime.fromisoformat(c.order_time)
+        stores[c.store] = (count + 1, when if last is None else max(last, when))
+        for product_id, quantity, name in c.products:
+            total, known = products.get(product_id, (0, None))
+            products[product_id] = (total + quantity, max(filter(None, (known, name)), default=None))
+    return OrderAggregates(
+        order_count=len(orders),
+        paid_order_count=len(paid),
+        total_amount=sum((c.amount for c in orders), Decimal(0)),
+        total_paid=sum((c.paid for c in orders), Decimal(0)),
+        first_order_time=min((datetime.fromisoformat(c.order_time) for c in orders), default=None),
+        last_order_time=max((datetime.fromisoformat(c.order_time) for c in orders), default=None),
+        last_paid_time=max(map(datetime.fromisoformat, paid), default=None),
+        sources=sorted({c.source for c in orders}),
+        status_counts=dict(Counter(c.status for c in orders)),
+        store_counts=stores,
+        product_quantities=products,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(DETAILED, max_size=12), st.integers(1, 4), NOWS)
+def test_orders_added_in_any_grouping_give_the_persona_computed_from_scratch(
+    orders: list[Contribution], group: int, now: datetime
+) -> None:
+    """New orders only (the fold's quick path), `group` at a time through the stored form: the persona is the one
+    of the orders' aggregates computed without folding."""
+    stored = orjson.dumps(state_to_json(PersonaState()))
+    for start in range(0, len(orders), group):
+        folded = fold(state_from_json(orjson.loads(stored)), [Delta(added=tuple(orders[start : start + group]))])
+        assert folded is not None
+        stored = orjson.dumps(state_to_json(folded))
+    state = state_from_json(orjson.loads(stored))
+    thresholds = LifecycleThresholds()
+    expected = build_persona(_from_scratch(orders), now, thresholds)
+    assert orjson.dumps(persona_of(state, PersonaClock.at(now, thresholds))) == orjson.dumps(expected)
