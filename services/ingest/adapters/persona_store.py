@@ -12,6 +12,7 @@ from uuid import UUID
 import orjson
 
 from services.core.changes import CustomerSnapshot
+from services.core.frozen import quick_init
 from services.ingest.adapters import sql
 from services.ingest.domain.persona_deltas import (
     Contribution,
@@ -28,16 +29,14 @@ from services.ingest.domain.persona_deltas import (
 Conn = Any  # asyncpg.Connection (untyped library)
 
 
+@quick_init  # one per customer of every fold
 @dataclass(frozen=True)
 class Claimed:
-    """A customer the stage holds (locked): as stored (its persona in `stored.persona`), and its state."""
+    """A customer the stage holds (locked): its key, as stored (its persona in `stored.persona`), and its state."""
 
+    key: CustomerKey
     stored: CustomerSnapshot
     state: dict[str, Any] | None
-
-    @property
-    def key(self) -> CustomerKey:
-        return (self.stored.tenant_id, self.stored.customer_id)
 
 
 @dataclass(frozen=True)
@@ -69,16 +68,14 @@ async def claim(conn: Conn, keys: Sequence[CustomerKey] | None, limit: int) -> l
     else:
         distinct = list(set(keys))  # the statement orders them (UUIDs sort slowly in Python)
         rows = await conn.fetch(sql.CLAIM_CUSTOMERS, [k[0] for k in distinct], [k[1] for k in distinct])
-    return [Claimed(_snapshot(r), _loads(r["persona_state"])) for r in rows]
+    return [_claimed(r) for r in rows]
 
 
-def _snapshot(r: Any) -> CustomerSnapshot:
-    """A claimed customer as stored (its persona read from text by orjson: see the SQL module)."""
-    return CustomerSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r["persona"]))
-
-
-def _loads(text: str | None) -> Any:
-    return orjson.loads(text) if text is not None else None
+def _claimed(r: Any) -> Claimed:
+    """A claimed customer as stored (its persona and state read from text by orjson: see the SQL module)."""
+    state = r[7]
+    snapshot = CustomerSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6]))
+    return Claimed((r[0], r[1]), snapshot, None if state is None else orjson.loads(state))
 
 
 async def take_deltas(conn: Conn, keys: Sequence[CustomerKey]) -> Taken:

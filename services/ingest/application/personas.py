@@ -27,8 +27,16 @@ from services.core.changes import CustomerSnapshot, OrderChange
 from services.ingest import errors
 from services.ingest.adapters import persona_store
 from services.ingest.adapters.storage import storage_errors
-from services.ingest.domain.persona import LifecycleThresholds, build_persona
-from services.ingest.domain.persona_deltas import CustomerKey, PersonaState, fold, state_from_json, state_to_json
+from services.ingest.domain.persona import LifecycleThresholds
+from services.ingest.domain.persona_deltas import (
+    CustomerKey,
+    PersonaClock,
+    PersonaState,
+    fold,
+    persona_of,
+    state_from_json,
+    state_to_json,
+)
 
 log = logging.getLogger("orderinfo.ingest.personas")
 Conn = Any
@@ -91,10 +99,11 @@ async def _fold(
             states[customer.key] = folded
     if unknown:
         states.update(await persona_store.states_from_orders(conn, unknown))
+    clock = PersonaClock.at(now, thresholds)
     rows, snapshots = [], []
     for customer in claimed:
         state = states[customer.key]
-        persona = build_persona(state.aggregates(), now, thresholds)
+        persona = persona_of(state, clock)
         rows.append((customer.key, persona, state_to_json(state)))
         if persona != customer.stored.persona:
             # a new customer has no persona until its first fold

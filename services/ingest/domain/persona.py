@@ -55,12 +55,19 @@ class OrderAggregates:
 
 def lifecycle_stage(agg: OrderAggregates, now: datetime, thresholds: LifecycleThresholds) -> str:
     """prospect (nothing paid yet), new (one paid order), repeat (several), dormant (no paid order for long)."""
-    if agg.paid_order_count == 0:
-        return "prospect"
     last_paid = agg.last_paid_time or agg.last_order_time
-    if last_paid is not None and last_paid < dormancy_cutoff(now, thresholds):
+    dormant = last_paid is not None and last_paid < dormancy_cutoff(now, thresholds)
+    return stage_of(agg.paid_order_count, dormant, thresholds)
+
+
+def stage_of(paid_order_count: int, dormant: bool, thresholds: LifecycleThresholds) -> str:
+    """The stage of a customer with this many paid orders, whose last paid (else last) order is before the
+    dormancy cutoff when `dormant` (see `lifecycle_stage`)."""
+    if paid_order_count == 0:
+        return "prospect"
+    if dormant:
         return "dormant"
-    return "repeat" if agg.paid_order_count >= thresholds.repeat_after_paid_orders else "new"
+    return "repeat" if paid_order_count >= thresholds.repeat_after_paid_orders else "new"
 
 
 def build_persona(agg: OrderAggregates, now: datetime, thresholds: LifecycleThresholds) -> dict[str, Any]:

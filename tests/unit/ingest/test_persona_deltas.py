@@ -3,19 +3,24 @@ computed from scratch; a fold that cannot know a removed extreme says so instead
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.core.times import iso_text
+from services.ingest.domain.persona import LifecycleThresholds, OrderAggregates, build_persona
 from services.ingest.domain.persona_deltas import (
     Contribution,
     Delta,
+    PersonaClock,
     PersonaState,
     contribution,
     fold,
+    persona_of,
     state_from_json,
     state_of,
     state_to_json,
@@ -101,7 +106,7 @@ def test_removing_the_only_latest_order_cannot_be_folded() -> None:
 def test_a_status_move_of_the_latest_order_keeps_its_time() -> None:
     paid, shipped = _order(hours=3), _order(hours=3, status="shipped")
     state = fold(state_of([_order(hours=1), paid]), [Delta(removed=(paid,), added=(shipped,))])
-    assert state is not None and state.last_order_time == T0 + timedelta(hours=3)
+    assert state is not None and state.last_order_time == iso_text(T0 + timedelta(hours=3))
     assert state.statuses == {"paid": 1, "shipped": 1}
 
 
@@ -143,3 +148,110 @@ def test_a_customer_only_a_superseded_record_named_still_gets_its_persona_and_an
     pair = [d.contribution for d in plan.persona_deltas if d.customer_id in bare]
     assert pair[0] == pair[1]
     assert (tenant, next(iter(bare))) in plan.touched_customers
+
+
+# Times with and without microseconds (`isoformat` writes `.ffffff` only when they are not 0), any zone.
+INSTANTS = st.datetimes(
+    min_value=datetime(2, 1, 1),
+    max_value=datetime(9998, 12, 31),
+    timezones=st.one_of(st.just(UTC), st.integers(-14, 14).map(lambda h: timezone(timedelta(hours=h)))),
+)
+
+
+@given(INSTANTS, INSTANTS)
+def test_utc_texts_sort_as_their_instants(a: datetime, b: datetime) -> None:
+    """The fold compares a state's times as the text it stores (`UtcText`): that order is the instants'."""
+    x, y = iso_text(a.astimezone(UTC)), iso_text(b.astimezone(UTC))
+    assert (x < y, x == y) == (a < b, a == b)
+
+
+MOMENTS = st.tuples(st.integers(0, 4), st.sampled_from([0, 1, 500_000])).map(
+    lambda hm: T0 + timedelta(hours=hm[0], microseconds=hm[1])
+)
+DETAILED = st.builds(
+    contribution,
+    status=st.sampled_from(["to_be_paid", "paid", "shipped", "deal_closed"]),
+    source=st.sampled_from(["youzan", "douyin", "taobao"]),
+    store=st.sampled_from(["A", "B", "C"]),
+    order_time=MOMENTS.map(lambda t: t.astimezone(timezone(timedelta(hours=8)))),
+    payment_time=st.one_of(st.none(), MOMENTS),
+    total_amount=st.sampled_from([Decimal("1.00"), Decimal("2.50"), Decimal("0.333")]),
+    paid_amount=st.sampled_from([None, Decimal("1.00")]),
+    lines=st.lists(
+        st.tuples(
+            st.sampled_from([f"P{n}" for n in range(8)]), st.integers(1, 3), st.sampled_from([None, "Tea", "茶"])
+        ),
+        max_size=4,
+    ),
+)
+NOWS = st.sampled_from([0, 179, 180, 181, 400]).map(lambda days: T0 + timedelta(days=days, hours=2))
+THRESHOLDS = st.sampled_from(
+    [LifecycleThresholds(), LifecycleThresholds(repeat_after_paid_orders=3, dormant_after_days=1)]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(DETAILED, max_size=10), st.lists(st.tuples(st.integers(0, 9), DETAILED), max_size=6), NOWS, THRESHOLDS)
+def test_the_persona_of_a_folded_state_is_the_persona_of_its_aggregates(
+    start: list[Contribution],
+    changes: list[tuple[int, Contribution]],
+    now: datetime,
+    thresholds: LifecycleThresholds,
+) -> None:
+    """`persona_of` (what the stage builds) is `build_persona` of the state's aggregates, to the byte: the same
+    values and the same key order (the event's payload is encoded as built), after folds and the stored form."""
+    orders = list(start)
+    state = state_of(orders)
+    for index, new in changes:
+        if orders:
+            old = orders[index % len(orders)]
+            orders[index % len(orders)] = new
+            state = fold(state, [Delta(removed=(old,), added=(new,))]) or state_of(orders)
+    stored = state_from_json(orjson.loads(orjson.dumps(state_to_json(state))))
+    expected = orjson.dumps(build_persona(state_of(orders).aggregates(), now, thresholds))
+    assert orjson.dumps(persona_of(stored, PersonaClock.at(now, thresholds))) == expected
+
+
+def _from_scratch(orders: list[Contribution]) -> OrderAggregates:
+    """The aggregates of `orders` as the SQL module's persona statements compute them (no fold involved)."""
+    paid = [c.paid_time for c in orders if c.paid_time is not None]
+    stores: dict[str, tuple[int, datetime]] = {}
+    products: dict[str, tuple[int, str | None]] = {}
+    for c in orders:
+        count, last = stores.get(c.store, (0, None))
+        when = datetime.fromisoformat(c.order_time)
+        stores[c.store] = (count + 1, when if last is None else max(last, when))
+        for product_id, quantity, name in c.products:
+            total, known = products.get(product_id, (0, None))
+            products[product_id] = (total + quantity, max(filter(None, (known, name)), default=None))
+    return OrderAggregates(
+        order_count=len(orders),
+        paid_order_count=len(paid),
+        total_amount=sum((c.amount for c in orders), Decimal(0)),
+        total_paid=sum((c.paid for c in orders), Decimal(0)),
+        first_order_time=min((datetime.fromisoformat(c.order_time) for c in orders), default=None),
+        last_order_time=max((datetime.fromisoformat(c.order_time) for c in orders), default=None),
+        last_paid_time=max(map(datetime.fromisoformat, paid), default=None),
+        sources=sorted({c.source for c in orders}),
+        status_counts=dict(Counter(c.status for c in orders)),
+        store_counts=stores,
+        product_quantities=products,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(DETAILED, max_size=12), st.integers(1, 4), NOWS)
+def test_orders_added_in_any_grouping_give_the_persona_computed_from_scratch(
+    orders: list[Contribution], group: int, now: datetime
+) -> None:
+    """New orders only (the fold's quick path), `group` at a time through the stored form: the persona is the one
+    of the orders' aggregates computed without folding."""
+    stored = orjson.dumps(state_to_json(PersonaState()))
+    for start in range(0, len(orders), group):
+        folded = fold(state_from_json(orjson.loads(stored)), [Delta(added=tuple(orders[start : start + group]))])
+        assert folded is not None
+        stored = orjson.dumps(state_to_json(folded))
+    state = state_from_json(orjson.loads(stored))
+    thresholds = LifecycleThresholds()
+    expected = build_persona(_from_scratch(orders), now, thresholds)
+    assert orjson.dumps(persona_of(state, PersonaClock.at(now, thresholds))) == orjson.dumps(expected)
