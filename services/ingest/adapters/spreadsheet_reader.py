@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,7 +24,7 @@ from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.issues import ImportFileError
 from services.ingest.domain.spreadsheet.options import ImportOptions
 from services.ingest.domain.spreadsheet.template import COLUMNS_BY_KEY, HEADER_INDEX, Kind, header_key
-from services.ingest.domain.spreadsheet.values import display_text, is_exact_id_number
+from services.ingest.domain.spreadsheet.values import display_text, float_text, is_exact_id_number
 
 UTF8_BOM = b"\xef\xbb\xbf"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -160,7 +160,8 @@ def _read_sheet(sheet: Any, options: ImportOptions, error_cells: ErrorCells) -> 
     _fill_merged(grid, sheet.merged_cell_ranges or (), top, left)
     shown = _shown_columns(grid)
     texts: list[Sequence[str]] = _cell_texts(grid) if shown is None else list(zip(*shown.columns, strict=True))
-    table = _table(sheet.name, enumerate(texts, top + 1), options)
+    blank_free = shown is not None and _no_blank_row(shown.columns)
+    table = _table(sheet.name, enumerate(texts, top + 1), options, _never_blank if blank_free else is_blank)
     if table is None:
         return None
     inexact = _inexact_ids(grid, top + 1, table, None if shown is None else shown.numbers)
@@ -199,12 +200,24 @@ def _shown_columns(grid: list[list[Any]]) -> _ShownColumns | None:
             columns.append(column)
             continue
         numbers.add(index)
-        if bool in set(map(type, column)):
+        kinds = set(map(type, column))
+        if bool in kinds:
             columns.append(tuple(c if type(c) is str else display_text(c) for c in column))
         else:
-            shown = {c: c if type(c) is str else display_text(c) for c in set(column)}
+            distinct = set(column)
+            shown = dict(zip(distinct, map(float_text if kinds == {float} else display_text, distinct), strict=True))
             columns.append(tuple(map(shown.__getitem__, column)))
     return _ShownColumns(columns, frozenset(numbers))
+
+
+def _no_blank_row(columns: list[tuple[str, ...]]) -> bool:
+    """Whether some column has no blank cell, so no row is blank: found from the first such column (the
+    Order No. of a sheet that starts with it), one column read instead of every cell of every row."""
+    return any(all(map(str.strip, column)) for column in columns)
+
+
+def _never_blank(cells: Sequence[str]) -> bool:
+    return False
 
 
 def _all_texts(column: tuple[Any, ...]) -> bool:
@@ -367,7 +380,12 @@ def _is_header(cells: Sequence[str]) -> bool:
     return any(HEADER_INDEX.get(header_key(cell)) == "order_no" for cell in cells if cell)
 
 
-def _table(sheet: str | None, numbered: Iterator[tuple[int, Sequence[str]]], options: ImportOptions) -> Table | None:
+def _table(
+    sheet: str | None,
+    numbered: Iterator[tuple[int, Sequence[str]]],
+    options: ImportOptions,
+    is_blank: Callable[[Sequence[str]], bool] = is_blank,
+) -> Table | None:
     """Find the header (the first non-blank row, or a later one among the first few naming Order No.), then
     collect the data rows below it, refusing more than `max_rows` with their exact count."""
     leading: list[tuple[int, Sequence[str]]] = []

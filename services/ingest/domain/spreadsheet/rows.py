@@ -153,10 +153,14 @@ def check_rows(
     columns); `inexact_numbers` are the (row number, column index) of number cells that are no exact identifier,
     refused in ID columns."""
     checked = CheckedRows(row_nos, {})
-    dirty = {index: rows for index, rows in enumerate(map(_unstorable_cells, columns)) if rows}
-    for spec in fields:
+    dirty: dict[int, list[int]] = {}
+    for spec in fields:  # a column's cells read once (joined), then checked while they are at hand
         texts = columns[spec.index]
-        checked.values[spec.column.key] = _read_column(checked, spec, texts, rules, spec.index in dirty)
+        blob = _SEP.join(texts)
+        dirty_rows = _unstorable_cells(texts, blob)
+        if dirty_rows:
+            dirty[spec.index] = dirty_rows
+        checked.values[spec.column.key] = _read_column(checked, spec, texts, blob, rules, bool(dirty_rows))
         if spec.column.kind is Kind.STATUS:
             cleaned = {text: clean(text) for text in set(texts)}
             checked.values["status_raw"] = [cleaned[text] for text in texts]
@@ -164,7 +168,13 @@ def check_rows(
             _refuse_inexact_numbers(checked, spec, texts, inexact_numbers)
         if error_cells:
             _refuse_error_cells(checked, spec, texts, error_cells)
-    _refuse_other_unstorable(checked, fields, header, columns, dirty)
+    known = {spec.index for spec in fields}
+    for index, texts in enumerate(columns):
+        if index not in known:
+            dirty_rows = _unstorable_cells(texts, _SEP.join(texts))
+            if dirty_rows:
+                dirty[index] = dirty_rows
+    _refuse_other_unstorable(checked, fields, header, columns, dict(sorted(dirty.items())))
     _check_store(checked, fields)
     _check_buyer(checked, fields)
     _check_times(checked, fields)
@@ -173,14 +183,17 @@ def check_rows(
     return checked
 
 
-def _unstorable_cells(texts: Sequence[str]) -> list[int]:
-    """Indexes of the cells holding an unstorable character (one search over the whole column first)."""
-    joined = "".join(texts)
-    if joined.isascii():  # the unstorable ASCII characters deleted from its bytes (a third of `isprintable`)
-        if len(joined.encode("ascii").translate(None, _UNSTORABLE_ASCII)) == len(joined):
-            return []
-    elif joined.isprintable() or bounds.unstorable_char(joined) is None:  # printable text holds none of them
-        return []
+def _unstorable_cells(texts: Sequence[str], blob: str) -> list[int]:
+    """Indexes of the cells holding an unstorable character (one look at the whole column first: `blob` is its
+    texts joined by `_SEP`, itself unstorable)."""
+    if blob.count(_SEP) == len(texts) - 1:  # no cell holds the separator
+        if blob.isascii():  # the unstorable ASCII characters deleted from its bytes: only the separators go
+            if len(blob.encode("ascii").translate(None, _UNSTORABLE_ASCII)) == len(blob) - len(texts) + 1:
+                return []
+        else:
+            joined = blob.replace(_SEP, "")
+            if joined.isprintable() or bounds.unstorable_char(joined) is None:  # printable text holds none
+                return []
     return [index for index, text in enumerate(texts) if bounds.unstorable_char(text) is not None]
 
 
@@ -228,10 +241,12 @@ def _refuse_error_cells(
             values[index] = INVALID
 
 
-def _read_column(checked: CheckedRows, spec: Field, texts: Sequence[str], rules: RowRules, dirty: bool) -> list[Any]:
+def _read_column(
+    checked: CheckedRows, spec: Field, texts: Sequence[str], blob: str, rules: RowRules, dirty: bool
+) -> list[Any]:
     if dirty:
         return _one_by_one(checked, spec, texts, rules, dirty)
-    values = _bulk(spec.column, texts, _SEP.join(texts), rules)
+    values = _bulk(spec.column, texts, blob, rules)
     if values is None:
         return _one_by_one(checked, spec, texts, rules)
     if spec.column.required and "" in texts:
@@ -263,12 +278,17 @@ def _bulk(column: Column, texts: Sequence[str], blob: str, rules: RowRules) -> l
         return None
     converted: dict[str, Any] | None
     if kind is Kind.MONEY:
-        converted = {text: Decimal(text).quantize(CENT) if text else None for text in distinct}
+        converted = {text: _cents(text) if text else None for text in distinct}
     elif kind is Kind.QUANTITY:
         converted = {text: int(text) if text else None for text in distinct}
     else:
         converted = _bulk_times(distinct, rules.zone)
     return None if converted is None else list(map(converted.__getitem__, texts))
+
+
+def _cents(text: str) -> Decimal:
+    """A canonical amount with two decimal places: a text with two decimals already reads as one."""
+    return Decimal(text) if text[-3:-2] == "." else Decimal(text).quantize(CENT)
 
 
 def _holds_any(blob: str, cells: Collection[str]) -> bool:
