@@ -25,7 +25,7 @@ from tests.unit.ingest.random_import_files import random_file
 
 REFERENCE = "9baa3fe"
 ROOT = Path(__file__).resolve().parents[3]
-FILES, BUDGET_SECONDS = 400, 12.0  # generating and parsing here; the reference takes about as long again
+FILES, BUDGET_SECONDS = 300, 8.0  # generating and parsing here; the reference takes about as long again
 
 
 def _reference_tree(into: Path) -> Path:
