@@ -23,6 +23,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -120,13 +121,15 @@ def _stages(data: bytes, runs: int) -> dict[str, float]:
             book = CalamineWorkbook.from_filelike(io.BytesIO(data))
             sheet = timed("calamine: sheet read", book.get_sheet_by_name, book.sheet_names[0])
             grid = timed("calamine: to_python", sheet.to_python, True)
-            texts = timed("cell texts", reader._texts, grid)
+            shown = timed("cell texts", reader._shown_columns, grid)
+            texts = timed("rows of cell texts", lambda columns: list(zip(*columns, strict=True)), shown.columns)
             table = timed("header and rows", reader._table, sheet.name, enumerate(texts, 1), options)
-            timed("inexact identifiers", reader._inexact_ids, grid, 1, table)
+            timed("inexact identifiers", reader._inexact_ids, grid, 1, table, shown.numbers)
+            table = replace(table, columns=reader._data_columns(shown, table, 1))
             fields, _ = importing._layout(table)
             table, _ = timed("example row", importing._skip_example_rows, table, fields)
-            numbers, cells = [n for n, _ in table.rows], [c for _, c in table.rows]
-            checked = timed("cell and row rules", check_rows, numbers, cells, fields, rules)
+            numbers = [n for n, _ in table.rows]
+            checked = timed("cell and row rules", check_rows, numbers, table.data_columns(), fields, rules)
             timed("grouping into orders", group_rows, checked, fields)
             timed("rows shown back", importing._sheet_rows, table, checked.unstorable_rows)
     return {stage: statistics.median(times) for stage, times in spent.items()}

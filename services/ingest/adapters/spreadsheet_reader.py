@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,7 +25,7 @@ from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.issues import ImportFileError
 from services.ingest.domain.spreadsheet.options import ImportOptions
 from services.ingest.domain.spreadsheet.template import COLUMNS_BY_KEY, HEADER_INDEX, Kind, header_key
-from services.ingest.domain.spreadsheet.values import display_text, is_exact_id_number
+from services.ingest.domain.spreadsheet.values import display_text, float_text, is_exact_id_number
 
 UTF8_BOM = b"\xef\xbb\xbf"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -43,15 +43,25 @@ UNREADABLE_WORKBOOK = (
 class Table:
     """The header and the non-blank data rows (row number, cell texts as wide as the header) of the sheet read;
     `inexact_numbers` holds the (row number, column index) of number cells that are no exact identifier,
-    `error_cells` those of cells showing a spreadsheet error value (#N/A, #REF!...)."""
+    `error_cells` those of cells showing a spreadsheet error value (#N/A, #REF!...). `columns`, when the reader
+    has them at hand, are the same data rows' texts column by column (one tuple per header column)."""
 
     sheet: str | None
     header_row: int
     header: list[str]
-    rows: list[tuple[int, list[str]]]
+    rows: list[tuple[int, Sequence[str]]]
     inexact_numbers: frozenset[tuple[int, int]] = field(default_factory=frozenset)
     error_cells: frozenset[tuple[int, int]] = field(default_factory=frozenset)
     hidden_skipped: tuple[str, ...] = ()  # hidden worksheets passed over to find this one
+    columns: list[tuple[str, ...]] | None = None
+
+    def data_columns(self) -> list[tuple[str, ...]]:
+        """The data rows' texts column by column."""
+        if self.columns is not None:
+            return self.columns
+        if not self.rows:
+            return [() for _ in self.header]
+        return list(zip(*(cells for _, cells in self.rows), strict=True))
 
 
 def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
@@ -150,28 +160,85 @@ def _read_sheet(sheet: Any, options: ImportOptions, error_cells: ErrorCells) -> 
     grid: list[list[Any]] = sheet.to_python(skip_empty_area=True)
     errors = _show_errors(grid, error_cells, top, left)
     _fill_merged(grid, sheet.merged_cell_ranges or (), top, left)
-    table = _table(sheet.name, enumerate(_texts(grid), top + 1), options)
+    shown = _shown_columns(grid)
+    texts: list[Sequence[str]] = _cell_texts(grid) if shown is None else list(zip(*shown.columns, strict=True))
+    blank_free = shown is not None and _no_blank_row(shown.columns)
+    table = _table(sheet.name, enumerate(texts, top + 1), options, _never_blank if blank_free else is_blank)
     if table is None:
         return None
-    return replace(table, inexact_numbers=_inexact_ids(grid, top + 1, table), error_cells=errors)
+    inexact = _inexact_ids(grid, top + 1, table, None if shown is None else shown.numbers)
+    return replace(table, inexact_numbers=inexact, error_cells=errors, columns=_data_columns(shown, table, top + 1))
+
+
+@dataclass(frozen=True, slots=True)
+class _ShownColumns:
+    """A rectangular grid's texts column by column, and the indexes of the columns holding a non-text cell."""
+
+    columns: list[tuple[str, ...]]
+    numbers: frozenset[int]
 
 
 def _texts(grid: list[list[Any]]) -> list[list[str]]:
-    """The grid's cells as the texts the user sees, a column at a time: each distinct number or date of a
-    column is shown once (a column holding booleans cell by cell: True == 1.0 would share a text)."""
-    if not grid or any(len(row) != len(grid[0]) for row in grid):
-        return [[c if type(c) is str else display_text(c) for c in row] for row in grid]
-    columns: list[tuple[Any, ...]] = []
-    for column in zip(*grid, strict=True):
-        kinds = set(map(type, column))
-        if kinds == {str}:
+    """The grid's cells as the texts the user sees, row by row."""
+    shown = _shown_columns(grid)
+    if shown is None:
+        return [list(row) for row in _cell_texts(grid)]
+    return [list(row) for row in zip(*shown.columns, strict=True)]
+
+
+def _cell_texts(grid: list[list[Any]]) -> list[Sequence[str]]:
+    return [[c if type(c) is str else display_text(c) for c in row] for row in grid]
+
+
+def _shown_columns(grid: list[list[Any]]) -> _ShownColumns | None:
+    """The cells as the texts the user sees, a column at a time: each distinct number or date of a column is
+    shown once (a column holding booleans cell by cell: True == 1.0 would share a text). None for ragged rows."""
+    if not grid or len(set(map(len, grid))) != 1:
+        return None
+    columns: list[tuple[str, ...]] = []
+    numbers: set[int] = set()
+    for index, column in enumerate(zip(*grid, strict=True)):
+        if _all_texts(column):
             columns.append(column)
-        elif bool in kinds:
+            continue
+        numbers.add(index)
+        kinds = set(map(type, column))
+        if bool in kinds:
             columns.append(tuple(c if type(c) is str else display_text(c) for c in column))
         else:
-            shown = {c: c if type(c) is str else display_text(c) for c in set(column)}
+            distinct = set(column)
+            shown = dict(zip(distinct, map(float_text if kinds == {float} else display_text, distinct), strict=True))
             columns.append(tuple(map(shown.__getitem__, column)))
-    return list(map(list, zip(*columns, strict=True)))
+    return _ShownColumns(columns, frozenset(numbers))
+
+
+def _no_blank_row(columns: list[tuple[str, ...]]) -> bool:
+    """Whether some column has no blank cell, so no row is blank: found from the first such column (the
+    Order No. of a sheet that starts with it), one column read instead of every cell of every row."""
+    return any(all(map(str.strip, column)) for column in columns)
+
+
+def _never_blank(cells: Sequence[str]) -> bool:
+    return False
+
+
+def _all_texts(column: tuple[Any, ...]) -> bool:
+    """Whether every cell is a text (most columns): joining them fails at the first one that is not."""
+    try:
+        "".join(column)
+    except TypeError:
+        return False
+    return True
+
+
+def _data_columns(shown: _ShownColumns | None, table: Table, first_row_no: int) -> list[tuple[str, ...]] | None:
+    """The data rows' columns, sliced from the sheet's when no blank row was dropped between them."""
+    if shown is None or not table.rows:
+        return None
+    start = table.rows[0][0] - first_row_no
+    if table.rows[-1][0] - table.rows[0][0] + 1 != len(table.rows) or len(shown.columns) < len(table.header):
+        return None
+    return [column[start : start + len(table.rows)] for column in shown.columns[: len(table.header)]]
 
 
 def _show_errors(grid: list[list[Any]], error_cells: ErrorCells, top: int, left: int) -> frozenset[tuple[int, int]]:
@@ -186,13 +253,18 @@ def _show_errors(grid: list[list[Any]], error_cells: ErrorCells, top: int, left:
     return frozenset(found)
 
 
-def _inexact_ids(grid: list[list[Any]], first_row_no: int, table: Table) -> frozenset[tuple[int, int]]:
-    """(row number, column index) of the number cells of ID columns whose text may not be what was typed."""
+def _inexact_ids(
+    grid: list[list[Any]], first_row_no: int, table: Table, numbers: frozenset[int] | None
+) -> frozenset[tuple[int, int]]:
+    """(row number, column index) of the number cells of ID columns whose text may not be what was typed;
+    only the columns in `numbers` (when known) hold number cells."""
     ids = [index for index, name in enumerate(table.header) if _is_id_header(name)]
+    if numbers is not None:
+        ids = [index for index in ids if index in numbers]
     found: set[tuple[int, int]] = set()
-    for row_no, _ in table.rows:
-        row = grid[row_no - first_row_no]
-        for col in ids:
+    for col in ids:
+        for row_no, _ in table.rows:
+            row = grid[row_no - first_row_no]
             cell = row[col] if col < len(row) else None
             if cell is not None and type(cell) is not str and not is_exact_id_number(cell):
                 found.add((row_no, col))
@@ -306,18 +378,23 @@ def _csv_problem(exc: csv.Error, row_no: int) -> str:
 # --- shared ----------------------------------------------------------------------------------------------------
 
 
-def is_blank(cells: list[str]) -> bool:
+def is_blank(cells: Sequence[str]) -> bool:
     return not any(map(str.strip, cells))
 
 
-def _is_header(cells: list[str]) -> bool:
+def _is_header(cells: Sequence[str]) -> bool:
     return any(HEADER_INDEX.get(header_key(cell)) == "order_no" for cell in cells if cell)
 
 
-def _table(sheet: str | None, numbered: Iterator[tuple[int, list[str]]], options: ImportOptions) -> Table | None:
+def _table(
+    sheet: str | None,
+    numbered: Iterator[tuple[int, Sequence[str]]],
+    options: ImportOptions,
+    is_blank: Callable[[Sequence[str]], bool] = is_blank,
+) -> Table | None:
     """Find the header (the first non-blank row, or a later one among the first few naming Order No.), then
     collect the data rows below it, refusing more than `max_rows` with their exact count."""
-    leading: list[tuple[int, list[str]]] = []
+    leading: list[tuple[int, Sequence[str]]] = []
     for row_no, cells in numbered:
         if is_blank(cells):
             continue
@@ -336,16 +413,18 @@ def _table(sheet: str | None, numbered: Iterator[tuple[int, list[str]]], options
             if len(rows) > options.max_rows:
                 _too_many_rows(len(rows) + sum(1 for _, rest in numbered if not is_blank(rest)), options)
     width = len(header)
+    if len({len(cells) for _, cells in rows} | {width}) == 1:
+        return Table(sheet, header_row, header, rows)
     return Table(sheet, header_row, header, [(n, _fit(cells, width)) for n, cells in rows])
 
 
-def _fit(cells: list[str], width: int) -> list[str]:
+def _fit(cells: Sequence[str], width: int) -> Sequence[str]:
     if len(cells) == width:
         return cells
-    return cells[:width] + [""] * (width - len(cells))
+    return list(cells[:width]) + [""] * (width - len(cells))
 
 
-def _check_width(header: list[str], options: ImportOptions) -> list[str]:
+def _check_width(header: Sequence[str], options: ImportOptions) -> list[str]:
     width = len(header)
     while width and not header[width - 1].strip():
         width -= 1
@@ -353,7 +432,7 @@ def _check_width(header: list[str], options: ImportOptions) -> list[str]:
         raise ImportFileError(
             issues.TOO_MANY_COLUMNS, f"The header has {width} columns; at most {options.max_columns} are accepted."
         )
-    return header[:width]
+    return list(header[:width])
 
 
 def _too_many_rows(count: int, options: ImportOptions) -> None:

@@ -58,8 +58,14 @@ _CANONICAL: dict[Kind, re.Pattern[str]] = {
     Kind.RECEIVER_MOBILE: re.compile(r"(?:1[3-9][0-9]{9})?(?:\x00(?:1[3-9][0-9]{9})?)*"),
     Kind.QUANTITY: re.compile(r"(?:[1-9]\d{0,5})?(?:\x00(?:[1-9]\d{0,5})?)*"),
 }
+# A cell beginning or ending with whitespace, found from each separator (a literal the search skips to); the
+# blob's first and last characters are looked at apart.
+_EDGE_SPACE = re.compile(r"\x00(?:\s|(?<=\s\x00))")
+_DOT_SEGMENT_CELL = re.compile(r"(?:^|\x00)\.\.?(?:\x00|$)")
+_UNSTORABLE_ASCII = bytes(code for code in range(128) if bounds.unstorable_char(chr(code)) is not None)
 _MAYBE_SCIENTIFIC = re.compile(r"[eE][-+]?\d+(?:\x00|$)")  # fast pre-filter of the exact pattern below
-_SCIENTIFIC_CELL = re.compile(r"(?:^|\x00)[-+]?\d+(?:\.\d+)?[eE][-+]?\d+(?:\x00|$)")
+# searched in the blob with a separator in front: the search skips from separator to separator
+_SCIENTIFIC_CELL = re.compile(r"\x00[-+]?\d+(?:\.\d+)?[eE][-+]?\d+(?:\x00|$)")
 # Wall-clock times this far inside the range are in range in every zone (offsets are within a day).
 _SAFE_TIMES = (f"{bounds.MIN_TIME + timedelta(days=1):%Y-%m-%d}", f"{bounds.MAX_TIME - timedelta(days=1):%Y-%m-%d}")
 
@@ -132,7 +138,7 @@ def cell_issue(row_no: int, header: str, text: str, invalid: Invalid) -> RowIssu
 
 def check_rows(
     row_nos: list[int],
-    cells: Sequence[Sequence[str]],
+    columns: Sequence[Sequence[str]],
     fields: Sequence[Field],
     rules: RowRules,
     *,
@@ -142,15 +148,19 @@ def check_rows(
 ) -> CheckedRows:
     """Apply the cell rules to every known column, then the row rules (store, buyer, times, line amount).
 
-    `cells` rows are all as wide as the header. Every cell, in a template column or not, is refused when it holds
-    an unstorable character (`header` names the other columns); `inexact_numbers` are the (row number, column
-    index) of number cells that are no exact identifier, refused in ID columns."""
-    columns = list(zip(*cells, strict=True)) if cells else []
+    `columns` are the rows' cells column by column, one per header column, each as long as `row_nos`. Every cell,
+    in a template column or not, is refused when it holds an unstorable character (`header` names the other
+    columns); `inexact_numbers` are the (row number, column index) of number cells that are no exact identifier,
+    refused in ID columns."""
     checked = CheckedRows(row_nos, {})
-    dirty = {index: rows for index, rows in enumerate(map(_unstorable_cells, columns)) if rows}
-    for spec in fields:
+    dirty: dict[int, list[int]] = {}
+    for spec in fields:  # a column's cells read once (joined), then checked while they are at hand
         texts = columns[spec.index]
-        checked.values[spec.column.key] = _read_column(checked, spec, texts, rules, spec.index in dirty)
+        blob = _SEP.join(texts)
+        dirty_rows = _unstorable_cells(texts, blob)
+        if dirty_rows:
+            dirty[spec.index] = dirty_rows
+        checked.values[spec.column.key] = _read_column(checked, spec, texts, blob, rules, bool(dirty_rows))
         if spec.column.kind is Kind.STATUS:
             cleaned = {text: clean(text) for text in set(texts)}
             checked.values["status_raw"] = [cleaned[text] for text in texts]
@@ -158,7 +168,13 @@ def check_rows(
             _refuse_inexact_numbers(checked, spec, texts, inexact_numbers)
         if error_cells:
             _refuse_error_cells(checked, spec, texts, error_cells)
-    _refuse_other_unstorable(checked, fields, header, columns, dirty)
+    known = {spec.index for spec in fields}
+    for index, texts in enumerate(columns):
+        if index not in known:
+            dirty_rows = _unstorable_cells(texts, _SEP.join(texts))
+            if dirty_rows:
+                dirty[index] = dirty_rows
+    _refuse_other_unstorable(checked, fields, header, columns, dict(sorted(dirty.items())))
     _check_store(checked, fields)
     _check_buyer(checked, fields)
     _check_times(checked, fields)
@@ -167,11 +183,17 @@ def check_rows(
     return checked
 
 
-def _unstorable_cells(texts: Sequence[str]) -> list[int]:
-    """Indexes of the cells holding an unstorable character (one search over the whole column first)."""
-    joined = "".join(texts)
-    if joined.isprintable() or bounds.unstorable_char(joined) is None:  # printable text holds none of them
-        return []
+def _unstorable_cells(texts: Sequence[str], blob: str) -> list[int]:
+    """Indexes of the cells holding an unstorable character (one look at the whole column first: `blob` is its
+    texts joined by `_SEP`, itself unstorable)."""
+    if blob.count(_SEP) == len(texts) - 1:  # no cell holds the separator
+        if blob.isascii():  # the unstorable ASCII characters deleted from its bytes: only the separators go
+            if len(blob.encode("ascii").translate(None, _UNSTORABLE_ASCII)) == len(blob) - len(texts) + 1:
+                return []
+        else:
+            joined = blob.replace(_SEP, "")
+            if joined.isprintable() or bounds.unstorable_char(joined) is None:  # printable text holds none
+                return []
     return [index for index, text in enumerate(texts) if bounds.unstorable_char(text) is not None]
 
 
@@ -219,10 +241,12 @@ def _refuse_error_cells(
             values[index] = INVALID
 
 
-def _read_column(checked: CheckedRows, spec: Field, texts: Sequence[str], rules: RowRules, dirty: bool) -> list[Any]:
+def _read_column(
+    checked: CheckedRows, spec: Field, texts: Sequence[str], blob: str, rules: RowRules, dirty: bool
+) -> list[Any]:
     if dirty:
         return _one_by_one(checked, spec, texts, rules, dirty)
-    values = _bulk(spec.column, texts, _SEP.join(set(texts)), rules)
+    values = _bulk(spec.column, texts, blob, rules)
     if values is None:
         return _one_by_one(checked, spec, texts, rules)
     if spec.column.required and "" in texts:
@@ -234,49 +258,74 @@ def _read_column(checked: CheckedRows, spec: Field, texts: Sequence[str], rules:
 
 def _bulk(column: Column, texts: Sequence[str], blob: str, rules: RowRules) -> list[Any] | None:
     """Values of a column whose every cell is canonical, converted in bulk; None when the column needs care.
-    `blob` is the column's distinct texts (or all of them) joined by `_SEP`: the checks and conversions see each
-    distinct text once (prices, times and names repeat down a column)."""
+    `blob` is the column's texts joined by `_SEP` (a clean column holds no `_SEP`: it is unstorable). The checks
+    look at the blob, so a cell's text is never hashed for them; the conversions see each distinct text once
+    (prices, times and names repeat down a column)."""
     kind = column.kind
-    distinct = blob.split(_SEP)
-    if not set(distinct).issuperset(texts):  # a text holding the separator is no part of the blob
+    if blob.count(_SEP) != len(texts) - 1:  # a text holding the separator: no cell can be told apart
         return None
     if kind in (Kind.TEXT, Kind.ID):
-        return _bulk_texts(column, texts, distinct, blob)
+        return _bulk_texts(column, texts, blob)
     pattern = _CANONICAL.get(kind)
-    if pattern is None or not pattern.fullmatch(blob):
+    if pattern is None:
+        return None
+    if kind in (Kind.MOBILE, Kind.RECEIVER_MOBILE):  # texts of their own: matched as they are, not hashed
+        if not pattern.fullmatch(blob) or _holds_any(blob, rules.placeholders):
+            return None
+        return _blanks_as_none(texts, blob)
+    distinct = set(texts)  # the texts of a column of number or date cells are shared: hashed once each
+    if not pattern.fullmatch(_SEP.join(distinct)):
         return None
     converted: dict[str, Any] | None
     if kind is Kind.MONEY:
-        converted = {text: Decimal(text).quantize(CENT) if text else None for text in distinct}
+        converted = {text: _cents(text) if text else None for text in distinct}
     elif kind is Kind.QUANTITY:
         converted = {text: int(text) if text else None for text in distinct}
-    elif kind is Kind.TIME:
-        converted = _bulk_times(distinct, rules.zone)
-    elif rules.placeholders.intersection(distinct):
-        return None
     else:
-        return [text or None for text in texts]
+        converted = _bulk_times(distinct, rules.zone)
     return None if converted is None else list(map(converted.__getitem__, texts))
 
 
-def _is_scientific(blob: str) -> bool:
-    return _MAYBE_SCIENTIFIC.search(blob) is not None and _SCIENTIFIC_CELL.search(blob) is not None
+def _cents(text: str) -> Decimal:
+    """A canonical amount with two decimal places: a text with two decimals already reads as one."""
+    return Decimal(text) if text[-3:-2] == "." else Decimal(text).quantize(CENT)
 
 
-def _bulk_texts(column: Column, texts: Sequence[str], distinct: list[str], blob: str) -> list[Any] | None:
-    """Texts that need no cleaning (no surrounding whitespace, no leading quote) and fit the length limit."""
-    if list(map(str.strip, distinct)) != distinct or blob.startswith("'") or "\x00'" in blob:
-        return None
-    if column.kind is Kind.ID and _is_scientific(blob):
-        return None
-    if column.key == "order_no" and not bounds.DOT_SEGMENTS.isdisjoint(distinct):
-        return None
-    if column.max_length is not None and max(map(len, distinct)) > column.max_length:
-        return None
+def _holds_any(blob: str, cells: Collection[str]) -> bool:
+    """Whether a cell of `blob` is one of `cells` (a substring search first: most blobs hold none of them)."""
+    if not any(cell in blob for cell in cells):
+        return False
+    return any(f"{_SEP}{cell}{_SEP}" in f"{_SEP}{blob}{_SEP}" for cell in cells)
+
+
+def _blanks_as_none(texts: Sequence[str], blob: str) -> list[Any]:
+    """The texts, a blank one as None (a blank cell shows in the blob as an empty one, or two separators in a row
+    or one at an end)."""
+    if blob and blob[0] != _SEP and blob[-1] != _SEP and _SEP + _SEP not in blob:
+        return list(texts)
     return [text or None for text in texts]
 
 
-def _bulk_times(distinct: Sequence[str], zone: tzinfo) -> dict[str, Any] | None:
+def _is_scientific(blob: str) -> bool:
+    return _MAYBE_SCIENTIFIC.search(blob) is not None and _SCIENTIFIC_CELL.search(_SEP + blob) is not None
+
+
+def _bulk_texts(column: Column, texts: Sequence[str], blob: str) -> list[Any] | None:
+    """Texts that need no cleaning (no surrounding whitespace, no leading quote) and fit the length limit."""
+    if blob[:1].isspace() or blob[-1:].isspace() or _EDGE_SPACE.search(blob):
+        return None
+    if blob.startswith("'") or "\x00'" in blob:
+        return None
+    if column.kind is Kind.ID and _is_scientific(blob):
+        return None
+    if column.key == "order_no" and "." in blob and _DOT_SEGMENT_CELL.search(blob):
+        return None
+    if column.max_length is not None and max(map(len, texts)) > column.max_length:
+        return None
+    return _blanks_as_none(texts, blob)
+
+
+def _bulk_times(distinct: Collection[str], zone: tzinfo) -> dict[str, Any] | None:
     present = [text for text in distinct if text]
     if present and not (_SAFE_TIMES[0] <= min(present) and max(present) < _SAFE_TIMES[1]):
         return None  # near or past the bounds: each time is checked as an instant in the zone
@@ -363,8 +412,11 @@ def _column(checked: CheckedRows, key: str) -> list[Any]:
 
 
 def _check_store(checked: CheckedRows, fields: Sequence[Field]) -> None:
+    columns = [_column(checked, key) for key in STORE_KEYS]
+    if any(None not in column for column in columns):  # a column without a blank identifies every row
+        return
     headers = _headers(fields, STORE_KEYS)
-    for index, pair in enumerate(zip(*(_column(checked, key) for key in STORE_KEYS), strict=True)):
+    for index, pair in enumerate(zip(*columns, strict=True)):
         if pair == (None, None):
             row_no = checked.row_nos[index]
             message = f"Row {row_no}: {headers} are both blank; one of them is required."
@@ -372,8 +424,11 @@ def _check_store(checked: CheckedRows, fields: Sequence[Field]) -> None:
 
 
 def _check_buyer(checked: CheckedRows, fields: Sequence[Field]) -> None:
+    columns = [_column(checked, key) for key in BUYER_KEYS]
+    if any(None not in column for column in columns):  # a column without a blank identifies every buyer
+        return
     headers = _headers(fields, BUYER_KEYS)
-    for index, ids in enumerate(zip(*(_column(checked, key) for key in BUYER_KEYS), strict=True)):
+    for index, ids in enumerate(zip(*columns, strict=True)):
         if ids == (None, None, None, None):
             row_no = checked.row_nos[index]
             message = f"Row {row_no}: {headers} are all blank (placeholders count as blank); one is required."

@@ -71,7 +71,9 @@ def group_rows(checked: CheckedRows, fields: Sequence[Field]) -> Grouped:
     signatures = columns.heads
     orders: list[Order] = []
     held_back: list[HeldBackOrder] = []
-    for order_no, members in _by_order_no(values["order_no"]).items():
+    groups = _by_order_no(values["order_no"])
+    totals_fit = _order_totals_fit(values, max(map(len, groups.values()), default=0))
+    for order_no, members in groups.items():
         if len(members) > 1:
             if itemgetter(*members)(signatures).count(signatures[members[0]]) != len(members):
                 _check_consistency(checked, order_no, members, order_keys, headers)
@@ -80,7 +82,7 @@ def group_rows(checked: CheckedRows, fields: Sequence[Field]) -> Grouped:
             if len(members) > MAX_LINES:
                 too_many = _too_many(order_no, members)
                 _refuse_order(checked, order_no, members, headers["order_no"], issues.TOO_MANY_LINES, too_many)
-            elif not (checked.errors and any(i in checked.errors for i in members)):
+            elif not totals_fit and not (checked.errors and any(i in checked.errors for i in members)):
                 _check_order_total(checked, order_no, members, columns, headers)
         if checked.errors and any(i in checked.errors for i in members):
             held_back.append(HeldBackOrder(order_no, tuple(checked.row_nos[i] for i in members)))
@@ -95,6 +97,19 @@ def _by_order_no(order_nos: Sequence[Any]) -> dict[str, list[int]]:
         if type(order_no) is str:
             groups.setdefault(order_no, []).append(index)
     return groups
+
+
+def _order_totals_fit(values: dict[str, list[Any]], most_lines: int) -> bool:
+    """Whether no order of at most `most_lines` lines can add up past `bounds.MAX_MONEY`: each line adds at most
+    the largest Line Amount or the largest Quantity times the largest Unit Price (all of them non-negative)."""
+    try:
+        largest = max(
+            max(values["quantity"]) * max(values["unit_price"]),
+            max(filter(None, values.get("line_amount", ())), default=0),
+        )
+    except TypeError:  # an invalid or blank cell: each order is added up
+        return False
+    return bool(largest * most_lines <= bounds.MAX_MONEY)
 
 
 def _text(value: Any) -> str:
@@ -196,7 +211,14 @@ def records(values: dict[str, list[Any]], keys: Sequence[str], size: int) -> lis
 def _construct(model: type[M], values: dict[str, Any]) -> M:
     """`model_construct` for a complete, already-checked dict of fields (`order.construct`: it costs a third of
     the parse otherwise). Tests check `model_validate(model_dump())` gives the same model."""
-    return construct(model, values)
+    return construct(model, values, _ALL_FIELDS[model])
+
+
+# Every field of a model built here counts as set: the names once, as a frozenset (a set copies it at half the
+# cost of collecting the keys of each model's dict).
+_ALL_FIELDS: dict[type[BaseModel], frozenset[str]] = {
+    model: frozenset(model.model_fields) for model in (Order, OrderLine, Buyer, Receiver, Store)
+}
 
 
 def _first(extras: Sequence[tuple[Any, ...]], members: Sequence[int], position: int) -> Any:
@@ -204,26 +226,32 @@ def _first(extras: Sequence[tuple[Any, ...]], members: Sequence[int], position: 
 
 
 def _receiver(extras: Sequence[tuple[Any, ...]], members: Sequence[int]) -> Receiver | None:
-    row = next((extras[i] for i in members if extras[i][1:4] != (None, None, None)), None)
+    row: tuple[Any, ...] | None = extras[members[0]]
+    if row is not None and row[1:4] == (None, None, None):
+        row = next((extras[i] for i in members if extras[i][1:4] != (None, None, None)), None)
     if row is None:
         return None
     return _construct(Receiver, {"name": row[1], "mobile": row[2], "address": row[3]})
 
 
-def _line(line: tuple[Any, ...], row_no: int) -> OrderLine:
-    product_id, sku, name, quantity, price, amount = line
-    return _construct(
-        OrderLine,
-        {
-            "product_id": product_id,
-            "sku": sku or "",
-            "product_name": name,
-            "quantity": quantity,
-            "unit_price": price,
-            "line_amount": amount,
-            "row_no": row_no,
-        },
-    )
+def _lines(rows: Columns, members: Sequence[int]) -> list[OrderLine]:
+    lines, row_nos = rows.lines, rows.row_nos
+    return [
+        _construct(
+            OrderLine,
+            {
+                "product_id": product_id,
+                "sku": sku or "",
+                "product_name": name,
+                "quantity": quantity,
+                "unit_price": price,
+                "line_amount": amount,
+                "row_no": row_nos[index],
+            },
+        )
+        for index in members
+        for product_id, sku, name, quantity, price, amount in (lines[index],)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,11 +287,11 @@ def _store(stores: dict[tuple[Any, ...], Store], key: tuple[Any, ...]) -> Store:
 def build_order(order_no: str, rows: Columns, members: Sequence[int]) -> Order:
     """The `Order` of valid, mutually consistent rows: order-level fields from the first row; store name, receiver
     and remark from the first row that has them."""
-    (source, status, status_raw, ordered, paid, store_no, store_id, *buyer_ids, order_amount, paid_amount) = rows.heads[
-        members[0]
-    ]
-    store = _store(rows.stores, (store_no, store_id, _first(rows.extras, members, 0)))
-    buyer = dict(zip(("sobot_customer_id", "mobile", "unionid", "nickname"), buyer_ids, strict=True))
+    head, extras = rows.heads[members[0]], rows.extras[members[0]]
+    (source, status, status_raw, ordered, paid, store_no, store_id, sobot_id, mobile, unionid, nickname) = head[:11]
+    store_name = extras[0] if extras[0] is not None else _first(rows.extras, members, 0)
+    remark = extras[4] if extras[4] is not None else _first(rows.extras, members, 4)
+    buyer = {"sobot_customer_id": sobot_id, "mobile": mobile, "unionid": unionid, "nickname": nickname}
     return _construct(
         Order,
         {
@@ -273,12 +301,12 @@ def build_order(order_no: str, rows: Columns, members: Sequence[int]) -> Order:
             "status_raw": status_raw,
             "order_time": ordered,
             "payment_time": paid,
-            "store": store,
+            "store": _store(rows.stores, (store_no, store_id, store_name)),
             "buyer": _construct(Buyer, buyer),
             "receiver": _receiver(rows.extras, members),
-            "order_amount": order_amount,
-            "paid_amount": paid_amount,
-            "remark": _first(rows.extras, members, 4),
-            "lines": [_line(rows.lines[i], rows.row_nos[i]) for i in members],
+            "order_amount": head[11],
+            "paid_amount": head[12],
+            "remark": remark,
+            "lines": _lines(rows, members),
         },
     )

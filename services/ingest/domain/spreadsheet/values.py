@@ -92,15 +92,7 @@ def display_text(cell: Cell) -> str:
     if type(cell) is str:
         return cell
     if type(cell) is float:  # the most common non-text cell: keep this path short
-        if cell.is_integer():
-            return str(int(cell))
-        # The shortest text that reads back as the float, when it has at most 15 significant digits (16 characters
-        # hold at most 15 digits besides the point), is exactly what ".15g" writes, at half the cost (tested). Not
-        # for a subnormal float: it has fewer than 53 bits, so fewer digits read back (5e-324 is 4.94065645841247e-324).
-        shortest = repr(cell)
-        if len(shortest) <= 16 and not -_SMALLEST_NORMAL < cell < _SMALLEST_NORMAL:
-            return shortest
-        return format(cell, ".15g")
+        return float_text(cell)
     if cell is None:
         return ""
     if isinstance(cell, bool):
@@ -110,6 +102,19 @@ def display_text(cell: Cell) -> str:
     if isinstance(cell, date | time):
         return cell.isoformat()
     return str(cell)
+
+
+def float_text(cell: float) -> str:
+    """A number cell as the user sees it (`display_text` of a float)."""
+    if cell.is_integer():
+        return str(int(cell))
+    # The shortest text that reads back as the float, when it has at most 15 significant digits (16 characters
+    # hold at most 15 digits besides the point), is exactly what ".15g" writes, at half the cost (tested). Not
+    # for a subnormal float: it has fewer than 53 bits, so fewer digits read back (5e-324 is 4.94065645841247e-324).
+    shortest = repr(cell)
+    if len(shortest) <= 16 and not -_SMALLEST_NORMAL < cell < _SMALLEST_NORMAL:
+        return shortest
+    return format(cell, ".15g")
 
 
 def clean(text: str) -> str:
