@@ -147,7 +147,9 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
     lag = group_lag_monitor(settings)
     metrics.track_group_lag(lambda: (dict(lag.lag), lag.age_s()))
     lag_reader = asyncio.create_task(lag.run(stop))
-    subscribe(broker, settings, ingestor, KeyedPublisher.on_broker(broker))
+    pipelines = subscribe(
+        broker, settings, ingestor, KeyedPublisher.on_broker(broker), pipelined=settings.consumer_pipeline
+    )
     checks = {"postgres": postgres_check(lambda: pool), "kafka": kafka_check(settings.kafka_bootstrap_servers)}
     ops = asyncio.create_task(serve_ops(settings.ops_host, settings.consumer_ops_port, checks, metrics, stop))
     thresholds = ingest_options(settings).thresholds
@@ -158,6 +160,8 @@ async def run_consumer(settings: IngestSettings, stop: asyncio.Event) -> None:
         log.info("ingest consumer running on %s", settings.topic(TOPIC.name))
         await stop.wait()
     finally:
+        for pipeline in pipelines:  # the batches in flight are decided while their offsets can be committed
+            await pipeline.close()
         await broker.stop()
         await ingestor.drain()  # the last batch's fold (cut short, its deltas stay for the persona stage)
         await sweep

@@ -68,6 +68,11 @@ class IngestSettings(ConnectionSettings):
         description="Fold a batch's personas while the next batch is applied (on a second connection), not before"
         " it: the fold's PostgreSQL work overlaps the next batch's Python work.",
     )
+    consumer_pipeline: bool = Field(
+        default=True,
+        description="Read the next batch ahead while a batch's transaction runs and its offsets are committed"
+        " (entrypoints.consumer.Pipeline); off: each batch is handled whole before the next is fetched.",
+    )
     repeat_after_paid_orders: int = 2
     dormant_after_days: int = 180
     publish_linger_ms: int = 5

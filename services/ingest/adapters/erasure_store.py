@@ -4,7 +4,7 @@ owns the transaction (erasure is one transaction: see `application.erasure`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -74,6 +74,11 @@ VALUES ($1, $2, $3, $4, $5)
 RETURNING erased_at
 """
 
+# one probe of the primary key per tenant (its leading column)
+TENANTS_WITH_ERASURES = """
+SELECT t.id FROM unnest($1::uuid[]) AS t (id) WHERE EXISTS (SELECT 1 FROM erased_identifiers e WHERE e.tenant_id = t.id)
+"""
+
 ERASED_AMONG = """
 SELECT e.tenant_id, e.kind, e.digest
 FROM unnest($1::uuid[], $2::text[], $3::bytea[]) AS u (tenant_id, kind, digest)
@@ -130,6 +135,14 @@ async def remember(conn: Conn, tenant_id: UUID, digests: Sequence[tuple[str, byt
 async def audit(conn: Conn, tenant_id: UUID, customer_id: UUID, by: str, kinds: list[str], orders: int) -> datetime:
     at: datetime = await conn.fetchval(AUDIT, tenant_id, customer_id, by, kinds, orders)
     return at
+
+
+async def tenants_with_erasures(conn: Conn, tenant_ids: Iterable[UUID]) -> set[UUID]:
+    """Which of `tenant_ids` have erased an identifier."""
+    wanted = list(set(tenant_ids))
+    if not wanted:
+        return set()
+    return {r["id"] for r in await conn.fetch(TENANTS_WITH_ERASURES, wanted)}
 
 
 async def erased_among(conn: Conn, wanted: Sequence[tuple[UUID, str, bytes]]) -> set[tuple[UUID, str, bytes]]:

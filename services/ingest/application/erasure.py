@@ -99,8 +99,15 @@ async def _redact_uploads(conn: Conn, tenant_id: UUID, order_nos: list[str], val
 
 async def refuse_erased(conn: Conn, incoming: Sequence[Any]) -> tuple[list[Any], list[tuple[Any, str]]]:
     """Split `incoming` (planning's `Incoming`) into the records to apply and those whose buyer gives an erased
-    identifier, each with the kind it gave."""
-    named = [(i, kind, digest) for i in incoming for kind, digest in buyer_digests(i.tenant_id, i.order.buyer)]
+    identifier, each with the kind it gave. The records of a tenant that never erased anything (one query for the
+    batch's tenants) need no digest: most batches cost that query alone."""
+    erasing = await erasure_store.tenants_with_erasures(conn, (i.tenant_id for i in incoming))
+    named = [
+        (i, kind, digest)
+        for i in incoming
+        if i.tenant_id in erasing
+        for kind, digest in buyer_digests(i.tenant_id, i.order.buyer)
+    ]
     erased = await erasure_store.erased_among(conn, [(i.tenant_id, kind, digest) for i, kind, digest in named])
     refused: dict[int, tuple[Any, str]] = {}
     for item, kind, digest in named:

@@ -12,6 +12,11 @@ reached no handler). When a batch cannot be decided (the database is unreachable
 published) nothing is committed: each partition is rewound to the batch's first record and redelivered after a
 backoff. A process killed mid-batch leaves its offsets uncommitted. At-least-once, and the idempotent ingestion
 makes that exactly-once in the database.
+
+Pipelined (`Pipeline`, the consumer process's way): while a batch's transaction runs and its offsets are committed,
+the next batch is read ahead (`ingestion.read_ahead`); its transaction starts after the previous one ended, its
+offsets are committed after its own transaction and the previous batch's commit, and a batch behind a failed one
+is dropped and rewound with it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -34,6 +39,7 @@ from faststream.kafka.message import FAKE_CONSUMER, KafkaMessage
 from services.ingest import errors
 from services.ingest.adapters.storage import storage_errors
 from services.ingest.application.ingestion import (
+    Ahead,
     BatchResult,
     EmitEvents,
     IngestOptions,
@@ -41,6 +47,7 @@ from services.ingest.application.ingestion import (
     Rejected,
     count_failed_record,
     ingest_batch,
+    read_ahead,
 )
 from services.ingest.application.personas import FoldResult, fold_personas, lag_note
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
@@ -242,13 +249,17 @@ def subscribe(
     ingestor: BatchIngestor,
     publisher: KeyedPublisher | None = None,
     offsets: OffsetConsumer | None = None,
-) -> None:
+    pipelined: bool = False,
+) -> list[Pipeline]:
     """Register `settings.consumer_concurrency` members of the consumer group on `broker` (topic and group names
     carry the settings' prefix). Each member owns its own partitions, so one order's records stay in order; while
     one member waits on PostgreSQL another can decode and plan its batch. Dead letters go out through `publisher`
     (by default the keyed publisher over `broker`); offsets are committed on `offsets` (by default each member's own
-    aiokafka consumer; FastStream's in-memory broker has none, so handler tests give one that records)."""
+    aiokafka consumer; FastStream's in-memory broker has none, so handler tests give one that records).
+    `pipelined`: each member's batches go through a `Pipeline` (returned, for shutdown to `close`); else each
+    batch is handled whole before the handler returns (`handle_batch`: what in-memory tests expect)."""
     dead_letters = DeadLetters(publisher or KeyedPublisher.on_broker(broker), settings.topic(DLQ_TOPIC.name))
+    pipelines = []
     for member in range(settings.consumer_concurrency):
         subscriber = broker.subscriber(
             settings.topic(TOPIC.name),
@@ -265,7 +276,10 @@ def subscribe(
             decoder=raw_body,
         )
         consumer_of = _consumer_of(subscriber) if offsets is None else lambda: offsets
-        subscriber(_batch_handler(consumer_of, dead_letters, ingestor, member))
+        pipeline = Pipeline(consumer_of, dead_letters.publish, ingestor) if pipelined else None
+        subscriber(_batch_handler(consumer_of, dead_letters, ingestor, member, pipeline))
+        pipelines += [pipeline] if pipeline is not None else []
+    return pipelines
 
 
 def _consumer_of(subscriber: Any) -> Callable[[], Any]:
@@ -296,11 +310,18 @@ class DeadLetters:
 
 
 def _batch_handler(
-    consumer_of: Callable[[], Any], dead_letters: DeadLetters, ingestor: BatchIngestor, member: int
+    consumer_of: Callable[[], Any],
+    dead_letters: DeadLetters,
+    ingestor: BatchIngestor,
+    member: int,
+    pipeline: Pipeline | None = None,
 ) -> Callable[..., Awaitable[None]]:
     async def on_orders(msg: InjectedMessage) -> None:
         raw = msg.raw_message if isinstance(msg.raw_message, tuple | list) else (msg.raw_message,)
-        await handle_batch(raw, consumer_of(), dead_letters.publish, ingestor)
+        if pipeline is not None:
+            await pipeline.submit(raw)
+        else:
+            await handle_batch(raw, consumer_of(), dead_letters.publish, ingestor)
 
     on_orders.__name__ = f"on_orders_{member}"  # FastStream names subscribers after their handler
     return on_orders
@@ -317,14 +338,38 @@ async def handle_batch(
     if not raw:
         return True
     records = [Received(i, r.topic, r.partition, r.offset, r.key, r.value, logged=True) for i, r in enumerate(raw)]
+    return await _decide(raw, records, consumer, publish, ingestor)
+
+
+async def _decide(
+    raw: Sequence[Any],
+    records: Sequence[Received],
+    consumer: OffsetConsumer,
+    publish: PublishDeadLetters,
+    ingestor: BatchIngestor,
+    previous: _InFlight | None = None,
+    applied: asyncio.Future[bool] | None = None,
+) -> bool:
+    """`handle_batch` of `records` (read from `raw`); behind `previous` (a `Pipeline`'s), its transaction waits
+    for the previous one to end and its commit for the previous commit; `applied` learns whether its own
+    transaction committed. Behind a failed batch it does nothing and answers False (its caller rewinds it)."""
     started = time.perf_counter()
     try:
-        result = await ingestor.apply(records)
+        if previous is not None and not await asyncio.shield(previous.applied):
+            return False
+        try:
+            result = await ingestor.apply(records)
+        except BaseException:
+            _answer(applied, False)
+            raise
+        _answer(applied, True)
         undecided = result.undecided(records)
         if undecided:
             raise RuntimeError(f"{len(undecided)} records neither applied nor rejected (first {undecided[0].offset})")
         await publish(records, result.dead_letters())
         offsets = next_offsets(raw)
+        if previous is not None and not await _settled(previous):
+            return False  # never past a batch not committed
         await consumer.commit(offsets)
     except Exception:
         log.exception("batch could not be decided: rewinding it for redelivery, nothing committed")
@@ -333,12 +378,88 @@ async def handle_batch(
         await asyncio.sleep(errors.backoff_delay(2))
         rewind(consumer, raw)
         return False
+    finally:
+        _answer(applied, False)  # unless answered
     seconds = time.perf_counter() - started
     ingestor.lags.update(lags(consumer, offsets))
     if ingestor.metrics is not None:
         ingestor.metrics.observe_batch(len(records), result, seconds)
     log.info("batch of %d in %.2f s: %s%s", len(records), seconds, _summary(result), lag_note(result.persona_lags_s))
     return True
+
+
+@dataclass(eq=False)
+class _InFlight:
+    """A batch in a `Pipeline`: `applied` answers once its transaction ended (True: committed); `task` answers
+    once the batch is decided (True: its offsets committed)."""
+
+    raw: Sequence[Any]
+    applied: asyncio.Future[bool]
+    task: asyncio.Task[bool] | None = None
+
+
+READ_AHEAD_CHUNK = 200  # records read ahead between two turns of the event loop (the batch in flight goes on)
+
+
+class Pipeline:
+    """One group member's batches, two at a time: while a batch's transaction runs and its offsets are committed,
+    the next one is read ahead (`ingestion.read_ahead`, the Python work that needs no state), on the same event
+    loop, a chunk at a time. Guarantees, beyond `handle_batch`'s:
+    - A batch's transaction starts after the previous batch's ended (one at a time, in fetch order, as before).
+    - A batch's offsets are committed after its own transaction and after the previous batch's offsets: in
+      order, and never past a batch whose transaction did not commit.
+    - A batch that fails rewinds itself (`handle_batch`); the batch behind it was fetched past it: it is dropped
+      (no transaction if it had not started one, no commit) and rewound with it, so each partition starts again
+      at the failed batch's first record (or the dropped one's, where the failed one had none).
+    - Killed anywhere: what is not committed is redelivered, and the idempotent ingestion applies it once.
+    `submit` returns once the previous batch is decided, so at most two batches are in hand and a rewind
+    happens before the next fetch."""
+
+    def __init__(self, consumer_of: Callable[[], Any], publish: PublishDeadLetters, ingestor: BatchIngestor) -> None:
+        self.consumer_of, self.publish, self.ingestor = consumer_of, publish, ingestor
+        self._last: _InFlight | None = None
+        self._closed = False
+
+    async def submit(self, raw: Sequence[Any]) -> None:
+        if not raw or self._closed:  # closed: not started, so not committed (redelivered after the restart)
+            return
+        previous, batch = self._last, _InFlight(raw, asyncio.get_running_loop().create_future())
+        batch.task = asyncio.create_task(self._run(batch, previous))
+        self._last = batch
+        if previous is None or await _settled(previous):
+            return
+        await _settled(batch)  # behind a failed batch: dropped, or it failed itself
+        rewind(self.consumer_of(), [*previous.raw, *raw])
+        self._last = None  # the next batch is fetched after the rewind
+
+    async def close(self) -> None:
+        """Start no batch any more and wait for those in flight to be decided; before the consumer stops, so
+        that their offsets can still be committed."""
+        self._closed = True
+        if self._last is not None:
+            await _settled(self._last)
+
+    async def _run(self, batch: _InFlight, previous: _InFlight | None) -> bool:
+        placeholders = self.ingestor.options.placeholder_mobiles
+        records = []
+        for i, r in enumerate(batch.raw):
+            if i and i % READ_AHEAD_CHUNK == 0:
+                await asyncio.sleep(0)
+            ahead: Ahead | None = read_ahead(r.key, r.value, placeholders)
+            records.append(Received(i, r.topic, r.partition, r.offset, r.key, r.value, logged=True, ahead=ahead))
+        consumer, ingestor = self.consumer_of(), self.ingestor
+        return await _decide(batch.raw, records, consumer, self.publish, ingestor, previous, batch.applied)
+
+
+async def _settled(batch: _InFlight) -> bool:
+    """Whether `batch` was committed, once decided (shielded: a waiter cancelled leaves the batch going on)."""
+    assert batch.task is not None
+    return await asyncio.shield(batch.task)
+
+
+def _answer(future: asyncio.Future[bool] | None, value: bool) -> None:
+    if future is not None and not future.done():
+        future.set_result(value)
 
 
 def next_offsets(raw: Sequence[Any]) -> dict[TopicPartition, int]:
