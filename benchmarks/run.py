@@ -147,10 +147,14 @@ def _scale_step(name: str, quick: bool) -> Callable[[bool], Coroutine[Any, Any, 
     return _module(f"benchmarks.bench_{name}", "--orders", orders)
 
 
-def run_step(name: str, quick: bool, out: Path) -> int:
+def run_step(name: str, quick: bool, out: Path | None) -> int:
+    """One step in this process; its figures go to `out` for the summary, or to stdout when run by hand."""
     step = _scale_step(name, quick) if name in SCALE_STEPS else STEPS[name]
-    figures = asyncio.run(step(quick))
-    out.write_text(json.dumps(_plain(figures), default=str))
+    figures = json.dumps(_plain(asyncio.run(step(quick))), default=str)
+    if out is None:
+        print(figures)
+    else:
+        out.write_text(figures)
     return 0
 
 
