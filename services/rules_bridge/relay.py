@@ -117,7 +117,7 @@ class Relay:
         self._after_publish = after_publish  # between publishing and marking sent (a fault scenario's pause)
         self.metrics = metrics or RelayMetrics()
         self._wake = asyncio.Event()
-        self._cursors: dict[int, int] = {}  # owned shard -> last id settled by this session (0: none yet)
+        self._cursors: dict[int, int] = {}  # owned shard -> last id claimed by this session (0: none yet)
         self._wanted = sorted(set(settings.shards)) if settings.shards is not None else list(range(N_SHARDS))
         self._next_stats = 0.0
 
@@ -187,16 +187,36 @@ class Relay:
 
     async def _drain(self, conn: asyncpg.Connection, publisher: Publisher, stop: asyncio.Event) -> None:
         """Publish every pending row of the owned shards: per pass, one batch of each pending shard (none starves),
-        all published together, then all settled (marked sent or parked)."""
+        all published together, then all settled (marked sent or parked).
+
+        Pipelined, so the database and the broker work at once: while a pass is on its way to the broker, the
+        previous pass is settled and the next one claimed on the connection. Kafka sees what it saw unpipelined:
+        a pass is queued only once every row of the previous pass has its verdict and none is to be retried (a
+        retry ends the session first); a row is still marked sent only after the broker acknowledged it."""
         shards = await outbox_store.pending_shards(conn, self._cursors)
-        while shards and not stop.is_set():
-            claimed = await self._claim(conn, shards)
+        claimed = await self._claim(conn, shards) if shards else {}
+        unsettled: list[Delivery] = []  # the previous pass: acknowledged or parked, not yet settled
+        while claimed and not stop.is_set():
             rows = [row for batch in claimed.values() for row in batch]
-            if rows:
-                await self._relay(conn, publisher, rows)
-                self._cursors.update({shard: batch[-1].id for shard, batch in claimed.items() if batch})
-            shards = [shard for shard, batch in claimed.items() if len(batch) == self.settings.batch_size]
-            await self._refresh_stats(conn)  # a long drain keeps the figures current
+            full = [shard for shard, batch in claimed.items() if len(batch) == self.settings.batch_size]
+            self._cursors.update({shard: batch[-1].id for shard, batch in claimed.items() if batch})
+            publishing = asyncio.ensure_future(self._publish(publisher, rows))
+            try:
+                await self._settle(conn, unsettled)
+                unsettled = []
+                claimed = await self._claim(conn, full) if full and not stop.is_set() else {}
+                await self._refresh_stats(conn)  # a long drain keeps the figures current
+            except BaseException:
+                publishing.cancel()  # what it sent unmarked is sent again by the next session (at least once)
+                with contextlib.suppress(BaseException):
+                    await publishing
+                raise
+            unsettled = await publishing
+            if any(d.outcome is Outcome.RETRY for d in unsettled):
+                await self._settle(conn, unsettled)  # the acknowledged rows are marked before the session ends
+                retry = [d for d in unsettled if d.outcome is Outcome.RETRY]
+                raise PublishIncomplete(f"{len(retry)} of {len(rows)} rows not acknowledged: {retry[0].verdict.detail}")
+        await self._settle(conn, unsettled)
 
     async def _claim(self, conn: asyncpg.Connection, shards: Sequence[int]) -> dict[int, list[PendingRow]]:
         claimed = {}
@@ -206,18 +226,23 @@ class Relay:
             if rows is None:  # writers still in flight: come back on the next pass (or at their NOTIFY)
                 self.metrics.writer_waits += 1
                 self._wake.set()
-            else:
+            elif rows:
                 claimed[shard] = rows
         return claimed
 
-    async def _relay(self, conn: asyncpg.Connection, publisher: Publisher, rows: list[PendingRow]) -> None:
-        """Publish `rows`, then settle them: acknowledged ones marked sent, permanently failing ones parked.
-        Raises `PublishIncomplete` (after settling) when some rows must be retried."""
+    async def _publish(self, publisher: Publisher, rows: list[PendingRow]) -> list[Delivery]:
+        """Publish `rows` and wait for every verdict; `after_publish` sees them before they are settled."""
         started = time.monotonic()
         deliveries = await publisher.publish(rows)
         self.metrics.publish_latency.observe(time.monotonic() - started)
         if self._after_publish is not None:
             await self._after_publish(rows)
+        return deliveries
+
+    async def _settle(self, conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+        """Mark the acknowledged rows sent and park the permanently failing ones (retried ones stay pending)."""
+        if not deliveries:
+            return
         sent = [d.row.id for d in deliveries if d.outcome is Outcome.SENT]
         parked = [d for d in deliveries if d.outcome is Outcome.PARKED]
         await outbox_store.settle(conn, sent, [_parking(d) for d in parked])
@@ -233,9 +258,6 @@ class Relay:
                 d.verdict.reason,
                 d.verdict.detail,
             )
-        retry = [d for d in deliveries if d.outcome is Outcome.RETRY]
-        if retry:
-            raise PublishIncomplete(f"{len(retry)} of {len(rows)} rows not acknowledged: {retry[0].verdict.detail}")
 
     def _producer_replaced(self) -> None:
         self.metrics.producer_restarts += 1
