@@ -6,7 +6,8 @@ Phase 1, once per process count: commits `n_events` with no relay running, then 
 processes (the shards split between them) and times the drain from the first event acknowledged to the last
 (start-up excluded), with the CPU of the relay processes and of every PostgreSQL process meanwhile; the topic's end
 offsets must have grown by exactly `n_events`.
-Phase 2 runs the relay (in process) and commits events in transactions of 10, measuring commit -> broker timestamp.
+Phase 2 runs the relay (in process) and, once it owns every shard (start-up excluded), commits events in
+transactions of 10, measuring commit -> broker timestamp.
 """
 
 from __future__ import annotations
@@ -135,7 +136,12 @@ async def _delays(settings: RelaySettings, pool: asyncpg.Pool, consumer: AIOKafk
     tenant = uuid.uuid4()
     committed: dict[str, float] = {}
     stop = asyncio.Event()
-    relay = asyncio.create_task(serve(settings, stop, RelayMetrics()))
+    metrics = RelayMetrics()
+    relay = asyncio.create_task(serve(settings, stop, metrics))
+    deadline = time.monotonic() + 60
+    while metrics.owned_shards < N_SHARDS:
+        assert time.monotonic() < deadline and not relay.done(), "the relay did not start within 60 s"
+        await asyncio.sleep(0.02)
     reading = asyncio.create_task(_consume(consumer, tenant, n))
     for start in range(0, n, TX_SIZE):
         records = [_record(tenant, i) for i in range(start, min(n, start + TX_SIZE))]
