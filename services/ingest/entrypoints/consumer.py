@@ -486,10 +486,15 @@ def rewind(consumer: OffsetConsumer, raw: Sequence[Any]) -> None:
 
 def lags(consumer: OffsetConsumer, offsets: Mapping[TopicPartition, int]) -> dict[tuple[str, int], int]:
     """Records behind each partition of a batch (`offsets`: its `next_offsets`): the partition's high watermark
-    minus what was consumed."""
+    minus what was consumed. A partition revoked since its commit (a commit retried across a rebalance) has none:
+    aiokafka's `highwater` asserts that it is assigned, and a failure here would fail a committed batch (and, in a
+    `Pipeline`, drop and rewind the batch behind it)."""
     behind: dict[tuple[str, int], int] = {}
     for tp, offset in offsets.items():
-        high = consumer.highwater(tp)
+        try:
+            high = consumer.highwater(tp)
+        except Exception:  # revoked meanwhile: its new owner reports its lag
+            continue
         if high is not None:
             behind[(tp.topic, tp.partition)] = max(0, high - offset)
     return behind
