@@ -174,3 +174,33 @@ async def test_a_partition_revoked_during_its_commit_leaves_the_next_batch_alone
     await pipeline.close()
     assert [commit for commit, _ in offsets.commits] == [{_tp(0): 11}, {_tp(1): 6}]
     assert offsets.positions == {}  # nothing rewound: both batches were committed
+
+
+async def test_a_poison_record_behind_a_batch_whose_commit_failed_is_dead_lettered_once(
+    pool: asyncpg.Pool, monkeypatch: Any
+) -> None:
+    """The batch behind one whose offset commit failed is dropped and redelivered: its dead letters go out with the
+    redelivery only, not also from the dropped pass."""
+    monkeypatch.setattr("services.ingest.errors.backoff_delay", lambda attempt: 0)
+    tenant, _ = await new_tenant(pool, "pipeline-poison")
+    first = _batch(tenant, [(0, 10, "PP-1")])
+    second = [*_batch(tenant, [(1, 5, "PP-2")]), RawRecord(TOPIC, 1, 6, b"poison", b"{not json")]
+    letters: list[tuple[int, int]] = []
+
+    async def publish(records: Sequence[Received], rejected: Sequence[Any]) -> None:
+        by_ref = {r.ref: r for r in records}
+        letters.extend((by_ref[r.ref].partition, by_ref[r.ref].offset) for r in rejected)
+
+    offsets = Offsets(pool, tenant, failures=1)
+    ingestor = BatchIngestor(pool, RecordingEmitter(), IngestOptions(), max_retries=0)
+    pipeline = Pipeline(lambda: offsets, publish, ingestor)
+    await pipeline.submit(first)
+    await pipeline.submit(second)
+    await pipeline.close()
+    assert offsets.commits == []
+    again = Pipeline(lambda: offsets, publish, ingestor)
+    for batch in (first, second):
+        await again.submit(batch)
+    await again.close()
+    assert offsets.committed() == {_tp(0): 11, _tp(1): 7}
+    assert letters == [(1, 6)]
