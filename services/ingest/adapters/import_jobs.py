@@ -18,7 +18,7 @@ from uuid import UUID
 import orjson
 
 from services.ingest.adapters import sql
-from services.ingest.domain.progress import RecordedOutcome, import_progress
+from services.ingest.domain.progress import DEAD_LETTERED, RecordedOutcome, import_progress
 
 Conn = Any
 
@@ -196,8 +196,15 @@ class OrderResult:
 
 async def count_results(conn: Conn, results: Sequence[OrderResult]) -> None:
     """Record each order's outcome once per import, for the orders each import published, and advance the
-    imports' counters and states. An applied outcome supersedes a recorded dead letter (counted once, as applied)."""
-    unique = {(r.tenant_id, r.import_id, r.order_no): r for r in results}
+    imports' counters and states. An applied outcome supersedes a recorded dead letter (counted once, as applied).
+    Within `results` too, an order's first outcome is kept, unless it is a dead letter and another is applied: one
+    record of an import sent twice (on two partitions) and both in one batch is `created`, then `unchanged`."""
+    unique: dict[tuple[UUID, UUID, str], OrderResult] = {}
+    for r in results:
+        key = (r.tenant_id, r.import_id, r.order_no)
+        kept = unique.get(key)
+        if kept is None or (kept.outcome == DEAD_LETTERED and r.outcome != DEAD_LETTERED):
+            unique[key] = r
     if not unique:
         return
     rows = sorted(unique.values(), key=lambda r: (r.tenant_id, r.import_id, r.order_no))

@@ -351,8 +351,9 @@ async def _decide(
     applied: asyncio.Future[bool] | None = None,
 ) -> bool:
     """`handle_batch` of `records` (read from `raw`); behind `previous` (a `Pipeline`'s), its transaction waits
-    for the previous one to end and its commit for the previous commit; `applied` learns whether its own
-    transaction committed. Behind a failed batch it does nothing and answers False (its caller rewinds it)."""
+    for the previous one to end, and its dead letters (if any) and its commit for the previous commit; `applied`
+    learns whether its own transaction committed. Behind a failed batch it does nothing and answers False (its
+    caller rewinds it)."""
     started = time.perf_counter()
     try:
         if previous is not None and not await asyncio.shield(previous.applied):
@@ -366,7 +367,10 @@ async def _decide(
         undecided = result.undecided(records)
         if undecided:
             raise RuntimeError(f"{len(undecided)} records neither applied nor rejected (first {undecided[0].offset})")
-        await publish(records, result.dead_letters())
+        dead = result.dead_letters()
+        if previous is not None and dead and not await _settled(previous):
+            return False  # dropped: its dead letters go out with its redelivery only, not twice
+        await publish(records, dead)
         offsets = next_offsets(raw)
         if previous is not None and not await _settled(previous):
             return False  # never past a batch not committed
@@ -408,6 +412,8 @@ class Pipeline:
     - A batch's transaction starts after the previous batch's ended (one at a time, in fetch order, as before).
     - A batch's offsets are committed after its own transaction and after the previous batch's offsets: in
       order, and never past a batch whose transaction did not commit.
+    - A batch's dead letters, if any, are published after the previous batch's offsets were committed: a batch
+      dropped behind a failed one publishes none (its redelivery does), so none goes out twice for that.
     - A batch that fails rewinds itself (`handle_batch`); the batch behind it was fetched past it: it is dropped
       (no transaction if it had not started one, no commit) and rewound with it, so each partition starts again
       at the failed batch's first record (or the dropped one's, where the failed one had none).
@@ -486,10 +492,15 @@ def rewind(consumer: OffsetConsumer, raw: Sequence[Any]) -> None:
 
 def lags(consumer: OffsetConsumer, offsets: Mapping[TopicPartition, int]) -> dict[tuple[str, int], int]:
     """Records behind each partition of a batch (`offsets`: its `next_offsets`): the partition's high watermark
-    minus what was consumed."""
+    minus what was consumed. A partition revoked since its commit (a commit retried across a rebalance) has none:
+    aiokafka's `highwater` asserts that it is assigned, and a failure here would fail a committed batch (and, in a
+    `Pipeline`, drop and rewind the batch behind it)."""
     behind: dict[tuple[str, int], int] = {}
     for tp, offset in offsets.items():
-        high = consumer.highwater(tp)
+        try:
+            high = consumer.highwater(tp)
+        except Exception:  # revoked meanwhile: its new owner reports its lag
+            continue
         if high is not None:
             behind[(tp.topic, tp.partition)] = max(0, high - offset)
     return behind

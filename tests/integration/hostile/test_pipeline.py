@@ -139,3 +139,68 @@ async def test_a_batch_behind_one_whose_transaction_failed_starts_none(pool: asy
     await again.close()
     assert applied[1:] == [["PD-1"], ["PD-2", "PD-3"]]
     assert offsets.committed() == {_tp(2): 42, _tp(3): 8}
+
+
+class RevokedDuringCommit(Offsets):
+    """A rebalance revokes `revoked` while its commit is in flight: the broker accepts the commit (a group
+    preparing a rebalance takes its current generation's commits), and afterwards the partition is no longer
+    assigned, so `highwater` fails as aiokafka's does (`assert self._subscription.is_assigned(partition)`)."""
+
+    def __init__(self, pool: asyncpg.Pool, tenant: UUID, revoked: TopicPartition) -> None:
+        super().__init__(pool, tenant)
+        self.revoked, self.assigned = revoked, True
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        await super().commit(offsets)
+        if self.revoked in offsets:
+            self.assigned = False
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        assert partition != self.revoked or self.assigned, "Partition is not assigned"
+        return None
+
+
+async def test_a_partition_revoked_during_its_commit_leaves_the_next_batch_alone(
+    pool: asyncpg.Pool, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("services.ingest.errors.backoff_delay", lambda attempt: 0)
+    tenant, _ = await new_tenant(pool, "pipeline-revoked")
+    first = _batch(tenant, [(0, 10, "PR-1")])
+    second = _batch(tenant, [(1, 5, "PR-2")])  # a partition the member keeps
+    offsets = RevokedDuringCommit(pool, tenant, _tp(0))
+    pipeline = Pipeline(lambda: offsets, _no_dead_letters, BatchIngestor(pool, RecordingEmitter(), IngestOptions()))
+    await pipeline.submit(first)
+    await pipeline.submit(second)  # the handler does not fail for the first batch's lag
+    await pipeline.close()
+    assert [commit for commit, _ in offsets.commits] == [{_tp(0): 11}, {_tp(1): 6}]
+    assert offsets.positions == {}  # nothing rewound: both batches were committed
+
+
+async def test_a_poison_record_behind_a_batch_whose_commit_failed_is_dead_lettered_once(
+    pool: asyncpg.Pool, monkeypatch: Any
+) -> None:
+    """The batch behind one whose offset commit failed is dropped and redelivered: its dead letters go out with the
+    redelivery only, not also from the dropped pass."""
+    monkeypatch.setattr("services.ingest.errors.backoff_delay", lambda attempt: 0)
+    tenant, _ = await new_tenant(pool, "pipeline-poison")
+    first = _batch(tenant, [(0, 10, "PP-1")])
+    second = [*_batch(tenant, [(1, 5, "PP-2")]), RawRecord(TOPIC, 1, 6, b"poison", b"{not json")]
+    letters: list[tuple[int, int]] = []
+
+    async def publish(records: Sequence[Received], rejected: Sequence[Any]) -> None:
+        by_ref = {r.ref: r for r in records}
+        letters.extend((by_ref[r.ref].partition, by_ref[r.ref].offset) for r in rejected)
+
+    offsets = Offsets(pool, tenant, failures=1)
+    ingestor = BatchIngestor(pool, RecordingEmitter(), IngestOptions(), max_retries=0)
+    pipeline = Pipeline(lambda: offsets, publish, ingestor)
+    await pipeline.submit(first)
+    await pipeline.submit(second)
+    await pipeline.close()
+    assert offsets.commits == []
+    again = Pipeline(lambda: offsets, publish, ingestor)
+    for batch in (first, second):
+        await again.submit(batch)
+    await again.close()
+    assert offsets.committed() == {_tp(0): 11, _tp(1): 7}
+    assert letters == [(1, 6)]
