@@ -42,6 +42,12 @@ def unstorable_char(text: str) -> str | None:
     return None if match is None else match.group()
 
 
+def storable_text(value: object) -> str | None:
+    """`value` when it is text that can be stored (and echoed back in a UTF-8 answer), else None: for what a
+    rejected message claims to be (its order no.), which is reported and counted by but never trusted."""
+    return value if isinstance(value, str) and unstorable_char(value) is None else None
+
+
 def describe_char(char: str) -> str:
     """`U+0007` for the message that refuses it."""
     return f"U+{ord(char):04X}"

@@ -31,6 +31,7 @@ from uuid import UUID
 
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 
+from services.core import bounds
 from services.core.changes import CustomerSnapshot, OrderChange
 from services.core.frozen import quick_init
 from services.core.order import Buyer
@@ -293,8 +294,7 @@ def _claims_of(raw: Any) -> Claims:
         except ValueError:
             return None
 
-    order_no = raw.get("order_no")
-    return as_uuid(raw.get("tenant_id")), as_uuid(raw.get("import_id")), order_no if isinstance(order_no, str) else None
+    return as_uuid(raw.get("tenant_id")), as_uuid(raw.get("import_id")), bounds.storable_text(raw.get("order_no"))
 
 
 @quick_init

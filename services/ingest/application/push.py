@@ -138,17 +138,17 @@ def _shape_problem(order: RawOrder) -> OrderAnswer | None:
         message = f"an order is a JSON object, found {type(order.value).__name__}"
         return OrderAnswer(order.index, None, REJECTED, NOT_AN_OBJECT, message)
     if order.value.get("import_id") is not None:
-        order_no = order.value.get("order_no")
         message = "import_id: pushed orders belong to no upload; leave import_id out"
         return OrderAnswer(
-            order.index, order_no if isinstance(order_no, str) else None, REJECTED, IMPORT_ID_GIVEN, message
+            order.index, bounds.storable_text(order.value.get("order_no")), REJECTED, IMPORT_ID_GIVEN, message
         )
     return None
 
 
 def _key(tenant_id: UUID, value: dict[str, Any]) -> bytes:
-    order_no = value.get("order_no")
-    return order_key(tenant_id, order_no if isinstance(order_no, str) else "").encode()
+    """The record's key as the topic would carry it; an order no. that is no text (the order is rejected for it)
+    keys as none."""
+    return order_key(tenant_id, bounds.storable_text(value.get("order_no")) or "").encode()
 
 
 def body_digest(body: bytes) -> bytes:

@@ -103,6 +103,27 @@ async def test_nul_and_lone_surrogates_are_dead_lettered_and_counted_by_their_im
     assert (job["orders_processed"], job["dead_lettered"], job["state"]) == (1, 2, "completed_with_errors")
 
 
+async def test_a_lone_surrogate_in_the_order_no_itself_is_dead_lettered_and_the_batch_goes_on(
+    pool: asyncpg.Pool,
+) -> None:
+    """The order no. is what a rejection reports and what the import counts by: one that is no text (a lone
+    surrogate escape) must not fail the batch when the rejection is recorded."""
+    a, _ = await _tenants(pool)
+    import_id = uuid.uuid4()
+    async with pool.acquire() as conn:
+        await record_job(conn, a, import_id, ["L-1", "F-2"])
+    key, value = _record(a, _with_text(a, "L-1", "fine", import_id))
+    lone = (key, value.replace(b'"L-1"', b'"L-\\ud800"'))
+    fine = _record(a, _with_text(a, "F-2", "fine", import_id))
+    result = await _ingest(pool, lone, fine)
+    assert [r.reason for r in result.rejected] == [errors.CONTRACT_VIOLATION]
+    assert [o.order_no for o in result.outcomes] == ["F-2"]
+    async with pool.acquire() as conn:
+        job = await conn.fetchrow("SELECT * FROM imports WHERE tenant_id = $1 AND id = $2", a, import_id)
+    # "L-\ud800" is none of its orders: counted by no import (L-1 stays expected), and the batch is not failed
+    assert (job["orders_processed"], job["dead_lettered"]) == (1, 0)
+
+
 async def test_records_naming_an_import_count_only_for_the_orders_it_published(pool: asyncpg.Pool) -> None:
     """Finding 9: a producer of the tenant naming one of its imports cannot inflate that import's counters."""
     a, _ = await _tenants(pool)

@@ -113,3 +113,24 @@ async def test_bodies_that_are_not_a_batch_are_422_naming_why(client: httpx.Asyn
     odd = await push(client, tenant.admin_key, [1, pushed_order("I1") | {"import_id": str(tenant.id)}])
     assert odd.status_code == 202
     assert [o["code"] for o in odd.json()["orders"]] == ["not_an_object", "import_id_not_allowed"]
+
+
+async def test_text_that_is_no_text_is_an_answer_not_a_500(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    """A lone UTF-16 surrogate escape (JSON allows it, UTF-8 cannot hold it) anywhere in an order: that order is
+    rejected with its reason, its neighbours accepted, and nothing of it is echoed back that cannot be encoded."""
+    good = json.dumps(pushed_order("S-GOOD"))
+    lone = json.dumps(pushed_order("S-LONE")).replace('"S-LONE"', '"S-\\ud800"', 1)
+    in_store = json.dumps(pushed_order("S-STORE")).replace('"S-STORE"', '"S-STORE\\udfff"', 1)
+    with_import = json.dumps(pushed_order("S-IMP") | {"import_id": str(tenant.id)}).replace('"S-IMP"', '"\\udc00"')
+    mobile = pushed_order("S-MOB")
+    mobile["buyer"]["mobile"] = "1380013800\\ud83d"  # the high half of an emoji alone
+    in_buyer = json.dumps(mobile).replace("\\\\ud83d", "\\ud83d")
+    body = '{"orders": [' + ",".join([good, lone, in_store, with_import, in_buyer]) + "]}"
+    answer = await client.post("/v1/orders:batch", content=body.encode(), headers={"X-API-Key": tenant.admin_key})
+    assert answer.status_code == 202, answer.text
+    orders = answer.json()["orders"]
+    assert [o["outcome"] for o in orders] == ["accepted", "rejected", "rejected", "rejected", "rejected"]
+    assert orders[0]["order_no"] == "S-GOOD"
+    assert all("order_no" not in o for o in orders[1:4]), orders
+    assert orders[4]["order_no"] == "S-MOB"
+    assert all(o["message"] for o in orders[1:]), orders
