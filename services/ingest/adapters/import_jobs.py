@@ -18,7 +18,14 @@ from uuid import UUID
 import orjson
 
 from services.ingest.adapters import sql
-from services.ingest.domain.progress import DEAD_LETTERED, RecordedOutcome, import_progress
+from services.ingest.domain.progress import (
+    DEAD_LETTERED,
+    ImportCounts,
+    ImportState,
+    RecordedOutcome,
+    import_progress,
+    import_state,
+)
 
 Conn = Any
 
@@ -38,8 +45,14 @@ class NewImport:
     header: list[str]
     first_errors: list[dict[str, Any]]
     warnings: list[dict[str, Any]] = field(default_factory=list)  # every warning, file-level ones with row None
-    state: str = "queued"  # or failed: a strict import refused (nothing published), recorded with its rows
+    refused: bool = False  # a strict import refused (nothing published), recorded with its rows, failed
     failure: str | None = None
+
+    @property
+    def state(self) -> ImportState:
+        if self.refused:
+            return ImportState.FAILED
+        return import_state(ImportCounts(ImportState.QUEUED, self.orders_total, 0, 0, 0, 0, self.rows_invalid))
 
 
 class ImportRow(NamedTuple):
@@ -138,10 +151,9 @@ async def record_import(conn: Conn, job: NewImport, rows: Sequence[ImportRow] | 
         job.first_errors,
         job.warnings,
         job.failure,
+        job.state.terminal,
     )
     await record_rows(conn, job.tenant_id, job.import_id, rows)
-    if job.orders_total == 0:
-        await conn.execute(sql.COMPLETE_EMPTY_IMPORT, job.tenant_id, job.import_id)
 
 
 async def record_rows(conn: Conn, tenant_id: UUID, import_id: UUID, rows: Sequence[ImportRow] | RowColumns) -> None:
@@ -154,7 +166,36 @@ async def record_rows(conn: Conn, tenant_id: UUID, import_id: UUID, rows: Sequen
 
 
 async def mark_published(conn: Conn, tenant_id: UUID, import_id: UUID, published: int) -> None:
-    await conn.execute(sql.MARK_IMPORT_PUBLISHED, tenant_id, import_id, published)
+    async with conn.transaction():
+        await _store_states(conn, await conn.fetch(sql.MARK_IMPORT_PUBLISHED, tenant_id, import_id, published))
+
+
+async def _store_states(conn: Conn, rows: Sequence[Any]) -> None:
+    """Store the state `import_state` gives each import of `rows` (IMPORT_COUNTS, returned by the statement that
+    moved its counters in this transaction) where it differs from the stored one."""
+    moved = []
+    for r in rows:
+        stored = ImportState(r["state"])
+        counts = ImportCounts(
+            stored,
+            r["orders_total"],
+            r["orders_published"],
+            r["orders_processed"],
+            r["dead_lettered"],
+            r["rejected"],
+            r["rows_invalid"],
+        )
+        state = import_state(counts)
+        if state is not stored:
+            moved.append((r["tenant_id"], r["id"], state))
+    if moved:
+        await conn.execute(
+            sql.SET_IMPORT_STATES,
+            [m[0] for m in moved],
+            [m[1] for m in moved],
+            [m[2].value for m in moved],
+            [m[2].terminal for m in moved],
+        )
 
 
 async def mark_failed(conn: Conn, tenant_id: UUID, import_id: UUID, reason: str) -> None:
@@ -221,7 +262,9 @@ async def count_results(conn: Conn, results: Sequence[OrderResult]) -> None:
     if not progress:
         return
     columns = ("tenant_id", "import_id", *PROGRESS_COUNTERS)
-    await conn.execute(sql.ADVANCE_IMPORTS, *([getattr(p, c) for p in progress] for c in columns))
+    await _store_states(
+        conn, await conn.fetch(sql.ADVANCE_IMPORTS, *([getattr(p, c) for p in progress] for c in columns))
+    )
 
 
 async def get_import(conn: Conn, tenant_id: UUID, import_id: UUID) -> dict[str, Any] | None:

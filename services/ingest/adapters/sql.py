@@ -382,7 +382,7 @@ WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 INSERT_IMPORT = """
 INSERT INTO imports (tenant_id, id, filename, mode, timezone, state, rows_total, rows_valid, rows_invalid,
                      orders_total, orders_held_back, header, first_errors, warnings, failure, completed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, CASE WHEN $6 = 'failed' THEN now() END)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, CASE WHEN $16 THEN now() END)
 """
 
 INSERT_IMPORT_ROWS = """
@@ -393,10 +393,26 @@ FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[
      AS r (row_no, order_no, cells, outcome, issues, warnings, error_columns)
 """
 
-MARK_IMPORT_PUBLISHED = """
-UPDATE imports SET orders_published = $3,
-       state = CASE WHEN state = 'queued' THEN 'processing' ELSE state END, updated_at = now()
-WHERE tenant_id = $1 AND id = $2
+# What `domain.progress.import_state` decides an import's state from: each statement that moves a counter returns it.
+IMPORT_COUNTS = (
+    "i.tenant_id, i.id, i.state, i.orders_total, i.orders_published, i.orders_processed, "
+    "i.dead_lettered, i.rejected, i.rows_invalid"
+)
+
+MARK_IMPORT_PUBLISHED = f"""
+UPDATE imports i SET orders_published = $3, updated_at = now()
+WHERE i.tenant_id = $1 AND i.id = $2
+RETURNING {IMPORT_COUNTS}
+"""
+
+# The states `import_state` gave (in the transaction that moved the counters, which holds the rows' locks);
+# completed_at is set once, when the import is first done.
+SET_IMPORT_STATES = """
+UPDATE imports i SET state = s.state, updated_at = now(),
+       completed_at = CASE WHEN s.done THEN coalesce(i.completed_at, now()) END
+FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[]) ORDER BY 1, 2)
+     AS s (tenant_id, id, state, done)
+WHERE i.tenant_id = s.tenant_id AND i.id = s.id
 """
 
 FAIL_IMPORT = """
@@ -426,12 +442,6 @@ WHERE state IN ('queued', 'processing') AND orders_published < orders_total AND 
 RETURNING tenant_id, id
 """
 
-COMPLETE_EMPTY_IMPORT = """
-UPDATE imports SET state = CASE WHEN rows_invalid > 0 THEN 'completed_with_errors' ELSE 'completed' END,
-       completed_at = now(), updated_at = now()
-WHERE tenant_id = $1 AND id = $2 AND orders_total = 0 AND state <> 'failed'
-"""
-
 IMPORT_OWNERS = "SELECT id, tenant_id FROM imports WHERE id = ANY($1::uuid[])"
 
 # An order counts toward an import only when that import published it (one of its rows is `queued` with that
@@ -452,27 +462,17 @@ RETURNING tenant_id, import_id, outcome, xmax <> 0 AS superseded
 """
 
 # A failed import stays failed, but what lands of it is still counted: its counters agree with what is stored.
-ADVANCE_IMPORTS = """
+ADVANCE_IMPORTS = f"""
 UPDATE imports i SET
     orders_processed = i.orders_processed + d.processed,
     created = i.created + d.created, updated = i.updated + d.updated, unchanged = i.unchanged + d.unchanged,
     stale_status = i.stale_status + d.stale, dead_lettered = i.dead_lettered + d.dead,
-    rejected = i.rejected + d.rejected,
-    state = CASE
-        WHEN i.state = 'failed' THEN 'failed'
-        WHEN i.orders_processed + d.processed + i.dead_lettered + d.dead < i.orders_total THEN 'processing'
-        WHEN i.rows_invalid > 0 OR i.dead_lettered + d.dead > 0 OR i.rejected + d.rejected > 0
-            THEN 'completed_with_errors'
-        ELSE 'completed' END,
-    completed_at = CASE
-        WHEN i.state = 'failed' THEN i.completed_at
-        WHEN i.orders_processed + d.processed + i.dead_lettered + d.dead >= i.orders_total
-        THEN coalesce(i.completed_at, now()) END,
-    updated_at = now()
+    rejected = i.rejected + d.rejected, updated_at = now()
 FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[],
                            $9::int[])
       ORDER BY 1, 2) AS d (tenant_id, import_id, processed, created, updated, unchanged, stale, dead, rejected)
 WHERE i.tenant_id = d.tenant_id AND i.id = d.import_id
+RETURNING {IMPORT_COUNTS}
 """
 
 LIST_IMPORTS = "SELECT * FROM imports WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"

@@ -28,6 +28,7 @@ from services.ingest.application.downloads import WORKBOOKS
 from services.ingest.application.imports import ImportReceipt, PublishingFailed, StrictModeRejected
 from services.ingest.application.parsing import ImportFileError, SheetRow
 from services.ingest.domain.language import Lang, file_message, issue_out, outcome_detail, outcome_label, state_label
+from services.ingest.domain.progress import ImportState
 from services.ingest.errors import ApiProblem
 
 log = logging.getLogger("orderinfo.imports")
@@ -110,7 +111,7 @@ class ImportStatus(BaseModel):
     filename: str
     mode: str
     timezone: str
-    state: Literal["queued", "processing", "completed", "completed_with_errors", "failed"]
+    state: ImportState
     rows: int
     valid_rows: int
     invalid_rows: int

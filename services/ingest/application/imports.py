@@ -37,6 +37,7 @@ from services.ingest.application.parsing import (
 from services.ingest.application.workers import UPLOADS, run_in
 from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
 from services.ingest.domain.planning import Incoming, plan_round
+from services.ingest.domain.progress import ImportCounts, import_state
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.values import visible
 from services.platform.publisher import KeyedPublisher, KeyedRecord
@@ -222,7 +223,7 @@ async def submit_import(pool: Any, publish: Publish, request: ImportRequest, opt
         raise prepared.refused(import_id)
     if outgoing:
         await _publish_all(pool, publish, request.tenant_id, import_id, outgoing)
-    state = "processing" if outgoing else ("completed_with_errors" if job.rows_invalid else "completed")
+    state = import_state(ImportCounts(job.state, job.orders_total, len(outgoing), 0, 0, 0, job.rows_invalid))
     return ImportReceipt(
         import_id,
         state,
@@ -354,7 +355,7 @@ def _new_import(
         header=list(parsed.header),
         first_errors=[_issue(e) for e in parsed.errors[:FIRST_ERRORS]],
         warnings=[_issue(w) for w in parsed.warnings],
-        state="queued" if refusal is None else "failed",
+        refused=refusal is not None,
         failure=None if refusal is None else refusal.message,
     )
 

@@ -1,8 +1,13 @@
-"""Import progress: what the consumer's outcomes add to each import's counters. Pure.
+"""Import progress: what the consumer's outcomes add to each import's counters, and the state those counters put
+the import in. Pure.
 
 An order counts toward its import once (the first outcome recorded for it). `processed` counts what the consumer
 applied (`created`, `updated`, `unchanged`, `stale_status`, `rejected`); a dead letter is counted as one unless a
 later applied outcome superseded it, in which case that order is already counted as applied.
+
+`import_state` is the one place the rules of an import's state live: the upload records the state it gives, the
+consumer stores the state it gives after each advance of the counters (adapters/import_jobs), and only failing an
+import (publishing stopped, the upload died, a strict import refused) sets a state by decision rather than by count.
 """
 
 from __future__ import annotations
@@ -10,10 +15,58 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from uuid import UUID
 
-APPLIED = ("created", "updated", "unchanged", "stale_status", "rejected")  # processed by the consumer
-DEAD_LETTERED = "dead_lettered"
+from services.ingest.domain.planning import OUTCOMES as APPLIED  # processed by the consumer
+
+DEAD_LETTERED = "dead_lettered"  # the record could not be applied: counted, never processed
+
+
+class ImportState(StrEnum):
+    """Where an import is (stored as text in `imports.state`)."""
+
+    QUEUED = "queued"  # recorded, its orders not yet all published
+    PROCESSING = "processing"  # published (or being counted), some orders not yet landed
+    COMPLETED = "completed"
+    COMPLETED_WITH_ERRORS = "completed_with_errors"  # all landed, some rows invalid, rejected or dead-lettered
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({ImportState.COMPLETED, ImportState.COMPLETED_WITH_ERRORS, ImportState.FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    """What an import's state is decided from: its state as stored and its counters."""
+
+    state: ImportState
+    orders_total: int
+    orders_published: int
+    orders_processed: int
+    dead_lettered: int
+    rejected: int
+    rows_invalid: int
+
+
+def import_state(counts: ImportCounts) -> ImportState:
+    """The state `counts` put the import in. A failed import stays failed (what lands of it is still counted);
+    every order landed (applied or dead-lettered, none left of `orders_total`): completed, with errors when a row was
+    invalid or an order rejected or dead-lettered; else processing once an order was published or landed, queued
+    before."""
+    if counts.state is ImportState.FAILED:
+        return ImportState.FAILED
+    landed = counts.orders_processed + counts.dead_lettered
+    if landed >= counts.orders_total:
+        errors = counts.rows_invalid or counts.dead_lettered or counts.rejected
+        return ImportState.COMPLETED_WITH_ERRORS if errors else ImportState.COMPLETED
+    if landed or counts.orders_published or counts.state is ImportState.PROCESSING:
+        return ImportState.PROCESSING
+    return ImportState.QUEUED
 
 
 @dataclass(frozen=True)

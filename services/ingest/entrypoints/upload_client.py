@@ -19,7 +19,9 @@ from typing import Any, TextIO
 
 import httpx
 
-TERMINAL = {"completed", "completed_with_errors", "failed"}
+from services.ingest.domain.progress import ImportState
+
+TERMINAL = {s.value for s in ImportState if s.terminal}
 
 
 class ExitCode(IntEnum):

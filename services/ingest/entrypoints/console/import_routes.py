@@ -30,6 +30,7 @@ from services.ingest.application.imports import (
 from services.ingest.application.imports import dry_run as dry_run_import
 from services.ingest.application.uploads import UploadSlots, import_options, order_publishing
 from services.ingest.domain.language import Lang
+from services.ingest.domain.progress import ImportState
 from services.ingest.domain.spreadsheet.issues import ImportFileError
 from services.ingest.entrypoints.console import messages
 from services.ingest.entrypoints.console.routes import SignedIn
@@ -40,7 +41,7 @@ router = APIRouter(prefix=f"{PREFIX}/imports", include_in_schema=False)
 PENDING_KEPT = 8  # files of up to max_upload_bytes each: bounded memory
 PENDING_TTL_S = 3600
 IMPORTS_PER_PAGE = 20
-IMPORT_STATES = ("queued", "processing", "completed", "completed_with_errors", "failed")
+IMPORT_STATES = tuple(ImportState)
 TIMEZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "Asia/Tokyo", "UTC")
 
 
