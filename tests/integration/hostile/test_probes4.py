@@ -1,0 +1,28 @@
+"""Probes, round 4 (helper atk4), on the real app: each test asserts the correct behaviour of a defect found by
+sending the input, and stays as its regression test."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.hostile.conftest import Api
+from tests.integration.push.conftest import pushed_order
+
+pytestmark = pytest.mark.integration
+
+
+async def test_an_epoch_number_in_a_string_is_no_time_on_the_push_api_or_the_order_list(api: Api) -> None:
+    # "1790000000" was read as epoch seconds (2026-09-21T14:13:20Z) and stored, though the contract says RFC 3339
+    orders = [
+        pushed_order("EPOCH-1") | {"order_time": "1790000000"},
+        pushed_order("EPOCH-2") | {"payment_time": "1790000000000"},
+    ]
+    answer = await api.client.post("/v1/orders:batch", json={"orders": orders}, headers=api.headers())
+    assert answer.status_code == 202, answer.text
+    refused = answer.json()["orders"]
+    assert [(o["outcome"], o["code"]) for o in refused] == [("rejected", "contract_violation")] * 2
+    assert "order_time" in refused[0]["message"] and "not a date-time" in refused[0]["message"]
+    assert "payment_time" in refused[1]["message"]
+    listed = await api.client.get("/v1/orders", params={"order_time_from": "1790000000"}, headers=api.headers())
+    assert listed.status_code == 422, listed.text
+    assert listed.json()["errors"][0]["loc"] == ["query", "order_time_from"]
