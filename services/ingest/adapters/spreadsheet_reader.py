@@ -327,14 +327,15 @@ def _fill_merged(grid: list[list[Any]], merges: Iterable[Any], top: int, left: i
 
 
 def decode_text(data: bytes) -> str:
-    """UTF-16 (with BOM), then UTF-8 (BOM optional), then GB18030 (what Excel writes on Chinese systems)."""
+    """UTF-16 (with BOM, or without one: `_text_with_nul`), then UTF-8 (BOM optional), then GB18030 (what Excel
+    writes on Chinese systems)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise ImportFileError(issues.UNDECODABLE_TEXT, "The file is not valid UTF-16 text.") from exc
     if b"\x00" in data:
-        raise ImportFileError(issues.UNSUPPORTED_FORMAT, "The file is binary, not CSV text; upload .xlsx or CSV.")
+        return _text_with_nul(data)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -344,6 +345,28 @@ def decode_text(data: bytes) -> str:
     except UnicodeDecodeError:
         pass
     raise ImportFileError(issues.UNDECODABLE_TEXT, "The file is neither UTF-8 nor GB18030 text; save it as CSV UTF-8.")
+
+
+_UTF16_SAMPLE = 4096
+
+
+def _text_with_nul(data: bytes) -> str:
+    """A file holding NUL bytes: UTF-16 without a byte-order mark (NULs on one side of the byte pairs: the high
+    bytes of ASCII) or UTF-8 is text, whose cells holding a NUL are row errors as in any other file (the cell
+    rules); anything else is binary. Both were refused as binary, with a message about quotes in Chinese."""
+    sample = data[:_UTF16_SAMPLE]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    for encoding, nuls, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if len(data) % 2 == 0 and nuls * 4 >= len(sample) // 2 and others * 50 <= nuls:
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                break
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        binary = "The file is binary, not CSV text; upload .xlsx or CSV."
+        raise ImportFileError(issues.UNSUPPORTED_FORMAT, binary) from None
 
 
 def sniff_delimiter(text: str) -> str:

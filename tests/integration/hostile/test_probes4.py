@@ -3,10 +3,13 @@ sending the input, and stays as its regression test."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.integration.hostile.conftest import Api
+from tests.integration.hostile.conftest import Api, csv_bytes, upload
 from tests.integration.push.conftest import pushed_order
+from tools.samples import sample_rows
 
 pytestmark = pytest.mark.integration
 
@@ -26,3 +29,18 @@ async def test_an_epoch_number_in_a_string_is_no_time_on_the_push_api_or_the_ord
     listed = await api.client.get("/v1/orders", params={"order_time_from": "1790000000"}, headers=api.headers())
     assert listed.status_code == 422, listed.text
     assert listed.json()["errors"][0]["loc"] == ["query", "order_time_from"]
+
+
+async def test_a_csv_refused_or_read_says_which_row_in_the_default_language(api: Api, tmp_path: Path) -> None:
+    # zh is the default: every `unsupported_format` answered one sentence about pairing quotes, the row lost
+    lines = csv_bytes(sample_rows(3, 1, seed=4), tmp_path).decode("utf-8-sig").splitlines()
+    quoted = "\n".join([*lines[:3], lines[3] + ',"note']).encode()  # the last row opens a quote, never closed
+    answer = await upload(api, "quote.csv", quoted, dry_run="true")
+    assert answer.status_code == 400 and answer.json()["detail"].startswith("第 4 行：引号"), answer.text
+    with_nul = "\n".join([*lines[:3], lines[3].replace("Flagship", "Flag\x00ship")]).encode()
+    answer = await upload(api, "nul.csv", with_nul, dry_run="true")
+    assert answer.status_code == 202, answer.text  # refused as binary ("pair your quotes"): now its row's error
+    [error] = answer.json()["first_errors"]
+    assert (error["row"], error["column"], error["code"]) == (4, "Store Name", "invalid_character")
+    answer = await upload(api, "utf16.csv", "\n".join(lines).encode("utf-16-le"), dry_run="true")
+    assert answer.status_code == 202 and answer.json()["valid_rows"] == 3, answer.text

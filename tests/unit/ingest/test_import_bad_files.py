@@ -12,6 +12,7 @@ import zlib
 import pytest
 
 from services.ingest.application.parsing import ImportFileError, ImportOptions, parse_import
+from services.ingest.domain.language import Lang, file_message
 from services.ingest.domain.spreadsheet import issues
 from tests.unit.ingest.test_import_support import HEADER, csv_bytes, grid_of, row, xlsx_bytes
 
@@ -363,3 +364,34 @@ def test_a_workbook_whose_only_data_is_hidden_says_so() -> None:
     book.save(buffer)
     error = refused(buffer.getvalue(), "o.xlsx")
     assert error.code == issues.EMPTY_WORKBOOK and '"backup", "Orders"' in error.message, error.message
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_read_not_refused_as_binary(encoding: str) -> None:
+    # Refused as "binary, not CSV text" (its ASCII's high bytes are NULs) though it is plain UTF-16 text
+    text = csv_bytes([row(ProductID="P1", ProductName="茶叶"), row(ProductID="P2")]).decode("utf-8-sig")
+    parsed = parse_import(text.encode(encoding), "orders.csv")
+    assert parsed.errors == [] and [line.product_name for line in parsed.orders[0].lines] == ["茶叶", "Tea"]
+
+
+def test_a_nul_byte_in_utf8_text_is_an_error_of_its_row_and_column_as_in_utf16_or_xlsx() -> None:
+    # The whole file was refused as binary (in Chinese: "pair your quotes"), though docs/import-template.md says
+    # a cell holding NUL makes its row an error, as it did in a UTF-16 CSV
+    lines = csv_bytes([row(), row(ProductID="P2")]).decode().splitlines()
+    lines[2] = lines[2].replace("P2", "P\x002")
+    parsed = parse_import("\n".join(lines).encode(), "orders.csv")
+    assert [(e.row, e.column, e.code) for e in parsed.errors] == [(3, "Product ID", issues.INVALID_CHARACTER)]
+    assert parsed.counts.held_back == 1  # its order, both rows, waits for the fix
+
+
+def test_an_unclosed_quote_names_its_row_in_chinese_too() -> None:
+    lines = csv_bytes([row(), row(ProductID="P2")]).decode().splitlines()
+    lines[2] += ',"note'
+    error = refused("\n".join(lines).encode(), "orders.csv")
+    assert file_message(error.code, error.message, Lang.ZH).startswith("第 3 行：引号")
+    lines[2] = lines[2].replace(',"note', ',"a"b')
+    error = refused("\n".join(lines).encode(), "orders.csv")
+    assert file_message(error.code, error.message, Lang.ZH).startswith("第 3 行：带引号的单元格在闭合引号之后")
+    assert "（.xlsb）" in file_message(
+        error.code, "The file is an Excel binary workbook (.xlsb); save it as .xlsx or CSV.", Lang.ZH
+    )
