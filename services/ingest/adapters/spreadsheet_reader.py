@@ -56,6 +56,8 @@ class Table:
     error_cells: frozenset[tuple[int, int]] = field(default_factory=frozenset)
     hidden_skipped: tuple[str, ...] = ()  # hidden worksheets passed over to find this one
     columns: list[tuple[str, ...]] | None = None
+    # CSV rows with non-blank cells past the header's last column: (row number, cells, the first such cell)
+    overlong_rows: tuple[tuple[int, int, str], ...] = ()
 
     def data_columns(self) -> list[tuple[str, ...]]:
         """The data rows' texts column by column."""
@@ -393,7 +395,7 @@ def read_csv(data: bytes, options: ImportOptions) -> Table:
         raise ImportFileError(issues.UNSUPPORTED_FORMAT, _csv_problem(exc, records.count + 1)) from exc
     if table is None:
         raise ImportFileError(issues.EMPTY_FILE, "The CSV file has only blank lines.")
-    return table
+    return replace(table, overlong_rows=records.overlong(table.header_row, len(table.header)))
 
 
 class _Records:
@@ -403,13 +405,32 @@ class _Records:
 
     def __init__(self, reader: Iterator[list[str]], options: ImportOptions) -> None:
         self.reader, self.count, self.options = reader, 0, options
+        self.wider: list[tuple[int, list[str]]] = []  # records wider than the first one (the header, mostly)
+        self.width: int | None = None
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
         for cells in self.reader:
             self.count += 1
             if self.count > self.options.max_sheet_rows:
                 check_bounds("CSV", 0, self.count, self.options)
+            if self.width is None:
+                self.width = len(cells)
+            elif len(cells) > self.width:
+                self.wider.append((self.count, cells))
             yield self.count, cells
+
+    def overlong(self, header_row: int, width: int) -> tuple[tuple[int, int, str], ...]:
+        """The data rows with a non-blank cell past `width` (the header's): (row, cells, the first such cell). An
+        unquoted comma in a cell splits it in two and moves every cell after it one column right; the last one
+        falls past the header and was dropped without a word."""
+        found = []
+        for row_no, cells in self.wider:
+            if row_no <= header_row or len(cells) <= width:
+                continue
+            past = next((cell for cell in cells[width:] if cell.strip()), None)
+            if past is not None:
+                found.append((row_no, len(cells), past))
+        return tuple(found)
 
 
 def _csv_problem(exc: csv.Error, row_no: int) -> str:

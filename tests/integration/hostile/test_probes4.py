@@ -44,3 +44,17 @@ async def test_a_csv_refused_or_read_says_which_row_in_the_default_language(api:
     assert (error["row"], error["column"], error["code"]) == (4, "Store Name", "invalid_character")
     answer = await upload(api, "utf16.csv", "\n".join(lines).encode("utf-16-le"), dry_run="true")
     assert answer.status_code == 202 and answer.json()["valid_rows"] == 3, answer.text
+
+
+async def test_an_unquoted_comma_in_a_csv_cell_is_its_rows_error_not_a_shifted_row(api: Api, tmp_path: Path) -> None:
+    # The address `563 Nanjing Rd, Hangzhou` unquoted: " Hangzhou" was imported as the remark, the remark as the
+    # channel note, and the last cell fell past the header, all without a word
+    lines = csv_bytes(sample_rows(3, 1, seed=4), tmp_path).decode("utf-8-sig").splitlines()
+    assert lines[2].count('"') == 2, lines[2]  # the address is the row's one quoted cell
+    lines[2] = lines[2].replace('"', "")
+    answer = await upload(api, "comma.csv", "\n".join(lines).encode(), dry_run="true")
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert [(e["row"], e["code"]) for e in body["first_errors"]] == [(3, "too_many_cells")], body
+    assert "其后的每个单元格都右移一列" in body["first_errors"][0]["message"]
+    assert (body["valid_rows"], body["orders_held_back"]) == (2, 1)

@@ -12,7 +12,7 @@ import zlib
 import pytest
 
 from services.ingest.application.parsing import ImportFileError, ImportOptions, parse_import
-from services.ingest.domain.language import Lang, file_message
+from services.ingest.domain.language import Lang, file_message, issue_message
 from services.ingest.domain.spreadsheet import issues
 from tests.unit.ingest.test_import_support import HEADER, csv_bytes, grid_of, row, xlsx_bytes
 
@@ -395,3 +395,17 @@ def test_an_unclosed_quote_names_its_row_in_chinese_too() -> None:
     assert "（.xlsb）" in file_message(
         error.code, "The file is an Excel binary workbook (.xlsb); save it as .xlsx or CSV.", Lang.ZH
     )
+
+
+def test_a_csv_row_with_more_cells_than_its_header_is_an_error_not_silently_cut() -> None:
+    # An unquoted comma in the remark (the last column): "gift, wrap" was stored as "gift", "wrap" dropped
+    lines = csv_bytes([row(OrderNo="A1"), row(OrderNo="A2"), row(OrderNo="A3")]).decode().splitlines()
+    lines[2] += "gift, wrap"  # row 3's remark, unquoted
+    lines[3] += ",,"  # trailing empty cells (some exports write them) are no problem
+    parsed = parse_import("\n".join(lines).encode(), "orders.csv")
+    [error] = parsed.errors
+    assert (error.row, error.code, error.value) == (3, issues.TOO_MANY_CELLS, " wrap")
+    assert "has 19 cells, the header 18" in error.message and "in quotes" in error.message
+    assert sorted(o.order_no for o in parsed.orders) == ["A1", "A3"] and parsed.counts.held_back == 1
+    zh = issue_message(error.code, error.row, error.column, error.value, error.message, Lang.ZH)
+    assert zh.startswith("第 3 行：有 19 个单元格，表头只有 18 个：“ wrap”在最后一列之后"), zh
