@@ -126,11 +126,14 @@ def charge(orders: list[RawOrder]) -> int:
 
 
 def foreign_orders(orders: list[RawOrder], tenant_id: UUID) -> tuple[int, ...]:
-    """Indexes of the orders whose `tenant_id` is given and is not `tenant_id` (then the whole push is refused)."""
+    """Indexes of the orders whose `tenant_id` is given and is not `tenant_id` (then the whole push is refused).
+    A `null` names no tenant: it is left out, as a null `import_id` or `producer` is (it was a 403 for them all)."""
     return tuple(
         o.index
         for o in orders
-        if isinstance(o.value, dict) and "tenant_id" in o.value and not _same_uuid(o.value["tenant_id"], tenant_id)
+        if isinstance(o.value, dict)
+        and o.value.get("tenant_id") is not None
+        and not _same_uuid(o.value["tenant_id"], tenant_id)
     )
 
 

@@ -58,3 +58,11 @@ async def test_an_unquoted_comma_in_a_csv_cell_is_its_rows_error_not_a_shifted_r
     assert [(e["row"], e["code"]) for e in body["first_errors"]] == [(3, "too_many_cells")], body
     assert "其后的每个单元格都右移一列" in body["first_errors"][0]["message"]
     assert (body["valid_rows"], body["orders_held_back"]) == (2, 1)
+
+
+async def test_a_null_tenant_id_is_left_out_not_another_tenant(api: Api) -> None:
+    # 403 tenant_mismatch for the whole push, though a null import_id or producer is taken as absent
+    orders = [pushed_order("NULL-T") | {"tenant_id": None, "import_id": None, "producer": None}]
+    answer = await api.client.post("/v1/orders:batch", json={"orders": orders}, headers=api.headers())
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["orders"] == [{"index": 0, "order_no": "NULL-T", "outcome": "accepted"}]

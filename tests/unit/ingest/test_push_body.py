@@ -51,6 +51,12 @@ def test_orders_naming_another_tenant_are_found() -> None:
     assert foreign_orders(split_orders(json.dumps(body).encode()), T) == (1, 3)
 
 
+def test_a_null_tenant_id_names_no_tenant_as_a_null_import_id_or_producer_does() -> None:
+    # it refused the whole push as "another tenant's orders" (403), for a client that writes absent fields as null
+    body = {"orders": [{"tenant_id": None, "import_id": None, "producer": None}, {"tenant_id": ""}]}
+    assert foreign_orders(split_orders(json.dumps(body).encode()), T) == (1,)
+
+
 def test_a_push_is_charged_once_per_order_and_once_more_per_four_lines_past_four() -> None:
     def lines(n: int) -> str:
         return json.dumps({"lines": [{"product_id": f"P{k}"} for k in range(n)]})
