@@ -30,7 +30,15 @@ from services.ingest.application.imports import LISTED_ORDERS, RECORD_OVERHEAD, 
 from services.ingest.application.ingestion import Received, decode
 from services.ingest.application.workers import PUSHES, run_in
 from services.ingest.contracts.orders_ingest_v1 import message_key
-from services.ingest.domain.push import MAX_ORDERS, RawOrder, charge, foreign_orders, message_text, split_orders
+from services.ingest.domain.push import (
+    MAX_ORDERS,
+    LongInteger,
+    RawOrder,
+    charge,
+    foreign_orders,
+    message_text,
+    split_orders,
+)
 from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES
 
 ACCEPTED, REJECTED = "accepted", "rejected"
@@ -135,7 +143,8 @@ def validate_push(orders: Sequence[RawOrder], request: PushRequest, options: Pus
 
 def _shape_problem(order: RawOrder) -> OrderAnswer | None:
     if not isinstance(order.value, dict):
-        message = f"an order is a JSON object, found {type(order.value).__name__}"
+        kind = "int" if isinstance(order.value, LongInteger) else type(order.value).__name__
+        message = f"an order is a JSON object, found {kind}"
         return OrderAnswer(order.index, None, REJECTED, NOT_AN_OBJECT, message)
     if order.value.get("import_id") is not None:
         order_no = order.value.get("order_no")

@@ -20,7 +20,19 @@ MAX_ORDERS = 1000
 # of 500 lines kept it 57 s, 0.11 ms a line), so that orders of 500 lines cannot buy the consumer's time at the
 # price of orders of one line.
 LINES_PER_CHARGE = 4
-_DECODER = json.JSONDecoder()
+_INT_DIGITS = 4300  # Python's default bound on an integer's digits (`sys.get_int_max_str_digits`)
+
+
+class LongInteger(str):
+    """A JSON integer of more digits than Python converts: kept as its text, so that only its order is refused (by
+    the consumer's validation, as invalid JSON) where it refused the whole push."""
+
+
+def _integer(text: str) -> int | LongInteger:
+    return LongInteger(text) if len(text.lstrip("-")) > _INT_DIGITS else int(text)
+
+
+_DECODER = json.JSONDecoder(parse_int=_integer)
 _WHITESPACE = " \t\n\r"
 
 
@@ -104,8 +116,8 @@ class _Cursor:
             value, self.at = _DECODER.raw_decode(self.text, self.at)
         except json.JSONDecodeError as exc:
             raise PushBodyError("invalid_json", f"{what}: not JSON ({exc.msg} at character {exc.pos + 1})") from None
-        except (ValueError, RecursionError):  # an integer of thousands of digits, nesting thousands deep
-            raise PushBodyError("invalid_json", f"{what}: a number too long or JSON nested too deeply") from None
+        except (ValueError, RecursionError):  # nesting thousands deep (a long integer is a `LongInteger`)
+            raise PushBodyError("invalid_json", f"{what}: JSON nested too deeply") from None
         return value
 
     def end(self) -> None:

@@ -3,6 +3,7 @@ sending the input, and stays as its regression test."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,18 @@ async def test_a_null_tenant_id_is_left_out_not_another_tenant(api: Api) -> None
     answer = await api.client.post("/v1/orders:batch", json={"orders": orders}, headers=api.headers())
     assert answer.status_code == 202, answer.text
     assert answer.json()["orders"] == [{"index": 0, "order_no": "NULL-T", "outcome": "accepted"}]
+
+
+async def test_an_integer_of_thousands_of_digits_refuses_its_order_not_the_whole_push(api: Api) -> None:
+    # 422 for the whole push ("order 1: a number too long"): the valid orders beside it were refused too
+    valid = json.dumps(pushed_order("LONG-1"))
+    long = json.dumps(pushed_order("LONG-2"))[:-1] + ', "remark": ' + "9" * 5000 + "}"
+    body = f'{{"orders": [{valid}, {long}]}}'
+    answer = await api.client.post(
+        "/v1/orders:batch", content=body, headers=api.headers() | {"content-type": "application/json"}
+    )
+    assert answer.status_code == 202, answer.text
+    first, second = answer.json()["orders"]
+    assert first == {"index": 0, "order_no": "LONG-1", "outcome": "accepted"}
+    assert (second["index"], second["outcome"], second["code"]) == (1, "rejected", "contract_violation"), second
+    assert "too many digits" in second["message"], second

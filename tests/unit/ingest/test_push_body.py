@@ -28,7 +28,7 @@ def test_orders_keep_their_exact_text() -> None:
         (b'{"order": []}', "invalid_body"),
         (b'{"orders": []}', "no_orders"),
         (b'{"orders": [{}] } x', "invalid_json"),
-        (b'{"orders": [' + b"1" * 5000 + b"]}", "invalid_json"),
+        (b'{"orders": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}", "invalid_json"),
         (b'{"orders": [' + b",".join([b"{}"] * 4) + b"]}", "too_many_orders"),
     ],
 )
@@ -63,3 +63,14 @@ def test_a_push_is_charged_once_per_order_and_once_more_per_four_lines_past_four
 
     body = f'{{"orders": [{lines(1)}, {lines(4)}, {lines(5)}, {lines(500)}, {{}}, 7, {{"lines": "x"}}]}}'
     assert charge(split_orders(body.encode())) == 1 + 1 + 2 + 125 + 1 + 1 + 1
+
+
+def test_an_integer_of_thousands_of_digits_is_its_orders_problem_not_the_pushs() -> None:
+    # PushBodyError for the whole push ("a number too long"): 999 valid orders refused for one order's remark
+    long = "9" * 5000
+    orders = split_orders(f'{{"orders": [{{"order_no": "A"}}, {{"order_no": "B", "remark": -{long}}}]}}'.encode())
+    assert [o.value["order_no"] for o in orders] == ["A", "B"]
+    assert orders[1].text.endswith(f"-{long}}}") and orders[1].value["remark"] == f"-{long}"
+    assert split_orders(b'{"orders": [{"quantity": 12}]}')[0].value == {"quantity": 12}
+    (alone,) = split_orders(b'{"orders": [' + b"1" * 5000 + b"]}")  # an order that is a long integer: its answer
+    assert alone.value == "1" * 5000 and type(alone.value).__name__ == "LongInteger"
