@@ -4,12 +4,18 @@ sending the input, and stays as its regression test."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
+import asyncpg
 import pytest
 
 from tests.integration.hostile.conftest import Api, csv_bytes, upload
+from tests.integration.hostile.test_console_inputs import signed_in
 from tests.integration.push.conftest import pushed_order
+from tests.integration.query.conftest import ingest
+from tests.support.orders import SHANGHAI, message
 from tools.samples import sample_rows
 
 pytestmark = pytest.mark.integration
@@ -82,3 +88,26 @@ async def test_an_integer_of_thousands_of_digits_refuses_its_order_not_the_whole
     assert first == {"index": 0, "order_no": "LONG-1", "outcome": "accepted"}
     assert (second["index"], second["outcome"], second["code"]) == (1, "rejected", "contract_violation"), second
     assert "too many digits" in second["message"], second
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "1000000000"])
+async def test_the_import_lists_limit_out_of_range_is_a_422_not_quietly_clamped(api: Api, limit: str) -> None:
+    # 0 and -1 answered one import, 10^9 two hundred, where the order list's limit answers a 422
+    answer = await api.client.get("/v1/imports", params={"limit": limit}, headers=api.headers())
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["loc"] == ["query", "limit"]
+
+
+async def test_a_console_search_time_with_an_offset_keeps_its_offset(api: Api, pool: asyncpg.Pool) -> None:
+    # from=2026-11-01T00:30+00:00 was read as 00:30 in the console's zone (Asia/Shanghai): eight hours off
+    assert api.settings.default_timezone == "Asia/Shanghai"
+    await ingest(pool, message(api.tenant_a, "ZONE-1", order_time=datetime(2026, 11, 1, 9, 0, tzinfo=SHANGHAI)))
+    client = await signed_in(api)  # the order is at 01:00Z
+    try:
+        shown = [
+            "/console/orders/ZONE-1" in (await client.get(f"/console/orders?order_no=ZONE-1&from={quote(text)}")).text
+            for text in ("2026-11-01T00:30+00:00", "2026-11-01T01:30+00:00", "2026-11-01T08:30")
+        ]
+    finally:
+        client.cookies.clear()
+    assert shown == [True, False, True]

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import available_timezones
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from services.ingest.application import import_answers as answers
@@ -94,9 +94,14 @@ def _zones() -> set[str]:
 
 
 @router.get(
-    "", response_model=ImportList, responses=problem_responses(401), summary="The tenant's imports, newest first"
+    "", response_model=ImportList, responses=problem_responses(401, 422), summary="The tenant's imports, newest first"
 )
-async def list_imports(tenant: ImportOrReadTenant, pool: Pool, lang: RequestLang, limit: int = 50) -> ImportList:
+async def list_imports(
+    tenant: ImportOrReadTenant,
+    pool: Pool,
+    lang: RequestLang,
+    limit: Annotated[int, Query(ge=1, le=200, description="1 to 200 (0, -1 or 10^9 were taken as 1 or 200).")] = 50,
+) -> ImportList:
     return await answers.latest_imports(pool, tenant.id, lang, limit)
 
 
