@@ -395,7 +395,7 @@ def read_csv(data: bytes, options: ImportOptions) -> Table:
         raise ImportFileError(issues.UNSUPPORTED_FORMAT, _csv_problem(exc, records.count + 1)) from exc
     if table is None:
         raise ImportFileError(issues.EMPTY_FILE, "The CSV file has only blank lines.")
-    return replace(table, overlong_rows=records.overlong(table.header_row, len(table.header)))
+    return replace(table, overlong_rows=records.overlong(table.header_row))
 
 
 class _Records:
@@ -405,24 +405,28 @@ class _Records:
 
     def __init__(self, reader: Iterator[list[str]], options: ImportOptions) -> None:
         self.reader, self.count, self.options = reader, 0, options
-        self.wider: list[tuple[int, list[str]]] = []  # records wider than the first one (the header, mostly)
-        self.width: int | None = None
+        self.leading: dict[int, int] = {}  # cells of the first non-blank records, the header among them
+        self.wider: list[tuple[int, list[str]]] = []  # records with more cells than the narrowest of those
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        floor = sys.maxsize
         for cells in self.reader:
             self.count += 1
             if self.count > self.options.max_sheet_rows:
                 check_bounds("CSV", 0, self.count, self.options)
-            if self.width is None:
-                self.width = len(cells)
-            elif len(cells) > self.width:
+            if len(self.leading) < HEADER_SEARCH_ROWS and not is_blank(cells):
+                self.leading[self.count] = len(cells)
+                floor = min(floor, len(cells))
+            if len(cells) > floor:
                 self.wider.append((self.count, cells))
             yield self.count, cells
 
-    def overlong(self, header_row: int, width: int) -> tuple[tuple[int, int, str], ...]:
-        """The data rows with a non-blank cell past `width` (the header's): (row, cells, the first such cell). An
-        unquoted comma in a cell splits it in two and moves every cell after it one column right; the last one
-        falls past the header and was dropped without a word."""
+    def overlong(self, header_row: int) -> tuple[tuple[int, int, str], ...]:
+        """The data rows with more cells than the header record and a non-blank one past it: (row, cells, the
+        first such cell). An unquoted comma in a cell splits it in two and moves every cell after it one column
+        right; the last one fell past the header and was dropped without a word. (A column under a blank header
+        cell is the header's: ignored, as ever.)"""
+        width = self.leading[header_row]
         found = []
         for row_no, cells in self.wider:
             if row_no <= header_row or len(cells) <= width:

@@ -183,13 +183,13 @@ def _refuse_overlong_rows(checked: CheckedRows, table: Table) -> None:
     if not table.overlong_rows:
         return
     index_of = {row_no: index for index, row_no in enumerate(checked.row_nos)}
-    width = len(table.header)
     for row_no, cells, past in table.overlong_rows:
         index = index_of.get(row_no)
         if index is None:  # the template's example row, skipped
             continue
         message = (
-            f'Row {row_no} has {cells} cells, the header {width}: "{shown(visible(past))}" lies past its last column. '
+            f'Row {row_no} has {cells} cells, more than its header: "{shown(visible(past))}" lies past the last '
+            "column. "
             "A cell holding the delimiter (a comma) must be in quotes, else it is split and every cell after it "
             "moves one column right; quote it, or save the file again as CSV from Excel or WPS."
         )

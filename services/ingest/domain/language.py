@@ -441,9 +441,9 @@ _ROW_ZH: dict[str, Callable[[int | None, str | None, str | None, str], str]] = {
     issues.DUPLICATE_LINE: _duplicate_line,
     issues.TOO_MANY_LINES: _too_many_lines,
     issues.TOO_MANY_CELLS: lambda r, c, v, m: (
-        "{}：有 {} 个单元格，表头只有 {} 个：“{}”在最后一列之后。含有分隔符（逗号）的单元格必须加引号，否则它会被拆开，"
+        "{}：有 {} 个单元格，比表头多：“{}”在最后一列之后。含有分隔符（逗号）的单元格必须加引号，否则它会被拆开，"
         "其后的每个单元格都右移一列；请给它加上引号，或在 Excel / WPS 中重新另存为 CSV。".format(
-            _row_prefix(r), *_match(r"has (\d+) cells, the header (\d+)", m) or ("?", "?"), v
+            _row_prefix(r), *_match(r"has (\d+) cells", m) or ("?",), v
         )
     ),
 }

@@ -405,7 +405,16 @@ def test_a_csv_row_with_more_cells_than_its_header_is_an_error_not_silently_cut(
     parsed = parse_import("\n".join(lines).encode(), "orders.csv")
     [error] = parsed.errors
     assert (error.row, error.code, error.value) == (3, issues.TOO_MANY_CELLS, " wrap")
-    assert "has 19 cells, the header 18" in error.message and "in quotes" in error.message
+    assert "has 19 cells, more than its header" in error.message and "in quotes" in error.message
     assert sorted(o.order_no for o in parsed.orders) == ["A1", "A3"] and parsed.counts.held_back == 1
     zh = issue_message(error.code, error.row, error.column, error.value, error.message, Lang.ZH)
-    assert zh.startswith("第 3 行：有 19 个单元格，表头只有 18 个：“ wrap”在最后一列之后"), zh
+    assert zh.startswith("第 3 行：有 19 个单元格，比表头多：“ wrap”在最后一列之后"), zh
+
+
+def test_cells_under_blank_header_cells_are_the_headers_columns_ignored_as_before() -> None:
+    lines = csv_bytes([row(OrderNo="A1"), row(OrderNo="A2")]).decode().splitlines()
+    lines[0] += ",,"  # two unnamed columns, holding notes
+    lines[1] += ",note,more"
+    lines[2] += ",note"
+    parsed = parse_import("\n".join(lines).encode(), "orders.csv")
+    assert parsed.errors == [] and len(parsed.orders) == 2
