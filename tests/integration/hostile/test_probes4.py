@@ -111,3 +111,13 @@ async def test_a_console_search_time_with_an_offset_keeps_its_offset(api: Api, p
     finally:
         client.cookies.clear()
     assert shown == [True, False, True]
+
+
+async def test_a_reversed_time_range_is_a_422_not_an_empty_list(api: Api) -> None:
+    # from > to answered 200 with no orders, as if none matched; the export streamed an empty file
+    reversed_range = {"order_time_from": "2026-11-02T00:00:00Z", "order_time_to": "2026-11-01T00:00:00Z"}
+    for path in ("/v1/orders", "/v1/orders/export"):
+        answer = await api.client.get(path, params=reversed_range, headers=api.headers())
+        assert answer.status_code == 422 and answer.json()["code"] == "invalid_time_range", answer.text
+    empty = {"order_time_from": "2026-11-01T00:00:00Z", "order_time_to": "2026-11-01T00:00:00Z"}
+    assert (await api.client.get("/v1/orders", params=empty, headers=api.headers())).status_code == 200
