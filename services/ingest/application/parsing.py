@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from services.core import bounds
 from services.core.order import Order
 from services.ingest.adapters.spreadsheet_reader import Table, read_table
+from services.ingest.application.zones import named_zone
 from services.ingest.domain.language import Lang, column_example
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.issues import ImportFileError, RowIssue
@@ -281,12 +282,14 @@ def _same_number(spec: Field, text: str, example: str) -> bool:
 
 
 def _zone(name: str) -> ZoneInfo:
+    """The import's zone (`zones`: never the server's own `localtime`)."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise ImportFileError(
-            issues.UNKNOWN_TIMEZONE, f'"{name}" is not a known IANA time zone (like Asia/Shanghai).'
-        ) from exc
+        zone = named_zone(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        zone = None
+    if zone is None:
+        raise ImportFileError(issues.UNKNOWN_TIMEZONE, f'"{name}" is not a known IANA time zone (like Asia/Shanghai).')
+    return zone
 
 
 def _flatten(by_index: dict[int, list[RowIssue]]) -> list[RowIssue]:

@@ -4,6 +4,7 @@ sending the input, and stays as its regression test."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -116,8 +117,32 @@ async def test_a_console_search_time_with_an_offset_keeps_its_offset(api: Api, p
 async def test_a_reversed_time_range_is_a_422_not_an_empty_list(api: Api) -> None:
     # from > to answered 200 with no orders, as if none matched; the export streamed an empty file
     reversed_range = {"order_time_from": "2026-11-02T00:00:00Z", "order_time_to": "2026-11-01T00:00:00Z"}
-    for path in ("/v1/orders", "/v1/orders/export"):
+    for path in ("/v1/orders", "/v1/orders/export?format=csv"):
         answer = await api.client.get(path, params=reversed_range, headers=api.headers())
         assert answer.status_code == 422 and answer.json()["code"] == "invalid_time_range", answer.text
     empty = {"order_time_from": "2026-11-01T00:00:00Z", "order_time_to": "2026-11-01T00:00:00Z"}
     assert (await api.client.get("/v1/orders", params=empty, headers=api.headers())).status_code == 200
+
+
+async def test_the_servers_own_zone_is_no_zone_an_upload_or_an_export_may_name(api: Api, tmp_path: Path) -> None:
+    # timezone=localtime was accepted: the file's times were read in whatever zone the server runs in
+    data = csv_bytes(sample_rows(1, 1, seed=4), tmp_path)
+    answer = await upload(api, "zone.csv", data, dry_run="true", timezone="localtime")
+    assert answer.status_code == 422 and answer.json()["code"] == "unknown_timezone", answer.text
+    exported = await api.client.get(
+        "/v1/orders/export", params={"format": "csv", "timezone": "localtime"}, headers=api.headers()
+    )
+    assert exported.status_code == 422 and exported.json()["code"] == "unknown_timezone", exported.text
+    client = await signed_in(api)
+    try:  # the console's form took any file of the zone database
+        page = await client.get("/console/imports")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert token is not None
+        files = {"file": ("zone.csv", data, "text/csv")}
+        for zone in ("localtime", "posixrules"):
+            preview = await client.post(
+                "/console/imports/preview", files=files, data={"csrf": token[1], "timezone": zone}
+            )
+            assert preview.status_code == 422 and "时区无效" in preview.text, preview.text[:300]
+    finally:
+        client.cookies.clear()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 from uuid import UUID
-from zoneinfo import available_timezones
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
@@ -23,6 +22,7 @@ from services.ingest.application.imports import (
 from services.ingest.application.parsing import ImportFileError
 from services.ingest.application.uploads import import_options
 from services.ingest.application.workers import UPLOADS, run_in
+from services.ingest.application.zones import named_zones
 from services.ingest.domain.language import file_message
 from services.ingest.entrypoints.http.dependencies import (
     ImportOrReadTenant,
@@ -64,7 +64,7 @@ async def post_import(
     data = await file.read(options.max_bytes + 1)
     if len(data) > options.max_bytes:
         raise ApiProblem(413, "File too large", f"uploads are limited to {options.max_bytes} bytes", "file_too_large")
-    if timezone not in _zones():
+    if timezone not in named_zones():
         detail = file_message("unknown_timezone", f"{timezone!r} is not an IANA timezone name", lang)
         raise ApiProblem(422, "Unknown timezone", detail, "unknown_timezone")
     upload = ImportRequest(tenant.id, storable_filename(file.filename), data, timezone, mode, sheet)
@@ -83,14 +83,6 @@ async def post_import(
         raise answers.publishing_refused(exc) from exc
     answers.observe_import(getattr(request.app.state, "metrics", None), receipt)
     return answers.accepted_out(receipt, lang)
-
-
-def _zones() -> set[str]:
-    zones: set[str] = getattr(_zones, "cache", set())
-    if not zones:
-        zones = available_timezones() | {"UTC"}
-        _zones.cache = zones  # type: ignore[attr-defined]
-    return zones
 
 
 @router.get(
