@@ -24,6 +24,7 @@ from uuid import UUID
 
 from services.core import bounds
 from services.core.keys import order_key
+from services.ingest import errors
 from services.ingest.adapters import push_requests
 from services.ingest.adapters.push_requests import Replay
 from services.ingest.application.imports import LISTED_ORDERS, RECORD_OVERHEAD, OutgoingOrder, Publish
@@ -32,6 +33,7 @@ from services.ingest.application.workers import PUSHES, run_in
 from services.ingest.contracts.orders_ingest_v1 import message_key
 from services.ingest.domain.push import (
     MAX_ORDERS,
+    TOO_DEEP,
     LongInteger,
     RawOrder,
     charge,
@@ -142,6 +144,9 @@ def validate_push(orders: Sequence[RawOrder], request: PushRequest, options: Pus
 
 
 def _shape_problem(order: RawOrder) -> OrderAnswer | None:
+    if order.value is TOO_DEEP:
+        message = "the order is JSON nested too deeply (at most 200 levels)"
+        return OrderAnswer(order.index, None, REJECTED, errors.INVALID_JSON, message)
     if not isinstance(order.value, dict):
         kind = "int" if isinstance(order.value, LongInteger) else type(order.value).__name__
         message = f"an order is a JSON object, found {kind}"

@@ -10,6 +10,7 @@ converted on the way. Whole-request problems raise `PushBodyError`; an order's o
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -33,6 +34,31 @@ def _integer(text: str) -> int | LongInteger:
 
 
 _DECODER = json.JSONDecoder(parse_int=_integer)
+
+
+class TooDeep:
+    """An order nested deeper than Python's JSON reader goes (about 1,000 levels): cut out by its brackets, so
+    that only it is refused (the consumer refuses past 200 levels) where it refused the whole push."""
+
+
+TOO_DEEP = TooDeep()
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
+
+
+def _end_of_nested(text: str, start: int) -> int | None:
+    """Where the array or object opening at `start` closes (just after it), strings skipped; None if never."""
+    depth = 0
+    for token in _STRING_OR_BRACKET.finditer(text, start):
+        bracket = token.group()
+        if bracket in ("[", "{"):
+            depth += 1
+        elif bracket in ("]", "}"):
+            depth -= 1
+            if depth == 0:
+                return token.end()
+    return None
+
+
 _WHITESPACE = " \t\n\r"
 
 
@@ -116,8 +142,12 @@ class _Cursor:
             value, self.at = _DECODER.raw_decode(self.text, self.at)
         except json.JSONDecodeError as exc:
             raise PushBodyError("invalid_json", f"{what}: not JSON ({exc.msg} at character {exc.pos + 1})") from None
-        except (ValueError, RecursionError):  # nesting thousands deep (a long integer is a `LongInteger`)
-            raise PushBodyError("invalid_json", f"{what}: JSON nested too deeply") from None
+        except (ValueError, RecursionError):  # nesting a thousand deep (a long integer is a `LongInteger`)
+            end = _end_of_nested(self.text, self.at) if self.text[self.at : self.at + 1] in ("[", "{") else None
+            if end is None:
+                raise PushBodyError("invalid_json", f"{what}: JSON nested too deeply, never closed") from None
+            self.at = end
+            return TOO_DEEP
         return value
 
     def end(self) -> None:

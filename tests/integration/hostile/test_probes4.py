@@ -146,3 +146,15 @@ async def test_the_servers_own_zone_is_no_zone_an_upload_or_an_export_may_name(a
             assert preview.status_code == 422 and "时区无效" in preview.text, preview.text[:300]
     finally:
         client.cookies.clear()
+
+
+async def test_an_order_nested_a_thousand_deep_refuses_only_itself(api: Api) -> None:
+    # 422 for the whole push ("JSON nested too deeply"): Python's reader gives up near 1,000 levels
+    deep = json.dumps(pushed_order("DEEP-2"))[:-1] + ', "remark": ' + "[" * 3000 + "]" * 3000 + "}"
+    body = f'{{"orders": [{json.dumps(pushed_order("DEEP-1"))}, {deep}]}}'
+    headers = api.headers() | {"content-type": "application/json"}
+    answer = await api.client.post("/v1/orders:batch", content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    first, second = answer.json()["orders"]
+    assert first == {"index": 0, "order_no": "DEEP-1", "outcome": "accepted"}
+    assert (second["outcome"], second["code"]) == ("rejected", "invalid_json") and "nested" in second["message"]

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from services.ingest.domain.push import PushBodyError, charge, foreign_orders, message_text, split_orders
+from services.ingest.domain.push import TOO_DEEP, PushBodyError, charge, foreign_orders, message_text, split_orders
 
 T = uuid.UUID("0b6f3c2e-5d1a-4e8f-9a7b-3c2d1e0f4a5b")
 
@@ -28,7 +28,7 @@ def test_orders_keep_their_exact_text() -> None:
         (b'{"order": []}', "invalid_body"),
         (b'{"orders": []}', "no_orders"),
         (b'{"orders": [{}] } x', "invalid_json"),
-        (b'{"orders": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}", "invalid_json"),
+        (b'{"orders": [' + b"[" * 100_000 + b"]" * 99_999 + b"]}", "invalid_json"),  # never closed
         (b'{"orders": [' + b",".join([b"{}"] * 4) + b"]}", "too_many_orders"),
     ],
 )
@@ -74,3 +74,12 @@ def test_an_integer_of_thousands_of_digits_is_its_orders_problem_not_the_pushs()
     assert split_orders(b'{"orders": [{"quantity": 12}]}')[0].value == {"quantity": 12}
     (alone,) = split_orders(b'{"orders": [' + b"1" * 5000 + b"]}")  # an order that is a long integer: its answer
     assert alone.value == "1" * 5000 and type(alone.value).__name__ == "LongInteger"
+
+
+def test_an_order_nested_a_thousand_deep_is_cut_out_by_its_brackets_and_only_it_refused() -> None:
+    # RecursionError in Python's reader refused the whole push ("JSON nested too deeply")
+    deep = '{"remark": ' + "[" * 5000 + '"a]}[{\\"b"' + "]" * 5000 + "}"  # a string holding brackets and a quote
+    body = f'{{"orders": [{{"order_no": "A"}}, {deep}, {{"order_no": "B"}}]}}'.encode()
+    orders = split_orders(body)
+    assert [o.value for o in orders] == [{"order_no": "A"}, TOO_DEEP, {"order_no": "B"}]
+    assert orders[1].text == deep and charge(orders) == 3 and foreign_orders(orders, T) == ()
