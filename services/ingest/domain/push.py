@@ -33,7 +33,8 @@ def _integer(text: str) -> int | LongInteger:
     return LongInteger(text) if len(text.lstrip("-")) > _INT_DIGITS else int(text)
 
 
-_DECODER = json.JSONDecoder(parse_int=_integer)
+_DECODER = json.JSONDecoder()
+_LONG_INTEGERS = json.JSONDecoder(parse_int=_integer)  # a Python call per integer: only when `_DECODER` fails
 
 
 class TooDeep:
@@ -138,17 +139,22 @@ class _Cursor:
 
     def value(self, what: str) -> Any:
         self.skip()
-        try:
-            value, self.at = _DECODER.raw_decode(self.text, self.at)
-        except json.JSONDecodeError as exc:
-            raise PushBodyError("invalid_json", f"{what}: not JSON ({exc.msg} at character {exc.pos + 1})") from None
-        except (ValueError, RecursionError):  # nesting a thousand deep (a long integer is a `LongInteger`)
-            end = _end_of_nested(self.text, self.at) if self.text[self.at : self.at + 1] in ("[", "{") else None
-            if end is None:
-                raise PushBodyError("invalid_json", f"{what}: JSON nested too deeply, never closed") from None
-            self.at = end
-            return TOO_DEEP
-        return value
+        for decoder in (_DECODER, _LONG_INTEGERS):
+            try:
+                value, self.at = decoder.raw_decode(self.text, self.at)
+                return value
+            except json.JSONDecodeError as exc:
+                problem = f"{what}: not JSON ({exc.msg} at character {exc.pos + 1})"
+                raise PushBodyError("invalid_json", problem) from None
+            except ValueError:  # an integer of thousands of digits: read again, keeping it as text
+                continue
+            except RecursionError:  # nesting a thousand deep
+                break
+        end = _end_of_nested(self.text, self.at) if self.text[self.at : self.at + 1] in ("[", "{") else None
+        if end is None:
+            raise PushBodyError("invalid_json", f"{what}: JSON nested too deeply, never closed") from None
+        self.at = end
+        return TOO_DEEP
 
     def end(self) -> None:
         self.skip()
