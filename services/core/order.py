@@ -98,10 +98,13 @@ def _to_cents(value: Decimal) -> Decimal:
     return value.quantize(CENT) + 0  # two places; "+ 0" turns a JSON -0 into 0
 
 
-def _time_text(value: object) -> object:
-    """Times are RFC 3339 strings with an offset; a JSON number (which pydantic would read as epoch seconds) is not."""
+def time_text(value: object) -> object:
+    """Times are RFC 3339 strings with an offset: a JSON number, or a string of one (`"1790000000"`, `"1.79e9"`),
+    which pydantic would read as epoch seconds or milliseconds, is not. A string must start `YYYY-MM-DD`."""
     if isinstance(value, bool | int | float):
-        raise ValueError("must be a date-time string with its offset, like 2026-03-01T09:00:00+08:00, not a number")
+        raise ValueError(f"must be a date-time string with its offset, like {_TIME_EXAMPLE}, not a number")
+    if isinstance(value, str) and _DATE_START.match(value) is None:
+        raise ValueError(f"{value[:40]!r} is not a date-time: write it like {_TIME_EXAMPLE} (not epoch seconds)")
     return value
 
 
@@ -114,6 +117,8 @@ def _json_kind(value: object) -> str:
 CENT = Decimal("0.01")
 MOBILE_PATTERN = r"^1[0-9]{10}$"  # ASCII digits only: `\d` would take any script's digits (one buyer, two numbers)
 _PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_DATE_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME_EXAMPLE = "2026-03-01T09:00:00+08:00"
 _MONEY_SCHEMA = {
     "anyOf": [
         {"type": "number", "minimum": 0, "maximum": float(bounds.MAX_MONEY)},
@@ -132,7 +137,7 @@ Money = Annotated[
 Text = Annotated[str, AfterValidator(_storable_text)]
 Text64 = Annotated[Text, Field(max_length=64)]
 Text255 = Annotated[Text, Field(max_length=255)]
-Time = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_storable_time)]
+Time = Annotated[AwareDatetime, BeforeValidator(time_text), AfterValidator(_storable_time)]
 
 
 class _Value(BaseModel):

@@ -56,6 +56,8 @@ class Table:
     error_cells: frozenset[tuple[int, int]] = field(default_factory=frozenset)
     hidden_skipped: tuple[str, ...] = ()  # hidden worksheets passed over to find this one
     columns: list[tuple[str, ...]] | None = None
+    # CSV rows with non-blank cells past the header's last column: (row number, cells, the first such cell)
+    overlong_rows: tuple[tuple[int, int, str], ...] = ()
 
     def data_columns(self) -> list[tuple[str, ...]]:
         """The data rows' texts column by column."""
@@ -327,14 +329,15 @@ def _fill_merged(grid: list[list[Any]], merges: Iterable[Any], top: int, left: i
 
 
 def decode_text(data: bytes) -> str:
-    """UTF-16 (with BOM), then UTF-8 (BOM optional), then GB18030 (what Excel writes on Chinese systems)."""
+    """UTF-16 (with BOM, or without one: `_text_with_nul`), then UTF-8 (BOM optional), then GB18030 (what Excel
+    writes on Chinese systems)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise ImportFileError(issues.UNDECODABLE_TEXT, "The file is not valid UTF-16 text.") from exc
     if b"\x00" in data:
-        raise ImportFileError(issues.UNSUPPORTED_FORMAT, "The file is binary, not CSV text; upload .xlsx or CSV.")
+        return _text_with_nul(data)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -344,6 +347,28 @@ def decode_text(data: bytes) -> str:
     except UnicodeDecodeError:
         pass
     raise ImportFileError(issues.UNDECODABLE_TEXT, "The file is neither UTF-8 nor GB18030 text; save it as CSV UTF-8.")
+
+
+_UTF16_SAMPLE = 4096
+
+
+def _text_with_nul(data: bytes) -> str:
+    """A file holding NUL bytes: UTF-16 without a byte-order mark (NULs on one side of the byte pairs: the high
+    bytes of ASCII) or UTF-8 is text, whose cells holding a NUL are row errors as in any other file (the cell
+    rules); anything else is binary. Both were refused as binary, with a message about quotes in Chinese."""
+    sample = data[:_UTF16_SAMPLE]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    for encoding, nuls, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if len(data) % 2 == 0 and nuls * 4 >= len(sample) // 2 and others * 50 <= nuls:
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                break
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        binary = "The file is binary, not CSV text; upload .xlsx or CSV."
+        raise ImportFileError(issues.UNSUPPORTED_FORMAT, binary) from None
 
 
 def sniff_delimiter(text: str) -> str:
@@ -370,7 +395,7 @@ def read_csv(data: bytes, options: ImportOptions) -> Table:
         raise ImportFileError(issues.UNSUPPORTED_FORMAT, _csv_problem(exc, records.count + 1)) from exc
     if table is None:
         raise ImportFileError(issues.EMPTY_FILE, "The CSV file has only blank lines.")
-    return table
+    return replace(table, overlong_rows=records.overlong(table.header_row))
 
 
 class _Records:
@@ -380,13 +405,36 @@ class _Records:
 
     def __init__(self, reader: Iterator[list[str]], options: ImportOptions) -> None:
         self.reader, self.count, self.options = reader, 0, options
+        self.leading: dict[int, int] = {}  # cells of the first non-blank records, the header among them
+        self.wider: list[tuple[int, list[str]]] = []  # records with more cells than the narrowest of those
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        floor = sys.maxsize
         for cells in self.reader:
             self.count += 1
             if self.count > self.options.max_sheet_rows:
                 check_bounds("CSV", 0, self.count, self.options)
+            if len(self.leading) < HEADER_SEARCH_ROWS and not is_blank(cells):
+                self.leading[self.count] = len(cells)
+                floor = min(floor, len(cells))
+            if len(cells) > floor:
+                self.wider.append((self.count, cells))
             yield self.count, cells
+
+    def overlong(self, header_row: int) -> tuple[tuple[int, int, str], ...]:
+        """The data rows with more cells than the header record and a non-blank one past it: (row, cells, the
+        first such cell). An unquoted comma in a cell splits it in two and moves every cell after it one column
+        right; the last one fell past the header and was dropped without a word. (A column under a blank header
+        cell is the header's: ignored, as ever.)"""
+        width = self.leading[header_row]
+        found = []
+        for row_no, cells in self.wider:
+            if row_no <= header_row or len(cells) <= width:
+                continue
+            past = next((cell for cell in cells[width:] if cell.strip()), None)
+            if past is not None:
+                found.append((row_no, len(cells), past))
+        return tuple(found)
 
 
 def _csv_problem(exc: csv.Error, row_no: int) -> str:

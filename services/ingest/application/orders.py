@@ -40,7 +40,14 @@ def order_filter(
     customer_id: UUID | None = None,
 ) -> OrderFilter:
     """The order list's filters; statuses and sources as the import template spells them (code, English or Chinese
-    label, alias), else a 422 naming the value."""
+    label, alias), else a 422 naming the value; a time range that ends before it starts is a 422 too (it answered
+    an empty list, as if no order matched)."""
+    if order_time_from is not None and order_time_to is not None and order_time_to < order_time_from:
+        detail = (
+            f"order_time_to ({order_time_to.isoformat()}) is before order_time_from ({order_time_from.isoformat()}): "
+            "the range is [order_time_from, order_time_to); swap them"
+        )
+        raise ApiProblem(422, "Invalid time range", detail, "invalid_time_range")
     return OrderFilter(
         order_no=order_no,
         order_no_prefix=order_no_prefix,

@@ -28,11 +28,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from services.core import bounds
 from services.core.order import Order
 from services.ingest.adapters.spreadsheet_reader import Table, read_table
+from services.ingest.application.zones import named_zone
 from services.ingest.domain.language import Lang, column_example
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.issues import ImportFileError, RowIssue
 from services.ingest.domain.spreadsheet.options import DEFAULT_OPTIONS, ImportOptions
-from services.ingest.domain.spreadsheet.rows import Field, RowRules, check_rows
+from services.ingest.domain.spreadsheet.rows import CheckedRows, Field, RowRules, check_rows, shown
 from services.ingest.domain.spreadsheet.split import HeldBackOrder, group_rows
 from services.ingest.domain.spreadsheet.template import (
     COLUMNS_BY_KEY,
@@ -160,6 +161,7 @@ def _parse(data: bytes, filename: str, timezone: str, sheet: str | None, options
         inexact_numbers=table.inexact_numbers,
         error_cells=table.error_cells,
     )
+    _refuse_overlong_rows(checked, table)
     grouped = group_rows(checked, fields)
     invalid, total = len(checked.errors), len(row_nos)
     return ParsedImport(
@@ -174,6 +176,25 @@ def _parse(data: bytes, filename: str, timezone: str, sheet: str | None, options
         header_row=table.header_row,
         timezone=timezone,
     )
+
+
+def _refuse_overlong_rows(checked: CheckedRows, table: Table) -> None:
+    """A CSV row with more cells than its header is an error: its cells do not line up with the columns (an
+    unquoted comma splits a cell and moves the rest right), and what falls past the last column is lost."""
+    if not table.overlong_rows:
+        return
+    index_of = {row_no: index for index, row_no in enumerate(checked.row_nos)}
+    for row_no, cells, past in table.overlong_rows:
+        index = index_of.get(row_no)
+        if index is None:  # the template's example row, skipped
+            continue
+        message = (
+            f'Row {row_no} has {cells} cells, more than its header: "{shown(visible(past))}" lies past the last '
+            "column. "
+            "A cell holding the delimiter (a comma) must be in quotes, else it is split and every cell after it "
+            "moves one column right; quote it, or save the file again as CSV from Excel or WPS."
+        )
+        checked.add_error(index, RowIssue(row_no, None, issues.TOO_MANY_CELLS, message, visible(past)))
 
 
 def _sheet_rows(table: Table, unstorable: set[int]) -> list[SheetRow]:
@@ -261,12 +282,14 @@ def _same_number(spec: Field, text: str, example: str) -> bool:
 
 
 def _zone(name: str) -> ZoneInfo:
+    """The import's zone (`zones`: never the server's own `localtime`)."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise ImportFileError(
-            issues.UNKNOWN_TIMEZONE, f'"{name}" is not a known IANA time zone (like Asia/Shanghai).'
-        ) from exc
+        zone = named_zone(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        zone = None
+    if zone is None:
+        raise ImportFileError(issues.UNKNOWN_TIMEZONE, f'"{name}" is not a known IANA time zone (like Asia/Shanghai).')
+    return zone
 
 
 def _flatten(by_index: dict[int, list[RowIssue]]) -> list[RowIssue]:

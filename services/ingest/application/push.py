@@ -24,13 +24,23 @@ from uuid import UUID
 
 from services.core import bounds
 from services.core.keys import order_key
+from services.ingest import errors
 from services.ingest.adapters import push_requests
 from services.ingest.adapters.push_requests import Replay
 from services.ingest.application.imports import LISTED_ORDERS, RECORD_OVERHEAD, OutgoingOrder, Publish
 from services.ingest.application.ingestion import Received, decode
 from services.ingest.application.workers import PUSHES, run_in
 from services.ingest.contracts.orders_ingest_v1 import message_key
-from services.ingest.domain.push import MAX_ORDERS, RawOrder, charge, foreign_orders, message_text, split_orders
+from services.ingest.domain.push import (
+    MAX_ORDERS,
+    TOO_DEEP,
+    LongInteger,
+    RawOrder,
+    charge,
+    foreign_orders,
+    message_text,
+    split_orders,
+)
 from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES
 
 ACCEPTED, REJECTED = "accepted", "rejected"
@@ -134,8 +144,12 @@ def validate_push(orders: Sequence[RawOrder], request: PushRequest, options: Pus
 
 
 def _shape_problem(order: RawOrder) -> OrderAnswer | None:
+    if order.value is TOO_DEEP:
+        message = "the order is JSON nested too deeply (at most 200 levels)"
+        return OrderAnswer(order.index, None, REJECTED, errors.INVALID_JSON, message)
     if not isinstance(order.value, dict):
-        message = f"an order is a JSON object, found {type(order.value).__name__}"
+        kind = "int" if isinstance(order.value, LongInteger) else type(order.value).__name__
+        message = f"an order is a JSON object, found {kind}"
         return OrderAnswer(order.index, None, REJECTED, NOT_AN_OBJECT, message)
     if order.value.get("import_id") is not None:
         message = "import_id: pushed orders belong to no upload; leave import_id out"

@@ -22,7 +22,7 @@ How values are read (the published schema says the same, so a producer that vali
   decimals and `bounds.MAX_MONEY`; it is kept with two places (so `-0` is `0.00`). Refused: booleans, strings with
   an exponent, a sign, spaces or separators (`"1E+2"`, `"-0"`, `" 1.00 "`, `"1,299.00"`), `NaN`, `Infinity`,
   numbers beyond the range (`1e400`) and integers of thousands of digits (a `contract_violation` naming where).
-- Times are RFC 3339 strings with an offset, never epoch numbers.
+- Times are RFC 3339 strings with an offset, never epoch numbers (nor strings of them: `"1790000000"`).
 - Text is stripped of surrounding whitespace (`order_no: " A1 "` is `A1`). The key's order part is compared after
   the same strip: `"{tenant_id}: A1 "` and `"{tenant_id}:A1"` both match it; the tenant part must be exact.
 - `buyer.mobile` is `1` and ten ASCII digits (digits of other scripts are refused: one buyer would be two).

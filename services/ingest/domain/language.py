@@ -440,6 +440,12 @@ _ROW_ZH: dict[str, Callable[[int | None, str | None, str | None, str], str]] = {
     issues.INCONSISTENT_ORDER: _inconsistent,
     issues.DUPLICATE_LINE: _duplicate_line,
     issues.TOO_MANY_LINES: _too_many_lines,
+    issues.TOO_MANY_CELLS: lambda r, c, v, m: (
+        "{}：有 {} 个单元格，比表头多：“{}”在最后一列之后。含有分隔符（逗号）的单元格必须加引号，否则它会被拆开，"
+        "其后的每个单元格都右移一列；请给它加上引号，或在 Excel / WPS 中重新另存为 CSV。".format(
+            _row_prefix(r), *_match(r"has (\d+) cells", m) or ("?",), v
+        )
+    ),
 }
 TRANSLATED_ISSUE_CODES = frozenset(_CELL_ZH) | frozenset(_ROW_ZH) | {issues.INVALID_RECEIVER_MOBILE}
 
@@ -480,10 +486,53 @@ def _zh_columns(names: str) -> str:
     return "、".join(c.chinese for c in found if c is not None)
 
 
+_KINDS_ZH = {
+    "an Excel binary workbook (.xlsb)": "Excel 二进制工作簿（.xlsb）",
+    "an OpenDocument spreadsheet (.ods)": "OpenDocument 电子表格（.ods）",
+    "a zip archive, not an Excel workbook": "zip 压缩包，不是 Excel 工作簿",
+}
+# Each refusal of `unsupported_format` as the reader words it (the row it names kept): the one Chinese sentence
+# for all of them dropped the row of an unclosed quote and told a binary file to pair its quotes.
+_UNSUPPORTED_ZH: tuple[tuple[str, Callable[[tuple[str, ...]], str]], ...] = (
+    (
+        r"^Row ([\d,]+): a quote \(\"\) opens a cell that is never closed",
+        lambda g: (
+            f'第 {g[0]} 行：引号（"）开始的单元格没有闭合，其下的每一行都会被读成这一个单元格。请补上闭合的'
+            '引号；单元格内的引号请写成两个引号（""）。'
+        ),
+    ),
+    (
+        r"^Row ([\d,]+): a quoted cell goes on after its closing quote",
+        lambda g: (
+            f'第 {g[0]} 行：带引号的单元格在闭合引号之后还有内容；单元格内的引号请写成两个引号（""），'
+            "然后重新另存为 CSV。"
+        ),
+    ),
+    (
+        r"^The CSV file has a cell longer than ([\d,]+) characters",
+        lambda g: f"CSV 文件中有超过 {g[0]} 个字符的单元格；没有哪一列接受这么长的内容。",
+    ),
+    (r"^The file is binary", lambda g: "文件是二进制文件，不是 CSV 文本：请上传 .xlsx 工作簿或 CSV 文件。"),
+    (
+        r"^The file is (.+); save it as \.xlsx or CSV\.$",
+        lambda g: f"文件是{_KINDS_ZH.get(g[0], g[0])}：请另存为 .xlsx 或 CSV。",
+    ),
+    (r"^(.*) is not a spreadsheet;", lambda g: f"{g[0]} 不是电子表格：请上传 .xlsx 工作簿或 CSV 文件。"),
+)
+
+
+def _unsupported_zh(message: str) -> str:
+    for pattern, zh in _UNSUPPORTED_ZH:
+        found = re.search(pattern, message, re.S)
+        if found is not None:
+            return zh(found.groups())
+    return "无法读取该文件：请上传 .xlsx 工作簿或 CSV 文件（CSV 的引号须成对）。"
+
+
 _FILE_ZH: dict[str, Callable[[str], str]] = {
     issues.FILE_TOO_LARGE: lambda m: "文件有 {} 字节；最多接受 {} 字节。".format(*_two(m)),
     issues.EMPTY_FILE: lambda m: "文件是空的（或只有空行）。",
-    issues.UNSUPPORTED_FORMAT: lambda m: "无法读取该文件：请上传 .xlsx 工作簿或 CSV 文件（CSV 的引号须成对）。",
+    issues.UNSUPPORTED_FORMAT: lambda m: _unsupported_zh(m),
     issues.ENCRYPTED_OR_LEGACY: lambda m: "工作簿有密码保护，或是无法读取的旧版 .xls：请去掉密码，或另存为 .xlsx。",
     issues.CORRUPT_WORKBOOK: lambda m: "工作簿已损坏或无法读取：请在 Excel 中打开并另存为 .xlsx 后再上传。",
     issues.ARCHIVE_TOO_LARGE: lambda m: "工作簿被拒绝：解压后过大（可能是压缩炸弹）。",

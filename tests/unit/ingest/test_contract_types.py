@@ -67,6 +67,13 @@ def test_a_time_is_a_string_not_epoch_seconds(value: float) -> None:
     assert "order_time" in refused(body(order_time=value))
 
 
+@pytest.mark.parametrize("value", ["1772326800", "1772326800000", "1.7723268e9", "-1", "+1772326800"])
+def test_a_time_is_not_a_string_of_epoch_seconds_either(value: str) -> None:
+    # pydantic reads a string of digits as epoch seconds (or milliseconds): "1772326800" was stored as 2026-03-01
+    assert "order_time" in (text := refused(body(order_time=value))) and "not a date-time" in text
+    assert "payment_time" in refused(body(payment_time=value))
+
+
 ACCEPTED_MONEY = [
     ("1e2", "100.00"),
     ("0.1", "0.10"),

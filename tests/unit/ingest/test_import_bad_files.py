@@ -12,6 +12,7 @@ import zlib
 import pytest
 
 from services.ingest.application.parsing import ImportFileError, ImportOptions, parse_import
+from services.ingest.domain.language import Lang, file_message, issue_message
 from services.ingest.domain.spreadsheet import issues
 from tests.unit.ingest.test_import_support import HEADER, csv_bytes, grid_of, row, xlsx_bytes
 
@@ -363,3 +364,57 @@ def test_a_workbook_whose_only_data_is_hidden_says_so() -> None:
     book.save(buffer)
     error = refused(buffer.getvalue(), "o.xlsx")
     assert error.code == issues.EMPTY_WORKBOOK and '"backup", "Orders"' in error.message, error.message
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_read_not_refused_as_binary(encoding: str) -> None:
+    # Refused as "binary, not CSV text" (its ASCII's high bytes are NULs) though it is plain UTF-16 text
+    text = csv_bytes([row(ProductID="P1", ProductName="茶叶"), row(ProductID="P2")]).decode("utf-8-sig")
+    parsed = parse_import(text.encode(encoding), "orders.csv")
+    assert parsed.errors == [] and [line.product_name for line in parsed.orders[0].lines] == ["茶叶", "Tea"]
+
+
+def test_a_nul_byte_in_utf8_text_is_an_error_of_its_row_and_column_as_in_utf16_or_xlsx() -> None:
+    # The whole file was refused as binary (in Chinese: "pair your quotes"), though docs/import-template.md says
+    # a cell holding NUL makes its row an error, as it did in a UTF-16 CSV
+    lines = csv_bytes([row(), row(ProductID="P2")]).decode().splitlines()
+    lines[2] = lines[2].replace("P2", "P\x002")
+    parsed = parse_import("\n".join(lines).encode(), "orders.csv")
+    assert [(e.row, e.column, e.code) for e in parsed.errors] == [(3, "Product ID", issues.INVALID_CHARACTER)]
+    assert parsed.counts.held_back == 1  # its order, both rows, waits for the fix
+
+
+def test_an_unclosed_quote_names_its_row_in_chinese_too() -> None:
+    lines = csv_bytes([row(), row(ProductID="P2")]).decode().splitlines()
+    lines[2] += ',"note'
+    error = refused("\n".join(lines).encode(), "orders.csv")
+    assert file_message(error.code, error.message, Lang.ZH).startswith("第 3 行：引号")
+    lines[2] = lines[2].replace(',"note', ',"a"b')
+    error = refused("\n".join(lines).encode(), "orders.csv")
+    assert file_message(error.code, error.message, Lang.ZH).startswith("第 3 行：带引号的单元格在闭合引号之后")
+    assert "（.xlsb）" in file_message(
+        error.code, "The file is an Excel binary workbook (.xlsb); save it as .xlsx or CSV.", Lang.ZH
+    )
+
+
+def test_a_csv_row_with_more_cells_than_its_header_is_an_error_not_silently_cut() -> None:
+    # An unquoted comma in the remark (the last column): "gift, wrap" was stored as "gift", "wrap" dropped
+    lines = csv_bytes([row(OrderNo="A1"), row(OrderNo="A2"), row(OrderNo="A3")]).decode().splitlines()
+    lines[2] += "gift, wrap"  # row 3's remark, unquoted
+    lines[3] += ",,"  # trailing empty cells (some exports write them) are no problem
+    parsed = parse_import("\n".join(lines).encode(), "orders.csv")
+    [error] = parsed.errors
+    assert (error.row, error.code, error.value) == (3, issues.TOO_MANY_CELLS, " wrap")
+    assert "has 19 cells, more than its header" in error.message and "in quotes" in error.message
+    assert sorted(o.order_no for o in parsed.orders) == ["A1", "A3"] and parsed.counts.held_back == 1
+    zh = issue_message(error.code, error.row, error.column, error.value, error.message, Lang.ZH)
+    assert zh.startswith("第 3 行：有 19 个单元格，比表头多：“ wrap”在最后一列之后"), zh
+
+
+def test_cells_under_blank_header_cells_are_the_headers_columns_ignored_as_before() -> None:
+    lines = csv_bytes([row(OrderNo="A1"), row(OrderNo="A2")]).decode().splitlines()
+    lines[0] += ",,"  # two unnamed columns, holding notes
+    lines[1] += ",note,more"
+    lines[2] += ",note"
+    parsed = parse_import("\n".join(lines).encode(), "orders.csv")
+    assert parsed.errors == [] and len(parsed.orders) == 2

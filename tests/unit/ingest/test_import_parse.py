@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -319,6 +319,16 @@ def test_timezone_is_the_callers_and_unknown_zones_are_refused() -> None:
         with pytest.raises(ImportFileError) as caught:
             parse([row()], timezone=name)
         assert caught.value.code == issues.UNKNOWN_TIMEZONE
+
+
+def test_the_servers_own_zone_and_other_files_of_the_zone_database_are_no_import_zone() -> None:
+    # "localtime" (in `available_timezones()`) read the file's times in the server's zone; the console took any
+    # file of the database ("posixrules", "right/UTC") as a zone
+    for name in ("localtime", "Factory", "posixrules", "right/UTC", "posix/Asia/Shanghai"):
+        with pytest.raises(ImportFileError) as caught:
+            parse([row()], timezone=name)
+        assert caught.value.code == issues.UNKNOWN_TIMEZONE, name
+    assert parse([row()], timezone="UTC").orders[0].order_time.utcoffset() == timedelta(0)
 
 
 def test_times_do_not_depend_on_the_server_zone(monkeypatch: pytest.MonkeyPatch) -> None:

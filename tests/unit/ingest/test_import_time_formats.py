@@ -79,3 +79,12 @@ def test_other_forms_are_still_refused_and_bounds_hold() -> None:
         assert [e.code for e in parsed.errors] in ([issues.INVALID_TIME], [issues.TIME_OUT_OF_RANGE]), text
     late = parse_import(csv_bytes([row(OrderTime="2099-12-31T23:00:00-05:00")]), "orders.csv")
     assert [e.code for e in late.errors] == [issues.TIME_OUT_OF_RANGE]
+
+
+def test_an_offset_with_minutes_past_59_is_refused_not_carried_into_the_hour() -> None:
+    # 08:60 was read as +09:00 and 08:99 as +09:39: an instant the file never named, without a word
+    for text in ("2026-11-30T14:00:00+08:60", "2026-11-30T14:00:00+0899", "2026-11-30T14:00:00-05:75"):
+        parsed = parse_import(csv_bytes([row(OrderTime=text, PaymentTime="")]), "orders.csv")
+        assert [(e.code, e.row, e.column) for e in parsed.errors] == [(issues.INVALID_TIME, 2, "Order Time")], text
+    assert order_time("2026-11-30T14:00:00+14:00") == datetime(2026, 11, 30, 8, 0, tzinfo=SHANGHAI)
+    assert order_time("2026-11-30T14:00:00-12:00") == datetime(2026, 12, 1, 10, 0, tzinfo=SHANGHAI)

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from services.ingest.domain.push import PushBodyError, charge, foreign_orders, message_text, split_orders
+from services.ingest.domain.push import TOO_DEEP, PushBodyError, charge, foreign_orders, message_text, split_orders
 
 T = uuid.UUID("0b6f3c2e-5d1a-4e8f-9a7b-3c2d1e0f4a5b")
 
@@ -28,7 +28,7 @@ def test_orders_keep_their_exact_text() -> None:
         (b'{"order": []}', "invalid_body"),
         (b'{"orders": []}', "no_orders"),
         (b'{"orders": [{}] } x', "invalid_json"),
-        (b'{"orders": [' + b"1" * 5000 + b"]}", "invalid_json"),
+        (b'{"orders": [' + b"[" * 100_000 + b"]" * 99_999 + b"]}", "invalid_json"),  # never closed
         (b'{"orders": [' + b",".join([b"{}"] * 4) + b"]}", "too_many_orders"),
     ],
 )
@@ -51,9 +51,35 @@ def test_orders_naming_another_tenant_are_found() -> None:
     assert foreign_orders(split_orders(json.dumps(body).encode()), T) == (1, 3)
 
 
+def test_a_null_tenant_id_names_no_tenant_as_a_null_import_id_or_producer_does() -> None:
+    # it refused the whole push as "another tenant's orders" (403), for a client that writes absent fields as null
+    body = {"orders": [{"tenant_id": None, "import_id": None, "producer": None}, {"tenant_id": ""}]}
+    assert foreign_orders(split_orders(json.dumps(body).encode()), T) == (1,)
+
+
 def test_a_push_is_charged_once_per_order_and_once_more_per_four_lines_past_four() -> None:
     def lines(n: int) -> str:
         return json.dumps({"lines": [{"product_id": f"P{k}"} for k in range(n)]})
 
     body = f'{{"orders": [{lines(1)}, {lines(4)}, {lines(5)}, {lines(500)}, {{}}, 7, {{"lines": "x"}}]}}'
     assert charge(split_orders(body.encode())) == 1 + 1 + 2 + 125 + 1 + 1 + 1
+
+
+def test_an_integer_of_thousands_of_digits_is_its_orders_problem_not_the_pushs() -> None:
+    # PushBodyError for the whole push ("a number too long"): 999 valid orders refused for one order's remark
+    long = "9" * 5000
+    orders = split_orders(f'{{"orders": [{{"order_no": "A"}}, {{"order_no": "B", "remark": -{long}}}]}}'.encode())
+    assert [o.value["order_no"] for o in orders] == ["A", "B"]
+    assert orders[1].text.endswith(f"-{long}}}") and orders[1].value["remark"] == f"-{long}"
+    assert split_orders(b'{"orders": [{"quantity": 12}]}')[0].value == {"quantity": 12}
+    (alone,) = split_orders(b'{"orders": [' + b"1" * 5000 + b"]}")  # an order that is a long integer: its answer
+    assert alone.value == "1" * 5000 and type(alone.value).__name__ == "LongInteger"
+
+
+def test_an_order_nested_a_thousand_deep_is_cut_out_by_its_brackets_and_only_it_refused() -> None:
+    # RecursionError in Python's reader refused the whole push ("JSON nested too deeply")
+    deep = '{"remark": ' + "[" * 5000 + '"a]}[{\\"b"' + "]" * 5000 + "}"  # a string holding brackets and a quote
+    body = f'{{"orders": [{{"order_no": "A"}}, {deep}, {{"order_no": "B"}}]}}'.encode()
+    orders = split_orders(body)
+    assert [o.value for o in orders] == [{"order_no": "A"}, TOO_DEEP, {"order_no": "B"}]
+    assert orders[1].text == deep and charge(orders) == 3 and foreign_orders(orders, T) == ()

@@ -55,6 +55,7 @@ DOT_SEGMENT = "dot_segment"
 TIME_OUT_OF_RANGE = "time_out_of_range"
 TOTAL_TOO_LARGE = "total_too_large"
 AMBIGUOUS_DATE = "ambiguous_date"
+TOO_MANY_CELLS = "too_many_cells"
 
 # Warnings (the row stays valid).
 UNKNOWN_COLUMN = "unknown_column"
@@ -93,6 +94,7 @@ ROW_ERROR_CODES = frozenset(
         TIME_OUT_OF_RANGE,
         TOTAL_TOO_LARGE,
         AMBIGUOUS_DATE,
+        TOO_MANY_CELLS,
     }
 )
 WARNING_CODES = frozenset(

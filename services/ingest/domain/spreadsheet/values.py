@@ -257,9 +257,10 @@ def _offset(text: str) -> tzinfo:
     if text.upper() == "Z":
         return UTC
     digits = text[1:].replace(":", "").ljust(4, "0")
-    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    if delta >= timedelta(hours=24):
+    hours, minutes = int(digits[:2]), int(digits[2:])
+    if hours > 23 or minutes > 59:  # +08:60 is no offset (not +09:00), as it is none for RFC 3339 and the contract
         raise ValueError(text)
+    delta = timedelta(hours=hours, minutes=minutes)
     return timezone(-delta if text[0] == "-" else delta)
 
 

@@ -115,8 +115,11 @@ def _order_filter(request: Request) -> dict[str, Any]:
     q, zone = request.query_params, console(request).zone
 
     def instant(text: str) -> datetime:
+        """A datetime-local field's wall-clock time in the console's zone; one given with an offset (a link, a
+        bookmark) at that offset, which was replaced by the zone's without a word."""
         try:  # an instant PostgreSQL can take: year 1 east of UTC is in year 0 there
-            return datetime.fromisoformat(text).replace(tzinfo=zone).astimezone(UTC)
+            written = datetime.fromisoformat(text)
+            return (written if written.tzinfo else written.replace(tzinfo=zone)).astimezone(UTC)
         except OverflowError as exc:
             raise ValueError(text) from exc
 

@@ -18,11 +18,10 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
@@ -33,6 +32,7 @@ from services.ingest.adapters.queries import OrderFilter, Position
 from services.ingest.application import orders as order_reads
 from services.ingest.application.answers import OrderDetail
 from services.ingest.application.import_answers import XLSX
+from services.ingest.application.zones import named_zone
 from services.ingest.domain import export
 from services.ingest.entrypoints.http import orders
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, EventsTopic, Pool, RequestLang
@@ -91,15 +91,11 @@ async def export_orders(
     )
 
 
-@cache
-def _zones() -> frozenset[str]:
-    return frozenset(available_timezones() | {"UTC"})
-
-
 def _zone(name: str) -> ZoneInfo:
-    if name not in _zones():
+    zone = named_zone(name)
+    if zone is None:
         raise ApiProblem(422, "Unknown timezone", f"{name!r} is not an IANA timezone name", "unknown_timezone")
-    return ZoneInfo(name)
+    return zone
 
 
 async def _stream(

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 from uuid import UUID
-from zoneinfo import available_timezones
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from services.ingest.application import import_answers as answers
@@ -23,6 +22,7 @@ from services.ingest.application.imports import (
 from services.ingest.application.parsing import ImportFileError
 from services.ingest.application.uploads import import_options
 from services.ingest.application.workers import UPLOADS, run_in
+from services.ingest.application.zones import named_zones
 from services.ingest.domain.language import file_message
 from services.ingest.entrypoints.http.dependencies import (
     ImportOrReadTenant,
@@ -64,7 +64,7 @@ async def post_import(
     data = await file.read(options.max_bytes + 1)
     if len(data) > options.max_bytes:
         raise ApiProblem(413, "File too large", f"uploads are limited to {options.max_bytes} bytes", "file_too_large")
-    if timezone not in _zones():
+    if timezone not in named_zones():
         detail = file_message("unknown_timezone", f"{timezone!r} is not an IANA timezone name", lang)
         raise ApiProblem(422, "Unknown timezone", detail, "unknown_timezone")
     upload = ImportRequest(tenant.id, storable_filename(file.filename), data, timezone, mode, sheet)
@@ -85,18 +85,15 @@ async def post_import(
     return answers.accepted_out(receipt, lang)
 
 
-def _zones() -> set[str]:
-    zones: set[str] = getattr(_zones, "cache", set())
-    if not zones:
-        zones = available_timezones() | {"UTC"}
-        _zones.cache = zones  # type: ignore[attr-defined]
-    return zones
-
-
 @router.get(
-    "", response_model=ImportList, responses=problem_responses(401), summary="The tenant's imports, newest first"
+    "", response_model=ImportList, responses=problem_responses(401, 422), summary="The tenant's imports, newest first"
 )
-async def list_imports(tenant: ImportOrReadTenant, pool: Pool, lang: RequestLang, limit: int = 50) -> ImportList:
+async def list_imports(
+    tenant: ImportOrReadTenant,
+    pool: Pool,
+    lang: RequestLang,
+    limit: Annotated[int, Query(ge=1, le=200, description="1 to 200 (0, -1 or 10^9 were taken as 1 or 200).")] = 50,
+) -> ImportList:
     return await answers.latest_imports(pool, tenant.id, lang, limit)
 
 

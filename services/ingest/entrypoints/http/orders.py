@@ -7,8 +7,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
+from services.core.order import time_text
 from services.ingest.adapters.queries import OrderFilter
 from services.ingest.application import orders
 from services.ingest.application.answers import OrderDetail, OrderPage
@@ -29,7 +30,8 @@ def _as_utc(value: datetime) -> datetime:
         raise ValueError("the instant is out of range") from exc
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_as_utc)]
+# `time_text`: an epoch number (`1790000000`) is no ISO-8601 time, as in the contract
+Instant = Annotated[AwareDatetime, BeforeValidator(time_text), AfterValidator(_as_utc)]
 Text64 = Annotated[str | None, Query(min_length=1, max_length=64, pattern=NO_NUL)]
 
 
