@@ -4,6 +4,7 @@ order list names the field, an order page is a 404, as the REST API's 422 and 40
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import quote
 
@@ -49,4 +50,25 @@ async def test_an_order_page_for_a_number_no_order_can_have_is_a_404(api: Api, o
     client = await signed_in(api)
     page = await client.get(f"/console/orders/{quote(order_no, safe='')}")
     assert page.status_code == 404, page.text[:300]
+    client.cookies.clear()
+
+
+@pytest.mark.parametrize(
+    ("query", "zh", "en"),
+    [
+        ("from=2026-11-30T14:00&to=2026-11-01T00:00", "请交换两个时间", "swap the two times"),
+        ("cursor=eyJ0IjoieCJ9", "翻页链接已失效", "no longer valid"),  # base64 of {"t":"x"}: a forged cursor
+    ],
+)
+async def test_a_search_the_api_refuses_is_worded_in_the_readers_language(
+    api: Api, query: str, zh: str, en: str
+) -> None:
+    """Chinese first: what the REST API words in English (a reversed range, a forged cursor) the console says in
+    the reader's language."""
+    client = await signed_in(api)
+    for lang, expected in (("zh", zh), ("en", en)):
+        page = await client.get(f"/console/orders?{query}&lang={lang}")
+        problem = re.search(r'id="search-problem">([^<]*)<', page.text)
+        assert page.status_code == 200 and problem is not None, page.text[:300]
+        assert expected in html.unescape(problem[1]), (lang, problem[1])
     client.cookies.clear()

@@ -75,6 +75,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "“下单时间 至”不是有效的日期时间（例如 2026-11-30T14:00）。",
         "'Ordered before' is not a date and time (e.g. 2026-11-30T14:00).",
     ),
+    "orders.bad.range": (
+        "“下单时间 至”早于“下单时间 从”：请交换两个时间。",
+        "'Ordered before' is earlier than 'Ordered from': swap the two times.",
+    ),
+    "orders.bad.cursor": (
+        "翻页链接已失效，请从第一页重新查看。",
+        "This page link is no longer valid: start again from the first page.",
+    ),
     "orders.bad.customer": (
         "客户 ID 应为 UUID，可从客户页面复制。",
         "The customer ID must be a UUID, as shown on the customer's page.",

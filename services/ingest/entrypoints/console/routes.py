@@ -139,6 +139,9 @@ def _lang(request: Request) -> Lang:
     return Lang(language(request))
 
 
+_SEARCH_PROBLEMS = {"invalid_time_range": "orders.bad.range", "invalid_cursor": "orders.bad.cursor"}
+
+
 @router.get("/orders")
 async def order_list(request: Request, tenant: SignedIn) -> Response:
     q = request.query_params
@@ -152,8 +155,8 @@ async def order_list(request: Request, tenant: SignedIn) -> Response:
         count = await orders.count_orders(pool, tenant.id, where, COUNT_CAP)
     except BadField as exc:
         problem = f"orders.bad.{exc.field}"
-    except ApiProblem as exc:
-        problem = exc.problem.detail
+    except ApiProblem as exc:  # in the reader's language where the console words it, else the API's detail
+        problem = _SEARCH_PROBLEMS.get(exc.problem.code or "", exc.problem.detail)
     next_url = None
     if page is not None and page.next_cursor:
         next_url = f"{request.url.path}?{request.url.include_query_params(cursor=page.next_cursor).query}"
