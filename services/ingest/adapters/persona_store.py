@@ -111,13 +111,13 @@ async def states_from_orders(conn: Conn, keys: Sequence[CustomerKey]) -> dict[Cu
     return {k: state_of(c) for k, c in contributions.items()}
 
 
-async def store(conn: Conn, rows: Sequence[tuple[CustomerKey, dict[str, Any], dict[str, Any]]]) -> None:
-    """Store each customer's persona and state: `rows` are (key, persona, state as JSON)."""
+async def store(conn: Conn, rows: Sequence[tuple[CustomerKey, str, str]]) -> None:
+    """Store each customer's persona and state: `rows` are (key, persona, state), both as JSON text."""
     if rows:
         await conn.execute(
             sql.STORE_PERSONAS,
             [k[0] for k, _, _ in rows],
             [k[1] for k, _, _ in rows],
-            [orjson.dumps(p).decode() for _, p, _ in rows],
-            [orjson.dumps(s).decode() for _, _, s in rows],
+            [p for _, p, _ in rows],
+            [s for _, _, s in rows],
         )

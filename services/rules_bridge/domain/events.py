@@ -133,9 +133,16 @@ def customer_updated(snapshot: CustomerSnapshot, *, at: datetime) -> OutboxRecor
     ident = event_id(tenant, customer, digest)
     headers = cloudevent_headers(ident, customers.SOURCE, customers.CUSTOMER_UPDATED, customer, tenant, at)
     key = customer_key(tenant, customer)
+    text = None if snapshot.persona_json is None else _payload_json(payload, snapshot.persona_json)
     return OutboxRecord(
-        snapshot.tenant_id, customers.TOPIC.name, key, ident, customers.CUSTOMER_UPDATED, headers, payload
+        snapshot.tenant_id, customers.TOPIC.name, key, ident, customers.CUSTOMER_UPDATED, headers, payload, None, text
     )
+
+
+def _payload_json(payload: dict[str, Any], persona_json: bytes) -> str:
+    """`payload_text` of a customer event whose persona is encoded already: the same bytes, the persona's taken as
+    they are (`orjson.Fragment`) rather than encoded again."""
+    return orjson.dumps({**payload, "persona": orjson.Fragment(persona_json)}).decode()
 
 
 def canonical_json(payload: dict[str, Any]) -> bytes:

@@ -10,11 +10,13 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.core.changes import CustomerSnapshot
 from services.core.order import OrderStatus
 from services.rules_bridge.domain.events import (
     EVENT_NAMESPACE,
     OutboxRecord,
     canonical_json,
+    customer_updated,
     event_id,
     headers_text,
     order_events,
@@ -76,3 +78,16 @@ def test_order_events_store_the_text_of_their_dicts(
         assert record.headers_json is not None and record.payload_json is not None
         assert headers_text(record) == orjson.dumps(record.headers).decode()
         assert payload_text(record) == orjson.dumps(record.payload).decode()
+
+
+@given(st.dictionaries(TEXT, JSON, max_size=6), st.none() | TEXT, st.booleans())
+def test_a_customer_event_with_its_persona_encoded_stores_the_same_text(
+    persona: dict[str, object], nickname: str | None, created: bool
+) -> None:
+    # The persona stage hands over the persona's bytes (the ones it stores): the payload carries them as they are
+    plain = CustomerSnapshot(uuid.UUID(int=1), uuid.UUID(int=2), None, "13900000001", None, nickname, persona, created)
+    encoded = replace(plain, persona_json=orjson.dumps(persona))
+    ours, reference = customer_updated(encoded, at=AT), customer_updated(plain, at=AT)
+    assert ours.payload_json is not None and reference.payload_json is None
+    assert payload_text(ours) == payload_text(reference) == orjson.dumps(reference.payload).decode()
+    assert ours == reference  # the same event (its id is the persona's digest, whatever its encoding)
