@@ -412,15 +412,17 @@ def contribution_to_json(c: Contribution) -> dict[str, Any]:
 
 
 def contribution_from_json(data: dict[str, Any]) -> Contribution:
+    # (the fields in `Contribution`'s order, passed by position: read for every delta of every fold, and keywords
+    # cost as much as the rest of the call)
     return Contribution(
-        status=data["status"],
-        source=data["source"],
-        store=data["store"],
-        order_time=data["order_time"],
-        paid_time=data["paid_time"],
-        amount=Decimal(data["amount"]),
-        paid=Decimal(data["paid"]),
-        products=tuple(map(tuple, data["products"])),
+        data["status"],
+        data["source"],
+        data["store"],
+        data["order_time"],
+        data["paid_time"],
+        Decimal(data["amount"]),
+        Decimal(data["paid"]),
+        tuple(map(tuple, data["products"])),
     )
 
 
