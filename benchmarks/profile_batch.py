@@ -168,6 +168,7 @@ async def run(
 
 def default_stages() -> list[tuple[Any, str, str]]:
     from services.ingest.adapters import import_jobs, order_store
+    from services.rules_bridge.domain import events
 
     return [
         (ingestion, "decode", "decode (validate)"),
@@ -178,8 +179,9 @@ def default_stages() -> list[tuple[Any, str, str]]:
         (order_store, "write_plan", "write plan"),
         (order_store, "refresh_personas", "persona refresh"),
         (ingestion, "fold_personas", "persona fold (own transaction)"),
-        (outbox, "order_events", "shape order events"),
-        (outbox, "customer_updated", "shape customer events"),
+        # `emit_events` calls the shaping functions of `domain.events` (not `outbox_writer`'s wrappers of them)
+        (events, "order_events", "shape order events"),
+        (events, "customer_updated", "shape customer events (within the fold)"),
         (outbox, "enqueue", "outbox insert"),
         (import_jobs, "count_results", "import counters"),
     ]

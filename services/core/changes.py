@@ -86,3 +86,6 @@ class CustomerSnapshot:
     nickname: str | None
     persona: dict[str, Any] = field(default_factory=dict)
     created: bool = False
+    # `persona` as orjson encodes it, when the builder encoded it already (the persona stage stores that text):
+    # the event's payload then carries these bytes, not a second encoding. None: encoded when shaped.
+    persona_json: bytes | None = field(default=None, compare=False, repr=False)

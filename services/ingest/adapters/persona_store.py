@@ -82,9 +82,9 @@ async def take_deltas(conn: Conn, keys: Sequence[CustomerKey]) -> Taken:
     """Delete and return every delta of `keys` visible to the transaction's snapshot."""
     rows = await conn.fetch(sql.TAKE_PERSONA_DELTAS, [k[0] for k in keys], [k[1] for k in keys])
     deltas: dict[CustomerKey, list[Delta]] = defaultdict(list)
-    for r in rows:
-        c = contribution_from_json(orjson.loads(r["contribution"]))
-        deltas[(r["tenant_id"], r["customer_id"])].append(Delta(added=(c,)) if r["sign"] > 0 else Delta(removed=(c,)))
+    for tenant_id, customer_id, sign, text, _ in rows:  # (the statement's columns; a `Delta` is (removed, added))
+        c = (contribution_from_json(orjson.loads(text)),)
+        deltas[(tenant_id, customer_id)].append(Delta((), c) if sign > 0 else Delta(c, ()))
     return Taken(dict(deltas), [r["lag_s"] for r in rows])
 
 
@@ -111,13 +111,13 @@ async def states_from_orders(conn: Conn, keys: Sequence[CustomerKey]) -> dict[Cu
     return {k: state_of(c) for k, c in contributions.items()}
 
 
-async def store(conn: Conn, rows: Sequence[tuple[CustomerKey, dict[str, Any], dict[str, Any]]]) -> None:
-    """Store each customer's persona and state: `rows` are (key, persona, state as JSON)."""
+async def store(conn: Conn, rows: Sequence[tuple[CustomerKey, str, str]]) -> None:
+    """Store each customer's persona and state: `rows` are (key, persona, state), both as JSON text."""
     if rows:
         await conn.execute(
             sql.STORE_PERSONAS,
             [k[0] for k, _, _ in rows],
             [k[1] for k, _, _ in rows],
-            [orjson.dumps(p).decode() for _, p, _ in rows],
-            [orjson.dumps(s).decode() for _, _, s in rows],
+            [p for _, p, _ in rows],
+            [s for _, _, s in rows],
         )

@@ -106,9 +106,14 @@ class BatchIngestor:
         self.lags: dict[tuple[str, int], int] = {}  # (topic, partition) -> records behind, after the last batch
         self._unreported: list[asyncio.Task[FoldResult]] = []  # folds whose results no batch has taken yet
         self._running: set[asyncio.Task[FoldResult]] = set()  # every fold not finished (a strong reference)
+        # The last batch applied was mostly recognised as redelivered: the next read ahead is read with its claims
+        # (`ingestion.read_ahead`; in a `Pipeline`, the one after the batch in flight), as a redelivery comes in
+        # runs of batches (the range not committed)
+        self.redelivering = False
 
     async def apply(self, records: Sequence[Received]) -> BatchResult:
         result = await self._apply(records)
+        self.redelivering = result.recognised * 2 > len(records)
         if self.overlap_folds:
             folded = await self.drain()  # the previous batch's fold, which ran beside this batch
             result.events += folded.events
@@ -447,11 +452,12 @@ class Pipeline:
 
     async def _run(self, batch: _InFlight, previous: _InFlight | None) -> bool:
         placeholders = self.ingestor.options.placeholder_mobiles
+        claims = self.ingestor.redelivering  # (else read only for the records recognised)
         records = []
         for i, r in enumerate(batch.raw):
             if i and i % READ_AHEAD_CHUNK == 0:
                 await asyncio.sleep(0)
-            ahead: Ahead | None = read_ahead(r.key, r.value, placeholders)
+            ahead: Ahead | None = read_ahead(r.key, r.value, placeholders, claims)
             records.append(Received(i, r.topic, r.partition, r.offset, r.key, r.value, logged=True, ahead=ahead))
         consumer, ingestor = self.consumer_of(), self.ingestor
         return await _decide(batch.raw, records, consumer, self.publish, ingestor, previous, batch.applied)

@@ -204,3 +204,29 @@ async def test_a_poison_record_behind_a_batch_whose_commit_failed_is_dead_letter
     await again.close()
     assert offsets.committed() == {_tp(0): 11, _tp(1): 7}
     assert letters == [(1, 6)]
+
+
+async def test_claims_are_read_ahead_while_batches_are_redelivered(pool: asyncpg.Pool) -> None:
+    """New orders are read ahead without their claims (only a recognised record needs them); once a batch was
+    mostly recognised as redelivered, the next ones are read ahead with them; and each is applied the same."""
+    tenant, _ = await new_tenant(pool, "pipeline-claims")
+    batches = [_batch(tenant, [(0, 20 + n, f"PC-{n}")]) for n in range(3)]
+    ingestor = BatchIngestor(pool, RecordingEmitter(), IngestOptions())
+    seen: list[bool] = []
+    apply = ingestor.apply
+
+    async def recording(records: Sequence[Received]) -> Any:
+        seen.extend(r.ahead.claims_read for r in records if r.ahead is not None)
+        return await apply(records)
+
+    ingestor.apply = recording  # type: ignore[method-assign]
+    pipeline = Pipeline(lambda: Offsets(pool, tenant), _no_dead_letters, ingestor)
+    for batch in [*batches, *batches]:  # three new, then the same three again
+        await pipeline.submit(batch)
+    await pipeline.close()
+    # A batch is read ahead while the one before it is in flight: it follows the one before that (new, new, new,
+    # new, redelivered)
+    assert seen == [False, False, False, False, False, True]
+    assert ingestor.redelivering
+    count = await pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant)
+    assert count == 3

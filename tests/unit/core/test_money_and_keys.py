@@ -6,9 +6,11 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.core.keys import customer_key, order_key
-from services.core.money import money_text
+from services.core.money import CENT, money_text
 from services.ingest.contracts.orders_ingest_v1 import message_key
 
 
@@ -25,3 +27,12 @@ def test_keys_name_the_tenant_then_the_order_or_customer() -> None:
     assert order_key(tenant, "E-1/2") == f"{tenant}:E-1/2"
     assert customer_key(tenant, customer) == f"{tenant}:{customer}"
     assert message_key(tenant, "E-1/2") == order_key(tenant, "E-1/2").encode()
+
+
+@given(
+    st.builds(lambda n, e: Decimal(n).scaleb(e), st.integers(-(10**16), 10**16), st.integers(-8, 8))
+    | st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**12), max_value=10**12)
+)
+def test_the_fast_spelling_is_the_quantized_one(value: Decimal) -> None:
+    # `str` serves the amounts with two places (every exponent from -8 to 8 is drawn): the same text as quantizing
+    assert money_text(value) == f"{value.quantize(CENT):f}"

@@ -14,7 +14,7 @@ from uuid import UUID
 import pytest
 
 from services.core.order import Order
-from services.ingest.application.ingestion import candidates, decode, recognise
+from services.ingest.application.ingestion import candidates, decode, read_ahead, recognise
 from services.ingest.domain import planning
 from services.ingest.domain.identity import Customer, CustomerIndex
 from services.ingest.domain.planning import Incoming, RoundPlan, StoredOrder, plan_round
@@ -246,14 +246,16 @@ def _random_message(rng: random.Random) -> Any:
     return message(tenant, order_no, **fields)
 
 
+@pytest.mark.parametrize("ahead", ["none", "claims", "no claims"])
 @pytest.mark.parametrize("seed", range(30))
-def test_recognised_redeliveries_plan_as_full_planning_in_any_batch_after_any_history(seed: int) -> None:
+def test_recognised_redeliveries_plan_as_full_planning_in_any_batch_after_any_history(seed: int, ahead: str) -> None:
     """Batches of new and re-sent messages (the same order twice, an older message after a newer one, another
-    tenant): recognising redeliveries first changes no outcome and nothing written (stores and products aside)."""
-    assert sum(_recognised_in_history(random.Random(seed * 5 + n)) for n in range(5))
+    tenant): recognising redeliveries first changes no outcome and nothing written (stores and products aside);
+    whether the records were read ahead (`read_ahead`), with their claims or without (read when recognised)."""
+    assert sum(_recognised_in_history(random.Random(seed * 5 + n), ahead) for n in range(5))
 
 
-def _recognised_in_history(rng: random.Random) -> int:
+def _recognised_in_history(rng: random.Random, ahead: str = "none") -> int:
     world, sent, recognised = World(), [], 0
     for _ in range(10):
         batch = [
@@ -261,6 +263,10 @@ def _recognised_in_history(rng: random.Random) -> int:
         ]
         sent += batch
         records = received(*batch)
+        if ahead != "none":
+            claims = ahead == "claims"
+            records = [replace(r, ahead=read_ahead(r.key, r.value, PLACEHOLDERS, claims)) for r in records]
+            assert all(r.ahead is not None and r.ahead.claims_read is claims for r in records)
         incoming, _ = decode(records, PLACEHOLDERS)
         full = world.plan(incoming)
         found = candidates(records, PLACEHOLDERS)

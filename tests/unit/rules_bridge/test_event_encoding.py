@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import replace
@@ -10,11 +11,14 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.core.changes import CustomerSnapshot
 from services.core.order import OrderStatus
+from services.rules_bridge.contracts.order_events_v1 import ORDER_UPDATED
 from services.rules_bridge.domain.events import (
     EVENT_NAMESPACE,
     OutboxRecord,
     canonical_json,
+    customer_updated,
     event_id,
     headers_text,
     order_events,
@@ -76,3 +80,34 @@ def test_order_events_store_the_text_of_their_dicts(
         assert record.headers_json is not None and record.payload_json is not None
         assert headers_text(record) == orjson.dumps(record.headers).decode()
         assert payload_text(record) == orjson.dumps(record.payload).decode()
+
+
+@given(st.dictionaries(TEXT, JSON, max_size=6), st.none() | TEXT, st.booleans())
+def test_a_customer_event_with_its_persona_encoded_stores_the_same_text(
+    persona: dict[str, object], nickname: str | None, created: bool
+) -> None:
+    # The persona stage hands over the persona's bytes (the ones it stores): the payload carries them as they are
+    plain = CustomerSnapshot(uuid.UUID(int=1), uuid.UUID(int=2), None, "13900000001", None, nickname, persona, created)
+    encoded = replace(plain, persona_json=orjson.dumps(persona))
+    ours, reference = customer_updated(encoded, at=AT), customer_updated(plain, at=AT)
+    assert ours.payload_json is not None and reference.payload_json is None
+    assert payload_text(ours) == payload_text(reference) == orjson.dumps(reference.payload).decode()
+    assert ours == reference  # the same event (its id is the persona's digest, whatever its encoding)
+    digest = hashlib.sha256(canonical_json(reference.payload or {})).hexdigest()[:32]
+    assert ours.event_id == event_id(plain.tenant_id, plain.customer_id, digest)  # as named before
+
+
+@given(ORDER_NO, st.none() | STATUS, STATUS, st.integers(1, 10**6))
+def test_order_event_ids_are_event_id_of_their_parts(
+    order_no: str, before: OrderStatus | None, after: OrderStatus, version: int
+) -> None:
+    # Shaping names its events by f-strings (`named_event_id`): the ids `event_id` gives the parts, as before
+    shifted = replace(
+        change(before, after, content_changed=True), after=replace(snapshot(order_no, after), version=version)
+    )
+    for record in order_events(shifted, at=AT):
+        parts = ["updated", version] if record.event_type == ORDER_UPDATED else [record.event_type]
+        assert record.event_id == event_id(str(shifted.tenant_id), order_no, *parts)
+        assert record.event_id == str(
+            uuid.uuid5(EVENT_NAMESPACE, ":".join(map(str, [shifted.tenant_id, order_no, *parts])))
+        )
