@@ -12,6 +12,11 @@ One place for the storage bounds, so that whatever is accepted up front is stora
   into a result workbook. Such text is refused, never silently cleaned, on every path.
 - Order numbers: `.` and `..` are refused: HTTP clients remove such path segments, so no URL could read the order
   back (any other accepted order no. reads back through `GET /v1/orders/{order_no}`, percent-encoded).
+- Identifiers (order no., store no. and ID, product ID, SKU, the buyer's Sobot ID and unionid): no invisible
+  formatting character (zero-width spaces and joiners, direction marks and embeddings, the BOM, the soft hyphen),
+  which a copy from a web page or a chat carries along: `A001` and `A001` with a zero-width space look alike on
+  every screen but would be two orders, two products, two stores. Refused with the character and its position, on
+  every path; texts (names, addresses, remarks) keep them.
 - Size: an order holds at most `MAX_LINES_PER_ORDER` lines after merging; a message or event is at most
   `MAX_MESSAGE_BYTES` (the producers' `max_request_size`, the topics' `max.message.bytes` and the broker agree).
   With the field lengths of the contract, `MAX_LINES_PER_ORDER` lines always fit in `MAX_MESSAGE_BYTES`.
@@ -34,6 +39,33 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 # C0 controls but tab, LF, CR; lone surrogates; the two non-characters XML 1.0 forbids.
 _UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+# Unicode's invisible format characters (category Cf) a copy brings into an identifier: the soft hyphen, the Arabic
+# letter mark, the Mongolian vowel separator, zero-width space, non-joiner and joiner, the direction marks,
+# embeddings, overrides and isolates, the word joiner and invisible operators, the BOM (zero-width no-break space),
+# the interlinear annotation marks.
+_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def invisible_char(text: str) -> str | None:
+    """The first invisible formatting character of `text` (see the module: refused in identifiers), or None."""
+    if text.isascii():
+        return None
+    match = _INVISIBLE.search(text)
+    return None if match is None else match.group()
+
+
+def identifier_problem(text: str) -> str | None:
+    """Why `text` cannot be an identifier (an invisible character, named with its position), or None."""
+    char = invisible_char(text)
+    if char is None:
+        return None
+    position = text.index(char) + 1
+    return (
+        f"contains the invisible character {describe_char(char)} at position {position} (copied along from a web page "
+        "or a chat?): an identifier that looks the same without it would be another one"
+    )
 
 
 def unstorable_char(text: str) -> str | None:

@@ -65,6 +65,13 @@ def _storable_text(value: str) -> str:
     return value
 
 
+def _visible_identifier(value: str) -> str:
+    problem = bounds.identifier_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
 def _addressable_order_no(value: str) -> str:
     problem = bounds.order_no_problem(value)
     if problem is not None:
@@ -136,6 +143,7 @@ Money = Annotated[
 ]
 Text = Annotated[str, AfterValidator(_storable_text)]
 Text64 = Annotated[Text, Field(max_length=64)]
+Id64 = Annotated[Text64, AfterValidator(_visible_identifier)]  # an identifier: no invisible character (bounds)
 Text255 = Annotated[Text, Field(max_length=255)]
 Time = Annotated[AwareDatetime, BeforeValidator(time_text), AfterValidator(_storable_time)]
 
@@ -147,8 +155,8 @@ class _Value(BaseModel):
 class Store(_Value):
     """The shop an order was placed in; `store_no` or `store_id` (or both) identify it."""
 
-    store_no: Text64 | None = None
-    store_id: Text64 | None = None
+    store_no: Id64 | None = None
+    store_id: Id64 | None = None
     name: Text255 | None = None
 
     @model_validator(mode="after")
@@ -171,9 +179,9 @@ def store_key(store_no: str | None, store_id: str | None) -> str:
 class Buyer(_Value):
     """Identifiers of the buyer, in resolution priority: Sobot customer ID > mobile > unionid > nickname."""
 
-    sobot_customer_id: Text64 | None = None
+    sobot_customer_id: Id64 | None = None
     mobile: Annotated[str, Field(pattern=MOBILE_PATTERN)] | None = None
-    unionid: Text64 | None = None
+    unionid: Id64 | None = None
     nickname: Text255 | None = None
 
     @model_validator(mode="after")
@@ -192,8 +200,8 @@ class Receiver(_Value):
 class OrderLine(_Value):
     """One product line. Key within an order: (product_id, sku); `sku` is "" when the product has none."""
 
-    product_id: Text64 = Field(min_length=1)
-    sku: Text64 = ""
+    product_id: Id64 = Field(min_length=1)
+    sku: Id64 = ""
     product_name: Text255 | None = None
     quantity: Integer = Field(gt=0, le=bounds.MAX_QUANTITY)
     unit_price: Money
@@ -217,7 +225,7 @@ class OrderLine(_Value):
 class Order(_Value):
     """One order with its lines, as exported by the shop platform."""
 
-    order_no: Annotated[Text64, AfterValidator(_addressable_order_no)] = Field(min_length=1)
+    order_no: Annotated[Id64, AfterValidator(_addressable_order_no)] = Field(min_length=1)
     source: OrderSource
     status: OrderStatus
     status_raw: Text64 = Field(description="The status text as the platform or file wrote it.")

@@ -45,7 +45,25 @@ def read_plain(value: bytes) -> OrderIngestV1 | None:
         return None
     if any(mark in value for mark in _MAY_HIDE_UNSTORABLE) and not _storable(message):
         return None
+    if (b"\\" in value or not value.isascii()) and not _visible_identifiers(message):
+        return None
     return message
+
+
+def _visible_identifiers(message: OrderIngestV1) -> bool:
+    """No identifier of `message` holds an invisible character (`bounds.identifier_problem`), which a value holds
+    only as UTF-8 beyond ASCII or behind an escape."""
+    store, buyer = message.store, message.buyer
+    ids = [
+        message.order_no,
+        store.store_no or "",
+        store.store_id or "",
+        buyer.sobot_customer_id or "",
+        buyer.unionid or "",
+    ]
+    for line in message.lines:
+        ids += (line.product_id, line.sku)
+    return all(text.isascii() or bounds.invisible_char(text) is None for text in ids)
 
 
 def read_claims(value: bytes) -> tuple[UUID | None, Buyer] | None:

@@ -253,7 +253,9 @@ RULES_ZH: tuple[str, ...] = (
     "时才接受（12345.0 -> 12345）："
     "数字单元格只保留 15 位有效数字，因此更长的编号（18-19 位的淘宝或京东订单号）或带小数的会报错。请把编号列设"
     "为文本格式。"
-    "用科学计数法（1.23E+11）输入的编号会报错，因为数字已经丢失。",
+    "用科学计数法（1.23E+11）输入的编号会报错，因为数字已经丢失。"
+    "编号含有不可见字符（零宽空格、方向标记、BOM 等，多为从网页或聊天中复制带入）时会报错并指出该字符，因为它与"
+    "不含该字符的同一编号无法匹配。",
     "单元格不能含有 NUL、除制表符和换行以外的控制字符，或 U+FFFE/U+FFFF（包括写成 _x0000_ 转义或在 UTF-16 CSV "
     "中）：该行报错，"
     "结果工作簿中这些字符显示为 U+FFFD。表头单元格含有这些字符时整个文件被拒绝。",
@@ -320,6 +322,10 @@ _CELL_ZH: dict[str, tuple[str, str]] = {
     ),
     issues.INVALID_CHARACTER: ("含有控制字符或无效字符", "不含控制字符的文本（删除这些字符或重新输入该单元格）"),
     issues.DOT_SEGMENT: ("是“.”或“..”，任何网址都无法表示它", "含有其他字符的订单编号"),
+    issues.INVISIBLE_CHARACTER: (
+        "在第 {n} 个字符处含有不可见字符 {char}（多为从网页或聊天中复制带入），与不含它的同一编号无法匹配",
+        "不含该字符的编号（删除该字符，或重新输入编号）",
+    ),
     issues.INVALID_SOURCE: (
         "不是支持的订单来源",
         "以下之一：" + "、".join(SOURCE_ALIASES[s][0] for s in OrderSource) + "（不支持其他来源）",
@@ -359,6 +365,9 @@ def _cell_zh(code: str, row: int | None, column: str | None, value: str | None, 
     if code == issues.TOO_LONG:
         n, m = _match(r"is ([\d,]+) characters long; expected at most ([\d,]+) characters", message) or ("?", "?")
         problem, expected = problem.format(n=n), expected.format(m=m)
+    if code == issues.INVISIBLE_CHARACTER:
+        char, n = _match(r"invisible character (U\+[0-9A-F]+) at position (\d+)", message) or ("?", "?")
+        problem = problem.format(n=n, char=char)
     if expected == "{number}":
         expected = _QUANTITY_ZH if "whole number" in message.rsplit("expected", 1)[-1] else _MONEY_ZH
     shown = value if value is not None and len(value) <= 60 else (value or "")[:60] + "…"

@@ -136,3 +136,19 @@ async def test_text_that_is_no_text_is_an_answer_not_a_500(client: httpx.AsyncCl
     assert all("order_no" not in o for o in orders[1:4]), orders
     assert orders[4]["order_no"] == "S-MOB"
     assert all(o["message"] for o in orders[1:]), orders
+
+
+async def test_an_invisible_character_in_an_identifier_rejects_that_order_naming_it(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """`A001` and `A001` + U+200B would be two orders that look alike: the second is rejected, with the character
+    and its position; the same character in a name is kept."""
+    named = pushed_order("Z-NAMED")
+    named["store"]["name"] = "店铺\u200b一号"
+    hidden = pushed_order("Z-001") | {"order_no": "Z-001\u200b"}  # built valid, then given the character
+    answer = await push(client, tenant.admin_key, [hidden, named])
+    assert answer.status_code == 202, answer.text
+    rejected, accepted = answer.json()["orders"]
+    assert (rejected["outcome"], rejected["code"]) == ("rejected", "contract_violation")
+    assert "U+200B at position 6" in rejected["message"]
+    assert accepted["outcome"] == "accepted"

@@ -23,6 +23,9 @@ from tools.samples import SAMPLE_HEADER, sample_rows
 
 # Tricky cell values by kind of column, each a text (or, in a workbook, the typed cell it stands for).
 _ANY: tuple[Any, ...] = ("", " ", "\u3000", "x\x07y", "'=1", "a" * 70, "\t", "\ufeffz", "#N/A")
+# Identifiers refuse invisible characters since the reference (bounds.identifier_problem, its own tests in
+# test_invisible_identifiers): in them, the BOM case is left to those tests.
+_ANY_ID = tuple(value for value in _ANY if value != "\ufeffz")
 _BY_KIND: dict[str, tuple[Any, ...]] = {
     "id": ("1.5e+16", "1E5", ".", "..", " P1 ", "'-1", "P\x00", 12345.0, 1.5, 1e16, "1" * 65, "０１"),
     "text": (" lead", "trail ", "'+x", "x" * 256, "名称", 3.5, True),
@@ -76,7 +79,9 @@ def _disturb(rng: random.Random, header: list[str], rows: list[list[Any]]) -> No
     for cells in rows:
         for index, column in enumerate(COLUMNS):
             if rng.random() < rate:
-                cells[index] = rng.choice(_BY_KIND[column.kind.value] + _ANY)
+                cells[index] = rng.choice(
+                    _BY_KIND[column.kind.value] + (_ANY_ID if column.kind.value == "id" else _ANY)
+                )
     if rows and rng.random() < 0.3:  # rows of one order that disagree, or a line repeated
         a, b = rng.randrange(len(rows)), rng.randrange(len(rows))
         rows[b][0] = rows[a][0]

@@ -56,6 +56,7 @@ TIME_OUT_OF_RANGE = "time_out_of_range"
 TOTAL_TOO_LARGE = "total_too_large"
 AMBIGUOUS_DATE = "ambiguous_date"
 TOO_MANY_CELLS = "too_many_cells"
+INVISIBLE_CHARACTER = "invisible_character"  # in an identifier (bounds.identifier_problem)
 
 # Warnings (the row stays valid).
 UNKNOWN_COLUMN = "unknown_column"
@@ -95,6 +96,7 @@ ROW_ERROR_CODES = frozenset(
         TOTAL_TOO_LARGE,
         AMBIGUOUS_DATE,
         TOO_MANY_CELLS,
+        INVISIBLE_CHARACTER,
     }
 )
 WARNING_CODES = frozenset(

@@ -28,6 +28,7 @@ from services.ingest.domain.spreadsheet.values import (
     Placeholder,
     check_length,
     clean,
+    invisible_in_id,
     offset_differs,
     parse_id,
     parse_mobile,
@@ -109,7 +110,7 @@ class RowRules:
         if kind is Kind.ID:
             if column.key == "order_no" and bounds.order_no_problem(text):
                 return Invalid(issues.DOT_SEGMENT, bounds.DOT_SEGMENT_PROBLEM, "an order no. with other characters")
-            return parse_id(text, column.max_length)
+            return invisible_in_id(text) or parse_id(text, column.max_length)
         if kind is Kind.TEXT:
             return parse_text(text, column.max_length)
         if kind is Kind.SOURCE:
@@ -316,7 +317,7 @@ def _bulk_texts(column: Column, texts: Sequence[str], blob: str) -> list[Any] | 
         return None
     if blob.startswith("'") or "\x00'" in blob:
         return None
-    if column.kind is Kind.ID and _is_scientific(blob):
+    if column.kind is Kind.ID and (_is_scientific(blob) or bounds.invisible_char(blob) is not None):
         return None
     if column.key == "order_no" and "." in blob and _DOT_SEGMENT_CELL.search(blob):
         return None

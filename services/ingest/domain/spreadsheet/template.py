@@ -211,7 +211,9 @@ RULES: tuple[str, ...] = (
     "A number cell in an ID column (Order No., Store No./ID, Product ID, SKU, Sobot ID, UnionID) is accepted only "
     "when it is a whole number of at most 15 digits (12345.0 -> 12345): a number cell keeps 15 significant "
     "digits, so a longer ID (18-19-digit Taobao or JD order numbers) or one with decimals is an error. Format ID "
-    "columns as text. An ID typed in scientific notation (1.23E+11) is an error because its digits are lost.",
+    "columns as text. An ID typed in scientific notation (1.23E+11) is an error because its digits are lost. An ID "
+    "holding an invisible character (a zero-width space, a direction mark, a BOM: copied along from a web page or a "
+    "chat) is an error naming it, since it would not match the same ID typed without it.",
     "No cell may hold NUL, a control character other than tab and line breaks, or U+FFFE/U+FFFF (also when "
     "written as an _x0000_ escape or in a UTF-16 CSV): the row is an error, and the result workbook shows the "
     "character as U+FFFD. A header cell holding one rejects the file.",

@@ -142,6 +142,19 @@ def parse_id(text: str, max_length: int | None) -> str | Invalid:
     return check_length(text, max_length) or text
 
 
+def invisible_in_id(text: str) -> Invalid | None:
+    """An identifier holding an invisible formatting character (see `bounds`): refused, naming it."""
+    char = bounds.invisible_char(text)
+    if char is None:
+        return None
+    return Invalid(
+        issues.INVISIBLE_CHARACTER,
+        f"contains the invisible character {bounds.describe_char(char)} at position {text.index(char) + 1} (copied "
+        "along from a web page or a chat?), so it would not match the same identifier typed without it",
+        "the identifier without it (delete the character, or type the identifier again)",
+    )
+
+
 def parse_text(text: str, max_length: int | None) -> str | Invalid:
     return check_length(text, max_length) or text
 
