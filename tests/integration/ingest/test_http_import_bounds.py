@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from services.core import bounds
 from services.ingest.adapters.tenants import create_tenant
-from services.ingest.domain.spreadsheet.template import COLUMNS, SOURCE_LABELS, STATUS_LABELS
+from services.ingest.domain.spreadsheet.template import COLUMNS, SOURCE_LABELS, STATUS_LABELS, Kind
 from tests.integration.ingest.test_http_imports import app, client, finished, settings
 
 __all__ = ["app", "client", "settings"]  # fixtures, shared with the module they come from
@@ -43,14 +43,16 @@ SEED = int(os.environ.get("ORDERINFO_FUZZ_SEED") or random.randrange(2**32))
 EXAMPLES = int(os.environ.get("ORDERINFO_BOUNDS_EXAMPLES", "6"))
 ZONES = ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Shanghai", "America/New_York", "UTC"]
 CHARS = st.characters(exclude_categories=["Cs", "Cc", "Zs", "Zl", "Zp"], exclude_characters="\ufffe\uffff")
+ID_CHARS = CHARS.filter(lambda c: bounds.invisible_char(c) is None)  # identifiers refuse the invisible ones
 MAX = {c.key: c.max_length for c in COLUMNS}
+IDS = {c.key for c in COLUMNS if c.kind is Kind.ID}
 
 
 def text(key: str) -> st.SearchStrategy[str]:
     """Texts of up to the column's length; starting with "K" (an ID like 1E5 is refused as scientific notation)."""
-    size = (MAX[key] or 2) - 1
-    longest = st.text(CHARS, min_size=size, max_size=size)
-    return st.one_of(longest, st.just("\U00020000" * size), st.text(CHARS, min_size=1, max_size=8)).map("K".__add__)
+    size, chars = (MAX[key] or 2) - 1, ID_CHARS if key in IDS else CHARS
+    longest = st.text(chars, min_size=size, max_size=size)
+    return st.one_of(longest, st.just("\U00020000" * size), st.text(chars, min_size=1, max_size=8)).map("K".__add__)
 
 
 def instant() -> st.SearchStrategy[Any]:
@@ -85,7 +87,7 @@ def order_rows(draw: st.DrawFn, number: int, zone: ZoneInfo) -> list[dict[str, s
     return [
         head
         | {
-            "product_id": f"P{line}-" + draw(st.text(CHARS, max_size=40)),
+            "product_id": f"P{line}-" + draw(st.text(ID_CHARS, max_size=40)),
             "sku": draw(text("sku")),
             "product_name": name,
             "quantity": str(quantity),

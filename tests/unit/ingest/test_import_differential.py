@@ -25,7 +25,9 @@ from tests.unit.ingest.random_import_files import random_file
 
 REFERENCE = "9baa3fe"
 ROOT = Path(__file__).resolve().parents[3]
-FILES, BUDGET_SECONDS = 300, 8.0  # generating and parsing here; the reference takes about as long again
+# generating and parsing here (the reference takes about as long again): up to FILES within the budget, and at
+# least MIN_FILES whatever the machine's speed (a slow or loaded machine takes longer, it does not test less)
+FILES, MIN_FILES, BUDGET_SECONDS = 300, 50, 8.0
 
 
 def _reference_tree(into: Path) -> Path:
@@ -50,7 +52,7 @@ def test_random_files_parse_as_the_reference_implementation_does(tmp_path: Path)
     rng, deadline = random.Random(seed), time.monotonic() + BUDGET_SECONDS
     paths: list[Path] = []
     digests: list[str] = []
-    while len(paths) < FILES and time.monotonic() < deadline:
+    while len(paths) < MIN_FILES or (len(paths) < FILES and time.monotonic() < deadline):
         data, name = random_file(rng)
         path = tmp_path / f"{len(paths):04d}-{name}"
         path.write_bytes(data)
@@ -70,4 +72,3 @@ def test_random_files_parse_as_the_reference_implementation_does(tmp_path: Path)
     assert len(reference) == len(paths)
     differing = [path.name for path, ours, theirs in zip(paths, digests, reference, strict=True) if ours != theirs]
     assert not differing, f"seed {seed}: {len(differing)} of {len(paths)} files parse otherwise: {differing[:10]}"
-    assert len(paths) >= 50, f"only {len(paths)} files in the time budget"
