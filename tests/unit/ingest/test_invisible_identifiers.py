@@ -6,7 +6,6 @@ validates with the contract); texts keep them."""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from services.ingest.contracts.orders_ingest_v1_reader import read_plain
 from services.ingest.domain.language import Lang, issue_message
 from services.ingest.domain.spreadsheet import issues
 from tests.unit.ingest.test_import_support import csv_bytes, grid_of, row, xlsx_bytes
+from tests.unit.ingest.test_ingest_reader import plain
 
 INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u202e", "\u2060", "\u2066", "\ufeff", "\u00ad"]
 ID_COLUMNS = {"OrderNo": "Order No.", "StoreNo": "Store No.", "ProductID": "Product ID", "ProductSKU": "Product SKU"}
@@ -55,17 +55,9 @@ def test_texts_keep_invisible_characters() -> None:
 
 
 def _message(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "tenant_id": str(uuid.uuid4()),
-        "order_no": "A001",
-        "source": "taobao",
-        "status": "paid",
-        "status_raw": "已付款",
-        "order_time": "2026-01-01T10:00:00+08:00",
-        "store": {"store_no": "S1", "name": "店铺\u200b一号"},
-        "buyer": {"mobile": "13800138000", "nickname": "\u200e小明"},
-        "lines": [{"product_id": "P1", "sku": "", "quantity": 1, "unit_price": "1.00"}],
-    }
+    """The reader tests' plain message, with invisible characters in its names (kept), changed at `changes`."""
+    base = plain()
+    base["store"]["name"], base["buyer"]["nickname"] = "店铺\u200b一号", "\u200e小明"
     for path, value in changes.items():
         target = base
         *parents, leaf = path.split(".")
