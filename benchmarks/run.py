@@ -4,9 +4,10 @@
 
 Each step runs in a process of its own (`python -m benchmarks.run --step NAME`), so no step's leftovers (a thread
 pool, a warmed cache, a collector full of garbage) slow the next one down, and each uses a database and topics of
-its own, dropped afterwards. A step that fails is reported and the others still run. The summary holds: the
-consumer with 1 and 2 processes and the redelivery of the same orders (with CPU per 1,000 orders), the history
-case, the relay with 1 and 2 processes against the consumer's event rate, the 5,000-row import from upload to
+its own, dropped afterwards; each starts once the machine is quiet (at most 15 % of its CPU busy over a second, or
+after a minute, said beside the step's name). A step that fails is reported and the others still run. The summary
+holds: the consumer with 1 and 2 processes and the redelivery of the same orders (with CPU per 1,000 orders), the
+history case, the relay with 1 and 2 processes against the consumer's event rate, the 5,000-row import from upload to
 completed (the headline as deployed: the API and 1 `orderinfo consume` process, both running already; beside it
 the same processes' first import, the consumer inside the API's process, and 2 consumer processes), the naive
 baseline and the plain-COPY ceiling as ratios, and the push API's orders/s with 4 concurrent clients (`push_api`
@@ -24,6 +25,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -158,6 +160,33 @@ def run_step(name: str, quick: bool, out: Path | None) -> int:
     return 0
 
 
+QUIET_BUSY = 0.15  # of the machine's CPU, over one second: what a step waits for before it starts
+QUIET_DEADLINE_S = 60.0
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def wait_for_quiet() -> str:
+    """Wait (at most `QUIET_DEADLINE_S`) until the machine's CPU was at most `QUIET_BUSY` busy over one second, so
+    a step does not start while the previous one's leftovers (a dropped database's checkpoint, an autovacuum, a
+    broker deleting topics) still run: those halved a step's figure that followed another. Returns what it saw."""
+    deadline = time.monotonic() + QUIET_DEADLINE_S
+    waited = time.monotonic()
+    while True:
+        busy0, total0 = _cpu_times()
+        time.sleep(1.0)
+        busy1, total1 = _cpu_times()
+        busy = (busy1 - busy0) / max(1, total1 - total0)
+        if busy <= QUIET_BUSY or time.monotonic() > deadline:
+            quiet = "quiet" if busy <= QUIET_BUSY else "still busy"
+            return f"machine {quiet}: {busy:.0%} of its CPU busy over 1 s, after {time.monotonic() - waited:.0f} s"
+
+
 def summary(figures: dict[str, Any]) -> list[str]:
     """The one-run table: each figure with its ratio to the yardsticks; n/a where a step failed or skipped."""
     lines = ["", "== summary (one run; wall-clock figures are noisy on a shared machine, CPU figures less so)"]
@@ -255,7 +284,7 @@ def main() -> int:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
         for name in names:
-            print(f"\n== {name}", flush=True)
+            print(f"\n== {name}\n({wait_for_quiet()})", flush=True)
             out = Path(folder) / f"{name}.json"
             command = [sys.executable, "-m", "benchmarks.run", "--step", name, "--out", str(out)]
             command += ["--quick"] if args.quick else []
