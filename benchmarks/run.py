@@ -175,6 +175,8 @@ def wait_for_quiet() -> str:
     """Wait (at most `QUIET_DEADLINE_S`) until the machine's CPU was at most `QUIET_BUSY` busy over one second, so
     a step does not start while the previous one's leftovers (a dropped database's checkpoint, an autovacuum, a
     broker deleting topics) still run: those halved a step's figure that followed another. Returns what it saw."""
+    if not Path("/proc/stat").exists():  # not Linux: nothing to read the machine's CPU from
+        return "machine load not measured (no /proc/stat)"
     deadline = time.monotonic() + QUIET_DEADLINE_S
     waited = time.monotonic()
     while True:
