@@ -61,7 +61,8 @@ class IngestSettings(ConnectionSettings):
         default=1,
         ge=1,
         le=16,
-        description="Group members in one process; more contend on shared customers (measured slower).",
+        description="Group members in one process; the process is CPU-bound, so more were measured no faster"
+        " (docs/scaling.md); scale out by processes instead.",
     )
     consumer_overlap_folds: bool = Field(
         default=True,
