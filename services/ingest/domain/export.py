@@ -3,7 +3,9 @@
 Pure: rows in (the stored order's fields and one of its lines), text cells out. What is written imports back as the
 same order: the source as its template label, the status as the order gave it (else its label), times as
 `YYYY-MM-DD HH:MM:SS` in the export's time zone (give the same zone when importing), money with its two decimals,
-every empty field as an empty cell.
+every empty field as an empty cell. For a tenant whose API callers get masked mobiles, the buyer's and the
+receiver's mobiles are masked exactly as the order's details mask them (`domain.erasure.mask_mobile`); such an
+export imports back with the masked mobiles.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from services.core.money import money_text
 from services.core.order import OrderSource, OrderStatus
+from services.ingest.domain.erasure import mask_mobile
 from services.ingest.domain.spreadsheet.template import COLUMNS, SOURCE_LABELS, STATUS_INDEX, STATUS_LABELS, label_key
 
 HEADER: tuple[str, ...] = tuple(column.header for column in COLUMNS)
@@ -45,8 +48,14 @@ def status_text(status: OrderStatus, status_raw: str) -> str:
     return status_raw if STATUS_INDEX.get(label_key(status_raw)) is status else STATUS_LABELS[status]
 
 
-def cells(line: Fields, zone: tzinfo) -> dict[str, str]:
-    """The template's cells (by column key) of one order line and its order's fields (`queries.EXPORT_LINES`)."""
+def _mobile(record: Fields | None, mask: bool) -> str:
+    found = _part(record, "mobile")
+    return (mask_mobile(found) or "") if mask and found else found
+
+
+def cells(line: Fields, zone: tzinfo, mask: bool = False) -> dict[str, str]:
+    """The template's cells (by column key) of one order line and its order's fields (`queries.EXPORT_LINES`);
+    mobiles masked when `mask`."""
     order = line
     store, buyer, receiver = order["store"], order["buyer"], order.get("receiver")
     return {
@@ -67,17 +76,18 @@ def cells(line: Fields, zone: tzinfo) -> dict[str, str]:
         "order_amount": _text(order["order_amount"]),
         "paid_amount": _text(order["paid_amount"]),
         "buyer_sobot_id": _part(buyer, "sobot_customer_id"),
-        "buyer_mobile": _part(buyer, "mobile"),
+        "buyer_mobile": _mobile(buyer, mask),
         "buyer_unionid": _part(buyer, "unionid"),
         "buyer_nickname": _part(buyer, "nickname"),
         "receiver_name": _part(receiver, "name"),
-        "receiver_mobile": _part(receiver, "mobile"),
+        "receiver_mobile": _mobile(receiver, mask),
         "receiver_address": _part(receiver, "address"),
         "remark": _text(order["remark"]),
     }
 
 
-def row(line: Fields, zone: tzinfo) -> list[str]:
-    """One order line (with its order's fields) as a template row, cells in `HEADER` order."""
-    found = cells(line, zone)
+def row(line: Fields, zone: tzinfo, mask: bool = False) -> list[str]:
+    """One order line (with its order's fields) as a template row, cells in `HEADER` order (mobiles masked when
+    `mask`)."""
+    found = cells(line, zone, mask)
     return [found[column.key] for column in COLUMNS]

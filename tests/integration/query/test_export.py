@@ -153,3 +153,24 @@ async def test_the_cli_writes_the_same_file_as_the_endpoint(
     expected = csv_rows(await client_for(catalogue.key_a).get("/v1/orders/export", params=params))
     assert list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig")))) == expected
     assert len(expected) > 2
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+async def test_a_tenant_configured_so_gets_masked_mobiles_in_its_export(
+    pool: asyncpg.Pool, client_for: ClientFor, fmt: str
+) -> None:
+    from services.ingest.adapters import erasure_store
+
+    tenant, key = await new_tenant(pool, "masked export")
+    receiver = {"name": "R", "mobile": "13900009002", "address": "A"}
+    await ingest(pool, message(tenant, "M-1", buyer={"mobile": "13800138001"}, receiver=receiver))
+    async with pool.acquire() as conn:
+        assert await erasure_store.set_mask_mobiles(conn, tenant, True)
+    client = client_for(key)
+    answer = await client.get("/v1/orders/export", params={"format": fmt})
+    rows = csv_rows(answer) if fmt == "csv" else xlsx_rows(answer)
+
+    detail = (await client.get("/v1/orders/M-1")).json()
+    mobiles = (rows[1][HEADER.index("Buyer Mobile")], rows[1][HEADER.index("Receiver Mobile")])
+    assert mobiles == (detail["buyer"]["mobile"], detail["receiver"]["mobile"]) == ("138****8001", "139****9002")
+    assert "13800138001" not in answer.content.decode("utf-8", "replace")

@@ -76,6 +76,14 @@ def test_a_line_becomes_a_template_row() -> None:
     assert len(export.row(LINE, UTC)) == len(export.HEADER)
 
 
+def test_masked_rows_mask_the_buyers_and_the_receivers_mobiles_as_the_details_do() -> None:
+    line = {**LINE, "receiver": {"name": "R", "mobile": "1390000"}, "buyer": {"nickname": "Lily"}}
+    masked = export.cells({**LINE, "receiver": line["receiver"]}, UTC, mask=True)
+    assert (masked["buyer_mobile"], masked["receiver_mobile"]) == ("139****5678", "*******")
+    assert export.cells(line, UTC, mask=True)["buyer_mobile"] == ""  # nothing to mask: an empty cell
+    assert export.cells(LINE, UTC)["buyer_mobile"] == "13912345678"
+
+
 @pytest.mark.parametrize(
     ("status", "raw", "written"),
     [
