@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import httpx
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from services.ingest.entrypoints.consumer import BatchIngestor, subscribe
 from services.ingest.main import ingest_options, producer_broker
@@ -42,3 +44,14 @@ async def api_with_consumer(
                 yield http
         finally:
             await consumer.stop()
+
+
+def api_routes(routes: list[Any]) -> list[APIRoute]:
+    """The app's API routes, also those of included routers (FastAPI keeps them apart from `app.routes`)."""
+    found = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif getattr(route, "original_router", None) is not None:
+            found += api_routes(route.original_router.routes)
+    return found

@@ -80,3 +80,41 @@ async def storage_errors() -> AsyncIterator[None]:
         if translated is None:
             raise
         raise translated from exc
+
+
+# A statement whose connection is lost midway: the server went away (an error of the statement itself is not this).
+_CONNECTION_LOST = (ConnectionError, asyncpg.ConnectionDoesNotExistError)
+
+
+def _connection_lost(exc: Exception) -> bool:
+    unavailable = isinstance(exc, asyncpg.PostgresError) and isinstance(translate(exc), StorageUnavailable)
+    return unavailable or isinstance(exc, _CONNECTION_LOST)
+
+
+class TranslatingPool:
+    """The pool as the HTTP API holds it: no connection to be had (refused, timed out, the pool closing, the
+    server refusing connections) or a connection lost in a statement raises `StorageUnavailable`, so the edge
+    answers 503 rather than 500; any other error of the block raises as it is. Everything else is the pool's."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    def acquire(self, *, timeout: float | None = None) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+        return self._acquired(timeout)
+
+    @contextlib.asynccontextmanager
+    async def _acquired(self, wait_s: float | None) -> AsyncIterator[asyncpg.Connection]:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                conn = await stack.enter_async_context(self.pool.acquire(timeout=wait_s))
+            except Exception as exc:
+                raise StorageUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            try:
+                yield conn
+            except Exception as exc:
+                if not _connection_lost(exc):
+                    raise
+                raise StorageUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.pool, name)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
 
 from services.ingest.domain.api_keys import KeyRequestError, Scope, key_name, parse_overlap, parse_scopes
 from services.ingest.domain.quotas import TokenBucket, retry_after
 from services.ingest.entrypoints.http.dependencies import ScopedDependency
 from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
+from tests.support.api import api_routes
 
 
 def test_a_bucket_admits_its_rate_and_says_how_long_to_wait() -> None:
@@ -54,20 +53,9 @@ def _scopes(dependant: object) -> list[tuple[Scope, ...]]:
     return found
 
 
-def _api_routes(routes: list[Any]) -> list[APIRoute]:
-    """The app's API routes, also those of included routers (FastAPI keeps them apart from `app.routes`)."""
-    found = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found.append(route)
-        elif getattr(route, "original_router", None) is not None:
-            found += _api_routes(route.original_router.routes)
-    return found
-
-
 def test_every_api_route_declares_its_scope() -> None:
     app = create_app(IngestSettings())
-    routes = [r for r in _api_routes(app.routes) if r.path.startswith("/v1/")]
+    routes = [r for r in api_routes(app.routes) if r.path.startswith("/v1/")]
     assert len(routes) >= 12
     undeclared = [f"{sorted(r.methods)} {r.path}" for r in routes if not _scopes(r.dependant)]
     assert undeclared == []

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.ingest.adapters import push_requests
+from services.ingest.adapters.storage import TranslatingPool
 from services.ingest.adapters.tenants import Tenant
 from services.ingest.application.erasure import Tombstone
 from services.ingest.application.push import PushOptions
@@ -65,7 +66,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with resources() as started:
-            app.state.pool, app.state.broker = started.pool, started.broker
+            # a connection that cannot be had answers 503 `database_unavailable` (`problems`), never a 500
+            app.state.pool, app.state.broker = TranslatingPool(started.pool), started.broker
             # What exists now lives as long as the process: out of the collector's scans, so a collection that an
             # upload's parse triggers on its worker thread (holding the GIL, so the event loop too) stays short.
             gc.freeze()

@@ -13,10 +13,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.ingest.errors import ApiProblem, Problem
+from services.ingest.errors import ApiProblem, Problem, StorageUnavailable
 
 log = logging.getLogger("orderinfo.http")
 PROBLEM_JSON = "application/problem+json"
+DATABASE_RETRY_AFTER_S = 5  # a restarting or failing-over PostgreSQL is back within seconds
 
 
 def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -53,7 +54,40 @@ def install(app: FastAPI) -> None:
             )
         )
 
+    @app.exception_handler(StorageUnavailable)
+    async def on_unavailable(_: Request, exc: StorageUnavailable) -> JSONResponse:
+        return _database_unavailable(exc)
+
+    # also what a middleware raises (the upload gate authenticates before the routes): it reaches this handler only
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+        unavailable = _unavailable_storage(exc)
+        if unavailable is not None:
+            return _database_unavailable(unavailable)
         log.exception("unexpected error")
         return problem_response(Problem(title="Internal error", status=500, detail="see the server log"))
+
+
+def _unavailable_storage(exc: BaseException) -> StorageUnavailable | None:
+    """The `StorageUnavailable` that `exc` is or wraps (a task group's exception group holds it as a leaf)."""
+    if isinstance(exc, StorageUnavailable):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _unavailable_storage(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _database_unavailable(exc: StorageUnavailable) -> JSONResponse:
+    log.warning("database unavailable: %s", exc.detail)
+    detail = f"the database cannot be reached just now: try again in {DATABASE_RETRY_AFTER_S} s"
+    problem = Problem(
+        type="https://orderinfo.dev/problems/database_unavailable",
+        title="Service unavailable",
+        status=503,
+        detail=detail,
+        code="database_unavailable",
+    )
+    return problem_response(problem, {"Retry-After": str(DATABASE_RETRY_AFTER_S)})
