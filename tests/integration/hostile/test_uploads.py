@@ -310,3 +310,35 @@ async def test_a_nul_byte_in_the_uploads_file_name_is_recorded_cleaned(api: Api,
     assert answer.status_code == 202, answer.text
     status = (await api.client.get(answer.json()["status_url"], headers=api.headers())).json()
     assert status["filename"] == "ord\ufffders\ufffd.csv"
+
+
+def _with_nul_in_name(workbook: bytes, name: str, *, last: bool = False) -> bytes:
+    """`workbook` with each `~` (or, `last`, the last character) of the member `name` made NUL, in its local
+    header and the central directory (Python's zipfile cannot write such a name: it ends a name at a NUL)."""
+    assert workbook.count(name.encode()) == 2
+    nul = name[:-1] + "\x00" if last else name.replace("~", "\x00")
+    return workbook.replace(name.encode(), nul.encode())
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "code"),
+    [
+        ("xl/unknown~part.bin", 202, None),  # a part no reader looks at: ignored, as any unknown part
+        ("xl/unknown~part.xml", 202, None),
+        ("xl/~/~.xml", 202, None),
+        ("xl/a.xml~b", 400, issues.UNSAFE_XML),  # read as xl/a.xml (zip readers end a name at its NUL): checked
+        ("xl/worksheets/sheet1.xml", 400, issues.CORRUPT_WORKBOOK),  # the sheet the workbook names is missing
+        ("xl/workbook.xml", 400, issues.UNSUPPORTED_FORMAT),
+    ],
+)
+async def test_a_nul_in_a_zip_member_name_never_answers_500(
+    api: Api, tmp_path: Path, name: str, status: int, code: str | None
+) -> None:
+    known = name in ("xl/worksheets/sheet1.xml", "xl/workbook.xml")
+    content = b"<!DOCTYPE x><x/>" if name.endswith("b") else b"<x/>"
+    base = _xlsx_with(tmp_path, {} if known else {name: content})
+    workbook = _with_nul_in_name(base, name, last=known)
+    for form in ({"dry_run": "true"}, {"dry_run": "false"}, {"mode": "strict"}):
+        response = await upload(api, "nul.xlsx", workbook, **form)
+        assert response.status_code == status, response.text
+        assert response.json().get("code") == code and "\\u0000" not in response.text
