@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from services.ingest.errors import ApiProblem, Problem, StorageUnavailable
 
@@ -35,8 +36,16 @@ def install(app: FastAPI) -> None:
     async def on_problem(_: Request, exc: ApiProblem) -> JSONResponse:
         return problem_response(exc.problem, exc.headers)
 
+    # a client gone before its body was whole: read by a handler (push), or by FastAPI itself (forms, JSON), which
+    # raises a 400 of its own from it
+    @app.exception_handler(ClientDisconnect)
+    async def on_disconnect(_: Request, __: ClientDisconnect) -> JSONResponse:
+        return _incomplete_body()
+
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, ClientDisconnect):
+            return _incomplete_body()
         title = {401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "Error")
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(Problem(title=title, status=exc.status_code, detail=detail), exc.headers)
@@ -68,6 +77,12 @@ def install(app: FastAPI) -> None:
         return problem_response(Problem(title="Internal error", status=500, detail="see the server log"))
 
 
+def _incomplete_body() -> JSONResponse:
+    log.info("the client went away before its request body was whole")
+    detail = "the connection closed before the whole request body was received: send the request again"
+    return problem_response(ApiProblem(400, "Incomplete request body", detail, "incomplete_body").problem)
+
+
 def _unavailable_storage(exc: BaseException) -> StorageUnavailable | None:
     """The `StorageUnavailable` that `exc` is or wraps (a task group's exception group holds it as a leaf)."""
     if isinstance(exc, StorageUnavailable):
@@ -83,11 +98,5 @@ def _unavailable_storage(exc: BaseException) -> StorageUnavailable | None:
 def _database_unavailable(exc: StorageUnavailable) -> JSONResponse:
     log.warning("database unavailable: %s", exc.detail)
     detail = f"the database cannot be reached just now: try again in {DATABASE_RETRY_AFTER_S} s"
-    problem = Problem(
-        type="https://orderinfo.dev/problems/database_unavailable",
-        title="Service unavailable",
-        status=503,
-        detail=detail,
-        code="database_unavailable",
-    )
+    problem = ApiProblem(503, "Service unavailable", detail, "database_unavailable").problem
     return problem_response(problem, {"Retry-After": str(DATABASE_RETRY_AFTER_S)})

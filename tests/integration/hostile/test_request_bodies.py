@@ -1,0 +1,68 @@
+"""Request bodies a client breaks off or sends in a form the API does not read: each a specific 4xx, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.integration.hostile.conftest import Api
+
+pytestmark = pytest.mark.integration
+
+Message = dict[str, Any]
+
+
+async def _call(api: Api, method: str, path: str, headers: dict[str, str], chunks: list[Message]) -> list[Message]:
+    """The app called as a server would: `chunks` are what `receive` hands out, then the client is gone."""
+    sent: list[Message] = []
+    pending = list(chunks)
+
+    async def receive() -> Message:
+        return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("orderinfo.test", 80),
+        "state": {},
+        "app": api.app,
+    }
+    await api.app(scope, receive, send)
+    return sent
+
+
+def _status(sent: list[Message]) -> tuple[int, bytes]:
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start["status"], b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "first"),
+    [
+        ("/v1/orders:batch", "application/json", b'{"orders": [{"order_no": "A'),
+        ("/v1/imports", "multipart/form-data; boundary=x", b'--x\r\nContent-Disposition: form-data; name="file"'),
+        ("/v1/keys", "application/json", b'{"name": "ab'),
+    ],
+    ids=["push", "upload", "keys"],
+)
+async def test_a_client_gone_in_the_middle_of_its_body_is_answered_400_incomplete_body(
+    api: Api, path: str, content_type: str, first: bytes
+) -> None:
+    headers = api.headers() | {"content-type": content_type, "content-length": "100000"}
+    sent = await _call(api, "POST", path, headers, [{"type": "http.request", "body": first, "more_body": True}])
+    status, body = _status(sent)
+    assert status == 400, body
+    assert b'"incomplete_body"' in body
