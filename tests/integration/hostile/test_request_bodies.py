@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 import pytest
@@ -66,3 +67,29 @@ async def test_a_client_gone_in_the_middle_of_its_body_is_answered_400_incomplet
     status, body = _status(sent)
     assert status == 400, body
     assert b'"incomplete_body"' in body
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "deflate, gzip", "x-made-up"])
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [("/v1/orders:batch", "application/json"), ("/v1/imports", "text/csv"), ("/v1/keys", "application/json")],
+    ids=["push", "upload", "keys"],
+)
+async def test_an_encoded_request_body_is_refused_415_naming_the_encoding(
+    api: Api, path: str, content_type: str, encoding: str
+) -> None:
+    body = gzip.compress(b'{"orders": [{"order_no": "A1"}]}')
+    headers = api.headers() | {"Content-Encoding": encoding}
+    if path == "/v1/imports":
+        answer = await api.client.post(path, files={"file": ("o.csv", body, content_type)}, headers=headers)
+    else:
+        answer = await api.client.post(path, content=body, headers=headers | {"Content-Type": content_type})
+    assert answer.status_code == 415, answer.text
+    assert answer.json()["code"] == "unsupported_content_encoding"
+    assert encoding in answer.json()["detail"]
+
+
+async def test_an_identity_content_encoding_is_read_as_it_is(api: Api) -> None:
+    headers = api.headers() | {"Content-Encoding": "identity", "Content-Type": "application/json"}
+    answer = await api.client.post("/v1/orders:batch", content=b'{"orders": []}', headers=headers)
+    assert answer.status_code == 422 and answer.json()["code"] != "unsupported_content_encoding", answer.text

@@ -30,6 +30,7 @@ from services.ingest.entrypoints.http.dependencies import authenticator
 from services.ingest.entrypoints.http.limits import (
     BodyDeadline,
     BodySizeLimit,
+    IdentityBodies,
     UploadGate,
     head_deadline_protocol,
 )
@@ -116,6 +117,7 @@ def create_app(
     app.add_middleware(
         UploadGate, path=UPLOAD_PATH, authenticate=authenticator(Scope.IMPORT), admit=admit_upload, refused=refused
     )
+    app.add_middleware(IdentityBodies)  # outside the gate: an encoded upload takes no slot
     # multipart framing adds a little around the file itself
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
     app.add_middleware(

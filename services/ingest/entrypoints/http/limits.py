@@ -7,6 +7,8 @@
   closes.
 - `BodyDeadline`: the body must arrive at a minimum rate after a grace period; past it 408 and the connection
   closes.
+- `IdentityBodies`: a request body sent with a `Content-Encoding` (gzip, br, ...) is refused 415 before it is read:
+  the API reads bodies as they are sent (a gzip body would be taken for the JSON or the file itself).
 - `UploadGate` (with `application.uploads.UploadSlots`): on the upload route, the API key is checked and one of a
   fixed number of upload slots taken from the request head, before the body is read; a tenant may hold only its
   share of the slots (past it 429), the server only so many (past them 503), both with Retry-After: the CPU and
@@ -70,6 +72,37 @@ class BodySizeLimit:
                 await send(message)
 
         await self.app(scope, limited_receive, guarded_send)
+
+
+class IdentityBodies:
+    """ASGI middleware: 415 `unsupported_content_encoding` for a request carrying a `Content-Encoding` other than
+    `identity`, answered before its body is read."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            given = b", ".join(v for k, v in scope.get("headers") or [] if k == b"content-encoding")
+            encodings = {e.strip().lower() for e in given.split(b",")} - {b"", b"identity"}
+            if encodings:
+                await _refuse(send, _encoded(given.decode("latin-1")))
+                return
+        await self.app(scope, receive, send)
+
+
+def _encoded(given: str) -> Problem:
+    detail = (
+        f"request bodies are read as sent: Content-Encoding {given[:100]!r} is not accepted; send the body "
+        "uncompressed, without the header"
+    )
+    return Problem(
+        type="https://orderinfo.dev/problems/unsupported_content_encoding",
+        title="Unsupported Content-Encoding",
+        status=415,
+        code="unsupported_content_encoding",
+        detail=detail,
+    )
 
 
 class BodyDeadline:
