@@ -93,3 +93,24 @@ async def test_an_identity_content_encoding_is_read_as_it_is(api: Api) -> None:
     headers = api.headers() | {"Content-Encoding": "identity", "Content-Type": "application/json"}
     answer = await api.client.post("/v1/orders:batch", content=b'{"orders": []}', headers=headers)
     assert answer.status_code == 422 and answer.json()["code"] != "unsupported_content_encoding", answer.text
+
+
+PUSH_BODY = b'{"orders": [{"order_no": "DUP-1"}]}'
+
+
+async def test_two_idempotency_keys_are_a_422_saying_so(api: Api) -> None:
+    headers = [("X-API-Key", api.key_a), ("Idempotency-Key", "k-1"), ("Idempotency-Key", "k-2")]
+    answer = await api.client.post("/v1/orders:batch", content=PUSH_BODY, headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "invalid_idempotency_key" and "one Idempotency-Key" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/v1/orders"), ("POST", "/v1/imports"), ("POST", "/v1/orders:batch")]
+)
+async def test_two_api_keys_are_a_401_even_when_both_are_valid(api: Api, method: str, path: str) -> None:
+    for keys in ([api.key_a, api.key_b], [api.key_a, api.key_a], [api.key_a, "oik_wrong"], ["oik_wrong", api.key_a]):
+        headers = [("X-API-Key", key) for key in keys]
+        answer = await api.client.request(method, path, headers=headers, content=PUSH_BODY)
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["code"] == "unauthorized" and "one X-API-Key" in answer.json()["detail"]

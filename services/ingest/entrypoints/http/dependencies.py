@@ -57,11 +57,15 @@ def gated_tenant(request: Request) -> Tenant | None:
 
 async def tenant_of_request(request: Request) -> Tenant:
     """The tenant owning the request's X-API-Key (with the key's scopes); 401 (saying nothing more) for a missing,
-    wrong, revoked or expired key."""
+    wrong, revoked or expired key, and for more than one X-API-Key header (saying so)."""
     found = gated_tenant(request)
     if found is not None:
         return found
-    api_key = request.headers.get("x-api-key")
+    given = request.headers.getlist("x-api-key")
+    if len(given) > 1:  # never pick one of them: which would a proxy or a client library keep?
+        detail = f"send exactly one X-API-Key header, not {len(given)}"
+        raise ApiProblem(401, "Unauthorized", detail, code="unauthorized")
+    api_key = given[0] if given else None
     if api_key:
         async with request.app.state.pool.acquire() as conn:
             found = await tenant_for_key(conn, api_key)

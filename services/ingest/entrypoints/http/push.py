@@ -81,7 +81,7 @@ async def push_batch(
     ] = None,
 ) -> Any:
     settings = request.app.state.settings
-    _check_idempotency_key(idempotency_key)
+    _check_idempotency_key(idempotency_key, len(request.headers.getlist("idempotency-key")))
     body = await _body(request, settings.push_max_bytes)
     quotas: Quotas = request.app.state.quotas
     push = PushRequest(tenant.id, tenant.key_name, body, idempotency_key)
@@ -109,7 +109,10 @@ async def push_batch(
     return _answer(request, answer)
 
 
-def _check_idempotency_key(key: str | None) -> None:
+def _check_idempotency_key(key: str | None, headers: int) -> None:
+    if headers > 1:
+        detail = f"send one Idempotency-Key header, not {headers}: which one would name this batch?"
+        raise ApiProblem(422, "Invalid Idempotency-Key", detail, "invalid_idempotency_key")
     if key is not None and not (1 <= len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii() and key.isprintable()):
         detail = f"Idempotency-Key: expected 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"
         raise ApiProblem(422, "Invalid Idempotency-Key", detail, "invalid_idempotency_key")
