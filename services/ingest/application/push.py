@@ -11,12 +11,17 @@ Guarantees:
 - With an `Idempotency-Key`, the first complete answer is kept (per tenant, for a retention): the same key and
   body answer it again and publish nothing; the same key with another body is `IdempotencyConflict`. A request
   that did not complete (refused as a whole, throttled, not published) keeps nothing: it may be sent again.
+  Once the orders are published the request is answered, even when its answer cannot be kept (logged): its key
+  then stays claimed (`IdempotencyConflict`, in progress) until the claim counts as abandoned
+  (`push_requests.ABANDONED_AFTER_S`), after which the same request publishes again (harmless). A request refused
+  for its own reason keeps that reason even when its key cannot be released.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -43,6 +48,7 @@ from services.ingest.domain.push import (
 )
 from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES
 
+log = logging.getLogger(__name__)
 ACCEPTED, REJECTED = "accepted", "rejected"
 ORDER_TOO_LARGE, NOT_AN_OBJECT, IMPORT_ID_GIVEN = "order_too_large", "not_an_object", "import_id_not_allowed"
 
@@ -204,15 +210,39 @@ async def push_orders(
             await _publish_all(publish, prepared.outgoing)
     except BaseException:
         if key is not None:
-            async with pool.acquire() as conn:
-                await push_requests.release(conn, request.tenant_id, key)
+            await _release(pool, request.tenant_id, key)
         raise
     accepted = len(prepared.outgoing)
     answer = PushAnswer(accepted, len(prepared.answers) - accepted, prepared.answers)
     if key is not None:
-        async with pool.acquire() as conn:
-            await push_requests.complete(conn, request.tenant_id, key, answer.document())
+        await _keep(pool, request.tenant_id, key, answer)
     return answer
+
+
+async def _release(pool: Any, tenant_id: UUID, key: str) -> None:
+    """Free the key of a request that did not complete; a failure is logged, never raised over the request's own."""
+    try:
+        async with pool.acquire() as conn:
+            await push_requests.release(conn, tenant_id, key)
+    except Exception:
+        log.warning("could not release Idempotency-Key %r of tenant %s", key, tenant_id, exc_info=True)
+
+
+async def _keep(pool: Any, tenant_id: UUID, key: str, answer: PushAnswer) -> None:
+    """Keep the answer of a published request; a failure is logged: the orders are in, the answer is theirs."""
+    try:
+        async with pool.acquire() as conn:
+            await push_requests.complete(conn, tenant_id, key, answer.document())
+    except Exception:
+        log.warning(
+            "could not keep the answer of the push with Idempotency-Key %r of tenant %s (%d accepted, published); "
+            "the key is held for %.0f s",
+            key,
+            tenant_id,
+            answer.accepted,
+            push_requests.ABANDONED_AFTER_S,
+            exc_info=True,
+        )
 
 
 async def _publish_all(publish: Publish, outgoing: Sequence[OutgoingOrder]) -> None:

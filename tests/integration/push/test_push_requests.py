@@ -19,6 +19,7 @@ from services.ingest.application.push import (
     body_digest,
     push_orders,
 )
+from services.ingest.errors import StorageUnavailable
 from tests.integration.push.conftest import Tenant, pushed_order
 
 
@@ -89,3 +90,32 @@ async def test_claims_in_progress_conflict_and_expire_after_the_retention(pool: 
         )
         assert await push_requests.purge(conn, 3600) >= 1
         assert await conn.fetchval("SELECT count(*) FROM push_requests WHERE tenant_id = $1", tenant.id) == 0
+
+
+async def _store_down(*_: object) -> None:
+    raise StorageUnavailable("ConnectionRefusedError: the database went away")
+
+
+async def test_a_published_push_is_answered_though_its_answer_cannot_be_kept(
+    pool: asyncpg.Pool, tenant: Tenant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = json.dumps({"orders": [pushed_order("K1"), {"order_no": "K2"}]}).encode()
+    request = PushRequest(tenant.id, "mall-sync", body, "unkept")
+    broker = Broker()
+    monkeypatch.setattr(push_requests, "complete", _store_down)
+    answer = await push_orders(pool, broker, request, PushOptions(), admit_all, 3600)
+    assert (answer.accepted, answer.rejected, [o.order_no for o in broker.published]) == (1, 1, ["K1"])
+    assert "could not keep the answer" in caplog.text and "unkept" in caplog.text
+
+
+async def test_a_refused_push_keeps_its_own_error_when_its_key_cannot_be_released(
+    pool: asyncpg.Pool, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = PushRequest(tenant.id, "mall-sync", json.dumps({"orders": [pushed_order("K3")]}).encode(), "unreleased")
+
+    def refuse(orders: int) -> None:
+        raise RuntimeError("over the rate")
+
+    monkeypatch.setattr(push_requests, "release", _store_down)
+    with pytest.raises(RuntimeError, match="over the rate"):
+        await push_orders(pool, Broker(), request, PushOptions(), refuse, 3600)
