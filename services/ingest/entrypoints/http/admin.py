@@ -91,7 +91,7 @@ async def list_dead_letters(
     until: datetime | None = None,
     limit: Limit = dead_letters.DEFAULT_LIMIT,
 ) -> DeadLettersOut:
-    where = LetterFilter(reason, tenant.id, _aware(since, "since"), _aware(until, "until"))
+    where = _letters(reason, tenant, since, until)
     async with _answerable():
         listing = await dead_letters.list_letters(request.app.state.settings, pool, where, limit)
     return DeadLettersOut(**_listing(listing))
@@ -104,7 +104,7 @@ async def list_dead_letters(
     summary="Re-publish this tenant's matching dead letters to orders.ingest.v1 (each once)",
 )
 async def replay_dead_letters(request: Request, tenant: AdminTenant, pool: Pool, body: ReplayIn) -> ReplayOut:
-    where = LetterFilter(body.reason, tenant.id, _aware(body.since, "since"), _aware(body.until, "until"))
+    where = _letters(body.reason, tenant, body.since, body.until)
     async with _answerable():
         done = await dead_letters.replay(
             request.app.state.settings,
@@ -158,6 +158,19 @@ async def _answerable() -> AsyncIterator[None]:
         raise ApiProblem(
             503, "Unavailable", "the database did not answer; try again shortly", "database_unavailable", headers=RETRY
         ) from exc
+
+
+def _letters(reason: str | None, tenant: Tenant, since: datetime | None, until: datetime | None) -> LetterFilter:
+    """The tenant's letters asked for; a window that ends before it starts is a 422 naming both ends (it matched
+    nothing, as if there were no letters)."""
+    since, until = _aware(since, "since"), _aware(until, "until")
+    if since is not None and until is not None and until < since:
+        detail = (
+            f"until ({until.isoformat()}) is before since ({since.isoformat()}): the window is [since, until); "
+            "swap them"
+        )
+        raise ApiProblem(422, "Invalid time range", detail, "invalid_time_range")
+    return LetterFilter(reason, tenant.id, since, until)
 
 
 def _aware(at: datetime | None, name: str) -> datetime | None:

@@ -54,6 +54,7 @@ def order_filter(
     source: Annotated[
         str | None,
         Query(
+            min_length=1,
             max_length=64,
             description="A code (`jingdong`) or any label the import template accepts (`JD`, `京东`, `jd`), case "
             "and spaces ignored. Answers carry the code and its `source_label`.",
