@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -41,7 +41,8 @@ def order_filter(
 ) -> OrderFilter:
     """The order list's filters; statuses and sources as the import template spells them (code, English or Chinese
     label, alias), else a 422 naming the value; a time range that ends before it starts is a 422 too (it answered
-    an empty list, as if no order matched)."""
+    an empty list, as if no order matched). Order nos and stores are looked up without surrounding whitespace (the
+    stored ones never hold any: the contract strips them), a prefix without leading whitespace."""
     if order_time_from is not None and order_time_to is not None and order_time_to < order_time_from:
         detail = (
             f"order_time_to ({order_time_to.isoformat()}) is before order_time_from ({order_time_from.isoformat()}): "
@@ -49,15 +50,25 @@ def order_filter(
         )
         raise ApiProblem(422, "Invalid time range", detail, "invalid_time_range")
     return OrderFilter(
-        order_no=order_no,
-        order_no_prefix=order_no_prefix,
+        order_no=_searched("order_no", order_no, str.strip),
+        order_no_prefix=_searched("order_no_prefix", order_no_prefix, str.lstrip),
         statuses=tuple(_vocabulary(STATUS_INDEX, "status", s).value for s in statuses),
         order_time_from=order_time_from,
         order_time_to=order_time_to,
-        store=store,
+        store=_searched("store", store, str.strip),
         source=_vocabulary(SOURCE_INDEX, "source", source).value if source else None,
         customer_id=customer_id,
     )
+
+
+def _searched(name: str, given: str | None, strip: Callable[[str], str]) -> str | None:
+    """`given` as the stored values are written; a blank one (it would match nothing) is a 422 naming `name`."""
+    if given is None:
+        return None
+    found = strip(given)
+    if not found:
+        raise ApiProblem(422, "Blank filter", f"{name}: {given!r} holds only whitespace", "blank_filter")
+    return found
 
 
 def _vocabulary(index: Mapping[str, E], name: str, text: str) -> E:

@@ -148,6 +148,8 @@ async def test_default_listing_is_newest_first_with_ties_by_order_no(
         ({"limit": 201}, 422),
         ({"customer_id": "not-a-uuid"}, 422),
         ({"order_no": "a\x00b"}, 422),
+        ({"order_no": "  "}, 422),  # blank: it would match nothing
+        ({"store": "\t"}, 422),
         ({"cursor": "not base64 !"}, 400),
         ({"cursor": "eyJ0IjoxfQ"}, 400),  # {"t":1}
         ({"cursor": "eyJ0IjoiMjAyNi0wMS0wMVQwMDowMDowMCIsIm4iOiJBIn0"}, 400),  # naive time
@@ -173,6 +175,10 @@ async def test_invalid_parameters_are_problems(
         ({"source": "有赞"}, {"source": "youzan"}),
         ({"source": "Youzan"}, {"source": "youzan"}),
         ({"source": "JD"}, {"source": "jingdong"}),
+        ({"order_no": " AB100 "}, {"order_no": "AB100"}),  # stored order nos and stores never hold them
+        ({"order_no": "\u3000AB100\t"}, {"order_no": "AB100"}),
+        ({"store": " S1 "}, {"store": "S1"}),
+        ({"order_no_prefix": " AB1"}, {"order_no_prefix": "AB1"}),
     ],
 )
 async def test_filters_take_every_spelling_the_import_takes(

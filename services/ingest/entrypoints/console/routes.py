@@ -94,7 +94,7 @@ class BadField(ValueError):
 
 
 def _read(field: str, text: str, parse: Callable[[str], T]) -> T | None:
-    if not text:
+    if not text.strip():  # a blank search field searches nothing (the API answers a blank filter 422)
         return None
     try:
         return parse(text)
