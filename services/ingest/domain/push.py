@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from services.core import bounds
+
 MAX_ORDERS = 1000
 # A pushed order is charged to the tenant's rate limit once per this many lines (begun): about what the consumer
 # spends on a line beside an order (on the stack: 0.42 ms an order of one line at 2,375 orders/s, and 1,000 orders
@@ -164,11 +166,13 @@ class _Cursor:
 
 def charge(orders: list[RawOrder]) -> int:
     """What a push costs the tenant's rate limit, in orders: each order at least one, one more per
-    `LINES_PER_CHARGE` lines (begun) past the first `LINES_PER_CHARGE` (an order that is no object counts once)."""
+    `LINES_PER_CHARGE` lines (begun) past the first `LINES_PER_CHARGE` (an order that is no object counts once).
+    Lines past `MAX_LINES_PER_ORDER` are not charged: such an order is rejected, costing the consumer nothing, so a
+    push costs at most `MAX_ORDERS` orders of that many lines (125,000 orders' worth), whatever its size."""
     total = 0
     for order in orders:
         lines = order.value.get("lines") if isinstance(order.value, dict) else None
-        count = len(lines) if isinstance(lines, list) else 0
+        count = min(len(lines), bounds.MAX_LINES_PER_ORDER) if isinstance(lines, list) else 0
         total += max(1, -(-count // LINES_PER_CHARGE))
     return total
 

@@ -65,6 +65,13 @@ def test_a_push_is_charged_once_per_order_and_once_more_per_four_lines_past_four
     assert charge(split_orders(body.encode())) == 1 + 1 + 2 + 125 + 1 + 1 + 1
 
 
+def test_an_order_is_charged_for_at_most_the_lines_an_order_may_have() -> None:
+    # an order of 5 million empty lines (a 16 MiB body) charged 1.25 million orders: the tenant's bucket owed ten
+    # minutes at the default rate for one request, though the order is rejected unread (past 500 lines)
+    body = '{"orders": [{"lines": [' + ",".join(["{}"] * 100_000) + "]}, " + '{"lines": [{}]}]}'
+    assert charge(split_orders(body.encode())) == 125 + 1
+
+
 def test_an_integer_of_thousands_of_digits_is_its_orders_problem_not_the_pushs() -> None:
     # PushBodyError for the whole push ("a number too long"): 999 valid orders refused for one order's remark
     long = "9" * 5000
