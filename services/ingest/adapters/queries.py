@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from services.core.keys import order_key
+from services.ingest.domain.export import orders_within
 
 Conn = Any  # asyncpg.Connection (untyped library)
 Row = dict[str, Any]
@@ -413,10 +414,11 @@ async def list_imports(
 
 
 async def export_page(
-    conn: Conn, tenant_id: UUID, where: OrderFilter, after: Position | None, page_size: int
+    conn: Conn, tenant_id: UUID, where: OrderFilter, after: Position | None, page_size: int, max_lines: int
 ) -> tuple[list[Row], Position | None]:
-    """The lines (with their orders' fields) of the next `page_size` orders matching `where` after `after`, in the
-    listing's order, and where the next page starts (None: this was the last).
+    """The lines (with their orders' fields) of the next orders matching `where` after `after`, in the listing's
+    order: at most `page_size` orders and `max_lines` lines (but always one order, whatever its lines); and where
+    the next page starts (None: this was the last).
 
     An export walks these keyset pages, each its own statement (no transaction held for the whole export): an order
     changed meanwhile shows its old or its new fields, but no order is skipped or repeated (see the module's
@@ -424,9 +426,10 @@ async def export_page(
     page = await list_orders(conn, tenant_id, where, after, page_size)
     if not page:
         return [], None
-    lines = await conn.fetch(EXPORT_LINES, tenant_id, [r["order_no"] for r in page])
-    last = Position(page[-1]["order_time"], page[-1]["order_no"])
-    return [dict(r) for r in lines], last if len(page) == page_size else None
+    taken = page[: orders_within([r["line_count"] for r in page], max_lines)]
+    lines = await conn.fetch(EXPORT_LINES, tenant_id, [r["order_no"] for r in taken])
+    last = Position(taken[-1]["order_time"], taken[-1]["order_no"])
+    return [dict(r) for r in lines], last if len(taken) < len(page) or len(page) == page_size else None
 
 
 async def get_order(conn: Conn, tenant_id: UUID, order_no: str, events_topic: str) -> Row | None:

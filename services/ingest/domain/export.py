@@ -10,7 +10,7 @@ export imports back with the masked mobiles.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -84,6 +84,17 @@ def cells(line: Fields, zone: tzinfo, mask: bool = False) -> dict[str, str]:
         "receiver_address": _part(receiver, "address"),
         "remark": _text(order["remark"]),
     }
+
+
+def orders_within(line_counts: Sequence[int], max_lines: int) -> int:
+    """How many of the orders (with these line counts, in order) an export page takes: as many as hold at most
+    `max_lines` lines in all, and always the first (an order of more lines than a page is a page of its own)."""
+    total = 0
+    for taken, count in enumerate(line_counts):
+        total += count
+        if total > max_lines and taken:
+            return taken
+    return len(line_counts)
 
 
 def row(line: Fields, zone: tzinfo, mask: bool = False) -> list[str]:

@@ -95,6 +95,33 @@ async def test_an_export_spans_many_pages_in_listing_order(pool: asyncpg.Pool, c
     assert [(r[0], r[8]) for r in rows[1:]] == [(no, p) for no in listed for p in ("P1", "P2")]
 
 
+async def test_an_export_page_holds_at_most_its_lines_whatever_its_orders(
+    pool: asyncpg.Pool, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.ingest.adapters import queries
+    from services.ingest.entrypoints.http import exports
+
+    tenant, key = await new_tenant(pool, "export page lines")
+    sizes = [3, 1, 2, 2, 5, 1]
+    lines_of = {f"L-{i}": [f"P{k}" for k in range(n)] for i, n in enumerate(sizes)}
+    await ingest(pool, *[message(tenant, no, lines=[line(p) for p in products]) for no, products in lines_of.items()])
+    pages: list[int] = []
+    read_page = queries.export_page
+
+    async def recorded(*args: object) -> tuple[list[dict[str, object]], object]:
+        lines, after = await read_page(*args)  # type: ignore[arg-type]
+        pages.append(len(lines))
+        return lines, after
+
+    monkeypatch.setattr(queries, "export_page", recorded)
+    monkeypatch.setattr(exports, "PAGE_LINES", 4)
+    rows = csv_rows(await client_for(key).get("/v1/orders/export", params={"format": "csv"}))
+    listed = await all_pages(client_for(key), {}, 50)
+    assert [(r[0], r[8]) for r in rows[1:]] == [(no, p) for no in listed for p in sorted(lines_of[no])]
+    assert max(pages) == 5  # an order of more lines than a page holds is a page of its own
+    assert all(n <= 4 for n in pages if n != 5) and sum(pages) == sum(sizes)
+
+
 async def test_without_a_format_the_path_reads_the_order_numbered_export(
     pool: asyncpg.Pool, client_for: ClientFor
 ) -> None:

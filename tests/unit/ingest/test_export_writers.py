@@ -85,6 +85,14 @@ def test_masked_rows_mask_the_buyers_and_the_receivers_mobiles_as_the_details_do
 
 
 @pytest.mark.parametrize(
+    ("counts", "taken"),
+    [([], 0), ([3, 1], 2), ([2, 2, 1], 2), ([4, 1], 1), ([9, 1], 1), ([1, 9], 1), ([4], 1)],
+)
+def test_an_export_page_takes_the_orders_within_its_lines_and_always_one(counts: list[int], taken: int) -> None:
+    assert export.orders_within(counts, 4) == taken
+
+
+@pytest.mark.parametrize(
     ("status", "raw", "written"),
     [
         (OrderStatus.PAID, "Paid", "Paid"),
