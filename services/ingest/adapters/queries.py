@@ -201,14 +201,21 @@ SELECT status, first_seen_at FROM order_status_history WHERE tenant_id = $1 AND 
 ORDER BY first_seen_at, status
 """
 
+MAX_EVENTS = 100  # an order's details show its latest events: an order changed every day for years has thousands
+# The latest $4 events of the key (outbox_by_key, walked backwards), oldest first.
 EVENTS_OF_KEY = """
-SELECT event_id, event_type, created_at, sent_at,
-       CASE WHEN sent_at IS NOT NULL THEN 'sent' WHEN failed_at IS NOT NULL THEN 'parked' ELSE 'pending' END AS state,
-       failed_at AS parked_at, failure AS parked_reason
-FROM outbox
-WHERE tenant_id = $1 AND key = $2 AND topic = $3
+SELECT event_id, event_type, created_at, sent_at, state, parked_at, parked_reason FROM (
+ SELECT id, event_id, event_type, created_at, sent_at,
+        CASE WHEN sent_at IS NOT NULL THEN 'sent' WHEN failed_at IS NOT NULL THEN 'parked' ELSE 'pending' END AS state,
+        failed_at AS parked_at, failure AS parked_reason
+ FROM outbox
+ WHERE tenant_id = $1 AND key = $2 AND topic = $3
+ ORDER BY id DESC
+ LIMIT $4
+) AS latest
 ORDER BY id
 """
+EVENT_COUNT_OF_KEY = "SELECT count(*) FROM outbox WHERE tenant_id = $1 AND key = $2 AND topic = $3"
 
 # --- customers -------------------------------------------------------------------------------------------------------
 
@@ -433,8 +440,9 @@ async def export_page(
 
 
 async def get_order(conn: Conn, tenant_id: UUID, order_no: str, events_topic: str) -> Row | None:
-    """One order with `lines`, `customer` (identifiers), `status_history` and `events`; None if the tenant has
-    no such order. Reads without a transaction: the parts may straddle a concurrent update (read committed)."""
+    """One order with `lines`, `customer` (identifiers), `status_history`, its latest `MAX_EVENTS` `events` and
+    `events_not_shown` (the older ones); None if the tenant has no such order. Reads without a transaction: the
+    parts may straddle a concurrent update (read committed)."""
     order = await conn.fetchrow(ORDER_BY_NO, tenant_id, order_no)
     if order is None:
         return None
@@ -442,7 +450,10 @@ async def get_order(conn: Conn, tenant_id: UUID, order_no: str, events_topic: st
     found["lines"] = [dict(r) for r in await conn.fetch(LINES_OF_ORDER, tenant_id, order_no)]
     found["status_history"] = [dict(r) for r in await conn.fetch(STATUS_HISTORY, tenant_id, order_no)]
     key = order_key(tenant_id, order_no)
-    found["events"] = [dict(r) for r in await conn.fetch(EVENTS_OF_KEY, tenant_id, key, events_topic)]
+    found["events"] = [dict(r) for r in await conn.fetch(EVENTS_OF_KEY, tenant_id, key, events_topic, MAX_EVENTS)]
+    shown = len(found["events"])
+    total = await conn.fetchval(EVENT_COUNT_OF_KEY, tenant_id, key, events_topic) if shown == MAX_EVENTS else shown
+    found["events_not_shown"] = total - shown
     found["customer"] = await get_customer(conn, tenant_id, found["customer_id"])
     return found
 

@@ -109,7 +109,10 @@ class OrderDetail(OrderSummary):
     lines: list[OrderLineOut]
     customer: CustomerIdentifiers | None
     status_history: list[StatusSeen] = Field(description="When each status was first seen, oldest first.")
-    events: list[EmittedEvent] = Field(description="orders.events.v1 events still in the outbox, oldest first.")
+    events: list[EmittedEvent] = Field(
+        description="orders.events.v1 events still in the outbox, oldest first: the latest 100 at most."
+    )
+    events_not_shown: int = Field(default=0, description="Older events still in the outbox, left out of `events`.")
 
 
 class CustomerOut(CustomerIdentifiers):

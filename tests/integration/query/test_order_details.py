@@ -30,6 +30,7 @@ async def test_order_details(pool: asyncpg.Pool, client_for: ClientFor) -> None:
         "SELECT event_id FROM outbox WHERE key = $1 AND topic = 'orders.events.v1' ORDER BY id", f"{tenant}:D1"
     )
     assert [e["event_id"] for e in order["events"]] == [r["event_id"] for r in stored]
+    assert order["events_not_shown"] == 0
 
 
 async def test_unknown_order_is_a_404_problem(pool: asyncpg.Pool, client_for: ClientFor) -> None:
@@ -63,3 +64,25 @@ async def test_order_details_tell_sent_pending_and_parked_events_apart(
     assert (parked["state"], parked["sent_at"], parked["parked_reason"]) == ("parked", None, "too_large")
     assert parked["parked_at"] and "secret" not in answer.text  # the operator's detail is never shown
     assert (pending["state"], pending["sent_at"], pending["parked_at"]) == ("pending", None, None)
+
+
+async def test_order_details_show_the_latest_100_events_and_count_the_rest(
+    pool: asyncpg.Pool, client_for: ClientFor
+) -> None:
+    tenant, key = await new_tenant(pool, "details many events")
+    await ingest(pool, message(tenant, "EV1"))
+    order_key = f"{tenant}:EV1"
+    await pool.execute(
+        "INSERT INTO outbox (tenant_id, topic, shard, key, event_id, event_type, headers, payload)"
+        " SELECT tenant_id, topic, shard, key, event_id || '-' || n, event_type, headers, payload"
+        " FROM outbox, generate_series(1, 130) AS n WHERE key = $1",
+        order_key,
+    )
+    rows = await pool.fetch("SELECT event_id FROM outbox WHERE key = $1 ORDER BY id", order_key)
+    stored = [r["event_id"] for r in rows]
+    assert len(stored) > 130
+
+    order = (await client_for(key).get("/v1/orders/EV1")).json()
+
+    assert [e["event_id"] for e in order["events"]] == stored[-100:]  # the latest, oldest first
+    assert order["events_not_shown"] == len(stored) - 100

@@ -114,6 +114,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "order.matched_by": ("匹配依据", "Matched by"),
     "order.timeline": ("状态时间线", "Status timeline"),
     "order.events": ("已产生的事件", "Events emitted"),
+    "order.events_older": ("更早的事件（未显示，只显示最近 100 个）", "Older events (not shown: the latest 100 are)"),
     "order.event_type": ("事件类型", "Event type"),
     "order.created": ("产生时间", "Created"),
     "order.sent": ("发送时间", "Sent"),
