@@ -94,8 +94,10 @@ async def test_every_route_answers_503_while_the_database_refuses_connections() 
             assert len(requests) >= 15
             for method, path in requests:
                 _assert_unavailable(await client.request(method, path))
+            counted = (await client.get("/metrics")).text
     finally:
         await pool.close()
+    assert 'status="503"' in counted and 'status="500"' not in counted  # as answered, also the upload gate's
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/v1/orders"), ("POST", "/v1/imports")])

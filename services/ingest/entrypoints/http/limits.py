@@ -28,7 +28,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from services.ingest.application.uploads import UploadSlots
 from services.ingest.entrypoints.http.dependencies import GATED_TENANT, gated_tenant, tenant_of_request
-from services.ingest.errors import ApiProblem, Problem
+from services.ingest.entrypoints.http.problems import database_unavailable
+from services.ingest.errors import ApiProblem, Problem, StorageUnavailable
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -242,6 +243,10 @@ class UploadGate:
             if self.refused is not None and exc.problem.code:
                 self.refused(exc.problem.code)
             await _refuse(send, exc.problem, exc.headers)
+            return
+        except StorageUnavailable as exc:  # answered here: past this middleware it would be counted a 500
+            unavailable = database_unavailable(exc)
+            await _refuse(send, unavailable.problem, unavailable.headers)
             return
         scope.setdefault("state", {})[GATED_TENANT] = tenant
         try:

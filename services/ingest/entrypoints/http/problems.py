@@ -96,7 +96,13 @@ def _unavailable_storage(exc: BaseException) -> StorageUnavailable | None:
 
 
 def _database_unavailable(exc: StorageUnavailable) -> JSONResponse:
+    unavailable = database_unavailable(exc)
+    return problem_response(unavailable.problem, unavailable.headers)
+
+
+def database_unavailable(exc: StorageUnavailable) -> ApiProblem:
+    """The 503 of a request the database could not serve (logged here: one line, no traceback)."""
     log.warning("database unavailable: %s", exc.detail)
     detail = f"the database cannot be reached just now: try again in {DATABASE_RETRY_AFTER_S} s"
-    problem = ApiProblem(503, "Service unavailable", detail, "database_unavailable").problem
-    return problem_response(problem, {"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+    retry = {"Retry-After": str(DATABASE_RETRY_AFTER_S)}
+    return ApiProblem(503, "Service unavailable", detail, "database_unavailable", headers=retry)
