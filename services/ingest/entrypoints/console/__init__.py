@@ -35,6 +35,7 @@ def install(app: FastAPI) -> None:
     install_assets(app, Path(assets) if assets else None)
 
     @app.get("/", include_in_schema=False)
+    @app.get(PREFIX, include_in_schema=False)  # the app redirects no trailing slash itself
     async def root() -> RedirectResponse:
         return RedirectResponse(f"{PREFIX}/", status_code=307)
 

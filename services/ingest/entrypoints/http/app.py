@@ -95,6 +95,9 @@ def create_app(
         version="1.0.0",
         description="Imports e-commerce orders, keeps customers' consumption data, serves the order list.",
         lifespan=lifespan,
+        # a trailing slash is a 404: the redirect would be absolute, built from the request's Host header (a client
+        # or a proxy could make it point at any site)
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.events_topic = events_topic
