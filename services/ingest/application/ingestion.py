@@ -57,6 +57,7 @@ from services.ingest.domain.planning import (
 )
 from services.ingest.domain.redelivery import StoredMatch, unchanged_match
 from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES, is_placeholder_mobile
+from services.ingest.domain.text_encoding import encoding_problem, foreign_encoding
 
 Conn = Any
 EmitEvents = Callable[[Conn, Sequence[OrderChange], Sequence[CustomerSnapshot]], Awaitable[int]]
@@ -243,8 +244,12 @@ def _without_placeholder(buyer: Buyer, placeholders: frozenset[str]) -> Buyer | 
 
 
 def _invalid(record: Received, exc: ValidationError) -> Rejected:
-    """Why a record failed: not UTF-8, not JSON, or not the contract (then with what it claims to be)."""
+    """Why a record failed: not UTF-8 (naming the encoding it is in, when known), not JSON, or not the contract
+    (then with what it claims to be)."""
     value = record.value or b""
+    encoding = foreign_encoding(value)
+    if encoding is not None:
+        return Rejected(record.ref, errors.INVALID_ENCODING, encoding_problem("the value", encoding))
     try:
         value.decode()
     except UnicodeDecodeError as bad:
