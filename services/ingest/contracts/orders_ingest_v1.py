@@ -26,7 +26,8 @@ How values are read (the published schema says the same, so a producer that vali
 - Times are RFC 3339 strings with an offset, never epoch numbers (nor strings of them: `"1790000000"`).
 - Text is stripped of surrounding whitespace (`order_no: " A1 "` is `A1`). The key's order part is compared after
   the same strip: `"{tenant_id}: A1 "` and `"{tenant_id}:A1"` both match it; the tenant part must be exact.
-- `buyer.mobile` is `1` and ten ASCII digits (digits of other scripts are refused: one buyer would be two).
+- `buyer.mobile` is `1` and ten ASCII digits (digits of other scripts are refused: one buyer would be two). A blank
+  one (`""` or whitespace only) is absent, as a missing field is: it never refuses the message.
   A placeholder mobile (the built-in 13800000000 and 12345678901, and `ORDERINFO_MOBILE_PLACEHOLDERS`) counts as
   absent, as in an import: it never identifies a customer and is never stored; resolution moves on to the next
   identifier, and a buyer left with none is a `contract_violation`.

@@ -145,3 +145,13 @@ def test_a_value_in_another_encoding_than_utf8_is_refused_naming_the_encoding(va
         return
     expected = f"the value is {seen}: JSON must be UTF-8, without a byte-order mark"
     assert (reason, text) == (errors.INVALID_ENCODING, expected)
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_a_blank_buyer_mobile_counts_as_absent(blank: str) -> None:
+    """docs/merging.md: blank optional text is absent on every path, the buyer's mobile too (not a bad mobile)."""
+    value = json.dumps(body(buyer={"mobile": blank, "nickname": "Lily"})).encode()
+    accepted, rejected = decode([Received(0, "t", 0, 0, message_key(TENANT, "B1"), value)])
+    assert rejected == [] and accepted[0].order.buyer.mobile is None
+    reason, text = decided(body(buyer={"mobile": blank}))  # nothing else identifies the buyer: as if missing
+    assert reason == errors.CONTRACT_VIOLATION and "buyer has no identifier" in text
