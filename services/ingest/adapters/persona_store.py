@@ -78,6 +78,15 @@ def _claimed(r: Any) -> Claimed:
     return Claimed((r[0], r[1]), snapshot, None if state is None else orjson.loads(state))
 
 
+async def announce(conn: Conn, keys: Sequence[CustomerKey]) -> list[CustomerSnapshot]:
+    """The snapshots announcing `keys`, customers whose identifiers the caller's transaction changed (their rows
+    locked by it), each with its revision raised; a customer not folded yet is left to its first fold."""
+    if not keys:
+        return []
+    rows = await conn.fetch(sql.ANNOUNCE_CUSTOMERS, [k[0] for k in keys], [k[1] for k in keys])
+    return [CustomerSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6]), revision=r[7]) for r in rows]
+
+
 async def take_deltas(conn: Conn, keys: Sequence[CustomerKey]) -> Taken:
     """Delete and return every delta of `keys` visible to the transaction's snapshot."""
     rows = await conn.fetch(sql.TAKE_PERSONA_DELTAS, [k[0] for k in keys], [k[1] for k in keys])

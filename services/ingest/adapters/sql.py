@@ -260,6 +260,16 @@ FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::t
 WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 """
 
+# The customers a batch added identifiers to, a revision more each (migration 0018), as their customers.updated.v1
+# events show them: the identifiers now, the persona as last announced. A customer never folded (persona '{}', created
+# by this batch or one whose fold is pending) is not: its first fold announces it, with the identifiers it has then.
+ANNOUNCE_CUSTOMERS = """
+UPDATE customers c SET revision = c.revision + 1
+FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[]) ORDER BY 1, 2) AS k (tenant_id, id)
+WHERE c.tenant_id = k.tenant_id AND c.id = k.id AND c.persona <> '{}'::jsonb
+RETURNING c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona::text, c.revision
+"""
+
 RECORD_IDENTITY_CONFLICTS = """
 INSERT INTO identity_conflicts (tenant_id, order_no, customer_id, identifier, value, held_by)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::uuid[])

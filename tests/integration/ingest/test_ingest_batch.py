@@ -227,3 +227,21 @@ async def test_a_corrected_buyer_moves_the_order_and_both_personas_are_exact(
     assert outcomes(await ingest(pool, emitter, message(tenant_id, "FIX-1", buyer={"mobile": "13900000003"}))) == [
         "unchanged"
     ]
+
+
+async def test_a_customer_given_an_identifier_is_announced_even_when_its_persona_stays(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
+) -> None:
+    """customers.updated.v1 publishes identifiers too: a re-sent order naming the buyer's unionid changes no persona
+    field, and the customer's latest record must still show the unionid."""
+    await ingest(pool, emitter, message(tenant_id, "AD-1", buyer={"mobile": "13900000011"}))
+    (created,) = emitter.customers
+    emitter.customers.clear()
+    named = message(tenant_id, "AD-1", buyer={"mobile": "13900000011", "unionid": "U-11", "nickname": "Lily"})
+    assert outcomes(await ingest(pool, emitter, named)) == ["updated"]
+    (announced,) = emitter.customers
+    assert (announced.customer_id, announced.unionid, announced.nickname) == (created.customer_id, "U-11", "Lily")
+    assert announced.persona == created.persona and not announced.created
+    assert announced.revision == (created.revision or 0) + 1
+    emitter.customers.clear()
+    assert outcomes(await ingest(pool, emitter, named)) == ["unchanged"] and emitter.customers == []
