@@ -89,3 +89,7 @@ class CustomerSnapshot:
     # `persona` as orjson encodes it, when the builder encoded it already (the persona stage stores that text):
     # the event's payload then carries these bytes, not a second encoding. None: encoded when shaped.
     persona_json: bytes | None = field(default=None, compare=False, repr=False)
+    # The customer's revision after this change (`customers.revision`, raised once per effective change): it names
+    # the event (`ce_id`), so a state the customer returns to is announced under an id of its own. None: a snapshot
+    # of no stored change (a test, a tool): the id is derived from the content.
+    revision: int | None = field(default=None, compare=False)

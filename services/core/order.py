@@ -115,6 +115,12 @@ def time_text(value: object) -> object:
     return value
 
 
+def _blank_as_absent(value: object) -> object:
+    """Blank text (empty or whitespace only, as many mall integrations send for "no value") is absent, as a missing
+    field is (docs/merging.md): for a field whose value has a pattern, before the pattern refuses it."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 def _json_kind(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
@@ -146,6 +152,19 @@ Text64 = Annotated[Text, Field(max_length=64)]
 Id64 = Annotated[Text64, AfterValidator(_visible_identifier)]  # an identifier: no invisible character (bounds)
 Text255 = Annotated[Text, Field(max_length=255)]
 Time = Annotated[AwareDatetime, BeforeValidator(time_text), AfterValidator(_storable_time)]
+_MOBILE_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": MOBILE_PATTERN},
+        {"type": "string", "pattern": r"^\s*$", "description": "Blank (empty or whitespace only): absent."},
+        {"type": "null"},
+    ]
+}
+# A buyer's mobile: `1` and ten ASCII digits; blank is absent (None), never a refused mobile.
+Mobile = Annotated[
+    Annotated[str, Field(pattern=MOBILE_PATTERN)] | None,
+    BeforeValidator(_blank_as_absent),
+    WithJsonSchema(_MOBILE_SCHEMA),
+]
 
 
 class _Value(BaseModel):
@@ -180,7 +199,7 @@ class Buyer(_Value):
     """Identifiers of the buyer, in resolution priority: Sobot customer ID > mobile > unionid > nickname."""
 
     sobot_customer_id: Id64 | None = None
-    mobile: Annotated[str, Field(pattern=MOBILE_PATTERN)] | None = None
+    mobile: Mobile = None
     unionid: Id64 | None = None
     nickname: Text255 | None = None
 

@@ -102,3 +102,14 @@ def test_a_real_persona_validates_against_the_published_schema_which_is_closed()
     assert not validator.is_valid({**payload, "persona": {**persona, "unexpected": 1}})
     assert not validator.is_valid({**payload, "persona": {**persona, "lifecycle_stage": "asleep"}})
     assert persona["first_order_time"] == "2026-11-30T06:00:00Z"
+
+
+def test_the_schema_takes_a_blank_buyer_mobile_as_the_model_does() -> None:
+    schema = json.loads((SCHEMAS_DIR / "orders.ingest.v1.schema.json").read_text(encoding="utf-8"))
+    example = json.loads((SCHEMAS_DIR / "orders.ingest.v1.examples.json").read_text(encoding="utf-8"))[0]
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    for mobile, valid in (("", True), ("  ", True), ("13912345678", True), ("1391234567", False), ("x", False)):
+        blank = {**example, "buyer": {"mobile": mobile, "nickname": "Lily"}}
+        assert validator.is_valid(blank) is valid, mobile
+        if valid:
+            next(e for e in ENTRIES if e.topic.name == "orders.ingest.v1").model.model_validate(blank)

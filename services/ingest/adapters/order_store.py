@@ -225,7 +225,9 @@ async def refresh_personas(
 ) -> list[CustomerSnapshot]:
     """Recompute the personas of `customers` from their stored orders; store and return those that changed
     (and every customer in `created`, which is new). O(their history): the lifecycle sweep and the reference the
-    tests compare the persona stage with (`application.personas`), never the hot path."""
+    tests compare the persona stage with (`application.personas`), never the hot path. Each changed customer's
+    revision is raised (its event's id, see `CustomerSnapshot.revision`): the caller holds their rows locked (the
+    sweep claims them `FOR UPDATE`), so the revision read is the one it raises."""
     if not customers:
         return []
     keys = sorted(customers)
@@ -247,11 +249,12 @@ async def refresh_personas(
                 nickname=r["nickname"],
                 persona=persona,
                 created=key in created,
+                revision=r["revision"] + 1,
             )
         )
     if changed:
-        rows = [(c.tenant_id, c.customer_id, c.persona) for c in changed]
-        await conn.execute(sql.UPDATE_PERSONAS, *_columns(rows, 3))
+        rows = [(c.tenant_id, c.customer_id, c.persona, c.revision) for c in changed]
+        await conn.execute(sql.UPDATE_PERSONAS, *_columns(rows, 4))
     return changed
 
 

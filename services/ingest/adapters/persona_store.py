@@ -74,8 +74,17 @@ async def claim(conn: Conn, keys: Sequence[CustomerKey] | None, limit: int) -> l
 def _claimed(r: Any) -> Claimed:
     """A claimed customer as stored (its persona and state read from text by orjson: see the SQL module)."""
     state = r[7]
-    snapshot = CustomerSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6]))
+    snapshot = CustomerSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6]), revision=r[8])
     return Claimed((r[0], r[1]), snapshot, None if state is None else orjson.loads(state))
+
+
+async def announce(conn: Conn, keys: Sequence[CustomerKey]) -> list[CustomerSnapshot]:
+    """The snapshots announcing `keys`, customers whose identifiers the caller's transaction changed (their rows
+    locked by it), each with its revision raised; a customer not folded yet is left to its first fold."""
+    if not keys:
+        return []
+    rows = await conn.fetch(sql.ANNOUNCE_CUSTOMERS, [k[0] for k in keys], [k[1] for k in keys])
+    return [CustomerSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6]), revision=r[7]) for r in rows]
 
 
 async def take_deltas(conn: Conn, keys: Sequence[CustomerKey]) -> Taken:
@@ -111,13 +120,15 @@ async def states_from_orders(conn: Conn, keys: Sequence[CustomerKey]) -> dict[Cu
     return {k: state_of(c) for k, c in contributions.items()}
 
 
-async def store(conn: Conn, rows: Sequence[tuple[CustomerKey, str, str]]) -> None:
-    """Store each customer's persona and state: `rows` are (key, persona, state), both as JSON text."""
+async def store(conn: Conn, rows: Sequence[tuple[CustomerKey, str, str, int]]) -> None:
+    """Store each customer's persona, state and revision: `rows` are (key, persona, state, revision), persona and
+    state as JSON text."""
     if rows:
         await conn.execute(
             sql.STORE_PERSONAS,
-            [k[0] for k, _, _ in rows],
-            [k[1] for k, _, _ in rows],
-            [p for _, p, _ in rows],
-            [s for _, _, s in rows],
+            [k[0] for k, _, _, _ in rows],
+            [k[1] for k, _, _, _ in rows],
+            [p for _, p, _, _ in rows],
+            [s for _, _, s, _ in rows],
+            [n for _, _, _, n in rows],
         )

@@ -260,6 +260,16 @@ FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::t
 WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 """
 
+# The customers a batch added identifiers to, a revision more each (migration 0018), as their customers.updated.v1
+# events show them: the identifiers now, the persona as last announced. A customer never folded (persona '{}', created
+# by this batch or one whose fold is pending) is not: its first fold announces it, with the identifiers it has then.
+ANNOUNCE_CUSTOMERS = """
+UPDATE customers c SET revision = c.revision + 1
+FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[]) ORDER BY 1, 2) AS k (tenant_id, id)
+WHERE c.tenant_id = k.tenant_id AND c.id = k.id AND c.persona <> '{}'::jsonb
+RETURNING c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona::text, c.revision
+"""
+
 RECORD_IDENTITY_CONFLICTS = """
 INSERT INTO identity_conflicts (tenant_id, order_no, customer_id, identifier, value, held_by)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::uuid[])
@@ -306,14 +316,15 @@ GROUP BY 1, 2, 3
 )
 
 CUSTOMERS_BY_ID = """
-SELECT c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona
+SELECT c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona, c.revision
 FROM customers c JOIN unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, id) USING (tenant_id, id)
 ORDER BY 1, 2
 """
 
 UPDATE_PERSONAS = """
-UPDATE customers c SET persona = u.persona, updated_at = now()
-FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[]) ORDER BY 1, 2) AS u (tenant_id, id, persona)
+UPDATE customers c SET persona = u.persona, revision = u.revision, updated_at = now()
+FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::bigint[]) ORDER BY 1, 2)
+     AS u (tenant_id, id, persona, revision)
 WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 """
 
@@ -325,7 +336,8 @@ SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[]::json[])
 """
 
 _CLAIMED_COLUMNS = (
-    "c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona::text, c.persona_state::text"
+    "c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona::text, c.persona_state::text, "
+    "c.revision"
 )
 
 # The customers with deltas, oldest delta first; those another stage holds are skipped, never waited for.
@@ -370,10 +382,12 @@ JOIN unnest($1::uuid[], $2::uuid[]) AS k (tenant_id, customer_id) USING (tenant_
 JOIN order_lines l ON l.tenant_id = o.tenant_id AND l.order_no = o.order_no
 """
 
+# `revision`: the stored one, or one more for a customer whose persona changed (migration 0018).
 STORE_PERSONAS = """
-UPDATE customers c SET persona = u.persona, persona_state = u.state, updated_at = now()
-FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]::jsonb[], $4::text[]::json[]) ORDER BY 1, 2)
-     AS u (tenant_id, id, persona, state)
+UPDATE customers c SET persona = u.persona, persona_state = u.state, revision = u.revision, updated_at = now()
+FROM (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]::jsonb[], $4::text[]::json[], $5::bigint[]) ORDER BY 1, 2
+) AS u (tenant_id, id, persona, state, revision)
 WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 """
 

@@ -36,7 +36,7 @@ from services.core.changes import CustomerSnapshot, OrderChange
 from services.core.frozen import quick_init
 from services.core.order import Buyer
 from services.ingest import errors
-from services.ingest.adapters import import_jobs, order_store
+from services.ingest.adapters import import_jobs, order_store, persona_store
 from services.ingest.adapters.import_jobs import OrderResult
 from services.ingest.adapters.storage import UNIQUE_VIOLATION, storage_errors
 from services.ingest.application import erasure
@@ -57,6 +57,7 @@ from services.ingest.domain.planning import (
 )
 from services.ingest.domain.redelivery import StoredMatch, unchanged_match
 from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES, is_placeholder_mobile
+from services.ingest.domain.text_encoding import encoding_problem, foreign_encoding
 
 Conn = Any
 EmitEvents = Callable[[Conn, Sequence[OrderChange], Sequence[CustomerSnapshot]], Awaitable[int]]
@@ -243,8 +244,12 @@ def _without_placeholder(buyer: Buyer, placeholders: frozenset[str]) -> Buyer | 
 
 
 def _invalid(record: Received, exc: ValidationError) -> Rejected:
-    """Why a record failed: not UTF-8, not JSON, or not the contract (then with what it claims to be)."""
+    """Why a record failed: not UTF-8 (naming the encoding it is in, when known), not JSON, or not the contract
+    (then with what it claims to be)."""
     value = record.value or b""
+    encoding = foreign_encoding(value)
+    if encoding is not None:
+        return Rejected(record.ref, errors.INVALID_ENCODING, encoding_problem("the value", encoding))
     try:
         value.decode()
     except UnicodeDecodeError as bad:
@@ -467,14 +472,19 @@ async def ingest_batch(
         result.outcomes = [i.outcome() for i in claimed if isinstance(i, Redelivered)]
         result.recognised = len(redelivered)
         changes: list[OrderChange] = []
+        identified: set[tuple[UUID, UUID]] = set()  # customers given identifiers: announced here, not by a fold
         for items in split_rounds(incoming):
             plan = await _apply_round(conn, items, options)
             result.outcomes.extend(plan.outcomes)
             changes.extend(plan.changes)
             touched |= plan.touched_customers
+            identified.update(plan.added_identifiers)
             result.rounds += 1
         result.outcomes.sort(key=attrgetter("ref"))  # the redelivered among them: in the records' order, as planned
-        result.events = await emit(conn, changes, [])
+        # A customer's identifiers are part of what customers.updated.v1 publishes: one that gains some is announced
+        # now (its persona may not change: a re-sent order naming its unionid), its persona's change by its fold.
+        announced = await persona_store.announce(conn, sorted(identified))
+        result.events = await emit(conn, changes, announced)
         await import_jobs.count_results(conn, _import_results(result))
     result.touched = list(touched)
     if not options.fold_personas:

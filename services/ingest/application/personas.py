@@ -109,10 +109,14 @@ async def _fold(
         # Encoded here, while the customer's objects are in the cache (measured cheaper than a pass of its own);
         # the stored text and the event's payload share the persona's bytes.
         persona_json = orjson.dumps(persona)
-        rows.append((customer.key, persona_json.decode(), orjson.dumps(state_to_json(state)).decode()))
-        if persona != customer.stored.persona:
-            # a new customer has no persona until its first fold
-            stored = customer.stored  # (built directly: `dataclasses.replace` cost more than the rest of the row)
+        stored = customer.stored
+        changed = persona != stored.persona
+        # The revision names the change's event: raised once per change (the row is locked: no one else raises it).
+        revision = (stored.revision or 0) + int(changed)
+        rows.append((customer.key, persona_json.decode(), orjson.dumps(state_to_json(state)).decode(), revision))
+        if changed:
+            # a new customer has no persona until its first fold; the snapshot is built directly
+            # (`dataclasses.replace` cost more than the rest of the row)
             snapshots.append(
                 CustomerSnapshot(
                     stored.tenant_id,
@@ -124,6 +128,7 @@ async def _fold(
                     persona,
                     not stored.persona,
                     persona_json,
+                    revision,
                 )
             )
     await persona_store.store(conn, rows)

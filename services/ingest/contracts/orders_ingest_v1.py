@@ -5,10 +5,11 @@ orders live) may publish the same contract. The consumer validates every message
 `orders.ingest.dlq.v1` with headers naming the reason. The JSON Schema in `schemas/` is generated from this model.
 
 What the consumer decides for a record, whatever its headers (`content-type` is ignored: the value is read as
-UTF-8 JSON): applied, or dead-lettered with `x-reason-code` one of `invalid_encoding`, `invalid_json` (also JSON
-nested too deeply), `contract_violation` (with the fields at fault in `x-reason`, also values that could not be
-stored: see `services/core/bounds.py`), `missing_key` (a record without a key is refused: one order's records keep their
-order only on one partition, which the key `"{tenant_id}:{order_no}"` guarantees), `key_mismatch`,
+UTF-8 JSON): applied, or dead-lettered with `x-reason-code` one of `invalid_encoding` (not UTF-8; a value in UTF-8
+with a byte-order mark, UTF-16 or UTF-32 is named so in `x-reason`), `invalid_json` (also JSON nested too deeply),
+`contract_violation` (with the fields at fault in `x-reason`, also values that could not be stored: see
+`services/core/bounds.py`), `missing_key` (a record without a key is refused: one order's records keep their order only
+on one partition, which the key `"{tenant_id}:{order_no}"` guarantees), `key_mismatch`,
 `unknown_tenant`, `import_of_another_tenant`, or `processing_error` (an infrastructure fault while storing it,
 with the raw error in `x-exception`). A valid record whose order cannot be merged as sent is not applied either:
 it is dead-lettered with the rejection's code (`ambiguous_sku`, `too_many_lines`, `total_too_large`; see
@@ -25,7 +26,8 @@ How values are read (the published schema says the same, so a producer that vali
 - Times are RFC 3339 strings with an offset, never epoch numbers (nor strings of them: `"1790000000"`).
 - Text is stripped of surrounding whitespace (`order_no: " A1 "` is `A1`). The key's order part is compared after
   the same strip: `"{tenant_id}: A1 "` and `"{tenant_id}:A1"` both match it; the tenant part must be exact.
-- `buyer.mobile` is `1` and ten ASCII digits (digits of other scripts are refused: one buyer would be two).
+- `buyer.mobile` is `1` and ten ASCII digits (digits of other scripts are refused: one buyer would be two). A blank
+  one (`""` or whitespace only) is absent, as a missing field is: it never refuses the message.
   A placeholder mobile (the built-in 13800000000 and 12345678901, and `ORDERINFO_MOBILE_PLACEHOLDERS`) counts as
   absent, as in an import: it never identifies a customer and is never stored; resolution moves on to the next
   identifier, and a buyer left with none is a `contract_violation`.

@@ -158,7 +158,7 @@ def _buyer(raw: Any) -> Buyer:
     if type(raw) is not dict:
         raise _NotPlain
     _fields(raw, _BUYER_FIELDS)
-    mobile = _text(raw.get("mobile"), _NO_LIMIT)
+    mobile = _text(raw.get("mobile"), _NO_LIMIT) or None  # blank is absent (`order.Mobile`)
     if mobile is not None and _MOBILE.fullmatch(mobile) is None:
         raise _NotPlain
     values = {

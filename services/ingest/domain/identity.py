@@ -5,6 +5,11 @@ wins. Identifiers on the order that the matched customer lacks are added to it, 
 then nothing is merged and the conflict is recorded. A nickname never matches across orders: a nickname-only buyer
 becomes a new customer for a new order, and re-importing that order keeps its customer.
 
+When no identifier names a known customer, a stored order keeps its customer only while the buyer agrees with it:
+a buyer giving a Sobot customer ID, mobile or unionid that differs from the one the customer holds is another
+person (a corrected order), so the order moves to a new customer and the old one keeps its own identifiers
+(docs/merging.md, rule 7). Two distinct people are never merged through the order they were both named on.
+
 A placeholder mobile (13800000000, ..., `ORDERINFO_MOBILE_PLACEHOLDERS`) never reaches this module: the import and
 the consumer's `decode` both remove it, so it can neither match nor merge buyers, nor be stored on a customer.
 """
@@ -85,11 +90,21 @@ def resolve_buyer(
         holder = index.holder(identifier, value) if value else None
         if holder is not None:
             return _merge(buyer, index, holder, identifier)
-    if stored_customer is not None and stored_customer in index.customers:
-        return _merge(buyer, index, stored_customer, "order")
+    kept = index.customers.get(stored_customer) if stored_customer is not None else None
+    if kept is not None and not _contradicts(buyer, kept):
+        return _merge(buyer, index, kept.id, "order")
     customer = Customer(new_id(), buyer.sobot_customer_id, buyer.mobile, buyer.unionid, buyer.nickname)
     index.put(customer)
     return Resolution(customer.id, "new", created=True)
+
+
+def _contradicts(buyer: Buyer, customer: Customer) -> bool:
+    """Whether `buyer` gives a unique identifier that `customer` holds with another value (another person)."""
+    for identifier in UNIQUE_IDENTIFIERS:
+        given, held = getattr(buyer, identifier), customer.get(identifier)
+        if given and held is not None and given != held:
+            return True
+    return False
 
 
 def _merge(buyer: Buyer, index: CustomerIndex, customer_id: UUID, matched_by: str) -> Resolution:

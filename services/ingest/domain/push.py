@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from services.core import bounds
+from services.ingest.domain.text_encoding import encoding_problem, foreign_encoding
 
 MAX_ORDERS = 1000
 # A pushed order is charged to the tenant's rate limit once per this many lines (begun): about what the consumer
@@ -85,6 +86,9 @@ class RawOrder:
 def split_orders(body: bytes, max_orders: int = MAX_ORDERS) -> list[RawOrder]:
     """The orders of `{"orders": [...]}`, each with its exact text; `PushBodyError` for a body that is not that
     (not UTF-8, not JSON, another shape, no order, more than `max_orders`)."""
+    encoding = foreign_encoding(body)
+    if encoding is not None:
+        raise PushBodyError("invalid_encoding", encoding_problem("the body", encoding))
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as bad:

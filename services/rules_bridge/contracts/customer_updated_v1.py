@@ -3,7 +3,8 @@
 A COMPACTED topic keyed `"{tenant_id}:{customer_id}"`: the latest value per customer is the current state, so a
 new subscriber can rebuild every persona by reading from the beginning. CloudEvents 1.0 binary mode, type
 `customer.updated`, `ce_subject` = customer id, `ce_tenantid` extension. `ce_id` is derived from the tenant, the
-customer and a hash of the data: the same state always carries the same id.
+customer and the customer's revision (raised once per change, migration 0018): each change carries an id of its
+own, even a persona back to an earlier state, and a redelivered or republished record the same id.
 
 An erased customer (PIPL, `orderinfo customers erase`) gets a tombstone: a null value under its key, `ce_type`
 `customer.erased`, no `content-type`. Compaction then drops every earlier record of that key.

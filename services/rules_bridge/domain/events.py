@@ -3,7 +3,8 @@
 Guarantees (given the consumer's guarantee that statuses never move backwards):
 - an order's milestones are emitted at most once each, in stage order; a jump emits the skipped ones `inferred`;
 - an effective change that reaches no milestone emits one `order.updated`; a no-op emits nothing;
-- event ids are deterministic (uuid5), so shaping the same change again yields the same ids.
+- event ids are deterministic (uuid5), so shaping the same change again yields the same ids: an order's name its
+  milestone or version, a customer's its revision (one per stored change: a state it returns to is a new id).
 """
 
 from __future__ import annotations
@@ -134,13 +135,19 @@ def customer_erased(tenant_id: uuid.UUID, customer_id: uuid.UUID, *, at: datetim
 
 
 def customer_updated(snapshot: CustomerSnapshot, *, at: datetime) -> OutboxRecord:
-    """The `customer.updated` event of a customer's new state; its id changes only when the data does."""
+    """The `customer.updated` event of a customer's change. Its id names the change: the customer's revision
+    (`CustomerSnapshot.revision`, raised once per stored change), so a state the customer returns to (a persona
+    A -> B -> A) is a new id, while the change shaped again (or its outbox row published again) keeps its id.
+    A snapshot of no stored change (no revision) is named by its content."""
     # Each UUID spelled once: the id, the key, the headers and the payload all name the tenant and the customer.
     tenant, customer = uuid_text(snapshot.tenant_id), str(snapshot.customer_id)
     payload = _customer_payload(snapshot, customer)
-    digest = hashlib.sha256(canonical_json(payload)).hexdigest()[:32]
     key = customer_key(tenant, customer)
-    ident = named_event_id(f"{key}:{digest}")  # `event_id(tenant, customer, digest)`: the key starts its name
+    if snapshot.revision is not None:
+        ident = named_event_id(f"{key}:revision:{snapshot.revision:d}")  # `event_id(tenant, customer, "revision", n)`
+    else:
+        digest = hashlib.sha256(canonical_json(payload)).hexdigest()[:32]
+        ident = named_event_id(f"{key}:{digest}")  # `event_id(tenant, customer, digest)`: the key starts its name
     headers = cloudevent_headers(ident, customers.SOURCE, customers.CUSTOMER_UPDATED, customer, tenant, at)
     text = None if snapshot.persona_json is None else _payload_json(payload, snapshot.persona_json)
     return OutboxRecord(

@@ -184,3 +184,64 @@ async def test_tenants_cannot_overwrite_each_other(
     assert mine["status"] == "paid" and set(await fetch_lines(pool, tenant_id, "T1")) == {("P1", "")}
     theirs = await fetch_order(pool, other.id, "T1")
     assert theirs["customer_id"] != mine["customer_id"]
+
+
+async def test_a_corrected_buyer_moves_the_order_and_both_personas_are_exact(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
+) -> None:
+    """docs/merging.md rule 7: a redelivered order whose buyer's identifiers contradict its customer's moves."""
+
+    async def persona(customer: UUID) -> dict[str, Any]:
+        return dict(
+            await pool.fetchval("SELECT persona FROM customers WHERE tenant_id = $1 AND id = $2", tenant_id, customer)
+        )
+
+    def announced() -> set[UUID]:
+        ids = {c.customer_id for c in emitter.customers}
+        emitter.customers.clear()
+        return ids
+
+    await ingest(pool, emitter, message(tenant_id, "OTHER-1", buyer={"mobile": "13900000003"}))
+    other = (await fetch_order(pool, tenant_id, "OTHER-1"))["customer_id"]
+    await ingest(pool, emitter, message(tenant_id, "FIX-1", buyer={"mobile": "13800000001"}))
+    first = (await fetch_order(pool, tenant_id, "FIX-1"))["customer_id"]
+    announced()
+
+    # Corrected to a mobile nobody holds: a person of its own, not the first buyer.
+    fixed = message(tenant_id, "FIX-1", buyer={"mobile": "13900000002"})
+    assert outcomes(await ingest(pool, emitter, fixed)) == ["updated"]
+    moved = await fetch_order(pool, tenant_id, "FIX-1")
+    assert moved["customer_id"] not in (first, other) and moved["matched_by"] == "new"
+    assert announced() == {first, moved["customer_id"]}
+    assert (await persona(first))["order_count"] == 0 and (await persona(moved["customer_id"]))["order_count"] == 1
+    first_mobile = await pool.fetchval("SELECT mobile FROM customers WHERE id = $1", first)
+    assert first_mobile == "13800000001"
+
+    # Corrected again, to the mobile of an existing customer: it moves there.
+    assert outcomes(await ingest(pool, emitter, message(tenant_id, "FIX-1", buyer={"mobile": "13900000003"}))) == [
+        "updated"
+    ]
+    assert (await fetch_order(pool, tenant_id, "FIX-1"))["customer_id"] == other
+    assert announced() == {moved["customer_id"], other}
+    assert (await persona(moved["customer_id"]))["order_count"] == 0 and (await persona(other))["order_count"] == 2
+    assert outcomes(await ingest(pool, emitter, message(tenant_id, "FIX-1", buyer={"mobile": "13900000003"}))) == [
+        "unchanged"
+    ]
+
+
+async def test_a_customer_given_an_identifier_is_announced_even_when_its_persona_stays(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
+) -> None:
+    """customers.updated.v1 publishes identifiers too: a re-sent order naming the buyer's unionid changes no persona
+    field, and the customer's latest record must still show the unionid."""
+    await ingest(pool, emitter, message(tenant_id, "AD-1", buyer={"mobile": "13900000011"}))
+    (created,) = emitter.customers
+    emitter.customers.clear()
+    named = message(tenant_id, "AD-1", buyer={"mobile": "13900000011", "unionid": "U-11", "nickname": "Lily"})
+    assert outcomes(await ingest(pool, emitter, named)) == ["updated"]
+    (announced,) = emitter.customers
+    assert (announced.customer_id, announced.unionid, announced.nickname) == (created.customer_id, "U-11", "Lily")
+    assert announced.persona == created.persona and not announced.created
+    assert announced.revision == (created.revision or 0) + 1
+    emitter.customers.clear()
+    assert outcomes(await ingest(pool, emitter, named)) == ["unchanged"] and emitter.customers == []

@@ -47,6 +47,9 @@ async def test_a_customer_turns_dormant_by_the_sweep_alone(pool: asyncpg.Pool, t
     assert late.customers_updated >= 1
     assert [c.persona["lifecycle_stage"] for c in mine] == ["dormant"] and not mine[0].created
     assert await stage(pool, tenant_id, "13700000001") == "dormant"
+    # its second change (the first fold was its first): the revision that names its event is raised and stored
+    revision = await pool.fetchval("SELECT revision FROM customers WHERE tenant_id = $1", tenant_id)
+    assert mine[0].revision == revision == 2
 
     again = RecordingEmitter()
     await sweep_lifecycles(pool, again, PAID_AT + timedelta(days=200), THRESHOLDS)

@@ -100,3 +100,21 @@ async def test_a_record_of_the_largest_size_is_fetched_and_dead_lettered_whole(
     (letter,) = await dead_letters(settings)
     assert letter.headers["x-reason-code"].decode() == errors.CONTRACT_VIOLATION and letter.value == big
     assert await pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant_id) == 1
+
+
+async def test_a_record_in_another_encoding_than_utf8_is_refused_naming_it(
+    connection_settings: ConnectionSettings, pool: asyncpg.Pool, tenant_id: UUID
+) -> None:
+    settings = fresh_settings(connection_settings, partitions=1)
+    key, value, _ = good(tenant_id, "E1")
+    bom, wide = b"\xef\xbb\xbf" + value, value.decode().encode("utf-16-le")
+    async with running_consumer(settings, pool):
+        sent = await send_raw(settings, [(key, bom, JSON), (key, wide, JSON), good(tenant_id, "E2", JSON)])
+        await eventually(lambda: committed(settings), lambda c: c == ends(sent))
+    letters = await dead_letters(settings)
+    expected = b": JSON must be UTF-8, without a byte-order mark"
+    assert [(d.headers["x-reason-code"], d.headers["x-reason"]) for d in letters] == [
+        (b"invalid_encoding", b"the value is UTF-8 with a byte-order mark" + expected),
+        (b"invalid_encoding", b"the value is UTF-16 (little-endian)" + expected),
+    ]
+    assert await pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant_id) == 1

@@ -152,3 +152,27 @@ async def test_an_invisible_character_in_an_identifier_rejects_that_order_naming
     assert (rejected["outcome"], rejected["code"]) == ("rejected", "contract_violation")
     assert "U+200B at position 6" in rejected["message"]
     assert accepted["outcome"] == "accepted"
+
+
+async def test_a_blank_buyer_mobile_is_absent_not_a_refusal(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: Tenant
+) -> None:
+    orders = [
+        pushed_order("BLANK-1") | {"buyer": {"mobile": "", "nickname": "Lily"}},  # as a mall integration sends it
+        pushed_order("BLANK-2") | {"buyer": {"mobile": " "}},  # nothing else identifies the buyer: as if missing
+    ]
+    answer = await push(client, tenant.admin_key, orders)
+    assert answer.status_code == 202, answer.text
+    outcomes = [(o["outcome"], o.get("code")) for o in answer.json()["orders"]]
+    assert outcomes[0][0] != "rejected" and outcomes[1] == ("rejected", "contract_violation"), outcomes
+
+    async def buyer() -> asyncpg.Record | None:
+        return await pool.fetchrow(
+            "SELECT o.buyer, c.mobile FROM orders o"
+            " JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id"
+            " WHERE o.tenant_id = $1 AND o.order_no = 'BLANK-1'",
+            tenant.id,
+        )
+
+    row = await eventually(buyer, lambda r: r is not None, within=30)
+    assert row is not None and row["mobile"] is None and "mobile" not in row["buyer"]

@@ -63,3 +63,34 @@ def test_a_new_customer_is_found_by_the_next_order_of_the_batch() -> None:
     first = resolve_buyer(Buyer(mobile="13700000000"), idx, None, lambda: UUID(int=60))
     second = resolve_buyer(Buyer(mobile="13700000000"), idx, None, lambda: UUID(int=61))
     assert first.created and not second.created and second.customer_id == first.customer_id
+
+
+@pytest.mark.parametrize(
+    "buyer",
+    [
+        {"mobile": "13900000002"},  # a corrected mobile nobody holds: another person than A (13900000001)
+        {"sobot_customer_id": "S-other", "nickname": "ay"},
+        {"mobile": "13900000002", "unionid": "U-new"},
+    ],
+)
+def test_an_order_whose_corrected_buyer_contradicts_its_customer_moves_to_a_new_customer(
+    buyer: dict[str, str],
+) -> None:
+    """docs/merging.md rule 7: the order's customer is kept only while the buyer's identifiers agree with it."""
+    idx = index()
+    resolution = resolve_buyer(Buyer(**buyer), idx, A, lambda: UUID(int=70))
+    assert (resolution.customer_id, resolution.matched_by, resolution.created) == (UUID(int=70), "new", True)
+    assert idx.customers[A] == Customer(A, sobot_customer_id="S-A", mobile="13900000001")  # A keeps its own
+
+
+@pytest.mark.parametrize(
+    ("buyer", "added"),
+    [
+        ({"nickname": "ay"}, {"nickname": "ay"}),  # a nickname never contradicts
+        ({"unionid": "U-A"}, {"unionid": "U-A"}),  # an identifier A lacks is added
+        ({"mobile": "13900000001", "nickname": "x"}, {"nickname": "x"}),  # matched by mobile, as before
+    ],
+)
+def test_an_order_whose_buyer_agrees_with_its_customer_keeps_it(buyer: dict[str, str], added: dict[str, str]) -> None:
+    resolution = resolve_buyer(Buyer(**buyer), index(), A, lambda: UUID(int=70))
+    assert (resolution.customer_id, resolution.created, resolution.added) == (A, False, added)

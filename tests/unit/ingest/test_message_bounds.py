@@ -119,3 +119,39 @@ def test_a_record_without_a_key_is_refused_with_its_claims() -> None:
 def line_json(product_id: str = "P1", quantity: int = 1, price: str = "10.00") -> dict[str, Any]:
     fields = line(product_id, quantity=quantity, price=price)
     return fields | {"unit_price": str(fields["unit_price"])}
+
+
+VALID = json.dumps(body()).encode()
+
+
+@pytest.mark.parametrize(
+    ("value", "seen"),
+    [
+        (b"\xef\xbb\xbf" + VALID, "UTF-8 with a byte-order mark"),
+        (VALID.decode().encode("utf-16"), "UTF-16 (little-endian, with a byte-order mark)"),
+        (b"\xfe\xff" + VALID.decode().encode("utf-16-be"), "UTF-16 (big-endian, with a byte-order mark)"),
+        (VALID.decode().encode("utf-16-le"), "UTF-16 (little-endian)"),
+        (b" \n" + VALID.decode().encode("utf-16-be"), None),  # UTF-8 whitespace, then UTF-16: not UTF-8 JSON
+        (("  " + VALID.decode()).encode("utf-16-be"), "UTF-16 (big-endian)"),
+        (VALID.decode().encode("utf-32"), "UTF-32 (little-endian, with a byte-order mark)"),
+        (VALID.decode().encode("utf-32-be"), "UTF-32 (big-endian)"),
+        (VALID.decode().encode("utf-32-le"), "UTF-32 (little-endian)"),
+    ],
+)
+def test_a_value_in_another_encoding_than_utf8_is_refused_naming_the_encoding(value: bytes, seen: str | None) -> None:
+    reason, text = decided(value)
+    if seen is None:
+        assert reason != "accepted"
+        return
+    expected = f"the value is {seen}: JSON must be UTF-8, without a byte-order mark"
+    assert (reason, text) == (errors.INVALID_ENCODING, expected)
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_a_blank_buyer_mobile_counts_as_absent(blank: str) -> None:
+    """docs/merging.md: blank optional text is absent on every path, the buyer's mobile too (not a bad mobile)."""
+    value = json.dumps(body(buyer={"mobile": blank, "nickname": "Lily"})).encode()
+    accepted, rejected = decode([Received(0, "t", 0, 0, message_key(TENANT, "B1"), value)])
+    assert rejected == [] and accepted[0].order.buyer.mobile is None
+    reason, text = decided(body(buyer={"mobile": blank}))  # nothing else identifies the buyer: as if missing
+    assert reason == errors.CONTRACT_VIOLATION and "buyer has no identifier" in text

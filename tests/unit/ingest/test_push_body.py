@@ -90,3 +90,19 @@ def test_an_order_nested_a_thousand_deep_is_cut_out_by_its_brackets_and_only_it_
     orders = split_orders(body)
     assert [o.value for o in orders] == [{"order_no": "A"}, TOO_DEEP, {"order_no": "B"}]
     assert orders[1].text == deep and charge(orders) == 3 and foreign_orders(orders, T) == ()
+
+
+@pytest.mark.parametrize(
+    ("body", "seen"),
+    [
+        (b'\xef\xbb\xbf{"orders": [{}]}', "UTF-8 with a byte-order mark"),
+        ('{"orders": [{}]}'.encode("utf-16"), "UTF-16 (little-endian, with a byte-order mark)"),
+        ('{"orders": [{}]}'.encode("utf-16-be"), "UTF-16 (big-endian)"),
+        ('{"orders": [{}]}'.encode("utf-32-le"), "UTF-32 (little-endian)"),
+    ],
+)
+def test_a_body_in_another_encoding_than_utf8_is_refused_naming_the_encoding(body: bytes, seen: str) -> None:
+    with pytest.raises(PushBodyError) as refused:
+        split_orders(body)
+    expected = ("invalid_encoding", f"the body is {seen}: JSON must be UTF-8, without a byte-order mark")
+    assert (refused.value.code, refused.value.message) == expected

@@ -9,8 +9,8 @@ import pytest
 from services.core.order import OrderStatus as S
 from services.rules_bridge.contracts.customer_updated_v1 import CustomerUpdatedV1
 from services.rules_bridge.contracts.order_events_v1 import OrderEventV1
-from services.rules_bridge.domain.events import customer_updated, order_events
-from tests.unit.rules_bridge.factories import AT, PERSONA, TENANT, change, customer
+from services.rules_bridge.domain.events import customer_updated, event_id, order_events
+from tests.unit.rules_bridge.factories import AT, CUSTOMER, PERSONA, TENANT, change, customer
 
 NEW = None
 
@@ -130,3 +130,13 @@ def test_customer_updated_is_keyed_by_customer_with_an_id_that_follows_the_data(
     same = customer_updated(customer(), at=AT.replace(hour=9))
     changed = customer_updated(customer(persona={**PERSONA, "order_count": 2}), at=AT)
     assert record.event_id == same.event_id != changed.event_id
+
+
+def test_a_stored_customer_change_is_named_by_its_revision_not_its_content() -> None:
+    """A persona back to an earlier state (A -> B -> A) is a new change: a subscriber de-duplicating by id keeps it;
+    the same change shaped again keeps its id."""
+    first, back = customer(revision=1), customer(revision=3)
+    assert first.persona == back.persona
+    assert customer_updated(first, at=AT).event_id != customer_updated(back, at=AT).event_id
+    assert customer_updated(back, at=AT).event_id == customer_updated(back, at=AT.replace(hour=9)).event_id
+    assert customer_updated(back, at=AT).event_id == event_id(TENANT, CUSTOMER, "revision", 3)
