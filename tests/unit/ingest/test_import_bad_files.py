@@ -418,3 +418,48 @@ def test_cells_under_blank_header_cells_are_the_headers_columns_ignored_as_befor
     lines[2] += ",note"
     parsed = parse_import("\n".join(lines).encode(), "orders.csv")
     assert parsed.errors == [] and len(parsed.orders) == 2
+
+
+FORMATTING_ONLY = (
+    b'<c r="Z1048576" s="0"/>',  # a style applied down to the sheet's last row (WPS, Excel)
+    b'<c r="XFD2" s="0"></c>',
+    b'<c r = "AB3"\ts="0" />',
+)
+FORMATTING_ROWS = b'<row r="20000" s="0" customFormat="1"/><row r="1048576" ht="15" customHeight="1"></row>'
+
+
+def formatting_only(xml: bytes, extra: bytes = b"") -> bytes:
+    """The sheet as a merchant's export writes it: a dimension, empty styled cells and rows far below the data."""
+    xml = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:XFD1048576"', xml)
+    far = b"".join(FORMATTING_ONLY) + b"</row>" + FORMATTING_ROWS + extra
+    return xml.replace(b"</row></sheetData>", far + b"</sheetData>")
+
+
+@pytest.mark.parametrize("references", [True, False], ids=["referenced", "walked"])
+def test_far_cells_carrying_formatting_only_are_harmless_and_the_file_is_read(references: bool) -> None:
+    change = formatting_only if references else lambda xml: formatting_only(xml, b"<row><c/></row>")
+    parsed = parse_import(rewrite(valid_xlsx(), SHEET, change), "orders.xlsx")
+    assert parsed.errors == [] and parsed.counts.rows == 1
+
+
+@pytest.mark.parametrize(
+    ("far_data", "code"),
+    [
+        (b'<row r="1048576"><c r="A1048576"><v>1</v></c></row>', issues.TOO_MANY_ROWS),
+        # an empty inline string is a cell to calamine (its grid reaches XFD7 and the process aborts)
+        (b'<row r="7"><c r="XFD7" t="inlineStr"><is><t></t></is></c></row>', issues.TOO_MANY_COLUMNS),
+        (b'<row r="8"><c r="XFD8" s="0"/><c><v>1</v></c></row>', issues.TOO_MANY_COLUMNS),  # implied: XFE8
+        (b'<row r="1048576" s="0"/><row><c><v>1</v></c></row>', issues.TOO_MANY_ROWS),  # implied: row 1048577
+        (b'<row r="9"><c r="XFD9" x="/>"><v>1</v></c></row>', issues.TOO_MANY_COLUMNS),  # not self-closing
+        # a tag another reader may read otherwise: the whole extent counts, the formatting's column XFD too
+        (b'<row r="9" r="1048576"><c><v>1</v></c></row>', issues.TOO_MANY_COLUMNS),
+        (b'<row r="10"><c r="A10" r="XFD10"/><c><v>1</v></c></row>', issues.TOO_MANY_COLUMNS),
+        (b'<row r="11"><\xc3\xa9:c r="XFD11"/><c><v>1</v></c></row>', issues.TOO_MANY_COLUMNS),
+        (b'<row r="12"><c r="XFD12"><!-- --></c></row>', issues.TOO_MANY_COLUMNS),
+        (b'<row r="13"><c r="XFD13">1</c></row>', issues.TOO_MANY_COLUMNS),
+        (b'<row r="14"><c r="XFD14"><f>1+1</f></c></row>', issues.TOO_MANY_COLUMNS),
+    ],
+)
+def test_far_cells_holding_data_are_refused_among_formatting_only_ones(far_data: bytes, code: str) -> None:
+    data = rewrite(valid_xlsx(), SHEET, lambda xml: formatting_only(xml, far_data))
+    assert refused(data, "orders.xlsx").code == code
