@@ -110,7 +110,7 @@ def read_legacy_workbook(data: bytes, sheet: str | None, options: ImportOptions)
     Its cells are bounded like an .xlsx's before calamine allocates their grid (`xls_container`), and calamine
     first reads it in a child process with bounded memory (`_survives_a_trial_read`): a damaged .xls can make
     calamine abort the process that reads it, which must not be the API's."""
-    inspect_xls(data, options)
+    error_cells = inspect_xls(data, options)
     if not _survives_a_trial_read(data):
         raise ImportFileError(issues.ENCRYPTED_OR_LEGACY, DAMAGED_XLS)
     try:
@@ -121,7 +121,7 @@ def read_legacy_workbook(data: bytes, sheet: str | None, options: ImportOptions)
     except BaseException as exc:  # calamine errors, and pyo3 panics (BaseException subclasses)
         raise ImportFileError(issues.ENCRYPTED_OR_LEGACY, DAMAGED_XLS) from exc
     try:
-        return _read_book(book, sheet, options, {})
+        return _read_book(book, sheet, options, error_cells)
     except ImportFileError:
         raise
     except (KeyboardInterrupt, SystemExit):

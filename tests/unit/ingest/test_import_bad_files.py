@@ -463,3 +463,14 @@ def test_far_cells_carrying_formatting_only_are_harmless_and_the_file_is_read(re
 def test_far_cells_holding_data_are_refused_among_formatting_only_ones(far_data: bytes, code: str) -> None:
     data = rewrite(valid_xlsx(), SHEET, lambda xml: formatting_only(xml, far_data))
     assert refused(data, "orders.xlsx").code == code
+
+
+@pytest.mark.parametrize("shown", ["#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", " #N/A "])
+def test_an_error_value_exported_as_text_is_reported_as_such(shown: str) -> None:
+    # a CSV (or a pasted text cell) keeps what the error cell showed: the text of the error value
+    parsed = parse_import(csv_bytes([row(Quantity=shown, ProductName=shown)]), "orders.csv")
+    found = {(e.column, e.code, e.value) for e in parsed.errors}
+    assert found == {("Quantity", issues.ERROR_CELL, shown), ("Product Name", issues.ERROR_CELL, shown)}
+    (error,) = (e for e in parsed.errors if e.column == "Product Name")
+    zh = issue_message(error.code, error.row, error.column, error.value, error.message, Lang.ZH)
+    assert zh.startswith(f"第 2 行，“Product Name”列：“{shown}”是表格的错误值"), zh

@@ -168,6 +168,10 @@ def is_exact_id_number(cell: Cell) -> bool:
     return True
 
 
+# What a cell shows for a formula that could not be computed; a CSV export (or a value pasted as text) keeps it.
+ERROR_VALUES = frozenset(
+    {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!"}
+)
 ERROR_VALUE = Invalid(
     issues.ERROR_CELL,
     "is an error value of the spreadsheet (a formula could not be computed)",
