@@ -29,6 +29,7 @@ from services.ingest.domain.spreadsheet.values import (
     Placeholder,
     check_length,
     clean,
+    half_width,
     invisible_in_id,
     offset_differs,
     parse_id,
@@ -118,6 +119,7 @@ class RowRules:
             return parse_source(text)
         if kind is Kind.STATUS:  # kept as status_raw: its length is bounded too
             return check_length(text, column.max_length) or parse_status(text)
+        text = half_width(text)  # numbers, times and mobiles as a Chinese input method types them
         if kind is Kind.TIME:
             return parse_time(text, self.zone)
         if kind is Kind.QUANTITY:
