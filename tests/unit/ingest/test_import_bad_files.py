@@ -58,7 +58,8 @@ SHEET = "xl/worksheets/sheet1.xml"
         (b"\xff\xfe\xfd\x80\x81", "orders.csv", issues.UNDECODABLE_TEXT),
         (OLE, "orders.xlsx", issues.ENCRYPTED_OR_LEGACY),
         (OLE, "orders.xls", issues.ENCRYPTED_OR_LEGACY),
-        (b"Order No.,Quantity\n", "orders.xlsx", issues.CORRUPT_WORKBOOK),
+        (b"Order No.,Quantity\n", "orders.xlsx", issues.MISSING_COLUMNS),  # a CSV named .xlsx: read as CSV
+        (b"Quantity,Remark\n1,x\n", "orders.xlsx", issues.CORRUPT_WORKBOOK),  # no order header: no CSV either
     ],
 )
 def test_not_a_readable_spreadsheet(data: bytes, filename: str, code: str) -> None:
@@ -474,3 +475,41 @@ def test_an_error_value_exported_as_text_is_reported_as_such(shown: str) -> None
     (error,) = (e for e in parsed.errors if e.column == "Product Name")
     zh = issue_message(error.code, error.row, error.column, error.value, error.message, Lang.ZH)
     assert zh.startswith(f"第 2 行，“Product Name”列：“{shown}”是表格的错误值"), zh
+
+
+@pytest.mark.parametrize("filename", ["orders.xlsx", "orders.xls", "orders.xlsm"])
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gb18030", "utf-16"])
+def test_a_csv_saved_with_an_excel_name_is_read_by_its_content(filename: str, encoding: str) -> None:
+    parsed = parse_import(csv_bytes([row(), row(ProductID="P2")], encoding=encoding), filename)
+    assert parsed.errors == [] and parsed.counts.rows == 2 and parsed.sheet is None
+
+
+@pytest.mark.parametrize(
+    ("content", "kind", "zh"),
+    [
+        (
+            b'\xef\xbb\xbf\r\n<html xmlns:o="urn:schemas-microsoft-com:office:office"><head><meta charset="utf-8">'
+            b"</head><body><table><tr><td>Order No.</td></tr></table></body></html>",
+            "a web page (HTML) with an Excel file name",
+            "网页（HTML）",
+        ),
+        (
+            b"<!DOCTYPE html>\n<table><tr><th>\xe8\xae\xa2\xe5\x8d\x95\xe7\xbc\x96\xe5\x8f\xb7</th></tr></table>",
+            "a web page (HTML) with an Excel file name",
+            "网页（HTML）",
+        ),
+        (
+            b'<?xml version="1.0"?>\n<?mso-application progid="Excel.Sheet"?>\n'
+            b'<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet ss:Name="Orders"/></Workbook>',
+            "an XML Spreadsheet 2003 with an Excel file name",
+            "XML 电子表格 2003",
+        ),
+    ],
+)
+def test_a_web_page_or_xml_spreadsheet_saved_as_xls_is_told_to_be_saved_as_xlsx_or_csv(
+    content: bytes, kind: str, zh: str
+) -> None:
+    error = refused(content, "orders.xls")
+    assert error.code == issues.UNSUPPORTED_FORMAT and error.message == f"The file is {kind}; save it as .xlsx or CSV."
+    chinese = file_message(error.code, error.message, Lang.ZH)
+    assert chinese.startswith(f"文件是{zh}") and ".xlsx 或 CSV" in chinese, chinese
