@@ -35,6 +35,7 @@ ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 TEXT_SUFFIXES = (".csv", ".tsv")
 SNIFFED_SUFFIXES = (".xlsx", ".xlsm", ".xls")  # read as CSV when that is what they hold
+PLAIN_TEXT_SUFFIXES = (".txt",)  # Excel's "Unicode text" (UTF-16, tab-separated) and "text (tab-delimited)"
 HEADER_SEARCH_ROWS = 10  # title rows above the header that are tolerated
 UNREADABLE_WORKBOOK = (
     "The workbook cannot be read: it is damaged or was not written by a spreadsheet program. Open it in Excel "
@@ -82,8 +83,8 @@ def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOpt
         raise ImportFileError(issues.UNSUPPORTED_FORMAT, f"The file is {markup}; save it as .xlsx or CSV.")
     if name.endswith(TEXT_SUFFIXES):
         return read_csv(data, options, sheet)
-    text = _csv_text(data) if name.endswith(SNIFFED_SUFFIXES) else None
-    if text is not None:  # a CSV saved under an Excel name (a back-office's "export to Excel")
+    text = _csv_text(data) if name.endswith(SNIFFED_SUFFIXES + PLAIN_TEXT_SUFFIXES) else None
+    if text is not None:  # a CSV saved under an Excel name (a back-office's "export to Excel"), a text export
         return read_csv_text(text, options, sheet)
     if name.endswith(WORKBOOK_SUFFIXES):
         raise ImportFileError(issues.CORRUPT_WORKBOOK, f"{filename} is not a valid .xlsx workbook.")

@@ -513,3 +513,12 @@ def test_a_web_page_or_xml_spreadsheet_saved_as_xls_is_told_to_be_saved_as_xlsx_
     assert error.code == issues.UNSUPPORTED_FORMAT and error.message == f"The file is {kind}; save it as .xlsx or CSV."
     chinese = file_message(error.code, error.message, Lang.ZH)
     assert chinese.startswith(f"文件是{zh}") and ".xlsx 或 CSV" in chinese, chinese
+
+
+def test_an_excel_unicode_text_export_is_read() -> None:
+    # Excel's "Unicode text (*.txt)": UTF-16 LE with a byte-order mark, tab-separated, CRLF line ends
+    lines = ["\t".join(HEADER), *("\t".join(r[name] for name in HEADER) for r in (row(), row(ProductID="P2")))]
+    data = ("\r\n".join(lines) + "\r\n").encode("utf-16")
+    parsed = parse_import(data, "订单导出.txt")
+    assert parsed.errors == [] and parsed.counts.rows == 2
+    assert refused(b"just some notes\n", "notes.txt").code == issues.UNSUPPORTED_FORMAT
