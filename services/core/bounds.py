@@ -56,6 +56,11 @@ def invisible_char(text: str) -> str | None:
     return None if match is None else match.group()
 
 
+def without_invisible(text: str) -> str:
+    """`text` without its invisible formatting characters (for metadata such as a file name, cleaned not refused)."""
+    return text if text.isascii() else _INVISIBLE.sub("", text)
+
+
 def identifier_problem(text: str) -> str | None:
     """Why `text` cannot be an identifier (an invisible character, named with its position), or None."""
     char = invisible_char(text)

@@ -34,6 +34,8 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 TEXT_SUFFIXES = (".csv", ".tsv")
+SNIFFED_SUFFIXES = (".xlsx", ".xlsm", ".xls")  # read as CSV when that is what they hold
+PLAIN_TEXT_SUFFIXES = (".txt",)  # Excel's "Unicode text" (UTF-16, tab-separated) and "text (tab-delimited)"
 HEADER_SEARCH_ROWS = 10  # title rows above the header that are tolerated
 UNREADABLE_WORKBOOK = (
     "The workbook cannot be read: it is damaged or was not written by a spreadsheet program. Open it in Excel "
@@ -69,23 +71,60 @@ class Table:
 
 
 def read_table(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
-    """Pick the reader by content first (zip, OLE), then by file name; refuse anything else."""
+    """Pick the reader by content first (zip, OLE, a web page or XML spreadsheet, CSV text under an Excel
+    name), then by file name; refuse anything else."""
     name = filename.lower()
     if data.startswith(OLE_MAGIC):
         return read_legacy_workbook(data, sheet, options)
     if data.startswith(ZIP_MAGIC):
         return read_workbook(data, sheet, options)
+    markup = markup_kind(data)
+    if markup is not None and name.endswith(SNIFFED_SUFFIXES):
+        raise ImportFileError(issues.UNSUPPORTED_FORMAT, f"The file is {markup}; save it as .xlsx or CSV.")
+    if name.endswith(TEXT_SUFFIXES):
+        return read_csv(data, options, sheet)
+    text = _csv_text(data) if name.endswith(SNIFFED_SUFFIXES + PLAIN_TEXT_SUFFIXES) else None
+    if text is not None:  # a CSV saved under an Excel name (a back-office's "export to Excel"), a text export
+        return read_csv_text(text, options, sheet)
     if name.endswith(WORKBOOK_SUFFIXES):
         raise ImportFileError(issues.CORRUPT_WORKBOOK, f"{filename} is not a valid .xlsx workbook.")
-    if name.endswith(TEXT_SUFFIXES):
-        if sheet:
-            raise ImportFileError(
-                issues.SHEET_NOT_FOUND, "A CSV file has no sheets; leave the sheet field empty, or upload an .xlsx."
-            )
-        return read_csv(data, options)
     raise ImportFileError(
         issues.UNSUPPORTED_FORMAT, f"{filename} is not a spreadsheet; upload an .xlsx workbook or a CSV file."
     )
+
+
+WEB_PAGE = "a web page (HTML) with an Excel file name"
+XML_SPREADSHEET = "an XML Spreadsheet 2003 with an Excel file name"
+_HTML_STARTS = ("<!doctype html", "<html", "<table", "<head", "<body", "<meta", "<style", "<!--")
+_MARKUP_SAMPLE = 4096
+
+
+def markup_kind(data: bytes) -> str | None:
+    """What a back-office's "export to Excel" often is: a web page (an HTML table) or an XML Spreadsheet 2003,
+    saved with an .xls name; None for anything else."""
+    head = data[:_MARKUP_SAMPLE]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        sample = head[: len(head) // 2 * 2].decode("utf-16", "replace")
+    else:
+        sample = head.removeprefix(UTF8_BOM).decode("utf-8", "replace")
+    sample = sample.lstrip("\ufeff \t\r\n").lower()
+    if sample.startswith("<?xml") and "urn:schemas-microsoft-com:office:spreadsheet" in sample:
+        return XML_SPREADSHEET
+    if sample.startswith(_HTML_STARTS) and ("<table" in sample or "<html" in sample):
+        return WEB_PAGE
+    return None
+
+
+def _csv_text(data: bytes) -> str | None:
+    """The text of a file that is CSV whatever its name says: text whose first lines hold a header naming the
+    Order No. (a damaged workbook or a binary file is no such text)."""
+    try:
+        text = decode_text(data)
+    except ImportFileError:
+        return None
+    lines = [line for line in itertools.islice(text.splitlines(), HEADER_SEARCH_ROWS * 4) if line.strip()]
+    heads = lines[:HEADER_SEARCH_ROWS]
+    return text if any(_is_header(line.split(d)) for line in heads for d in (",", "\t", ";")) else None
 
 
 # --- xlsx ------------------------------------------------------------------------------------------------------
@@ -110,7 +149,7 @@ def read_legacy_workbook(data: bytes, sheet: str | None, options: ImportOptions)
     Its cells are bounded like an .xlsx's before calamine allocates their grid (`xls_container`), and calamine
     first reads it in a child process with bounded memory (`_survives_a_trial_read`): a damaged .xls can make
     calamine abort the process that reads it, which must not be the API's."""
-    inspect_xls(data, options)
+    error_cells = inspect_xls(data, options)
     if not _survives_a_trial_read(data):
         raise ImportFileError(issues.ENCRYPTED_OR_LEGACY, DAMAGED_XLS)
     try:
@@ -121,7 +160,7 @@ def read_legacy_workbook(data: bytes, sheet: str | None, options: ImportOptions)
     except BaseException as exc:  # calamine errors, and pyo3 panics (BaseException subclasses)
         raise ImportFileError(issues.ENCRYPTED_OR_LEGACY, DAMAGED_XLS) from exc
     try:
-        return _read_book(book, sheet, options, {})
+        return _read_book(book, sheet, options, error_cells)
     except ImportFileError:
         raise
     except (KeyboardInterrupt, SystemExit):
@@ -383,10 +422,18 @@ def sniff_delimiter(text: str) -> str:
     return max((",", "\t", ";"), key=(lines[0] if lines else "").count)
 
 
-def read_csv(data: bytes, options: ImportOptions) -> Table:
+def read_csv(data: bytes, options: ImportOptions, sheet: str | None = None) -> Table:
+    return read_csv_text(decode_text(data), options, sheet)
+
+
+def read_csv_text(text: str, options: ImportOptions, sheet: str | None = None) -> Table:
     """Strict CSV: a quote that is never closed (which would swallow every line below it into one cell) or text
-    after a closing quote is a file error naming the row, never a silently shorter file."""
-    text = decode_text(data)
+    after a closing quote is a file error naming the row, never a silently shorter file. A CSV file has no
+    sheet to name."""
+    if sheet:
+        raise ImportFileError(
+            issues.SHEET_NOT_FOUND, "A CSV file has no sheets; leave the sheet field empty, or upload an .xlsx."
+        )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text), strict=True)
     records = _Records(reader, options)
     try:

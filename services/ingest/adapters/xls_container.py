@@ -17,7 +17,7 @@ import sys
 from array import array
 from collections.abc import Iterator
 
-from services.ingest.adapters.xlsx_archive import check_bounds
+from services.ingest.adapters.xlsx_archive import ErrorCells, check_bounds
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.issues import ImportFileError
 from services.ingest.domain.spreadsheet.options import ImportOptions
@@ -34,21 +34,62 @@ _BOF, _BOUNDSHEET = 0x0809, 0x0085
 _ONE_CELL = frozenset(
     {0x0006, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E, 0x00FD, 0x00D6, 0x0406, 0x0001, 0x0002, 0x0003, 0x0004, 0x0005}
 )
+_BOOLERR = 0x0205
+_ERROR_RECORDS = frozenset({0x0006, 0x0406})  # FORMULA (BIFF5-8, BIFF4): an error as its cached result
+ERROR_TEXTS = {
+    0x00: "#NULL!",
+    0x07: "#DIV/0!",
+    0x0F: "#VALUE!",
+    0x17: "#REF!",
+    0x1D: "#NAME?",
+    0x24: "#NUM!",
+    0x2A: "#N/A",
+    0x2B: "#GETTING_DATA",
+}
 _MULTI_CELL = frozenset({0x00BD, 0x00BE})  # MULRK, MULBLANK: row, first column, ..., last column (last field)
 
 Extent = tuple[int, int, int]  # (offset of the sheet's BOF in the stream, farthest column, farthest row), 1-based
 
 
-def inspect_xls(data: bytes, options: ImportOptions) -> None:
-    """Raise `ImportFileError` unless every sheet of the workbook stream stays within the sheet bounds."""
+def inspect_xls(data: bytes, options: ImportOptions) -> dict[str, ErrorCells]:
+    """Raise `ImportFileError` unless every sheet of the workbook stream stays within the sheet bounds.
+
+    Answers the error cells (which calamine reads as blank) of each sheet that has some, by sheet name."""
     try:
         streams = _workbook_streams(data)
     except (struct.error, IndexError, ValueError) as exc:
         raise ImportFileError(issues.ENCRYPTED_OR_LEGACY, DAMAGED) from exc
+    found: dict[str, ErrorCells] = {}
     for stream in streams:
         names: dict[int, str] = {}
         for at, column, row in cell_extent(stream, names):
             check_bounds(names.get(at, "a sheet"), column, row, options)
+        for at, cells in error_cells(stream).items():
+            if at in names:
+                found[names[at]] = cells
+    return found
+
+
+def error_cells(stream: bytes) -> dict[int, ErrorCells]:
+    """The error cells of each substream holding some, by the offset of its BOF: a BOOLERR record whose flag
+    says error, or a FORMULA record whose cached result is an error (type 2, then 0xFFFF in its last two bytes)."""
+    found: dict[int, ErrorCells] = {}
+    start = 0
+    for at, kind, _, payload in _records(stream):
+        if kind == _BOF:
+            start = at
+        elif (kind in _ERROR_RECORDS and len(payload) >= 14) or (kind == _BOOLERR and len(payload) >= 8):
+            code = _error_code(kind, payload)
+            if code is not None:
+                row, column = struct.unpack_from("<HH", payload)
+                found.setdefault(start, {})[(row + 1, column + 1)] = ERROR_TEXTS.get(code, "#VALUE!")
+    return found
+
+
+def _error_code(kind: int, payload: bytes) -> int | None:
+    if kind == _BOOLERR:
+        return payload[6] if payload[7] == 1 else None
+    return payload[8] if payload[6] == 2 and payload[12:14] == b"\xff\xff" else None
 
 
 def _records(stream: bytes) -> Iterator[tuple[int, int, int, bytes]]:

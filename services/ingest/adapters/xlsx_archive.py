@@ -59,6 +59,24 @@ _PREFIXED_TAG = re.compile(rb":(?:c|row)[\s/>]")  # also in a cell text: that on
 _ODD_TAG = re.compile(rb"<(?:c(?! r=)[\s/>]|row(?! r=)[\s/>])")
 _TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
 _REFERENCE = re.compile(rb"(?:^|\s)r\s*=\s*[\"']([A-Za-z]*)(\d*)[\"']")
+# The walk of a sheet reaching past a bound (`_data_extent`): any prefix, so no cell escapes it by its spelling.
+_ANY_TAG = re.compile(rb"<(?:[^\s<>/!?]*:)?(row|c)(?=[\s/>])([^>]*)>")
+_CELL_END = re.compile(rb"</(?:[^\s<>/!?]*:)?c[ \t\r\n]*>")
+_ATTRIBUTE = re.compile(rb"([\w:.-]+)[ \t\r\n]*=[ \t\r\n]*(?:\"([^\"]*)\"|'([^']*)')")
+_A1 = re.compile(rb"([A-Za-z]{0,3})(\d{0,7})")
+_MAX_WALKED_TAGS = 1  # tags walked per cell within the bounds: empty cells and rows (formatting) included
+# What `_data_extent` cuts out of a sheet whose every `<c>` and `<row>` starts with its full reference: an empty
+# cell and a row tag whose attributes are plain (quoted values without `<` or `>`, which another reader could
+# take for the tag's end or a new tag).
+_PLAIN = rb"(?:[ \t\r\n]+[\w:.-]+[ \t\r\n]*=[ \t\r\n]*(?:\"[^\"<>]*\"|'[^'<>]*'))*[ \t\r\n]*"
+_EMPTY_CELL = re.compile(
+    rb"<c r=(?:\"[A-Za-z]{1,3}\d{1,7}\"|'[A-Za-z]{1,3}\d{1,7}')" + _PLAIN + rb"(?:/>|>[ \t\r\n]*</c[ \t\r\n]*>)"
+)
+_PLAIN_ATTRIBUTES = re.compile(_PLAIN)
+_ROW_TAG = re.compile(rb"<row r=(?:\"\d{1,7}\"|'\d{1,7}')" + _PLAIN + rb"/?>")
+_PARTIAL_REFERENCE = re.compile(
+    rb"<c r=(?!\"[A-Za-z]{1,3}\d{1,7}\"|'[A-Za-z]{1,3}\d{1,7}')|<row r=(?!\"\d{1,7}\"|'\d{1,7}')"
+)
 
 
 ErrorCells = dict[tuple[int, int], str]  # (row, column), both 1-based -> the error value shown (#N/A, #REF!...)
@@ -225,7 +243,87 @@ def _check_extent(name: str, xml: bytes, options: ImportOptions) -> None:
     if not _all_referenced(xml):
         walked_column, walked_row = _walk_positions(xml, options)
         max_column, max_row = max(max_column, walked_column), max(max_row, walked_row)
+    if max_column > options.max_columns or max_row > options.max_sheet_rows:
+        max_column, max_row = _data_extent(xml, options, (max_column, max_row))
     check_bounds(name, max_column, max_row, options)
+
+
+def _data_extent(xml: bytes, options: ImportOptions, extent: tuple[int, int]) -> tuple[int, int]:
+    """The farthest column and row of the cells that hold something, for a sheet whose references reach
+    `extent`, past a bound.
+
+    calamine allocates its grid for cells holding a value or a child element only: an empty cell (`<c r="Z1048576"
+    s="1"/>`, a style applied down to the sheet's last row, as WPS and Excel write it) or a row without cells is
+    no cell of the grid. So empty cells and row tags are cut out and every reference left is bounded as before
+    (`_far_references`): whatever is not taken for an empty cell or a row (a cell text, a tag not recognised)
+    still counts. Cutting them out moves no other cell when every cell carries its full A1 reference (what
+    spreadsheet programs write: two C-speed passes); otherwise `_walk_data` places each cell as calamine does."""
+    if _all_referenced(xml) and _PARTIAL_REFERENCE.search(xml) is None:
+        return _far_references(_ROW_TAG.sub(b"", _EMPTY_CELL.sub(b"", xml)), options)
+    return _walk_data(xml, options, extent)
+
+
+def _walk_data(xml: bytes, options: ImportOptions, extent: tuple[int, int]) -> tuple[int, int]:
+    """`_data_extent` of a sheet whose cells may carry no reference: the walk moves through every `<row>` and
+    `<c>` (an empty cell still places the cells after it that carry none) and counts only the cells holding
+    something; the empty ones and the row tags are then cut out for `_far_references`. A tag whose attributes
+    another XML reader may read otherwise (a `<` or `>` in a value, an attribute twice) answers `extent`
+    unchanged, and so does a walk of more than `_MAX_WALKED_TAGS` tags per cell within the bounds."""
+    row, column, max_column, max_row = 0, 0, 0, 0
+    budget = (options.max_sheet_rows + 1) * (options.max_columns + 1) * _MAX_WALKED_TAGS
+    kept: list[bytes] = []
+    at = 0
+    for walked, match in enumerate(_ANY_TAG.finditer(xml)):
+        tag, attributes = match.groups()
+        reference = _plain_reference(attributes)
+        if reference is None or walked > budget:
+            return extent
+        letters, digits = reference
+        if tag == b"row":
+            row, column, end = int(digits[:12]) if digits else row + 1, 0, match.end()
+        else:
+            column = column_number(letters[:4]) if letters else column + 1
+            row = int(digits[:12]) if digits else row
+            end = _empty_cell_end(xml, match, attributes)
+            if end < 0:
+                max_column, max_row = max(max_column, column), max(max_row, row)
+                if max_column > options.max_columns or max_row > options.max_sheet_rows:
+                    return max_column, max_row
+        if end >= 0:
+            kept.append(xml[at : match.start()])
+            at = end
+    kept.append(xml[at:])
+    far_column, far_row = _far_references(b"".join(kept), options)
+    return max(max_column, far_column), max(max_row, far_row)
+
+
+def _plain_reference(attributes: bytes) -> tuple[bytes, bytes] | None:
+    """The column letters and row digits of a tag's `r` (empty when it has none), or None when its attributes
+    may read otherwise to another XML reader: a value holding `<` or `>` (which ends the tag for a regex, not
+    for calamine), an unquoted or unclosed value, an attribute twice, an `r` that is no A1 reference."""
+    body = attributes[:-1] if attributes.endswith(b"/") else attributes
+    if _PLAIN_ATTRIBUTES.fullmatch(body) is None:
+        return None
+    pairs = _ATTRIBUTE.findall(body)
+    if len({name for name, _, _ in pairs}) != len(pairs):
+        return None
+    value = next((double or single for name, double, single in pairs if name == b"r"), None)
+    if value is None:
+        return b"", b""
+    reference = _A1.fullmatch(value)
+    return None if reference is None else (reference.group(1), reference.group(2))
+
+
+def _empty_cell_end(xml: bytes, match: re.Match[bytes], attributes: bytes) -> int:
+    """Where an empty cell element ends (`<c .../>`, or `<c ...>` and its end tag with only whitespace between),
+    or -1 when it holds anything (a value, an inline string, a formula, a comment, text)."""
+    if attributes.endswith(b"/"):
+        return match.end()
+    following = xml.find(b"<", match.end())
+    if following < 0 or xml[match.end() : following].strip(_XML_WHITESPACE):
+        return -1
+    closing = _CELL_END.match(xml, following)
+    return -1 if closing is None else closing.end()
 
 
 def _all_referenced(xml: bytes) -> bool:

@@ -47,6 +47,7 @@ FIRST_ERRORS = 20
 LISTED_ORDERS = 10  # order nos. named in a publishing failure (then "and N more")
 RECORD_OVERHEAD = 1024  # headers and record framing around a message's key and value, generously
 MAX_FILENAME = 255
+MAX_SUFFIX = 8  # .xlsx, .csv, .txt: what a file name's suffix is, kept when a long name is cut
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +95,17 @@ class ImportRequest:
 
 
 def storable_filename(name: str | None) -> str:
-    """The upload's file name as recorded: metadata, so cleaned rather than refused (unstorable characters become
-    U+FFFD, at most 255 characters); a missing or blank name is "upload"."""
-    cleaned = visible(name or "").strip()[:MAX_FILENAME]
+    """The upload's file name as recorded and read (by its suffix): metadata, so cleaned rather than refused.
+
+    The base name only (some browsers send `C:\\fakepath\\...`); invisible formatting characters removed (a
+    direction mark appended by a copy hid the `.csv` suffix, an override showed the name reversed in the console
+    and in messages); unstorable characters become U+FFFD; at most 255 characters, cut in the stem so that a
+    suffix of up to `MAX_SUFFIX` characters stays. A missing or blank name is "upload"."""
+    cleaned = bounds.without_invisible(visible(name or "")).replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if len(cleaned) > MAX_FILENAME:
+        stem, dot, suffix = cleaned.rpartition(".")
+        kept = dot + suffix if stem and len(suffix) <= MAX_SUFFIX else ""
+        cleaned = cleaned[: MAX_FILENAME - len(kept)].rstrip() + kept if kept else cleaned[:MAX_FILENAME]
     return cleaned or "upload"
 
 

@@ -499,6 +499,8 @@ _KINDS_ZH = {
     "an Excel binary workbook (.xlsb)": "Excel 二进制工作簿（.xlsb）",
     "an OpenDocument spreadsheet (.ods)": "OpenDocument 电子表格（.ods）",
     "a zip archive, not an Excel workbook": "zip 压缩包，不是 Excel 工作簿",
+    "a web page (HTML) with an Excel file name": "网页（HTML），只是文件名像 Excel 文件（网页后台“导出 Excel”常见）",
+    "an XML Spreadsheet 2003 with an Excel file name": "XML 电子表格 2003，只是文件名像 Excel 文件",
 }
 # Each refusal of `unsupported_format` as the reader words it (the row it names kept): the one Chinese sentence
 # for all of them dropped the row of an unclosed quote and told a binary file to pair its quotes.

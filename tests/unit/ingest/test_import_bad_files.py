@@ -58,7 +58,8 @@ SHEET = "xl/worksheets/sheet1.xml"
         (b"\xff\xfe\xfd\x80\x81", "orders.csv", issues.UNDECODABLE_TEXT),
         (OLE, "orders.xlsx", issues.ENCRYPTED_OR_LEGACY),
         (OLE, "orders.xls", issues.ENCRYPTED_OR_LEGACY),
-        (b"Order No.,Quantity\n", "orders.xlsx", issues.CORRUPT_WORKBOOK),
+        (b"Order No.,Quantity\n", "orders.xlsx", issues.MISSING_COLUMNS),  # a CSV named .xlsx: read as CSV
+        (b"Quantity,Remark\n1,x\n", "orders.xlsx", issues.CORRUPT_WORKBOOK),  # no order header: no CSV either
     ],
 )
 def test_not_a_readable_spreadsheet(data: bytes, filename: str, code: str) -> None:
@@ -418,3 +419,106 @@ def test_cells_under_blank_header_cells_are_the_headers_columns_ignored_as_befor
     lines[2] += ",note"
     parsed = parse_import("\n".join(lines).encode(), "orders.csv")
     assert parsed.errors == [] and len(parsed.orders) == 2
+
+
+FORMATTING_ONLY = (
+    b'<c r="Z1048576" s="0"/>',  # a style applied down to the sheet's last row (WPS, Excel)
+    b'<c r="XFD2" s="0"></c>',
+    b'<c r = "AB3"\ts="0" />',
+)
+FORMATTING_ROWS = b'<row r="20000" s="0" customFormat="1"/><row r="1048576" ht="15" customHeight="1"></row>'
+
+
+def formatting_only(xml: bytes, extra: bytes = b"") -> bytes:
+    """The sheet as a merchant's export writes it: a dimension, empty styled cells and rows far below the data."""
+    xml = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:XFD1048576"', xml)
+    far = b"".join(FORMATTING_ONLY) + b"</row>" + FORMATTING_ROWS + extra
+    return xml.replace(b"</row></sheetData>", far + b"</sheetData>")
+
+
+@pytest.mark.parametrize("references", [True, False], ids=["referenced", "walked"])
+def test_far_cells_carrying_formatting_only_are_harmless_and_the_file_is_read(references: bool) -> None:
+    change = formatting_only if references else lambda xml: formatting_only(xml, b"<row><c/></row>")
+    parsed = parse_import(rewrite(valid_xlsx(), SHEET, change), "orders.xlsx")
+    assert parsed.errors == [] and parsed.counts.rows == 1
+
+
+@pytest.mark.parametrize(
+    ("far_data", "code"),
+    [
+        (b'<row r="1048576"><c r="A1048576"><v>1</v></c></row>', issues.TOO_MANY_ROWS),
+        # an empty inline string is a cell to calamine (its grid reaches XFD7 and the process aborts)
+        (b'<row r="7"><c r="XFD7" t="inlineStr"><is><t></t></is></c></row>', issues.TOO_MANY_COLUMNS),
+        (b'<row r="8"><c r="XFD8" s="0"/><c><v>1</v></c></row>', issues.TOO_MANY_COLUMNS),  # implied: XFE8
+        (b'<row r="1048576" s="0"/><row><c><v>1</v></c></row>', issues.TOO_MANY_ROWS),  # implied: row 1048577
+        (b'<row r="9"><c r="XFD9" x="/>"><v>1</v></c></row>', issues.TOO_MANY_COLUMNS),  # not self-closing
+        # a tag another reader may read otherwise: the whole extent counts, the formatting's column XFD too
+        (b'<row r="9" r="1048576"><c><v>1</v></c></row>', issues.TOO_MANY_COLUMNS),
+        (b'<row r="10"><c r="A10" r="XFD10"/><c><v>1</v></c></row>', issues.TOO_MANY_COLUMNS),
+        (b'<row r="11"><\xc3\xa9:c r="XFD11"/><c><v>1</v></c></row>', issues.TOO_MANY_COLUMNS),
+        (b'<row r="12"><c r="XFD12"><!-- --></c></row>', issues.TOO_MANY_COLUMNS),
+        (b'<row r="13"><c r="XFD13">1</c></row>', issues.TOO_MANY_COLUMNS),
+        (b'<row r="14"><c r="XFD14"><f>1+1</f></c></row>', issues.TOO_MANY_COLUMNS),
+    ],
+)
+def test_far_cells_holding_data_are_refused_among_formatting_only_ones(far_data: bytes, code: str) -> None:
+    data = rewrite(valid_xlsx(), SHEET, lambda xml: formatting_only(xml, far_data))
+    assert refused(data, "orders.xlsx").code == code
+
+
+@pytest.mark.parametrize("shown", ["#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", " #N/A "])
+def test_an_error_value_exported_as_text_is_reported_as_such(shown: str) -> None:
+    # a CSV (or a pasted text cell) keeps what the error cell showed: the text of the error value
+    parsed = parse_import(csv_bytes([row(Quantity=shown, ProductName=shown)]), "orders.csv")
+    found = {(e.column, e.code, e.value) for e in parsed.errors}
+    assert found == {("Quantity", issues.ERROR_CELL, shown), ("Product Name", issues.ERROR_CELL, shown)}
+    (error,) = (e for e in parsed.errors if e.column == "Product Name")
+    zh = issue_message(error.code, error.row, error.column, error.value, error.message, Lang.ZH)
+    assert zh.startswith(f"第 2 行，“Product Name”列：“{shown}”是表格的错误值"), zh
+
+
+@pytest.mark.parametrize("filename", ["orders.xlsx", "orders.xls", "orders.xlsm"])
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gb18030", "utf-16"])
+def test_a_csv_saved_with_an_excel_name_is_read_by_its_content(filename: str, encoding: str) -> None:
+    parsed = parse_import(csv_bytes([row(), row(ProductID="P2")], encoding=encoding), filename)
+    assert parsed.errors == [] and parsed.counts.rows == 2 and parsed.sheet is None
+
+
+@pytest.mark.parametrize(
+    ("content", "kind", "zh"),
+    [
+        (
+            b'\xef\xbb\xbf\r\n<html xmlns:o="urn:schemas-microsoft-com:office:office"><head><meta charset="utf-8">'
+            b"</head><body><table><tr><td>Order No.</td></tr></table></body></html>",
+            "a web page (HTML) with an Excel file name",
+            "网页（HTML）",
+        ),
+        (
+            b"<!DOCTYPE html>\n<table><tr><th>\xe8\xae\xa2\xe5\x8d\x95\xe7\xbc\x96\xe5\x8f\xb7</th></tr></table>",
+            "a web page (HTML) with an Excel file name",
+            "网页（HTML）",
+        ),
+        (
+            b'<?xml version="1.0"?>\n<?mso-application progid="Excel.Sheet"?>\n'
+            b'<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet ss:Name="Orders"/></Workbook>',
+            "an XML Spreadsheet 2003 with an Excel file name",
+            "XML 电子表格 2003",
+        ),
+    ],
+)
+def test_a_web_page_or_xml_spreadsheet_saved_as_xls_is_told_to_be_saved_as_xlsx_or_csv(
+    content: bytes, kind: str, zh: str
+) -> None:
+    error = refused(content, "orders.xls")
+    assert error.code == issues.UNSUPPORTED_FORMAT and error.message == f"The file is {kind}; save it as .xlsx or CSV."
+    chinese = file_message(error.code, error.message, Lang.ZH)
+    assert chinese.startswith(f"文件是{zh}") and ".xlsx 或 CSV" in chinese, chinese
+
+
+def test_an_excel_unicode_text_export_is_read() -> None:
+    # Excel's "Unicode text (*.txt)": UTF-16 LE with a byte-order mark, tab-separated, CRLF line ends
+    lines = ["\t".join(HEADER), *("\t".join(r[name] for name in HEADER) for r in (row(), row(ProductID="P2")))]
+    data = ("\r\n".join(lines) + "\r\n").encode("utf-16")
+    parsed = parse_import(data, "订单导出.txt")
+    assert parsed.errors == [] and parsed.counts.rows == 2
+    assert refused(b"just some notes\n", "notes.txt").code == issues.UNSUPPORTED_FORMAT

@@ -20,6 +20,7 @@ from services.ingest.application.imports import (
 from services.ingest.application.parsing import ImportFileError, parse_import
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.template import COLUMNS, Kind
+from tests.unit.ingest.test_import_support import csv_bytes, row
 
 WIDE = "\U00020000"  # 4 bytes in UTF-8, the most any allowed character takes in the JSON of a message
 TENANT = uuid.UUID("00000000-0000-0000-0000-000000000001")
@@ -98,11 +99,24 @@ def test_a_message_over_the_bound_is_refused_before_anything_is_published(monkey
         ("a\x07b\ud800.xlsx", "a\ufffdb\ufffd.xlsx"),
         (None, "upload"),
         ("  ", "upload"),
-        ("x" * 300 + ".csv", "x" * 255),
+        ("x" * 300 + ".csv", "x" * 251 + ".csv"),  # cut in its stem: the suffix says what the file is
+        ("订单" * 200 + ".xlsx", ("订单" * 200)[:250] + ".xlsx"),
+        ("orders.csv\u200e", "orders.csv"),  # a direction mark a copy or a Windows dialog appends
+        ("\u202eorders\u202dxslx.csv", "ordersxslx.csv"),  # an override that shows the name reversed
+        ("\u200border\ufeffs .xlsx\u2066 ", "orders .xlsx"),
+        ("C:\\fakepath\\orders.csv", "orders.csv"),  # what some browsers send
+        ("\u200b", "upload"),
+        ("x." + "y" * 300, ("x." + "y" * 300)[:255]),  # no suffix worth keeping: cut at the end
     ],
 )
 def test_the_recorded_file_name_is_cleaned_not_refused(name: str | None, stored: str) -> None:
     assert storable_filename(name) == stored
+
+
+@pytest.mark.parametrize("name", ["x" * 300 + ".csv", "orders.csv\u200e", "订单\u202e.csv", "orders.csv\u200b "])
+def test_a_long_file_name_or_one_with_an_invisible_suffix_is_read_by_its_suffix(name: str) -> None:
+    parsed = parse_import(csv_bytes([row()]), storable_filename(name))
+    assert parsed.errors == [] and parsed.counts.rows == 1
 
 
 def test_a_publishing_failure_names_what_was_published_and_what_not() -> None:

@@ -390,3 +390,34 @@ def test_merged_order_cells_are_filled_down() -> None:
     assert parsed.errors == []
     assert [len(o.lines) for o in parsed.orders] == [3]
     assert parsed.rows[2].cells[0] == "A001"
+
+
+def test_full_width_digits_and_punctuation_of_numbers_times_and_mobiles_read_as_half_width() -> None:
+    # what a Chinese input method types: full-width digits, point, comma, dash, colon, slash and space
+    parsed = parse(
+        [
+            row(
+                OrderTime="2026－11－11 10：00",
+                PaymentTime="２０２６／１１／１１\u3000１０：０５：００",
+                Quantity="２",
+                UnitPrice="１２．５",
+                LineAmount="２５．００",
+                OrderAmount="￥１，０２５．００",
+                BuyerMobile="１３９－１２３４－５６７８",
+                ProductID="Ｐ１",
+            )
+        ]
+    )
+    assert parsed.errors == [], parsed.errors
+    (order,) = parsed.orders
+    assert order.order_time == datetime(2026, 11, 11, 10, 0, tzinfo=SHANGHAI)
+    assert order.payment_time == datetime(2026, 11, 11, 10, 5, tzinfo=SHANGHAI)
+    (line,) = order.lines
+    assert (line.quantity, line.unit_price, line.line_amount) == (2, Decimal("12.50"), Decimal("25.00"))
+    assert order.order_amount == Decimal("1025.00") and order.buyer.mobile == "13912345678"
+    assert line.product_id == "Ｐ１"  # identifiers are kept as typed: only numbers and times are folded
+
+
+def test_a_full_width_number_that_is_refused_is_shown_as_typed() -> None:
+    (error,) = parse([row(Quantity="２．５")]).errors
+    assert (error.code, error.value) == (issues.NOT_INTEGER, "２．５")

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import xlwt
 
 from services.ingest.application.parsing import ImportFileError, parse_import
+from services.ingest.domain.language import Lang, issue_message
 from services.ingest.domain.spreadsheet import issues
 from tests.unit.ingest.test_import_support import HEADER, row
 
@@ -59,3 +60,29 @@ def test_a_damaged_ole_file_is_named_as_such() -> None:
         assert refused.code == issues.ENCRYPTED_OR_LEGACY and "save it as .xlsx" in refused.message
     else:
         raise AssertionError("a truncated .xls was read")
+
+
+def test_error_cells_of_an_xls_are_row_errors_naming_the_value_not_blanks() -> None:
+    # Error codes of BIFF8: #N/A 0x2A, #DIV/0! 0x07, #VALUE! 0x0F, #REF! 0x17 (BOOLERR records, as Excel writes them)
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("订单")
+    errors = {"Quantity*": 0x2A, "Product Name": 0x07, "Unit Price*": 0x0F, "Remark": 0x17}
+    for col, name in enumerate(HEADER):
+        sheet.write(0, col, name)
+        if name in errors:
+            sheet.row(1).set_cell_error(col, errors[name])
+        elif row()[name] != "":
+            sheet.write(1, col, row()[name])
+    out = io.BytesIO()
+    book.save(out)
+    parsed = parse_import(out.getvalue(), "orders.xls")
+    found = {(e.column, e.code, e.value) for e in parsed.errors}
+    assert found == {
+        ("Quantity", issues.ERROR_CELL, "#N/A"),
+        ("Product Name", issues.ERROR_CELL, "#DIV/0!"),
+        ("Unit Price", issues.ERROR_CELL, "#VALUE!"),
+        ("Remark", issues.ERROR_CELL, "#REF!"),
+    }, parsed.errors
+    quantity = next(e for e in parsed.errors if e.column == "Quantity")
+    zh = issue_message(quantity.code, quantity.row, quantity.column, quantity.value, quantity.message, Lang.ZH)
+    assert zh.startswith("第 2 行，“Quantity”列：“#N/A”是表格的错误值"), zh

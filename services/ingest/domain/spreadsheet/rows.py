@@ -23,11 +23,13 @@ from services.ingest.domain.spreadsheet.template import BUYER_KEYS, COLUMNS_BY_K
 from services.ingest.domain.spreadsheet.values import (
     CENT,
     ERROR_VALUE,
+    ERROR_VALUES,
     INEXACT_ID,
     Invalid,
     Placeholder,
     check_length,
     clean,
+    half_width,
     invisible_in_id,
     offset_differs,
     parse_id,
@@ -117,6 +119,7 @@ class RowRules:
             return parse_source(text)
         if kind is Kind.STATUS:  # kept as status_raw: its length is bounded too
             return check_length(text, column.max_length) or parse_status(text)
+        text = half_width(text)  # numbers, times and mobiles as a Chinese input method types them
         if kind is Kind.TIME:
             return parse_time(text, self.zone)
         if kind is Kind.QUANTITY:
@@ -167,7 +170,7 @@ def check_rows(
             checked.values["status_raw"] = [cleaned[text] for text in texts]
         if spec.column.kind is Kind.ID and inexact_numbers:
             _refuse_inexact_numbers(checked, spec, texts, inexact_numbers)
-        if error_cells:
+        if error_cells or "#" in blob:
             _refuse_error_cells(checked, spec, texts, error_cells)
     known = {spec.index for spec in fields}
     for index, texts in enumerate(columns):
@@ -232,10 +235,11 @@ def _refuse_inexact_numbers(
 def _refuse_error_cells(
     checked: CheckedRows, spec: Field, texts: Sequence[str], error_cells: Collection[tuple[int, int]]
 ) -> None:
-    """A cell showing an error value (#N/A) is refused as such, whatever else its text was taken for."""
+    """A cell showing an error value (#N/A), an error cell of the workbook or its text (a CSV export), is
+    refused as such, whatever else its text was taken for."""
     values = checked.values[spec.column.key]
     for index, row_no in enumerate(checked.row_nos):
-        if (row_no, spec.index) in error_cells:
+        if (row_no, spec.index) in error_cells or clean(texts[index]) in ERROR_VALUES:
             for found in (checked.errors, checked.warnings):
                 found[index] = [i for i in found.get(index, []) if i.column != spec.header]
             checked.add_error(index, cell_issue(row_no, spec.header, texts[index], ERROR_VALUE))

@@ -117,6 +117,16 @@ def float_text(cell: float) -> str:
     return format(cell, ".15g")
 
 
+# Full-width forms (U+FF01-U+FF5E: what a Chinese input method types, "１２．５", "10：00") and the ideographic
+# space, as their ASCII characters: what NFKC does to them, and only to them (NFKC also makes "①" a 1).
+_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def half_width(text: str) -> str:
+    """`text` with its full-width forms folded to ASCII, for the cells of numbers, times and mobiles."""
+    return text if text.isascii() else text.translate(_HALF_WIDTH).strip()
+
+
 def clean(text: str) -> str:
     """The cell text a rule looks at: stripped, and without the `'` the result workbook adds before `=+-@`."""
     text = text.strip()
@@ -168,6 +178,10 @@ def is_exact_id_number(cell: Cell) -> bool:
     return True
 
 
+# What a cell shows for a formula that could not be computed; a CSV export (or a value pasted as text) keeps it.
+ERROR_VALUES = frozenset(
+    {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!"}
+)
 ERROR_VALUE = Invalid(
     issues.ERROR_CELL,
     "is an error value of the spreadsheet (a formula could not be computed)",
