@@ -3,6 +3,8 @@ which, never an empty or unfiltered answer."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.integration.hostile.conftest import Api
@@ -30,3 +32,24 @@ async def test_an_empty_source_is_a_422_not_every_source(api: Api, path: str, ex
     answer = await api.client.get(path, params={"source": "", **extra}, headers=api.headers())
     assert answer.status_code == 422, answer.text
     assert "source" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "name"),
+    [
+        ("/v1/orders", "order_no=A&order_no=B", "order_no"),
+        ("/v1/orders", f"customer_id={uuid.uuid4()}&customer_id={uuid.uuid4()}", "customer_id"),
+        ("/v1/orders/export", "format=csv&format=xlsx", "format"),
+        ("/v1/orders", "lang=zh&lang=en", "lang"),
+        ("/v1/admin/dead-letters", "since=2026-12-01T00:00:00Z&since=2026-12-02T00:00:00Z", "since"),
+    ],
+)
+async def test_a_query_parameter_given_twice_is_a_422_naming_it(api: Api, path: str, query: str, name: str) -> None:
+    answer = await api.client.get(f"{path}?{query}", headers=api.headers())
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "repeated_parameter" and repr(name) in answer.json()["detail"]
+
+
+async def test_a_repeatable_parameter_may_be_repeated(api: Api) -> None:
+    answer = await api.client.get("/v1/orders?status=paid&status=shipped", headers=api.headers())
+    assert answer.status_code == 200, answer.text

@@ -114,3 +114,20 @@ async def test_two_api_keys_are_a_401_even_when_both_are_valid(api: Api, method:
         answer = await api.client.request(method, path, headers=headers, content=PUSH_BODY)
         assert answer.status_code == 401, answer.text
         assert answer.json()["code"] == "unauthorized" and "one X-API-Key" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("files", "form", "field"),
+    [
+        ([("file", ("a.csv", b"a")), ("file", ("b.csv", b"b"))], {}, "file"),
+        ([("file", ("a.csv", b"a"))], {"dry_run": ["true", "false"]}, "dry_run"),
+        ([("file", ("a.csv", b"a"))], {"timezone": ["Asia/Shanghai", "UTC"]}, "timezone"),
+    ],
+    ids=["two-files", "two-dry-runs", "two-zones"],
+)
+async def test_an_upload_field_given_twice_is_a_422_naming_it(
+    api: Api, files: list[tuple[str, tuple[str, bytes]]], form: Any, field: str
+) -> None:
+    answer = await api.client.post("/v1/imports", files=files, data=form, headers=api.headers())
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "repeated_field" and repr(field) in answer.json()["detail"]

@@ -34,6 +34,7 @@ from services.ingest.entrypoints.http.limits import (
     UploadGate,
     head_deadline_protocol,
 )
+from services.ingest.entrypoints.http.query_strings import SingleQueryValues
 from services.ingest.entrypoints.http.quotas import UPLOADS_IN_FLIGHT, UPLOADS_PER_TENANT, QuotaMetrics, Quotas
 from services.ingest.settings import IngestSettings
 
@@ -121,6 +122,7 @@ def create_app(
         UploadGate, path=UPLOAD_PATH, authenticate=authenticator(Scope.IMPORT), admit=admit_upload, refused=refused
     )
     app.add_middleware(IdentityBodies)  # outside the gate: an encoded upload takes no slot
+    app.add_middleware(SingleQueryValues)
     # multipart framing adds a little around the file itself
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
     app.add_middleware(

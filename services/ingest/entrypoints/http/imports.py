@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
+from starlette.datastructures import FormData
 
 from services.ingest.application import import_answers as answers
 from services.ingest.application.import_answers import XLSX, DryRunOut, ImportAccepted, ImportList, ImportStatus
@@ -60,6 +61,7 @@ async def post_import(
     dry_run_: Annotated[bool, Form(alias="dry_run")] = False,
     sheet: Annotated[str | None, Form(description="Sheet to read (default: the first non-empty one).")] = None,
 ) -> Any:
+    _check_single_fields(await request.form())
     options = import_options(settings)
     data = await file.read(options.max_bytes + 1)
     if len(data) > options.max_bytes:
@@ -83,6 +85,19 @@ async def post_import(
         raise answers.publishing_refused(exc) from exc
     answers.observe_import(getattr(request.app.state, "metrics", None), receipt)
     return answers.accepted_out(receipt, lang)
+
+
+UPLOAD_FIELDS = ("file", "timezone", "mode", "dry_run", "sheet")
+
+
+def _check_single_fields(form: FormData) -> None:
+    """Each of the upload's fields at most once: never one of two picked (a second `dry_run=false` made a dry run
+    an import; of two files, one was imported without a word)."""
+    for name in UPLOAD_FIELDS:
+        given = len(form.getlist(name))
+        if given > 1:
+            detail = f"the form field {name!r} is given {given} times: send it once (one file per upload)"
+            raise ApiProblem(422, "Repeated form field", detail, "repeated_field")
 
 
 @router.get(

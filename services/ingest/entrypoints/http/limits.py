@@ -49,7 +49,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _refuse(send, _too_large(self.max_bytes))
+            await refuse(send, _too_large(self.max_bytes))
             return
         received = 0
         refused = False
@@ -64,7 +64,7 @@ class BodySizeLimit:
             received += len(message.get("body", b""))
             if received > self.max_bytes:
                 refused = True
-                await _refuse(send, _too_large(self.max_bytes))
+                await refuse(send, _too_large(self.max_bytes))
                 return {"type": "http.disconnect"}
             return message
 
@@ -87,7 +87,7 @@ class IdentityBodies:
             given = b", ".join(v for k, v in scope.get("headers") or [] if k == b"content-encoding")
             encodings = {e.strip().lower() for e in given.split(b",")} - {b"", b"identity"}
             if encodings:
-                await _refuse(send, _encoded(given.decode("latin-1")))
+                await refuse(send, _encoded(given.decode("latin-1")))
                 return
         await self.app(scope, receive, send)
 
@@ -136,7 +136,7 @@ class BodyDeadline:
                 state["timed_out"] = True
                 log.info("request body slower than %g bytes/s: 408", self.min_rate)
                 if not state["started"]:
-                    await _refuse(send, _too_slow_body(self.grace, self.min_rate))
+                    await refuse(send, _too_slow_body(self.grace, self.min_rate))
                 return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 state["received"] += len(message.get("body", b""))
@@ -242,11 +242,11 @@ class UploadGate:
         except ApiProblem as exc:
             if self.refused is not None and exc.problem.code:
                 self.refused(exc.problem.code)
-            await _refuse(send, exc.problem, exc.headers)
+            await refuse(send, exc.problem, exc.headers)
             return
         except StorageUnavailable as exc:  # answered here: past this middleware it would be counted a 500
             unavailable = database_unavailable(exc)
-            await _refuse(send, unavailable.problem, unavailable.headers)
+            await refuse(send, unavailable.problem, unavailable.headers)
             return
         scope.setdefault("state", {})[GATED_TENANT] = tenant
         try:
@@ -283,7 +283,8 @@ def _too_slow(seconds: float) -> Problem:
     return Problem(title="Request timeout", status=408, code="request_timeout", detail=detail)
 
 
-async def _refuse(send: Send, problem: Problem, headers: Mapping[str, str] | None = None) -> None:
+async def refuse(send: Send, problem: Problem, headers: Mapping[str, str] | None = None) -> None:
+    """Answer `problem` from a middleware, the request unread, and close the connection."""
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send(
         {
