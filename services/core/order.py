@@ -130,14 +130,18 @@ def _json_kind(value: object) -> str:
 CENT = Decimal("0.01")
 MOBILE_PATTERN = r"^1[0-9]{10}$"  # ASCII digits only: `\d` would take any script's digits (one buyer, two numbers)
 _PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# The texts `Money` takes, as the schema says it: plain decimals of at most 12 integer digits (leading zeros aside) and
+# 2 decimals (trailing zeros aside), so a producer validating against the schema agrees with the model.
+_MONEY_TEXT = r"^0*[0-9]{1,12}(?:\.[0-9]{1,2}0*)?$"
 _DATE_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME_EXAMPLE = "2026-03-01T09:00:00+08:00"
 _MONEY_SCHEMA = {
     "anyOf": [
         {"type": "number", "minimum": 0, "maximum": float(bounds.MAX_MONEY)},
-        {"type": "string", "pattern": f"^{_PLAIN_DECIMAL.pattern}$"},
+        {"type": "string", "pattern": _MONEY_TEXT},
     ],
-    "description": "An amount >= 0 with at most 2 decimals: a JSON number, or a string in plain decimal notation.",
+    "description": "An amount >= 0 with at most 2 decimals: a JSON number, or a string in plain decimal notation "
+    "(at most 12 digits before the point).",
 }
 Integer = Annotated[int, BeforeValidator(json_integer)]
 Money = Annotated[
