@@ -156,19 +156,25 @@ Text64 = Annotated[Text, Field(max_length=64)]
 Id64 = Annotated[Text64, AfterValidator(_visible_identifier)]  # an identifier: no invisible character (bounds)
 Text255 = Annotated[Text, Field(max_length=255)]
 Time = Annotated[AwareDatetime, BeforeValidator(time_text), AfterValidator(_storable_time)]
-_MOBILE_SCHEMA = {
-    "anyOf": [
-        {"type": "string", "pattern": MOBILE_PATTERN},
-        {"type": "string", "pattern": r"^\s*$", "description": "Blank (empty or whitespace only): absent."},
-        {"type": "null"},
-    ]
-}
-# A buyer's mobile: `1` and ten ASCII digits; blank is absent (None), never a refused mobile.
-Mobile = Annotated[
+
+
+def _or_blank(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema of an optional field whose value has a form (`schema`): that, blank text (absent) or null."""
+    blank = {"type": "string", "pattern": r"^\s*$", "description": "Blank (empty or whitespace only): absent."}
+    return {"anyOf": [schema, blank, {"type": "null"}]}
+
+
+# Optional values with a form (a pattern, a time, an amount): blank text is absent (None), as a blank cell of a file
+# is, never a refused order (docs/merging.md).
+Mobile = Annotated[  # a buyer's mobile: `1` and ten ASCII digits
     Annotated[str, Field(pattern=MOBILE_PATTERN)] | None,
     BeforeValidator(_blank_as_absent),
-    WithJsonSchema(_MOBILE_SCHEMA),
+    WithJsonSchema(_or_blank({"type": "string", "pattern": MOBILE_PATTERN})),
 ]
+OptionalTime = Annotated[
+    Time | None, BeforeValidator(_blank_as_absent), WithJsonSchema(_or_blank({"type": "string", "format": "date-time"}))
+]
+OptionalMoney = Annotated[Money | None, BeforeValidator(_blank_as_absent), WithJsonSchema(_or_blank(_MONEY_SCHEMA))]
 
 
 class _Value(BaseModel):
@@ -228,7 +234,7 @@ class OrderLine(_Value):
     product_name: Text255 | None = None
     quantity: Integer = Field(gt=0, le=bounds.MAX_QUANTITY)
     unit_price: Money
-    line_amount: Money | None = None
+    line_amount: OptionalMoney = None
     row_no: Integer | None = Field(default=None, description="Sheet row this line came from (imports only).")
 
     @model_validator(mode="after")
@@ -253,16 +259,16 @@ class Order(_Value):
     status: OrderStatus
     status_raw: Text64 = Field(description="The status text as the platform or file wrote it.")
     order_time: Time
-    payment_time: Time | None = None
+    payment_time: OptionalTime = None
     store: Store
     buyer: Buyer
     receiver: Receiver | None = None
-    order_amount: Money | None = Field(
+    order_amount: OptionalMoney = Field(
         None,
         description="The order amount as the platform gives it (订单金额), optional. Order Info's `total_amount` is "
         "this when given, else the sum of the lines.",
     )
-    paid_amount: Money | None = Field(None, description="What the buyer paid (实付金额), optional.")
+    paid_amount: OptionalMoney = Field(None, description="What the buyer paid (实付金额), optional.")
     remark: Annotated[Text, Field(max_length=1000)] | None = None
     lines: list[OrderLine] = Field(min_length=1, max_length=bounds.MAX_LINES_PER_ORDER)
 

@@ -134,3 +134,15 @@ def test_the_schema_takes_a_money_text_exactly_when_the_model_does(amount: str) 
     except ValueError:
         taken = False
     assert jsonschema.Draft202012Validator(schema).is_valid(priced) is taken
+
+
+def test_the_schema_takes_a_blank_optional_time_or_amount_as_the_model_does() -> None:
+    schema = json.loads((SCHEMAS_DIR / "orders.ingest.v1.schema.json").read_text(encoding="utf-8"))
+    example = json.loads((SCHEMAS_DIR / "orders.ingest.v1.examples.json").read_text(encoding="utf-8"))[0]
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    model = next(e for e in ENTRIES if e.topic.name == "orders.ingest.v1").model
+    lines = [{**example["lines"][0], "line_amount": ""}]
+    blank = {**example, "payment_time": " ", "order_amount": "", "paid_amount": "", "lines": lines}
+    assert validator.is_valid(blank)
+    model.model_validate(blank)
+    assert not validator.is_valid({**example, "order_amount": "x"})  # blank, not any text
