@@ -130,14 +130,18 @@ def _json_kind(value: object) -> str:
 CENT = Decimal("0.01")
 MOBILE_PATTERN = r"^1[0-9]{10}$"  # ASCII digits only: `\d` would take any script's digits (one buyer, two numbers)
 _PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# The texts `Money` takes, as the schema says it: plain decimals of at most 12 integer digits (leading zeros aside) and
+# 2 decimals (trailing zeros aside), so a producer validating against the schema agrees with the model.
+_MONEY_TEXT = r"^0*[0-9]{1,12}(?:\.[0-9]{1,2}0*)?$"
 _DATE_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME_EXAMPLE = "2026-03-01T09:00:00+08:00"
 _MONEY_SCHEMA = {
     "anyOf": [
         {"type": "number", "minimum": 0, "maximum": float(bounds.MAX_MONEY)},
-        {"type": "string", "pattern": f"^{_PLAIN_DECIMAL.pattern}$"},
+        {"type": "string", "pattern": _MONEY_TEXT},
     ],
-    "description": "An amount >= 0 with at most 2 decimals: a JSON number, or a string in plain decimal notation.",
+    "description": "An amount >= 0 with at most 2 decimals: a JSON number, or a string in plain decimal notation "
+    "(at most 12 digits before the point).",
 }
 Integer = Annotated[int, BeforeValidator(json_integer)]
 Money = Annotated[
@@ -152,19 +156,25 @@ Text64 = Annotated[Text, Field(max_length=64)]
 Id64 = Annotated[Text64, AfterValidator(_visible_identifier)]  # an identifier: no invisible character (bounds)
 Text255 = Annotated[Text, Field(max_length=255)]
 Time = Annotated[AwareDatetime, BeforeValidator(time_text), AfterValidator(_storable_time)]
-_MOBILE_SCHEMA = {
-    "anyOf": [
-        {"type": "string", "pattern": MOBILE_PATTERN},
-        {"type": "string", "pattern": r"^\s*$", "description": "Blank (empty or whitespace only): absent."},
-        {"type": "null"},
-    ]
-}
-# A buyer's mobile: `1` and ten ASCII digits; blank is absent (None), never a refused mobile.
-Mobile = Annotated[
+
+
+def _or_blank(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema of an optional field whose value has a form (`schema`): that, blank text (absent) or null."""
+    blank = {"type": "string", "pattern": r"^\s*$", "description": "Blank (empty or whitespace only): absent."}
+    return {"anyOf": [schema, blank, {"type": "null"}]}
+
+
+# Optional values with a form (a pattern, a time, an amount): blank text is absent (None), as a blank cell of a file
+# is, never a refused order (docs/merging.md).
+Mobile = Annotated[  # a buyer's mobile: `1` and ten ASCII digits
     Annotated[str, Field(pattern=MOBILE_PATTERN)] | None,
     BeforeValidator(_blank_as_absent),
-    WithJsonSchema(_MOBILE_SCHEMA),
+    WithJsonSchema(_or_blank({"type": "string", "pattern": MOBILE_PATTERN})),
 ]
+OptionalTime = Annotated[
+    Time | None, BeforeValidator(_blank_as_absent), WithJsonSchema(_or_blank({"type": "string", "format": "date-time"}))
+]
+OptionalMoney = Annotated[Money | None, BeforeValidator(_blank_as_absent), WithJsonSchema(_or_blank(_MONEY_SCHEMA))]
 
 
 class _Value(BaseModel):
@@ -224,7 +234,7 @@ class OrderLine(_Value):
     product_name: Text255 | None = None
     quantity: Integer = Field(gt=0, le=bounds.MAX_QUANTITY)
     unit_price: Money
-    line_amount: Money | None = None
+    line_amount: OptionalMoney = None
     row_no: Integer | None = Field(default=None, description="Sheet row this line came from (imports only).")
 
     @model_validator(mode="after")
@@ -249,16 +259,16 @@ class Order(_Value):
     status: OrderStatus
     status_raw: Text64 = Field(description="The status text as the platform or file wrote it.")
     order_time: Time
-    payment_time: Time | None = None
+    payment_time: OptionalTime = None
     store: Store
     buyer: Buyer
     receiver: Receiver | None = None
-    order_amount: Money | None = Field(
+    order_amount: OptionalMoney = Field(
         None,
         description="The order amount as the platform gives it (订单金额), optional. Order Info's `total_amount` is "
         "this when given, else the sum of the lines.",
     )
-    paid_amount: Money | None = Field(None, description="What the buyer paid (实付金额), optional.")
+    paid_amount: OptionalMoney = Field(None, description="What the buyer paid (实付金额), optional.")
     remark: Annotated[Text, Field(max_length=1000)] | None = None
     lines: list[OrderLine] = Field(min_length=1, max_length=bounds.MAX_LINES_PER_ORDER)
 

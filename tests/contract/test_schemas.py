@@ -113,3 +113,36 @@ def test_the_schema_takes_a_blank_buyer_mobile_as_the_model_does() -> None:
         assert validator.is_valid(blank) is valid, mobile
         if valid:
             next(e for e in ENTRIES if e.topic.name == "orders.ingest.v1").model.model_validate(blank)
+
+
+MONEY_TEXTS = ["12.345", "12.50000", "1000000000000", "999999999999.99", "999999999999.999", "0999999999999.99"]
+MONEY_TEXTS += ["000000000000000000001.00", "0.001", "1.100", "0", "0.", ".5", "1e2", "123456789012", "0.10"]
+
+
+@pytest.mark.parametrize("amount", MONEY_TEXTS)
+def test_the_schema_takes_a_money_text_exactly_when_the_model_does(amount: str) -> None:
+    """The contract's promise: a producer that validates against the schema agrees with the consumer (a text of
+    three decimals, or thirteen integer digits, passed the schema and was dead-lettered)."""
+    schema = json.loads((SCHEMAS_DIR / "orders.ingest.v1.schema.json").read_text(encoding="utf-8"))
+    example = json.loads((SCHEMAS_DIR / "orders.ingest.v1.examples.json").read_text(encoding="utf-8"))[0]
+    priced = {**example, "lines": [{**example["lines"][0], "unit_price": amount, "line_amount": None}]}
+    priced.pop("order_amount", None)
+    model = next(e for e in ENTRIES if e.topic.name == "orders.ingest.v1").model
+    try:
+        model.model_validate(priced)
+        taken = True
+    except ValueError:
+        taken = False
+    assert jsonschema.Draft202012Validator(schema).is_valid(priced) is taken
+
+
+def test_the_schema_takes_a_blank_optional_time_or_amount_as_the_model_does() -> None:
+    schema = json.loads((SCHEMAS_DIR / "orders.ingest.v1.schema.json").read_text(encoding="utf-8"))
+    example = json.loads((SCHEMAS_DIR / "orders.ingest.v1.examples.json").read_text(encoding="utf-8"))[0]
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    model = next(e for e in ENTRIES if e.topic.name == "orders.ingest.v1").model
+    lines = [{**example["lines"][0], "line_amount": ""}]
+    blank = {**example, "payment_time": " ", "order_amount": "", "paid_amount": "", "lines": lines}
+    assert validator.is_valid(blank)
+    model.model_validate(blank)
+    assert not validator.is_valid({**example, "order_amount": "x"})  # blank, not any text

@@ -24,6 +24,8 @@ How values are read (the published schema says the same, so a producer that vali
   an exponent, a sign, spaces or separators (`"1E+2"`, `"-0"`, `" 1.00 "`, `"1,299.00"`), `NaN`, `Infinity`,
   numbers beyond the range (`1e400`) and integers of thousands of digits (a `contract_violation` naming where).
 - Times are RFC 3339 strings with an offset, never epoch numbers (nor strings of them: `"1790000000"`).
+- Blank (`""` or whitespace only) is absent, as `null` or a missing field is, for the optional times and amounts
+  (`payment_time`, `order_amount`, `paid_amount`, `line_amount`) and `buyer.mobile`, as for every optional text.
 - Text is stripped of surrounding whitespace (`order_no: " A1 "` is `A1`). The key's order part is compared after
   the same strip: `"{tenant_id}: A1 "` and `"{tenant_id}:A1"` both match it; the tenant part must be exact.
 - `buyer.mobile` is `1` and ten ASCII digits (digits of other scripts are refused: one buyer would be two). A blank

@@ -155,3 +155,15 @@ def test_a_blank_buyer_mobile_counts_as_absent(blank: str) -> None:
     assert rejected == [] and accepted[0].order.buyer.mobile is None
     reason, text = decided(body(buyer={"mobile": blank}))  # nothing else identifies the buyer: as if missing
     assert reason == errors.CONTRACT_VIOLATION and "buyer has no identifier" in text
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_optional_time_or_amount_counts_as_absent(blank: str) -> None:
+    """As a blank cell in a file (docs/merging.md): a mall integration's "" for "not paid yet" is no value, not a
+    refusal of the order."""
+    lines = [line_json() | {"line_amount": blank}]
+    fields = body(payment_time=blank, order_amount=blank, paid_amount=blank, lines=lines)
+    accepted, rejected = decode([Received(0, "t", 0, 0, message_key(TENANT, "B1"), json.dumps(fields).encode())])
+    assert rejected == []
+    order = accepted[0].order
+    assert (order.payment_time, order.order_amount, order.paid_amount, order.lines[0].line_amount) == (None,) * 4
