@@ -541,7 +541,11 @@ def _unsupported_zh(message: str) -> str:
 
 
 _FILE_ZH: dict[str, Callable[[str], str]] = {
-    issues.FILE_TOO_LARGE: lambda m: "文件有 {} 字节；最多接受 {} 字节。".format(*_two(m)),
+    issues.FILE_TOO_LARGE: lambda m: (
+        "文件大小为 {} MB；每次最多接受 {} MB。请拆分文件后分别上传。".format(*sizes)
+        if (sizes := _match(r"^The file is ([\d.]+) MB; at most ([\d.]+) MB", m))
+        else "文件超过 {} MB（每次上传的上限）：请拆分文件后分别上传。".format(*_two(m))
+    ),
     issues.EMPTY_FILE: lambda m: "文件是空的（或只有空行）。",
     issues.UNSUPPORTED_FORMAT: lambda m: _unsupported_zh(m),
     issues.ENCRYPTED_OR_LEGACY: lambda m: "工作簿有密码保护，或是无法读取的旧版 .xls：请去掉密码，或另存为 .xlsx。",

@@ -14,6 +14,7 @@ import pytest
 from services.ingest.application.parsing import ImportFileError, ImportOptions, parse_import
 from services.ingest.domain.language import Lang, file_message, issue_message
 from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.options import MB
 from tests.unit.ingest.test_import_support import HEADER, csv_bytes, grid_of, row, xlsx_bytes
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
@@ -85,6 +86,21 @@ def test_header_only_has_no_data_rows() -> None:
 def test_data_larger_than_max_bytes() -> None:
     error = refused(csv_bytes([row()] * 50), "orders.csv", options=ImportOptions(max_bytes=1000))
     assert error.code == issues.FILE_TOO_LARGE
+
+
+@pytest.mark.parametrize(
+    ("size", "limit", "zh", "en"),
+    [
+        (20 * MB + 1, 20 * MB, "文件大小为 20.01 MB；每次最多接受 20 MB。", "The file is 20.01 MB; at most 20 MB are"),
+        (31 * MB + MB // 2, 20 * MB, "文件大小为 31.5 MB；每次最多接受 20 MB。", "The file is 31.5 MB; at most 20 MB"),
+    ],
+)
+def test_a_file_past_the_size_limit_is_told_its_size_and_the_limit_in_mb(
+    size: int, limit: int, zh: str, en: str
+) -> None:
+    error = refused(b"x" * size, "orders.csv", options=ImportOptions(max_bytes=limit))
+    assert error.code == issues.FILE_TOO_LARGE and error.message.startswith(en), error.message
+    assert file_message(error.code, error.message, Lang.ZH).startswith(zh + "请拆分文件后分别上传。")
 
 
 def test_zip_bomb_by_compression_ratio() -> None:
