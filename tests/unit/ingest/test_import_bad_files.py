@@ -183,6 +183,23 @@ def test_wide_sheets_are_refused() -> None:
     assert refused(csv_bytes([row()], header), "o.csv").code == issues.TOO_MANY_COLUMNS
 
 
+def test_a_header_too_wide_names_its_sheet_and_its_columns_letters() -> None:
+    header = [*HEADER, *(f"Extra {i}" for i in range(100))]  # 118 columns: A to DN
+    error = refused(xlsx_bytes([header, [*grid_of([row()])[1]]], title="订单"), "o.xlsx")  # refused unread
+    assert error.message == 'Sheet "订单" uses column DN (column 118); at most 100 columns (A to CV) are accepted.'
+    assert file_message(error.code, error.message, Lang.ZH) == (
+        "工作表“订单”用到 DN 列（第 118 列）；最多接受 100 列（A 到 CV 列）。"
+    )
+    error = refused(csv_bytes([row()], header), "o.csv")
+    assert error.message == (
+        "The header has 118 columns (A to DN); at most 100 columns (A to CV) are accepted. "
+        "Delete the columns you do not need."
+    )
+    assert file_message(error.code, error.message, Lang.ZH) == (
+        "表头有 118 列（A 到 DN 列）；最多接受 100 列（A 到 CV 列）。请删除不需要的列。"
+    )
+
+
 def test_long_sheets_are_refused_with_the_count() -> None:
     rows = [row(ProductID=f"P{i}") for i in range(30)]
     error = refused(xlsx_bytes(grid_of(rows)), "o.xlsx", options=ImportOptions(max_rows=10))
