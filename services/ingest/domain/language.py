@@ -182,6 +182,7 @@ TEMPLATE_TEXTS: dict[str, tuple[str, str]] = {
         "请从列表中选择（中文、英文和别名都可以）。",
         "Pick a value from the list (Chinese aliases are accepted too).",
     ),
+    "cut": ("…（已截断，原有 {count:,} 个字符）", "… (cut: {count:,} characters)"),  # a cell past a workbook cell
 }
 
 
