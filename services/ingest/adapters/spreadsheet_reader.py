@@ -22,7 +22,7 @@ from typing import Any
 from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from services.ingest.adapters.xls_container import inspect_xls
-from services.ingest.adapters.xlsx_archive import ErrorCells, check_bounds, inspect_xlsx
+from services.ingest.adapters.xlsx_archive import ErrorCells, check_bounds, column_letters, inspect_xlsx
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.issues import ImportFileError
 from services.ingest.domain.spreadsheet.options import ImportOptions
@@ -460,7 +460,7 @@ class _Records:
         for cells in self.reader:
             self.count += 1
             if self.count > self.options.max_sheet_rows:
-                check_bounds("CSV", 0, self.count, self.options)
+                check_bounds(None, 0, self.count, self.options)
             if len(self.leading) < HEADER_SEARCH_ROWS and not is_blank(cells):
                 self.leading[self.count] = len(cells)
                 floor = min(floor, len(cells))
@@ -531,7 +531,7 @@ def _table(
         return None
     header_at = next((i for i, (_, cells) in enumerate(leading) if _is_header(cells)), 0)
     header_row, header = leading[header_at]
-    header = _check_width(header, options)
+    header = _check_width(header, options, sheet)
     rows = leading[header_at + 1 :]
     for row_no, cells in numbered:
         if not is_blank(cells):
@@ -550,13 +550,16 @@ def _fit(cells: Sequence[str], width: int) -> Sequence[str]:
     return list(cells[:width]) + [""] * (width - len(cells))
 
 
-def _check_width(header: Sequence[str], options: ImportOptions) -> list[str]:
+def _check_width(header: Sequence[str], options: ImportOptions, sheet: str | None) -> list[str]:
     width = len(header)
     while width and not header[width - 1].strip():
         width -= 1
     if width > options.max_columns:
+        where = f'Sheet "{sheet}": the header' if sheet is not None else "The header"
         raise ImportFileError(
-            issues.TOO_MANY_COLUMNS, f"The header has {width} columns; at most {options.max_columns} are accepted."
+            issues.TOO_MANY_COLUMNS,
+            f"{where} has {width} columns (A to {column_letters(width)}); at most {options.max_columns} columns "
+            f"(A to {column_letters(options.max_columns)}) are accepted. Delete the columns you do not need.",
         )
     return list(header[:width])
 

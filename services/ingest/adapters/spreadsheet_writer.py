@@ -46,6 +46,7 @@ from services.ingest.domain.spreadsheet.template import (
 from services.ingest.domain.spreadsheet.values import FORMULA_PREFIXES, visible
 
 VALIDATED_ROWS = 5001  # drop-downs cover the header plus 5,000 data rows
+MAX_CELL_TEXT = 32_767  # characters of one cell of an .xlsx (Excel's specifications and limits)
 _BOLD = Font(bold=True)
 _REQUIRED_FILL = PatternFill("solid", fgColor="FFF2CC")
 _TEXT_FORMAT = "@"
@@ -59,10 +60,19 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def _put(sheet: Worksheet, row: int, col: int, text: str) -> None:
+def _put(sheet: Worksheet, row: int, col: int, text: str, lang: Lang = DEFAULT_LANG) -> None:
     cell = sheet.cell(row=row, column=col)
-    cell.value = neutralise(visible(text))
+    cell.value = fitted(neutralise(visible(text)), lang)
     cell.data_type = "s"  # never "f", even if openpyxl guessed a formula
+
+
+def fitted(text: str, lang: Lang) -> str:
+    """`text` within what a workbook cell holds (`MAX_CELL_TEXT`): a longer one is cut, with a marker saying how
+    long it was (Excel empties a longer cell when it "repairs" the file; WPS cuts it without a word)."""
+    if len(text) <= MAX_CELL_TEXT:
+        return text
+    marker = template_text("cut", lang).format(count=len(text))
+    return text[: MAX_CELL_TEXT - len(marker)] + marker
 
 
 def _save(book: Workbook) -> bytes:
@@ -169,7 +179,7 @@ def build_result_workbook(
         result, errors, *warnings = outcomes.get(row.row_no, ("", ""))
         for col, text in enumerate([*row.cells, result, errors, *warnings[:1]], 1):
             if text:
-                _put(sheet, line, col, text)
+                _put(sheet, line, col, text, lang)
     sheet.freeze_panes = "A2"
     return _save(book)
 
@@ -204,11 +214,11 @@ def build_failed_workbook(header: Sequence[str], rows: Sequence[FailedRow], lang
             index = position.get(column.key)
             text = row.cells[index] if index is not None and index < len(row.cells) else ""
             if text:
-                _put(sheet, line, col, text)
+                _put(sheet, line, col, text, lang)
                 widths[col - 1] = max(widths[col - 1], min(len(text) + 2, _MAX_WIDTH))
             if column.key in failed:
                 sheet.cell(row=line, column=col).fill = _FAILED_FILL
-        _put(sheet, line, len(titles), row.errors)
+        _put(sheet, line, len(titles), row.errors, lang)
         sheet.cell(row=line, column=len(titles)).alignment = Alignment(wrap_text=True, vertical="top")
     widths[-1] = _ERRORS_WIDTH
     for col, width in enumerate(widths, 1):

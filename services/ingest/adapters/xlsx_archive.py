@@ -90,24 +90,31 @@ def inspect_xlsx(data: bytes, options: ImportOptions) -> dict[str, ErrorCells]:
     infos = archive.infolist()
     _check_kind({info.filename for info in infos})
     _check_sizes(infos, options)
-    parts: dict[str, bytes] = {}
+    names = _sheet_names(data, infos)
     errors: dict[str, ErrorCells] = {}
     for info in infos:
         xml = _inflate(data, info)
         if not _is_xml(info.filename, xml):
             continue
         _check_xml(info.filename, xml)
-        if info.filename in (_WORKBOOK, _WORKBOOK_RELS):
-            parts[info.filename] = xml
         if info.filename.startswith("xl/worksheets/") or _SHEET_DATA in xml:
-            _check_extent(info.filename, xml, options)
+            _check_extent(names.get(info.filename, info.filename), xml, options)
             found = _error_cells(xml)
             if found:
                 errors[info.filename] = found
-    if not errors:
-        return {}
-    names = _sheet_parts(parts.get(_WORKBOOK, b""), parts.get(_WORKBOOK_RELS, b""))
-    return {name: errors[part] for name, part in names.items() if part in errors}
+    return {name: errors[part] for part, name in names.items() if part in errors}
+
+
+def _sheet_names(data: bytes, infos: list[zipfile.ZipInfo]) -> dict[str, str]:
+    """Each worksheet part's sheet name (what the user sees, and what a refusal names), by part path; the
+    workbook and its relationships are read first (checked like every part), wherever the zip puts them."""
+    parts = {}
+    for info in infos:
+        if info.filename in (_WORKBOOK, _WORKBOOK_RELS):
+            parts[info.filename] = _inflate(data, info)
+            _check_xml(info.filename, parts[info.filename])
+    found = _sheet_parts(parts.get(_WORKBOOK, b""), parts.get(_WORKBOOK_RELS, b""))
+    return {part: name for name, part in found.items()}
 
 
 def _is_xml(name: str, content: bytes) -> bool:
@@ -370,16 +377,28 @@ def _far_references(xml: bytes, options: ImportOptions) -> tuple[int, int]:
     return max_column, max_row
 
 
-def check_bounds(name: str, max_column: int, max_row: int, options: ImportOptions) -> None:
-    """Refuse a sheet whose farthest cell lies past the sheet bounds (`ImportFileError`)."""
+def check_bounds(name: str | None, max_column: int, max_row: int, options: ImportOptions) -> None:
+    """Refuse a sheet whose farthest cell lies past the sheet bounds (`ImportFileError`), naming the sheet (None:
+    a CSV file)."""
+    where = "The file" if name is None else f'Sheet "{name}"'
     if max_column > options.max_columns:
         raise ImportFileError(
             issues.TOO_MANY_COLUMNS,
-            f"A sheet ({name}) uses column {max_column}; at most {options.max_columns} columns are accepted.",
+            f"{where} uses column {column_letters(max_column)} (column {max_column:,}); at most "
+            f"{options.max_columns} columns (A to {column_letters(options.max_columns)}) are accepted.",
         )
     if max_row > options.max_sheet_rows:
         raise ImportFileError(
             issues.TOO_MANY_ROWS,
-            f"A sheet ({name}) reaches row {max_row:,}; at most {options.max_rows:,} data rows are accepted "
+            f"{where} reaches row {max_row:,}; at most {options.max_rows:,} data rows are accepted "
             "(delete the rows and formatting below your data).",
         )
+
+
+def column_letters(number: int) -> str:
+    """A 1-based column number as Excel names it (1=A, 26=Z, 27=AA, 16384=XFD)."""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters

@@ -31,7 +31,7 @@ from services.ingest.adapters.spreadsheet_reader import Table, read_table
 from services.ingest.application.zones import named_zone
 from services.ingest.domain.language import Lang, column_example
 from services.ingest.domain.spreadsheet import issues
-from services.ingest.domain.spreadsheet.issues import ImportFileError, RowIssue
+from services.ingest.domain.spreadsheet.issues import ImportFileError, RowIssue, file_too_large
 from services.ingest.domain.spreadsheet.options import DEFAULT_OPTIONS, ImportOptions
 from services.ingest.domain.spreadsheet.rows import CheckedRows, Field, RowRules, check_rows, shown
 from services.ingest.domain.spreadsheet.split import HeldBackOrder, group_rows
@@ -136,9 +136,7 @@ def _cycle_collection_paused() -> Iterator[None]:
 def _parse(data: bytes, filename: str, timezone: str, sheet: str | None, options: ImportOptions) -> ParsedImport:
     zone = _zone(timezone)
     if len(data) > options.max_bytes:
-        raise ImportFileError(
-            issues.FILE_TOO_LARGE, f"The file has {len(data):,} bytes; at most {options.max_bytes:,} are accepted."
-        )
+        raise ImportFileError(issues.FILE_TOO_LARGE, file_too_large(len(data), options.max_bytes))
     if not data.strip():
         raise ImportFileError(issues.EMPTY_FILE, "The file is empty.")
     table = read_table(data, filename, sheet, options)

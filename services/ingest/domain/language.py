@@ -182,6 +182,7 @@ TEMPLATE_TEXTS: dict[str, tuple[str, str]] = {
         "请从列表中选择（中文、英文和别名都可以）。",
         "Pick a value from the list (Chinese aliases are accepted too).",
     ),
+    "cut": ("…（已截断，原有 {count:,} 个字符）", "… (cut: {count:,} characters)"),  # a cell past a workbook cell
 }
 
 
@@ -540,8 +541,31 @@ def _unsupported_zh(message: str) -> str:
     return "无法读取该文件：请上传 .xlsx 工作簿或 CSV 文件（CSV 的引号须成对）。"
 
 
+_FAR_COLUMN = r'^Sheet "(.*)" uses column ([A-Z]+) \(column ([\d,]+)\); at most ([\d,]+) columns \(A to ([A-Z]+)\)'
+_WIDE_HEADER = (
+    r'^(?:Sheet "(.*)": the header|The header) has ([\d,]+) columns \(A to ([A-Z]+)\); '
+    r"at most ([\d,]+) columns \(A to ([A-Z]+)\)"
+)
+
+
+def _too_many_columns_zh(message: str) -> str:
+    far = _match(_FAR_COLUMN, message)
+    if far:
+        return "工作表“{}”用到 {} 列（第 {} 列）；最多接受 {} 列（A 到 {} 列）。".format(*far)
+    wide = _match(_WIDE_HEADER, message)
+    if wide:
+        sheet, *figures = wide
+        where = f"工作表“{sheet}”的表头" if sheet is not None else "表头"
+        return where + "有 {} 列（A 到 {} 列）；最多接受 {} 列（A 到 {} 列）。请删除不需要的列。".format(*figures)
+    return "表头有 {} 列；最多接受 {} 列。".format(*_two(message))
+
+
 _FILE_ZH: dict[str, Callable[[str], str]] = {
-    issues.FILE_TOO_LARGE: lambda m: "文件有 {} 字节；最多接受 {} 字节。".format(*_two(m)),
+    issues.FILE_TOO_LARGE: lambda m: (
+        "文件大小为 {} MB；每次最多接受 {} MB。请拆分文件后分别上传。".format(*sizes)
+        if (sizes := _match(r"^The file is ([\d.]+) MB; at most ([\d.]+) MB", m))
+        else "文件超过 {} MB（每次上传的上限）：请拆分文件后分别上传。".format(*_two(m))
+    ),
     issues.EMPTY_FILE: lambda m: "文件是空的（或只有空行）。",
     issues.UNSUPPORTED_FORMAT: lambda m: _unsupported_zh(m),
     issues.ENCRYPTED_OR_LEGACY: lambda m: "工作簿有密码保护，或是无法读取的旧版 .xls：请去掉密码，或另存为 .xlsx。",
@@ -563,14 +587,12 @@ _FILE_ZH: dict[str, Callable[[str], str]] = {
         else "表头缺少必填列。"
     ),
     issues.DUPLICATE_COLUMNS: lambda m: "表头中有重复的列：{}。".format(m.split(": ", 1)[-1].rstrip(".")),
-    issues.TOO_MANY_COLUMNS: lambda m: (
-        "工作表（{}）用到第 {} 列；最多接受 {} 列。".format(*far)
-        if (far := _match(r"^A sheet \((.*)\) uses column ([\d,]+); at most ([\d,]+)", m))
-        else "表头有 {} 列；最多接受 {} 列。".format(*_two(m))
-    ),
+    issues.TOO_MANY_COLUMNS: lambda m: _too_many_columns_zh(m),
     issues.TOO_MANY_ROWS: lambda m: (
-        "工作表（{}）延伸到第 {} 行；每次导入最多 {} 行数据（请删除数据下方的行和格式）。".format(*far)
-        if (far := _match(r"^A sheet \((.*)\) reaches row ([\d,]+); at most ([\d,]+)", m))
+        "{}延伸到第 {} 行；每次导入最多 {} 行数据（请删除数据下方的行和格式）。".format(
+            "文件" if far[0] is None else f"工作表“{far[0]}”", *far[1:]
+        )
+        if (far := _match(r'^(?:Sheet "(.*)"|The file) reaches row ([\d,]+); at most ([\d,]+)', m))
         else "文件有 {} 行数据；每次导入最多 {} 行。请拆分文件。".format(*_two(m))
     ),
     issues.NO_DATA_ROWS: lambda m: "文件（或工作表）只有表头，没有数据行。",

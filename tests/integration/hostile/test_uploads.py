@@ -59,6 +59,36 @@ async def test_an_oversized_upload_is_refused_before_it_is_read_whole(api: Api, 
 async def test_a_file_just_over_the_limit_is_413(api: Api) -> None:
     response = await upload(api, "big.csv", b"a" * (MAX_UPLOAD + 10))
     assert response.status_code == 413, response.text
+    assert response.json()["code"] == "file_too_large"
+    assert response.json()["detail"] == "文件大小为 0.26 MB；每次最多接受 0.25 MB。请拆分文件后分别上传。"
+
+
+@pytest.mark.parametrize(
+    ("query", "language", "expected"),
+    [
+        ("", None, "文件超过 0.25 MB（每次上传的上限）：请拆分文件后分别上传。"),
+        (
+            "?lang=en",
+            None,
+            "The file is larger than 0.25 MB, the most accepted per upload; split it into smaller files.",
+        ),
+        (
+            "",
+            "en-US,en;q=0.9",
+            "The file is larger than 0.25 MB, the most accepted per upload; split it into smaller files.",
+        ),
+    ],
+)
+async def test_an_oversized_upload_is_refused_as_file_too_large_in_the_users_language(
+    api: Api, query: str, language: str | None, expected: str
+) -> None:
+    headers = api.headers() | {"Content-Type": "multipart/form-data; boundary=x"}
+    if language:
+        headers["Accept-Language"] = language
+    body = PREAMBLE + b"x" * (MAX_UPLOAD * 2)
+    response = await api.client.post(f"/v1/imports{query}", content=body, headers=headers)
+    assert response.status_code == 413, response.text
+    assert (response.json()["code"], response.json()["detail"]) == ("file_too_large", expected)
 
 
 def _zip(members: dict[str, bytes]) -> bytes:

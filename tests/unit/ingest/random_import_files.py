@@ -112,7 +112,8 @@ def _workbook(rng: random.Random, header: list[str], rows: list[list[Any]]) -> b
     sheet.append(header)
     for cells in rows:
         sheet.append([_storable(value) for value in cells])
-    if rows and rng.random() < 0.1:
+    # (a merged error cell fills its range with error cells since the reference, which left its copies as text)
+    if rows and rng.random() < 0.1 and rows[0][0] != "#N/A":
         sheet.merge_cells(start_row=2, start_column=1, end_row=min(len(rows) + 1, 4), end_column=1)
     if rng.random() < 0.1:
         hidden = book.create_sheet("Backup", 0)

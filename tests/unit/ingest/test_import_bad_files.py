@@ -14,6 +14,7 @@ import pytest
 from services.ingest.application.parsing import ImportFileError, ImportOptions, parse_import
 from services.ingest.domain.language import Lang, file_message, issue_message
 from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.options import MB
 from tests.unit.ingest.test_import_support import HEADER, csv_bytes, grid_of, row, xlsx_bytes
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
@@ -85,6 +86,21 @@ def test_header_only_has_no_data_rows() -> None:
 def test_data_larger_than_max_bytes() -> None:
     error = refused(csv_bytes([row()] * 50), "orders.csv", options=ImportOptions(max_bytes=1000))
     assert error.code == issues.FILE_TOO_LARGE
+
+
+@pytest.mark.parametrize(
+    ("size", "limit", "zh", "en"),
+    [
+        (20 * MB + 1, 20 * MB, "文件大小为 20.01 MB；每次最多接受 20 MB。", "The file is 20.01 MB; at most 20 MB are"),
+        (31 * MB + MB // 2, 20 * MB, "文件大小为 31.5 MB；每次最多接受 20 MB。", "The file is 31.5 MB; at most 20 MB"),
+    ],
+)
+def test_a_file_past_the_size_limit_is_told_its_size_and_the_limit_in_mb(
+    size: int, limit: int, zh: str, en: str
+) -> None:
+    error = refused(b"x" * size, "orders.csv", options=ImportOptions(max_bytes=limit))
+    assert error.code == issues.FILE_TOO_LARGE and error.message.startswith(en), error.message
+    assert file_message(error.code, error.message, Lang.ZH).startswith(zh + "请拆分文件后分别上传。")
 
 
 def test_zip_bomb_by_compression_ratio() -> None:
@@ -165,6 +181,23 @@ def test_wide_sheets_are_refused() -> None:
     header = [*HEADER, *(f"Extra {i}" for i in range(100))]
     assert refused(xlsx_bytes([header, [*grid_of([row()])[1]]]), "o.xlsx").code == issues.TOO_MANY_COLUMNS
     assert refused(csv_bytes([row()], header), "o.csv").code == issues.TOO_MANY_COLUMNS
+
+
+def test_a_header_too_wide_names_its_sheet_and_its_columns_letters() -> None:
+    header = [*HEADER, *(f"Extra {i}" for i in range(100))]  # 118 columns: A to DN
+    error = refused(xlsx_bytes([header, [*grid_of([row()])[1]]], title="订单"), "o.xlsx")  # refused unread
+    assert error.message == 'Sheet "订单" uses column DN (column 118); at most 100 columns (A to CV) are accepted.'
+    assert file_message(error.code, error.message, Lang.ZH) == (
+        "工作表“订单”用到 DN 列（第 118 列）；最多接受 100 列（A 到 CV 列）。"
+    )
+    error = refused(csv_bytes([row()], header), "o.csv")
+    assert error.message == (
+        "The header has 118 columns (A to DN); at most 100 columns (A to CV) are accepted. "
+        "Delete the columns you do not need."
+    )
+    assert file_message(error.code, error.message, Lang.ZH) == (
+        "表头有 118 列（A 到 DN 列）；最多接受 100 列（A 到 CV 列）。请删除不需要的列。"
+    )
 
 
 def test_long_sheets_are_refused_with_the_count() -> None:

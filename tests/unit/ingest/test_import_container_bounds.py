@@ -205,15 +205,23 @@ def test_the_workbook_stream_is_found_in_the_mini_stream_and_in_regular_sectors(
 
     assert [s.rstrip(b"\0") for s in _workbook_streams(data)] == [stream.rstrip(b"\0")]
     answer = parse_in_a_child(data, "orders.xls")
-    assert answer.get("refused") == issues.TOO_MANY_ROWS and "(Orders)" in str(answer["message"]), answer
+    assert answer.get("refused") == issues.TOO_MANY_ROWS and 'Sheet "Orders"' in str(answer["message"]), answer
 
 
 @pytest.mark.parametrize(
     ("filename", "data", "expected"),
     [
-        ("orders.xls", lambda: far_xls(65_535, 65_520), "工作表（Orders）用到第 65521 列；最多接受 100 列。"),
-        ("orders.xls", lambda: far_xls(20_000, 3), "工作表（Orders）延伸到第 20,001 行"),
-        ("orders.xlsx", lambda: moved_sheet_xlsx("XFD3"), "工作表（xl/data/orders.xml）用到第 16384 列；最多接受 100"),
+        (
+            "orders.xls",
+            lambda: far_xls(65_535, 65_520),
+            "工作表“Orders”用到 CRXA 列（第 65,521 列）；最多接受 100 列（A 到 CV 列）。",
+        ),
+        ("orders.xls", lambda: far_xls(20_000, 3), "工作表“Orders”延伸到第 20,001 行"),
+        (
+            "orders.xlsx",
+            lambda: moved_sheet_xlsx("XFD3"),
+            "工作表“Orders”用到 XFD 列（第 16,384 列）；最多接受 100 列（A 到 CV 列）。",
+        ),
     ],
 )
 def test_a_far_cell_is_explained_in_chinese_with_its_own_figures(filename: str, data: object, expected: str) -> None:

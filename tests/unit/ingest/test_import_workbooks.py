@@ -178,3 +178,21 @@ def test_result_workbook_reuploads_with_outcomes_ignored() -> None:
         (r.row_no, tuple(neutralise(c) for c in r.cells)) for r in parsed.rows
     ]
     assert again.orders[0].buyer.mobile == "13912345678" and again.orders[0].remark == "=cmd"
+
+
+@pytest.mark.parametrize("lang", list(Lang))
+def test_a_cell_longer_than_a_workbook_cell_holds_is_cut_with_a_marker(lang: Lang) -> None:
+    # An .xlsx cell holds at most 32,767 characters: Excel "repairs" (empties) a longer one, WPS cuts it silently.
+    from services.ingest.adapters.spreadsheet_writer import FailedRow, build_failed_workbook
+
+    long, errors = "备" * 40_000, "x" * 33_000
+    result = load(
+        build_result_workbook((["Order No.", "Notes"], [SheetRow(2, ("A1", long))]), {2: ("r", errors)}, lang)
+    )
+    failed = load(build_failed_workbook(["Order No.", "Remark"], [FailedRow(("A1", long), errors, ())], lang))
+    marker = "…（已截断，原有 40,000 个字符）" if lang is Lang.ZH else "… (cut: 40,000 characters)"
+    cells = [*result.active[2], *failed.active[2]]
+    assert all(len(str(cell.value or "")) <= 32_767 for cell in cells)
+    assert result.active["B2"].value == long[: 32_767 - len(marker)] + marker
+    assert str(result.active["D2"].value).startswith("x" * 32_000)
+    assert any(str(cell.value).endswith(marker) for cell in failed.active[2])

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.ingest.domain.spreadsheet.options import megabytes
+
 # Whole-file problems (`ImportFileError.code`).
 FILE_TOO_LARGE = "file_too_large"
 EMPTY_FILE = "empty_file"
@@ -111,6 +113,18 @@ WARNING_CODES = frozenset(
         HIDDEN_SHEET_SKIPPED,
     }
 )
+
+
+def file_too_large(size: int | None, limit: int) -> str:
+    """The refusal of a file past the upload limit, in MB; `size` None when only the request's size is known."""
+    if size is None:
+        return (
+            f"The file is larger than {megabytes(limit)} MB, the most accepted per upload; split it into smaller files."
+        )
+    return (
+        f"The file is {megabytes(size, up=True)} MB; at most {megabytes(limit)} MB are accepted per upload. Split it "
+        "into smaller files."
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,14 @@ from dataclasses import dataclass
 MB = 1024 * 1024
 
 
+def megabytes(count: int, *, up: bool = False) -> str:
+    """`count` bytes in MB as a message shows them, with at most 2 decimals ("20", "0.25"); rounded `up` for a
+    size past a limit (so that it never reads as the limit itself)."""
+    hundredths = -(-count * 100 // MB) if up else count * 100 // MB
+    whole, part = divmod(hundredths, 100)
+    return f"{whole}.{part:02d}".rstrip("0").rstrip(".") if part else str(whole)
+
+
 @dataclass(frozen=True, slots=True)
 class ImportOptions:
     """Bounds that keep parsing a hostile file in bounded time and memory, and the placeholder mobiles.

@@ -124,7 +124,12 @@ def create_app(
     app.add_middleware(IdentityBodies)  # outside the gate: an encoded upload takes no slot
     app.add_middleware(SingleQueryValues)
     # multipart framing adds a little around the file itself
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_upload_bytes + 64 * 1024,
+        upload_paths=frozenset({UPLOAD_PATH}),
+        file_limit=settings.max_upload_bytes,
+    )
     app.add_middleware(
         BodyDeadline, grace=settings.http_body_grace_seconds, min_rate=settings.http_body_min_bytes_per_second
     )

@@ -25,6 +25,8 @@ from services.ingest.application.uploads import import_options
 from services.ingest.application.workers import UPLOADS, run_in
 from services.ingest.application.zones import named_zones
 from services.ingest.domain.language import file_message
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.issues import file_too_large
 from services.ingest.entrypoints.http.dependencies import (
     ImportOrReadTenant,
     ImportTenant,
@@ -64,8 +66,10 @@ async def post_import(
     _check_single_fields(await request.form())
     options = import_options(settings)
     data = await file.read(options.max_bytes + 1)
-    if len(data) > options.max_bytes:
-        raise ApiProblem(413, "File too large", f"uploads are limited to {options.max_bytes} bytes", "file_too_large")
+    if len(data) > options.max_bytes:  # the size spooled, when known: only max_bytes + 1 bytes were read
+        size = file.size if file.size is not None and file.size > options.max_bytes else None
+        detail = file_message(issues.FILE_TOO_LARGE, file_too_large(size, options.max_bytes), lang)
+        raise ApiProblem(413, "Import file rejected", detail, issues.FILE_TOO_LARGE)
     if timezone not in named_zones():
         detail = file_message("unknown_timezone", f"{timezone!r} is not an IANA timezone name", lang)
         raise ApiProblem(422, "Unknown timezone", detail, "unknown_timezone")

@@ -22,11 +22,15 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from fastapi import Depends, Request
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from services.ingest.application.uploads import UploadSlots
+from services.ingest.domain.language import Lang, choose_lang, file_message
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.issues import file_too_large
 from services.ingest.entrypoints.http.dependencies import GATED_TENANT, gated_tenant, tenant_of_request
 from services.ingest.entrypoints.http.problems import database_unavailable
 from services.ingest.errors import ApiProblem, Problem, StorageUnavailable
@@ -38,10 +42,21 @@ log = logging.getLogger("orderinfo.http")
 
 
 class BodySizeLimit:
-    """ASGI middleware: 413 when Content-Length or the bytes actually received exceed `max_bytes` (+ form overhead)."""
+    """ASGI middleware: 413 when Content-Length or the bytes actually received exceed `max_bytes` (+ form overhead).
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    On an upload route (`upload_paths`) the refusal is the import's own `file_too_large`, naming `file_limit` in MB
+    in the request's language (`?lang=`, else `Accept-Language`, else zh-CN), as the parser's refusal of a file
+    just over the limit is."""
+
+    def __init__(
+        self, app: Any, max_bytes: int, upload_paths: frozenset[str] = frozenset(), file_limit: int = 0
+    ) -> None:
+        self.app, self.max_bytes, self.upload_paths, self.file_limit = app, max_bytes, upload_paths, file_limit
+
+    def _refusal(self, scope: Scope) -> Problem:
+        if scope.get("path") not in self.upload_paths:
+            return _too_large(self.max_bytes)
+        return file_too_large_problem(scope, self.file_limit)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -49,7 +64,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await refuse(send, _too_large(self.max_bytes))
+            await refuse(send, self._refusal(scope))
             return
         received = 0
         refused = False
@@ -64,7 +79,7 @@ class BodySizeLimit:
             received += len(message.get("body", b""))
             if received > self.max_bytes:
                 refused = True
-                await refuse(send, _too_large(self.max_bytes))
+                await refuse(send, self._refusal(scope))
                 return {"type": "http.disconnect"}
             return message
 
@@ -271,6 +286,15 @@ async def upload_slot(request: Request) -> AsyncIterator[None]:
 
 
 UploadSlot = Annotated[None, Depends(upload_slot)]
+
+
+def file_too_large_problem(scope: Scope, limit: int) -> Problem:
+    """An upload past `limit` bytes refused from its request head, in the request's language."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang", [None])[-1]
+    accept = dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1")
+    lang = choose_lang(query if query in {lang.value for lang in Lang} else None, accept or None)
+    detail = file_message(issues.FILE_TOO_LARGE, file_too_large(None, limit), lang)
+    return Problem(title="Import file rejected", status=413, code=issues.FILE_TOO_LARGE, detail=detail)
 
 
 def _too_large(limit: int) -> Problem:
