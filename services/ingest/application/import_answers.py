@@ -14,7 +14,7 @@ import binascii
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
@@ -27,6 +27,7 @@ from services.ingest.adapters.queries import ImportPosition
 from services.ingest.application.downloads import WORKBOOKS
 from services.ingest.application.imports import ImportReceipt, PublishingFailed, StrictModeRejected
 from services.ingest.application.parsing import ImportFileError, SheetRow
+from services.ingest.domain.erasure import MOBILE_COLUMNS, masked_cells, personal_positions
 from services.ingest.domain.language import Lang, file_message, issue_out, outcome_detail, outcome_label, state_label
 from services.ingest.domain.progress import ImportState
 from services.ingest.errors import ApiProblem
@@ -273,14 +274,16 @@ def decode_position(cursor: str) -> ImportPosition | None:
         return None
 
 
-async def result_workbook(pool: Pool, tenant_id: UUID, import_id: UUID, lang: Lang) -> Download:
-    """Every uploaded row of the import with its final outcome, errors and warnings, in `lang`."""
-    return await _workbook(import_id, tenant_id, pool, "result", _build_result, lang)
+async def result_workbook(pool: Pool, tenant_id: UUID, import_id: UUID, lang: Lang, mask: bool = False) -> Download:
+    """Every uploaded row of the import with its final outcome, errors and warnings, in `lang` (the buyer's and
+    the receiver's mobiles masked if `mask`)."""
+    return await _workbook(import_id, tenant_id, pool, "result", _build_result, lang, mask)
 
 
-async def failed_workbook(pool: Pool, tenant_id: UUID, import_id: UUID, lang: Lang) -> Download:
-    """Only the rows to fix, in the template's columns, ready to upload again."""
-    return await _workbook(import_id, tenant_id, pool, "failed", _build_failed, lang)
+async def failed_workbook(pool: Pool, tenant_id: UUID, import_id: UUID, lang: Lang, mask: bool = False) -> Download:
+    """Only the rows to fix, in the template's columns, ready to upload again (mobiles masked if `mask`: then
+    they must be given again before uploading)."""
+    return await _workbook(import_id, tenant_id, pool, "failed", _build_failed, lang, mask)
 
 
 async def template_workbook(lang: Lang) -> Download:
@@ -299,6 +302,7 @@ async def _workbook(
     kind: str,
     build: Callable[[list[str], list[Any], Lang], bytes],
     lang: Lang,
+    mask: bool,
 ) -> Download:
     """An import's workbook built from its recorded rows on a download thread, cached once the import is final."""
     async with pool.acquire() as conn:
@@ -306,11 +310,16 @@ async def _workbook(
         if job is None:
             raise ApiProblem(404, "Not Found", f"no import {import_id}", "import_not_found")
         key = _result_key(kind, job, lang)
+        key = key and (*key, mask)
         content = WORKBOOKS.cached(key)
         if content is None:
             rows = await import_jobs.row_outcomes(conn, tenant_id, import_id)
     if content is None:
-        content = await WORKBOOKS.get(key, build, list(job["header"]), rows, lang)
+        header = list(job["header"])
+        if mask:
+            mobiles = personal_positions(header, MOBILE_COLUMNS)
+            rows = [replace(r, cells=masked_cells(r.cells, mobiles)) for r in rows]
+        content = await WORKBOOKS.get(key, build, header, rows, lang)
     return Download(content, f'attachment; filename="import-{import_id}-{kind}.xlsx"')
 
 

@@ -47,9 +47,19 @@ def buyer_digests(tenant_id: UUID, buyer: Buyer) -> list[tuple[str, bytes]]:
     return [(kind, identifier_digest(tenant_id, kind, v)) for kind, v in values.items() if v]
 
 
-def personal_positions(header: Sequence[str]) -> list[int]:
-    """Indexes of the header's personal columns (by the template's names and aliases, zh or en)."""
-    return [i for i, name in enumerate(header) if HEADER_INDEX.get(header_key(name)) in PERSONAL_COLUMNS]
+MOBILE_COLUMNS = frozenset({"buyer_mobile", "receiver_mobile"})  # what masked answers mask (`mask_mobile`)
+
+
+def personal_positions(header: Sequence[str], columns: frozenset[str] = PERSONAL_COLUMNS) -> list[int]:
+    """Indexes of the header's personal columns, or of those among `columns` (by the template's names and
+    aliases, zh or en)."""
+    return [i for i, name in enumerate(header) if HEADER_INDEX.get(header_key(name)) in columns]
+
+
+def masked_cells(cells: Sequence[str], positions: Sequence[int]) -> list[str]:
+    """`cells` with the mobiles at `positions` masked (`mask_mobile`), as a masked order's details show them."""
+    masked = set(positions)
+    return [(mask_mobile(cell) or "") if i in masked and cell else cell for i, cell in enumerate(cells)]
 
 
 def redact(cells: Sequence[str], positions: Sequence[int]) -> list[str]:

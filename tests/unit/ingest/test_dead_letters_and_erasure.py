@@ -18,7 +18,15 @@ from services.ingest.domain.dead_letters import (
     select,
     tenant_of_key,
 )
-from services.ingest.domain.erasure import buyer_digests, identifier_digest, mask_mobile, personal_positions, redact
+from services.ingest.domain.erasure import (
+    MOBILE_COLUMNS,
+    buyer_digests,
+    identifier_digest,
+    mask_mobile,
+    masked_cells,
+    personal_positions,
+    redact,
+)
 from services.ingest.entrypoints.consumer import dead_letter_headers
 
 T = uuid.UUID("11111111-2222-4333-8444-555555555555")
@@ -68,6 +76,12 @@ def test_personal_cells_are_found_by_header_in_either_language() -> None:
     header = ["订单号", "Buyer Mobile", "收货人", "Receiver Address", "Quantity", "备注", "买家昵称"]
     assert personal_positions(header) == [1, 2, 3, 5, 6]
     assert redact(["A1", "138", "Li", "Rd", "2", "call", "Lily"], [1, 2, 3, 5, 6]) == ["A1", "", "", "", "2", "", ""]
+
+
+def test_the_mobile_cells_of_uploaded_rows_are_masked_as_the_details_mask_them() -> None:
+    header = ["订单号", "买家手机号", "Receiver Mobile", "Receiver Name"]
+    assert personal_positions(header, MOBILE_COLUMNS) == [1, 2]
+    assert masked_cells(["A1", "13800138001", "", "Li"], [1, 2]) == ["A1", "138****8001", "", "Li"]
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ from services.ingest.entrypoints.http.dependencies import (
     Settings,
 )
 from services.ingest.entrypoints.http.limits import UploadSlot
+from services.ingest.entrypoints.http.masking import MaskUploadedMobiles
 from services.ingest.entrypoints.http.problems import problem_responses
 from services.ingest.errors import ApiProblem
 
@@ -137,8 +138,10 @@ async def get_import(import_id: UUID, tenant: ImportOrReadTenant, pool: Pool, la
     responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 404, 422, 503)},
     summary="Every uploaded row with its final outcome, errors and warnings, in the request's language",
 )
-async def result_workbook(import_id: UUID, tenant: ImportOrReadTenant, pool: Pool, lang: RequestLang) -> Response:
-    return workbook_response(await answers.result_workbook(pool, tenant.id, import_id, lang))
+async def result_workbook(
+    import_id: UUID, tenant: ImportOrReadTenant, pool: Pool, lang: RequestLang, mask: MaskUploadedMobiles
+) -> Response:
+    return workbook_response(await answers.result_workbook(pool, tenant.id, import_id, lang, mask))
 
 
 @router.get(
@@ -147,8 +150,10 @@ async def result_workbook(import_id: UUID, tenant: ImportOrReadTenant, pool: Poo
     responses={200: {"content": {XLSX: {}}}, **problem_responses(401, 404, 422, 503)},
     summary="Only the rows to fix (invalid, held back, not published, rejected, dead-lettered), ready to upload again",
 )
-async def failed_workbook(import_id: UUID, tenant: ImportOrReadTenant, pool: Pool, lang: RequestLang) -> Response:
-    return workbook_response(await answers.failed_workbook(pool, tenant.id, import_id, lang))
+async def failed_workbook(
+    import_id: UUID, tenant: ImportOrReadTenant, pool: Pool, lang: RequestLang, mask: MaskUploadedMobiles
+) -> Response:
+    return workbook_response(await answers.failed_workbook(pool, tenant.id, import_id, lang, mask))
 
 
 def workbook_response(download: answers.Download) -> Response:
