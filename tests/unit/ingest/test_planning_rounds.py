@@ -34,6 +34,8 @@ class State:
         written = {(row.tenant_id, row.order_no) for row, _, _ in plan.orders}
         assert len(written) == len(plan.orders), "an order is written twice in one round"
         assert len({(t, no, x.key) for t, no, x in plan.lines}) == len(plan.lines), "a line is written twice"
+        conflicts = {(t, no, c.identifier) for t, no, _, c in plan.conflicts}
+        assert len(conflicts) == len(plan.conflicts), "a conflict is recorded twice (one upsert cannot take both)"
         for row, _, _ in plan.orders:
             key = (row.tenant_id, row.order_no)
             lines = dict(self.stored[key].lines) if key in self.stored else {}
@@ -96,3 +98,13 @@ def test_a_line_written_then_taken_over_under_its_sku_in_the_same_round_is_not_w
     assert [o.outcome for o in plan.outcomes] == ["created", "updated"]
     assert [x.key for _, _, x in plan.lines] == [("P1", "RED")] and plan.dropped_lines == []
     assert set(state.stored[(T, "O1")].lines) == {("P1", "RED")} and len(plan.changes) == 2
+
+
+def test_records_of_one_order_naming_the_same_conflict_record_it_once() -> None:
+    """RECORD_IDENTITY_CONFLICTS upserts by (tenant, order no., identifier): one statement cannot take that key
+    twice, and a batch re-sending an order with an identifier another customer holds failed whole for it."""
+    state = State()
+    state.plan([message(T, "C-0", buyer={"unionid": "U-B"}), message(T, "C-1", buyer={"mobile": "13900000021"})])
+    both = [message(T, "C-1", buyer={"mobile": "13900000021", "unionid": "U-B"}, remark=r) for r in ("a", "b")]
+    plan = state.plan(both)
+    assert [(no, c.identifier, c.value) for _, no, _, c in plan.conflicts] == [("C-1", "unionid", "U-B")]
