@@ -217,10 +217,21 @@ def plan_round(
         if after is not None:
             state[key] = after
     _write_once(plan, {key for key, n in repeated.items() if n > 1}, stored, state)
+    if repeated and plan.conflicts:
+        plan.conflicts = _conflicts_once(plan.conflicts)
     _note_deliveries(plan, stored, windows)
     plan.persona_deltas = persona_deltas(plan, stored, state)
     plan.new_orders = {key for key in ((row.tenant_id, row.order_no) for row, _, _ in plan.orders) if key not in stored}
     return plan
+
+
+def _conflicts_once(conflicts: list[tuple[UUID, str, UUID, Conflict]]) -> list[tuple[UUID, str, UUID, Conflict]]:
+    """One conflict per (tenant, order no., identifier), the last recorded (as recording them one after another
+    leaves it): the conflicts' upsert takes each key once per statement."""
+    last = {
+        (tenant, order_no, c.identifier): (tenant, order_no, customer, c) for tenant, order_no, customer, c in conflicts
+    }
+    return list(last.values())
 
 
 def _note_deliveries(

@@ -245,3 +245,17 @@ async def test_a_customer_given_an_identifier_is_announced_even_when_its_persona
     assert announced.revision == (created.revision or 0) + 1
     emitter.customers.clear()
     assert outcomes(await ingest(pool, emitter, named)) == ["unchanged"] and emitter.customers == []
+
+
+async def test_two_records_of_one_order_naming_a_held_identifier_apply_in_one_batch(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
+) -> None:
+    """The conflict both records name is recorded once (before: the conflicts' upsert met its key twice and the
+    whole batch failed, to be applied record by record)."""
+    await ingest(pool, emitter, message(tenant_id, "C-0", buyer={"unionid": "U-B"}))
+    await ingest(pool, emitter, message(tenant_id, "C-1", buyer={"mobile": "13900000021"}))
+    both = [message(tenant_id, "C-1", buyer={"mobile": "13900000021", "unionid": "U-B"}, remark=r) for r in "ab"]
+    assert outcomes(await ingest(pool, emitter, *both)) == ["updated", "updated"]
+    rows = await pool.fetch("SELECT identifier, value FROM identity_conflicts WHERE tenant_id = $1", tenant_id)
+    assert [tuple(r) for r in rows] == [("unionid", "U-B")]
+    assert (await fetch_order(pool, tenant_id, "C-1"))["remark"] == "b"

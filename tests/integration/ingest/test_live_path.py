@@ -118,3 +118,34 @@ async def test_a_record_in_another_encoding_than_utf8_is_refused_naming_it(
         (b"invalid_encoding", b"the value is UTF-16 (little-endian)" + expected),
     ]
     assert await pool.fetchval("SELECT count(*) FROM orders WHERE tenant_id = $1", tenant_id) == 1
+
+
+async def test_a_corrected_buyer_sent_on_kafka_moves_its_order_and_both_customers_are_published(
+    connection_settings: ConnectionSettings, pool: asyncpg.Pool, tenant_id: UUID
+) -> None:
+    """docs/merging.md rule 7 end to end: the consumer, its fold and the outbox (customers.updated.v1 rows)."""
+    settings = fresh_settings(connection_settings, partitions=1)
+    first = message(tenant_id, "MV-1", buyer={"mobile": "13800000001"})
+    fixed = message(tenant_id, "MV-1", buyer={"mobile": "13900000002"})
+    key = message_key(tenant_id, "MV-1")
+
+    async def customers() -> list[asyncpg.Record]:
+        return list(
+            await pool.fetch(
+                "SELECT mobile, (persona->>'order_count')::int AS orders, revision FROM customers"
+                " WHERE tenant_id = $1 ORDER BY mobile",
+                tenant_id,
+            )
+        )
+
+    async with running_consumer(settings, pool):
+        await send_raw(settings, [(key, first.model_dump_json().encode(), JSON)])
+        await eventually(customers, lambda rows: [r["orders"] for r in rows] == [1])
+        await send_raw(settings, [(key, fixed.model_dump_json().encode(), JSON)])
+        rows = await eventually(customers, lambda rows: [r["orders"] for r in rows] == [0, 1])
+    assert [(r["mobile"], r["orders"], r["revision"]) for r in rows] == [("13800000001", 0, 2), ("13900000002", 1, 1)]
+    events = await pool.fetch(
+        "SELECT key, event_id FROM outbox WHERE tenant_id = $1 AND topic = 'customers.updated.v1' ORDER BY id",
+        tenant_id,
+    )
+    assert len(events) == 3 and len({e["event_id"] for e in events}) == 3  # created, then both customers' change

@@ -105,6 +105,8 @@ async def test_bodies_that_are_not_a_batch_are_422_naming_why(client: httpx.Asyn
         b'{"orders": [], "more": 1}': "invalid_json",
         b'{"items": []}': "invalid_body",
         b"\xff": "invalid_encoding",
+        b'\xef\xbb\xbf{"orders": [{}]}': "invalid_encoding",  # a UTF-8 BOM
+        '{"orders": [{}]}'.encode("utf-16"): "invalid_encoding",
     }
     for body, code in cases.items():
         answer = await client.post("/v1/orders:batch", content=body, headers={"X-API-Key": tenant.admin_key})

@@ -34,6 +34,8 @@ class State:
         written = {(row.tenant_id, row.order_no) for row, _, _ in plan.orders}
         assert len(written) == len(plan.orders), "an order is written twice in one round"
         assert len({(t, no, x.key) for t, no, x in plan.lines}) == len(plan.lines), "a line is written twice"
+        conflicts = {(t, no, c.identifier) for t, no, _, c in plan.conflicts}
+        assert len(conflicts) == len(plan.conflicts), "a conflict is recorded twice (one upsert cannot take both)"
         for row, _, _ in plan.orders:
             key = (row.tenant_id, row.order_no)
             lines = dict(self.stored[key].lines) if key in self.stored else {}
@@ -96,3 +98,41 @@ def test_a_line_written_then_taken_over_under_its_sku_in_the_same_round_is_not_w
     assert [o.outcome for o in plan.outcomes] == ["created", "updated"]
     assert [x.key for _, _, x in plan.lines] == [("P1", "RED")] and plan.dropped_lines == []
     assert set(state.stored[(T, "O1")].lines) == {("P1", "RED")} and len(plan.changes) == 2
+
+
+def test_records_of_one_order_naming_the_same_conflict_record_it_once() -> None:
+    """RECORD_IDENTITY_CONFLICTS upserts by (tenant, order no., identifier): one statement cannot take that key
+    twice, and a batch re-sending an order with an identifier another customer holds failed whole for it."""
+    state = State()
+    state.plan([message(T, "C-0", buyer={"unionid": "U-B"}), message(T, "C-1", buyer={"mobile": "13900000021"})])
+    both = [message(T, "C-1", buyer={"mobile": "13900000021", "unionid": "U-B"}, remark=r) for r in ("a", "b")]
+    plan = state.plan(both)
+    assert [(no, c.identifier, c.value) for _, no, _, c in plan.conflicts] == [("C-1", "unionid", "U-B")]
+
+
+_IDENTIFIERS = {
+    "sobot_customer_id": [None, "S1", "S2"],
+    "mobile": [None, "13900000001", "13900000002", "13900000003"],
+    "unionid": [None, "U1", "U2"],
+    "nickname": [None, "n"],
+}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_an_orders_customer_always_holds_one_of_its_buyers_identifiers(seed: int) -> None:
+    """docs/merging.md rule 7 over random corrections of two orders' buyers: an order is never left on a customer
+    that none of its buyer's unique identifiers names (two people merged through the order)."""
+    rng = random.Random(seed)
+    for _ in range(10):
+        state = State()
+        for _ in range(rng.randint(1, 6)):
+            batch = []
+            for _ in range(rng.randint(1, 3)):
+                buyer = {k: v for k, v in ((k, rng.choice(vs)) for k, vs in _IDENTIFIERS.items()) if v}
+                order_no, remark = rng.choice(["O1", "O2"]), str(rng.random())
+                batch.append(message(T, order_no, buyer=buyer or {"nickname": "x"}, remark=remark))
+            state.plan(batch)
+            for key, order in state.stored.items():
+                customer = state.index.customers[order.row.customer_id]
+                given = {k: v for k, v in order.row.buyer.items() if k != "nickname"}
+                assert not given or any(customer.get(k) == v for k, v in given.items()), (key, given, customer)
