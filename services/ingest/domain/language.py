@@ -560,6 +560,16 @@ def _too_many_columns_zh(message: str) -> str:
     return "表头有 {} 列；最多接受 {} 列。".format(*_two(message))
 
 
+_WITHOUT_ROWS_ZH = (("is a chart sheet", "是图表工作表"), ("is empty", "是空的"), ("is no worksheet", "不是工作表"))
+
+
+def _sheets_without_rows_zh(listed: str) -> str:
+    """`"Sheet1" is empty, "图表1" is a chart sheet` (the reader's list of sheets without rows) in Chinese."""
+    found = re.findall(r'"(.*?)" (is a chart sheet|is empty|is no worksheet)(?:, |$)', listed)
+    words = dict(_WITHOUT_ROWS_ZH)
+    return "，".join(f"“{name}”{words[why]}" for name, why in found) or listed
+
+
 _FILE_ZH: dict[str, Callable[[str], str]] = {
     issues.FILE_TOO_LARGE: lambda m: (
         "文件大小为 {} MB；每次最多接受 {} MB。请拆分文件后分别上传。".format(*sizes)
@@ -579,7 +589,9 @@ _FILE_ZH: dict[str, Callable[[str], str]] = {
         else "找不到指定的工作表（CSV 文件没有工作表：请把工作表一栏留空）。"
     ),
     issues.EMPTY_WORKBOOK: lambda m: (
-        "工作簿中没有含数据的可见工作表（隐藏的工作表会被跳过：请取消隐藏，或在上传时指定工作表）。"
+        f"工作簿中没有含数据行的工作表：{_sheets_without_rows_zh(listed[0])}。"
+        if (listed := _match(r"^The workbook has no sheet with rows: (.*)\.$", m))
+        else "工作簿中没有含数据的可见工作表（隐藏的工作表会被跳过：请取消隐藏，或在上传时指定工作表）。"
     ),
     issues.MISSING_COLUMNS: lambda m: (
         f"表头（第 {m1[0]} 行）缺少必填列：{_zh_columns(m1[1])}。"
@@ -595,7 +607,11 @@ _FILE_ZH: dict[str, Callable[[str], str]] = {
         if (far := _match(r'^(?:Sheet "(.*)"|The file) reaches row ([\d,]+); at most ([\d,]+)', m))
         else "文件有 {} 行数据；每次导入最多 {} 行。请拆分文件。".format(*_two(m))
     ),
-    issues.NO_DATA_ROWS: lambda m: "文件（或工作表）只有表头，没有数据行。",
+    issues.NO_DATA_ROWS: lambda m: (
+        f"工作表{_sheets_without_rows_zh(sheet[0])}，没有任何行：请指定存放订单的工作表，或把工作表一栏留空。"
+        if (sheet := _match(r"^Sheet (.*): it has no rows\.", m))
+        else "文件（或工作表）只有表头，没有数据行。"
+    ),
     issues.UNKNOWN_TIMEZONE: lambda m: "时区无效：应为 IANA 时区名称，如 Asia/Shanghai。",
     issues.STRICT_MODE_REJECTED: lambda m: "严格模式：{} 行共有 {} 个错误；未导入任何内容。".format(*_two(m)),
     issues.INVALID_HEADER: lambda m: "表头单元格含有控制字符或无效字符（{}）：请重新输入表头。".format(

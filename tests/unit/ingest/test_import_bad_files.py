@@ -8,6 +8,7 @@ import re
 import struct
 import zipfile
 import zlib
+from typing import Any
 
 import pytest
 
@@ -555,3 +556,60 @@ def test_an_excel_unicode_text_export_is_read() -> None:
     parsed = parse_import(data, "订单导出.txt")
     assert parsed.errors == [] and parsed.counts.rows == 2
     assert refused(b"just some notes\n", "notes.txt").code == issues.UNSUPPORTED_FORMAT
+
+
+def _chart_book(*, empty_sheet: bool) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart
+
+    book = Workbook()
+    book.active.title = "Sheet1"
+    book.create_chartsheet("图表1").add_chart(BarChart())
+    if not empty_sheet:
+        book.remove(book["Sheet1"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "sheet", "code", "en", "zh"),
+    [
+        (
+            lambda: _chart_book(empty_sheet=True),
+            None,
+            issues.EMPTY_WORKBOOK,
+            'The workbook has no sheet with rows: "Sheet1" is empty, "图表1" is a chart sheet.',
+            "工作簿中没有含数据行的工作表：“Sheet1”是空的，“图表1”是图表工作表。",
+        ),
+        (
+            lambda: _chart_book(empty_sheet=False),
+            None,
+            issues.EMPTY_WORKBOOK,
+            'The workbook has no sheet with rows: "图表1" is a chart sheet.',
+            "工作簿中没有含数据行的工作表：“图表1”是图表工作表。",
+        ),
+        (
+            lambda: _chart_book(empty_sheet=True),
+            "图表1",
+            issues.NO_DATA_ROWS,
+            'Sheet "图表1" is a chart sheet: it has no rows. Name the sheet that holds the orders, or leave the sheet '
+            "field empty.",
+            "工作表“图表1”是图表工作表，没有任何行：请指定存放订单的工作表，或把工作表一栏留空。",
+        ),
+        (
+            lambda: _chart_book(empty_sheet=True),
+            "Sheet1",
+            issues.NO_DATA_ROWS,
+            'Sheet "Sheet1" is empty: it has no rows. Name the sheet that holds the orders, or leave the sheet field '
+            "empty.",
+            "工作表“Sheet1”是空的，没有任何行：请指定存放订单的工作表，或把工作表一栏留空。",
+        ),
+    ],
+)
+def test_a_chart_or_empty_sheet_is_named_with_what_it_is(
+    data: Any, sheet: str | None, code: str, en: str, zh: str
+) -> None:
+    error = refused(data(), "orders.xlsx", sheet=sheet)
+    assert (error.code, error.message) == (code, en)
+    assert file_message(error.code, error.message, Lang.ZH) == zh
