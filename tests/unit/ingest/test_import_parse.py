@@ -421,3 +421,14 @@ def test_full_width_digits_and_punctuation_of_numbers_times_and_mobiles_read_as_
 def test_a_full_width_number_that_is_refused_is_shown_as_typed() -> None:
     (error,) = parse([row(Quantity="２．５")]).errors
     assert (error.code, error.value) == (issues.NOT_INTEGER, "２．５")
+
+
+def test_excel_text_formulas_of_exports_read_as_their_text() -> None:
+    # ="2045123456789012345": what a back-office writes in a CSV so that Excel keeps all digits of an id; the
+    # order no. was stored with its =" and ", a different order from the same one typed plainly
+    rows = [row(OrderNo='="2045123456789012345"', ProductID='="P 1"', UnitPrice='="10.50"', Remark='="a ""b"""')]
+    parsed = parse(rows)
+    assert parsed.errors == [], parsed.errors
+    (order,) = parsed.orders
+    assert order.order_no == "2045123456789012345" and order.lines[0].product_id == "P 1"
+    assert order.lines[0].unit_price == Decimal("10.50") and order.remark == 'a "b"'

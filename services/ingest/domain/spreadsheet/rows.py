@@ -316,10 +316,11 @@ def _is_scientific(blob: str) -> bool:
 
 
 def _bulk_texts(column: Column, texts: Sequence[str], blob: str) -> list[Any] | None:
-    """Texts that need no cleaning (no surrounding whitespace, no leading quote) and fit the length limit."""
+    """Texts that need no cleaning (no surrounding whitespace, no leading quote or `="`) and fit the length
+    limit."""
     if blob[:1].isspace() or blob[-1:].isspace() or _EDGE_SPACE.search(blob):
         return None
-    if blob.startswith("'") or "\x00'" in blob:
+    if blob.startswith(("'", '="')) or "\x00'" in blob or '\x00="' in blob:
         return None
     if column.kind is Kind.ID and (_is_scientific(blob) or bounds.invisible_char(blob) is not None):
         return None

@@ -128,10 +128,14 @@ def half_width(text: str) -> str:
 
 
 def clean(text: str) -> str:
-    """The cell text a rule looks at: stripped, and without the `'` the result workbook adds before `=+-@`."""
+    """The cell text a rule looks at: stripped, without the `'` the result workbook adds before `=+-@`, and the
+    text of an Excel text formula (`="2045123456789012345"`, what back-offices write in a CSV so that Excel keeps
+    every digit of an identifier) rather than the formula."""
     text = text.strip()
     if len(text) > 1 and text[0] == "'" and text[1] in "=+-@":
-        return text[1:]
+        text = text[1:]
+    if len(text) > 2 and text.startswith('="') and text.endswith('"'):
+        return text[2:-1].replace('""', '"').strip()
     return text
 
 
