@@ -432,6 +432,9 @@ def _too_many_lines(row: int | None, column: str | None, value: str | None, mess
 _ROW_ZH: dict[str, Callable[[int | None, str | None, str | None, str], str]] = {
     issues.BLANK_REQUIRED: lambda r, c, v, m: f"{_row_prefix(r)}，“{c}”列：单元格为空；此列必填。",
     issues.PLACEHOLDER_MOBILE: lambda r, c, v, m: f"{_row_prefix(r)}，“{c}”列：“{v}”是占位手机号，已忽略。",
+    issues.MASKED_MOBILE: lambda r, c, v, m: (
+        f"{_row_prefix(r)}，“{c}”列：“{v}”是平台隐藏了部分数字的手机号，无法识别买家，已忽略。"
+    ),
     issues.STORE_MISSING: lambda r, c, v, m: f"{_row_prefix(r)}：{_listed(c)} 都为空；至少填写其中一项。",
     issues.BUYER_MISSING: lambda r, c, v, m: (
         f"{_row_prefix(r)}：{_listed(c)} 全部为空（占位手机号视为空）；至少填写其中一项。"

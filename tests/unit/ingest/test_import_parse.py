@@ -432,3 +432,20 @@ def test_excel_text_formulas_of_exports_read_as_their_text() -> None:
     (order,) = parsed.orders
     assert order.order_no == "2045123456789012345" and order.lines[0].product_id == "P 1"
     assert order.lines[0].unit_price == Decimal("10.50") and order.remark == 'a "b"'
+
+
+@pytest.mark.parametrize("masked", ["139****5678", "139 **** 5678", "+86 138*****234", "*******5678"])
+def test_a_mobile_masked_by_the_platform_is_ignored_with_a_warning_not_an_error(masked: str) -> None:
+    # Douyin, Taobao and JD exports hide the middle digits of the buyer's number; the row was invalid
+    from services.ingest.domain.language import Lang, issue_message
+
+    parsed = parse([row(BuyerMobile=masked, BuyerNickname="小明")])
+    assert parsed.errors == [], parsed.errors
+    (order,) = parsed.orders
+    assert order.buyer.mobile is None and order.buyer.nickname == "小明"
+    (warning,) = parsed.warnings
+    assert (warning.code, warning.value) == (issues.MASKED_MOBILE, masked)
+    zh = issue_message(warning.code, warning.row, warning.column, warning.value, warning.message, Lang.ZH)
+    assert zh == f"第 2 行，“Buyer Mobile”列：“{masked}”是平台隐藏了部分数字的手机号，无法识别买家，已忽略。", zh
+    (alone,) = parse([row(BuyerMobile=masked)]).errors  # nothing else names the buyer: the buyer is missing
+    assert alone.code == issues.BUYER_MISSING

@@ -63,6 +63,7 @@ INVISIBLE_CHARACTER = "invisible_character"  # in an identifier (bounds.identifi
 # Warnings (the row stays valid).
 UNKNOWN_COLUMN = "unknown_column"
 PLACEHOLDER_MOBILE = "placeholder_mobile"
+MASKED_MOBILE = "masked_mobile"  # 139****5678: digits hidden by the platform's export
 INVALID_RECEIVER_MOBILE = "invalid_receiver_mobile"
 PAYMENT_BEFORE_ORDER = "payment_before_order"
 LINE_AMOUNT_MISMATCH = "line_amount_mismatch"
@@ -105,6 +106,7 @@ WARNING_CODES = frozenset(
     {
         UNKNOWN_COLUMN,
         PLACEHOLDER_MOBILE,
+        MASKED_MOBILE,
         INVALID_RECEIVER_MOBILE,
         PAYMENT_BEFORE_ORDER,
         LINE_AMOUNT_MISMATCH,

@@ -83,6 +83,21 @@ class Placeholder:
 PLACEHOLDER = Placeholder()
 
 
+class Masked:
+    """A buyer mobile whose digits the platform's export hides (139****5678): no one's number, treated as absent
+    with a warning."""
+
+
+MASKED = Masked()
+_MASKED_MOBILE = re.compile(r"[1*][\d*]{6,10}")
+
+
+def is_masked_mobile(text: str) -> bool:
+    """Whether a mobile cell is a number with digits masked by `*` (after spaces, dashes and +86 are dropped)."""
+    mobile = normalise_mobile(text)
+    return "*" in mobile and _MASKED_MOBILE.fullmatch(mobile) is not None
+
+
 _SMALLEST_NORMAL = sys.float_info.min
 
 
