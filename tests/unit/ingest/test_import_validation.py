@@ -84,6 +84,11 @@ TIME_CASES: list[tuple[str, datetime | str]] = [
     ("2022-09-14 11:03:23", datetime(2022, 9, 14, 11, 3, 23, tzinfo=SHANGHAI)),
     ("2022/09/14 11:03:23", datetime(2022, 9, 14, 11, 3, 23, tzinfo=SHANGHAI)),
     ("2022-09-14 11:03", datetime(2022, 9, 14, 11, 3, tzinfo=SHANGHAI)),
+    # fractions of a second, as database-backed exports write them (Youzan, Weimob)
+    ("2022-09-14 11:03:23.000", datetime(2022, 9, 14, 11, 3, 23, tzinfo=SHANGHAI)),
+    ("2022/9/14 11:03:23.5", datetime(2022, 9, 14, 11, 3, 23, 500_000, tzinfo=SHANGHAI)),
+    ("2022-09-14 11:03:23.1234567", datetime(2022, 9, 14, 11, 3, 23, 123_456, tzinfo=SHANGHAI)),
+    ("2022-09-14 11:03.5", issues.INVALID_TIME),
     ("2022-09-14", datetime(2022, 9, 14, tzinfo=SHANGHAI)),
     ("2022-9-14 11:03:23", datetime(2022, 9, 14, 11, 3, 23, tzinfo=SHANGHAI)),
     ("2022-09/14 11:03:23", issues.INVALID_TIME),

@@ -42,7 +42,7 @@ _SCIENTIFIC = re.compile(r"[-+]?\d+(?:\.\d+)?[eE][-+]?\d+")
 # The time formats accepted, and only these (no guessing): year first, then month and day.
 # `YYYY-MM-DD HH:MM:SS` with - or /, month, day and hour of one or two digits, seconds optional, the time optional
 # (00:00); ISO 8601 with a T, optional fraction and optional offset (Z, +08:00, +0800); `YYYY年M月D日 H:MM[:SS]`.
-_LOCAL_TIME = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})(?: +(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+_LOCAL_TIME = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})(?: +(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6})\d*)?)?)?")
 _ISO_TIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6})\d*)?)?(Z|[+-]\d{2}(?::?\d{2})?)?",
     re.IGNORECASE,
@@ -52,6 +52,7 @@ _YEAR_LAST = re.compile(r"\d{1,2}([-/.])\d{1,2}\1\d{4}(?:[ T].*)?")
 TIME_FORMATS: tuple[str, ...] = (
     "2026-11-30 14:00:00 or 2026/11/30 14:00:00",
     "2026/11/30 14:00 (no seconds)",
+    "2026-11-30 14:00:00.000 (fractions of a second)",
     "2026/11/3 9:05:00 (one-digit month, day or hour)",
     "2026-11-30 (a date alone is 00:00)",
     "2026-11-30T14:00:00+08:00 (ISO 8601; its offset wins over the import's time zone, with a warning when "
@@ -282,8 +283,9 @@ def _time_parts(text: str) -> tuple[tuple[int, ...], str | None] | None:
     """(year, month, day, hour, minute, second, microsecond) and the offset text, or None: not a format read."""
     match = _LOCAL_TIME.fullmatch(text)
     if match is not None:
-        year, _, month, day, *clock = match.groups()
-        return _numbers(year, month, day, *clock), None
+        year, _, month, day, *clock, fraction = match.groups()
+        micro = int(fraction.ljust(6, "0")) if fraction else 0
+        return (*_numbers(year, month, day, *clock), micro), None
     match = _ISO_TIME.fullmatch(text)
     if match is not None:
         *fields, fraction, offset = match.groups()
