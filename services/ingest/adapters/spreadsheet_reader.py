@@ -215,12 +215,17 @@ def _read_book(book: Any, sheet: str | None, options: ImportOptions, error_cells
         return table
     worksheets = [m for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
     hidden = [f'"{m.name}"' for m in worksheets if m.visible != SheetVisibleEnum.Visible]
+    first: Table | None = None
     for metadata in worksheets:
         if metadata.visible != SheetVisibleEnum.Visible:
             continue  # what the user cannot see is not what they mean to import (a stale backup, a lookup list)
         table = _read_sheet(book.get_sheet_by_name(metadata.name), options, error_cells.get(metadata.name, {}))
-        if table is not None:
-            return replace(table, hidden_skipped=tuple(m.name for m in worksheets if f'"{m.name}"' in hidden))
+        if table is not None and _is_header(table.header):  # not a cover sheet (export time, counts) before it
+            first = table
+            break
+        first = first or table
+    if first is not None:
+        return replace(first, hidden_skipped=tuple(m.name for m in worksheets if f'"{m.name}"' in hidden))
     if hidden:
         raise ImportFileError(
             issues.EMPTY_WORKBOOK,

@@ -227,17 +227,24 @@ def test_first_non_empty_sheet_or_the_named_one() -> None:
     assert error.code == issues.SHEET_NOT_FOUND and '"Data"' in error.message and '"Notes"' in error.message
 
 
-def test_empty_first_sheet_is_skipped() -> None:
+def cover_then_orders(cover: str, cover_rows: list[list[str]], orders: str) -> bytes:
+    """A workbook of two sheets: `cover` holding `cover_rows`, then `orders` holding one valid order."""
     from openpyxl import Workbook
 
     book = Workbook()
-    book.active.title = "Cover"
-    data_sheet = book.create_sheet("Orders")
+    book.active.title = cover
+    for values in cover_rows:
+        book.active.append(values)
+    data_sheet = book.create_sheet(orders)
     for values in grid_of([row()]):
         data_sheet.append(values)
     buffer = io.BytesIO()
     book.save(buffer)
-    parsed = parse_import(buffer.getvalue(), "o.xlsx")
+    return buffer.getvalue()
+
+
+def test_empty_first_sheet_is_skipped() -> None:
+    parsed = parse_import(cover_then_orders("Cover", [], "Orders"), "o.xlsx")
     assert parsed.sheet == "Orders" and parsed.counts.orders == 1
 
 
@@ -613,3 +620,11 @@ def test_a_chart_or_empty_sheet_is_named_with_what_it_is(
     error = refused(data(), "orders.xlsx", sheet=sheet)
     assert (error.code, error.message) == (code, en)
     assert file_message(error.code, error.message, Lang.ZH) == zh
+
+
+def test_the_sheet_whose_header_names_the_order_no_is_read_before_a_cover_sheet() -> None:
+    # an export with a summary sheet first (export time, counts): its "header" was taken for the orders' one
+    parsed = parse_import(cover_then_orders("汇总", [["导出时间", "2026-12-01"]], "订单"), "orders.xlsx")
+    assert parsed.sheet == "订单" and parsed.errors == [] and parsed.counts.rows == 1
+    cover_only = xlsx_bytes([["导出时间", "2026-12-01"]], title="汇总")  # no sheet names it: the first is read
+    assert refused(cover_only, "orders.xlsx").code == issues.MISSING_COLUMNS

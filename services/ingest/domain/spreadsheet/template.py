@@ -183,9 +183,9 @@ IGNORED_HEADERS = frozenset(
 )
 
 RULES: tuple[str, ...] = (
-    "The first visible sheet with data is read (hidden and very hidden sheets are skipped), or the sheet named at "
-    "upload (even a hidden one); the first non-blank row is the header. A CSV file has no sheets: naming one is "
-    "an error.",
+    "The first visible sheet whose header names the Order No. is read, else the first visible sheet with data "
+    "(hidden and very hidden sheets are skipped), or the sheet named at upload (even a hidden one); the first "
+    "non-blank row is the header. A CSV file has no sheets: naming one is an error.",
     "Headers may be English or Chinese, in any order; case, spaces and a trailing * are ignored. "
     "Unknown columns are ignored with one warning.",
     "Columns marked * are required and their cells must not be blank.",
