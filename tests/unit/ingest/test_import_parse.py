@@ -449,3 +449,19 @@ def test_a_mobile_masked_by_the_platform_is_ignored_with_a_warning_not_an_error(
     assert zh == f"第 2 行，“Buyer Mobile”列：“{masked}”是平台隐藏了部分数字的手机号，无法识别买家，已忽略。", zh
     (alone,) = parse([row(BuyerMobile=masked)]).errors  # nothing else names the buyer: the buyer is missing
     assert alone.code == issues.BUYER_MISSING
+
+
+def test_a_header_repeated_below_is_skipped_with_a_warning() -> None:
+    # two exports joined one after the other (the second's header, in Chinese here, is a row of the first)
+    from services.ingest.domain.language import Lang, issue_message
+    from services.ingest.domain.spreadsheet.template import COLUMNS
+
+    chinese = {name: next(c.chinese for c in COLUMNS if c.english == name.rstrip("*")) for name in HEADER}
+    parsed = parse([row(), chinese, row(OrderNo="A002")])
+    assert parsed.errors == [] and [o.order_no for o in parsed.orders] == ["A001", "A002"]
+    (warning,) = parsed.warnings
+    assert (warning.row, warning.code) == (3, issues.REPEATED_HEADER)
+    zh = issue_message(warning.code, warning.row, warning.column, warning.value, warning.message, Lang.ZH)
+    assert zh == "第 3 行重复了表头（几个文件拼接在一起？），已跳过，未导入。", zh
+    (only,) = parse([row(), {**chinese, "Quantity*": "2"}]).errors[:1]  # not all of it: an invalid row as before
+    assert only.row == 3

@@ -69,6 +69,7 @@ PAYMENT_BEFORE_ORDER = "payment_before_order"
 LINE_AMOUNT_MISMATCH = "line_amount_mismatch"
 TIME_OFFSET_USED = "time_offset_used"
 EXAMPLE_ROW = "example_row"
+REPEATED_HEADER = "repeated_header"  # a row repeating the header: files joined one after the other
 HIDDEN_SHEET_SKIPPED = "hidden_sheet_skipped"
 
 ROW_ERROR_CODES = frozenset(
@@ -112,6 +113,7 @@ WARNING_CODES = frozenset(
         LINE_AMOUNT_MISMATCH,
         TIME_OFFSET_USED,
         EXAMPLE_ROW,
+        REPEATED_HEADER,
         HIDDEN_SHEET_SKIPPED,
     }
 )
