@@ -48,11 +48,14 @@ _ISO_TIME = re.compile(
     re.IGNORECASE,
 )
 _CJK_TIME = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日(?: *(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?)?")
+_MERIDIEM_FIRST = re.compile(r"(\S*[\d日]) *(上午|下午|AM|PM) *(\d{1,2})(:\d{2}(?::\d{2})?)", re.IGNORECASE)
+_MERIDIEM_LAST = re.compile(r"(\S*\d) +(\d{1,2})(:\d{2}(?::\d{2})?) *(AM|PM)", re.IGNORECASE)
 _YEAR_LAST = re.compile(r"\d{1,2}([-/.])\d{1,2}\1\d{4}(?:[ T].*)?")
 TIME_FORMATS: tuple[str, ...] = (
     "2026-11-30 14:00:00 or 2026/11/30 14:00:00",
     "2026/11/30 14:00 (no seconds)",
     "2026-11-30 14:00:00.000 (fractions of a second)",
+    "2026/11/30 下午 2:00 or 2026-11-30 2:00 PM (a 12-hour clock)",
     "2026/11/3 9:05:00 (one-digit month, day or hour)",
     "2026-11-30 (a date alone is 00:00)",
     "2026-11-30T14:00:00+08:00 (ISO 8601; its offset wins over the import's time zone, with a warning when "
@@ -281,6 +284,8 @@ def parse_time(text: str, zone: tzinfo) -> datetime | Invalid:
 
 def _time_parts(text: str) -> tuple[tuple[int, ...], str | None] | None:
     """(year, month, day, hour, minute, second, microsecond) and the offset text, or None: not a format read."""
+    if not text.isascii() or "M" in text or "m" in text:
+        text = _twenty_four_hour(text)
     match = _LOCAL_TIME.fullmatch(text)
     if match is not None:
         year, _, month, day, *clock, fraction = match.groups()
@@ -295,6 +300,24 @@ def _time_parts(text: str) -> tuple[tuple[int, ...], str | None] | None:
     if match is not None:
         return _numbers(*match.groups()), None
     return None
+
+
+def _twenty_four_hour(text: str) -> str:
+    """A time of a 12-hour clock (`2022/9/14 下午 3:05`, `2022-09-14 3:05 PM`: what Windows writes into text
+    with Chinese or English regional settings) on the 24-hour clock; any other text as it is (an hour outside
+    1-12 with a meridiem stays unread)."""
+    match = _MERIDIEM_FIRST.fullmatch(text)
+    if match is not None:
+        date_part, meridiem, hour, rest = match.groups()
+    else:
+        match = _MERIDIEM_LAST.fullmatch(text)
+        if match is None:
+            return text
+        date_part, hour, rest, meridiem = match.groups()
+    if not 1 <= int(hour) <= 12:
+        return text
+    afternoon = meridiem.upper() in ("下午", "PM")
+    return f"{date_part} {int(hour) % 12 + (12 if afternoon else 0)}{rest}"
 
 
 def _numbers(*fields: str | None) -> tuple[int, ...]:
