@@ -392,22 +392,32 @@ def test_merged_order_cells_are_filled_down() -> None:
     assert parsed.rows[2].cells[0] == "A001"
 
 
-def test_full_width_digits_and_punctuation_of_numbers_times_and_mobiles_read_as_half_width() -> None:
-    # what a Chinese input method types: full-width digits, point, comma, dash, colon, slash and space
-    parsed = parse(
-        [
-            row(
-                OrderTime="2026－11－11 10：00",
-                PaymentTime="２０２６／１１／１１\u3000１０：０５：００",
-                Quantity="２",
-                UnitPrice="１２．５",
-                LineAmount="２５．００",
-                OrderAmount="￥１，０２５．００",
-                BuyerMobile="１３９－１２３４－５６７８",
-                ProductID="Ｐ１",
-            )
-        ]
-    )
+@pytest.mark.parametrize(
+    "cells",
+    [
+        {  # what a Chinese input method types: full-width digits, point, comma, dash, colon, slash and space
+            "OrderTime": "2026－11－11 10：00",
+            "PaymentTime": "２０２６／１１／１１\u3000１０：０５：００",
+            "Quantity": "２",
+            "UnitPrice": "１２．５",
+            "LineAmount": "２５．００",
+            "OrderAmount": "￥１，０２５．００",
+            "BuyerMobile": "１３９－１２３４－５６７８",
+        },
+        {  # copied from a web back-office: zero-width space, direction mark, no-break and thin spaces, a BOM
+            "OrderTime": "\u200e2026-11-11\u00a010:00",
+            "PaymentTime": "2026/11/11\u200910:05:00",
+            "Quantity": "2\u200b",
+            "UnitPrice": "12.5\u200b",
+            "LineAmount": "\u206625.00\u2069",
+            "OrderAmount": "¥1,025.00\u200d",
+            "BuyerMobile": "\ufeff139 1234 5678",
+        },
+    ],
+    ids=["full-width", "invisible"],
+)
+def test_numbers_times_and_mobiles_read_as_the_ascii_they_stand_for(cells: dict[str, str]) -> None:
+    parsed = parse([row(ProductID="Ｐ１", **cells)])
     assert parsed.errors == [], parsed.errors
     (order,) = parsed.orders
     assert order.order_time == datetime(2026, 11, 11, 10, 0, tzinfo=SHANGHAI)
@@ -421,6 +431,8 @@ def test_full_width_digits_and_punctuation_of_numbers_times_and_mobiles_read_as_
 def test_a_full_width_number_that_is_refused_is_shown_as_typed() -> None:
     (error,) = parse([row(Quantity="２．５")]).errors
     assert (error.code, error.value) == (issues.NOT_INTEGER, "２．５")
+    (error,) = parse([row(OrderAmount="\u221221.00")]).errors  # the minus sign U+2212: a negative amount
+    assert (error.code, error.value) == (issues.NEGATIVE_AMOUNT, "\u221221.00")
 
 
 def test_excel_text_formulas_of_exports_read_as_their_text() -> None:

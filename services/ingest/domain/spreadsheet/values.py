@@ -136,14 +136,23 @@ def float_text(cell: float) -> str:
     return format(cell, ".15g")
 
 
-# Full-width forms (U+FF01-U+FF5E: what a Chinese input method types, "１２．５", "10：00") and the ideographic
-# space, as their ASCII characters: what NFKC does to them, and only to them (NFKC also makes "①" a 1).
-_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# Full-width forms (U+FF01-U+FF5E: what a Chinese input method types, "１２．５", "10：00") as their ASCII
+# characters: what NFKC does to them, and only to them (NFKC also makes "①" a 1); the other spaces (ideographic,
+# no-break, thin...) as a space and the minus sign U+2212 as "-".
+_HALF_WIDTH = (
+    {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+    | dict.fromkeys((0x3000, 0x00A0, 0x202F, 0x205F, *range(0x2000, 0x200B)), 0x20)
+    | {0x2212: ord("-")}
+)
 
 
 def half_width(text: str) -> str:
-    """`text` with its full-width forms folded to ASCII, for the cells of numbers, times and mobiles."""
-    return text if text.isascii() else text.translate(_HALF_WIDTH).strip()
+    """`text` as the ASCII it stands for, for the cells of numbers, times and mobiles: full-width forms and other
+    spaces folded, invisible formatting characters (a zero-width space or a direction mark copied along from a
+    web page) dropped: in a number they carry nothing."""
+    if text.isascii():
+        return text
+    return bounds.without_invisible(text.translate(_HALF_WIDTH)).strip()
 
 
 def clean(text: str) -> str:
