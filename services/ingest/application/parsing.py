@@ -144,6 +144,8 @@ def _parse(data: bytes, filename: str, timezone: str, sheet: str | None, options
         table = replace(table, columns=table.data_columns())
     fields, unknown = _layout(table)
     table, example = _skip_example_rows(table, fields)
+    table, repeated = _skip_repeated_headers(table, fields)
+    example += repeated
     if not table.rows:
         besides = " besides the template's example row, which is skipped" if example else ""
         raise ImportFileError(issues.NO_DATA_ROWS, f"The file has a header but no data rows{besides}.")
@@ -237,6 +239,36 @@ def _skip_example_rows(table: Table, fields: list[Field]) -> tuple[Table, list[R
         for row_no, cells in sorted(found)
         for example_no in [clean(cells[order_no]) if order_no is not None else ""]
     ]
+    table = replace(table, rows=[row for row in table.rows if row[0] not in skipped], columns=None)
+    return replace(table, columns=table.data_columns()), warnings
+
+
+def _skip_repeated_headers(table: Table, fields: list[Field]) -> tuple[Table, list[RowIssue]]:
+    """A row whose every template column holds a header of that column (in either language: two exports joined
+    one after the other) is no order: it is skipped with a warning. Looked for by the Order No. first."""
+    order_no = next((spec for spec in fields if spec.column.key == "order_no"), None)
+    if order_no is None:
+        return table, []
+    column = table.data_columns()[order_no.index]
+    candidates = [i for i, text in enumerate(column) if HEADER_INDEX.get(header_key(text)) == "order_no"]
+    found = [
+        table.rows[i][0]
+        for i in candidates
+        if all(HEADER_INDEX.get(header_key(table.rows[i][1][spec.index])) == spec.column.key for spec in fields)
+    ]
+    if not found:
+        return table, []
+    warnings = [
+        RowIssue(
+            row_no,
+            None,
+            issues.REPEATED_HEADER,
+            f"Row {row_no} repeats the header (files joined one after the other?); it is skipped, not imported.",
+            None,
+        )
+        for row_no in found
+    ]
+    skipped = set(found)
     table = replace(table, rows=[row for row in table.rows if row[0] not in skipped], columns=None)
     return replace(table, columns=table.data_columns()), warnings
 
