@@ -52,8 +52,9 @@ class Signer:
         return f"{body}.{self._mac('session', body.encode())}"
 
     def load(self, token: str | None, now: float | None = None) -> Session | None:
-        """The session a token of `dump` holds; None when it is forged, damaged or expired."""
-        if not token or token.count(".") != 1:
+        """The session a token of `dump` holds; None when it is forged, damaged or expired. A token is ASCII
+        (base64url and a dot); anything else is refused before `hmac.compare_digest`, which raises on it."""
+        if not token or not token.isascii() or token.count(".") != 1:
             return None
         body, mac = token.split(".")
         if not hmac.compare_digest(mac, self._mac("session", body.encode())):
@@ -69,7 +70,8 @@ class Signer:
         return self._mac("csrf", session.nonce.encode())
 
     def csrf_ok(self, session: Session, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(str(token), self.csrf_token(session))
+        given = str(token or "")
+        return bool(given) and given.isascii() and hmac.compare_digest(given, self.csrf_token(session))
 
 
 def new_session(tenant_id: UUID | None = None, tenant_name: str = "") -> Session:

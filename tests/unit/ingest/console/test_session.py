@@ -61,3 +61,14 @@ def test_the_cookie_is_httponly_strict_and_secure_over_tls() -> None:
         assert "httponly" in header and "samesite=strict" in header and "path=/" in header
     assert "secure" in over_tls.replace("samesite", "")
     assert "secure" not in plain.replace("samesite", "")
+
+
+def test_a_token_with_characters_no_token_has_is_no_session_and_no_csrf_match() -> None:
+    # hmac.compare_digest raises TypeError on non-ASCII text: a cookie or a posted csrf of "é" answered 500
+    signer = Signer()
+    session = new_session()
+    body = signer.dump(session).split(".")[0]
+    for bad in (f"{body}.é", "é.é", f"{body}.\x00", "a.\udc80"):
+        assert signer.load(bad) is None, bad
+    for bad in ("é", signer.csrf_token(session) + "é", "\udc80"):
+        assert not signer.csrf_ok(session, bad), bad
