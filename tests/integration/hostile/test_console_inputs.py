@@ -72,3 +72,27 @@ async def test_a_search_the_api_refuses_is_worded_in_the_readers_language(
         assert page.status_code == 200 and problem is not None, page.text[:300]
         assert expected in html.unescape(problem[1]), (lang, problem[1])
     client.cookies.clear()
+
+
+@pytest.mark.parametrize(
+    ("by", "value", "zh", "en"),
+    [
+        ("unionid", "A\x00B", "微信 UnionID 最多 64 个字符", "A WeChat UnionID has at most 64 characters"),
+        ("sobot_customer_id", "S\x00", "智齿客户 ID 最多 64 个字符", "A Sobot customer ID has at most 64 characters"),
+        ("unionid", "u" * 65, "微信 UnionID 最多 64 个字符", "A WeChat UnionID has at most 64 characters"),
+        ("mobile", "abc", "手机号无效", "not a mainland mobile number"),
+        ("mobile", "1\x00", "手机号无效", "not a mainland mobile number"),
+    ],
+)
+async def test_a_customer_lookup_names_an_identifier_it_cannot_use_in_the_readers_language(
+    api: Api, by: str, value: str, zh: str, en: str
+) -> None:
+    """A NUL in a unionid or Sobot ID answered 500 (PostgreSQL text cannot hold it); an invalid mobile was the REST
+    API's English detail on the Chinese page."""
+    client = await signed_in(api)
+    for lang, expected in (("zh", zh), ("en", en)):
+        page = await client.get("/console/customers", params={"by": by, "value": value, "lang": lang})
+        problem = re.search(r'class="error" role="alert">([^<]*)<', page.text)
+        assert page.status_code == 200 and problem is not None, page.text[:300]
+        assert expected in html.unescape(problem[1]), (lang, problem[1])
+    client.cookies.clear()

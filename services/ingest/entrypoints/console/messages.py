@@ -126,6 +126,18 @@ TEXTS: dict[str, tuple[str, str]] = {
     "customers.find": ("查询", "Look up"),
     "customers.live": ("输入时即查询（停顿片刻后）。", "Results follow as you type (after a short pause)."),
     "customers.none": ("没有这个客户。", "No such customer."),
+    "customers.bad.mobile": (
+        "手机号无效：应为中国大陆手机号（13-19 开头的 11 位数字，如 13912345678）。",
+        "The mobile is not a mainland mobile number: expected 11 digits like 13912345678.",
+    ),
+    "customers.bad.unionid": (
+        "微信 UnionID 最多 64 个字符，且不能含控制字符。",
+        "A WeChat UnionID has at most 64 characters and no control character.",
+    ),
+    "customers.bad.sobot_customer_id": (
+        "智齿客户 ID 最多 64 个字符，且不能含控制字符。",
+        "A Sobot customer ID has at most 64 characters and no control character.",
+    ),
     "customer.title": ("客户", "Customer"),
     "customer.identifiers": ("标识", "Identifiers"),
     "customer.persona": ("消费画像", "Persona"),
