@@ -96,3 +96,28 @@ async def test_a_customer_lookup_names_an_identifier_it_cannot_use_in_the_reader
         assert page.status_code == 200 and problem is not None, page.text[:300]
         assert expected in html.unescape(problem[1]), (lang, problem[1])
     client.cookies.clear()
+
+
+async def test_an_upload_beyond_the_tenants_share_is_a_console_page_in_the_readers_language(api: Api) -> None:
+    """A second upload while the tenant's share was in flight (a double click, two tabs) answered the REST API's
+    JSON problem in English instead of the imports page."""
+    client = await signed_in(api)
+    slots = api.app.state.upload_slots
+    taken = 0
+    try:
+        while slots.by_tenant[api.tenant_a] < slots.share:
+            slots.take(api.tenant_a)
+            taken += 1
+        page = await client.get("/console/imports")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert token is not None
+        files = {"file": ("busy.csv", b"a,b\n1,2\n", "text/csv")}
+        for lang, expected in (("zh", "请稍后重试"), ("en", "try again in a few seconds")):
+            answer = await client.post(f"/console/imports/preview?lang={lang}", files=files, data={"csrf": token[1]})
+            problem = re.search(r'class="error" role="alert">(.*?)</div>', answer.text, re.S)
+            assert answer.status_code == 429 and problem is not None, answer.text[:300]
+            assert expected in html.unescape(problem[1]), (lang, problem[1])
+    finally:
+        for _ in range(taken):
+            slots.give_back(api.tenant_a)
+        client.cookies.clear()

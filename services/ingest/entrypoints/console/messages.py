@@ -166,6 +166,15 @@ TEXTS: dict[str, tuple[str, str]] = {
     "imports.none": ("还没有导入。", "No imports yet."),
     "imports.filter": ("筛选", "Filter"),
     "imports.bad_cursor": ("分页链接无效，已显示第一页。", "That page link is not valid: showing the first page."),
+    "imports.busy.tenant": (
+        "本租户同时处理的上传已达上限（例如重复点击或多个标签页），请稍后重试。",
+        "This tenant already has as many uploads in flight as it may (a double click, two tabs): "
+        "try again in a few seconds.",
+    ),
+    "imports.busy.server": (
+        "服务器正在处理的上传已达上限，请稍后重试。",
+        "The server is handling as many uploads as it can: try again in a few seconds.",
+    ),
     "imports.file_name": ("文件名", "File"),
     "imports.state": ("状态", "State"),
     "imports.created_at": ("上传时间", "Uploaded"),
