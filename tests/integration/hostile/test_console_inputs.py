@@ -121,3 +121,37 @@ async def test_an_upload_beyond_the_tenants_share_is_a_console_page_in_the_reade
         for _ in range(taken):
             slots.give_back(api.tenant_a)
         client.cookies.clear()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "zh"),
+    [
+        ("GET", "/console/no-such-page", 404, "未找到"),
+        ("GET", "/console/sign-out", 405, "请使用页面上的按钮或链接"),  # a sign-out link opened in a new tab
+        ("GET", "/console/imports/confirm", 404, "未找到"),  # a bookmarked confirmation
+        ("DELETE", "/console/orders", 405, "请使用页面上的按钮或链接"),
+    ],
+)
+async def test_an_address_or_method_the_console_does_not_have_is_a_console_page(
+    api: Api, method: str, path: str, status: int, zh: str
+) -> None:
+    """They answered the REST API's JSON problem in English ({"title": "Not Found"}, "Method Not Allowed")."""
+    client = await signed_in(api)
+    answer = await client.request(method, path)
+    assert answer.status_code == status, answer.text[:300]
+    assert answer.headers["content-type"].startswith("text/html"), answer.text[:300]
+    assert zh in answer.text and "Content-Security-Policy" in answer.headers, answer.text[:300]
+    client.cookies.clear()
+
+
+async def test_a_form_body_the_console_cannot_read_is_a_console_page(api: Api) -> None:
+    client = await signed_in(api)
+    headers = {"content-type": "multipart/form-data; boundary=x"}
+    answer = await client.post("/console/imports/preview", content=b"not multipart", headers=headers)
+    assert answer.status_code == 400 and "重新提交表单" in answer.text, answer.text[:300]
+    client.cookies.clear()
+
+
+async def test_an_address_of_the_api_still_answers_a_problem(api: Api) -> None:
+    answer = await api.client.get("/v1/no-such-thing", headers=api.headers())
+    assert answer.status_code == 404 and answer.headers["content-type"] == "application/problem+json"

@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.ingest.entrypoints.console import import_routes, routes
 from services.ingest.entrypoints.console.assets import install_assets
@@ -45,6 +48,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PageNotFound)
     async def on_not_found(request: Request, _: PageNotFound) -> Response:
         return render(request, "not_found.html", status=404)
+
+    api_answer = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        """An address or method the console does not have, or a body it cannot read, is a console page in the
+        reader's language; the API's stay its problems."""
+        if not request.url.path.startswith(f"{PREFIX}/"):
+            answer = api_answer(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        error = {404: None, 405: "error.method"}.get(exc.status_code, "error.bad_request")
+        return render(request, "not_found.html", status=exc.status_code, error=error)
 
     @app.exception_handler(CsrfRejected)
     async def on_csrf(request: Request, _: CsrfRejected) -> Response:

@@ -40,6 +40,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "没有这个记录，或它不属于当前租户。",
         "There is no such record, or it belongs to another tenant.",
     ),
+    "error.method": (
+        "此地址不接受这种请求方式：请使用页面上的按钮或链接。",
+        "This address does not take this kind of request: use the page's buttons and links.",
+    ),
+    "error.bad_request": (
+        "无法读取提交的内容：请返回页面重新提交表单。",
+        "What was sent could not be read: go back to the page and submit the form again.",
+    ),
     "error.back": ("返回", "Back"),
     "orders.title": ("订单列表", "Orders"),
     "orders.order_no": ("订单号", "Order no."),
