@@ -29,6 +29,7 @@ from services.ingest.application.imports import (
 )
 from services.ingest.application.imports import dry_run as dry_run_import
 from services.ingest.application.uploads import UploadSlots, import_options, order_publishing
+from services.ingest.domain.api_keys import Scope
 from services.ingest.domain.language import Lang
 from services.ingest.domain.progress import ImportState
 from services.ingest.domain.spreadsheet.issues import ImportFileError
@@ -140,6 +141,7 @@ async def _imports_page(request: Request, tenant: SignedIn, status: int = 200, *
         state=state,
         next_url=next_url,
         first_url=first_url,
+        can_import=Scope.IMPORT in tenant.scopes,
         **values,
     )
 
@@ -158,6 +160,8 @@ async def template(request: Request, tenant: SignedIn) -> Response:
 @router.post("/preview")
 async def preview(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot) -> Response:
     form = await check_csrf(request)
+    if Scope.IMPORT not in tenant.scopes:  # as POST /v1/imports refuses the key
+        return await _imports_page(request, tenant, status=403, problem="imports.no_scope")
     if refused is not None:
         return await _busy_page(request, tenant, refused)
     file = form.get("file")
@@ -180,6 +184,8 @@ async def preview(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot
 @router.post("/confirm")
 async def confirm(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot) -> Response:
     form = await check_csrf(request)
+    if Scope.IMPORT not in tenant.scopes:
+        return await _imports_page(request, tenant, status=403, problem="imports.no_scope")
     if refused is not None:  # the preview stays kept: confirming again later imports it
         return await _busy_page(request, tenant, refused)
     upload = request.app.state.console_uploads.take(str(form.get("token", "")), tenant.id)

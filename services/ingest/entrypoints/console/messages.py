@@ -174,6 +174,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "imports.none": ("还没有导入。", "No imports yet."),
     "imports.filter": ("筛选", "Filter"),
     "imports.bad_cursor": ("分页链接无效，已显示第一页。", "That page link is not valid: showing the first page."),
+    "imports.no_scope": (
+        "此 API 密钥没有导入权限（import 范围）：可以查看导入记录，上传文件请用有导入权限的密钥登录。",
+        "This API key may not import (it lacks the import scope): you can follow imports; to upload a file, "
+        "sign in with a key that has the import scope.",
+    ),
     "imports.busy.tenant": (
         "本租户同时处理的上传已达上限（例如重复点击或多个标签页），请稍后重试。",
         "This tenant already has as many uploads in flight as it may (a double click, two tabs): "

@@ -1,9 +1,10 @@
 """Console sessions: a signed token in an HttpOnly, SameSite=Strict cookie (Secure over TLS), and CSRF tokens.
 
-The cookie holds `{"t": tenant id or null, "n": tenant name, "x": expiry, "c": nonce}` signed with HMAC-SHA256 by
-a secret of this process (restarting the API signs everyone out). Every visitor gets a nonce, signed in or not, so
-the sign-in form is CSRF-protected too; a form's CSRF token is HMAC(secret, "csrf:" + nonce) and is checked on every
-state-changing request. Signing in always issues a new nonce (no session fixation); signing out drops the cookie.
+The cookie holds `{"t": tenant id or null, "n": tenant name, "s": the key's scopes, "x": expiry, "c": nonce}` signed
+with HMAC-SHA256 by a secret of this process (restarting the API signs everyone out). Every visitor gets a nonce,
+signed in or not, so the sign-in form is CSRF-protected too; a form's CSRF token is HMAC(secret, "csrf:" + nonce) and
+is checked on every state-changing request. Signing in always issues a new nonce (no session fixation); signing out
+drops the cookie.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from uuid import UUID
 from fastapi import Request
 from fastapi.responses import Response
 
+from services.ingest.domain.api_keys import Scope, sorted_scopes
+
 COOKIE = "oi_session"
 LIFETIME_S = 8 * 3600
 
@@ -31,6 +34,7 @@ class Session:
     expires: int
     tenant_id: UUID | None = None
     tenant_name: str = ""
+    scopes: frozenset[Scope] = frozenset()  # the signing-in key's: the console allows what the API would
 
     @property
     def signed_in(self) -> bool:
@@ -47,7 +51,8 @@ class Signer:
 
     def dump(self, session: Session) -> str:
         tenant = str(session.tenant_id) if session.tenant_id else None
-        raw = json.dumps({"t": tenant, "n": session.tenant_name, "x": session.expires, "c": session.nonce})
+        scopes = sorted_scopes(session.scopes)
+        raw = json.dumps({"t": tenant, "n": session.tenant_name, "s": scopes, "x": session.expires, "c": session.nonce})
         body = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
         return f"{body}.{self._mac('session', body.encode())}"
 
@@ -61,7 +66,8 @@ class Signer:
             return None
         try:
             raw = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            session = Session(str(raw["c"]), int(raw["x"]), UUID(raw["t"]) if raw["t"] else None, str(raw["n"]))
+            tenant, scopes = UUID(raw["t"]) if raw["t"] else None, frozenset(Scope(s) for s in raw["s"])
+            session = Session(str(raw["c"]), int(raw["x"]), tenant, str(raw["n"]), scopes)
         except (ValueError, KeyError, TypeError, binascii.Error):
             return None
         return session if session.expires > (now or time.time()) else None
@@ -74,8 +80,10 @@ class Signer:
         return bool(given) and given.isascii() and hmac.compare_digest(given, self.csrf_token(session))
 
 
-def new_session(tenant_id: UUID | None = None, tenant_name: str = "") -> Session:
-    return Session(secrets.token_urlsafe(16), int(time.time()) + LIFETIME_S, tenant_id, tenant_name)
+def new_session(
+    tenant_id: UUID | None = None, tenant_name: str = "", scopes: frozenset[Scope] = frozenset()
+) -> Session:
+    return Session(secrets.token_urlsafe(16), int(time.time()) + LIFETIME_S, tenant_id, tenant_name, scopes)
 
 
 def set_cookie(response: Response, request: Request, signer: Signer, session: Session) -> None:

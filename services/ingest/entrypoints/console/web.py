@@ -83,11 +83,11 @@ def current_session(request: Request) -> Session:
 
 
 def signed_in(request: Request) -> Tenant:
-    """The session's tenant; every page reads only this tenant's data."""
+    """The session's tenant, with the scopes of the key that signed in; every page reads only this tenant's data."""
     session = current_session(request)
     if session.tenant_id is None:
         raise SignInRequired()
-    return Tenant(session.tenant_id, session.tenant_name)
+    return Tenant(session.tenant_id, session.tenant_name, scopes=session.scopes)
 
 
 async def check_csrf(request: Request) -> dict[str, Any]:

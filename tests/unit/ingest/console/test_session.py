@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 import uuid
 
+from services.ingest.domain.api_keys import Scope
 from services.ingest.entrypoints.console.session import Session, Signer, new_session
 
 
 def test_a_signed_session_reads_back() -> None:
     signer = Signer()
-    session = new_session(uuid.uuid4(), "甲公司")
+    session = new_session(uuid.uuid4(), "甲公司", frozenset({Scope.READ, Scope.IMPORT}))
     assert signer.load(signer.dump(session)) == session
 
 
