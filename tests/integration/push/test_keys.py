@@ -203,3 +203,26 @@ async def test_the_console_imports_only_for_keys_that_may_import(
         assert allowed.status_code == 400 and "没有导入权限" not in allowed.text  # the file's header is refused
     finally:
         client.cookies.clear()
+
+
+async def test_revoking_a_key_signs_its_console_sessions_out(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: Tenant
+) -> None:
+    """A revoked key's console session kept reading the tenant's orders until it expired (8 hours): the session
+    was never checked against the key again."""
+    from services.ingest.adapters.tenants import revoke_key, tenant_for_key
+
+    key = await new_key(pool, tenant.id, "laptop", Scope.READ)
+    try:
+        await _console_sign_in(client, key)
+        assert (await client.get("/console/orders")).status_code == 200
+        async with pool.acquire() as conn:
+            found = await tenant_for_key(conn, key)
+            assert found is not None and found.key_id is not None
+            await revoke_key(conn, tenant.id, found.key_id)
+        answer = await client.get("/console/orders")
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in", answer.text[:200]
+        page = await client.get("/console/sign-in")
+        assert "退出登录" not in page.text  # signed out, not a session that only looks signed in
+    finally:
+        client.cookies.clear()

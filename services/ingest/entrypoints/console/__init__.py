@@ -17,13 +17,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.ingest.entrypoints.console import import_routes, routes
 from services.ingest.entrypoints.console.assets import install_assets
-from services.ingest.entrypoints.console.session import Signer
+from services.ingest.entrypoints.console.session import Signer, new_session, set_cookie
 from services.ingest.entrypoints.console.web import (
     PREFIX,
     Console,
     CsrfRejected,
     PageNotFound,
     SignInRequired,
+    console,
+    current_session,
     redirect,
     render,
 )
@@ -43,7 +45,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SignInRequired)
     async def on_sign_in_required(request: Request, _: SignInRequired) -> Response:
-        return redirect(request, f"{PREFIX}/sign-in")
+        response = redirect(request, f"{PREFIX}/sign-in")
+        if current_session(request).signed_in:  # its key no longer works: the session ends here
+            set_cookie(response, request, console(request).signer, new_session())
+        return response
 
     @app.exception_handler(PageNotFound)
     async def on_not_found(request: Request, _: PageNotFound) -> Response:

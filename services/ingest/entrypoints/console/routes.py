@@ -74,7 +74,7 @@ async def sign_in(request: Request) -> Response:
     if tenant is None or Scope.READ not in tenant.scopes:  # the console reads the tenant's data
         return render(request, "sign_in.html", status=401, error="signin.wrong")
     response = redirect(request, f"{PREFIX}/orders")
-    set_cookie(response, request, console(request).signer, new_session(tenant.id, tenant.name, tenant.scopes))
+    set_cookie(response, request, console(request).signer, new_session(tenant))
     return response
 
 

@@ -1,6 +1,6 @@
 """Console sessions: a signed token in an HttpOnly, SameSite=Strict cookie (Secure over TLS), and CSRF tokens.
 
-The cookie holds `{"t": tenant id or null, "n": tenant name, "s": the key's scopes, "x": expiry, "c": nonce}` signed
+The cookie holds `{"t": tenant id or null, "n": tenant name, "k": key id, "x": expiry, "c": nonce}` signed
 with HMAC-SHA256 by a secret of this process (restarting the API signs everyone out). Every visitor gets a nonce,
 signed in or not, so the sign-in form is CSRF-protected too; a form's CSRF token is HMAC(secret, "csrf:" + nonce) and
 is checked on every state-changing request. Signing in always issues a new nonce (no session fixation); signing out
@@ -22,7 +22,7 @@ from uuid import UUID
 from fastapi import Request
 from fastapi.responses import Response
 
-from services.ingest.domain.api_keys import Scope, sorted_scopes
+from services.ingest.adapters.tenants import Tenant
 
 COOKIE = "oi_session"
 LIFETIME_S = 8 * 3600
@@ -34,7 +34,7 @@ class Session:
     expires: int
     tenant_id: UUID | None = None
     tenant_name: str = ""
-    scopes: frozenset[Scope] = frozenset()  # the signing-in key's: the console allows what the API would
+    key_id: UUID | None = None  # the key that signed in: each page checks it still works, and takes its scopes
 
     @property
     def signed_in(self) -> bool:
@@ -51,8 +51,8 @@ class Signer:
 
     def dump(self, session: Session) -> str:
         tenant = str(session.tenant_id) if session.tenant_id else None
-        scopes = sorted_scopes(session.scopes)
-        raw = json.dumps({"t": tenant, "n": session.tenant_name, "s": scopes, "x": session.expires, "c": session.nonce})
+        key = str(session.key_id) if session.key_id else None
+        raw = json.dumps({"t": tenant, "n": session.tenant_name, "k": key, "x": session.expires, "c": session.nonce})
         body = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
         return f"{body}.{self._mac('session', body.encode())}"
 
@@ -66,8 +66,8 @@ class Signer:
             return None
         try:
             raw = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            tenant, scopes = UUID(raw["t"]) if raw["t"] else None, frozenset(Scope(s) for s in raw["s"])
-            session = Session(str(raw["c"]), int(raw["x"]), tenant, str(raw["n"]), scopes)
+            tenant, key = (UUID(raw[k]) if raw[k] else None for k in ("t", "k"))
+            session = Session(str(raw["c"]), int(raw["x"]), tenant, str(raw["n"]), key)
         except (ValueError, KeyError, TypeError, binascii.Error):
             return None
         return session if session.expires > (now or time.time()) else None
@@ -80,10 +80,12 @@ class Signer:
         return bool(given) and given.isascii() and hmac.compare_digest(given, self.csrf_token(session))
 
 
-def new_session(
-    tenant_id: UUID | None = None, tenant_name: str = "", scopes: frozenset[Scope] = frozenset()
-) -> Session:
-    return Session(secrets.token_urlsafe(16), int(time.time()) + LIFETIME_S, tenant_id, tenant_name, scopes)
+def new_session(tenant: Tenant | None = None) -> Session:
+    """An anonymous session, or one signed in by `tenant`'s key; always with a new nonce."""
+    expires = int(time.time()) + LIFETIME_S
+    if tenant is None:
+        return Session(secrets.token_urlsafe(16), expires)
+    return Session(secrets.token_urlsafe(16), expires, tenant.id, tenant.name, tenant.key_id)
 
 
 def set_cookie(response: Response, request: Request, signer: Signer, session: Session) -> None:
