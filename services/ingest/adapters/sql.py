@@ -529,12 +529,14 @@ VALUES ($1, $2, $3, $4, $5::text[], $6)
 RETURNING id, tenant_id, name, scopes, created_at, expires_at, revoked_at, last_used_at, replaces, 'active' AS state
 """
 # The key's principal; `stale` when its last use was recorded over a minute ago (then `TOUCH_API_KEY`).
-KEY_BY_HASH = """
+_ACTIVE_KEY = """
 SELECT k.id, k.tenant_id, t.name AS tenant_name, k.name, k.scopes, t.push_orders_per_second, t.import_rows_per_hour,
        (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS stale
 FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
-WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+WHERE {which} AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
 """
+KEY_BY_HASH = _ACTIVE_KEY.format(which="k.key_hash = $1")
+KEY_BY_ID = _ACTIVE_KEY.format(which="k.tenant_id = $1 AND k.id = $2")  # a console session's key, still active
 TOUCH_API_KEY = """
 UPDATE api_keys SET last_used_at = now()
 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')

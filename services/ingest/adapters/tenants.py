@@ -126,7 +126,15 @@ async def tenant_for_key(conn: Any, api_key: str) -> Tenant | None:
     expired. A SHA-256 lookup: keys are high-entropy, so no slow hash is needed."""
     if not api_key.startswith(KEY_PREFIX) or len(api_key) > 100:
         return None
-    row = await conn.fetchrow(sql.KEY_BY_HASH, hash_key(api_key))
+    return await _active_key_tenant(conn, await conn.fetchrow(sql.KEY_BY_HASH, hash_key(api_key)))
+
+
+async def tenant_for_key_id(conn: Any, tenant_id: UUID, key_id: UUID) -> Tenant | None:
+    """The tenant of its key `key_id` while that key works (not revoked, not expired), as `tenant_for_key`."""
+    return await _active_key_tenant(conn, await conn.fetchrow(sql.KEY_BY_ID, tenant_id, key_id))
+
+
+async def _active_key_tenant(conn: Any, row: Any) -> Tenant | None:
     if row is None:
         return None
     if row["stale"]:

@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 from uuid import UUID
@@ -265,12 +265,15 @@ def encode_position(last: ImportPosition) -> str:
 
 
 def decode_position(cursor: str) -> ImportPosition | None:
-    """The position a cursor of `encode_position` names; None for anything else."""
+    """The position a cursor of `encode_position` names; None for anything else (garbled or forged: an id that is
+    no text, a time without an offset or outside the years 1..9999 in UTC, which PostgreSQL's driver cannot send)."""
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not (isinstance(raw, dict) and isinstance(raw.get("t"), str) and isinstance(raw.get("i"), str)):
+            return None
         at = datetime.fromisoformat(raw["t"])
-        return ImportPosition(at, UUID(raw["i"])) if at.tzinfo is not None else None
-    except (ValueError, TypeError, KeyError, binascii.Error):
+        return ImportPosition(at.astimezone(UTC), UUID(raw["i"])) if at.tzinfo is not None else None
+    except (ValueError, TypeError, OverflowError, binascii.Error):
         return None
 
 

@@ -72,3 +72,86 @@ async def test_a_search_the_api_refuses_is_worded_in_the_readers_language(
         assert page.status_code == 200 and problem is not None, page.text[:300]
         assert expected in html.unescape(problem[1]), (lang, problem[1])
     client.cookies.clear()
+
+
+@pytest.mark.parametrize(
+    ("by", "value", "zh", "en"),
+    [
+        ("unionid", "A\x00B", "微信 UnionID 最多 64 个字符", "A WeChat UnionID has at most 64 characters"),
+        ("sobot_customer_id", "S\x00", "智齿客户 ID 最多 64 个字符", "A Sobot customer ID has at most 64 characters"),
+        ("unionid", "u" * 65, "微信 UnionID 最多 64 个字符", "A WeChat UnionID has at most 64 characters"),
+        ("mobile", "abc", "手机号无效", "not a mainland mobile number"),
+        ("mobile", "1\x00", "手机号无效", "not a mainland mobile number"),
+    ],
+)
+async def test_a_customer_lookup_names_an_identifier_it_cannot_use_in_the_readers_language(
+    api: Api, by: str, value: str, zh: str, en: str
+) -> None:
+    """A NUL in a unionid or Sobot ID answered 500 (PostgreSQL text cannot hold it); an invalid mobile was the REST
+    API's English detail on the Chinese page."""
+    client = await signed_in(api)
+    for lang, expected in (("zh", zh), ("en", en)):
+        page = await client.get("/console/customers", params={"by": by, "value": value, "lang": lang})
+        problem = re.search(r'class="error" role="alert">([^<]*)<', page.text)
+        assert page.status_code == 200 and problem is not None, page.text[:300]
+        assert expected in html.unescape(problem[1]), (lang, problem[1])
+    client.cookies.clear()
+
+
+async def test_an_upload_beyond_the_tenants_share_is_a_console_page_in_the_readers_language(api: Api) -> None:
+    """A second upload while the tenant's share was in flight (a double click, two tabs) answered the REST API's
+    JSON problem in English instead of the imports page."""
+    client = await signed_in(api)
+    slots = api.app.state.upload_slots
+    taken = 0
+    try:
+        while slots.by_tenant[api.tenant_a] < slots.share:
+            slots.take(api.tenant_a)
+            taken += 1
+        page = await client.get("/console/imports")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert token is not None
+        files = {"file": ("busy.csv", b"a,b\n1,2\n", "text/csv")}
+        for lang, expected in (("zh", "请稍后重试"), ("en", "try again in a few seconds")):
+            answer = await client.post(f"/console/imports/preview?lang={lang}", files=files, data={"csrf": token[1]})
+            problem = re.search(r'class="error" role="alert">(.*?)</div>', answer.text, re.S)
+            assert answer.status_code == 429 and problem is not None, answer.text[:300]
+            assert expected in html.unescape(problem[1]), (lang, problem[1])
+    finally:
+        for _ in range(taken):
+            slots.give_back(api.tenant_a)
+        client.cookies.clear()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "zh"),
+    [
+        ("GET", "/console/no-such-page", 404, "未找到"),
+        ("GET", "/console/sign-out", 405, "请使用页面上的按钮或链接"),  # a sign-out link opened in a new tab
+        ("GET", "/console/imports/confirm", 404, "未找到"),  # a bookmarked confirmation
+        ("DELETE", "/console/orders", 405, "请使用页面上的按钮或链接"),
+    ],
+)
+async def test_an_address_or_method_the_console_does_not_have_is_a_console_page(
+    api: Api, method: str, path: str, status: int, zh: str
+) -> None:
+    """They answered the REST API's JSON problem in English ({"title": "Not Found"}, "Method Not Allowed")."""
+    client = await signed_in(api)
+    answer = await client.request(method, path)
+    assert answer.status_code == status, answer.text[:300]
+    assert answer.headers["content-type"].startswith("text/html"), answer.text[:300]
+    assert zh in answer.text and "Content-Security-Policy" in answer.headers, answer.text[:300]
+    client.cookies.clear()
+
+
+async def test_a_form_body_the_console_cannot_read_is_a_console_page(api: Api) -> None:
+    client = await signed_in(api)
+    headers = {"content-type": "multipart/form-data; boundary=x"}
+    answer = await client.post("/console/imports/preview", content=b"not multipart", headers=headers)
+    assert answer.status_code == 400 and "重新提交表单" in answer.text, answer.text[:300]
+    client.cookies.clear()
+
+
+async def test_an_address_of_the_api_still_answers_a_problem(api: Api) -> None:
+    answer = await api.client.get("/v1/no-such-thing", headers=api.headers())
+    assert answer.status_code == 404 and answer.headers["content-type"] == "application/problem+json"

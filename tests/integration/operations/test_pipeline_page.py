@@ -30,7 +30,7 @@ async def test_the_pipeline_page_shows_broker_lag_and_the_tenants_dead_letters_b
 
     app = create_app(settings)
     app.state.pool = pool
-    cookie = app.state.console.signer.dump(new_session(mine.id, mine.name))
+    cookie = app.state.console.signer.dump(new_session(mine))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://console", cookies={COOKIE: cookie}) as web:
         page = await web.get("/console/pipeline", params={"lang": "en"})

@@ -165,3 +165,64 @@ async def test_the_cli_sets_a_tenants_quota_overrides(pool: asyncpg.Pool, tenant
     assert code == 2 and "--push-orders-per-second" in lines[0]
     code, lines = await run_key_command(pool, args(push_orders_per_second=None, import_rows_per_hour=None))
     assert code == 0
+
+
+async def _console_sign_in(client: httpx.AsyncClient, key: str) -> str:
+    """Sign the client in to the console with `key`; the page's CSRF token."""
+    import re
+
+    client.cookies.clear()
+    page = await client.get("/console/sign-in")
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None
+    answer = await client.post("/console/sign-in", data={"csrf": found[1], "api_key": key})
+    assert answer.status_code == 303, answer.text[:200]
+    imports = await client.get("/console/imports")
+    found = re.search(r'name="csrf" value="([^"]+)"', imports.text)
+    assert found is not None
+    return found[1]
+
+
+async def test_the_console_imports_only_for_keys_that_may_import(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: Tenant
+) -> None:
+    """A read-only key (refused by POST /v1/imports with missing_scope) previewed and imported files through the
+    console: the session did not keep the key's scopes."""
+    reader = await new_key(pool, tenant.id, "viewer", Scope.READ)
+    importer = await new_key(pool, tenant.id, "operator", Scope.READ, Scope.IMPORT)
+    files = {"file": ("scoped.csv", b"a,b\n1,2\n", "text/csv")}
+    try:
+        csrf = await _console_sign_in(client, reader)
+        page = await client.get("/console/imports")
+        assert 'action="/console/imports/preview"' not in page.text and "没有导入权限" in page.text
+        for path in ("/console/imports/preview", "/console/imports/confirm"):
+            refused = await client.post(path, files=files, data={"csrf": csrf, "token": "x"})
+            assert refused.status_code == 403 and "没有导入权限" in refused.text, refused.text[:300]
+        csrf = await _console_sign_in(client, importer)
+        allowed = await client.post("/console/imports/preview", files=files, data={"csrf": csrf})
+        assert allowed.status_code == 400 and "没有导入权限" not in allowed.text  # the file's header is refused
+    finally:
+        client.cookies.clear()
+
+
+async def test_revoking_a_key_signs_its_console_sessions_out(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: Tenant
+) -> None:
+    """A revoked key's console session kept reading the tenant's orders until it expired (8 hours): the session
+    was never checked against the key again."""
+    from services.ingest.adapters.tenants import revoke_key, tenant_for_key
+
+    key = await new_key(pool, tenant.id, "laptop", Scope.READ)
+    try:
+        await _console_sign_in(client, key)
+        assert (await client.get("/console/orders")).status_code == 200
+        async with pool.acquire() as conn:
+            found = await tenant_for_key(conn, key)
+            assert found is not None and found.key_id is not None
+            await revoke_key(conn, tenant.id, found.key_id)
+        answer = await client.get("/console/orders")
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in", answer.text[:200]
+        page = await client.get("/console/sign-in")
+        assert "退出登录" not in page.text  # signed out, not a session that only looks signed in
+    finally:
+        client.cookies.clear()

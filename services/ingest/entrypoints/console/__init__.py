@@ -6,21 +6,26 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.ingest.entrypoints.console import import_routes, routes
 from services.ingest.entrypoints.console.assets import install_assets
-from services.ingest.entrypoints.console.session import Signer
+from services.ingest.entrypoints.console.session import Signer, new_session, set_cookie
 from services.ingest.entrypoints.console.web import (
     PREFIX,
     Console,
     CsrfRejected,
     PageNotFound,
     SignInRequired,
+    console,
+    current_session,
     redirect,
     render,
 )
@@ -41,11 +46,26 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SignInRequired)
     async def on_sign_in_required(request: Request, _: SignInRequired) -> Response:
-        return redirect(request, f"{PREFIX}/sign-in")
+        response = redirect(request, f"{PREFIX}/sign-in")
+        if current_session(request).signed_in:  # its key no longer works: the session ends here
+            set_cookie(response, request, console(request).signer, new_session())
+        return response
 
     @app.exception_handler(PageNotFound)
     async def on_not_found(request: Request, _: PageNotFound) -> Response:
         return render(request, "not_found.html", status=404)
+
+    api_answer = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        """An address or method the console does not have, or a body it cannot read, is a console page in the
+        reader's language; the API's stay its problems."""
+        if not request.url.path.startswith(f"{PREFIX}/"):
+            answer = api_answer(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        error = {404: None, 405: "error.method"}.get(exc.status_code, "error.bad_request")
+        return render(request, "not_found.html", status=exc.status_code, error=error)
 
     @app.exception_handler(CsrfRejected)
     async def on_csrf(request: Request, _: CsrfRejected) -> Response:

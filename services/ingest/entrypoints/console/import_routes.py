@@ -29,6 +29,7 @@ from services.ingest.application.imports import (
 )
 from services.ingest.application.imports import dry_run as dry_run_import
 from services.ingest.application.uploads import UploadSlots, import_options, order_publishing
+from services.ingest.domain.api_keys import Scope
 from services.ingest.domain.language import Lang
 from services.ingest.domain.progress import ImportState
 from services.ingest.domain.spreadsheet.issues import ImportFileError
@@ -74,18 +75,28 @@ class PendingUploads:
         return self._items.pop(token)
 
 
-async def _console_upload_slot(request: Request, tenant: SignedIn) -> AsyncIterator[None]:
+async def _console_upload_slot(request: Request, tenant: SignedIn) -> AsyncIterator[ApiProblem | None]:
     """One of the API's upload slots, for the session's tenant, while the console handles an upload (the same
-    shares and limits as `POST /v1/imports`)."""
+    shares and limits as `POST /v1/imports`): None when taken, else the API's refusal, which the page words."""
     slots: UploadSlots = request.app.state.upload_slots
-    slots.take(tenant.id)
     try:
-        yield
+        slots.take(tenant.id)
+    except ApiProblem as refused:
+        yield refused
+        return
+    try:
+        yield None
     finally:
         slots.give_back(tenant.id)
 
 
-ConsoleUploadSlot = Annotated[None, Depends(_console_upload_slot)]
+ConsoleUploadSlot = Annotated[ApiProblem | None, Depends(_console_upload_slot)]
+_BUSY = {"too_many_tenant_uploads": "imports.busy.tenant", "too_many_uploads": "imports.busy.server"}
+
+
+async def _busy_page(request: Request, tenant: SignedIn, refused: ApiProblem) -> Response:
+    problem = _BUSY.get(refused.problem.code or "", refused.problem.detail)
+    return await _imports_page(request, tenant, status=refused.problem.status, problem=problem)
 
 
 async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry_run: bool) -> Any:
@@ -130,6 +141,7 @@ async def _imports_page(request: Request, tenant: SignedIn, status: int = 200, *
         state=state,
         next_url=next_url,
         first_url=first_url,
+        can_import=Scope.IMPORT in tenant.scopes,
         **values,
     )
 
@@ -146,8 +158,12 @@ async def template(request: Request, tenant: SignedIn) -> Response:
 
 
 @router.post("/preview")
-async def preview(request: Request, tenant: SignedIn, _: ConsoleUploadSlot) -> Response:
+async def preview(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot) -> Response:
     form = await check_csrf(request)
+    if Scope.IMPORT not in tenant.scopes:  # as POST /v1/imports refuses the key
+        return await _imports_page(request, tenant, status=403, problem="imports.no_scope")
+    if refused is not None:
+        return await _busy_page(request, tenant, refused)
     file = form.get("file")
     if not isinstance(file, FormFile) or not file.filename:
         return await _imports_page(request, tenant, status=422, problem="imports.file")
@@ -166,8 +182,12 @@ async def preview(request: Request, tenant: SignedIn, _: ConsoleUploadSlot) -> R
 
 
 @router.post("/confirm")
-async def confirm(request: Request, tenant: SignedIn, _: ConsoleUploadSlot) -> Response:
+async def confirm(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot) -> Response:
     form = await check_csrf(request)
+    if Scope.IMPORT not in tenant.scopes:
+        return await _imports_page(request, tenant, status=403, problem="imports.no_scope")
+    if refused is not None:  # the preview stays kept: confirming again later imports it
+        return await _busy_page(request, tenant, refused)
     upload = request.app.state.console_uploads.take(str(form.get("token", "")), tenant.id)
     if upload is None:
         return await _imports_page(request, tenant, status=410, problem="preview.expired")

@@ -40,6 +40,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "没有这个记录，或它不属于当前租户。",
         "There is no such record, or it belongs to another tenant.",
     ),
+    "error.method": (
+        "此地址不接受这种请求方式：请使用页面上的按钮或链接。",
+        "This address does not take this kind of request: use the page's buttons and links.",
+    ),
+    "error.bad_request": (
+        "无法读取提交的内容：请返回页面重新提交表单。",
+        "What was sent could not be read: go back to the page and submit the form again.",
+    ),
     "error.back": ("返回", "Back"),
     "orders.title": ("订单列表", "Orders"),
     "orders.order_no": ("订单号", "Order no."),
@@ -127,6 +135,18 @@ TEXTS: dict[str, tuple[str, str]] = {
     "customers.find": ("查询", "Look up"),
     "customers.live": ("输入时即查询（停顿片刻后）。", "Results follow as you type (after a short pause)."),
     "customers.none": ("没有这个客户。", "No such customer."),
+    "customers.bad.mobile": (
+        "手机号无效：应为中国大陆手机号（13-19 开头的 11 位数字，如 13912345678）。",
+        "The mobile is not a mainland mobile number: expected 11 digits like 13912345678.",
+    ),
+    "customers.bad.unionid": (
+        "微信 UnionID 最多 64 个字符，且不能含控制字符。",
+        "A WeChat UnionID has at most 64 characters and no control character.",
+    ),
+    "customers.bad.sobot_customer_id": (
+        "智齿客户 ID 最多 64 个字符，且不能含控制字符。",
+        "A Sobot customer ID has at most 64 characters and no control character.",
+    ),
     "customer.title": ("客户", "Customer"),
     "customer.identifiers": ("标识", "Identifiers"),
     "customer.persona": ("消费画像", "Persona"),
@@ -155,6 +175,20 @@ TEXTS: dict[str, tuple[str, str]] = {
     "imports.none": ("还没有导入。", "No imports yet."),
     "imports.filter": ("筛选", "Filter"),
     "imports.bad_cursor": ("分页链接无效，已显示第一页。", "That page link is not valid: showing the first page."),
+    "imports.no_scope": (
+        "此 API 密钥没有导入权限（import 范围）：可以查看导入记录，上传文件请用有导入权限的密钥登录。",
+        "This API key may not import (it lacks the import scope): you can follow imports; to upload a file, "
+        "sign in with a key that has the import scope.",
+    ),
+    "imports.busy.tenant": (
+        "本租户同时处理的上传已达上限（例如重复点击或多个标签页），请稍后重试。",
+        "This tenant already has as many uploads in flight as it may (a double click, two tabs): "
+        "try again in a few seconds.",
+    ),
+    "imports.busy.server": (
+        "服务器正在处理的上传已达上限，请稍后重试。",
+        "The server is handling as many uploads as it can: try again in a few seconds.",
+    ),
     "imports.file_name": ("文件名", "File"),
     "imports.state": ("状态", "State"),
     "imports.created_at": ("上传时间", "Uploaded"),

@@ -25,6 +25,7 @@ from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP
 from services.ingest.contracts.orders_ingest_v1 import TOPIC as INGEST_TOPIC
 from services.ingest.domain.api_keys import Scope
 from services.ingest.domain.language import Lang
+from services.ingest.domain.spreadsheet.issues import INVALID_MOBILE
 from services.ingest.entrypoints.console.session import COOKIE, new_session, set_cookie
 from services.ingest.entrypoints.console.web import (
     PREFIX,
@@ -73,7 +74,7 @@ async def sign_in(request: Request) -> Response:
     if tenant is None or Scope.READ not in tenant.scopes:  # the console reads the tenant's data
         return render(request, "sign_in.html", status=401, error="signin.wrong")
     response = redirect(request, f"{PREFIX}/orders")
-    set_cookie(response, request, console(request).signer, new_session(tenant.id, tenant.name))
+    set_cookie(response, request, console(request).signer, new_session(tenant))
     return response
 
 
@@ -191,6 +192,9 @@ async def order_page(request: Request, tenant: SignedIn, order_no: str) -> Respo
     return render(request, "order.html", order=order)
 
 
+_LOOKUP_PROBLEMS = {"customer_not_found": "customers.none", INVALID_MOBILE: "customers.bad.mobile"}
+
+
 @router.get("/customers")
 async def customer_lookup(request: Request, tenant: SignedIn) -> Response:
     by, value = request.query_params.get("by", "mobile"), request.query_params.get("value", "").strip()
@@ -200,9 +204,12 @@ async def customer_lookup(request: Request, tenant: SignedIn) -> Response:
     if value:
         try:
             pool, lang = request.app.state.pool, _lang(request)
-            customer = await customers.customer_by_identifier(pool, tenant.id, lang, False, {by: value})
-        except ApiProblem as exc:
-            problem = "customers.none" if exc.problem.status == 404 else exc.problem.detail
+            given = {by: _read(by, value, _searched_text)}  # what the REST API's edge takes: 64 characters, no NUL
+            customer = await customers.customer_by_identifier(pool, tenant.id, lang, False, given)
+        except BadField:
+            problem = f"customers.bad.{by}"
+        except ApiProblem as exc:  # in the reader's language where the console words it, else the API's detail
+            problem = _LOOKUP_PROBLEMS.get(exc.problem.code or "", exc.problem.detail)
     return render(
         request,
         "customers.html",

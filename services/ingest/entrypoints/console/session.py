@@ -1,9 +1,10 @@
 """Console sessions: a signed token in an HttpOnly, SameSite=Strict cookie (Secure over TLS), and CSRF tokens.
 
-The cookie holds `{"t": tenant id or null, "n": tenant name, "x": expiry, "c": nonce}` signed with HMAC-SHA256 by
-a secret of this process (restarting the API signs everyone out). Every visitor gets a nonce, signed in or not, so
-the sign-in form is CSRF-protected too; a form's CSRF token is HMAC(secret, "csrf:" + nonce) and is checked on every
-state-changing request. Signing in always issues a new nonce (no session fixation); signing out drops the cookie.
+The cookie holds `{"t": tenant id or null, "n": tenant name, "k": key id, "x": expiry, "c": nonce}` signed
+with HMAC-SHA256 by a secret of this process (restarting the API signs everyone out). Every visitor gets a nonce,
+signed in or not, so the sign-in form is CSRF-protected too; a form's CSRF token is HMAC(secret, "csrf:" + nonce) and
+is checked on every state-changing request. Signing in always issues a new nonce (no session fixation); signing out
+drops the cookie.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from uuid import UUID
 from fastapi import Request
 from fastapi.responses import Response
 
+from services.ingest.adapters.tenants import Tenant
+
 COOKIE = "oi_session"
 LIFETIME_S = 8 * 3600
 
@@ -31,6 +34,7 @@ class Session:
     expires: int
     tenant_id: UUID | None = None
     tenant_name: str = ""
+    key_id: UUID | None = None  # the key that signed in: each page checks it still works, and takes its scopes
 
     @property
     def signed_in(self) -> bool:
@@ -47,20 +51,23 @@ class Signer:
 
     def dump(self, session: Session) -> str:
         tenant = str(session.tenant_id) if session.tenant_id else None
-        raw = json.dumps({"t": tenant, "n": session.tenant_name, "x": session.expires, "c": session.nonce})
+        key = str(session.key_id) if session.key_id else None
+        raw = json.dumps({"t": tenant, "n": session.tenant_name, "k": key, "x": session.expires, "c": session.nonce})
         body = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
         return f"{body}.{self._mac('session', body.encode())}"
 
     def load(self, token: str | None, now: float | None = None) -> Session | None:
-        """The session a token of `dump` holds; None when it is forged, damaged or expired."""
-        if not token or token.count(".") != 1:
+        """The session a token of `dump` holds; None when it is forged, damaged or expired. A token is ASCII
+        (base64url and a dot); anything else is refused before `hmac.compare_digest`, which raises on it."""
+        if not token or not token.isascii() or token.count(".") != 1:
             return None
         body, mac = token.split(".")
         if not hmac.compare_digest(mac, self._mac("session", body.encode())):
             return None
         try:
             raw = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            session = Session(str(raw["c"]), int(raw["x"]), UUID(raw["t"]) if raw["t"] else None, str(raw["n"]))
+            tenant, key = (UUID(raw[k]) if raw[k] else None for k in ("t", "k"))
+            session = Session(str(raw["c"]), int(raw["x"]), tenant, str(raw["n"]), key)
         except (ValueError, KeyError, TypeError, binascii.Error):
             return None
         return session if session.expires > (now or time.time()) else None
@@ -69,11 +76,16 @@ class Signer:
         return self._mac("csrf", session.nonce.encode())
 
     def csrf_ok(self, session: Session, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(str(token), self.csrf_token(session))
+        given = str(token or "")
+        return bool(given) and given.isascii() and hmac.compare_digest(given, self.csrf_token(session))
 
 
-def new_session(tenant_id: UUID | None = None, tenant_name: str = "") -> Session:
-    return Session(secrets.token_urlsafe(16), int(time.time()) + LIFETIME_S, tenant_id, tenant_name)
+def new_session(tenant: Tenant | None = None) -> Session:
+    """An anonymous session, or one signed in by `tenant`'s key; always with a new nonce."""
+    expires = int(time.time()) + LIFETIME_S
+    if tenant is None:
+        return Session(secrets.token_urlsafe(16), expires)
+    return Session(secrets.token_urlsafe(16), expires, tenant.id, tenant.name, tenant.key_id)
 
 
 def set_cookie(response: Response, request: Request, signer: Signer, session: Session) -> None:

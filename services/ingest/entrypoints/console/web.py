@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.core.order import OrderSource, OrderStatus
-from services.ingest.adapters.tenants import Tenant
+from services.ingest.adapters.tenants import Tenant, tenant_for_key_id
 from services.ingest.entrypoints.console import messages
 from services.ingest.entrypoints.console.session import COOKIE, Session, Signer, new_session, set_cookie
 
@@ -82,12 +82,17 @@ def current_session(request: Request) -> Session:
     return cached
 
 
-def signed_in(request: Request) -> Tenant:
-    """The session's tenant; every page reads only this tenant's data."""
+async def signed_in(request: Request) -> Tenant:
+    """The session's tenant, as the key that signed in names it now (its scopes with it); every page reads only
+    this tenant's data. A key revoked or expired since signs its sessions out at their next request."""
     session = current_session(request)
-    if session.tenant_id is None:
+    if session.tenant_id is None or session.key_id is None:
         raise SignInRequired()
-    return Tenant(session.tenant_id, session.tenant_name)
+    async with request.app.state.pool.acquire() as conn:
+        tenant = await tenant_for_key_id(conn, session.tenant_id, session.key_id)
+    if tenant is None:
+        raise SignInRequired()
+    return tenant
 
 
 async def check_csrf(request: Request) -> dict[str, Any]:

@@ -5,20 +5,21 @@ from __future__ import annotations
 import time
 import uuid
 
+from services.ingest.adapters.tenants import Tenant
 from services.ingest.entrypoints.console.session import Session, Signer, new_session
 
 
 def test_a_signed_session_reads_back() -> None:
     signer = Signer()
-    session = new_session(uuid.uuid4(), "甲公司")
+    session = new_session(Tenant(uuid.uuid4(), "甲公司", key_id=uuid.uuid4()))
     assert signer.load(signer.dump(session)) == session
 
 
 def test_an_altered_forged_or_foreign_token_is_no_session() -> None:
     signer, other = Signer(), Signer()
-    token = signer.dump(new_session(uuid.uuid4(), "a"))
+    token = signer.dump(new_session(Tenant(uuid.uuid4(), "a", key_id=uuid.uuid4())))
     body, mac = token.split(".")
-    forged = other.dump(new_session(uuid.uuid4(), "b"))
+    forged = other.dump(new_session(Tenant(uuid.uuid4(), "b", key_id=uuid.uuid4())))
     altered_mac = mac[:-1] + ("B" if mac.endswith("A") else "A")  # always a different last character
     for bad in (f"{body}x.{mac}", f"{body}.{altered_mac}", forged, "", "no-dot", "a.b.c", f"{body}.", ".x"):
         assert signer.load(bad) is None, bad
@@ -32,7 +33,7 @@ def test_an_expired_session_is_no_session() -> None:
 
 def test_a_csrf_token_belongs_to_one_session() -> None:
     signer = Signer()
-    one, two = new_session(), new_session(uuid.uuid4(), "a")
+    one, two = new_session(), new_session(Tenant(uuid.uuid4(), "a", key_id=uuid.uuid4()))
     assert signer.csrf_ok(one, signer.csrf_token(one))
     assert not signer.csrf_ok(one, signer.csrf_token(two))
     assert not signer.csrf_ok(one, "")
@@ -61,3 +62,14 @@ def test_the_cookie_is_httponly_strict_and_secure_over_tls() -> None:
         assert "httponly" in header and "samesite=strict" in header and "path=/" in header
     assert "secure" in over_tls.replace("samesite", "")
     assert "secure" not in plain.replace("samesite", "")
+
+
+def test_a_token_with_characters_no_token_has_is_no_session_and_no_csrf_match() -> None:
+    # hmac.compare_digest raises TypeError on non-ASCII text: a cookie or a posted csrf of "é" answered 500
+    signer = Signer()
+    session = new_session()
+    body = signer.dump(session).split(".")[0]
+    for bad in (f"{body}.é", "é.é", f"{body}.\x00", "a.\udc80"):
+        assert signer.load(bad) is None, bad
+    for bad in ("é", signer.csrf_token(session) + "é", "\udc80"):
+        assert not signer.csrf_ok(session, bad), bad
