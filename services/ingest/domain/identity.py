@@ -1,12 +1,13 @@
 """Who bought an order: resolving the buyer to a customer by identifier priority.
 
 Priority: Sobot customer ID > mobile > WeChat unionid > nickname. The first identifier that names a known customer
-wins, unless that customer holds a higher-priority identifier with another value than the buyer's: a buyer whose
-Sobot customer ID differs from that of the customer its mobile names is another Sobot customer (who shares the
-mobile), so the next identifier is tried, and failing all a new customer is made, the held identifiers recorded as
-conflicts. Identifiers on the order that the matched customer lacks are added to it, unless another customer holds them:
-then nothing is merged and the conflict is recorded. A nickname never matches across orders: a nickname-only buyer
-becomes a new customer for a new order, and re-importing that order keeps its customer.
+wins, unless that customer holds another Sobot customer ID than the buyer's: such a buyer is another Sobot customer
+(who shares the mobile or unionid), so the next identifier is tried, and failing all a new customer is made, the
+held identifiers recorded as conflicts. Only the Sobot customer ID outranks a match (the platform's own identity): a
+buyer who changed mobiles is still found by its unionid. Identifiers on the order that the matched customer lacks
+are added to it, unless another customer holds them: then nothing is merged and the conflict is recorded. A
+nickname never matches across orders: a nickname-only buyer becomes a new customer for a new order, and re-importing
+that order keeps its customer.
 
 When no identifier names a known customer, a stored order keeps its customer only while the buyer agrees with it:
 a buyer giving a Sobot customer ID, mobile or unionid that differs from the one the customer holds is another
@@ -27,6 +28,7 @@ from services.core.frozen import quick_init
 from services.core.order import Buyer
 
 UNIQUE_IDENTIFIERS: tuple[str, ...] = ("sobot_customer_id", "mobile", "unionid")
+_OUTRANKING = ("sobot_customer_id",)  # a customer holding another value of it is never matched by another identifier
 
 
 @quick_init  # one per new buyer
@@ -88,12 +90,12 @@ def resolve_buyer(
 
     `stored_customer` is the customer the order already has, if it was stored before.
     """
-    outranked = False  # a customer was named but the buyer contradicts it on a higher identifier
-    for rank, identifier in enumerate(UNIQUE_IDENTIFIERS):
+    outranked = False  # a customer was named, but holds another Sobot customer ID than the buyer's
+    for identifier in UNIQUE_IDENTIFIERS:
         value = getattr(buyer, identifier)
         holder = index.holder(identifier, value) if value else None
         if holder is not None:
-            if not rank or not _contradicts(buyer, index.customers[holder], UNIQUE_IDENTIFIERS[:rank]):
+            if not _contradicts(buyer, index.customers[holder], _OUTRANKING):
                 return _merge(buyer, index, holder, identifier)
             outranked = True
     kept = index.customers.get(stored_customer) if stored_customer is not None else None

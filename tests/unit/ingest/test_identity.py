@@ -113,3 +113,12 @@ def test_a_customer_whose_sobot_id_contradicts_the_buyers_is_not_matched_by_a_lo
     resolution = resolve_buyer(three, index(), None, lambda: UUID(int=72))
     assert (resolution.customer_id, resolution.matched_by) == (B, "unionid")
     assert resolution.added == {"sobot_customer_id": "S-B"}
+
+
+def test_a_buyer_with_a_new_mobile_is_still_found_by_its_unionid() -> None:
+    """Only the Sobot customer ID outranks a match: a buyer who changed mobiles keeps its WeChat unionid, and that
+    names its customer (the new mobile is not added: the customer has one)."""
+    idx = CustomerIndex()
+    idx.put(Customer(A, mobile="13900000001", unionid="U-A"))
+    resolution = resolve_buyer(Buyer(mobile="13900000009", unionid="U-A"), idx, None, lambda: UUID(int=80))
+    assert (resolution.customer_id, resolution.matched_by, resolution.created) == (A, "unionid", False)
