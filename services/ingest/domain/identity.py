@@ -1,9 +1,13 @@
 """Who bought an order: resolving the buyer to a customer by identifier priority.
 
 Priority: Sobot customer ID > mobile > WeChat unionid > nickname. The first identifier that names a known customer
-wins. Identifiers on the order that the matched customer lacks are added to it, unless another customer holds them:
-then nothing is merged and the conflict is recorded. A nickname never matches across orders: a nickname-only buyer
-becomes a new customer for a new order, and re-importing that order keeps its customer.
+wins, unless that customer holds another Sobot customer ID than the buyer's: such a buyer is another Sobot customer
+(who shares the mobile or unionid), so the next identifier is tried, and failing all a new customer is made, the
+held identifiers recorded as conflicts. Only the Sobot customer ID outranks a match (the platform's own identity): a
+buyer who changed mobiles is still found by its unionid. Identifiers on the order that the matched customer lacks
+are added to it, unless another customer holds them: then nothing is merged and the conflict is recorded. A
+nickname never matches across orders: a nickname-only buyer becomes a new customer for a new order, and re-importing
+that order keeps its customer.
 
 When no identifier names a known customer, a stored order keeps its customer only while the buyer agrees with it:
 a buyer giving a Sobot customer ID, mobile or unionid that differs from the one the customer holds is another
@@ -24,6 +28,7 @@ from services.core.frozen import quick_init
 from services.core.order import Buyer
 
 UNIQUE_IDENTIFIERS: tuple[str, ...] = ("sobot_customer_id", "mobile", "unionid")
+_OUTRANKING = ("sobot_customer_id",)  # a customer holding another value of it is never matched by another identifier
 
 
 @quick_init  # one per new buyer
@@ -85,22 +90,43 @@ def resolve_buyer(
 
     `stored_customer` is the customer the order already has, if it was stored before.
     """
+    outranked = False  # a customer was named, but holds another Sobot customer ID than the buyer's
     for identifier in UNIQUE_IDENTIFIERS:
         value = getattr(buyer, identifier)
         holder = index.holder(identifier, value) if value else None
         if holder is not None:
-            return _merge(buyer, index, holder, identifier)
+            if not _contradicts(buyer, index.customers[holder], _OUTRANKING):
+                return _merge(buyer, index, holder, identifier)
+            outranked = True
     kept = index.customers.get(stored_customer) if stored_customer is not None else None
-    if kept is not None and not _contradicts(buyer, kept):
+    if kept is not None and not _contradicts(buyer, kept, UNIQUE_IDENTIFIERS):
         return _merge(buyer, index, kept.id, "order")
+    if outranked:
+        return _new_beside_holders(buyer, index, new_id())
     customer = Customer(new_id(), buyer.sobot_customer_id, buyer.mobile, buyer.unionid, buyer.nickname)
     index.put(customer)
     return Resolution(customer.id, "new", created=True)
 
 
-def _contradicts(buyer: Buyer, customer: Customer) -> bool:
-    """Whether `buyer` gives a unique identifier that `customer` holds with another value (another person)."""
+def _new_beside_holders(buyer: Buyer, index: CustomerIndex, customer_id: UUID) -> Resolution:
+    """A new customer for `buyer` with the identifiers no other customer holds; the held ones are conflicts."""
+    given: dict[str, str] = {}
+    conflicts = []
     for identifier in UNIQUE_IDENTIFIERS:
+        value = getattr(buyer, identifier)
+        holder = index.holder(identifier, value) if value else None
+        if holder is not None:
+            conflicts.append(Conflict(identifier, value, holder))
+        elif value:
+            given[identifier] = value
+    customer = Customer(customer_id, nickname=buyer.nickname, **given)
+    index.put(customer)
+    return Resolution(customer.id, "new", created=True, conflicts=tuple(conflicts))
+
+
+def _contradicts(buyer: Buyer, customer: Customer, identifiers: tuple[str, ...]) -> bool:
+    """Whether `buyer` gives one of `identifiers` that `customer` holds with another value (another person)."""
+    for identifier in identifiers:
         given, held = getattr(buyer, identifier), customer.get(identifier)
         if given and held is not None and given != held:
             return True

@@ -259,3 +259,25 @@ async def test_two_records_of_one_order_naming_a_held_identifier_apply_in_one_ba
     rows = await pool.fetch("SELECT identifier, value FROM identity_conflicts WHERE tenant_id = $1", tenant_id)
     assert [tuple(r) for r in rows] == [("unionid", "U-B")]
     assert (await fetch_order(pool, tenant_id, "C-1"))["remark"] == "b"
+
+
+async def test_a_buyer_of_another_sobot_id_sharing_a_mobile_is_a_customer_of_its_own(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
+) -> None:
+    """Priority decides: the Sobot customer ID outranks the mobile, so two Sobot customers sharing a mobile are two
+    customers (the second without the mobile, its conflict recorded), never one persona of both."""
+    mobile = "13900000031"
+    await ingest(pool, emitter, message(tenant_id, "SH-1", buyer={"sobot_customer_id": "SB-A", "mobile": mobile}))
+    other = message(tenant_id, "SH-2", buyer={"sobot_customer_id": "SB-Z", "mobile": mobile})
+    result = await ingest(pool, emitter, other)
+    assert outcomes(result) == ["created"]
+    first, second = [await fetch_order(pool, tenant_id, n) for n in ("SH-1", "SH-2")]
+    assert first["customer_id"] != second["customer_id"] and second["matched_by"] == "new"
+    rows = await pool.fetch(
+        "SELECT sobot_customer_id, mobile, (persona->>'order_count')::int AS orders FROM customers"
+        " WHERE tenant_id = $1 ORDER BY sobot_customer_id",
+        tenant_id,
+    )
+    assert [tuple(r) for r in rows] == [("SB-A", "13900000031", 1), ("SB-Z", None, 1)]
+    conflict = await pool.fetchrow("SELECT identifier, held_by FROM identity_conflicts WHERE tenant_id = $1", tenant_id)
+    assert conflict is not None and tuple(conflict) == ("mobile", first["customer_id"])

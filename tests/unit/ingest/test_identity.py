@@ -94,3 +94,31 @@ def test_an_order_whose_corrected_buyer_contradicts_its_customer_moves_to_a_new_
 def test_an_order_whose_buyer_agrees_with_its_customer_keeps_it(buyer: dict[str, str], added: dict[str, str]) -> None:
     resolution = resolve_buyer(Buyer(**buyer), index(), A, lambda: UUID(int=70))
     assert (resolution.customer_id, resolution.created, resolution.added) == (A, False, added)
+
+
+def test_a_customer_whose_sobot_id_contradicts_the_buyers_is_not_matched_by_a_lower_identifier() -> None:
+    """Priority decides who a buyer is: a buyer whose Sobot customer ID differs from that of the customer its
+    mobile names is another Sobot customer (the mobile shared), never merged into that one."""
+    idx = index()  # A: S-A, 13900000001
+    shared = Buyer(sobot_customer_id="S-other", mobile="13900000001")
+    resolution = resolve_buyer(shared, idx, None, lambda: UUID(int=70))
+    assert (resolution.customer_id, resolution.matched_by, resolution.created) == (UUID(int=70), "new", True)
+    assert idx.customers[UUID(int=70)].mobile is None  # A keeps the mobile: a conflict, not a second holder
+    assert [(c.identifier, c.held_by) for c in resolution.conflicts] == [("mobile", A)]
+    # a lower identifier contradicting is outranked, as before: the mobile decides over the unionid
+    resolution = resolve_buyer(Buyer(mobile="13900000001", unionid="U-x"), index(), None, lambda: UUID(int=71))
+    assert (resolution.customer_id, resolution.matched_by) == (A, "mobile")
+    # the next identifier may name a customer that agrees
+    three = Buyer(sobot_customer_id="S-B", mobile="13900000001", unionid="U-B")
+    resolution = resolve_buyer(three, index(), None, lambda: UUID(int=72))
+    assert (resolution.customer_id, resolution.matched_by) == (B, "unionid")
+    assert resolution.added == {"sobot_customer_id": "S-B"}
+
+
+def test_a_buyer_with_a_new_mobile_is_still_found_by_its_unionid() -> None:
+    """Only the Sobot customer ID outranks a match: a buyer who changed mobiles keeps its WeChat unionid, and that
+    names its customer (the new mobile is not added: the customer has one)."""
+    idx = CustomerIndex()
+    idx.put(Customer(A, mobile="13900000001", unionid="U-A"))
+    resolution = resolve_buyer(Buyer(mobile="13900000009", unionid="U-A"), idx, None, lambda: UUID(int=80))
+    assert (resolution.customer_id, resolution.matched_by, resolution.created) == (A, "unionid", False)
