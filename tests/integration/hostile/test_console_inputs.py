@@ -155,3 +155,17 @@ async def test_a_form_body_the_console_cannot_read_is_a_console_page(api: Api) -
 async def test_an_address_of_the_api_still_answers_a_problem(api: Api) -> None:
     answer = await api.client.get("/v1/no-such-thing", headers=api.headers())
     assert answer.status_code == 404 and answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_signing_out_ends_the_session_for_a_copy_of_its_cookie_too(api: Api) -> None:
+    client = await signed_in(api)
+    copied = client.cookies.get("oi_session")
+    page = await client.get("/console/orders")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None and copied
+    assert (await client.post("/console/sign-out", data={"csrf": token[1]})).status_code == 303
+    client.cookies.clear()
+    client.cookies.set("oi_session", copied)
+    answer = await client.get("/console/orders")
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in", answer.text[:200]
+    client.cookies.clear()

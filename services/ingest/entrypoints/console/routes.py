@@ -81,6 +81,7 @@ async def sign_in(request: Request) -> Response:
 @router.post("/sign-out")
 async def sign_out(request: Request) -> Response:
     await check_csrf(request)
+    console(request).signer.end(current_session(request))
     response = redirect(request, f"{PREFIX}/sign-in")
     response.delete_cookie(COOKIE, path="/")
     return response
