@@ -169,3 +169,15 @@ async def test_signing_out_ends_the_session_for_a_copy_of_its_cookie_too(api: Ap
     answer = await client.get("/console/orders")
     assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in", answer.text[:200]
     client.cookies.clear()
+
+
+async def test_every_console_cookie_is_httponly_and_strict(api: Api) -> None:
+    # the language cookie was readable by any script on the page (no HttpOnly); no script of the console reads it
+    api.client.cookies.clear()
+    answer = await api.client.get("/console/sign-in?lang=en")
+    cookies = answer.headers.get_list("set-cookie")
+    assert {c.split("=")[0] for c in cookies} == {"oi_session", "oi_lang"}, cookies
+    for cookie in cookies:
+        flags = cookie.lower()
+        assert "httponly" in flags and "samesite=strict" in flags and "path=/" in flags, cookie
+    api.client.cookies.clear()

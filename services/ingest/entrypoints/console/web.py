@@ -134,8 +134,9 @@ def finish(request: Request, response: Response) -> Response:
         set_cookie(response, request, console(request).signer, current_session(request))
     chosen = request.query_params.get("lang")
     if chosen in messages.LANGUAGES:
+        secure = request.url.scheme == "https"
         response.set_cookie(
-            LANG_COOKIE, chosen, max_age=365 * 86400, samesite="strict", path="/", secure=request.url.scheme == "https"
+            LANG_COOKIE, chosen, max_age=365 * 86400, httponly=True, samesite="strict", path="/", secure=secure
         )
     return response
 
