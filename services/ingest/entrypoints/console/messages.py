@@ -34,6 +34,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "signin.submit": ("登录", "Sign in"),
     "signin.wrong": ("API 密钥无效。", "This API key is not valid."),
+    "signin.no_read": (
+        "此 API 密钥有效，但没有读取权限（read 范围），不能登录控制台：请用有读取权限的密钥，或请管理员创建一个。",
+        "This API key works but may not read (it lacks the read scope), which the console needs: use a key with "
+        "the read scope, or ask an admin to create one.",
+    ),
     "error.csrf": ("表单已过期，请重试。", "The form has expired; please try again."),
     "error.not_found": ("未找到", "Not found"),
     "error.not_found.detail": (
