@@ -3,7 +3,8 @@
 Uploads call the import use cases the API calls (`application.imports`: the same limits, validation, dry run and
 publishing) and show the same answers (`application.import_answers`), refusals included. Between the
 preview and the confirmation the file waits in this process's memory (`PendingUploads`: the latest 8 files, one hour),
-under a random token bound to the tenant, so confirming imports exactly the file that was previewed.
+under a random token bound to the tenant, so confirming imports exactly the file that was previewed; a tenant's
+uploads push out only its own previews while it holds the most.
 """
 
 from __future__ import annotations
@@ -61,10 +62,14 @@ class PendingUploads:
         self._items: OrderedDict[str, PendingUpload] = OrderedDict()
 
     def keep(self, upload: PendingUpload) -> str:
+        """A token for `upload`; beyond PENDING_KEPT files the oldest of the tenant holding the most goes, so one
+        tenant's uploads never push another tenant's preview out while it holds fewer."""
         token = secrets.token_urlsafe(16)
         self._items[token] = upload
         while len(self._items) > PENDING_KEPT:
-            self._items.popitem(last=False)
+            held = Counter(kept.tenant_id for kept in self._items.values())
+            most = max(held.values())
+            del self._items[next(t for t, kept in self._items.items() if held[kept.tenant_id] == most)]
         return token
 
     def take(self, token: str, tenant_id: UUID) -> PendingUpload | None:
