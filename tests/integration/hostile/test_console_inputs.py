@@ -181,3 +181,23 @@ async def test_every_console_cookie_is_httponly_and_strict(api: Api) -> None:
         flags = cookie.lower()
         assert "httponly" in flags and "samesite=strict" in flags and "path=/" in flags, cookie
     api.client.cookies.clear()
+
+
+async def test_an_unexpected_error_is_a_console_page_without_its_details(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It answered the REST API's JSON problem in English ({"title": "Internal error"}) to a person reading Chinese."""
+    from services.ingest.application import orders
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("secret detail of the failure")
+
+    client = await signed_in(api)
+    monkeypatch.setattr(orders, "order_detail", broken)
+    answer = await client.get("/console/orders/ANY-1")
+    assert answer.status_code == 500 and answer.headers["content-type"].startswith("text/html"), answer.text[:300]
+    assert "出错了" in answer.text and "secret detail" not in answer.text, answer.text[:300]
+    monkeypatch.undo()
+    api_answer = await api.client.get("/v1/orders/ANY-1", headers=api.headers())
+    assert api_answer.status_code == 404  # the API is untouched
+    client.cookies.clear()

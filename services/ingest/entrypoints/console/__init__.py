@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,8 @@ from services.ingest.entrypoints.console.web import (
     redirect,
     render,
 )
+
+log = logging.getLogger("orderinfo.console")
 
 
 def install(app: FastAPI) -> None:
@@ -65,6 +68,19 @@ def install(app: FastAPI) -> None:
             return await answer if inspect.isawaitable(answer) else answer
         error = {404: None, 405: "error.method"}.get(exc.status_code, "error.bad_request")
         return render(request, "not_found.html", status=exc.status_code, error=error)
+
+    api_error = app.exception_handlers.get(Exception)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        """A failure of a console page is a console page saying so (the details go to the log only)."""
+        if request.url.path.startswith(f"{PREFIX}/"):
+            log.error("console page failed: %s", request.url.path, exc_info=exc)
+            return render(request, "not_found.html", status=500, error="error.unexpected")
+        if api_error is None:
+            raise exc
+        answer = api_error(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
 
     @app.exception_handler(CsrfRejected)
     async def on_csrf(request: Request, _: CsrfRejected) -> Response:

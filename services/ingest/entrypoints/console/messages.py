@@ -53,6 +53,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "无法读取提交的内容：请返回页面重新提交表单。",
         "What was sent could not be read: go back to the page and submit the form again.",
     ),
+    "error.unexpected": (
+        "出错了：页面未能完成，已记录到服务器日志。请稍后重试；若一再出现，请联系管理员。",
+        "Something went wrong: the page could not be completed and the server log has the details. Try again "
+        "later; if it keeps happening, tell your administrator.",
+    ),
     "error.back": ("返回", "Back"),
     "orders.title": ("订单列表", "Orders"),
     "orders.order_no": ("订单号", "Order no."),
