@@ -199,6 +199,9 @@ async def confirm(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot
     try:
         accepted = await _submit(request, tenant, upload, dry_run=False)
     except ApiProblem as exc:
+        if exc.problem.code == "publishing_failed" and exc.problem.errors:  # recorded as failed: show that import
+            failed = str(exc.problem.errors[0]["import_id"])
+            return await _import_page(request, tenant, failed, status=503, problem="imports.publishing_failed")
         return await _imports_page(request, tenant, status=exc.problem.status, problem=exc.problem.detail)
     return redirect(request, f"{PREFIX}/imports/{accepted.import_id}")
 
@@ -213,9 +216,16 @@ async def _status(request: Request, tenant: SignedIn, import_id: str) -> answers
 
 @router.get("/{import_id}")
 async def import_page(request: Request, tenant: SignedIn, import_id: str) -> Response:
+    return await _import_page(request, tenant, import_id)
+
+
+async def _import_page(
+    request: Request, tenant: SignedIn, import_id: str, status: int = 200, problem: str | None = None
+) -> Response:
     lang = language(request)
     labels = {state: messages.text(f"state.{state}", lang) for state in IMPORT_STATES}
-    return render(request, "import.html", job=await _status(request, tenant, import_id), state_labels=labels)
+    job = await _status(request, tenant, import_id)
+    return render(request, "import.html", status=status, job=job, state_labels=labels, problem=problem)
 
 
 @router.get("/{import_id}/status.json")

@@ -198,6 +198,13 @@ TEXTS: dict[str, tuple[str, str]] = {
         "服务器正在处理的上传已达上限，请稍后重试。",
         "The server is handling as many uploads as it can: try again in a few seconds.",
     ),
+    "imports.publishing_failed": (
+        "订单未能全部发送到消息队列，这次导入已记为失败：已发送的订单照常保存（见结果工作簿）。"
+        "请稍后重新上传同一文件，已保存的订单不会重复写入。",
+        "Not every order could be sent to the message broker, so this import is recorded as failed: the orders "
+        "sent are stored as usual (see the result workbook). Upload the same file again later; orders already "
+        "stored come out unchanged.",
+    ),
     "imports.file_name": ("文件名", "File"),
     "imports.state": ("状态", "State"),
     "imports.created_at": ("上传时间", "Uploaded"),
