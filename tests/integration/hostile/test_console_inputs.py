@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
 
-from tests.integration.hostile.conftest import Api
+from tests.integration.hostile.conftest import Api, csv_bytes, upload
+from tools.samples import sample_rows
 
 
 async def signed_in(api: Api) -> httpx.AsyncClient:
@@ -200,4 +202,20 @@ async def test_an_unexpected_error_is_a_console_page_without_its_details(
     monkeypatch.undo()
     api_answer = await api.client.get("/v1/orders/ANY-1", headers=api.headers())
     assert api_answer.status_code == 404  # the API is untouched
+    client.cookies.clear()
+
+
+async def test_a_console_download_is_never_cached(api: Api, tmp_path: Path) -> None:
+    """The result and failed-rows workbooks (buyers' mobiles, names, addresses) came without Cache-Control, so a
+    browser or proxy could keep them after signing out; pages already said no-store."""
+    data = csv_bytes(sample_rows(2, 1, seed=21), tmp_path)
+    receipt = await upload(api, "cached.csv", data)
+    assert receipt.status_code == 202, receipt.text
+    import_id = receipt.json()["import_id"]
+    client = await signed_in(api)
+    for path in (f"/console/imports/{import_id}/result.xlsx", "/console/imports/template.xlsx"):
+        answer = await client.get(path)
+        assert answer.status_code == 200, answer.text[:200]
+        assert answer.headers.get("cache-control") == "no-store", (path, dict(answer.headers))
+        assert answer.headers.get("x-content-type-options") == "nosniff", path
     client.cookies.clear()

@@ -36,7 +36,15 @@ from services.ingest.domain.progress import ImportState
 from services.ingest.domain.spreadsheet.issues import ImportFileError
 from services.ingest.entrypoints.console import messages
 from services.ingest.entrypoints.console.routes import SignedIn
-from services.ingest.entrypoints.console.web import PREFIX, PageNotFound, check_csrf, language, redirect, render
+from services.ingest.entrypoints.console.web import (
+    PREFIX,
+    SECURITY_HEADERS,
+    PageNotFound,
+    check_csrf,
+    language,
+    redirect,
+    render,
+)
 from services.ingest.errors import ApiProblem
 
 router = APIRouter(prefix=f"{PREFIX}/imports", include_in_schema=False)
@@ -249,4 +257,6 @@ async def failed_workbook(request: Request, tenant: SignedIn, import_id: str) ->
 
 
 def _workbook(download: answers.Download) -> Response:
-    return Response(download.content, media_type=answers.XLSX, headers={"Content-Disposition": download.disposition})
+    """A download with the pages' headers: never cached (a result workbook holds buyers' mobiles and addresses)."""
+    headers = SECURITY_HEADERS | {"Content-Disposition": download.disposition}
+    return Response(download.content, media_type=answers.XLSX, headers=headers)
