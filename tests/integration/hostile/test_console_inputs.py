@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
+import asyncpg
 import httpx
 import pytest
 
@@ -219,3 +220,32 @@ async def test_a_console_download_is_never_cached(api: Api, tmp_path: Path) -> N
         assert answer.headers.get("cache-control") == "no-store", (path, dict(answer.headers))
         assert answer.headers.get("x-content-type-options") == "nosniff", path
     client.cookies.clear()
+
+
+async def test_the_console_keeps_the_tenants_import_quota(api: Api, pool: asyncpg.Pool, tmp_path: Path) -> None:
+    """POST /v1/imports refuses a tenant past its rows per hour (429 quota_exceeded); the console imported past it."""
+    from services.ingest.adapters.tenants import TenantQuotas, create_tenant, set_quotas
+
+    async with pool.acquire() as conn:
+        tenant, key = await create_tenant(conn, "hostile quota")
+        await set_quotas(conn, tenant.id, TenantQuotas(import_rows_per_hour=1))
+    data = csv_bytes(sample_rows(2, 1, seed=23), tmp_path)
+    assert (await upload(api, "first.csv", data, key=key)).status_code == 202  # under the quota when it starts
+    assert (await upload(api, "second.csv", data, key=key)).status_code == 429
+    client = api.client
+    client.cookies.clear()
+    try:
+        page = await client.get("/console/sign-in")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert token is not None
+        assert (await client.post("/console/sign-in", data={"csrf": token[1], "api_key": key})).status_code == 303
+        page = await client.get("/console/imports")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert token is not None
+        files = {"file": ("third.csv", data, "text/csv")}
+        answer = await client.post("/console/imports/preview", files=files, data={"csrf": token[1]})
+        problem = re.search(r'class="error" role="alert">(.*?)</div>', answer.text, re.S)
+        assert answer.status_code == 429 and problem is not None, answer.text[:300]
+        assert "配额" in html.unescape(problem[1]), problem[1]
+    finally:
+        client.cookies.clear()

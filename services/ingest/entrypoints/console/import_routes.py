@@ -104,11 +104,31 @@ async def _console_upload_slot(request: Request, tenant: SignedIn) -> AsyncItera
 
 
 ConsoleUploadSlot = Annotated[ApiProblem | None, Depends(_console_upload_slot)]
-_BUSY = {"too_many_tenant_uploads": "imports.busy.tenant", "too_many_uploads": "imports.busy.server"}
+_REFUSALS = {
+    "too_many_tenant_uploads": "imports.busy.tenant",
+    "too_many_uploads": "imports.busy.server",
+    "quota_exceeded": "imports.quota",
+}
 
 
-async def _busy_page(request: Request, tenant: SignedIn, refused: ApiProblem) -> Response:
-    problem = _BUSY.get(refused.problem.code or "", refused.problem.detail)
+async def _refusal(request: Request, tenant: SignedIn, slot_refused: ApiProblem | None) -> ApiProblem | None:
+    """Why this upload may not go ahead, as `POST /v1/imports` would say before reading its body: the tenant's
+    slots, then its import rows per hour (`app.state.quotas`, the API's); None when it may."""
+    if slot_refused is not None:
+        return slot_refused
+    quotas = getattr(request.app.state, "quotas", None)
+    if quotas is None:
+        return None
+    try:
+        async with request.app.state.pool.acquire() as conn:
+            await quotas.admit_upload(conn, tenant)
+    except ApiProblem as refused:
+        return refused
+    return None
+
+
+async def _refused_page(request: Request, tenant: SignedIn, refused: ApiProblem) -> Response:
+    problem = _REFUSALS.get(refused.problem.code or "", refused.problem.detail)
     return await _imports_page(request, tenant, status=refused.problem.status, problem=problem)
 
 
@@ -175,8 +195,8 @@ async def preview(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot
     form = await check_csrf(request)
     if Scope.IMPORT not in tenant.scopes:  # as POST /v1/imports refuses the key
         return await _imports_page(request, tenant, status=403, problem="imports.no_scope")
-    if refused is not None:
-        return await _busy_page(request, tenant, refused)
+    if (refusal := await _refusal(request, tenant, refused)) is not None:
+        return await _refused_page(request, tenant, refusal)
     file = form.get("file")
     if not isinstance(file, FormFile) or not file.filename:
         return await _imports_page(request, tenant, status=422, problem="imports.file")
@@ -199,8 +219,8 @@ async def confirm(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot
     form = await check_csrf(request)
     if Scope.IMPORT not in tenant.scopes:
         return await _imports_page(request, tenant, status=403, problem="imports.no_scope")
-    if refused is not None:  # the preview stays kept: confirming again later imports it
-        return await _busy_page(request, tenant, refused)
+    if (refusal := await _refusal(request, tenant, refused)) is not None:  # the preview stays kept
+        return await _refused_page(request, tenant, refusal)
     upload = request.app.state.console_uploads.take(str(form.get("token", "")), tenant.id)
     if upload is None:
         return await _imports_page(request, tenant, status=410, problem="preview.expired")

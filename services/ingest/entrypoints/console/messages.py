@@ -198,6 +198,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "服务器正在处理的上传已达上限，请稍后重试。",
         "The server is handling as many uploads as it can: try again in a few seconds.",
     ),
+    "imports.quota": (
+        "本租户近一小时导入的行数已达配额：请稍后再导入（配额按滚动的一小时计算）。",
+        "This tenant imported as many rows in the last hour as its quota allows: import again later (the quota "
+        "counts a rolling hour).",
+    ),
     "imports.publishing_failed": (
         "订单未能全部发送到消息队列，这次导入已记为失败：已发送的订单照常保存（见结果工作簿）。"
         "请稍后重新上传同一文件，已保存的订单不会重复写入。",
