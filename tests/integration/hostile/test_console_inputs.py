@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.integration.hostile.conftest import Api, csv_bytes, upload
+from tests.integration.hostile.conftest import Api, csv_bytes, header_index, upload
 from tools.samples import sample_rows
 
 
@@ -249,3 +249,24 @@ async def test_the_console_keeps_the_tenants_import_quota(api: Api, pool: asyncp
         assert "配额" in html.unescape(problem[1]), problem[1]
     finally:
         client.cookies.clear()
+
+
+async def test_a_strict_preview_refused_names_each_row_and_column(api: Api, tmp_path: Path) -> None:
+    """Strict mode said "1 行共有 1 个错误" and nothing else: not which row, which column, or what was expected,
+    which the REST API's 422 lists in `errors`."""
+    rows = [list(r) for r in sample_rows(3, 1, seed=31)]
+    rows[1][header_index("Quantity")] = "abc"
+    data = csv_bytes([tuple(r) for r in rows], tmp_path)
+    client = await signed_in(api)
+    page = await client.get("/console/imports")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    files = {"file": ("strict.csv", data, "text/csv")}
+    for mode, status in (("strict", 422), ("partial", 200)):  # a partial preview lists them as it did
+        answer = await client.post("/console/imports/preview", files=files, data={"csrf": token[1], "mode": mode})
+        assert answer.status_code == status, answer.text[:300]
+        table = re.search(r'<table id="errors">.*?</table>', answer.text, re.S)
+        assert table is not None, (mode, answer.text[-2000:])
+        cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(?:<code>)?([^<]*)", table[0])]
+        assert cells[:3] == ["3", "Quantity", "abc"] and "第 3 行" in cells[3], (mode, cells)
+    client.cookies.clear()

@@ -25,6 +25,7 @@ from services.ingest.application import import_answers as answers
 from services.ingest.application.imports import (
     ImportRequest,
     PublishingFailed,
+    StrictModeRejected,
     storable_filename,
     submit_import,
 )
@@ -143,6 +144,8 @@ async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry
             report = await dry_run_import(pool, pending, options)
             return answers.dry_run_out(report, lang)
         receipt = await submit_import(pool, order_publishing(state.settings, state.broker), pending, options)
+    except StrictModeRejected as exc:  # every row error, as the API lists them
+        raise answers.strict_refusal(exc, lang) from exc
     except ImportFileError as exc:
         raise answers.file_refused(exc, lang) from exc
     except PublishingFailed as exc:
@@ -207,7 +210,8 @@ async def preview(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot
     try:
         report = await _submit(request, tenant, upload, dry_run=True)
     except ApiProblem as exc:
-        return await _imports_page(request, tenant, status=exc.problem.status, problem=exc.problem.detail)
+        problem, row_errors = exc.problem.detail, exc.problem.errors
+        return await _imports_page(request, tenant, status=exc.problem.status, problem=problem, row_errors=row_errors)
     token = request.app.state.console_uploads.keep(upload)
     outcomes = Counter(o.outcome for o in report.orders)
     buyers = Counter("new" if o.customer_is_new else (o.matched_by or "new") for o in report.orders)
