@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -170,7 +171,7 @@ async def test_signing_out_ends_the_session_for_a_copy_of_its_cookie_too(api: Ap
     client.cookies.clear()
     client.cookies.set("oi_session", copied)
     answer = await client.get("/console/orders")
-    assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in", answer.text[:200]
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in?ended=1", answer.text[:200]
     client.cookies.clear()
 
 
@@ -270,3 +271,27 @@ async def test_a_strict_preview_refused_names_each_row_and_column(api: Api, tmp_
         cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(?:<code>)?([^<]*)", table[0])]
         assert cells[:3] == ["3", "Quantity", "abc"] and "第 3 行" in cells[3], (mode, cells)
     client.cookies.clear()
+
+
+async def test_a_lapsed_session_is_told_why_it_must_sign_in_again(api: Api) -> None:
+    """After 8 hours a page (or a form being sent) went to the sign-in page without a word: the operator could not
+    tell a lapsed session from a fault."""
+    from services.ingest.adapters.tenants import tenant_for_key
+    from services.ingest.entrypoints.console.session import Session
+
+    async with api.app.state.pool.acquire() as conn:
+        tenant = await tenant_for_key(conn, api.key_a)
+    assert tenant is not None
+    signer = api.app.state.console.signer
+    lapsed = signer.dump(Session("nonce-lapsed", int(time.time()) - 1, tenant.id, tenant.name, tenant.key_id))
+    api.client.cookies.clear()
+    api.client.cookies.set("oi_session", lapsed)
+    answer = await api.client.get("/console/orders")
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in?ended=1", answer.headers
+    page = await api.client.get(answer.headers["location"])
+    notice = re.search(r'id="session-ended"[^>]*>([^<]*)<', page.text)
+    assert notice is not None and "请重新登录" in notice[1], page.text[:500]
+    api.client.cookies.clear()
+    first = await api.client.get("/console/orders")  # never signed in: no such notice
+    assert first.headers["location"] == "/console/sign-in"
+    api.client.cookies.clear()

@@ -221,7 +221,7 @@ async def test_revoking_a_key_signs_its_console_sessions_out(
             assert found is not None and found.key_id is not None
             await revoke_key(conn, tenant.id, found.key_id)
         answer = await client.get("/console/orders")
-        assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in", answer.text[:200]
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in?ended=1", answer.text[:200]
         page = await client.get("/console/sign-in")
         assert "退出登录" not in page.text  # signed out, not a session that only looks signed in
     finally:

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.ingest.entrypoints.console import import_routes, routes
 from services.ingest.entrypoints.console.assets import install_assets
-from services.ingest.entrypoints.console.session import Signer, new_session, set_cookie
+from services.ingest.entrypoints.console.session import COOKIE, Signer, new_session, set_cookie
 from services.ingest.entrypoints.console.web import (
     PREFIX,
     Console,
@@ -48,9 +48,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SignInRequired)
     async def on_sign_in_required(request: Request, _: SignInRequired) -> Response:
-        response = redirect(request, f"{PREFIX}/sign-in")
-        if current_session(request).signed_in:  # its key no longer works: the session ends here
-            set_cookie(response, request, console(request).signer, new_session())
+        """To the sign-in page; saying the session ended when it had been signed in (8 hours passed, signed out
+        elsewhere, its key revoked)."""
+        signer, session = console(request).signer, current_session(request)
+        ended = session.signed_in or signer.lapsed(request.cookies.get(COOKIE))
+        response = redirect(request, f"{PREFIX}/sign-in" + ("?ended=1" if ended else ""))
+        if session.signed_in:  # its key no longer works: the session ends here
+            set_cookie(response, request, signer, new_session())
         return response
 
     @app.exception_handler(PageNotFound)

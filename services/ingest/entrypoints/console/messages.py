@@ -33,6 +33,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The key starts with oik_ and is shown once when the tenant is created.",
     ),
     "signin.submit": ("登录", "Sign in"),
+    "signin.ended": (
+        "登录已结束（超过 8 小时、已在别处退出，或密钥已被撤销），请重新登录。",
+        "Your session has ended (8 hours passed, you signed out elsewhere, or the key was revoked): sign in again.",
+    ),
     "signin.wrong": ("API 密钥无效。", "This API key is not valid."),
     "signin.no_read": (
         "此 API 密钥有效，但没有读取权限（read 范围），不能登录控制台：请用有读取权限的密钥，或请管理员创建一个。",

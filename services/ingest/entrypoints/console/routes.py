@@ -62,7 +62,7 @@ async def home(request: Request) -> Response:
 
 @router.get("/sign-in")
 async def sign_in_page(request: Request) -> Response:
-    return render(request, "sign_in.html")
+    return render(request, "sign_in.html", ended=request.query_params.get("ended") == "1")
 
 
 @router.post("/sign-in")

@@ -70,8 +70,22 @@ class Signer:
         return f"{body}.{self._mac('session', body.encode())}"
 
     def load(self, token: str | None, now: float | None = None) -> Session | None:
-        """The session a token of `dump` holds; None when it is forged, damaged or expired. A token is ASCII
-        (base64url and a dot); anything else is refused before `hmac.compare_digest`, which raises on it."""
+        """The session a token of `dump` holds; None when it is forged, damaged, expired or ended."""
+        session = self._read(token)
+        if session is None:
+            return None
+        alive = session.expires > (now or time.time()) and session.nonce not in self._ended
+        return session if alive else None
+
+    def lapsed(self, token: str | None) -> bool:
+        """Whether `token` is a genuine signed-in session that no longer works (expired or ended): its owner is told
+        why they must sign in again, a stranger's cookie is not."""
+        session = self._read(token)
+        return session is not None and session.signed_in and self.load(token) is None
+
+    def _read(self, token: str | None) -> Session | None:
+        """The session of a genuine token, alive or not. A token is ASCII (base64url and a dot); anything else is
+        refused before `hmac.compare_digest`, which raises on it."""
         if not token or not token.isascii() or token.count(".") != 1:
             return None
         body, mac = token.split(".")
@@ -83,8 +97,7 @@ class Signer:
             session = Session(str(raw["c"]), int(raw["x"]), tenant, str(raw["n"]), key)
         except (ValueError, KeyError, TypeError, binascii.Error):
             return None
-        alive = session.expires > (now or time.time()) and session.nonce not in self._ended
-        return session if alive else None
+        return session
 
     def csrf_token(self, session: Session) -> str:
         return self._mac("csrf", session.nonce.encode())
