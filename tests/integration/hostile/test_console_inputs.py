@@ -295,3 +295,16 @@ async def test_a_lapsed_session_is_told_why_it_must_sign_in_again(api: Api) -> N
     first = await api.client.get("/console/orders")  # never signed in: no such notice
     assert first.headers["location"] == "/console/sign-in"
     api.client.cookies.clear()
+
+
+@pytest.mark.parametrize("order_no", ["A#1", "B?2", "C%3", "订单 4"])
+async def test_the_language_switch_keeps_an_order_no_with_url_characters(api: Api, order_no: str) -> None:
+    """The switch link put the decoded path back: for order "A#1" it led to /console/orders/A (a 404) with a
+    fragment, for "B?2" to order "B"."""
+    client = await signed_in(api)
+    quoted = quote(order_no, safe="")
+    page = await client.get(f"/console/orders/{quoted}")
+    switch = re.search(r'<a href="([^"]+)" id="lang-switch"', page.text)
+    assert switch is not None, page.text[:300]
+    assert html.unescape(switch[1]) == f"/console/orders/{quoted}?lang=en", switch[1]
+    client.cookies.clear()
