@@ -308,3 +308,15 @@ async def test_the_language_switch_keeps_an_order_no_with_url_characters(api: Ap
     assert switch is not None, page.text[:300]
     assert html.unescape(switch[1]) == f"/console/orders/{quoted}?lang=en", switch[1]
     client.cookies.clear()
+
+
+async def test_the_progress_poll_is_told_in_json_when_it_cannot_follow(api: Api) -> None:
+    """status.json answered a 303 to the sign-in page (a lapsed session) or an HTML 404: the page's script, which
+    reads JSON, kept polling every 2 s for ever without telling the operator anything."""
+    client = await signed_in(api)
+    missing = await client.get("/console/imports/00000000-0000-0000-0000-000000000000/status.json")
+    assert missing.status_code == 404 and missing.json() == {"problem": "not_found"}, missing.text[:200]
+    client.cookies.clear()
+    signed_out = await client.get("/console/imports/00000000-0000-0000-0000-000000000000/status.json")
+    assert signed_out.status_code == 401 and signed_out.json() == {"problem": "sign_in"}, signed_out.text[:200]
+    client.cookies.clear()

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.ingest.entrypoints.console import import_routes, routes
@@ -21,6 +21,7 @@ from services.ingest.entrypoints.console.assets import install_assets
 from services.ingest.entrypoints.console.session import COOKIE, Signer, new_session, set_cookie
 from services.ingest.entrypoints.console.web import (
     PREFIX,
+    SECURITY_HEADERS,
     Console,
     CsrfRejected,
     PageNotFound,
@@ -32,6 +33,11 @@ from services.ingest.entrypoints.console.web import (
 )
 
 log = logging.getLogger("orderinfo.console")
+
+
+def _polled(request: Request) -> bool:
+    """A request of the import page's progress script (`status.json`), which reads JSON, never a page."""
+    return request.url.path.endswith("/status.json")
 
 
 def install(app: FastAPI) -> None:
@@ -52,13 +58,18 @@ def install(app: FastAPI) -> None:
         elsewhere, its key revoked)."""
         signer, session = console(request).signer, current_session(request)
         ended = session.signed_in or signer.lapsed(request.cookies.get(COOKIE))
-        response = redirect(request, f"{PREFIX}/sign-in" + ("?ended=1" if ended else ""))
+        if _polled(request):  # the progress script reloads the page, which then goes to sign in
+            response: Response = JSONResponse({"problem": "sign_in"}, status_code=401, headers=SECURITY_HEADERS)
+        else:
+            response = redirect(request, f"{PREFIX}/sign-in" + ("?ended=1" if ended else ""))
         if session.signed_in:  # its key no longer works: the session ends here
             set_cookie(response, request, signer, new_session())
         return response
 
     @app.exception_handler(PageNotFound)
     async def on_not_found(request: Request, _: PageNotFound) -> Response:
+        if _polled(request):
+            return JSONResponse({"problem": "not_found"}, status_code=404, headers=SECURITY_HEADERS)
         return render(request, "not_found.html", status=404)
 
     api_answer = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
