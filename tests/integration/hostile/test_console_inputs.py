@@ -320,3 +320,15 @@ async def test_the_progress_poll_is_told_in_json_when_it_cannot_follow(api: Api)
     signed_out = await client.get("/console/imports/00000000-0000-0000-0000-000000000000/status.json")
     assert signed_out.status_code == 401 and signed_out.json() == {"problem": "sign_in"}, signed_out.text[:200]
     client.cookies.clear()
+
+
+async def test_an_import_state_filter_that_is_no_state_is_named(api: Api) -> None:
+    """?state=done (no such state) silently listed every import, as if the filter had been applied."""
+    client = await signed_in(api)
+    for lang, expected in (("zh", "状态筛选无效"), ("en", "not an import state")):
+        page = await client.get("/console/imports", params={"state": "done", "lang": lang})
+        problem = re.search(r'role="alert">(.*?)</div>', page.text, re.S)
+        assert page.status_code == 200 and problem is not None, page.text[:300]
+        assert expected in html.unescape(problem[1]), (lang, problem[1])
+    assert 'role="alert"' not in (await client.get("/console/imports", params={"state": ""})).text  # "any"
+    client.cookies.clear()

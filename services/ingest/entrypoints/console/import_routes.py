@@ -159,6 +159,8 @@ async def _imports_page(request: Request, tenant: SignedIn, status: int = 200, *
     lang = Lang(language(request))
     q = request.query_params
     state = q.get("state") if q.get("state") in IMPORT_STATES else None
+    if q.get("state") and state is None:
+        values.setdefault("problem", "imports.bad_state")
     after = answers.decode_position(q.get("cursor", "")) if q.get("cursor") else None
     if q.get("cursor") and after is None:
         values.setdefault("problem", "imports.bad_cursor")

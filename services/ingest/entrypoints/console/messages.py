@@ -187,6 +187,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "imports.list": ("导入记录", "Imports"),
     "imports.none": ("还没有导入。", "No imports yet."),
     "imports.filter": ("筛选", "Filter"),
+    "imports.bad_state": (
+        "状态筛选无效：请从列表中选择一个状态。下面显示全部导入。",
+        "The state filter is not an import state: choose one from the list. All imports are shown below.",
+    ),
     "imports.bad_cursor": ("分页链接无效，已显示第一页。", "That page link is not valid: showing the first page."),
     "imports.no_scope": (
         "此 API 密钥没有导入权限（import 范围）：可以查看导入记录，上传文件请用有导入权限的密钥登录。",
