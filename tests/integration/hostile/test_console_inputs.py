@@ -332,3 +332,21 @@ async def test_an_import_state_filter_that_is_no_state_is_named(api: Api) -> Non
         assert expected in html.unescape(problem[1]), (lang, problem[1])
     assert 'role="alert"' not in (await client.get("/console/imports", params={"state": ""})).text  # "any"
     client.cookies.clear()
+
+
+async def test_the_imports_pages_messages_say_what_happened(api: Api) -> None:
+    """A preview without a file said "文件被拒绝: 导入文件（.xlsx 或 .csv）" (the field's label), and a bad page link
+    or state filter was prefixed "文件被拒绝" (file refused) though no file was sent."""
+    client = await signed_in(api)
+    page = await client.get("/console/imports")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    no_file = await client.post("/console/imports/preview", data={"csrf": token[1]}, files={"x": ("", b"")})
+    alert = re.search(r'role="alert">(.*?)</div>', no_file.text, re.S)
+    assert no_file.status_code == 422 and alert is not None, no_file.text[:300]
+    assert "请选择要导入的文件" in html.unescape(alert[1]), alert[1]
+    for query in ({"state": "done"}, {"cursor": "garbled"}):
+        listed = await client.get("/console/imports", params=query)
+        alert = re.search(r'role="alert">(.*?)</div>', listed.text, re.S)
+        assert alert is not None and "文件被拒绝" not in alert[1], (query, alert[1] if alert else listed.text[:300])
+    client.cookies.clear()

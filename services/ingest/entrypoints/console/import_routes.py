@@ -160,10 +160,10 @@ async def _imports_page(request: Request, tenant: SignedIn, status: int = 200, *
     q = request.query_params
     state = q.get("state") if q.get("state") in IMPORT_STATES else None
     if q.get("state") and state is None:
-        values.setdefault("problem", "imports.bad_state")
+        values.setdefault("list_problem", "imports.bad_state")
     after = answers.decode_position(q.get("cursor", "")) if q.get("cursor") else None
     if q.get("cursor") and after is None:
-        values.setdefault("problem", "imports.bad_cursor")
+        values.setdefault("list_problem", "imports.bad_cursor")
     jobs, more = await answers.import_page(request.app.state.pool, tenant.id, lang, state, after, IMPORTS_PER_PAGE)
     next_url = None
     if more is not None:
@@ -204,7 +204,7 @@ async def preview(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot
         return await _refused_page(request, tenant, refusal)
     file = form.get("file")
     if not isinstance(file, FormFile) or not file.filename:
-        return await _imports_page(request, tenant, status=422, problem="imports.file")
+        return await _imports_page(request, tenant, status=422, problem="imports.no_file")
     data = await file.read()
     timezone = str(form.get("timezone") or TIMEZONES[0])
     mode: Literal["partial", "strict"] = "strict" if form.get("mode") == "strict" else "partial"

@@ -187,6 +187,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "imports.list": ("导入记录", "Imports"),
     "imports.none": ("还没有导入。", "No imports yet."),
     "imports.filter": ("筛选", "Filter"),
+    "imports.no_file": ("请选择要导入的文件（.xlsx 或 .csv）。", "Choose the file to import (.xlsx or .csv)."),
     "imports.bad_state": (
         "状态筛选无效：请从列表中选择一个状态。下面显示全部导入。",
         "The state filter is not an import state: choose one from the list. All imports are shown below.",
