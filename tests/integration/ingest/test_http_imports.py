@@ -277,3 +277,43 @@ async def test_a_finished_imports_result_and_the_template_are_built_once(
     assert {b.status_code for b in books + templates} == {200}
     assert len({b.content for b in books}) == 1 and len({t.content for t in templates}) == 1
     assert builds.count("build_result_workbook") == 1 and builds.count("build_template") <= 1, builds
+
+
+async def test_a_console_confirmation_that_cannot_publish_every_order_shows_the_failed_import(
+    app: FastAPI, settings: IngestSettings, client: httpx.AsyncClient, api_key: str, tmp_path: Path
+) -> None:
+    """The imports page showed the REST API's English detail ("publishing failed: 1 of 3 orders ...") to a person
+    reading Chinese, and no way to the import it had recorded as failed."""
+    import re
+
+    rows = [list(r) for r in sample_rows(3, 20, seed=13)]
+    name = SAMPLE_HEADER.index("Product Name")
+    for line in rows[20:40]:
+        line[name] = "N" * 255
+    path = tmp_path / "three.xlsx"
+    write_sample_xlsx(path, [tuple(r) for r in rows])
+
+    def csrf(page: httpx.Response) -> str:
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found is not None, page.text[:300]
+        return found[1]
+
+    client.cookies.clear()
+    try:
+        signed = await client.post(
+            "/console/sign-in", data={"csrf": csrf(await client.get("/console/sign-in")), "api_key": api_key}
+        )
+        assert signed.status_code == 303
+        files = {"file": ("three.xlsx", path.read_bytes(), XLSX)}
+        preview = await client.post(
+            "/console/imports/preview", files=files, data={"csrf": csrf(await client.get("/console/imports"))}
+        )
+        token = re.search(r'name="token" value="([^"]+)"', preview.text)
+        assert preview.status_code == 200 and token is not None, preview.text[:300]
+        async with producer_limited_to(app, settings, 8 * 1024):
+            answer = await client.post("/console/imports/confirm", data={"csrf": csrf(preview), "token": token[1]})
+        problem = re.search(r'class="error" role="alert">([^<]*)<', answer.text)
+        assert answer.status_code == 503 and problem is not None, answer.text[:300]
+        assert "未能全部发送" in problem[1] and 'id="result-link"' in answer.text, problem[1]
+    finally:
+        client.cookies.clear()

@@ -221,8 +221,28 @@ async def test_revoking_a_key_signs_its_console_sessions_out(
             assert found is not None and found.key_id is not None
             await revoke_key(conn, tenant.id, found.key_id)
         answer = await client.get("/console/orders")
-        assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in", answer.text[:200]
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in?ended=1", answer.text[:200]
         page = await client.get("/console/sign-in")
         assert "退出登录" not in page.text  # signed out, not a session that only looks signed in
+    finally:
+        client.cookies.clear()
+
+
+async def test_a_key_that_may_not_read_is_told_so_at_sign_in(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: Tenant
+) -> None:
+    """A push-only key was told "API 密钥无效" (not valid), as an unknown key is: its owner looked for a typo."""
+    import re
+
+    pusher = await new_key(pool, tenant.id, "mall-sync-2", Scope.PUSH)
+    try:
+        for key, expected in ((pusher, "没有读取权限"), ("oik_unknown", "API 密钥无效")):
+            client.cookies.clear()
+            page = await client.get("/console/sign-in")
+            found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert found is not None
+            answer = await client.post("/console/sign-in", data={"csrf": found[1], "api_key": key})
+            problem = re.search(r'class="error" role="alert">([^<]*)<', answer.text)
+            assert answer.status_code == 401 and problem is not None and expected in problem[1], answer.text[:300]
     finally:
         client.cookies.clear()

@@ -7,19 +7,21 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.ingest.entrypoints.console import import_routes, routes
 from services.ingest.entrypoints.console.assets import install_assets
-from services.ingest.entrypoints.console.session import Signer, new_session, set_cookie
+from services.ingest.entrypoints.console.session import COOKIE, Signer, new_session, set_cookie
 from services.ingest.entrypoints.console.web import (
     PREFIX,
+    SECURITY_HEADERS,
     Console,
     CsrfRejected,
     PageNotFound,
@@ -29,6 +31,13 @@ from services.ingest.entrypoints.console.web import (
     redirect,
     render,
 )
+
+log = logging.getLogger("orderinfo.console")
+
+
+def _polled(request: Request) -> bool:
+    """A request of the import page's progress script (`status.json`), which reads JSON, never a page."""
+    return request.url.path.endswith("/status.json")
 
 
 def install(app: FastAPI) -> None:
@@ -46,13 +55,22 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SignInRequired)
     async def on_sign_in_required(request: Request, _: SignInRequired) -> Response:
-        response = redirect(request, f"{PREFIX}/sign-in")
-        if current_session(request).signed_in:  # its key no longer works: the session ends here
-            set_cookie(response, request, console(request).signer, new_session())
+        """To the sign-in page; saying the session ended when it had been signed in (8 hours passed, signed out
+        elsewhere, its key revoked)."""
+        signer, session = console(request).signer, current_session(request)
+        ended = session.signed_in or signer.lapsed(request.cookies.get(COOKIE))
+        if _polled(request):  # the progress script reloads the page, which then goes to sign in
+            response: Response = JSONResponse({"problem": "sign_in"}, status_code=401, headers=SECURITY_HEADERS)
+        else:
+            response = redirect(request, f"{PREFIX}/sign-in" + ("?ended=1" if ended else ""))
+        if session.signed_in:  # its key no longer works: the session ends here
+            set_cookie(response, request, signer, new_session())
         return response
 
     @app.exception_handler(PageNotFound)
     async def on_not_found(request: Request, _: PageNotFound) -> Response:
+        if _polled(request):
+            return JSONResponse({"problem": "not_found"}, status_code=404, headers=SECURITY_HEADERS)
         return render(request, "not_found.html", status=404)
 
     api_answer = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
@@ -66,6 +84,19 @@ def install(app: FastAPI) -> None:
             return await answer if inspect.isawaitable(answer) else answer
         error = {404: None, 405: "error.method"}.get(exc.status_code, "error.bad_request")
         return render(request, "not_found.html", status=exc.status_code, error=error)
+
+    api_error = app.exception_handlers.get(Exception)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        """A failure of a console page is a console page saying so (the details go to the log only)."""
+        if request.url.path.startswith(f"{PREFIX}/"):
+            log.error("console page failed: %s", request.url.path, exc_info=exc)
+            return render(request, "not_found.html", status=500, error="error.unexpected")
+        if api_error is None:
+            raise exc
+        answer = api_error(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
 
     @app.exception_handler(CsrfRejected)
     async def on_csrf(request: Request, _: CsrfRejected) -> Response:

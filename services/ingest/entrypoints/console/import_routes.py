@@ -3,7 +3,8 @@
 Uploads call the import use cases the API calls (`application.imports`: the same limits, validation, dry run and
 publishing) and show the same answers (`application.import_answers`), refusals included. Between the
 preview and the confirmation the file waits in this process's memory (`PendingUploads`: the latest 8 files, one hour),
-under a random token bound to the tenant, so confirming imports exactly the file that was previewed.
+under a random token bound to the tenant, so confirming imports exactly the file that was previewed; a tenant's
+uploads push out only its own previews while it holds the most.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from services.ingest.application import import_answers as answers
 from services.ingest.application.imports import (
     ImportRequest,
     PublishingFailed,
+    StrictModeRejected,
     storable_filename,
     submit_import,
 )
@@ -35,7 +37,15 @@ from services.ingest.domain.progress import ImportState
 from services.ingest.domain.spreadsheet.issues import ImportFileError
 from services.ingest.entrypoints.console import messages
 from services.ingest.entrypoints.console.routes import SignedIn
-from services.ingest.entrypoints.console.web import PREFIX, PageNotFound, check_csrf, language, redirect, render
+from services.ingest.entrypoints.console.web import (
+    PREFIX,
+    SECURITY_HEADERS,
+    PageNotFound,
+    check_csrf,
+    language,
+    redirect,
+    render,
+)
 from services.ingest.errors import ApiProblem
 
 router = APIRouter(prefix=f"{PREFIX}/imports", include_in_schema=False)
@@ -61,10 +71,14 @@ class PendingUploads:
         self._items: OrderedDict[str, PendingUpload] = OrderedDict()
 
     def keep(self, upload: PendingUpload) -> str:
+        """A token for `upload`; beyond PENDING_KEPT files the oldest of the tenant holding the most goes, so one
+        tenant's uploads never push another tenant's preview out while it holds fewer."""
         token = secrets.token_urlsafe(16)
         self._items[token] = upload
         while len(self._items) > PENDING_KEPT:
-            self._items.popitem(last=False)
+            held = Counter(kept.tenant_id for kept in self._items.values())
+            most = max(held.values())
+            del self._items[next(t for t, kept in self._items.items() if held[kept.tenant_id] == most)]
         return token
 
     def take(self, token: str, tenant_id: UUID) -> PendingUpload | None:
@@ -91,11 +105,31 @@ async def _console_upload_slot(request: Request, tenant: SignedIn) -> AsyncItera
 
 
 ConsoleUploadSlot = Annotated[ApiProblem | None, Depends(_console_upload_slot)]
-_BUSY = {"too_many_tenant_uploads": "imports.busy.tenant", "too_many_uploads": "imports.busy.server"}
+_REFUSALS = {
+    "too_many_tenant_uploads": "imports.busy.tenant",
+    "too_many_uploads": "imports.busy.server",
+    "quota_exceeded": "imports.quota",
+}
 
 
-async def _busy_page(request: Request, tenant: SignedIn, refused: ApiProblem) -> Response:
-    problem = _BUSY.get(refused.problem.code or "", refused.problem.detail)
+async def _refusal(request: Request, tenant: SignedIn, slot_refused: ApiProblem | None) -> ApiProblem | None:
+    """Why this upload may not go ahead, as `POST /v1/imports` would say before reading its body: the tenant's
+    slots, then its import rows per hour (`app.state.quotas`, the API's); None when it may."""
+    if slot_refused is not None:
+        return slot_refused
+    quotas = getattr(request.app.state, "quotas", None)
+    if quotas is None:
+        return None
+    try:
+        async with request.app.state.pool.acquire() as conn:
+            await quotas.admit_upload(conn, tenant)
+    except ApiProblem as refused:
+        return refused
+    return None
+
+
+async def _refused_page(request: Request, tenant: SignedIn, refused: ApiProblem) -> Response:
+    problem = _REFUSALS.get(refused.problem.code or "", refused.problem.detail)
     return await _imports_page(request, tenant, status=refused.problem.status, problem=problem)
 
 
@@ -110,6 +144,8 @@ async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry
             report = await dry_run_import(pool, pending, options)
             return answers.dry_run_out(report, lang)
         receipt = await submit_import(pool, order_publishing(state.settings, state.broker), pending, options)
+    except StrictModeRejected as exc:  # every row error, as the API lists them
+        raise answers.strict_refusal(exc, lang) from exc
     except ImportFileError as exc:
         raise answers.file_refused(exc, lang) from exc
     except PublishingFailed as exc:
@@ -123,9 +159,11 @@ async def _imports_page(request: Request, tenant: SignedIn, status: int = 200, *
     lang = Lang(language(request))
     q = request.query_params
     state = q.get("state") if q.get("state") in IMPORT_STATES else None
+    if q.get("state") and state is None:
+        values.setdefault("list_problem", "imports.bad_state")
     after = answers.decode_position(q.get("cursor", "")) if q.get("cursor") else None
     if q.get("cursor") and after is None:
-        values.setdefault("problem", "imports.bad_cursor")
+        values.setdefault("list_problem", "imports.bad_cursor")
     jobs, more = await answers.import_page(request.app.state.pool, tenant.id, lang, state, after, IMPORTS_PER_PAGE)
     next_url = None
     if more is not None:
@@ -162,11 +200,11 @@ async def preview(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot
     form = await check_csrf(request)
     if Scope.IMPORT not in tenant.scopes:  # as POST /v1/imports refuses the key
         return await _imports_page(request, tenant, status=403, problem="imports.no_scope")
-    if refused is not None:
-        return await _busy_page(request, tenant, refused)
+    if (refusal := await _refusal(request, tenant, refused)) is not None:
+        return await _refused_page(request, tenant, refusal)
     file = form.get("file")
     if not isinstance(file, FormFile) or not file.filename:
-        return await _imports_page(request, tenant, status=422, problem="imports.file")
+        return await _imports_page(request, tenant, status=422, problem="imports.no_file")
     data = await file.read()
     timezone = str(form.get("timezone") or TIMEZONES[0])
     mode: Literal["partial", "strict"] = "strict" if form.get("mode") == "strict" else "partial"
@@ -174,7 +212,8 @@ async def preview(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot
     try:
         report = await _submit(request, tenant, upload, dry_run=True)
     except ApiProblem as exc:
-        return await _imports_page(request, tenant, status=exc.problem.status, problem=exc.problem.detail)
+        problem, row_errors = exc.problem.detail, exc.problem.errors
+        return await _imports_page(request, tenant, status=exc.problem.status, problem=problem, row_errors=row_errors)
     token = request.app.state.console_uploads.keep(upload)
     outcomes = Counter(o.outcome for o in report.orders)
     buyers = Counter("new" if o.customer_is_new else (o.matched_by or "new") for o in report.orders)
@@ -186,14 +225,17 @@ async def confirm(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot
     form = await check_csrf(request)
     if Scope.IMPORT not in tenant.scopes:
         return await _imports_page(request, tenant, status=403, problem="imports.no_scope")
-    if refused is not None:  # the preview stays kept: confirming again later imports it
-        return await _busy_page(request, tenant, refused)
+    if (refusal := await _refusal(request, tenant, refused)) is not None:  # the preview stays kept
+        return await _refused_page(request, tenant, refusal)
     upload = request.app.state.console_uploads.take(str(form.get("token", "")), tenant.id)
     if upload is None:
         return await _imports_page(request, tenant, status=410, problem="preview.expired")
     try:
         accepted = await _submit(request, tenant, upload, dry_run=False)
     except ApiProblem as exc:
+        if exc.problem.code == "publishing_failed" and exc.problem.errors:  # recorded as failed: show that import
+            failed = str(exc.problem.errors[0]["import_id"])
+            return await _import_page(request, tenant, failed, status=503, problem="imports.publishing_failed")
         return await _imports_page(request, tenant, status=exc.problem.status, problem=exc.problem.detail)
     return redirect(request, f"{PREFIX}/imports/{accepted.import_id}")
 
@@ -208,9 +250,16 @@ async def _status(request: Request, tenant: SignedIn, import_id: str) -> answers
 
 @router.get("/{import_id}")
 async def import_page(request: Request, tenant: SignedIn, import_id: str) -> Response:
+    return await _import_page(request, tenant, import_id)
+
+
+async def _import_page(
+    request: Request, tenant: SignedIn, import_id: str, status: int = 200, problem: str | None = None
+) -> Response:
     lang = language(request)
     labels = {state: messages.text(f"state.{state}", lang) for state in IMPORT_STATES}
-    return render(request, "import.html", job=await _status(request, tenant, import_id), state_labels=labels)
+    job = await _status(request, tenant, import_id)
+    return render(request, "import.html", status=status, job=job, state_labels=labels, problem=problem)
 
 
 @router.get("/{import_id}/status.json")
@@ -234,4 +283,6 @@ async def failed_workbook(request: Request, tenant: SignedIn, import_id: str) ->
 
 
 def _workbook(download: answers.Download) -> Response:
-    return Response(download.content, media_type=answers.XLSX, headers={"Content-Disposition": download.disposition})
+    """A download with the pages' headers: never cached (a result workbook holds buyers' mobiles and addresses)."""
+    headers = SECURITY_HEADERS | {"Content-Disposition": download.disposition}
+    return Response(download.content, media_type=answers.XLSX, headers=headers)

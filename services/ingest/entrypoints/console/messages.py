@@ -33,7 +33,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The key starts with oik_ and is shown once when the tenant is created.",
     ),
     "signin.submit": ("登录", "Sign in"),
+    "signin.ended": (
+        "登录已结束（超过 8 小时、已在别处退出，或密钥已被撤销），请重新登录。",
+        "Your session has ended (8 hours passed, you signed out elsewhere, or the key was revoked): sign in again.",
+    ),
     "signin.wrong": ("API 密钥无效。", "This API key is not valid."),
+    "signin.no_read": (
+        "此 API 密钥有效，但没有读取权限（read 范围），不能登录控制台：请用有读取权限的密钥，或请管理员创建一个。",
+        "This API key works but may not read (it lacks the read scope), which the console needs: use a key with "
+        "the read scope, or ask an admin to create one.",
+    ),
     "error.csrf": ("表单已过期，请重试。", "The form has expired; please try again."),
     "error.not_found": ("未找到", "Not found"),
     "error.not_found.detail": (
@@ -47,6 +56,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "error.bad_request": (
         "无法读取提交的内容：请返回页面重新提交表单。",
         "What was sent could not be read: go back to the page and submit the form again.",
+    ),
+    "error.unexpected": (
+        "出错了：页面未能完成，已记录到服务器日志。请稍后重试；若一再出现，请联系管理员。",
+        "Something went wrong: the page could not be completed and the server log has the details. Try again "
+        "later; if it keeps happening, tell your administrator.",
     ),
     "error.back": ("返回", "Back"),
     "orders.title": ("订单列表", "Orders"),
@@ -174,6 +188,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "imports.list": ("导入记录", "Imports"),
     "imports.none": ("还没有导入。", "No imports yet."),
     "imports.filter": ("筛选", "Filter"),
+    "imports.no_file": ("请选择要导入的文件（.xlsx 或 .csv）。", "Choose the file to import (.xlsx or .csv)."),
+    "imports.bad_state": (
+        "状态筛选无效：请从列表中选择一个状态。下面显示全部导入。",
+        "The state filter is not an import state: choose one from the list. All imports are shown below.",
+    ),
     "imports.bad_cursor": ("分页链接无效，已显示第一页。", "That page link is not valid: showing the first page."),
     "imports.no_scope": (
         "此 API 密钥没有导入权限（import 范围）：可以查看导入记录，上传文件请用有导入权限的密钥登录。",
@@ -188,6 +207,18 @@ TEXTS: dict[str, tuple[str, str]] = {
     "imports.busy.server": (
         "服务器正在处理的上传已达上限，请稍后重试。",
         "The server is handling as many uploads as it can: try again in a few seconds.",
+    ),
+    "imports.quota": (
+        "本租户近一小时导入的行数已达配额：请稍后再导入（配额按滚动的一小时计算）。",
+        "This tenant imported as many rows in the last hour as its quota allows: import again later (the quota "
+        "counts a rolling hour).",
+    ),
+    "imports.publishing_failed": (
+        "订单未能全部发送到消息队列，这次导入已记为失败：已发送的订单照常保存（见结果工作簿）。"
+        "请稍后重新上传同一文件，已保存的订单不会重复写入。",
+        "Not every order could be sent to the message broker, so this import is recorded as failed: the orders "
+        "sent are stored as usual (see the result workbook). Upload the same file again later; orders already "
+        "stored come out unchanged.",
     ),
     "imports.file_name": ("文件名", "File"),
     "imports.state": ("状态", "State"),

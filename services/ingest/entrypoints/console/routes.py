@@ -62,7 +62,7 @@ async def home(request: Request) -> Response:
 
 @router.get("/sign-in")
 async def sign_in_page(request: Request) -> Response:
-    return render(request, "sign_in.html")
+    return render(request, "sign_in.html", ended=request.query_params.get("ended") == "1")
 
 
 @router.post("/sign-in")
@@ -71,8 +71,10 @@ async def sign_in(request: Request) -> Response:
     key = str(form.get("api_key", "")).strip()
     async with request.app.state.pool.acquire() as conn:
         tenant = await tenant_for_key(conn, key) if key else None
-    if tenant is None or Scope.READ not in tenant.scopes:  # the console reads the tenant's data
+    if tenant is None:
         return render(request, "sign_in.html", status=401, error="signin.wrong")
+    if Scope.READ not in tenant.scopes:  # the console reads the tenant's data
+        return render(request, "sign_in.html", status=401, error="signin.no_read")
     response = redirect(request, f"{PREFIX}/orders")
     set_cookie(response, request, console(request).signer, new_session(tenant))
     return response
@@ -81,6 +83,7 @@ async def sign_in(request: Request) -> Response:
 @router.post("/sign-out")
 async def sign_out(request: Request) -> Response:
     await check_csrf(request)
+    console(request).signer.end(current_session(request))
     response = redirect(request, f"{PREFIX}/sign-in")
     response.delete_cookie(COOKIE, path="/")
     return response

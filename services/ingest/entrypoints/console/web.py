@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -120,7 +121,8 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
         session=session,
         csrf=ctx.signer.csrf_token(session),
         prefix=PREFIX,
-        switch_url=f"{request.url.path}?{request.url.include_query_params(lang=other).query}",
+        # the decoded path quoted whole: an order no. may hold "#", "?" or "%", and `request.url.path` quotes only some
+        switch_url=f"{quote(request.scope['path'])}?{request.url.include_query_params(lang=other).query}",
         path=request.url.path,
         **values,
     )
@@ -134,8 +136,9 @@ def finish(request: Request, response: Response) -> Response:
         set_cookie(response, request, console(request).signer, current_session(request))
     chosen = request.query_params.get("lang")
     if chosen in messages.LANGUAGES:
+        secure = request.url.scheme == "https"
         response.set_cookie(
-            LANG_COOKIE, chosen, max_age=365 * 86400, samesite="strict", path="/", secure=request.url.scheme == "https"
+            LANG_COOKIE, chosen, max_age=365 * 86400, httponly=True, samesite="strict", path="/", secure=secure
         )
     return response
 

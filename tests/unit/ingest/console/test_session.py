@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
+
 from services.ingest.adapters.tenants import Tenant
 from services.ingest.entrypoints.console.session import Session, Signer, new_session
 
@@ -73,3 +75,28 @@ def test_a_token_with_characters_no_token_has_is_no_session_and_no_csrf_match() 
         assert signer.load(bad) is None, bad
     for bad in ("é", signer.csrf_token(session) + "é", "\udc80"):
         assert not signer.csrf_ok(session, bad), bad
+
+
+def test_an_ended_session_is_no_session_even_from_a_copied_cookie() -> None:
+    # signing out only dropped the cookie: a copy of it (another tab's, a stolen one) still worked for 8 hours
+    signer = Signer()
+    ended, kept = (new_session(Tenant(uuid.uuid4(), name, key_id=uuid.uuid4())) for name in ("a", "b"))
+    copied, other = signer.dump(ended), signer.dump(kept)
+    signer.end(ended)
+    assert signer.load(copied) is None
+    assert signer.load(other) == kept
+
+
+def test_ended_sessions_are_kept_in_bounded_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.ingest.entrypoints.console import session as module
+
+    monkeypatch.setattr(module, "ENDED_KEPT", 3)
+    signer = Signer()
+    sessions = [new_session(Tenant(uuid.uuid4(), "a", key_id=uuid.uuid4())) for _ in range(5)]
+    tokens = [signer.dump(s) for s in sessions]
+    for s in sessions:
+        signer.end(s)
+    assert [signer.load(t) is None for t in tokens] == [False, False, True, True, True]
+    anonymous = new_session()
+    signer.end(anonymous)  # anyone can make one: not kept
+    assert signer.load(signer.dump(anonymous)) == anonymous

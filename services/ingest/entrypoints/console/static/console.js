@@ -45,8 +45,16 @@
     }
     function poll() {
       fetch(box.dataset.statusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (r) {
+          // signed out (401) or gone (404): the page itself says so (the sign-in page, the not-found page)
+          if (r.status === 401 || r.status === 404) {
+            window.location.reload();
+            return null;
+          }
+          return r.ok ? r.json() : Promise.reject(r.status);
+        })
         .then(function (job) {
+          if (job === null) return;
           show(job);
           if (FINAL.indexOf(job.state) < 0) setTimeout(poll, 500);
         })
