@@ -18,7 +18,7 @@ Guarantees:
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -51,6 +51,8 @@ from services.ingest.domain.spreadsheet.values import (
     visible,
 )
 
+TableReader = Callable[[bytes, str, str | None, ImportOptions], Table]
+
 __all__ = [
     "DEFAULT_OPTIONS",
     "HeldBackOrder",
@@ -60,6 +62,7 @@ __all__ = [
     "ParsedImport",
     "RowIssue",
     "SheetRow",
+    "TableReader",
     "accept",
     "issues_by_row",
     "parse_import",
@@ -105,10 +108,12 @@ def parse_import(
     timezone: str = "Asia/Shanghai",
     sheet: str | None = None,
     options: ImportOptions = DEFAULT_OPTIONS,
+    read: TableReader = read_table,
 ) -> ParsedImport:
-    """Read, validate and group an .xlsx/.xlsm or CSV order file; raise `ImportFileError` for whole-file problems."""
+    """Read, validate and group an .xlsx/.xlsm or CSV order file; raise `ImportFileError` for whole-file problems.
+    `read` reads the table (an upload's: in a child process, `reader_processes`)."""
     with _cycle_collection_paused():
-        return _parse(data, filename, timezone, sheet, options)
+        return _parse(data, filename, timezone, sheet, options, read)
 
 
 @contextmanager
@@ -133,13 +138,15 @@ def _cycle_collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _parse(data: bytes, filename: str, timezone: str, sheet: str | None, options: ImportOptions) -> ParsedImport:
+def _parse(
+    data: bytes, filename: str, timezone: str, sheet: str | None, options: ImportOptions, read: TableReader
+) -> ParsedImport:
     zone = _zone(timezone)
     if len(data) > options.max_bytes:
         raise ImportFileError(issues.FILE_TOO_LARGE, file_too_large(len(data), options.max_bytes))
     if not data.strip():
         raise ImportFileError(issues.EMPTY_FILE, "The file is empty.")
-    table = read_table(data, filename, sheet, options)
+    table = read(data, filename, sheet, options)
     if table.columns is None:
         table = replace(table, columns=table.data_columns())
     fields, unknown = _layout(table)

@@ -560,6 +560,19 @@ def _too_many_columns_zh(message: str) -> str:
     return "表头有 {} 列；最多接受 {} 列。".format(*_two(message))
 
 
+_TOO_COMPLEX_ZH = (
+    (r"not read within ([\d.]+) seconds", "{} 秒内未能读完"),
+    (r"more than ([\d,]+) MB of memory", "读取需要超过 {} MB 内存"),
+    (r"the reader stopped", "读取程序在该文件上中止"),
+)
+
+
+def _too_complex_zh(message: str) -> str:
+    cause = next((zh.format(*found.groups()) for en, zh in _TOO_COMPLEX_ZH if (found := re.search(en, message))), None)
+    why = f"（{cause}）" if cause else ""
+    return f"文件过于复杂或已损坏，无法读取{why}：请在 Excel 或 WPS 中打开，另存为 .xlsx 或导出为 CSV 后再上传。"
+
+
 _FILE_ZH: dict[str, Callable[[str], str]] = {
     issues.FILE_TOO_LARGE: lambda m: (
         "文件大小为 {} MB；每次最多接受 {} MB。请拆分文件后分别上传。".format(*sizes)
@@ -601,6 +614,7 @@ _FILE_ZH: dict[str, Callable[[str], str]] = {
     issues.INVALID_HEADER: lambda m: "表头单元格含有控制字符或无效字符（{}）：请重新输入表头。".format(
         m.split(", ", 1)[0]
     ),
+    issues.WORKBOOK_TOO_COMPLEX: lambda m: _too_complex_zh(m),
     issues.ORDER_TOO_LARGE: lambda m: f"有订单生成的消息过大：请拆分该订单或缩短其文字。未导入任何内容。（{m}）",
 }
 TRANSLATED_FILE_CODES = frozenset(_FILE_ZH)

@@ -30,6 +30,7 @@ UNKNOWN_TIMEZONE = "unknown_timezone"
 STRICT_MODE_REJECTED = "strict_mode_rejected"
 INVALID_HEADER = "invalid_header"
 ORDER_TOO_LARGE = "order_too_large"
+WORKBOOK_TOO_COMPLEX = "workbook_too_complex"
 
 # Row errors (the row is invalid; its order is held back).
 BLANK_REQUIRED = "blank_required"
@@ -127,6 +128,15 @@ def file_too_large(size: int | None, limit: int) -> str:
     )
 
 
+def too_complex(cause: str) -> str:
+    """The refusal of a file whose read was stopped (`cause`: what stopped it, e.g. "it was not read within 30
+    seconds")."""
+    return (
+        f"The file is too complex or damaged to be read: {cause}. Open it in Excel or WPS and save it again as "
+        ".xlsx, or export it as CSV."
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RowIssue:
     """One problem of one cell or row; `row` is the sheet row the user sees (None: the whole file)."""
@@ -145,3 +155,6 @@ class ImportFileError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+    def __reduce__(self) -> tuple[type[ImportFileError], tuple[str, str]]:
+        return type(self), (self.code, self.message)  # read in a child process, raised in the API's
