@@ -53,6 +53,11 @@ def shared_strings(*texts: bytes) -> bytes:
     )
 
 
+def sheet_xml(sheet_data: bytes) -> bytes:
+    """A whole worksheet part holding `sheet_data` in its `<sheetData>`."""
+    return _HEAD + sheet_data + _TAIL
+
+
 def workbook(sheet_data: bytes, sst: bytes | None = None, whole_sheet: bytes | None = None) -> bytes:
     """An .xlsx whose sheet "Orders" holds the header row, one data row and then `sheet_data`."""
     sheet = whole_sheet if whole_sheet is not None else _HEAD + _DATA + sheet_data + _TAIL

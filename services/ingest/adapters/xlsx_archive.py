@@ -63,11 +63,16 @@ _PREFIXED_TAG = re.compile(rb":(?:c|row)[\s/>]")  # also in a cell text: that on
 # name, each with its lookahead first: a quarter cheaper than one branch after the name; \f and \v, which XML does
 # not take for whitespace, also send the sheet to the walk).
 _ODD_TAG = re.compile(rb"<(?:c(?! r=)[\s/>]|row(?! r=)[\s/>])")
-_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]{0,4096})(>?)")
 _REFERENCE = re.compile(rb"(?:^|\s)r\s*=\s*[\"']([A-Za-z]*)(\d*)[\"']")
-# The walk of a sheet reaching past a bound (`_data_extent`): any prefix, so no cell escapes it by its spelling.
-_ANY_TAG = re.compile(rb"<(?:[^\s<>/!?]*:)?(row|c)(?=[\s/>])([^>]{0,4096})(>?)")
-_CELL_END = re.compile(rb"</(?:[^\s<>/!?]*:)?c[ \t\r\n]*>")
+# What the walks find, as calamine (quick-xml) reads them: a start (or empty) tag `<row>` or `<c>` with any prefix
+# (whatever comes before the name's first colon: `<x:c>`, `<1:c>`, `<:c>`, `<a/:c>`, `<é:c>`; a name ends at XML
+# whitespace only), its attributes and `>` (group 3, empty for a tag too long); or an end tag named `row`, with any
+# prefix, which ends a row whatever start tag it closes (quick-xml does not check end names: `<a></row>` too).
+_PREFIX = rb"(?:[^ \t\r\n<>:]*:)?"
+_EVENT = re.compile(
+    rb"<(?:(?![/!?])" + _PREFIX + rb"(row|c)(?=[ \t\r\n/>])([^>]{0,4096})(>?)|/" + _PREFIX + rb"row[ \t\r\n]*>)"
+)
+_CELL_END = re.compile(rb"</" + _PREFIX + rb"c[ \t\r\n]*>")
 _ATTRIBUTE = re.compile(rb"([\w:.-]+)[ \t\r\n]*=[ \t\r\n]*(?:\"([^\"]*)\"|'([^']*)')")
 _A1 = re.compile(rb"([A-Za-z]{0,3})(\d{0,7})")
 # Tags `_walk_data` walks per data row accepted (empty cells and rows, formatting, included): a sheet of
@@ -303,17 +308,20 @@ def _data_extent(name: str, xml: bytes, options: ImportOptions, extent: tuple[in
 
 
 def _walk_data(name: str, xml: bytes, options: ImportOptions, extent: tuple[int, int]) -> tuple[int, int]:
-    """`_data_extent` of a sheet whose cells may carry no reference: the walk moves through every `<row>` and
-    `<c>` (an empty cell still places the cells after it that carry none) and counts only the cells holding
-    something; the empty ones and the row tags are then cut out for `_far_references`. A tag whose attributes
-    another XML reader may read otherwise (a `<` or `>` in a value, an attribute twice) answers `extent`
-    unchanged, and so does a walk of more than `_WALKED_TAGS_PER_ROW` tags per data row accepted."""
-    row, column, max_column, max_row = 0, 0, 0, 0
+    """`_data_extent` of a sheet whose cells may carry no reference: the walk places every `<row>` and `<c>` as
+    `_walk_positions` does (an empty cell still places the cells after it that carry none) and counts only the
+    cells holding something; the empty ones and the row tags are then cut out for `_far_references`. A tag whose
+    attributes another XML reader may read otherwise (a `<` or `>` in a value, an attribute twice) answers
+    `extent` unchanged, and so does a walk of more than `_WALKED_TAGS_PER_ROW` tags per data row accepted."""
+    row, column, max_column, max_row = 1, 0, 0, 0
     budget = options.max_rows * _WALKED_TAGS_PER_ROW
     kept: list[bytes] = []
     at = 0
-    for walked, match in enumerate(_ANY_TAG.finditer(xml)):
+    for walked, match in enumerate(_EVENT.finditer(xml)):
         tag, attributes, closed = match.groups()
+        if tag is None:  # an end tag named row
+            row, column = row + 1, 0
+            continue
         if not closed:  # too long, or cut short by the part's end (which calamine refuses as damaged)
             if len(attributes) == MAX_TAG_BYTES:
                 raise _tag_too_long(f'Sheet "{name}"', match)
@@ -323,13 +331,14 @@ def _walk_data(name: str, xml: bytes, options: ImportOptions, extent: tuple[int,
             return extent
         letters, digits = reference
         if tag == b"row":
-            row, column, end = int(digits[:12]) if digits else row + 1, 0, match.end()
+            row, end = int(digits[:12]) if digits else row, match.end()
+            if attributes.endswith(b"/"):
+                row, column = row + 1, 0
         else:
             column = column_number(letters[:4]) if letters else column + 1
-            row = int(digits[:12]) if digits else row
             end = _empty_cell_end(xml, match, attributes)
             if end < 0:
-                max_column, max_row = max(max_column, column), max(max_row, row)
+                max_column, max_row = max(max_column, column), max(max_row, int(digits[:12]) if digits else row)
                 if max_column > options.max_columns or max_row > options.max_sheet_rows:
                     return max_column, max_row
         if end >= 0:
@@ -376,11 +385,17 @@ def _all_referenced(xml: bytes) -> bool:
 
 
 def _walk_positions(name: str, xml: bytes, options: ImportOptions) -> tuple[int, int]:
-    """The farthest column and row reached, with implied positions; stops once past a bound (so a hostile
-    sheet costs at most `max_columns` cells of a row and `max_sheet_rows` rows)."""
-    row, column, max_column, max_row = 0, 0, 0, 0
-    for match in _TAG.finditer(xml):
+    """The farthest column and row reached, each cell placed as calamine places it: a `<row>` with `r` moves to
+    that row (without `r`, it stays where the last one ended); every end tag named `row` moves to the next row and
+    back to its first column; a cell without `r` takes the next column of the row, one with `r` its own place
+    (the cells after it follow its column, not its row). Stops once past a bound (so a hostile sheet costs at
+    most `max_columns` cells of a row and `max_sheet_rows` rows)."""
+    row, column, max_column, max_row = 1, 0, 0, 0
+    for match in _EVENT.finditer(xml):
         tag, attributes, closed = match.groups()
+        if tag is None:  # an end tag named row
+            row, column = row + 1, 0
+            continue
         if not closed:  # too long, or cut short by the part's end (which calamine refuses as damaged)
             if len(attributes) == MAX_TAG_BYTES:
                 raise _tag_too_long(f'Sheet "{name}"', match)
@@ -388,12 +403,13 @@ def _walk_positions(name: str, xml: bytes, options: ImportOptions) -> tuple[int,
         reference = _REFERENCE.search(attributes)
         letters, digits = reference.groups() if reference else (b"", b"")
         if tag == b"row":
-            row = int(digits[:12]) if digits else row + 1
-            column = 0
+            row = int(digits[:12]) if digits else row
+            max_row = max(max_row, row)
+            if attributes.endswith(b"/"):
+                row, column = row + 1, 0
         else:
             column = column_number(letters[:4]) if letters else column + 1
-            row = int(digits[:12]) if digits else row
-        max_column, max_row = max(max_column, column), max(max_row, row)
+            max_column, max_row = max(max_column, column), max(max_row, int(digits[:12]) if digits else row)
         if max_column > options.max_columns or max_row > options.max_sheet_rows:
             break
     return max_column, max_row

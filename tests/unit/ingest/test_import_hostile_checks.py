@@ -5,16 +5,25 @@ Times are asserted only as generous bounds: before the fixes these took from sec
 from __future__ import annotations
 
 import io
+import random
 import time
 import zipfile
 
 import pytest
+from python_calamine import CalamineWorkbook
 
-from services.ingest.adapters.xlsx_archive import inspect_xlsx
+from services.ingest.adapters.xlsx_archive import _far_references, _walk_data, _walk_positions, inspect_xlsx
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.issues import ImportFileError
 from services.ingest.domain.spreadsheet.options import DEFAULT_OPTIONS
-from tests.support.hostile_xlsx import empty_tags, unclosed_cells, workbook
+from tests.support.hostile_xlsx import (
+    empty_tags,
+    end_tag_rows,
+    prefixed_cells,
+    sheet_xml,
+    unclosed_cells,
+    workbook,
+)
 
 GENEROUS_SECONDS = 5.0
 
@@ -55,3 +64,67 @@ def test_many_error_type_attributes_in_one_tag_are_read_fast() -> None:
 def test_a_walk_through_a_million_empty_tags_stops_at_its_budget() -> None:
     refused = refusal(empty_tags(1_100_000))  # a far empty cell, then formatting only: 2-5 s of walk before
     assert refused.code == issues.TOO_MANY_COLUMNS and "column XFD" in refused.message
+
+
+def test_end_tags_named_row_count_as_rows_as_calamine_counts_them() -> None:
+    refused = refusal(end_tag_rows(20_000))  # `<a></row>` x 20,000: calamine's grid 20,003 x 100 (1.7 GB at 100,000)
+    assert refused.code == issues.TOO_MANY_ROWS and 'Sheet "Orders" reaches row 20,003' in refused.message
+
+
+@pytest.mark.parametrize("prefix", [b"1", b"", "é".encode(), b"a/", b"x", b"a<"])
+def test_a_cell_with_any_prefix_counts_as_a_cell(prefix: bytes) -> None:
+    refused = refusal(prefixed_cells(16_384, prefix))  # calamine: a 11,000 x 16,384 grid, 5.7 GB, an abort
+    assert refused.code == issues.TOO_MANY_COLUMNS and "uses column CW (column 101)" in refused.message
+
+
+_TOKENS = (
+    b"<row>",
+    b'<row r="%d">',
+    b'<row r="%d"/>',
+    b"<row/>",
+    b"<x:row>",
+    b"<b:row/>",
+    b"</row>",
+    b"</x:row>",
+    b"<a></row>",
+    b"<c><v>1</v></c>",
+    b'<c r="%s%d"><v>1</v></c>',
+    b'<c r="%s%d"/>',
+    b"<x:c><v>1</v></x:c>",
+    b"<1:c><v>1</v></1:c>",
+    b"<:c><v>1</v></:c>",
+    b"<c/>",
+    b'<c s="1"/>',
+    b"<c></c>",
+)
+
+
+def test_the_walks_never_place_a_cell_before_where_calamine_places_it() -> None:
+    """Random sheets of rows and cells with and without references, prefixes and stray end tags: the farthest
+    cell holding a value as calamine reads it is never past what the walks find."""
+    pick = random.Random(5)
+    compared = 0
+    for _ in range(400):
+        tokens = []
+        for token in (pick.choice(_TOKENS) for _ in range(pick.randint(1, 25))):
+            if token.count(b"%") == 2:
+                token = token % (pick.choice(b"ABCE").to_bytes(1, "big"), pick.randint(1, 9))
+            elif b"%" in token:
+                token = token % pick.randint(1, 9)
+            tokens.append(token)
+        sheet = b"".join(tokens)
+        try:
+            end = CalamineWorkbook.from_filelike(io.BytesIO(workbook(b"", whole_sheet=sheet_xml(sheet))))
+            last = end.get_sheet_by_name("Orders").end
+        except Exception:
+            continue
+        if last is None:
+            continue
+        compared += 1
+        column, row = last[1] + 1, last[0] + 1
+        walked = _walk_positions("Orders", sheet, DEFAULT_OPTIONS)
+        data = _walk_data("Orders", sheet, DEFAULT_OPTIONS, (10**6, 10**6))
+        far = _far_references(sheet, DEFAULT_OPTIONS)
+        assert max(walked[0], far[0]) >= column and max(walked[1], far[1]) >= row, sheet
+        assert data[0] >= column and data[1] >= row, sheet
+    assert compared > 200
