@@ -15,8 +15,10 @@ cells A1 and XFD1048576 aborts the process), and its zip reader inflates a membe
 
 from __future__ import annotations
 
+import collections
 import html
 import io
+import itertools
 import re
 import struct
 import zipfile
@@ -24,7 +26,7 @@ import zlib
 from collections.abc import Iterator
 
 from services.ingest.domain.spreadsheet import issues
-from services.ingest.domain.spreadsheet.issues import ImportFileError
+from services.ingest.domain.spreadsheet.issues import ImportFileError, too_complex
 from services.ingest.domain.spreadsheet.options import ImportOptions
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
@@ -73,6 +75,17 @@ _EVENT = re.compile(
     rb"<(?:(?![/!?])" + _PREFIX + rb"(row|c)(?=[ \t\r\n/>])([^>]{0,4096})(>?)|/" + _PREFIX + rb"row[ \t\r\n]*>)"
 )
 _CELL_END = re.compile(rb"</" + _PREFIX + rb"c[ \t\r\n]*>")
+# The shared strings (`<si>`, any prefix) and the first bytes of each `<v>`'s text, which for a shared-string cell
+# is its item's index (`_shared_text`).
+_SHARED_STRINGS = "xl/sharedstrings.xml"  # where calamine reads them (whatever the relationships say; any case)
+_SHARED_ITEM = re.compile(rb"<(?![/!?])" + _PREFIX + rb"si(?=[ \t\r\n/>])")
+_PLAIN_ITEM = re.compile(rb"<si(?=[ \t\r\n/>])")  # the same where no `:si` is written (a literal search)
+_VALUE_TEXT = re.compile(
+    rb"<(?![/!?])" + _PREFIX + rb"v(?=[ \t\r\n/>])[^>]{0,4096}(?:>([^<]{0,32}(?:<.)?))?", re.DOTALL
+)
+_PLAIN_VALUE = re.compile(rb"<v>([^<]{0,32}(?:<.)?)", re.DOTALL)  # where each `<v` is `<v>` and no `:v` written
+_ODD_VALUE = re.compile(rb"<v[ \t\r\n/]")
+_NUMBER_BYTES = b"0123456789.eE+-"  # the text of a number that is no index: no shared text
 _ATTRIBUTE = re.compile(rb"([\w:.-]+)[ \t\r\n]*=[ \t\r\n]*(?:\"([^\"]*)\"|'([^']*)')")
 _A1 = re.compile(rb"([A-Za-z]{0,3})(\d{0,7})")
 # Tags `_walk_data` walks per data row accepted (empty cells and rows, formatting, included): a sheet of
@@ -105,6 +118,7 @@ def inspect_xlsx(data: bytes, options: ImportOptions) -> dict[str, ErrorCells]:
     _check_kind({info.filename for info in infos})
     _check_sizes(infos, options)
     names = _sheet_names(data, infos)
+    shared = _shared_lengths(data, infos)
     errors: dict[str, ErrorCells] = {}
     for info in infos:
         xml = _inflate(data, info)
@@ -113,6 +127,7 @@ def inspect_xlsx(data: bytes, options: ImportOptions) -> dict[str, ErrorCells]:
         _check_xml(info.filename, xml)
         if info.filename.startswith("xl/worksheets/") or _SHEET_DATA in xml:
             _check_extent(names.get(info.filename, info.filename), xml, options)
+            _check_shared_text(names.get(info.filename, info.filename), xml, shared, options)
             found = _error_cells(xml)
             if found:
                 errors[info.filename] = found
@@ -129,6 +144,52 @@ def _sheet_names(data: bytes, infos: list[zipfile.ZipInfo]) -> dict[str, str]:
             _check_xml(info.filename, parts[info.filename])
     found = _sheet_parts(parts.get(_WORKBOOK, b""), parts.get(_WORKBOOK_RELS, b""))
     return {part: name for name, part in found.items()}
+
+
+def _shared_lengths(data: bytes, infos: list[zipfile.ZipInfo]) -> list[int]:
+    """An upper bound of the length of each shared string calamine reads, by index: the bytes from its `<si>` to
+    the next one (its text and its tags; entity references only shorten a text). A part holding a comment or
+    CDATA (`<!`: a `<si>` in it is none to calamine) gives every index the longest item's length."""
+    lengths: list[int] = []
+    for info in infos:
+        if info.filename.lower() != _SHARED_STRINGS:
+            continue
+        xml = _inflate(data, info)
+        _check_xml(info.filename, xml)
+        items = _SHARED_ITEM if b":si" in xml else _PLAIN_ITEM
+        starts = [match.start() for match in items.finditer(xml)] + [len(xml)]
+        found = [end - start for start, end in itertools.pairwise(starts)]
+        if b"<!" in xml:
+            found = [max(found, default=0)] * len(found)
+        lengths = [max(pair) for pair in itertools.zip_longest(lengths, found, fillvalue=0)]
+    return lengths
+
+
+def _check_shared_text(name: str, xml: bytes, lengths: list[int], options: ImportOptions) -> None:
+    """Refuse a sheet whose cells reference more than `max_shared_text_bytes` of shared text, each reference
+    counted: calamine copies an item's text into every cell referencing it (one 200,000-character text in 2,000
+    cells: 800 MB). Every `<v>` is taken for a reference: its text plain digits, the item of that index; a number
+    that is no index, none; anything else (an entity, CDATA, a text past 32 bytes), the longest item."""
+    if not lengths:
+        return
+    longest, total = max(lengths), 0
+    if xml.count(b"v") * longest <= options.max_shared_text_bytes:  # at most that many `<v>`: no need to count
+        return
+    values = _VALUE_TEXT if b":v" in xml or _ODD_VALUE.search(xml) else _PLAIN_VALUE
+    for value, count in collections.Counter(values.findall(xml)).items():
+        text = value[:-2]  # a whole value is followed by its end tag: `0</`
+        if not value.endswith(b"</") or text.strip(_NUMBER_BYTES):  # cut, CDATA, an entity, not a number
+            total += count * longest
+        elif text.isdigit() and int(text) < len(lengths):
+            total += count * lengths[int(text)]
+    if total > options.max_shared_text_bytes:
+        raise ImportFileError(
+            issues.WORKBOOK_TOO_COMPLEX,
+            too_complex(
+                f'sheet "{name}" repeats its shared texts into {total:,} bytes, more than '
+                f"{options.max_shared_text_bytes:,} (a long text copied into many cells)"
+            ),
+        )
 
 
 def _is_xml(name: str, content: bytes) -> bool:

@@ -564,6 +564,10 @@ _TOO_COMPLEX_ZH = (
     (r"not read within ([\d.]+) seconds", "{} 秒内未能读完"),
     (r"more than ([\d,]+) MB of memory", "读取需要超过 {} MB 内存"),
     (r"the reader stopped", "读取程序在该文件上中止"),
+    (
+        r'sheet "(.*)" repeats its shared texts into ([\d,]+) bytes, more than ([\d,]+)',
+        "工作表“{}”的共享文本复制到各单元格后共 {} 字节，超过上限 {} 字节（一段长文本被复制到很多单元格）",
+    ),
 )
 
 

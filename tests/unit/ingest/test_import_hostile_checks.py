@@ -13,6 +13,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from services.ingest.adapters.xlsx_archive import _far_references, _walk_data, _walk_positions, inspect_xlsx
+from services.ingest.domain.language import Lang, file_message
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.issues import ImportFileError
 from services.ingest.domain.spreadsheet.options import DEFAULT_OPTIONS
@@ -20,6 +21,7 @@ from tests.support.hostile_xlsx import (
     empty_tags,
     end_tag_rows,
     prefixed_cells,
+    shared_string_copies,
     sheet_xml,
     unclosed_cells,
     workbook,
@@ -128,3 +130,37 @@ def test_the_walks_never_place_a_cell_before_where_calamine_places_it() -> None:
         assert max(walked[0], far[0]) >= column and max(walked[1], far[1]) >= row, sheet
         assert data[0] >= column and data[1] >= row, sheet
     assert compared > 200
+
+
+def test_a_long_shared_text_copied_into_many_cells_is_refused() -> None:
+    refused = refusal(shared_string_copies(200_000, 2_000))  # 6.5 KB: 800 MB and 8.8 s in calamine before
+    assert refused.code == issues.WORKBOOK_TOO_COMPLEX
+    assert 'sheet "Orders" repeats its shared texts into 400,044,' in refused.message
+    assert "more than 67,108,864" in refused.message
+    zh = file_message(refused.code, refused.message, Lang.ZH)
+    assert "工作表“Orders”的共享文本复制到各单元格后共 400,044," in zh and "另存为 .xlsx 或导出为 CSV" in zh
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"<v>0</v>", b"<v>&#48;</v>"),  # calamine unescapes the index
+        (b"<v>0</v>", b"<x:v>0</x:v>"),
+        (b"<v>0</v>", b"<v><![CDATA[0]]></v>"),
+        (b"<v>0</v>", b"<v>" + b"0" * 40 + b"</v>"),
+    ],
+    ids=["entity", "prefixed", "cdata", "leading-zeros"],
+)
+def test_a_shared_text_reference_written_otherwise_still_counts(old: bytes, new: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(shared_string_copies(200_000, 2_000))) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    members["xl/worksheets/sheet1.xml"] = members["xl/worksheets/sheet1.xml"].replace(old, new)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    assert refusal(buffer.getvalue()).code == issues.WORKBOOK_TOO_COMPLEX
+
+
+def test_shared_texts_of_a_full_sheet_pass() -> None:
+    inspect_xlsx(shared_string_copies(500, 100_000), DEFAULT_OPTIONS)  # 5,000 rows x 20 cells of 500 bytes: 50 MB
