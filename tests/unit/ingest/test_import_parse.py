@@ -477,3 +477,13 @@ def test_a_header_repeated_below_is_skipped_with_a_warning() -> None:
     assert zh == "第 3 行重复了表头（几个文件拼接在一起？），已跳过，未导入。", zh
     (only,) = parse([row(), {**chinese, "Quantity*": "2"}]).errors[:1]  # not all of it: an invalid row as before
     assert only.row == 3
+
+
+def test_a_leading_apostrophe_before_digits_is_no_part_of_the_value() -> None:
+    # '2045123456789012345: an export's way to make Excel keep the digits (Excel's own text marker); the order
+    # no. was stored with the apostrophe, another order than the same one typed plainly
+    parsed = parse([row(OrderNo="'2045123456789012345", BuyerMobile="'13912345678", Quantity="'2", Remark="'90s")])
+    assert parsed.errors == [], parsed.errors
+    (order,) = parsed.orders
+    assert (order.order_no, order.buyer.mobile, order.lines[0].quantity) == ("2045123456789012345", "13912345678", 2)
+    assert order.remark == "'90s"  # text that is not a number keeps its apostrophe
