@@ -449,6 +449,7 @@ _ROW_ZH: dict[str, Callable[[int | None, str | None, str | None, str], str]] = {
     ),
     issues.EXAMPLE_ROW: lambda r, c, v, m: f"{_row_prefix(r)}是模板的示例行（订单编号“{v}”），已跳过，未导入。",
     issues.REPEATED_HEADER: lambda r, c, v, m: f"{_row_prefix(r)}重复了表头（几个文件拼接在一起？），已跳过，未导入。",
+    issues.TOTAL_ROW: lambda r, c, v, m: f"{_row_prefix(r)}是合计行（“{v}”），已跳过，未导入。",
     issues.HIDDEN_SHEET_SKIPPED: lambda r, c, v, m: f"工作表“{v}”是隐藏的，已跳过；上传时指定该工作表名称即可导入它。",
     issues.PAYMENT_BEFORE_ORDER: _payment_before_order,
     issues.LINE_AMOUNT_MISMATCH: _line_amount,

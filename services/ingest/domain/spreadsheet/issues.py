@@ -70,6 +70,7 @@ LINE_AMOUNT_MISMATCH = "line_amount_mismatch"
 TIME_OFFSET_USED = "time_offset_used"
 EXAMPLE_ROW = "example_row"
 REPEATED_HEADER = "repeated_header"  # a row repeating the header: files joined one after the other
+TOTAL_ROW = "total_row"  # an export's totals row (合计): no order
 HIDDEN_SHEET_SKIPPED = "hidden_sheet_skipped"
 
 ROW_ERROR_CODES = frozenset(
@@ -114,6 +115,7 @@ WARNING_CODES = frozenset(
         TIME_OFFSET_USED,
         EXAMPLE_ROW,
         REPEATED_HEADER,
+        TOTAL_ROW,
         HIDDEN_SHEET_SKIPPED,
     }
 )
