@@ -180,23 +180,43 @@ def _read_book(book: Any, sheet: str | None, options: ImportOptions, error_cells
             raise ImportFileError(issues.SHEET_NOT_FOUND, f'There is no sheet "{sheet}"; the sheets are {listed}.')
         table = _read_sheet(book.get_sheet_by_name(sheet), options, error_cells.get(sheet, {}))
         if table is None:
-            raise ImportFileError(issues.NO_DATA_ROWS, f'Sheet "{sheet}" is empty.')
+            kind = next((m.typ for m in book.sheets_metadata if m.name == sheet), SheetTypeEnum.WorkSheet)
+            raise ImportFileError(
+                issues.NO_DATA_ROWS,
+                f"Sheet {_without_rows(sheet, kind)}: it has no rows. Name the sheet that holds the orders, or leave "
+                "the sheet field empty.",
+            )
         return table
     worksheets = [m for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
     hidden = [f'"{m.name}"' for m in worksheets if m.visible != SheetVisibleEnum.Visible]
+    first: Table | None = None
     for metadata in worksheets:
         if metadata.visible != SheetVisibleEnum.Visible:
             continue  # what the user cannot see is not what they mean to import (a stale backup, a lookup list)
         table = _read_sheet(book.get_sheet_by_name(metadata.name), options, error_cells.get(metadata.name, {}))
-        if table is not None:
-            return replace(table, hidden_skipped=tuple(m.name for m in worksheets if f'"{m.name}"' in hidden))
+        if table is not None and _is_header(table.header):  # not a cover sheet (export time, counts) before it
+            first = table
+            break
+        first = first or table
+    if first is not None:
+        return replace(first, hidden_skipped=tuple(m.name for m in worksheets if f'"{m.name}"' in hidden))
     if hidden:
         raise ImportFileError(
             issues.EMPTY_WORKBOOK,
             f"The workbook has no visible sheet with data (hidden sheets are skipped: {', '.join(hidden)}); "
             "unhide the sheet or name it in the sheet field.",
         )
-    raise ImportFileError(issues.EMPTY_WORKBOOK, "The workbook has no sheet with data.")
+    listed = ", ".join(_without_rows(m.name, m.typ) for m in book.sheets_metadata)
+    raise ImportFileError(issues.EMPTY_WORKBOOK, f"The workbook has no sheet with rows: {listed}.")
+
+
+def _without_rows(name: str, kind: Any) -> str:
+    """A sheet without rows, and why: a chart sheet (a chart alone), or an empty worksheet."""
+    if kind == SheetTypeEnum.ChartSheet:
+        return f'"{name}" is a chart sheet'
+    if kind == SheetTypeEnum.WorkSheet:
+        return f'"{name}" is empty'
+    return f'"{name}" is no worksheet'
 
 
 def _read_sheet(sheet: Any, options: ImportOptions, error_cells: ErrorCells) -> Table | None:

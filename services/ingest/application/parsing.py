@@ -151,6 +151,9 @@ def _parse(
         table = replace(table, columns=table.data_columns())
     fields, unknown = _layout(table)
     table, example = _skip_example_rows(table, fields)
+    table, repeated = _skip_repeated_headers(table, fields)
+    table, totals = _skip_total_rows(table, fields)
+    example += repeated + totals
     if not table.rows:
         besides = " besides the template's example row, which is skipped" if example else ""
         raise ImportFileError(issues.NO_DATA_ROWS, f"The file has a header but no data rows{besides}.")
@@ -244,8 +247,66 @@ def _skip_example_rows(table: Table, fields: list[Field]) -> tuple[Table, list[R
         for row_no, cells in sorted(found)
         for example_no in [clean(cells[order_no]) if order_no is not None else ""]
     ]
+    return _without_rows(table, skipped), warnings
+
+
+def _skip_repeated_headers(table: Table, fields: list[Field]) -> tuple[Table, list[RowIssue]]:
+    """A row whose every template column holds a header of that column (in either language: two exports joined
+    one after the other) is no order: it is skipped with a warning. Looked for by the Order No. first."""
+    order_no = next((spec for spec in fields if spec.column.key == "order_no"), None)
+    if order_no is None:
+        return table, []
+    column = table.data_columns()[order_no.index]
+    candidates = [i for i, text in enumerate(column) if HEADER_INDEX.get(header_key(text)) == "order_no"]
+    found = [
+        table.rows[i][0]
+        for i in candidates
+        if all(HEADER_INDEX.get(header_key(table.rows[i][1][spec.index])) == spec.column.key for spec in fields)
+    ]
+    if not found:
+        return table, []
+    warnings = [
+        RowIssue(
+            row_no,
+            None,
+            issues.REPEATED_HEADER,
+            f"Row {row_no} repeats the header (files joined one after the other?); it is skipped, not imported.",
+            None,
+        )
+        for row_no in found
+    ]
+    return _without_rows(table, set(found)), warnings
+
+
+TOTAL_LABELS = frozenset({"合计", "总计", "小计", "total", "totals", "sum"})
+_ORDER_KEYS = ("source", "status", "order_time", "product_id")  # what every order row has and a totals row has not
+
+
+def _skip_total_rows(table: Table, fields: list[Field]) -> tuple[Table, list[RowIssue]]:
+    """An export's totals row (Order No. 合计 / Total, its source, status, order time and product blank: amounts
+    summed below the orders) is no order: it is skipped with a warning. A row of a real order named 合计 has them."""
+    order_no = next((spec for spec in fields if spec.column.key == "order_no"), None)
+    if order_no is None:
+        return table, []
+    keyed = [spec.index for spec in fields if spec.column.key in _ORDER_KEYS]
+    found = []
+    for row_no, cells in table.rows:
+        label = clean(cells[order_no.index])
+        if label.rstrip(":：").strip().casefold() in TOTAL_LABELS and not any(cells[i].strip() for i in keyed):
+            found.append((row_no, label))
+    if not found:
+        return table, []
+    warnings = [
+        RowIssue(row_no, None, issues.TOTAL_ROW, f'Row {row_no} is a totals row ("{label}"); it is skipped.', label)
+        for row_no, label in found
+    ]
+    return _without_rows(table, {row_no for row_no, _ in found}), warnings
+
+
+def _without_rows(table: Table, skipped: set[int]) -> Table:
+    """`table` without the rows numbered in `skipped` (rows that are no order: skipped with a warning)."""
     table = replace(table, rows=[row for row in table.rows if row[0] not in skipped], columns=None)
-    return replace(table, columns=table.data_columns()), warnings
+    return replace(table, columns=table.data_columns())
 
 
 def _example_indexes(

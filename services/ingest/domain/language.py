@@ -228,8 +228,8 @@ EXAMPLES_ZH: dict[str, str] = {
     "receiver_address": "上海市南京路1号",
 }
 RULES_ZH: tuple[str, ...] = (
-    "读取第一个有数据的可见工作表（隐藏和深度隐藏的工作表会被跳过），或上传时指定的工作表（隐藏的也可以）；第一"
-    "个非空行是表头。"
+    "读取第一个表头含“订单编号”的可见工作表，没有则读取第一个有数据的可见工作表（隐藏和深度隐藏的工作表会被跳过），"
+    "或上传时指定的工作表（隐藏的也可以）；第一个非空行是表头。"
     "CSV 文件没有工作表：指定工作表会报错。",
     "表头可以是中文或英文，顺序不限；忽略大小写、空格和末尾的 *。未知的列会被忽略，并给出一条警告。",
     "标有 * 的列必填，单元格不能为空。",
@@ -244,7 +244,8 @@ RULES_ZH: tuple[str, ...] = (
     "）视为空，并给出警告。",
     "时间按导入的时区理解（默认 Asia/Shanghai），作为时刻必须在 2000-01-01 到 2099-12-31（UTC）之间。付款时间早"
     "于下单时间时给出警告。只接受以下格式（年份总在前）：2026-11-30 14:00:00 或 2026/11/30 14:00:00；不带秒"
-    "（2026/11/30 14:00）；一位数的月、日或小时（2026/11/3 9:05:00）；只有日期（2026-11-30，按 00:00）；ISO 8601"
+    "（2026/11/30 14:00）；带小数秒（2026-11-30 14:00:00.000）；12 小时制（2026/11/30 下午 2:00、2026-11-30 2:00 PM）；"
+    "一位数的月、日或小时（2026/11/3 9:05:00）；只有日期（2026-11-30，按 00:00）；ISO 8601"
     "（2026-11-30T14:00:00+08:00：其偏移优先于导入的时区，二者不同时给出警告）；2026年11月30日 14:00；Excel 或"
     " WPS 的日期和日期时间单元格。年份在最后的日期（30/11/2026、11/03/2026）会报错：无法分辨日和月。",
     "金额：超过 2 位小数会报错，除非是浮点误差（与整分相差在 1e-9 或数值的 1e-14 以内），此时四舍五入。商品金额"
@@ -432,6 +433,9 @@ def _too_many_lines(row: int | None, column: str | None, value: str | None, mess
 _ROW_ZH: dict[str, Callable[[int | None, str | None, str | None, str], str]] = {
     issues.BLANK_REQUIRED: lambda r, c, v, m: f"{_row_prefix(r)}，“{c}”列：单元格为空；此列必填。",
     issues.PLACEHOLDER_MOBILE: lambda r, c, v, m: f"{_row_prefix(r)}，“{c}”列：“{v}”是占位手机号，已忽略。",
+    issues.MASKED_MOBILE: lambda r, c, v, m: (
+        f"{_row_prefix(r)}，“{c}”列：“{v}”是平台隐藏了部分数字的手机号，无法识别买家，已忽略。"
+    ),
     issues.STORE_MISSING: lambda r, c, v, m: f"{_row_prefix(r)}：{_listed(c)} 都为空；至少填写其中一项。",
     issues.BUYER_MISSING: lambda r, c, v, m: (
         f"{_row_prefix(r)}：{_listed(c)} 全部为空（占位手机号视为空）；至少填写其中一项。"
@@ -444,6 +448,8 @@ _ROW_ZH: dict[str, Callable[[int | None, str | None, str | None, str], str]] = {
         f"{_row_prefix(r)}，“{c}”列：{v} 带有自己的 UTC 偏移，按该偏移读取，而不是按导入的时区。"
     ),
     issues.EXAMPLE_ROW: lambda r, c, v, m: f"{_row_prefix(r)}是模板的示例行（订单编号“{v}”），已跳过，未导入。",
+    issues.REPEATED_HEADER: lambda r, c, v, m: f"{_row_prefix(r)}重复了表头（几个文件拼接在一起？），已跳过，未导入。",
+    issues.TOTAL_ROW: lambda r, c, v, m: f"{_row_prefix(r)}是合计行（“{v}”），已跳过，未导入。",
     issues.HIDDEN_SHEET_SKIPPED: lambda r, c, v, m: f"工作表“{v}”是隐藏的，已跳过；上传时指定该工作表名称即可导入它。",
     issues.PAYMENT_BEFORE_ORDER: _payment_before_order,
     issues.LINE_AMOUNT_MISMATCH: _line_amount,
@@ -577,6 +583,16 @@ def _too_complex_zh(message: str) -> str:
     return f"文件过于复杂或已损坏，无法读取{why}：请在 Excel 或 WPS 中打开，另存为 .xlsx 或导出为 CSV 后再上传。"
 
 
+_WITHOUT_ROWS_ZH = (("is a chart sheet", "是图表工作表"), ("is empty", "是空的"), ("is no worksheet", "不是工作表"))
+
+
+def _sheets_without_rows_zh(listed: str) -> str:
+    """`"Sheet1" is empty, "图表1" is a chart sheet` (the reader's list of sheets without rows) in Chinese."""
+    found = re.findall(r'"(.*?)" (is a chart sheet|is empty|is no worksheet)(?:, |$)', listed)
+    words = dict(_WITHOUT_ROWS_ZH)
+    return "，".join(f"“{name}”{words[why]}" for name, why in found) or listed
+
+
 _FILE_ZH: dict[str, Callable[[str], str]] = {
     issues.FILE_TOO_LARGE: lambda m: (
         "文件大小为 {} MB；每次最多接受 {} MB。请拆分文件后分别上传。".format(*sizes)
@@ -596,7 +612,9 @@ _FILE_ZH: dict[str, Callable[[str], str]] = {
         else "找不到指定的工作表（CSV 文件没有工作表：请把工作表一栏留空）。"
     ),
     issues.EMPTY_WORKBOOK: lambda m: (
-        "工作簿中没有含数据的可见工作表（隐藏的工作表会被跳过：请取消隐藏，或在上传时指定工作表）。"
+        f"工作簿中没有含数据行的工作表：{_sheets_without_rows_zh(listed[0])}。"
+        if (listed := _match(r"^The workbook has no sheet with rows: (.*)\.$", m))
+        else "工作簿中没有含数据的可见工作表（隐藏的工作表会被跳过：请取消隐藏，或在上传时指定工作表）。"
     ),
     issues.MISSING_COLUMNS: lambda m: (
         f"表头（第 {m1[0]} 行）缺少必填列：{_zh_columns(m1[1])}。"
@@ -612,7 +630,11 @@ _FILE_ZH: dict[str, Callable[[str], str]] = {
         if (far := _match(r'^(?:Sheet "(.*)"|The file) reaches row ([\d,]+); at most ([\d,]+)', m))
         else "文件有 {} 行数据；每次导入最多 {} 行。请拆分文件。".format(*_two(m))
     ),
-    issues.NO_DATA_ROWS: lambda m: "文件（或工作表）只有表头，没有数据行。",
+    issues.NO_DATA_ROWS: lambda m: (
+        f"工作表{_sheets_without_rows_zh(sheet[0])}，没有任何行：请指定存放订单的工作表，或把工作表一栏留空。"
+        if (sheet := _match(r"^Sheet (.*): it has no rows\.", m))
+        else "文件（或工作表）只有表头，没有数据行。"
+    ),
     issues.UNKNOWN_TIMEZONE: lambda m: "时区无效：应为 IANA 时区名称，如 Asia/Shanghai。",
     issues.STRICT_MODE_REJECTED: lambda m: "严格模式：{} 行共有 {} 个错误；未导入任何内容。".format(*_two(m)),
     issues.INVALID_HEADER: lambda m: "表头单元格含有控制字符或无效字符（{}）：请重新输入表头。".format(

@@ -4,6 +4,7 @@ Each gets a clear 4xx or a recorded row error; nothing answers 500."""
 from __future__ import annotations
 
 import io
+import re
 import time
 import zipfile
 from collections.abc import AsyncIterator, Callable
@@ -17,6 +18,7 @@ from openpyxl import load_workbook
 from services.core import bounds
 from services.ingest.domain.spreadsheet import issues
 from tests.integration.hostile.conftest import MAX_UPLOAD, Api, csv_bytes, header_index, upload
+from tests.integration.hostile.test_console_inputs import signed_in
 from tests.support.hostile_xlsx import prefixed_cells
 from tests.unit.ingest.test_import_container_bounds import damaged_xls
 from tools.samples import SampleRow, sample_rows, write_sample_csv, write_sample_xlsx
@@ -359,3 +361,19 @@ async def test_files_that_abort_calamine_are_refused_and_the_api_reads_the_next_
     response = await upload(api, "good.xlsx", good.read_bytes(), key=api.key_b, dry_run="true")
     assert response.status_code == 202, response.text
     assert len(response.json()["orders"]) == 3, response.json()
+
+
+async def test_the_consoles_preview_shows_the_file_name_without_invisible_characters(api: Api, tmp_path: Path) -> None:
+    # the preview showed the name as sent: an override (U+202E) reversed the title, a direction mark hid in it
+    data = csv_bytes(sample_rows(1, 1, seed=5), tmp_path)
+    client = await signed_in(api)
+    try:
+        page = await client.get("/console/imports")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert token is not None
+        files = {"file": ("\u202e订单\u200e.csv", data, "text/csv")}
+        preview = await client.post("/console/imports/preview", files=files, data={"csrf": token[1]})
+        assert preview.status_code == 200, preview.text[:300]
+        assert "订单.csv" in preview.text and "\u202e" not in preview.text and "\u200e" not in preview.text
+    finally:
+        client.cookies.clear()

@@ -8,6 +8,7 @@ import re
 import struct
 import zipfile
 import zlib
+from typing import Any
 
 import pytest
 
@@ -226,17 +227,24 @@ def test_first_non_empty_sheet_or_the_named_one() -> None:
     assert error.code == issues.SHEET_NOT_FOUND and '"Data"' in error.message and '"Notes"' in error.message
 
 
-def test_empty_first_sheet_is_skipped() -> None:
+def cover_then_orders(cover: str, cover_rows: list[list[str]], orders: str) -> bytes:
+    """A workbook of two sheets: `cover` holding `cover_rows`, then `orders` holding one valid order."""
     from openpyxl import Workbook
 
     book = Workbook()
-    book.active.title = "Cover"
-    data_sheet = book.create_sheet("Orders")
+    book.active.title = cover
+    for values in cover_rows:
+        book.active.append(values)
+    data_sheet = book.create_sheet(orders)
     for values in grid_of([row()]):
         data_sheet.append(values)
     buffer = io.BytesIO()
     book.save(buffer)
-    parsed = parse_import(buffer.getvalue(), "o.xlsx")
+    return buffer.getvalue()
+
+
+def test_empty_first_sheet_is_skipped() -> None:
+    parsed = parse_import(cover_then_orders("Cover", [], "Orders"), "o.xlsx")
     assert parsed.sheet == "Orders" and parsed.counts.orders == 1
 
 
@@ -555,3 +563,68 @@ def test_an_excel_unicode_text_export_is_read() -> None:
     parsed = parse_import(data, "订单导出.txt")
     assert parsed.errors == [] and parsed.counts.rows == 2
     assert refused(b"just some notes\n", "notes.txt").code == issues.UNSUPPORTED_FORMAT
+
+
+def _chart_book(*, empty_sheet: bool) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart
+
+    book = Workbook()
+    book.active.title = "Sheet1"
+    book.create_chartsheet("图表1").add_chart(BarChart())
+    if not empty_sheet:
+        book.remove(book["Sheet1"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "sheet", "code", "en", "zh"),
+    [
+        (
+            lambda: _chart_book(empty_sheet=True),
+            None,
+            issues.EMPTY_WORKBOOK,
+            'The workbook has no sheet with rows: "Sheet1" is empty, "图表1" is a chart sheet.',
+            "工作簿中没有含数据行的工作表：“Sheet1”是空的，“图表1”是图表工作表。",
+        ),
+        (
+            lambda: _chart_book(empty_sheet=False),
+            None,
+            issues.EMPTY_WORKBOOK,
+            'The workbook has no sheet with rows: "图表1" is a chart sheet.',
+            "工作簿中没有含数据行的工作表：“图表1”是图表工作表。",
+        ),
+        (
+            lambda: _chart_book(empty_sheet=True),
+            "图表1",
+            issues.NO_DATA_ROWS,
+            'Sheet "图表1" is a chart sheet: it has no rows. Name the sheet that holds the orders, or leave the sheet '
+            "field empty.",
+            "工作表“图表1”是图表工作表，没有任何行：请指定存放订单的工作表，或把工作表一栏留空。",
+        ),
+        (
+            lambda: _chart_book(empty_sheet=True),
+            "Sheet1",
+            issues.NO_DATA_ROWS,
+            'Sheet "Sheet1" is empty: it has no rows. Name the sheet that holds the orders, or leave the sheet field '
+            "empty.",
+            "工作表“Sheet1”是空的，没有任何行：请指定存放订单的工作表，或把工作表一栏留空。",
+        ),
+    ],
+)
+def test_a_chart_or_empty_sheet_is_named_with_what_it_is(
+    data: Any, sheet: str | None, code: str, en: str, zh: str
+) -> None:
+    error = refused(data(), "orders.xlsx", sheet=sheet)
+    assert (error.code, error.message) == (code, en)
+    assert file_message(error.code, error.message, Lang.ZH) == zh
+
+
+def test_the_sheet_whose_header_names_the_order_no_is_read_before_a_cover_sheet() -> None:
+    # an export with a summary sheet first (export time, counts): its "header" was taken for the orders' one
+    parsed = parse_import(cover_then_orders("汇总", [["导出时间", "2026-12-01"]], "订单"), "orders.xlsx")
+    assert parsed.sheet == "订单" and parsed.errors == [] and parsed.counts.rows == 1
+    cover_only = xlsx_bytes([["导出时间", "2026-12-01"]], title="汇总")  # no sheet names it: the first is read
+    assert refused(cover_only, "orders.xlsx").code == issues.MISSING_COLUMNS

@@ -392,22 +392,32 @@ def test_merged_order_cells_are_filled_down() -> None:
     assert parsed.rows[2].cells[0] == "A001"
 
 
-def test_full_width_digits_and_punctuation_of_numbers_times_and_mobiles_read_as_half_width() -> None:
-    # what a Chinese input method types: full-width digits, point, comma, dash, colon, slash and space
-    parsed = parse(
-        [
-            row(
-                OrderTime="2026－11－11 10：00",
-                PaymentTime="２０２６／１１／１１\u3000１０：０５：００",
-                Quantity="２",
-                UnitPrice="１２．５",
-                LineAmount="２５．００",
-                OrderAmount="￥１，０２５．００",
-                BuyerMobile="１３９－１２３４－５６７８",
-                ProductID="Ｐ１",
-            )
-        ]
-    )
+@pytest.mark.parametrize(
+    "cells",
+    [
+        {  # what a Chinese input method types: full-width digits, point, comma, dash, colon, slash and space
+            "OrderTime": "2026－11－11 10：00",
+            "PaymentTime": "２０２６／１１／１１\u3000１０：０５：００",
+            "Quantity": "２",
+            "UnitPrice": "１２．５",
+            "LineAmount": "２５．００",
+            "OrderAmount": "￥１，０２５．００",
+            "BuyerMobile": "１３９－１２３４－５６７８",
+        },
+        {  # copied from a web back-office: zero-width space, direction mark, no-break and thin spaces, a BOM
+            "OrderTime": "\u200e2026-11-11\u00a010:00",
+            "PaymentTime": "2026/11/11\u200910:05:00",
+            "Quantity": "2\u200b",
+            "UnitPrice": "12.5\u200b",
+            "LineAmount": "\u206625.00\u2069",
+            "OrderAmount": "¥1,025.00\u200d",
+            "BuyerMobile": "\ufeff139 1234 5678",
+        },
+    ],
+    ids=["full-width", "invisible"],
+)
+def test_numbers_times_and_mobiles_read_as_the_ascii_they_stand_for(cells: dict[str, str]) -> None:
+    parsed = parse([row(ProductID="Ｐ１", **cells)])
     assert parsed.errors == [], parsed.errors
     (order,) = parsed.orders
     assert order.order_time == datetime(2026, 11, 11, 10, 0, tzinfo=SHANGHAI)
@@ -421,3 +431,75 @@ def test_full_width_digits_and_punctuation_of_numbers_times_and_mobiles_read_as_
 def test_a_full_width_number_that_is_refused_is_shown_as_typed() -> None:
     (error,) = parse([row(Quantity="２．５")]).errors
     assert (error.code, error.value) == (issues.NOT_INTEGER, "２．５")
+    (error,) = parse([row(OrderAmount="\u221221.00")]).errors  # the minus sign U+2212: a negative amount
+    assert (error.code, error.value) == (issues.NEGATIVE_AMOUNT, "\u221221.00")
+
+
+def test_excel_text_formulas_of_exports_read_as_their_text() -> None:
+    # ="2045123456789012345": what a back-office writes in a CSV so that Excel keeps all digits of an id; the
+    # order no. was stored with its =" and ", a different order from the same one typed plainly
+    rows = [row(OrderNo='="2045123456789012345"', ProductID='="P 1"', UnitPrice='="10.50"', Remark='="a ""b"""')]
+    parsed = parse(rows)
+    assert parsed.errors == [], parsed.errors
+    (order,) = parsed.orders
+    assert order.order_no == "2045123456789012345" and order.lines[0].product_id == "P 1"
+    assert order.lines[0].unit_price == Decimal("10.50") and order.remark == 'a "b"'
+
+
+@pytest.mark.parametrize("masked", ["139****5678", "139 **** 5678", "+86 138*****234", "*******5678"])
+def test_a_mobile_masked_by_the_platform_is_ignored_with_a_warning_not_an_error(masked: str) -> None:
+    # Douyin, Taobao and JD exports hide the middle digits of the buyer's number; the row was invalid
+    from services.ingest.domain.language import Lang, issue_message
+
+    parsed = parse([row(BuyerMobile=masked, BuyerNickname="小明")])
+    assert parsed.errors == [], parsed.errors
+    (order,) = parsed.orders
+    assert order.buyer.mobile is None and order.buyer.nickname == "小明"
+    (warning,) = parsed.warnings
+    assert (warning.code, warning.value) == (issues.MASKED_MOBILE, masked)
+    zh = issue_message(warning.code, warning.row, warning.column, warning.value, warning.message, Lang.ZH)
+    assert zh == f"第 2 行，“Buyer Mobile”列：“{masked}”是平台隐藏了部分数字的手机号，无法识别买家，已忽略。", zh
+    (alone,) = parse([row(BuyerMobile=masked)]).errors  # nothing else names the buyer: the buyer is missing
+    assert alone.code == issues.BUYER_MISSING
+
+
+def test_a_header_repeated_below_is_skipped_with_a_warning() -> None:
+    # two exports joined one after the other (the second's header, in Chinese here, is a row of the first)
+    from services.ingest.domain.language import Lang, issue_message
+    from services.ingest.domain.spreadsheet.template import COLUMNS
+
+    chinese = {name: next(c.chinese for c in COLUMNS if c.english == name.rstrip("*")) for name in HEADER}
+    parsed = parse([row(), chinese, row(OrderNo="A002")])
+    assert parsed.errors == [] and [o.order_no for o in parsed.orders] == ["A001", "A002"]
+    (warning,) = parsed.warnings
+    assert (warning.row, warning.code) == (3, issues.REPEATED_HEADER)
+    zh = issue_message(warning.code, warning.row, warning.column, warning.value, warning.message, Lang.ZH)
+    assert zh == "第 3 行重复了表头（几个文件拼接在一起？），已跳过，未导入。", zh
+    (only,) = parse([row(), {**chinese, "Quantity*": "2"}]).errors[:1]  # not all of it: an invalid row as before
+    assert only.row == 3
+
+
+def test_a_leading_apostrophe_before_digits_is_no_part_of_the_value() -> None:
+    # '2045123456789012345: an export's way to make Excel keep the digits (Excel's own text marker); the order
+    # no. was stored with the apostrophe, another order than the same one typed plainly
+    parsed = parse([row(OrderNo="'2045123456789012345", BuyerMobile="'13912345678", Quantity="'2", Remark="'90s")])
+    assert parsed.errors == [], parsed.errors
+    (order,) = parsed.orders
+    assert (order.order_no, order.buyer.mobile, order.lines[0].quantity) == ("2045123456789012345", "13912345678", 2)
+    assert order.remark == "'90s"  # text that is not a number keeps its apostrophe
+
+
+@pytest.mark.parametrize("label", ["合计", "总计：", "Total", " 小计 "])
+def test_a_totals_row_at_the_end_of_an_export_is_skipped_with_a_warning(label: str) -> None:
+    from services.ingest.domain.language import Lang, issue_message
+
+    blank = {key: "" for key in ("OrderSource", "OrderStatus", "OrderTime", "PaymentTime", "StoreNo", "ProductID")}
+    blank |= {"ProductName": "", "BuyerMobile": "", "OrderAmount": "42.00", "Quantity": "4", "UnitPrice": ""}
+    parsed = parse([row(), row(OrderNo="A002"), row(OrderNo=label, **blank)])
+    assert parsed.errors == [] and len(parsed.orders) == 2, parsed.errors
+    (warning,) = parsed.warnings
+    assert (warning.row, warning.code, warning.value) == (4, issues.TOTAL_ROW, label.strip())
+    zh = issue_message(warning.code, warning.row, warning.column, warning.value, warning.message, Lang.ZH)
+    assert zh == f"第 4 行是合计行（“{label.strip()}”），已跳过，未导入。", zh
+    (error, *_) = parse([row(OrderNo="合计")]).errors or [None]  # a real order named 合计: read as any order
+    assert error is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.options import DEFAULT_OPTIONS, ImportOptions
 from tests.unit.ingest.test_import_container_bounds import damaged_xls
 from tests.unit.ingest.test_import_support import row, xlsx_bytes
+from tools.samples import sample_rows, write_sample_xlsx
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +36,14 @@ def refusal(pool: ReaderPool, data: bytes, name: str = "bomb.xlsx") -> ImportFil
     return refused.value
 
 
-def test_a_file_read_in_a_worker_is_the_table_read_in_process(readers: ReaderPool) -> None:
-    data = xlsx_bytes([row(), row(OrderNo="A002", Quantity="x")])
+def test_a_file_read_in_a_worker_is_the_table_read_in_process(readers: ReaderPool, tmp_path: Path) -> None:
+    write_sample_xlsx(tmp_path / "orders.xlsx", sample_rows(20, 3, seed=4))
+    data = (tmp_path / "orders.xlsx").read_bytes()
     assert readers.read(data, "orders.xlsx", None, DEFAULT_OPTIONS) == read_table(
         data, "orders.xlsx", None, DEFAULT_OPTIONS
     )
-    assert parse_import(data, "orders.xlsx", read=readers.read) == parse_import(data, "orders.xlsx")
+    parsed = parse_import(data, "orders.xlsx", read=readers.read)
+    assert parsed == parse_import(data, "orders.xlsx") and len(parsed.orders) == 20
 
 
 def test_a_refusal_of_the_reader_crosses_the_process_boundary_whole(readers: ReaderPool) -> None:

@@ -64,11 +64,14 @@ INVISIBLE_CHARACTER = "invisible_character"  # in an identifier (bounds.identifi
 # Warnings (the row stays valid).
 UNKNOWN_COLUMN = "unknown_column"
 PLACEHOLDER_MOBILE = "placeholder_mobile"
+MASKED_MOBILE = "masked_mobile"  # 139****5678: digits hidden by the platform's export
 INVALID_RECEIVER_MOBILE = "invalid_receiver_mobile"
 PAYMENT_BEFORE_ORDER = "payment_before_order"
 LINE_AMOUNT_MISMATCH = "line_amount_mismatch"
 TIME_OFFSET_USED = "time_offset_used"
 EXAMPLE_ROW = "example_row"
+REPEATED_HEADER = "repeated_header"  # a row repeating the header: files joined one after the other
+TOTAL_ROW = "total_row"  # an export's totals row (合计): no order
 HIDDEN_SHEET_SKIPPED = "hidden_sheet_skipped"
 
 ROW_ERROR_CODES = frozenset(
@@ -106,11 +109,14 @@ WARNING_CODES = frozenset(
     {
         UNKNOWN_COLUMN,
         PLACEHOLDER_MOBILE,
+        MASKED_MOBILE,
         INVALID_RECEIVER_MOBILE,
         PAYMENT_BEFORE_ORDER,
         LINE_AMOUNT_MISMATCH,
         TIME_OFFSET_USED,
         EXAMPLE_ROW,
+        REPEATED_HEADER,
+        TOTAL_ROW,
         HIDDEN_SHEET_SKIPPED,
     }
 )

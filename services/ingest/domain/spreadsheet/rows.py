@@ -25,12 +25,15 @@ from services.ingest.domain.spreadsheet.values import (
     ERROR_VALUE,
     ERROR_VALUES,
     INEXACT_ID,
+    MASKED,
     Invalid,
+    Masked,
     Placeholder,
     check_length,
     clean,
     half_width,
     invisible_in_id,
+    is_masked_mobile,
     offset_differs,
     parse_id,
     parse_mobile,
@@ -120,6 +123,8 @@ class RowRules:
         if kind is Kind.STATUS:  # kept as status_raw: its length is bounded too
             return check_length(text, column.max_length) or parse_status(text)
         text = half_width(text)  # numbers, times and mobiles as a Chinese input method types them
+        if kind is Kind.MOBILE and is_masked_mobile(text):
+            return MASKED
         if kind is Kind.TIME:
             return parse_time(text, self.zone)
         if kind is Kind.QUANTITY:
@@ -316,10 +321,11 @@ def _is_scientific(blob: str) -> bool:
 
 
 def _bulk_texts(column: Column, texts: Sequence[str], blob: str) -> list[Any] | None:
-    """Texts that need no cleaning (no surrounding whitespace, no leading quote) and fit the length limit."""
+    """Texts that need no cleaning (no surrounding whitespace, no leading quote or `="`) and fit the length
+    limit."""
     if blob[:1].isspace() or blob[-1:].isspace() or _EDGE_SPACE.search(blob):
         return None
-    if blob.startswith("'") or "\x00'" in blob:
+    if blob.startswith(("'", '="')) or "\x00'" in blob or '\x00="' in blob:
         return None
     if column.kind is Kind.ID and (_is_scientific(blob) or bounds.invisible_char(blob) is not None):
         return None
@@ -367,7 +373,7 @@ def _parse_dirty_cell(column: Column, raw: str, rules: RowRules) -> Any:
 
 
 def _needs_settling(column: Column, value: Any) -> bool:
-    return isinstance(value, Invalid | Placeholder) or (value is None and column.required)
+    return isinstance(value, Invalid | Placeholder | Masked) or (value is None and column.required)
 
 
 def _settle(checked: CheckedRows, index: int, spec: Field, raw: str, parsed: Any) -> Any:
@@ -385,6 +391,13 @@ def _settle(checked: CheckedRows, index: int, spec: Field, raw: str, parsed: Any
     if isinstance(parsed, Placeholder):
         message = f'Row {row_no}, column "{spec.header}": "{text}" is a placeholder mobile; it is ignored.'
         checked.add_warning(index, RowIssue(row_no, spec.header, issues.PLACEHOLDER_MOBILE, message, text))
+        return None
+    if isinstance(parsed, Masked):
+        message = (
+            f'Row {row_no}, column "{spec.header}": "{text}" is a mobile whose digits the platform hides; it cannot '
+            "identify the buyer and is ignored."
+        )
+        checked.add_warning(index, RowIssue(row_no, spec.header, issues.MASKED_MOBILE, message, text))
         return None
     return parsed
 

@@ -183,9 +183,9 @@ IGNORED_HEADERS = frozenset(
 )
 
 RULES: tuple[str, ...] = (
-    "The first visible sheet with data is read (hidden and very hidden sheets are skipped), or the sheet named at "
-    "upload (even a hidden one); the first non-blank row is the header. A CSV file has no sheets: naming one is "
-    "an error.",
+    "The first visible sheet whose header names the Order No. is read, else the first visible sheet with data "
+    "(hidden and very hidden sheets are skipped), or the sheet named at upload (even a hidden one); the first "
+    "non-blank row is the header. A CSV file has no sheets: naming one is an error.",
     "Headers may be English or Chinese, in any order; case, spaces and a trailing * are ignored. "
     "Unknown columns are ignored with one warning.",
     "Columns marked * are required and their cells must not be blank.",
@@ -201,7 +201,9 @@ RULES: tuple[str, ...] = (
     "Times are read in the import's time zone (default Asia/Shanghai) and must lie "
     f"{bounds.TIME_RANGE_TEXT} (UTC) as instants. A payment time before the order time is a warning. "
     "Accepted, and only these (the year always first): 2026-11-30 14:00:00 or 2026/11/30 14:00:00; no seconds "
-    "(2026/11/30 14:00); one-digit month, day or hour (2026/11/3 9:05:00); a date alone (2026-11-30, read as "
+    "(2026/11/30 14:00); fractions of a second (2026-11-30 14:00:00.000); a 12-hour clock (2026/11/30 下午 2:00, "
+    "2026-11-30 2:00 PM); "
+    "one-digit month, day or hour (2026/11/3 9:05:00); a date alone (2026-11-30, read as "
     "00:00); ISO 8601 (2026-11-30T14:00:00+08:00: its offset wins over the import's time zone, with a warning "
     "when they differ); 2026年11月30日 14:00; Excel or WPS date and date-time cells. A date with the year last "
     "(30/11/2026, 11/03/2026) is an error: its day and month order cannot be told.",

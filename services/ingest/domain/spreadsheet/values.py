@@ -37,21 +37,26 @@ DEFAULT_PLACEHOLDER_MOBILES = frozenset({"13800000000", "12345678901"})
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 _NUMBER = re.compile(r"([-+]?)\s*(?:[¥￥$]|RMB|CNY)?\s*([-+]?)(\d{1,3}(?:,\d{3})+|\d*)(\.\d+)?", re.IGNORECASE)
+_QUOTED_NUMBER = re.compile(r"'\d[\d.,:/ -]*")  # '2045..., '13912345678, '2022-09-14 11:03:23
 _PLAIN_MONEY = re.compile(r"\d{1,12}(?:\.\d{1,2})?")
 _SCIENTIFIC = re.compile(r"[-+]?\d+(?:\.\d+)?[eE][-+]?\d+")
 # The time formats accepted, and only these (no guessing): year first, then month and day.
 # `YYYY-MM-DD HH:MM:SS` with - or /, month, day and hour of one or two digits, seconds optional, the time optional
 # (00:00); ISO 8601 with a T, optional fraction and optional offset (Z, +08:00, +0800); `YYYY年M月D日 H:MM[:SS]`.
-_LOCAL_TIME = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})(?: +(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+_LOCAL_TIME = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})(?: +(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6})\d*)?)?)?")
 _ISO_TIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6})\d*)?)?(Z|[+-]\d{2}(?::?\d{2})?)?",
     re.IGNORECASE,
 )
 _CJK_TIME = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日(?: *(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?)?")
+_MERIDIEM_FIRST = re.compile(r"(\S*[\d日]) *(上午|下午|AM|PM) *(\d{1,2})(:\d{2}(?::\d{2})?)", re.IGNORECASE)
+_MERIDIEM_LAST = re.compile(r"(\S*\d) +(\d{1,2})(:\d{2}(?::\d{2})?) *(AM|PM)", re.IGNORECASE)
 _YEAR_LAST = re.compile(r"\d{1,2}([-/.])\d{1,2}\1\d{4}(?:[ T].*)?")
 TIME_FORMATS: tuple[str, ...] = (
     "2026-11-30 14:00:00 or 2026/11/30 14:00:00",
     "2026/11/30 14:00 (no seconds)",
+    "2026-11-30 14:00:00.000 (fractions of a second)",
+    "2026/11/30 下午 2:00 or 2026-11-30 2:00 PM (a 12-hour clock)",
     "2026/11/3 9:05:00 (one-digit month, day or hour)",
     "2026-11-30 (a date alone is 00:00)",
     "2026-11-30T14:00:00+08:00 (ISO 8601; its offset wins over the import's time zone, with a warning when "
@@ -81,6 +86,21 @@ class Placeholder:
 
 
 PLACEHOLDER = Placeholder()
+
+
+class Masked:
+    """A buyer mobile whose digits the platform's export hides (139****5678): no one's number, treated as absent
+    with a warning."""
+
+
+MASKED = Masked()
+_MASKED_MOBILE = re.compile(r"[1*][\d*]{6,10}")
+
+
+def is_masked_mobile(text: str) -> bool:
+    """Whether a mobile cell is a number with digits masked by `*` (after spaces, dashes and +86 are dropped)."""
+    mobile = normalise_mobile(text)
+    return "*" in mobile and _MASKED_MOBILE.fullmatch(mobile) is not None
 
 
 _SMALLEST_NORMAL = sys.float_info.min
@@ -117,21 +137,35 @@ def float_text(cell: float) -> str:
     return format(cell, ".15g")
 
 
-# Full-width forms (U+FF01-U+FF5E: what a Chinese input method types, "１２．５", "10：00") and the ideographic
-# space, as their ASCII characters: what NFKC does to them, and only to them (NFKC also makes "①" a 1).
-_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# Full-width forms (U+FF01-U+FF5E: what a Chinese input method types, "１２．５", "10：00") as their ASCII
+# characters: what NFKC does to them, and only to them (NFKC also makes "①" a 1); the other spaces (ideographic,
+# no-break, thin...) as a space and the minus sign U+2212 as "-".
+_HALF_WIDTH = (
+    {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+    | dict.fromkeys((0x3000, 0x00A0, 0x202F, 0x205F, *range(0x2000, 0x200B)), 0x20)
+    | {0x2212: ord("-")}
+)
 
 
 def half_width(text: str) -> str:
-    """`text` with its full-width forms folded to ASCII, for the cells of numbers, times and mobiles."""
-    return text if text.isascii() else text.translate(_HALF_WIDTH).strip()
+    """`text` as the ASCII it stands for, for the cells of numbers, times and mobiles: full-width forms and other
+    spaces folded, invisible formatting characters (a zero-width space or a direction mark copied along from a
+    web page) dropped: in a number they carry nothing."""
+    if text.isascii():
+        return text
+    return bounds.without_invisible(text.translate(_HALF_WIDTH)).strip()
 
 
 def clean(text: str) -> str:
-    """The cell text a rule looks at: stripped, and without the `'` the result workbook adds before `=+-@`."""
+    """The cell text a rule looks at: stripped, without the `'` the result workbook adds before `=+-@` or an
+    export before digits (Excel's text marker: `'2045123456789012345`), and the text of an Excel text formula
+    (`="2045123456789012345"`, what back-offices write in a CSV so that Excel keeps every digit of an
+    identifier) rather than the formula."""
     text = text.strip()
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@":
-        return text[1:]
+    if len(text) > 1 and text[0] == "'" and (text[1] in "=+-@" or _QUOTED_NUMBER.fullmatch(text)):
+        text = text[1:]
+    if len(text) > 2 and text.startswith('="') and text.endswith('"'):
+        return text[2:-1].replace('""', '"').strip()
     return text
 
 
@@ -261,10 +295,13 @@ def parse_time(text: str, zone: tzinfo) -> datetime | Invalid:
 
 def _time_parts(text: str) -> tuple[tuple[int, ...], str | None] | None:
     """(year, month, day, hour, minute, second, microsecond) and the offset text, or None: not a format read."""
+    if not text.isascii() or "M" in text or "m" in text:
+        text = _twenty_four_hour(text)
     match = _LOCAL_TIME.fullmatch(text)
     if match is not None:
-        year, _, month, day, *clock = match.groups()
-        return _numbers(year, month, day, *clock), None
+        year, _, month, day, *clock, fraction = match.groups()
+        micro = int(fraction.ljust(6, "0")) if fraction else 0
+        return (*_numbers(year, month, day, *clock), micro), None
     match = _ISO_TIME.fullmatch(text)
     if match is not None:
         *fields, fraction, offset = match.groups()
@@ -274,6 +311,24 @@ def _time_parts(text: str) -> tuple[tuple[int, ...], str | None] | None:
     if match is not None:
         return _numbers(*match.groups()), None
     return None
+
+
+def _twenty_four_hour(text: str) -> str:
+    """A time of a 12-hour clock (`2022/9/14 下午 3:05`, `2022-09-14 3:05 PM`: what Windows writes into text
+    with Chinese or English regional settings) on the 24-hour clock; any other text as it is (an hour outside
+    1-12 with a meridiem stays unread)."""
+    match = _MERIDIEM_FIRST.fullmatch(text)
+    if match is not None:
+        date_part, meridiem, hour, rest = match.groups()
+    else:
+        match = _MERIDIEM_LAST.fullmatch(text)
+        if match is None:
+            return text
+        date_part, hour, rest, meridiem = match.groups()
+    if not 1 <= int(hour) <= 12:
+        return text
+    afternoon = meridiem.upper() in ("下午", "PM")
+    return f"{date_part} {int(hour) % 12 + (12 if afternoon else 0)}{rest}"
 
 
 def _numbers(*fields: str | None) -> tuple[int, ...]:

@@ -154,7 +154,7 @@ async def preview(request: Request, tenant: SignedIn, _: ConsoleUploadSlot) -> R
     data = await file.read()
     timezone = str(form.get("timezone") or TIMEZONES[0])
     mode: Literal["partial", "strict"] = "strict" if form.get("mode") == "strict" else "partial"
-    upload = PendingUpload(tenant.id, file.filename, data, timezone, mode, time.time())
+    upload = PendingUpload(tenant.id, storable_filename(file.filename), data, timezone, mode, time.time())
     try:
         report = await _submit(request, tenant, upload, dry_run=True)
     except ApiProblem as exc:

@@ -60,7 +60,10 @@ async def post_import(
     timezone: Annotated[str, Form(description="IANA zone of the file's times.")] = "Asia/Shanghai",
     mode: Annotated[Literal["partial", "strict"], Form()] = "partial",
     dry_run_: Annotated[bool, Form(alias="dry_run")] = False,
-    sheet: Annotated[str | None, Form(description="Sheet to read (default: the first non-empty one).")] = None,
+    sheet: Annotated[
+        str | None,
+        Form(description="Sheet to read (default: the first naming the Order No., else the first non-empty one)."),
+    ] = None,
 ) -> Any:
     options = import_options(settings)
     data = await file.read(options.max_bytes + 1)
