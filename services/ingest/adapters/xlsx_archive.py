@@ -16,6 +16,7 @@ cells A1 and XFD1048576 aborts the process), and its zip reader inflates a membe
 from __future__ import annotations
 
 import collections
+import functools
 import html
 import io
 import itertools
@@ -379,6 +380,8 @@ def _walk_data(name: str, xml: bytes, options: ImportOptions, extent: tuple[int,
     kept: list[bytes] = []
     at = 0
     for walked, match in enumerate(_EVENT.finditer(xml)):
+        if walked > budget:
+            return extent
         tag, attributes, closed = match.groups()
         if tag is None:  # an end tag named row
             row, column = row + 1, 0
@@ -388,7 +391,7 @@ def _walk_data(name: str, xml: bytes, options: ImportOptions, extent: tuple[int,
                 raise _tag_too_long(f'Sheet "{name}"', match)
             break
         reference = _plain_reference(attributes)
-        if reference is None or walked > budget:
+        if reference is None:
             return extent
         letters, digits = reference
         if tag == b"row":
@@ -410,6 +413,7 @@ def _walk_data(name: str, xml: bytes, options: ImportOptions, extent: tuple[int,
     return max(max_column, far_column), max(max_row, far_row)
 
 
+@functools.lru_cache(maxsize=4096)  # a sheet without references repeats its tags' attributes (` s="3"`)
 def _plain_reference(attributes: bytes) -> tuple[bytes, bytes] | None:
     """The column letters and row digits of a tag's `r` (empty when it has none), or None when its attributes
     may read otherwise to another XML reader: a value holding `<` or `>` (which ends the tag for a regex, not
@@ -450,12 +454,14 @@ def _walk_positions(name: str, xml: bytes, options: ImportOptions) -> tuple[int,
     that row (without `r`, it stays where the last one ended); every end tag named `row` moves to the next row and
     back to its first column; a cell without `r` takes the next column of the row, one with `r` its own place
     (the cells after it follow its column, not its row). Stops once past a bound (so a hostile sheet costs at
-    most `max_columns` cells of a row and `max_sheet_rows` rows)."""
+    most `max_columns` cells of a row and `max_sheet_rows` rows), end tags included."""
     row, column, max_column, max_row = 1, 0, 0, 0
     for match in _EVENT.finditer(xml):
         tag, attributes, closed = match.groups()
         if tag is None:  # an end tag named row
             row, column = row + 1, 0
+            if row > options.max_sheet_rows:  # past the bound: where cells follow is for `_walk_data` to say
+                return max_column, row
             continue
         if not closed:  # too long, or cut short by the part's end (which calamine refuses as damaged)
             if len(attributes) == MAX_TAG_BYTES:

@@ -164,3 +164,8 @@ def test_a_shared_text_reference_written_otherwise_still_counts(old: bytes, new:
 
 def test_shared_texts_of_a_full_sheet_pass() -> None:
     inspect_xlsx(shared_string_copies(500, 100_000), DEFAULT_OPTIONS)  # 5,000 rows x 20 cells of 500 bytes: 50 MB
+
+
+def test_a_million_end_tags_named_row_are_refused_fast() -> None:
+    refused = refusal(end_tag_rows(1_000_000))  # 9 MB of `<a></row>`: 1.9 s of walk before it stopped at the bound
+    assert refused.code == issues.TOO_MANY_ROWS
