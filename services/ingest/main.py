@@ -23,6 +23,7 @@ from services.ingest.application.ingestion import IngestOptions
 from services.ingest.application.lifecycle import sweep_forever
 from services.ingest.application.personas import fold_forever
 from services.ingest.application.push import PushOptions
+from services.ingest.application.workers import READERS
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.domain.spreadsheet.values import DEFAULT_PLACEHOLDER_MOBILES, normalise_mobile
@@ -96,7 +97,7 @@ def group_lag_monitor(settings: IngestSettings) -> LagMonitor:
 @asynccontextmanager
 async def api_resources(settings: IngestSettings) -> AsyncIterator[ApiResources]:
     """What the API process needs, in order: its topics, the pool, interrupted uploads failed (a process that died
-    while publishing left them `processing`), the producer; stopped in reverse."""
+    while publishing left them `processing`), the producer, the processes reading uploads; stopped in reverse."""
     await ensure_ingest_topics(settings)
     pool = await open_database(settings.database_url, max_size=10)
     try:
@@ -105,8 +106,10 @@ async def api_resources(settings: IngestSettings) -> AsyncIterator[ApiResources]
         broker = producer_broker(settings)
         await broker.start()
         try:
+            await asyncio.to_thread(READERS.start)  # the first uploads do not wait for their reader to start
             yield ApiResources(pool, broker)
         finally:
+            READERS.close()
             await broker.stop()
     finally:
         await pool.close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -146,12 +145,10 @@ def read_legacy_workbook(data: bytes, sheet: str | None, options: ImportOptions)
     """A legacy .xls (BIFF, in an OLE container) read by calamine like an .xlsx. The same container holds a
     password-protected .xlsx, which no reader opens: both are told apart only by trying.
 
-    Its cells are bounded like an .xlsx's before calamine allocates their grid (`xls_container`), and calamine
-    first reads it in a child process with bounded memory (`_survives_a_trial_read`): a damaged .xls can make
-    calamine abort the process that reads it, which must not be the API's."""
+    Its cells are bounded like an .xlsx's before calamine allocates their grid (`xls_container`). A damaged .xls
+    can still make calamine abort the process that reads it: an upload's is read in a worker process
+    (`reader_processes`), which answers its death as this damaged .xls."""
     error_cells = inspect_xls(data, options)
-    if not _survives_a_trial_read(data):
-        raise ImportFileError(issues.ENCRYPTED_OR_LEGACY, DAMAGED_XLS)
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         book.sheet_names  # noqa: B018 - reading the directory is what fails on an encrypted workbook
@@ -173,29 +170,6 @@ DAMAGED_XLS = (
     "The file is a password-protected workbook or a damaged .xls; remove the password, or open it in "
     "Excel or WPS and save it as .xlsx."
 )
-TRIAL_READ_MEMORY = 1 << 30  # bytes of address space the trial read may take (a 5,000-row .xls needs ~100 MB)
-TRIAL_READ_SECONDS = 30.0
-_TRIAL_READ = f"""
-import io, resource, sys
-resource.setrlimit(resource.RLIMIT_AS, ({TRIAL_READ_MEMORY}, {TRIAL_READ_MEMORY}))
-from python_calamine import CalamineWorkbook
-book = CalamineWorkbook.from_filelike(io.BytesIO(sys.stdin.buffer.read()))
-for name in book.sheet_names:
-    book.get_sheet_by_name(name).to_python()
-"""
-
-
-def _survives_a_trial_read(data: bytes) -> bool:
-    """Whether calamine reads `data` whole in a child process without being killed (an abort, or memory past
-    `TRIAL_READ_MEMORY`) or running out of time. An exception in the child counts as surviving: the reading
-    here raises it again and words it."""
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", _TRIAL_READ], input=data, capture_output=True, timeout=TRIAL_READ_SECONDS
-        )
-    except subprocess.TimeoutExpired:
-        return False
-    return done.returncode >= 0 and b"MemoryError" not in done.stderr
 
 
 def _read_book(book: Any, sheet: str | None, options: ImportOptions, error_cells: dict[str, ErrorCells]) -> Table:

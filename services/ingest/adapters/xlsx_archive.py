@@ -15,15 +15,19 @@ cells A1 and XFD1048576 aborts the process), and its zip reader inflates a membe
 
 from __future__ import annotations
 
+import collections
+import functools
 import html
 import io
+import itertools
 import re
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 
 from services.ingest.domain.spreadsheet import issues
-from services.ingest.domain.spreadsheet.issues import ImportFileError
+from services.ingest.domain.spreadsheet.issues import ImportFileError, too_complex
 from services.ingest.domain.spreadsheet.options import ImportOptions
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
@@ -50,21 +54,45 @@ _UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")
 _ERROR_TYPE = re.compile(rb"\st\s*=\s*[\"']e[\"']")
 _CELL_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\s")
 _VALUE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?v>([^<]*)<")
-_SHEET = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sheet\s[^>]*>")
-_RELATIONSHIP = re.compile(rb"<Relationship\s[^>]*>")
+# A tag's attributes are read up to `MAX_TAG_BYTES`: a `[^>]*>` pattern is quadratic in a part of unclosed tags
+# (120 KB of `<c ` took 27 s); each tag pattern ends in `(>?)`, empty for a tag not closed by then, which is refused
+# (`_closed`), so each pattern scans a part once.
+MAX_TAG_BYTES = 4096
+_VALUE_WINDOW = 1024  # how far after an error cell's tag its cached value (`<v>#N/A</v>`) is looked for
+_SHEET = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sheet\s([^>]{0,4096})(>?)")
+_RELATIONSHIP = re.compile(rb"<Relationship\s([^>]{0,4096})(>?)")
 _PREFIXED_TAG = re.compile(rb":(?:c|row)[\s/>]")  # also in a cell text: that only sends the sheet to the walk
 # A tag without attributes, not followed by a space, or whose first attribute is not `r=` (one branch per tag
 # name, each with its lookahead first: a quarter cheaper than one branch after the name; \f and \v, which XML does
 # not take for whitespace, also send the sheet to the walk).
 _ODD_TAG = re.compile(rb"<(?:c(?! r=)[\s/>]|row(?! r=)[\s/>])")
-_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
 _REFERENCE = re.compile(rb"(?:^|\s)r\s*=\s*[\"']([A-Za-z]*)(\d*)[\"']")
-# The walk of a sheet reaching past a bound (`_data_extent`): any prefix, so no cell escapes it by its spelling.
-_ANY_TAG = re.compile(rb"<(?:[^\s<>/!?]*:)?(row|c)(?=[\s/>])([^>]*)>")
-_CELL_END = re.compile(rb"</(?:[^\s<>/!?]*:)?c[ \t\r\n]*>")
+# What the walks find, as calamine (quick-xml) reads them: a start (or empty) tag `<row>` or `<c>` with any prefix
+# (whatever comes before the name's first colon: `<x:c>`, `<1:c>`, `<:c>`, `<a/:c>`, `<é:c>`; a name ends at XML
+# whitespace only), its attributes and `>` (group 3, empty for a tag too long); or an end tag named `row`, with any
+# prefix, which ends a row whatever start tag it closes (quick-xml does not check end names: `<a></row>` too).
+_PREFIX = rb"(?:[^ \t\r\n<>:]*:)?"
+_EVENT = re.compile(
+    rb"<(?:(?![/!?])" + _PREFIX + rb"(row|c)(?=[ \t\r\n/>])([^>]{0,4096})(>?)|/" + _PREFIX + rb"row[ \t\r\n]*>)"
+)
+_CELL_END = re.compile(rb"</" + _PREFIX + rb"c[ \t\r\n]*>")
+# The shared strings (`<si>`, any prefix) and the first bytes of each `<v>`'s text, which for a shared-string cell
+# is its item's index (`_shared_text`).
+_SHARED_STRINGS = "xl/sharedstrings.xml"  # where calamine reads them (whatever the relationships say; any case)
+_SHARED_ITEM = re.compile(rb"<(?![/!?])" + _PREFIX + rb"si(?=[ \t\r\n/>])")
+_PLAIN_ITEM = re.compile(rb"<si(?=[ \t\r\n/>])")  # the same where no `:si` is written (a literal search)
+_VALUE_TEXT = re.compile(
+    rb"<(?![/!?])" + _PREFIX + rb"v(?=[ \t\r\n/>])[^>]{0,4096}(?:>([^<]{0,32}(?:<.)?))?", re.DOTALL
+)
+_PLAIN_VALUE = re.compile(rb"<v>([^<]{0,32}(?:<.)?)", re.DOTALL)  # where each `<v` is `<v>` and no `:v` written
+_ODD_VALUE = re.compile(rb"<v[ \t\r\n/]")
+_NUMBER_BYTES = b"0123456789.eE+-"  # the text of a number that is no index: no shared text
 _ATTRIBUTE = re.compile(rb"([\w:.-]+)[ \t\r\n]*=[ \t\r\n]*(?:\"([^\"]*)\"|'([^']*)')")
 _A1 = re.compile(rb"([A-Za-z]{0,3})(\d{0,7})")
-_MAX_WALKED_TAGS = 1  # tags walked per cell within the bounds: empty cells and rows (formatting) included
+# Tags `_walk_data` walks per data row accepted (empty cells and rows, formatting, included): a sheet of
+# `max_rows` rows of 25 cells without references is walked whole (5,000 x 26 tags), 1.1 M tags (11,001 x 101,
+# what the bounds allow) took 2-5 s of Python.
+_WALKED_TAGS_PER_ROW = 30
 # What `_data_extent` cuts out of a sheet whose every `<c>` and `<row>` starts with its full reference: an empty
 # cell and a row tag whose attributes are plain (quoted values without `<` or `>`, which another reader could
 # take for the tag's end or a new tag).
@@ -91,6 +119,7 @@ def inspect_xlsx(data: bytes, options: ImportOptions) -> dict[str, ErrorCells]:
     _check_kind({info.filename for info in infos})
     _check_sizes(infos, options)
     names = _sheet_names(data, infos)
+    shared = _shared_lengths(data, infos)
     errors: dict[str, ErrorCells] = {}
     for info in infos:
         xml = _inflate(data, info)
@@ -99,6 +128,7 @@ def inspect_xlsx(data: bytes, options: ImportOptions) -> dict[str, ErrorCells]:
         _check_xml(info.filename, xml)
         if info.filename.startswith("xl/worksheets/") or _SHEET_DATA in xml:
             _check_extent(names.get(info.filename, info.filename), xml, options)
+            _check_shared_text(names.get(info.filename, info.filename), xml, shared, options)
             found = _error_cells(xml)
             if found:
                 errors[info.filename] = found
@@ -117,6 +147,52 @@ def _sheet_names(data: bytes, infos: list[zipfile.ZipInfo]) -> dict[str, str]:
     return {part: name for name, part in found.items()}
 
 
+def _shared_lengths(data: bytes, infos: list[zipfile.ZipInfo]) -> list[int]:
+    """An upper bound of the length of each shared string calamine reads, by index: the bytes from its `<si>` to
+    the next one (its text and its tags; entity references only shorten a text). A part holding a comment or
+    CDATA (`<!`: a `<si>` in it is none to calamine) gives every index the longest item's length."""
+    lengths: list[int] = []
+    for info in infos:
+        if info.filename.lower() != _SHARED_STRINGS:
+            continue
+        xml = _inflate(data, info)
+        _check_xml(info.filename, xml)
+        items = _SHARED_ITEM if b":si" in xml else _PLAIN_ITEM
+        starts = [match.start() for match in items.finditer(xml)] + [len(xml)]
+        found = [end - start for start, end in itertools.pairwise(starts)]
+        if b"<!" in xml:
+            found = [max(found, default=0)] * len(found)
+        lengths = [max(pair) for pair in itertools.zip_longest(lengths, found, fillvalue=0)]
+    return lengths
+
+
+def _check_shared_text(name: str, xml: bytes, lengths: list[int], options: ImportOptions) -> None:
+    """Refuse a sheet whose cells reference more than `max_shared_text_bytes` of shared text, each reference
+    counted: calamine copies an item's text into every cell referencing it (one 200,000-character text in 2,000
+    cells: 800 MB). Every `<v>` is taken for a reference: its text plain digits, the item of that index; a number
+    that is no index, none; anything else (an entity, CDATA, a text past 32 bytes), the longest item."""
+    if not lengths:
+        return
+    longest, total = max(lengths), 0
+    if xml.count(b"v") * longest <= options.max_shared_text_bytes:  # at most that many `<v>`: no need to count
+        return
+    values = _VALUE_TEXT if b":v" in xml or _ODD_VALUE.search(xml) else _PLAIN_VALUE
+    for value, count in collections.Counter(values.findall(xml)).items():
+        text = value[:-2]  # a whole value is followed by its end tag: `0</`
+        if not value.endswith(b"</") or text.strip(_NUMBER_BYTES):  # cut, CDATA, an entity, not a number
+            total += count * longest
+        elif text.isdigit() and int(text) < len(lengths):
+            total += count * lengths[int(text)]
+    if total > options.max_shared_text_bytes:
+        raise ImportFileError(
+            issues.WORKBOOK_TOO_COMPLEX,
+            too_complex(
+                f'sheet "{name}" repeats its shared texts into {total:,} bytes, more than '
+                f"{options.max_shared_text_bytes:,} (a long text copied into many cells)"
+            ),
+        )
+
+
 def _is_xml(name: str, content: bytes) -> bool:
     """An XML part by its name, or one a reader may take for XML whatever its name: a worksheet (a workbook's
     relationships may name any part as a sheet, `xl/data/orders` as well as `xl/worksheets/sheet1.xml`), or
@@ -129,13 +205,20 @@ def _error_cells(xml: bytes) -> ErrorCells:
     found: ErrorCells = {}
     if b'"e"' not in xml and (b"'" not in xml or b"'e'" not in xml):  # what every match needs, found fast
         return found
+    read_to = 0  # each search below looks at most `MAX_TAG_BYTES` (or `_VALUE_WINDOW`) away: linear in the part
     for match in _ERROR_TYPE.finditer(xml):
-        start, end = xml.rfind(b"<", 0, match.start()), xml.find(b"</", match.end())
-        tag = xml[start : xml.find(b">", match.end()) + 1]
+        if match.start() < read_to:
+            continue  # another attribute of the tag just read
+        start = xml.rfind(b"<", max(0, match.start() - MAX_TAG_BYTES), match.start())
+        close = xml.find(b">", match.end(), match.end() + MAX_TAG_BYTES)
+        if start < 0 or close < 0:
+            continue  # no tag a reader reads as such (a tag this long is refused by the walk when it counts)
+        read_to, tag = close, xml[start : close + 1]
         reference = _REFERENCE.search(tag[2:]) if _CELL_START.match(tag) else None
         if not reference or not reference.group(1) or not reference.group(2):
             continue
-        value = _VALUE.search(xml, match.end(), end + 8 if end >= 0 else len(xml))
+        end = xml.find(b"</", close, close + _VALUE_WINDOW)
+        value = _VALUE.search(xml, close, end + 8 if end >= 0 else close + _VALUE_WINDOW)
         shown = value.group(1).decode("utf-8", "replace")[:16] if value else "#VALUE!"
         found[(int(reference.group(2)[:12]), column_number(reference.group(1)[:4]))] = shown or "#VALUE!"
     return found
@@ -144,16 +227,32 @@ def _error_cells(xml: bytes) -> ErrorCells:
 def _sheet_parts(workbook: bytes, rels: bytes) -> dict[str, str]:
     """Sheet name -> its part path (xl/worksheets/...), from the workbook and its relationships."""
     targets = {}
-    for element in _RELATIONSHIP.findall(rels):
+    for element in _closed(_RELATIONSHIP, rels, _WORKBOOK_RELS):
         rid, target = _attribute(element, b"Id"), _attribute(element, b"Target")
         if rid and target:
             targets[rid] = target.lstrip("/") if target.startswith("/") else "xl/" + target
     names = {}
-    for element in _SHEET.findall(workbook):
+    for element in _closed(_SHEET, workbook, _WORKBOOK):
         name, rid = _attribute(element, b"name"), _attribute(element, b"r:id")
         if name and rid in targets:
             names[html.unescape(name)] = targets[rid]
     return names
+
+
+def _closed(pattern: re.Pattern[bytes], xml: bytes, part: str) -> Iterator[bytes]:
+    """The attributes (group 1) of each tag `pattern` finds, refusing a tag not closed within `MAX_TAG_BYTES`."""
+    for match in pattern.finditer(xml):
+        if not match.group(2) and len(match.group(1)) == MAX_TAG_BYTES:
+            raise _tag_too_long(f"Part {part}", match)
+        yield b" " + match.group(1)  # (a tag cut short by the part's end: what a reader then fails on)
+
+
+def _tag_too_long(where: str, match: re.Match[bytes]) -> ImportFileError:
+    return ImportFileError(
+        issues.UNSAFE_XML,
+        f"{where} has a tag longer than {MAX_TAG_BYTES:,} bytes (at byte {match.start():,}), which workbooks "
+        "never hold.",
+    )
 
 
 def _attribute(element: bytes, name: bytes) -> str | None:
@@ -248,14 +347,14 @@ def column_number(letters: bytes) -> int:
 def _check_extent(name: str, xml: bytes, options: ImportOptions) -> None:
     max_column, max_row = _far_references(xml, options)
     if not _all_referenced(xml):
-        walked_column, walked_row = _walk_positions(xml, options)
+        walked_column, walked_row = _walk_positions(name, xml, options)
         max_column, max_row = max(max_column, walked_column), max(max_row, walked_row)
     if max_column > options.max_columns or max_row > options.max_sheet_rows:
-        max_column, max_row = _data_extent(xml, options, (max_column, max_row))
+        max_column, max_row = _data_extent(name, xml, options, (max_column, max_row))
     check_bounds(name, max_column, max_row, options)
 
 
-def _data_extent(xml: bytes, options: ImportOptions, extent: tuple[int, int]) -> tuple[int, int]:
+def _data_extent(name: str, xml: bytes, options: ImportOptions, extent: tuple[int, int]) -> tuple[int, int]:
     """The farthest column and row of the cells that hold something, for a sheet whose references reach
     `extent`, past a bound.
 
@@ -267,33 +366,43 @@ def _data_extent(xml: bytes, options: ImportOptions, extent: tuple[int, int]) ->
     spreadsheet programs write: two C-speed passes); otherwise `_walk_data` places each cell as calamine does."""
     if _all_referenced(xml) and _PARTIAL_REFERENCE.search(xml) is None:
         return _far_references(_ROW_TAG.sub(b"", _EMPTY_CELL.sub(b"", xml)), options)
-    return _walk_data(xml, options, extent)
+    return _walk_data(name, xml, options, extent)
 
 
-def _walk_data(xml: bytes, options: ImportOptions, extent: tuple[int, int]) -> tuple[int, int]:
-    """`_data_extent` of a sheet whose cells may carry no reference: the walk moves through every `<row>` and
-    `<c>` (an empty cell still places the cells after it that carry none) and counts only the cells holding
-    something; the empty ones and the row tags are then cut out for `_far_references`. A tag whose attributes
-    another XML reader may read otherwise (a `<` or `>` in a value, an attribute twice) answers `extent`
-    unchanged, and so does a walk of more than `_MAX_WALKED_TAGS` tags per cell within the bounds."""
-    row, column, max_column, max_row = 0, 0, 0, 0
-    budget = (options.max_sheet_rows + 1) * (options.max_columns + 1) * _MAX_WALKED_TAGS
+def _walk_data(name: str, xml: bytes, options: ImportOptions, extent: tuple[int, int]) -> tuple[int, int]:
+    """`_data_extent` of a sheet whose cells may carry no reference: the walk places every `<row>` and `<c>` as
+    `_walk_positions` does (an empty cell still places the cells after it that carry none) and counts only the
+    cells holding something; the empty ones and the row tags are then cut out for `_far_references`. A tag whose
+    attributes another XML reader may read otherwise (a `<` or `>` in a value, an attribute twice) answers
+    `extent` unchanged, and so does a walk of more than `_WALKED_TAGS_PER_ROW` tags per data row accepted."""
+    row, column, max_column, max_row = 1, 0, 0, 0
+    budget = options.max_rows * _WALKED_TAGS_PER_ROW
     kept: list[bytes] = []
     at = 0
-    for walked, match in enumerate(_ANY_TAG.finditer(xml)):
-        tag, attributes = match.groups()
+    for walked, match in enumerate(_EVENT.finditer(xml)):
+        if walked > budget:
+            return extent
+        tag, attributes, closed = match.groups()
+        if tag is None:  # an end tag named row
+            row, column = row + 1, 0
+            continue
+        if not closed:  # too long, or cut short by the part's end (which calamine refuses as damaged)
+            if len(attributes) == MAX_TAG_BYTES:
+                raise _tag_too_long(f'Sheet "{name}"', match)
+            break
         reference = _plain_reference(attributes)
-        if reference is None or walked > budget:
+        if reference is None:
             return extent
         letters, digits = reference
         if tag == b"row":
-            row, column, end = int(digits[:12]) if digits else row + 1, 0, match.end()
+            row, end = int(digits[:12]) if digits else row, match.end()
+            if attributes.endswith(b"/"):
+                row, column = row + 1, 0
         else:
             column = column_number(letters[:4]) if letters else column + 1
-            row = int(digits[:12]) if digits else row
             end = _empty_cell_end(xml, match, attributes)
             if end < 0:
-                max_column, max_row = max(max_column, column), max(max_row, row)
+                max_column, max_row = max(max_column, column), max(max_row, int(digits[:12]) if digits else row)
                 if max_column > options.max_columns or max_row > options.max_sheet_rows:
                     return max_column, max_row
         if end >= 0:
@@ -304,6 +413,7 @@ def _walk_data(xml: bytes, options: ImportOptions, extent: tuple[int, int]) -> t
     return max(max_column, far_column), max(max_row, far_row)
 
 
+@functools.lru_cache(maxsize=4096)  # a sheet without references repeats its tags' attributes (` s="3"`)
 def _plain_reference(attributes: bytes) -> tuple[bytes, bytes] | None:
     """The column letters and row digits of a tag's `r` (empty when it has none), or None when its attributes
     may read otherwise to another XML reader: a value holding `<` or `>` (which ends the tag for a regex, not
@@ -339,21 +449,34 @@ def _all_referenced(xml: bytes) -> bool:
     return _PREFIXED_TAG.search(xml) is None and _ODD_TAG.search(xml) is None
 
 
-def _walk_positions(xml: bytes, options: ImportOptions) -> tuple[int, int]:
-    """The farthest column and row reached, with implied positions; stops once past a bound (so a hostile
-    sheet costs at most `max_columns` cells of a row and `max_sheet_rows` rows)."""
-    row, column, max_column, max_row = 0, 0, 0, 0
-    for match in _TAG.finditer(xml):
-        tag, attributes = match.groups()
+def _walk_positions(name: str, xml: bytes, options: ImportOptions) -> tuple[int, int]:
+    """The farthest column and row reached, each cell placed as calamine places it: a `<row>` with `r` moves to
+    that row (without `r`, it stays where the last one ended); every end tag named `row` moves to the next row and
+    back to its first column; a cell without `r` takes the next column of the row, one with `r` its own place
+    (the cells after it follow its column, not its row). Stops once past a bound (so a hostile sheet costs at
+    most `max_columns` cells of a row and `max_sheet_rows` rows), end tags included."""
+    row, column, max_column, max_row = 1, 0, 0, 0
+    for match in _EVENT.finditer(xml):
+        tag, attributes, closed = match.groups()
+        if tag is None:  # an end tag named row
+            row, column = row + 1, 0
+            if row > options.max_sheet_rows:  # past the bound: where cells follow is for `_walk_data` to say
+                return max_column, row
+            continue
+        if not closed:  # too long, or cut short by the part's end (which calamine refuses as damaged)
+            if len(attributes) == MAX_TAG_BYTES:
+                raise _tag_too_long(f'Sheet "{name}"', match)
+            break
         reference = _REFERENCE.search(attributes)
         letters, digits = reference.groups() if reference else (b"", b"")
         if tag == b"row":
-            row = int(digits[:12]) if digits else row + 1
-            column = 0
+            row = int(digits[:12]) if digits else row
+            max_row = max(max_row, row)
+            if attributes.endswith(b"/"):
+                row, column = row + 1, 0
         else:
             column = column_number(letters[:4]) if letters else column + 1
-            row = int(digits[:12]) if digits else row
-        max_column, max_row = max(max_column, column), max(max_row, row)
+            max_column, max_row = max(max_column, column), max(max_row, int(digits[:12]) if digits else row)
         if max_column > options.max_columns or max_row > options.max_sheet_rows:
             break
     return max_column, max_row

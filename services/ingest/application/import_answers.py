@@ -41,6 +41,7 @@ _FILE_ERROR_STATUS = {
     "too_many_rows": 422,
     "unknown_timezone": 422,
     "order_too_large": 422,
+    "workbook_too_complex": 422,
 }
 LISTED_WARNINGS = 20  # per import in the list of imports; GET /v1/imports/{id} lists every one
 # Final outcomes of the rows a user has to fix and upload again (the others are stored, or still on their way).

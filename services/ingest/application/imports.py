@@ -34,7 +34,7 @@ from services.ingest.application.parsing import (
     accept,
     parse_import,
 )
-from services.ingest.application.workers import UPLOADS, run_in
+from services.ingest.application.workers import READERS, UPLOADS, run_in
 from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1, message_key
 from services.ingest.domain.planning import Incoming, plan_round
 from services.ingest.domain.progress import ImportCounts, import_state
@@ -180,7 +180,12 @@ def prepare_records(request: ImportRequest, options: ImportOptions, import_id: U
     loop). Raises ImportFileError for whole-file problems but a strict refusal, which is returned (`refusal`) so
     that it can be recorded. The messages are encoded apart (`encode_orders`), while the rows are recorded."""
     parsed = parse_import(
-        request.data, request.filename, timezone=request.timezone, sheet=request.sheet, options=options
+        request.data,
+        request.filename,
+        timezone=request.timezone,
+        sheet=request.sheet,
+        options=options,
+        read=READERS.read,  # in a child process: no file can take the API down (`reader_processes`)
     )
     refusal: ImportFileError | None = None
     try:

@@ -18,7 +18,7 @@ Guarantees:
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -51,6 +51,8 @@ from services.ingest.domain.spreadsheet.values import (
     visible,
 )
 
+TableReader = Callable[[bytes, str, str | None, ImportOptions], Table]
+
 __all__ = [
     "DEFAULT_OPTIONS",
     "HeldBackOrder",
@@ -60,6 +62,7 @@ __all__ = [
     "ParsedImport",
     "RowIssue",
     "SheetRow",
+    "TableReader",
     "accept",
     "issues_by_row",
     "parse_import",
@@ -105,10 +108,12 @@ def parse_import(
     timezone: str = "Asia/Shanghai",
     sheet: str | None = None,
     options: ImportOptions = DEFAULT_OPTIONS,
+    read: TableReader = read_table,
 ) -> ParsedImport:
-    """Read, validate and group an .xlsx/.xlsm or CSV order file; raise `ImportFileError` for whole-file problems."""
+    """Read, validate and group an .xlsx/.xlsm or CSV order file; raise `ImportFileError` for whole-file problems.
+    `read` reads the table (an upload's: in a child process, `reader_processes`)."""
     with _cycle_collection_paused():
-        return _parse(data, filename, timezone, sheet, options)
+        return _parse(data, filename, timezone, sheet, options, read)
 
 
 @contextmanager
@@ -133,19 +138,22 @@ def _cycle_collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _parse(data: bytes, filename: str, timezone: str, sheet: str | None, options: ImportOptions) -> ParsedImport:
+def _parse(
+    data: bytes, filename: str, timezone: str, sheet: str | None, options: ImportOptions, read: TableReader
+) -> ParsedImport:
     zone = _zone(timezone)
     if len(data) > options.max_bytes:
         raise ImportFileError(issues.FILE_TOO_LARGE, file_too_large(len(data), options.max_bytes))
     if not data.strip():
         raise ImportFileError(issues.EMPTY_FILE, "The file is empty.")
-    table = read_table(data, filename, sheet, options)
+    table = read(data, filename, sheet, options)
     if table.columns is None:
         table = replace(table, columns=table.data_columns())
     fields, unknown = _layout(table)
     table, example = _skip_example_rows(table, fields)
     table, repeated = _skip_repeated_headers(table, fields)
-    example += repeated
+    table, totals = _skip_total_rows(table, fields)
+    example += repeated + totals
     if not table.rows:
         besides = " besides the template's example row, which is skipped" if example else ""
         raise ImportFileError(issues.NO_DATA_ROWS, f"The file has a header but no data rows{besides}.")
@@ -239,8 +247,7 @@ def _skip_example_rows(table: Table, fields: list[Field]) -> tuple[Table, list[R
         for row_no, cells in sorted(found)
         for example_no in [clean(cells[order_no]) if order_no is not None else ""]
     ]
-    table = replace(table, rows=[row for row in table.rows if row[0] not in skipped], columns=None)
-    return replace(table, columns=table.data_columns()), warnings
+    return _without_rows(table, skipped), warnings
 
 
 def _skip_repeated_headers(table: Table, fields: list[Field]) -> tuple[Table, list[RowIssue]]:
@@ -268,9 +275,38 @@ def _skip_repeated_headers(table: Table, fields: list[Field]) -> tuple[Table, li
         )
         for row_no in found
     ]
-    skipped = set(found)
+    return _without_rows(table, set(found)), warnings
+
+
+TOTAL_LABELS = frozenset({"合计", "总计", "小计", "total", "totals", "sum"})
+_ORDER_KEYS = ("source", "status", "order_time", "product_id")  # what every order row has and a totals row has not
+
+
+def _skip_total_rows(table: Table, fields: list[Field]) -> tuple[Table, list[RowIssue]]:
+    """An export's totals row (Order No. 合计 / Total, its source, status, order time and product blank: amounts
+    summed below the orders) is no order: it is skipped with a warning. A row of a real order named 合计 has them."""
+    order_no = next((spec for spec in fields if spec.column.key == "order_no"), None)
+    if order_no is None:
+        return table, []
+    keyed = [spec.index for spec in fields if spec.column.key in _ORDER_KEYS]
+    found = []
+    for row_no, cells in table.rows:
+        label = clean(cells[order_no.index])
+        if label.rstrip(":：").strip().casefold() in TOTAL_LABELS and not any(cells[i].strip() for i in keyed):
+            found.append((row_no, label))
+    if not found:
+        return table, []
+    warnings = [
+        RowIssue(row_no, None, issues.TOTAL_ROW, f'Row {row_no} is a totals row ("{label}"); it is skipped.', label)
+        for row_no, label in found
+    ]
+    return _without_rows(table, {row_no for row_no, _ in found}), warnings
+
+
+def _without_rows(table: Table, skipped: set[int]) -> Table:
+    """`table` without the rows numbered in `skipped` (rows that are no order: skipped with a warning)."""
     table = replace(table, rows=[row for row in table.rows if row[0] not in skipped], columns=None)
-    return replace(table, columns=table.data_columns()), warnings
+    return replace(table, columns=table.data_columns())
 
 
 def _example_indexes(

@@ -449,6 +449,7 @@ _ROW_ZH: dict[str, Callable[[int | None, str | None, str | None, str], str]] = {
     ),
     issues.EXAMPLE_ROW: lambda r, c, v, m: f"{_row_prefix(r)}是模板的示例行（订单编号“{v}”），已跳过，未导入。",
     issues.REPEATED_HEADER: lambda r, c, v, m: f"{_row_prefix(r)}重复了表头（几个文件拼接在一起？），已跳过，未导入。",
+    issues.TOTAL_ROW: lambda r, c, v, m: f"{_row_prefix(r)}是合计行（“{v}”），已跳过，未导入。",
     issues.HIDDEN_SHEET_SKIPPED: lambda r, c, v, m: f"工作表“{v}”是隐藏的，已跳过；上传时指定该工作表名称即可导入它。",
     issues.PAYMENT_BEFORE_ORDER: _payment_before_order,
     issues.LINE_AMOUNT_MISMATCH: _line_amount,
@@ -565,6 +566,23 @@ def _too_many_columns_zh(message: str) -> str:
     return "表头有 {} 列；最多接受 {} 列。".format(*_two(message))
 
 
+_TOO_COMPLEX_ZH = (
+    (r"not read within ([\d.]+) seconds", "{} 秒内未能读完"),
+    (r"more than ([\d,]+) MB of memory", "读取需要超过 {} MB 内存"),
+    (r"the reader stopped", "读取程序在该文件上中止"),
+    (
+        r'sheet "(.*)" repeats its shared texts into ([\d,]+) bytes, more than ([\d,]+)',
+        "工作表“{}”的共享文本复制到各单元格后共 {} 字节，超过上限 {} 字节（一段长文本被复制到很多单元格）",
+    ),
+)
+
+
+def _too_complex_zh(message: str) -> str:
+    cause = next((zh.format(*found.groups()) for en, zh in _TOO_COMPLEX_ZH if (found := re.search(en, message))), None)
+    why = f"（{cause}）" if cause else ""
+    return f"文件过于复杂或已损坏，无法读取{why}：请在 Excel 或 WPS 中打开，另存为 .xlsx 或导出为 CSV 后再上传。"
+
+
 _WITHOUT_ROWS_ZH = (("is a chart sheet", "是图表工作表"), ("is empty", "是空的"), ("is no worksheet", "不是工作表"))
 
 
@@ -622,6 +640,7 @@ _FILE_ZH: dict[str, Callable[[str], str]] = {
     issues.INVALID_HEADER: lambda m: "表头单元格含有控制字符或无效字符（{}）：请重新输入表头。".format(
         m.split(", ", 1)[0]
     ),
+    issues.WORKBOOK_TOO_COMPLEX: lambda m: _too_complex_zh(m),
     issues.ORDER_TOO_LARGE: lambda m: f"有订单生成的消息过大：请拆分该订单或缩短其文字。未导入任何内容。（{m}）",
 }
 TRANSLATED_FILE_CODES = frozenset(_FILE_ZH)

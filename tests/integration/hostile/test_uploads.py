@@ -19,6 +19,8 @@ from services.core import bounds
 from services.ingest.domain.spreadsheet import issues
 from tests.integration.hostile.conftest import MAX_UPLOAD, Api, csv_bytes, header_index, upload
 from tests.integration.hostile.test_console_inputs import signed_in
+from tests.support.hostile_xlsx import prefixed_cells
+from tests.unit.ingest.test_import_container_bounds import damaged_xls
 from tools.samples import SampleRow, sample_rows, write_sample_csv, write_sample_xlsx
 
 pytestmark = pytest.mark.integration
@@ -374,6 +376,23 @@ async def test_a_nul_in_a_zip_member_name_never_answers_500(
         response = await upload(api, "nul.xlsx", workbook, **form)
         assert response.status_code == status, response.text
         assert response.json().get("code") == code and "\\u0000" not in response.text
+
+
+async def test_files_that_abort_calamine_are_refused_and_the_api_reads_the_next_upload(
+    api: Api, tmp_path: Path
+) -> None:
+    bomb = prefixed_cells(16_384)  # 2.7 KB: calamine would ask for 5.7 GB and abort the process reading it
+    response = await upload(api, "bomb.xlsx", bomb)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["code"] == issues.TOO_MANY_COLUMNS, response.text
+    damaged = await upload(api, "orders.xls", damaged_xls(), key=api.key_b)  # read: calamine aborts its worker
+    assert damaged.status_code == 400, damaged.text
+    assert damaged.json()["code"] == issues.ENCRYPTED_OR_LEGACY and ".xlsx" in damaged.json()["detail"]
+    good = tmp_path / "good.xlsx"
+    write_sample_xlsx(good, sample_rows(3, 2, seed=5))
+    response = await upload(api, "good.xlsx", good.read_bytes(), key=api.key_b, dry_run="true")
+    assert response.status_code == 202, response.text
+    assert len(response.json()["orders"]) == 3, response.json()
 
 
 async def test_the_consoles_preview_shows_the_file_name_without_invisible_characters(api: Api, tmp_path: Path) -> None:

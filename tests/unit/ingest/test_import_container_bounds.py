@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import xlwt
 
-from services.ingest.adapters.xls_container import cell_extent, error_cells
+from services.ingest.adapters.xls_container import cell_extent
 from services.ingest.application.parsing import ImportFileError, ImportOptions, parse_import
 from services.ingest.domain.spreadsheet import issues
 from tests.unit.ingest.test_import_support import HEADER, csv_bytes, grid_of, row, xlsx_bytes
@@ -258,25 +258,3 @@ def damaged_xls() -> bytes:
     for at, value in ((855, 188), (870, 191), (1923, 183), (2111, 57), (2698, 133), (3858, 204)):
         data[at] = value
     return bytes(data)
-
-
-def test_an_xls_that_aborts_calamine_is_refused_as_damaged_and_the_reader_lives() -> None:
-    answer = parse_in_a_child(damaged_xls(), "orders.xls")  # on the tree before the trial read: the child died
-    assert answer.get("refused") == issues.ENCRYPTED_OR_LEGACY, answer
-    assert ".xlsx" in str(answer["message"])
-
-
-def test_error_cells_are_found_in_boolerr_records_and_in_the_cached_results_of_formulas() -> None:
-    bof = (0x0809, struct.pack("<HH", 0x0600, 0x0010) + b"\x00" * 12)
-    error_result = b"\x02\x00\x2a\x00\x00\x00\xff\xff"  # type error, #N/A
-    number_result = struct.pack("<d", 2.5)
-    stream = records(
-        bof,
-        (0x0205, struct.pack("<HHHBB", 1, 3, 0, 0x07, 1)),  # BOOLERR: #DIV/0! at D2
-        (0x0205, struct.pack("<HHHBB", 1, 4, 0, 1, 0)),  # BOOLERR: the boolean TRUE, no error
-        (0x0006, struct.pack("<HHH", 2, 0, 0) + error_result + b"\x00" * 6),  # FORMULA showing #N/A at A3
-        (0x0006, struct.pack("<HHH", 2, 1, 0) + number_result + b"\x00" * 6),  # FORMULA showing 2.5
-        bof,
-        (0x0205, struct.pack("<HHHBB", 0, 0, 0, 0x17, 1)),  # #REF! at A1 of the second sheet
-    )
-    assert error_cells(stream) == {0: {(2, 4): "#DIV/0!", (3, 1): "#N/A"}, 92: {(1, 1): "#REF!"}}

@@ -477,3 +477,29 @@ def test_a_header_repeated_below_is_skipped_with_a_warning() -> None:
     assert zh == "第 3 行重复了表头（几个文件拼接在一起？），已跳过，未导入。", zh
     (only,) = parse([row(), {**chinese, "Quantity*": "2"}]).errors[:1]  # not all of it: an invalid row as before
     assert only.row == 3
+
+
+def test_a_leading_apostrophe_before_digits_is_no_part_of_the_value() -> None:
+    # '2045123456789012345: an export's way to make Excel keep the digits (Excel's own text marker); the order
+    # no. was stored with the apostrophe, another order than the same one typed plainly
+    parsed = parse([row(OrderNo="'2045123456789012345", BuyerMobile="'13912345678", Quantity="'2", Remark="'90s")])
+    assert parsed.errors == [], parsed.errors
+    (order,) = parsed.orders
+    assert (order.order_no, order.buyer.mobile, order.lines[0].quantity) == ("2045123456789012345", "13912345678", 2)
+    assert order.remark == "'90s"  # text that is not a number keeps its apostrophe
+
+
+@pytest.mark.parametrize("label", ["合计", "总计：", "Total", " 小计 "])
+def test_a_totals_row_at_the_end_of_an_export_is_skipped_with_a_warning(label: str) -> None:
+    from services.ingest.domain.language import Lang, issue_message
+
+    blank = {key: "" for key in ("OrderSource", "OrderStatus", "OrderTime", "PaymentTime", "StoreNo", "ProductID")}
+    blank |= {"ProductName": "", "BuyerMobile": "", "OrderAmount": "42.00", "Quantity": "4", "UnitPrice": ""}
+    parsed = parse([row(), row(OrderNo="A002"), row(OrderNo=label, **blank)])
+    assert parsed.errors == [] and len(parsed.orders) == 2, parsed.errors
+    (warning,) = parsed.warnings
+    assert (warning.row, warning.code, warning.value) == (4, issues.TOTAL_ROW, label.strip())
+    zh = issue_message(warning.code, warning.row, warning.column, warning.value, warning.message, Lang.ZH)
+    assert zh == f"第 4 行是合计行（“{label.strip()}”），已跳过，未导入。", zh
+    (error, *_) = parse([row(OrderNo="合计")]).errors or [None]  # a real order named 合计: read as any order
+    assert error is None

@@ -30,6 +30,7 @@ UNKNOWN_TIMEZONE = "unknown_timezone"
 STRICT_MODE_REJECTED = "strict_mode_rejected"
 INVALID_HEADER = "invalid_header"
 ORDER_TOO_LARGE = "order_too_large"
+WORKBOOK_TOO_COMPLEX = "workbook_too_complex"
 
 # Row errors (the row is invalid; its order is held back).
 BLANK_REQUIRED = "blank_required"
@@ -70,6 +71,7 @@ LINE_AMOUNT_MISMATCH = "line_amount_mismatch"
 TIME_OFFSET_USED = "time_offset_used"
 EXAMPLE_ROW = "example_row"
 REPEATED_HEADER = "repeated_header"  # a row repeating the header: files joined one after the other
+TOTAL_ROW = "total_row"  # an export's totals row (合计): no order
 HIDDEN_SHEET_SKIPPED = "hidden_sheet_skipped"
 
 ROW_ERROR_CODES = frozenset(
@@ -114,6 +116,7 @@ WARNING_CODES = frozenset(
         TIME_OFFSET_USED,
         EXAMPLE_ROW,
         REPEATED_HEADER,
+        TOTAL_ROW,
         HIDDEN_SHEET_SKIPPED,
     }
 )
@@ -128,6 +131,15 @@ def file_too_large(size: int | None, limit: int) -> str:
     return (
         f"The file is {megabytes(size, up=True)} MB; at most {megabytes(limit)} MB are accepted per upload. Split it "
         "into smaller files."
+    )
+
+
+def too_complex(cause: str) -> str:
+    """The refusal of a file whose read was stopped (`cause`: what stopped it, e.g. "it was not read within 30
+    seconds")."""
+    return (
+        f"The file is too complex or damaged to be read: {cause}. Open it in Excel or WPS and save it again as "
+        ".xlsx, or export it as CSV."
     )
 
 
@@ -149,3 +161,6 @@ class ImportFileError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+    def __reduce__(self) -> tuple[type[ImportFileError], tuple[str, str]]:
+        return type(self), (self.code, self.message)  # read in a child process, raised in the API's

@@ -29,6 +29,9 @@ class ImportOptions:
     max_compression_ratio: int = 200
     ratio_checked_from_bytes: int = 1 * MB  # small members (styles, themes) may compress far better
     max_archive_members: int = 1000
+    # Bytes of shared text a sheet's cells may reference, each reference counted (calamine copies the text into
+    # every cell): a 5,000 x 25 sheet of 100-byte texts references 12.5 MB.
+    max_shared_text_bytes: int = 64 * MB
     placeholder_mobiles: frozenset[str] = frozenset()
 
     @property

@@ -37,6 +37,7 @@ DEFAULT_PLACEHOLDER_MOBILES = frozenset({"13800000000", "12345678901"})
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 _NUMBER = re.compile(r"([-+]?)\s*(?:[¥￥$]|RMB|CNY)?\s*([-+]?)(\d{1,3}(?:,\d{3})+|\d*)(\.\d+)?", re.IGNORECASE)
+_QUOTED_NUMBER = re.compile(r"'\d[\d.,:/ -]*")  # '2045..., '13912345678, '2022-09-14 11:03:23
 _PLAIN_MONEY = re.compile(r"\d{1,12}(?:\.\d{1,2})?")
 _SCIENTIFIC = re.compile(r"[-+]?\d+(?:\.\d+)?[eE][-+]?\d+")
 # The time formats accepted, and only these (no guessing): year first, then month and day.
@@ -156,11 +157,12 @@ def half_width(text: str) -> str:
 
 
 def clean(text: str) -> str:
-    """The cell text a rule looks at: stripped, without the `'` the result workbook adds before `=+-@`, and the
-    text of an Excel text formula (`="2045123456789012345"`, what back-offices write in a CSV so that Excel keeps
-    every digit of an identifier) rather than the formula."""
+    """The cell text a rule looks at: stripped, without the `'` the result workbook adds before `=+-@` or an
+    export before digits (Excel's text marker: `'2045123456789012345`), and the text of an Excel text formula
+    (`="2045123456789012345"`, what back-offices write in a CSV so that Excel keeps every digit of an
+    identifier) rather than the formula."""
     text = text.strip()
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@":
+    if len(text) > 1 and text[0] == "'" and (text[1] in "=+-@" or _QUOTED_NUMBER.fullmatch(text)):
         text = text[1:]
     if len(text) > 2 and text.startswith('="') and text.endswith('"'):
         return text[2:-1].replace('""', '"').strip()

@@ -179,7 +179,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "imports.template": ("下载导入模板", "Download the template"),
     "imports.template.zh": ("中文模板", "Chinese template (中文)"),
     "imports.template.en": ("英文模板（English）", "English template"),
-    "imports.file": ("导入文件（.xlsx 或 .csv）", "Import file (.xlsx or .csv)"),
+    "imports.file": (
+        "导入文件（.xlsx、.xls、.csv 或 Unicode 文本 .txt）",
+        "Import file (.xlsx, .xls, .csv or Unicode text .txt)",
+    ),
     "imports.timezone": ("文件中时间的时区", "Time zone of the file's times"),
     "imports.mode": ("导入模式", "Mode"),
     "imports.mode.partial": ("部分导入：跳过有错误的订单", "Partial: skip orders with errors"),

@@ -48,7 +48,7 @@ router = APIRouter(prefix="/v1/imports", tags=["imports"])
     status_code=202,
     response_model=ImportAccepted | DryRunOut,
     responses=problem_responses(400, 401, 408, 413, 422, 429, 503),
-    summary="Upload an import (.xlsx or .csv, at most 5,000 rows, one row per product line)",
+    summary="Upload an import (.xlsx, .xls, .csv or tab-separated .txt, at most 5,000 rows, one row per product line)",
 )
 async def post_import(
     request: Request,
@@ -58,7 +58,9 @@ async def post_import(
     publish: OrderPublish,
     _: UploadSlot,
     lang: RequestLang,
-    file: Annotated[UploadFile, File(description="The filled-in import template (.xlsx or .csv).")],
+    file: Annotated[
+        UploadFile, File(description="The filled-in import template (.xlsx, .xls, .csv or tab-separated .txt).")
+    ],
     timezone: Annotated[str, Form(description="IANA zone of the file's times.")] = "Asia/Shanghai",
     mode: Annotated[Literal["partial", "strict"], Form()] = "partial",
     dry_run_: Annotated[bool, Form(alias="dry_run")] = False,

@@ -1,0 +1,114 @@
+"""An upload's file is read in a worker process (`reader_processes`): a file whose read aborts, runs out of memory
+or of time is refused as `workbook_too_complex` (never a dead process, never a 500) and the pool goes on reading
+the next file; what the reader answers crosses the process boundary unchanged."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.ingest.adapters.reader_processes import ReaderPool
+from services.ingest.adapters.spreadsheet_reader import Table, read_table
+from services.ingest.application.parsing import ImportFileError, parse_import
+from services.ingest.domain.language import Lang, file_message
+from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.options import DEFAULT_OPTIONS, ImportOptions
+from tests.unit.ingest.test_import_container_bounds import damaged_xls
+from tests.unit.ingest.test_import_support import row, xlsx_bytes
+from tools.samples import sample_rows, write_sample_xlsx
+
+
+@pytest.fixture(scope="module")
+def readers() -> Iterator[ReaderPool]:
+    pool = ReaderPool(2)
+    pool.start()
+    yield pool
+    pool.close()
+
+
+def refusal(pool: ReaderPool, data: bytes, name: str = "bomb.xlsx") -> ImportFileError:
+    with pytest.raises(ImportFileError) as refused:
+        pool.read(data, name, None, DEFAULT_OPTIONS)
+    return refused.value
+
+
+def test_a_file_read_in_a_worker_is_the_table_read_in_process(readers: ReaderPool, tmp_path: Path) -> None:
+    write_sample_xlsx(tmp_path / "orders.xlsx", sample_rows(20, 3, seed=4))
+    data = (tmp_path / "orders.xlsx").read_bytes()
+    assert readers.read(data, "orders.xlsx", None, DEFAULT_OPTIONS) == read_table(
+        data, "orders.xlsx", None, DEFAULT_OPTIONS
+    )
+    parsed = parse_import(data, "orders.xlsx", read=readers.read)
+    assert parsed == parse_import(data, "orders.xlsx") and len(parsed.orders) == 20
+
+
+def test_a_refusal_of_the_reader_crosses_the_process_boundary_whole(readers: ReaderPool) -> None:
+    data = b"not,a,header\n1,2,3\n"
+    with pytest.raises(ImportFileError) as expected:
+        read_table(data, "orders.txt", None, DEFAULT_OPTIONS)
+    refused = refusal(readers, data, "orders.txt")
+    assert (refused.code, refused.message) == (expected.value.code, expected.value.message)
+
+
+def sleeping_read(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
+    if data == b"slow":
+        time.sleep(60)
+    return read_table(data, filename, sheet, options)
+
+
+def aborting_read(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
+    if data == b"abort":
+        os.abort()
+    return read_table(data, filename, sheet, options)
+
+
+def test_a_worker_that_dies_is_replaced_and_the_other_reads_go_on() -> None:
+    pool = ReaderPool(2, reader=aborting_read)
+    try:
+        for _ in range(3):
+            refused = refusal(pool, b"abort")
+            assert refused.code == issues.WORKBOOK_TOO_COMPLEX and "the reader stopped on it" in refused.message
+            assert "另存为 .xlsx 或导出为 CSV" in file_message(refused.code, refused.message, Lang.ZH)
+            assert pool.read(xlsx_bytes([row()]), "orders.xlsx", None, DEFAULT_OPTIONS).header
+    finally:
+        pool.close()
+
+
+def hungry_read(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
+    if data == b"hungry":
+        return [bytearray(1 << 20) for _ in range(1024)]  # type: ignore[return-value]  # 1 GB, 1 MB at a time
+    return read_table(data, filename, sheet, options)
+
+
+def test_a_read_past_the_memory_limit_is_too_complex() -> None:
+    pool = ReaderPool(1, memory=400 << 20, reader=hungry_read)
+    try:
+        refused = refusal(pool, b"hungry")
+        assert refused.code == issues.WORKBOOK_TOO_COMPLEX and "more than 400 MB of memory" in refused.message
+        assert "读取需要超过 400 MB 内存" in file_message(refused.code, refused.message, Lang.ZH)
+        assert pool.read(xlsx_bytes([row()]), "orders.xlsx", None, DEFAULT_OPTIONS).header
+    finally:
+        pool.close()
+
+
+def test_a_read_past_the_time_limit_is_too_complex_and_its_worker_is_killed() -> None:
+    pool = ReaderPool(1, seconds=1.5, reader=sleeping_read)
+    try:
+        started = time.monotonic()
+        refused = refusal(pool, b"slow")
+        assert refused.code == issues.WORKBOOK_TOO_COMPLEX and "1.5 seconds" in refused.message
+        assert "1.5 秒内未能读完" in file_message(refused.code, refused.message, Lang.ZH)
+        assert time.monotonic() - started < 10
+        assert pool.read(xlsx_bytes([row()]), "orders.xlsx", None, DEFAULT_OPTIONS).header  # a new worker
+    finally:
+        pool.close()
+
+
+def test_an_xls_that_aborts_calamine_is_refused_as_damaged_and_the_reader_lives(readers: ReaderPool) -> None:
+    refused = refusal(readers, damaged_xls(), "orders.xls")
+    assert refused.code == issues.ENCRYPTED_OR_LEGACY and ".xlsx" in refused.message
+    assert readers.read(xlsx_bytes([row()]), "orders.xlsx", None, DEFAULT_OPTIONS).header
