@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from services.core import bounds
 from services.core.order import OrderSource, OrderStatus
+from services.ingest.domain.spreadsheet.platform_statuses import PLATFORM_STATUSES, comma_folded
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -64,7 +65,16 @@ COLUMNS: tuple[Column, ...] = (
         "E20220914001",
     ),
     Column("source", "Order Source", "订单来源", True, Kind.SOURCE, None, "One of the listed platforms.", "Youzan"),
-    Column("status", "Order Status", "订单状态", True, Kind.STATUS, 64, "One of the listed statuses.", "Paid"),
+    Column(
+        "status",
+        "Order Status",
+        "订单状态",
+        True,
+        Kind.STATUS,
+        64,
+        "One of the listed statuses, or the platform's own (see the rules).",
+        "Paid",
+    ),
     Column("order_time", "Order Time", "下单时间", True, Kind.TIME, None, _TIME_HINT, "2022-09-14 11:03:23"),
     Column("payment_time", "Payment Time", "付款时间", False, Kind.TIME, None, _TIME_HINT, "2022-09-14 11:05:00"),
     Column("store_no", "Store No.", "店铺编号", False, Kind.ID, 64, "Store No. or Store ID is required.", "S001"),
@@ -173,8 +183,17 @@ def _value_index(labels: dict[E, str], aliases: dict[E, tuple[str, ...]]) -> dic
     return index
 
 
+def status_key(text: str) -> str:
+    """The form statuses are compared in: `label_key`, with full-width and half-width commas folded."""
+    return label_key(comma_folded(text))
+
+
 SOURCE_INDEX: dict[str, OrderSource] = _value_index(SOURCE_LABELS, SOURCE_ALIASES)
-STATUS_INDEX: dict[str, OrderStatus] = _value_index(STATUS_LABELS, STATUS_ALIASES)
+# The platforms' phrases first, so that a label or alias of the template always wins (a test checks they agree).
+STATUS_INDEX: dict[str, OrderStatus] = {
+    **{status_key(entry.phrase): entry.status for entry in PLATFORM_STATUSES},
+    **{status_key(name): status for name, status in _value_index(STATUS_LABELS, STATUS_ALIASES).items()},
+}
 HEADER_INDEX: dict[str, str] = {
     header_key(name): column.key for column in COLUMNS for name in (column.english, column.chinese, column.key)
 }
@@ -223,6 +242,12 @@ RULES: tuple[str, ...] = (
     "Partial mode imports the valid orders and holds back every order with an invalid row; strict mode imports "
     "nothing if any row is invalid: the refusal lists every error, and the import is recorded as failed with its "
     "result and failed-rows workbooks.",
+    "Order Status also takes the statuses as the platforms' own exports write them (commas full-width or not): "
+    + "; ".join(
+        f"{entry.phrase} = {STATUS_LABELS[entry.status]} ({', '.join(SOURCE_LABELS[p] for p in entry.platforms)})"
+        for entry in PLATFORM_STATUSES
+    )
+    + ".",
     "Workbooks may be .xlsx, .xlsm or legacy .xls (Excel 97-2003); CSV files are read too. The template's example "
     "row (every column holding its example, Order No. E20220914001), if left in, is skipped with a warning.",
 )
