@@ -285,13 +285,13 @@ TAOBAO_CSV = (
     'TB-2,淘宝,"买家已付款，等待卖家发货",2026-11-30 10:01:00,2026-11-30 10:02:00,S1,P1,2,10.00,tb_buyer\n'
     'TB-2,淘宝,"买家已付款，等待卖家发货",2026-11-30 10:01:00,2026-11-30 10:02:00,S1,P2,1,5.00,tb_buyer\n'
     'TB-3,淘宝,"卖家已发货,等待买家确认",2026-11-30 10:03:00,2026-11-30 10:04:00,S1,P1,1,10.00,tb_buyer\n'
-    "TB-4,淘宝, 交易成功 ,2026-11-30 10:05:00,2026-11-30 10:06:00,S1,P1,1,10.00,tb_buyer\n"
-    "TB-5,淘宝,交易关闭,2026-11-30 10:07:00,,S1,P1,1,10.00,tb_buyer\n"
+    "TB-4,天猫, 交易成功 ,2026-11-30 10:05:00,2026-11-30 10:06:00,S1,P1,1,10.00,tb_buyer\n"
+    "TB-5,Tmall,交易关闭,2026-11-30 10:07:00,,S1,P1,1,10.00,tb_buyer\n"
     "TB-6,淘宝,退款中,2026-11-30 10:08:00,,S1,P1,1,10.00,tb_buyer\n"
 )
 
 
-async def test_a_taobao_export_with_its_own_statuses_lands_with_the_templates_statuses(
+async def test_a_taobao_export_with_its_own_statuses_and_tmall_lands_with_the_templates_words(
     client: httpx.AsyncClient, api_key: str, pool: asyncpg.Pool
 ) -> None:
     answer = await client.post(

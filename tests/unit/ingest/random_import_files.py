@@ -34,7 +34,7 @@ _ANY_BY_KIND = {"id": _ANY_ID, "status": _ANY_STATUS}
 _BY_KIND: dict[str, tuple[Any, ...]] = {
     "id": ("1.5e+16", "1E5", ".", "..", " P1 ", "'-1", "P\x00", 12345.0, 1.5, 1e16, "1" * 65, "０１"),
     "text": (" lead", "trail ", "'+x", "x" * 256, "名称", 3.5, True),
-    "source": ("youzan", "TMALL", "unknown", "有赞 ", "Douyin"),
+    "source": ("youzan", "PINDUODUO", "unknown", "有赞 ", "Douyin"),
     "status": ("paid", "已付款", "s" * 65, " Paid"),
     "time": (
         "2022-09-14",

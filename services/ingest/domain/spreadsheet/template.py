@@ -129,17 +129,20 @@ SOURCE_LABELS: dict[OrderSource, str] = {
     OrderSource.XIAOHONGSHU: "Xiaohongshu",
     OrderSource.BRAND_MALL: "Self-developed mall of brand",
 }
+# The first alias is the Chinese label; the others are how merchants and the platforms' exports name them (Chinese,
+# English or pinyin). The template has no Tmall: Tmall shops sell on Taobao's platform and export through the same
+# seller centre (千牛) in the same format, so 天猫/Tmall is read as Taobao.
 SOURCE_ALIASES: dict[OrderSource, tuple[str, ...]] = {
-    OrderSource.YOUZAN: ("有赞",),
-    OrderSource.WEIMOB: ("微盟",),
-    OrderSource.DOUYIN: ("抖音",),
-    OrderSource.KUAISHOU: ("快手",),
-    OrderSource.JINGDONG: ("京东", "JD"),
-    OrderSource.TAOBAO: ("淘宝",),
-    OrderSource.VIPSHOP: ("唯品会",),
-    OrderSource.XIAOE_TECH: ("小鹅通",),
-    OrderSource.MOGU: ("蘑菇街",),
-    OrderSource.XIAOHONGSHU: ("小红书",),
+    OrderSource.YOUZAN: ("有赞", "有赞商城"),
+    OrderSource.WEIMOB: ("微盟", "微盟商城", "Weimeng"),
+    OrderSource.DOUYIN: ("抖音", "抖店", "抖音小店", "抖音电商", "Doudian"),
+    OrderSource.KUAISHOU: ("快手", "快手小店"),
+    OrderSource.JINGDONG: ("京东", "JD", "京东商城", "JD.com"),
+    OrderSource.TAOBAO: ("淘宝", "淘宝网", "天猫", "天猫商城", "Tmall", "Tianmao"),
+    OrderSource.VIPSHOP: ("唯品会", "Weipinhui", "VIP.com"),
+    OrderSource.XIAOE_TECH: ("小鹅通", "Xiaoetong"),
+    OrderSource.MOGU: ("蘑菇街", "Mogujie"),
+    OrderSource.XIAOHONGSHU: ("小红书", "RED", "XHS"),
     OrderSource.BRAND_MALL: ("品牌自营商城", "自营商城"),
 }
 STATUS_LABELS: dict[OrderStatus, str] = {
