@@ -28,7 +28,9 @@ _CITIES = ("Shanghai", "Beijing", "Hangzhou", "Shenzhen", "Chengdu")
 
 def _source(rng: random.Random) -> str:
     source = rng.choice(list(SOURCE_LABELS))
-    return rng.choice((SOURCE_LABELS[source], *SOURCE_ALIASES[source]))
+    # The English and the Chinese label only: the platforms' other names are newer than some readers of samples
+    # (the differential parse test's reference implementation).
+    return rng.choice((SOURCE_LABELS[source], SOURCE_ALIASES[source][0]))
 
 
 def _order_rows(rng: random.Random, number: int, lines: int) -> list[SampleRow]:

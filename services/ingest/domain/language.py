@@ -18,6 +18,7 @@ from enum import StrEnum
 from services.core import bounds
 from services.core.order import OrderSource, OrderStatus
 from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.platform_statuses import EXAMPLE_PHRASES, PLATFORM_STATUSES
 from services.ingest.domain.spreadsheet.template import (
     COLUMNS_BY_KEY,
     ERRORS_HEADER,
@@ -196,7 +197,7 @@ _MOBILE_HINT_ZH = "中国大陆手机号（13-19 开头的 11 位数字）；空
 HINTS_ZH: dict[str, str] = {
     "order_no": "订单编号相同的行组成一个订单。",
     "source": "列表中的平台之一。",
-    "status": "列表中的状态之一。",
+    "status": "列表中的状态之一，或各平台导出文件中的订单状态原文（见说明）。",
     "order_time": _TIME_HINT_ZH,
     "payment_time": _TIME_HINT_ZH,
     "store_no": "店铺编号和店铺ID至少填写一项。",
@@ -264,6 +265,13 @@ RULES_ZH: tuple[str, ...] = (
     "合并单元格按其左上角的值向下填充。",
     "部分导入模式导入有效的订单，暂缓每个含错误行的订单；严格模式下只要有一行错误就什么都不导入：拒绝信息列出"
     "每个错误，该导入记录为失败，并可下载结果工作簿和待修正行工作簿。",
+    "订单状态也可以直接使用各平台导出文件中的写法（逗号全角半角均可）："
+    + "；".join(
+        f"{entry.phrase} = {STATUS_ALIASES[entry.status][0]}"
+        f"（{'、'.join(SOURCE_ALIASES[platform][0] for platform in entry.platforms)}）"
+        for entry in PLATFORM_STATUSES
+    )
+    + "。",
     "工作簿可以是 .xlsx、.xlsm 或旧版 .xls（Excel 97-2003）；也可以读取 CSV 文件。模板的示例行（每一列都是示例值，"
     "订单编号 E20220914001）如果没有删除，会被跳过并给出警告。",
 )
@@ -332,7 +340,13 @@ _CELL_ZH: dict[str, tuple[str, str]] = {
         "不是支持的订单来源",
         "以下之一：" + "、".join(SOURCE_ALIASES[s][0] for s in OrderSource) + "（不支持其他来源）",
     ),
-    issues.INVALID_STATUS: ("不是已知的订单状态", "以下之一：" + "、".join(STATUS_ALIASES[s][0] for s in OrderStatus)),
+    issues.INVALID_STATUS: (
+        "不是已知的订单状态",
+        "以下之一："
+        + "、".join(STATUS_ALIASES[s][0] for s in OrderStatus)
+        + "；也可以使用各平台导出的状态原文，如 "
+        + "、".join(EXAMPLE_PHRASES),
+    ),
     issues.INVALID_TIME: ("不是有效的日期时间", "日期时间，如 2022-09-14 11:03:23（格式见模板说明），或日期时间单元格"),
     issues.TIME_OUT_OF_RANGE: ("超出支持的范围", "导入时区内 2000-01-01 至 2099-12-31 之间的时间"),
     issues.INVALID_NUMBER: ("不是数字", "{number}"),
@@ -693,6 +707,14 @@ def render_vocabulary_markdown() -> str:
             f"| `{s.value}` | {status_label(s, Lang.ZH)} | {status_label(s, Lang.EN)} | "
             f"{', '.join(STATUS_ALIASES[s][1:]) or ''} |"
             for s in OrderStatus
+        ),
+        "",
+        "| Platform status (as exported) | Reads as | 中文 | English | Platforms |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {entry.phrase} | `{entry.status.value}` | {status_label(entry.status, Lang.ZH)} | "
+            f"{status_label(entry.status, Lang.EN)} | {', '.join(source_label(p, Lang.EN) for p in entry.platforms)} |"
+            for entry in PLATFORM_STATUSES
         ),
         "",
         "| Source code | 中文 | English | Also accepted |",

@@ -57,7 +57,7 @@ VALID: dict[Kind, st.SearchStrategy[Any]] = {
 EDGE: dict[Kind, list[Any]] = {
     Kind.ID: [123456789012345678, 1234567890123456789, 12.5, 999999999999999, "1.23E+17", "x" * 65],
     Kind.TEXT: ["x" * 1001],
-    Kind.SOURCE: ["Tmall"],
+    Kind.SOURCE: ["Pinduoduo"],
     Kind.STATUS: ["Teleported", "P" + " " * 70 + "aid"],
     Kind.TIME: [
         "2000-01-01 00:00:00",

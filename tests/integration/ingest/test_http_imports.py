@@ -317,3 +317,44 @@ async def test_a_console_confirmation_that_cannot_publish_every_order_shows_the_
         assert "未能全部发送" in problem[1] and 'id="result-link"' in answer.text, problem[1]
     finally:
         client.cookies.clear()
+
+
+TAOBAO_CSV = (
+    "订单编号,订单来源,订单状态,下单时间,付款时间,店铺编号,商品ID,数量,单价,买家昵称\n"
+    "TB-1,淘宝,等待买家付款,2026-11-30 10:00:00,,S1,P1,1,10.00,tb_buyer\n"
+    'TB-2,淘宝,"买家已付款，等待卖家发货",2026-11-30 10:01:00,2026-11-30 10:02:00,S1,P1,2,10.00,tb_buyer\n'
+    'TB-2,淘宝,"买家已付款，等待卖家发货",2026-11-30 10:01:00,2026-11-30 10:02:00,S1,P2,1,5.00,tb_buyer\n'
+    'TB-3,淘宝,"卖家已发货,等待买家确认",2026-11-30 10:03:00,2026-11-30 10:04:00,S1,P1,1,10.00,tb_buyer\n'
+    "TB-4,天猫, 交易成功 ,2026-11-30 10:05:00,2026-11-30 10:06:00,S1,P1,1,10.00,tb_buyer\n"
+    "TB-5,Tmall,交易关闭,2026-11-30 10:07:00,,S1,P1,1,10.00,tb_buyer\n"
+    "TB-6,淘宝,退款中,2026-11-30 10:08:00,,S1,P1,1,10.00,tb_buyer\n"
+)
+
+
+async def test_a_taobao_export_with_its_own_statuses_and_tmall_lands_with_the_templates_words(
+    client: httpx.AsyncClient, api_key: str, pool: asyncpg.Pool
+) -> None:
+    answer = await client.post(
+        "/v1/imports",
+        headers={"X-API-Key": api_key},
+        files={"file": ("taobao.csv", TAOBAO_CSV.encode("utf-8-sig"), "text/csv")},
+    )
+    assert answer.status_code == 202, answer.text
+    receipt = answer.json()
+    assert (receipt["rows"], receipt["invalid_rows"], receipt["orders"]) == (7, 1, 5)
+    (error,) = receipt["first_errors"]
+    assert (error["row"], error["code"], error["value"]) == (8, "invalid_status", "退款中")
+    status = await finished(client, api_key, receipt["import_id"])
+    assert (status["state"], status["created"]) == ("completed_with_errors", 5)
+    stored = await pool.fetch(
+        "SELECT order_no, source, status, status_raw FROM orders WHERE last_import_id = $1 ORDER BY order_no",
+        uuid.UUID(receipt["import_id"]),
+    )
+    assert [(r["order_no"], r["source"], r["status"]) for r in stored] == [
+        ("TB-1", "taobao", "to_be_paid"),
+        ("TB-2", "taobao", "paid"),
+        ("TB-3", "taobao", "shipped"),
+        ("TB-4", "taobao", "dealed"),
+        ("TB-5", "taobao", "deal_closed"),
+    ]
+    assert stored[1]["status_raw"] == "买家已付款，等待卖家发货"

@@ -77,8 +77,8 @@ def test_built_orders_pass_full_pydantic_validation_unchanged() -> None:
 ROW_ERRORS: list[tuple[dict[str, Any], str, str | None]] = [
     ({"OrderNo": ""}, issues.BLANK_REQUIRED, "Order No."),
     ({"OrderSource": "  "}, issues.BLANK_REQUIRED, "Order Source"),
-    ({"OrderSource": "Tmall"}, issues.INVALID_SOURCE, "Order Source"),
-    ({"OrderSource": "天猫"}, issues.INVALID_SOURCE, "Order Source"),
+    ({"OrderSource": "Pinduoduo"}, issues.INVALID_SOURCE, "Order Source"),
+    ({"OrderSource": "拼多多"}, issues.INVALID_SOURCE, "Order Source"),
     ({"OrderStatus": "Refunded"}, issues.INVALID_STATUS, "Order Status"),
     ({"OrderTime": "14/09/2022"}, issues.AMBIGUOUS_DATE, "Order Time"),
     ({"OrderTime": "Sept 14 2022"}, issues.INVALID_TIME, "Order Time"),
@@ -200,7 +200,7 @@ def test_order_level_fields_not_compared_may_differ() -> None:
 
 
 def test_an_invalid_reference_value_does_not_flag_the_other_rows() -> None:
-    parsed = parse([row(OrderSource="Tmall"), row(ProductID="P2"), row(ProductID="P3")])
+    parsed = parse([row(OrderSource="Pinduoduo"), row(ProductID="P2"), row(ProductID="P3")])
     assert [(i.row, i.code) for i in parsed.errors] == [(2, issues.INVALID_SOURCE)]
 
 

@@ -22,7 +22,7 @@ CHANGES = st.fixed_dictionaries(
         "OrderNo": st.sampled_from(["A", "B", "C", "D", ""]),
         "ProductID": st.sampled_from(["P1", "P2", "P3"]),
         "ProductSKU": st.sampled_from(["", "red"]),
-        "OrderSource": st.sampled_from(["Youzan", "有赞", "youzan", "Douyin", "Tmall"]),
+        "OrderSource": st.sampled_from(["Youzan", "有赞", "youzan", "Douyin", "Pinduoduo"]),
         "OrderStatus": st.sampled_from(["Paid", "已付款", "Shipped"]),
         "Quantity": st.sampled_from(["1", "2", "3.0", "0", "2.5"]),
         "UnitPrice": st.sampled_from(["1", "9.99", "¥1,000", "1.234"]),

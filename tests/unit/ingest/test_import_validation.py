@@ -45,6 +45,23 @@ SOURCE_CASES = [
     ("XIAO E TECH", OrderSource.XIAOE_TECH),
     ("self-developed MALL of brand", OrderSource.BRAND_MALL),
     ("brand_mall", OrderSource.BRAND_MALL),
+    # Written by hand: the names merchants and exports use; Tmall is read as Taobao (the template has no Tmall).
+    ("天猫", OrderSource.TAOBAO),
+    ("Tmall", OrderSource.TAOBAO),
+    ("TMALL", OrderSource.TAOBAO),
+    ("tian mao", OrderSource.TAOBAO),
+    ("淘宝网", OrderSource.TAOBAO),
+    ("京东商城", OrderSource.JINGDONG),
+    ("jd.com", OrderSource.JINGDONG),
+    ("抖店", OrderSource.DOUYIN),
+    ("抖音小店", OrderSource.DOUYIN),
+    ("快手小店", OrderSource.KUAISHOU),
+    ("有赞商城", OrderSource.YOUZAN),
+    ("weimeng", OrderSource.WEIMOB),
+    ("Weipinhui", OrderSource.VIPSHOP),
+    ("Xiaoetong", OrderSource.XIAOE_TECH),
+    ("mogujie", OrderSource.MOGU),
+    ("RED", OrderSource.XIAOHONGSHU),
 ]
 
 
@@ -53,7 +70,7 @@ def test_source_aliases(text: str, expected: OrderSource) -> None:
     assert parse_source(text) == expected
 
 
-@pytest.mark.parametrize("text", ["Tmall", "天猫", "Pinduoduo", "拼多多", "Amazon", "other", "youzan2"])
+@pytest.mark.parametrize("text", ["Pinduoduo", "拼多多", "微店", "Amazon", "other", "youzan2", "天猫国际"])
 def test_other_sources_are_refused(text: str) -> None:
     result = parse_source(text)
     assert code(result) == issues.INVALID_SOURCE

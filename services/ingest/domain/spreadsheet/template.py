@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from services.core import bounds
 from services.core.order import OrderSource, OrderStatus
+from services.ingest.domain.spreadsheet.platform_statuses import PLATFORM_STATUSES, comma_folded
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -64,7 +65,16 @@ COLUMNS: tuple[Column, ...] = (
         "E20220914001",
     ),
     Column("source", "Order Source", "订单来源", True, Kind.SOURCE, None, "One of the listed platforms.", "Youzan"),
-    Column("status", "Order Status", "订单状态", True, Kind.STATUS, 64, "One of the listed statuses.", "Paid"),
+    Column(
+        "status",
+        "Order Status",
+        "订单状态",
+        True,
+        Kind.STATUS,
+        64,
+        "One of the listed statuses, or the platform's own (see the rules).",
+        "Paid",
+    ),
     Column("order_time", "Order Time", "下单时间", True, Kind.TIME, None, _TIME_HINT, "2022-09-14 11:03:23"),
     Column("payment_time", "Payment Time", "付款时间", False, Kind.TIME, None, _TIME_HINT, "2022-09-14 11:05:00"),
     Column("store_no", "Store No.", "店铺编号", False, Kind.ID, 64, "Store No. or Store ID is required.", "S001"),
@@ -119,17 +129,20 @@ SOURCE_LABELS: dict[OrderSource, str] = {
     OrderSource.XIAOHONGSHU: "Xiaohongshu",
     OrderSource.BRAND_MALL: "Self-developed mall of brand",
 }
+# The first alias is the Chinese label; the others are how merchants and the platforms' exports name them (Chinese,
+# English or pinyin). The template has no Tmall: Tmall shops sell on Taobao's platform and export through the same
+# seller centre (千牛) in the same format, so 天猫/Tmall is read as Taobao.
 SOURCE_ALIASES: dict[OrderSource, tuple[str, ...]] = {
-    OrderSource.YOUZAN: ("有赞",),
-    OrderSource.WEIMOB: ("微盟",),
-    OrderSource.DOUYIN: ("抖音",),
-    OrderSource.KUAISHOU: ("快手",),
-    OrderSource.JINGDONG: ("京东", "JD"),
-    OrderSource.TAOBAO: ("淘宝",),
-    OrderSource.VIPSHOP: ("唯品会",),
-    OrderSource.XIAOE_TECH: ("小鹅通",),
-    OrderSource.MOGU: ("蘑菇街",),
-    OrderSource.XIAOHONGSHU: ("小红书",),
+    OrderSource.YOUZAN: ("有赞", "有赞商城"),
+    OrderSource.WEIMOB: ("微盟", "微盟商城", "Weimeng"),
+    OrderSource.DOUYIN: ("抖音", "抖店", "抖音小店", "抖音电商", "Doudian"),
+    OrderSource.KUAISHOU: ("快手", "快手小店"),
+    OrderSource.JINGDONG: ("京东", "JD", "京东商城", "JD.com"),
+    OrderSource.TAOBAO: ("淘宝", "淘宝网", "天猫", "天猫商城", "Tmall", "Tianmao"),
+    OrderSource.VIPSHOP: ("唯品会", "Weipinhui", "VIP.com"),
+    OrderSource.XIAOE_TECH: ("小鹅通", "Xiaoetong"),
+    OrderSource.MOGU: ("蘑菇街", "Mogujie"),
+    OrderSource.XIAOHONGSHU: ("小红书", "RED", "XHS"),
     OrderSource.BRAND_MALL: ("品牌自营商城", "自营商城"),
 }
 STATUS_LABELS: dict[OrderStatus, str] = {
@@ -173,8 +186,17 @@ def _value_index(labels: dict[E, str], aliases: dict[E, tuple[str, ...]]) -> dic
     return index
 
 
+def status_key(text: str) -> str:
+    """The form statuses are compared in: `label_key`, with full-width and half-width commas folded."""
+    return label_key(comma_folded(text))
+
+
 SOURCE_INDEX: dict[str, OrderSource] = _value_index(SOURCE_LABELS, SOURCE_ALIASES)
-STATUS_INDEX: dict[str, OrderStatus] = _value_index(STATUS_LABELS, STATUS_ALIASES)
+# The platforms' phrases first, so that a label or alias of the template always wins (a test checks they agree).
+STATUS_INDEX: dict[str, OrderStatus] = {
+    **{status_key(entry.phrase): entry.status for entry in PLATFORM_STATUSES},
+    **{status_key(name): status for name, status in _value_index(STATUS_LABELS, STATUS_ALIASES).items()},
+}
 HEADER_INDEX: dict[str, str] = {
     header_key(name): column.key for column in COLUMNS for name in (column.english, column.chinese, column.key)
 }
@@ -223,6 +245,12 @@ RULES: tuple[str, ...] = (
     "Partial mode imports the valid orders and holds back every order with an invalid row; strict mode imports "
     "nothing if any row is invalid: the refusal lists every error, and the import is recorded as failed with its "
     "result and failed-rows workbooks.",
+    "Order Status also takes the statuses as the platforms' own exports write them (commas full-width or not): "
+    + "; ".join(
+        f"{entry.phrase} = {STATUS_LABELS[entry.status]} ({', '.join(SOURCE_LABELS[p] for p in entry.platforms)})"
+        for entry in PLATFORM_STATUSES
+    )
+    + ".",
     "Workbooks may be .xlsx, .xlsm or legacy .xls (Excel 97-2003); CSV files are read too. The template's example "
     "row (every column holding its example, Order No. E20220914001), if left in, is skipped with a warning.",
 )

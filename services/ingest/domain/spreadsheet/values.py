@@ -16,12 +16,14 @@ from services.core import bounds
 from services.core.bounds import MAX_MONEY, MAX_QUANTITY
 from services.core.order import OrderSource, OrderStatus
 from services.ingest.domain.spreadsheet import issues
+from services.ingest.domain.spreadsheet.platform_statuses import EXAMPLE_PHRASES
 from services.ingest.domain.spreadsheet.template import (
     SOURCE_INDEX,
     SOURCE_LABELS,
     STATUS_INDEX,
     STATUS_LABELS,
     label_key,
+    status_key,
 )
 
 CENT = Decimal("0.01")
@@ -67,7 +69,9 @@ TIME_FORMATS: tuple[str, ...] = (
 _MOBILE_NOISE = re.compile(r"[\s\-()（）\u3000]")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _SOURCE_NAMES = ", ".join(SOURCE_LABELS.values())
-_STATUS_NAMES = ", ".join(STATUS_LABELS.values())
+_STATUS_EXPECTED = (
+    f"one of {', '.join(STATUS_LABELS.values())}, or a platform's own status such as {' / '.join(EXAMPLE_PHRASES)}"
+)
 
 Cell = str | float | int | bool | datetime | date | time | timedelta | None
 
@@ -259,9 +263,9 @@ def parse_source(text: str) -> OrderSource | Invalid:
 
 
 def parse_status(text: str) -> OrderStatus | Invalid:
-    status = STATUS_INDEX.get(label_key(text))
+    status = STATUS_INDEX.get(status_key(text))
     if status is None:
-        return Invalid(issues.INVALID_STATUS, "is not a known order status", f"one of {_STATUS_NAMES}")
+        return Invalid(issues.INVALID_STATUS, "is not a known order status", _STATUS_EXPECTED)
     return status
 
 
