@@ -26,6 +26,7 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from pydantic.config import JsonDict
 
 from services.core import bounds
 
@@ -155,6 +156,8 @@ Text = Annotated[str, AfterValidator(_storable_text)]
 Text64 = Annotated[Text, Field(max_length=64)]
 Id64 = Annotated[Text64, AfterValidator(_visible_identifier)]  # an identifier: no invisible character (bounds)
 Text255 = Annotated[Text, Field(max_length=255)]
+# A required text: the schema says what `min_length` after the strip means (one character other than whitespace).
+NOT_BLANK: JsonDict = {"pattern": r"\S"}
 Time = Annotated[AwareDatetime, BeforeValidator(time_text), AfterValidator(_storable_time)]
 
 
@@ -229,7 +232,7 @@ class Receiver(_Value):
 class OrderLine(_Value):
     """One product line. Key within an order: (product_id, sku); `sku` is "" when the product has none."""
 
-    product_id: Id64 = Field(min_length=1)
+    product_id: Id64 = Field(min_length=1, json_schema_extra=NOT_BLANK)
     sku: Id64 = ""
     product_name: Text255 | None = None
     quantity: Integer = Field(gt=0, le=bounds.MAX_QUANTITY)
@@ -254,7 +257,7 @@ class OrderLine(_Value):
 class Order(_Value):
     """One order with its lines, as exported by the shop platform."""
 
-    order_no: Annotated[Id64, AfterValidator(_addressable_order_no)] = Field(min_length=1)
+    order_no: Annotated[Id64, AfterValidator(_addressable_order_no)] = Field(min_length=1, json_schema_extra=NOT_BLANK)
     source: OrderSource
     status: OrderStatus
     status_raw: Text64 = Field(description="The status text as the platform or file wrote it.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema  # type: ignore[import-untyped,unused-ignore]  # a dev dependency: these checks always run
 import pytest
@@ -127,13 +128,17 @@ def test_the_schema_takes_a_money_text_exactly_when_the_model_does(amount: str) 
     example = json.loads((SCHEMAS_DIR / "orders.ingest.v1.examples.json").read_text(encoding="utf-8"))[0]
     priced = {**example, "lines": [{**example["lines"][0], "unit_price": amount, "line_amount": None}]}
     priced.pop("order_amount", None)
+    assert jsonschema.Draft202012Validator(schema).is_valid(priced) is _model_takes(priced)
+
+
+def _model_takes(document: dict[str, Any]) -> bool:
+    """Whether the consumer's model takes `document` (an orders.ingest.v1 value)."""
     model = next(e for e in ENTRIES if e.topic.name == "orders.ingest.v1").model
     try:
-        model.model_validate(priced)
-        taken = True
+        model.model_validate(document)
     except ValueError:
-        taken = False
-    assert jsonschema.Draft202012Validator(schema).is_valid(priced) is taken
+        return False
+    return True
 
 
 def test_the_schema_takes_a_blank_optional_time_or_amount_as_the_model_does() -> None:
@@ -146,3 +151,18 @@ def test_the_schema_takes_a_blank_optional_time_or_amount_as_the_model_does() ->
     assert validator.is_valid(blank)
     model.model_validate(blank)
     assert not validator.is_valid({**example, "order_amount": "x"})  # blank, not any text
+
+
+@pytest.mark.parametrize("field", ["order_no", "producer", "product_id"])
+@pytest.mark.parametrize(("text", "taken"), [(" ", False), ("\t\n ", False), (" A1 ", True), ("A1", True)])
+def test_the_schema_takes_a_required_text_exactly_when_the_model_does(field: str, text: str, taken: bool) -> None:
+    """A whitespace-only order_no, producer or product_id passed the schema's minLength and was dead-lettered (the
+    consumer strips text before it counts)."""
+    schema = json.loads((SCHEMAS_DIR / "orders.ingest.v1.schema.json").read_text(encoding="utf-8"))
+    example = json.loads((SCHEMAS_DIR / "orders.ingest.v1.examples.json").read_text(encoding="utf-8"))[0]
+    if field == "product_id":
+        document = {**example, "lines": [{**example["lines"][0], field: text}]}
+    else:
+        document = {**example, field: text}
+    assert _model_takes(document) is taken
+    assert jsonschema.Draft202012Validator(schema).is_valid(document) is taken

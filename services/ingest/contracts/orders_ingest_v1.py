@@ -44,7 +44,7 @@ from pydantic import BeforeValidator, ConfigDict, Field
 
 from services.core import bounds
 from services.core.keys import order_key
-from services.core.order import Order, Text, json_integer
+from services.core.order import NOT_BLANK, Order, Text, json_integer
 from services.platform.topics import TopicSpec
 
 SCHEMA_VERSION = 1
@@ -66,7 +66,9 @@ class OrderIngestV1(Order):
     schema_version: Annotated[Literal[1], BeforeValidator(json_integer)] = 1
     tenant_id: UUID
     import_id: UUID | None = Field(default=None, description="The upload this order came from, if any.")
-    producer: Text = Field(default="import", min_length=1, max_length=64, description="Who sent it.")
+    producer: Text = Field(
+        default="import", min_length=1, max_length=64, description="Who sent it.", json_schema_extra=NOT_BLANK
+    )
 
 
 def message_key(tenant_id: UUID, order_no: str) -> bytes:
