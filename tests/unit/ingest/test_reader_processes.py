@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +36,24 @@ def refusal(pool: ReaderPool, data: bytes, name: str = "bomb.xlsx") -> ImportFil
     with pytest.raises(ImportFileError) as refused:
         pool.read(data, name, None, DEFAULT_OPTIONS)
     return refused.value
+
+
+@contextmanager
+def _pool(size: int, **limits: Any) -> Iterator[ReaderPool]:
+    pool = ReaderPool(size, **limits)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def too_complex_then_reads_again(pool: ReaderPool, data: bytes, english: str, chinese: str) -> None:
+    """`data` is refused as workbook_too_complex saying `english` (and `chinese` in zh-CN), and `pool` then reads
+    a good file."""
+    refused = refusal(pool, data)
+    assert refused.code == issues.WORKBOOK_TOO_COMPLEX and english in refused.message
+    assert chinese in file_message(refused.code, refused.message, Lang.ZH)
+    assert pool.read(xlsx_bytes([row()]), "orders.xlsx", None, DEFAULT_OPTIONS).header
 
 
 def test_a_file_read_in_a_worker_is_the_table_read_in_process(readers: ReaderPool, tmp_path: Path) -> None:
@@ -67,15 +87,9 @@ def aborting_read(data: bytes, filename: str, sheet: str | None, options: Import
 
 
 def test_a_worker_that_dies_is_replaced_and_the_other_reads_go_on() -> None:
-    pool = ReaderPool(2, reader=aborting_read)
-    try:
+    with _pool(2, reader=aborting_read) as pool:
         for _ in range(3):
-            refused = refusal(pool, b"abort")
-            assert refused.code == issues.WORKBOOK_TOO_COMPLEX and "the reader stopped on it" in refused.message
-            assert "另存为 .xlsx 或导出为 CSV" in file_message(refused.code, refused.message, Lang.ZH)
-            assert pool.read(xlsx_bytes([row()]), "orders.xlsx", None, DEFAULT_OPTIONS).header
-    finally:
-        pool.close()
+            too_complex_then_reads_again(pool, b"abort", "the reader stopped on it", "另存为 .xlsx 或导出为 CSV")
 
 
 def hungry_read(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
@@ -85,27 +99,15 @@ def hungry_read(data: bytes, filename: str, sheet: str | None, options: ImportOp
 
 
 def test_a_read_past_the_memory_limit_is_too_complex() -> None:
-    pool = ReaderPool(1, memory=400 << 20, reader=hungry_read)
-    try:
-        refused = refusal(pool, b"hungry")
-        assert refused.code == issues.WORKBOOK_TOO_COMPLEX and "more than 400 MB of memory" in refused.message
-        assert "读取需要超过 400 MB 内存" in file_message(refused.code, refused.message, Lang.ZH)
-        assert pool.read(xlsx_bytes([row()]), "orders.xlsx", None, DEFAULT_OPTIONS).header
-    finally:
-        pool.close()
+    with _pool(1, memory=400 << 20, reader=hungry_read) as pool:
+        too_complex_then_reads_again(pool, b"hungry", "more than 400 MB of memory", "读取需要超过 400 MB 内存")
 
 
 def test_a_read_past_the_time_limit_is_too_complex_and_its_worker_is_killed() -> None:
-    pool = ReaderPool(1, seconds=1.5, reader=sleeping_read)
-    try:
+    with _pool(1, seconds=1.5, reader=sleeping_read) as pool:
         started = time.monotonic()
-        refused = refusal(pool, b"slow")
-        assert refused.code == issues.WORKBOOK_TOO_COMPLEX and "1.5 seconds" in refused.message
-        assert "1.5 秒内未能读完" in file_message(refused.code, refused.message, Lang.ZH)
+        too_complex_then_reads_again(pool, b"slow", "1.5 seconds", "1.5 秒内未能读完")  # read by a new worker
         assert time.monotonic() - started < 10
-        assert pool.read(xlsx_bytes([row()]), "orders.xlsx", None, DEFAULT_OPTIONS).header  # a new worker
-    finally:
-        pool.close()
 
 
 def test_an_xls_that_aborts_calamine_is_refused_as_damaged_and_the_reader_lives(readers: ReaderPool) -> None:
