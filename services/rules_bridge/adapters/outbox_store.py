@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 
 from services.rules_bridge.adapters import sql
-from services.rules_bridge.domain.events import OutboxRecord, headers_text, payload_text
+from services.rules_bridge.domain.events import OutboxRecord
 
 N_SHARDS = 16  # changing it reorders nothing already sent, but pending rows keep their old shard: drain first
 Conn = Any  # an asyncpg connection (or pool connection proxy)
@@ -46,7 +46,7 @@ async def enqueue(conn: Conn, records: Sequence[OutboxRecord]) -> None:
     shards = [shard_of(r.key) for r in records]
     await conn.execute(sql.HOLD_SHARDS_SHARED, sorted(set(shards)))
     rows = [
-        (r.tenant_id, r.topic, shard, r.key, r.event_id, r.event_type, headers_text(r), payload_text(r))
+        (r.tenant_id, r.topic, shard, r.key, r.event_id, r.event_type, r.headers_json, r.payload_json)
         for r, shard in zip(records, shards, strict=True)
     ]
     await conn.copy_records_to_table(sql.OUTBOX_TABLE, records=rows, columns=sql.OUTBOX_COPY_COLUMNS)

@@ -11,7 +11,7 @@ import pytest
 from services.core.order import OrderStatus
 from services.rules_bridge.adapters.outbox_store import enqueue, shard_of
 from services.rules_bridge.domain import events
-from services.rules_bridge.domain.events import OutboxRecord, headers_text, payload_text
+from services.rules_bridge.domain.events import OutboxRecord
 from tests.unit.rules_bridge.factories import change, customer
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ async def _stored(conn: asyncpg.Connection, tenant: uuid.UUID) -> list[asyncpg.R
 
 def _expected(records: list[OutboxRecord]) -> list[tuple[object, ...]]:
     return [
-        (r.tenant_id, r.topic, shard_of(r.key), r.key, r.event_id, r.event_type, headers_text(r), payload_text(r))
+        (r.tenant_id, r.topic, shard_of(r.key), r.key, r.event_id, r.event_type, r.headers_json, r.payload_json)
         for r in records
     ]
 

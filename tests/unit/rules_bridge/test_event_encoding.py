@@ -13,16 +13,16 @@ from hypothesis import strategies as st
 
 from services.core.changes import CustomerSnapshot
 from services.core.order import OrderStatus
-from services.rules_bridge.contracts.order_events_v1 import ORDER_UPDATED
+from services.rules_bridge.contracts.order_events_v1 import ORDER_UPDATED, SOURCE
 from services.rules_bridge.domain.events import (
     EVENT_NAMESPACE,
     OutboxRecord,
     canonical_json,
+    cloudevent_headers,
     customer_updated,
     event_id,
-    headers_text,
     order_events,
-    payload_text,
+    order_payload,
 )
 from tests.unit.rules_bridge.factories import AT, change, snapshot
 
@@ -58,10 +58,11 @@ def test_canonical_json_escapes_like_json_dumps() -> None:
 
 @given(st.dictionaries(TEXT, JSON, max_size=6), st.dictionaries(TEXT, TEXT, max_size=4))
 def test_stored_text_reads_back_as_the_record(payload: dict[str, object], headers: dict[str, str]) -> None:
-    record = OutboxRecord(uuid.uuid4(), "t", "k", "e", "x", headers, payload)
-    assert orjson.loads(payload_text(record) or "") == payload
-    assert json.loads(headers_text(record)) == headers
-    assert payload_text(OutboxRecord(uuid.uuid4(), "t", "k", "e", "x", headers, None)) is None
+    record = OutboxRecord.of(uuid.uuid4(), "t", "k", "e", "x", headers, payload)
+    assert record.payload_json == orjson.dumps(payload).decode() and record.payload == payload
+    assert json.loads(record.headers_json) == headers == record.headers
+    tombstone = OutboxRecord.of(uuid.uuid4(), "t", "k", "e", "x", headers, None)
+    assert tombstone.payload_json is None and tombstone.payload is None
 
 
 ORDER_NO = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12)
@@ -72,14 +73,17 @@ STATUS = st.sampled_from(list(OrderStatus))
 def test_order_events_store_the_text_of_their_dicts(
     order_no: str, before: OrderStatus | None, after: OrderStatus, store_name: str, content: bool
 ) -> None:
-    """An order event's headers and payload are encoded once per change, spliced: the bytes they are stored as
-    must be orjson's encoding of the record's dicts (what was stored before), whatever the order no. holds."""
+    """An order event's headers and payload are encoded once per change, spliced, without their dicts: the bytes
+    they are stored as must be orjson's encoding of those dicts (what was stored before), whatever the order no.
+    holds: the CloudEvents headers, and the order's payload with `inferred` last."""
     shifted = replace(change(before, after, content_changed=content), after=snapshot(order_no, after))
     shifted = replace(shifted, after=replace(shifted.after, store_name=store_name or None, status_raw=store_name))
     for record in order_events(shifted, at=AT):
-        assert record.headers_json is not None and record.payload_json is not None
-        assert headers_text(record) == orjson.dumps(record.headers).decode()
-        assert payload_text(record) == orjson.dumps(record.payload).decode()
+        kind, tenant = record.event_type, str(shifted.tenant_id)
+        headers = cloudevent_headers(record.event_id, SOURCE, kind, order_no, tenant, AT)
+        assert record.headers_json == orjson.dumps(headers).decode()
+        inferred = (record.payload or {})["inferred"]
+        assert record.payload_json == orjson.dumps({**order_payload(shifted), "inferred": inferred}).decode()
 
 
 @given(st.dictionaries(TEXT, JSON, max_size=6), st.none() | TEXT, st.booleans())
@@ -90,8 +94,7 @@ def test_a_customer_event_with_its_persona_encoded_stores_the_same_text(
     plain = CustomerSnapshot(uuid.UUID(int=1), uuid.UUID(int=2), None, "13900000001", None, nickname, persona, created)
     encoded = replace(plain, persona_json=orjson.dumps(persona))
     ours, reference = customer_updated(encoded, at=AT), customer_updated(plain, at=AT)
-    assert ours.payload_json is not None and reference.payload_json is None
-    assert payload_text(ours) == payload_text(reference) == orjson.dumps(reference.payload).decode()
+    assert ours.payload_json == reference.payload_json == orjson.dumps(reference.payload).decode()
     assert ours == reference  # the same event (its id is the persona's digest, whatever its encoding)
     digest = hashlib.sha256(canonical_json(reference.payload or {})).hexdigest()[:32]
     assert ours.event_id == event_id(plain.tenant_id, plain.customer_id, digest)  # as named before
