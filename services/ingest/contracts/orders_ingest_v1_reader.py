@@ -284,11 +284,22 @@ def _money(value: Any, *, required: bool = False) -> Decimal | None:
     """Money as the model keeps it: with two places (a JSON number is left to the model)."""
     if value is None and not required:
         return None
-    if type(value) is not str or _MONEY.fullmatch(value) is None:
+    if type(value) is not str:
         raise _NotPlain
-    if len(value) > 3 and value[-3] == ".":  # two places already (and no sign: never -0)
-        return Decimal(value)
-    return Decimal(value).quantize(CENT)
+    known = _MONEYS.get(value)
+    if known is not None:
+        return known
+    if _MONEY.fullmatch(value) is None:
+        raise _NotPlain
+    two_places = len(value) > 3 and value[-3] == "."  # (and no sign: never -0)
+    amount = Decimal(value) if two_places else Decimal(value).quantize(CENT)
+    if len(_MONEYS) >= 4096:
+        _MONEYS.clear()
+    _MONEYS[value] = amount
+    return amount
+
+
+_MONEYS: dict[str, Decimal] = {}  # prices and amounts repeat from record to record (a Decimal is immutable: shared)
 
 
 _TIME = re.compile(
