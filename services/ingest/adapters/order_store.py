@@ -21,6 +21,7 @@ from services.ingest.adapters.storage import FOREIGN_KEY_VIOLATION, concurrent_i
 from services.ingest.domain import persona_reference
 from services.ingest.domain.identity import Customer, CustomerIndex
 from services.ingest.domain.persona import PAID_STATUSES, LifecycleThresholds, OrderAggregates, build_persona
+from services.ingest.domain.persona_deltas import persona_digest
 from services.ingest.domain.planning import LineRow, OrderRow, RoundPlan, StoredOrder
 from services.ingest.domain.redelivery import StoredMatch
 
@@ -253,8 +254,11 @@ async def refresh_personas(
             )
         )
     if changed:
-        rows = [(c.tenant_id, c.customer_id, c.persona, c.revision) for c in changed]
-        await conn.execute(sql.UPDATE_PERSONAS, *_columns(rows, 4))
+        rows = [
+            (c.tenant_id, c.customer_id, c.persona, persona_digest(orjson.dumps(c.persona)), c.revision)
+            for c in changed
+        ]
+        await conn.execute(sql.UPDATE_PERSONAS, *_columns(rows, 5))
     return changed
 
 

@@ -32,11 +32,23 @@ Conn = Any  # asyncpg.Connection (untyped library)
 @quick_init  # one per customer of every fold
 @dataclass(frozen=True)
 class Claimed:
-    """A customer the stage holds (locked): its key, as stored (its persona in `stored.persona`), and its state."""
+    """A customer the stage holds (locked): its key, as stored (identifiers and revision in `stored`), its state,
+    and its stored persona's digest (`persona_digest`). The stored persona itself is read (into `stored.persona`)
+    only when that digest is not stored (a customer never folded, or stored before migration 0019)."""
 
     key: CustomerKey
     stored: CustomerSnapshot
     state: dict[str, Any] | None
+    digest: bytes | None
+
+    def changed(self, persona: dict[str, Any], digest: bytes) -> bool:
+        """Whether `persona` (with its `digest`) differs from the stored one."""
+        return digest != self.digest if self.digest is not None else persona != self.stored.persona
+
+    @property
+    def created(self) -> bool:
+        """Whether the customer has no persona yet (`{}`: never folded). A stored digest is one of a persona."""
+        return self.digest is None and not self.stored.persona
 
 
 @dataclass(frozen=True)
@@ -72,10 +84,12 @@ async def claim(conn: Conn, keys: Sequence[CustomerKey] | None, limit: int) -> l
 
 
 def _claimed(r: Any) -> Claimed:
-    """A claimed customer as stored (its persona and state read from text by orjson: see the SQL module)."""
-    state = r[7]
-    snapshot = CustomerSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6]), revision=r[8])
-    return Claimed((r[0], r[1]), snapshot, None if state is None else orjson.loads(state))
+    """A claimed customer as stored (its persona, when read, and state read from text by orjson: see the SQL
+    module)."""
+    persona, state = r[7], r[8]
+    known = {} if persona is None else orjson.loads(persona)
+    stored = CustomerSnapshot(r[0], r[1], r[2], r[3], r[4], r[5], known, revision=r[9])
+    return Claimed((r[0], r[1]), stored, None if state is None else orjson.loads(state), r[6])
 
 
 async def announce(conn: Conn, keys: Sequence[CustomerKey]) -> list[CustomerSnapshot]:
@@ -120,15 +134,28 @@ async def states_from_orders(conn: Conn, keys: Sequence[CustomerKey]) -> dict[Cu
     return {k: state_of(c) for k, c in contributions.items()}
 
 
-async def store(conn: Conn, rows: Sequence[tuple[CustomerKey, str, str, int]]) -> None:
-    """Store each customer's persona, state and revision: `rows` are (key, persona, state, revision), persona and
-    state as JSON text."""
+@quick_init  # one per customer of every fold
+@dataclass(frozen=True)
+class StoredPersona:
+    """What the stage stores of one customer: its persona (JSON text) with its digest, its state (JSON text), and
+    its revision."""
+
+    key: CustomerKey
+    persona: str
+    digest: bytes
+    state: str
+    revision: int
+
+
+async def store(conn: Conn, rows: Sequence[StoredPersona]) -> None:
+    """Store each customer's persona, its digest, state and revision."""
     if rows:
         await conn.execute(
             sql.STORE_PERSONAS,
-            [k[0] for k, _, _, _ in rows],
-            [k[1] for k, _, _, _ in rows],
-            [p for _, p, _, _ in rows],
-            [s for _, _, s, _ in rows],
-            [n for _, _, _, n in rows],
+            [r.key[0] for r in rows],
+            [r.key[1] for r in rows],
+            [r.persona for r in rows],
+            [r.digest for r in rows],
+            [r.state for r in rows],
+            [r.revision for r in rows],
         )

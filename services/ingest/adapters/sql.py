@@ -322,9 +322,9 @@ ORDER BY 1, 2
 """
 
 UPDATE_PERSONAS = """
-UPDATE customers c SET persona = u.persona, revision = u.revision, updated_at = now()
-FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::bigint[]) ORDER BY 1, 2)
-     AS u (tenant_id, id, persona, revision)
+UPDATE customers c SET persona = u.persona, persona_digest = u.digest, revision = u.revision, updated_at = now()
+FROM (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[], $4::bytea[], $5::bigint[]) ORDER BY 1, 2)
+     AS u (tenant_id, id, persona, digest, revision)
 WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 """
 
@@ -335,9 +335,10 @@ INSERT INTO persona_deltas (tenant_id, customer_id, sign, contribution)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[]::json[])
 """
 
+# The stored persona is read only when its digest is not stored (migration 0019): the digest tells whether it changed.
 _CLAIMED_COLUMNS = (
-    "c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona::text, c.persona_state::text, "
-    "c.revision"
+    "c.tenant_id, c.id, c.sobot_customer_id, c.mobile, c.unionid, c.nickname, c.persona_digest, "
+    "CASE WHEN c.persona_digest IS NULL THEN c.persona::text END, c.persona_state::text, c.revision"
 )
 
 # The customers with deltas, oldest delta first; those another stage holds are skipped, never waited for.
@@ -384,10 +385,12 @@ JOIN order_lines l ON l.tenant_id = o.tenant_id AND l.order_no = o.order_no
 
 # `revision`: the stored one, or one more for a customer whose persona changed (migration 0018).
 STORE_PERSONAS = """
-UPDATE customers c SET persona = u.persona, persona_state = u.state, revision = u.revision, updated_at = now()
+UPDATE customers c SET
+    persona = u.persona, persona_digest = u.digest, persona_state = u.state, revision = u.revision, updated_at = now()
 FROM (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]::jsonb[], $4::text[]::json[], $5::bigint[]) ORDER BY 1, 2
-) AS u (tenant_id, id, persona, state, revision)
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]::jsonb[], $4::bytea[], $5::text[]::json[], $6::bigint[])
+    ORDER BY 1, 2
+) AS u (tenant_id, id, persona, digest, state, revision)
 WHERE c.tenant_id = u.tenant_id AND c.id = u.id
 """
 

@@ -28,6 +28,7 @@ import orjson
 from services.core.changes import CustomerSnapshot, OrderChange
 from services.ingest import errors
 from services.ingest.adapters import persona_store
+from services.ingest.adapters.persona_store import StoredPersona
 from services.ingest.adapters.storage import storage_errors
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.domain.persona_deltas import (
@@ -35,6 +36,7 @@ from services.ingest.domain.persona_deltas import (
     PersonaClock,
     PersonaState,
     fold,
+    persona_digest,
     persona_of,
     state_from_json,
     state_to_json,
@@ -109,11 +111,13 @@ async def _fold(
         # Encoded here, while the customer's objects are in the cache (measured cheaper than a pass of its own);
         # the stored text and the event's payload share the persona's bytes.
         persona_json = orjson.dumps(persona)
+        digest = persona_digest(persona_json)
         stored = customer.stored
-        changed = persona != stored.persona
+        changed = customer.changed(persona, digest)
         # The revision names the change's event: raised once per change (the row is locked: no one else raises it).
         revision = (stored.revision or 0) + int(changed)
-        rows.append((customer.key, persona_json.decode(), orjson.dumps(state_to_json(state)).decode(), revision))
+        state_json = orjson.dumps(state_to_json(state)).decode()
+        rows.append(StoredPersona(customer.key, persona_json.decode(), digest, state_json, revision))
         if changed:
             # a new customer has no persona until its first fold; the snapshot is built directly
             # (`dataclasses.replace` cost more than the rest of the row)
@@ -126,7 +130,7 @@ async def _fold(
                     stored.unionid,
                     stored.nickname,
                     persona,
-                    not stored.persona,
+                    customer.created,
                     persona_json,
                     revision,
                 )

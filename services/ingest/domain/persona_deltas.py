@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from hashlib import blake2b
 from typing import Any
 from uuid import UUID
 
@@ -202,6 +203,13 @@ def persona_of(state: PersonaState, clock: PersonaClock) -> dict[str, Any]:
         "orders_by_status": dict(sorted(state.statuses.items())),
         "lifecycle_stage": stage_of(paid_count, recent is not None and recent < clock.dormant_before, clock.thresholds),
     }
+
+
+def persona_digest(persona_json: bytes) -> bytes:
+    """The digest a persona is stored with (`customers.persona_digest`, migration 0019), of its bytes as orjson
+    encodes it: two personas built alike (`persona_of`, `build_persona`: the same keys in the same order) are
+    equal exactly when their encodings, hence their digests, are."""
+    return blake2b(persona_json, digest_size=16).digest()
 
 
 def _shown_name(names: dict[str, int]) -> str | None:

@@ -10,18 +10,20 @@ import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import pytest
 
-from services.ingest.adapters import order_store
+from services.ingest.adapters import order_store, persona_store
 from services.ingest.application import ingestion
 from services.ingest.application.ingestion import IngestOptions, ingest_batch
 from services.ingest.application.personas import FoldResult, fold_personas
 from services.ingest.contracts.orders_ingest_v1 import OrderIngestV1
 from services.ingest.domain.persona import LifecycleThresholds
+from services.ingest.domain.persona_deltas import CustomerDelta, contribution
 from tests.integration.ingest.conftest import RecordingEmitter
 from tests.support.orders import SHANGHAI, line, message, received
 
@@ -103,6 +105,44 @@ async def test_each_effective_change_emits_one_customer_event(
     assert len(emitter.customers) == 1
     await ingest(pool, emitter, message(tenant_id, "E1", status="shipped"))
     assert len(emitter.customers) == 2 and emitter.customers[1].persona["orders_by_status"] == {"shipped": 1}
+
+
+async def test_a_persona_is_compared_by_the_digest_stored_with_it_whoever_stored_it(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
+) -> None:
+    """The stage tells a changed persona by the digest stored with it (migration 0019), not by reading the persona
+    back: the recomputation (the lifecycle sweep) stores its digest too, and a customer without one (stored before
+    the migration, or by a tool) is compared by its persona, as before. Either way an unchanged persona is news
+    to no one."""
+    await ingest(pool, emitter, message(tenant_id, "D1"))
+    row = await pool.fetchrow("SELECT id, persona_digest FROM customers WHERE tenant_id = $1", tenant_id)
+    customer_id, digest = row["id"], row["persona_digest"]
+    assert digest is not None and len(emitter.customers) == 1
+
+    async def fold_nothing(now: datetime) -> int:
+        """Fold a delta that changes no persona (a contribution added and taken away): the customer's revision."""
+        nothing = contribution("paid", "taobao", "S1", NOW, None, Decimal(1), None, [])
+        async with pool.acquire() as conn, conn.transaction():
+            deltas = [CustomerDelta(tenant_id, customer_id, sign, nothing) for sign in (1, -1)]
+            await persona_store.append_deltas(conn, deltas)
+        async with pool.acquire() as conn:
+            assert (await fold_personas(conn, emitter, now, LifecycleThresholds())).customers == 1
+        revision: int = await pool.fetchval("SELECT revision FROM customers WHERE id = $1", customer_id)
+        return revision
+
+    assert await fold_nothing(NOW) == 1 and len(emitter.customers) == 1
+    later = NOW + timedelta(days=3650)  # the customer is dormant by then: the sweep rewrites its persona
+    async with pool.acquire() as conn, conn.transaction():
+        keys = {(tenant_id, customer_id)}
+        swept = await order_store.refresh_personas(conn, keys, set(), later, LifecycleThresholds())
+    assert len(swept) == 1 and swept[0].revision == 2
+    assert await pool.fetchval("SELECT persona_digest FROM customers WHERE id = $1", customer_id) != digest
+    assert await fold_nothing(later) == 2 and len(emitter.customers) == 1  # the sweep's persona, as the stage's
+    await pool.execute("UPDATE customers SET persona_digest = NULL WHERE id = $1", customer_id)
+    assert await fold_nothing(later) == 2 and len(emitter.customers) == 1
+    assert await pool.fetchval("SELECT persona_digest FROM customers WHERE id = $1", customer_id) is not None
+    await ingest(pool, emitter, message(tenant_id, "D1", status="shipped"))
+    assert len(emitter.customers) == 2 and not emitter.customers[1].created
 
 
 async def test_two_transactions_creating_the_same_customer_end_with_one(
