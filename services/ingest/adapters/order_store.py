@@ -40,13 +40,17 @@ async def existing_tenants(conn: Conn, tenant_ids: Iterable[UUID]) -> set[UUID]:
 
 
 async def load_stored(conn: Conn, keys: Sequence[Key], *, lock: bool = True) -> dict[Key, StoredOrder]:
-    """The stored orders (with lines) among `keys`; locked FOR UPDATE in key order when `lock`."""
+    """The stored orders (with lines) among `keys`; locked FOR UPDATE in key order when `lock`. The lines are read
+    for the orders found only (none: no second statement, as for a batch of new orders): an order's lines are only
+    ever written with it, and nothing deletes orders, so an order not stored has none."""
     if not keys:
         return {}
-    tenants, order_nos = _columns(sorted(keys), 2)
-    rows = await conn.fetch(sql.LOCK_ORDERS if lock else sql.READ_ORDERS, tenants, order_nos)
+    rows = await conn.fetch(sql.LOCK_ORDERS if lock else sql.READ_ORDERS, *_columns(sorted(keys), 2))
+    if not rows:
+        return {}
     lines: dict[Key, dict[tuple[str, str], LineRow]] = defaultdict(dict)
-    for r in await conn.fetch(sql.LINES_OF_ORDERS, tenants, order_nos):
+    found = _columns([(r["tenant_id"], r["order_no"]) for r in rows], 2)
+    for r in await conn.fetch(sql.LINES_OF_ORDERS, *found):
         line = LineRow(r["product_id"], r["sku"], r["product_name"], r["quantity"], r["unit_price"], r["line_amount"])
         lines[(r["tenant_id"], r["order_no"])][line.key] = line
     return {

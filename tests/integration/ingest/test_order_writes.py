@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from services.ingest.adapters import order_store
+from services.ingest.adapters import order_store, sql
 from services.ingest.application.ingestion import IngestOptions, decode, ingest_batch
 from tests.integration.ingest.conftest import RecordingEmitter
 from tests.support.orders import line, message, received
@@ -131,3 +131,31 @@ async def test_a_tenant_is_never_deleted(pool: asyncpg.Pool, tenant_id: UUID) ->
         with pytest.raises(asyncpg.RestrictViolationError):
             await conn.execute("UPDATE tenants SET id = gen_random_uuid() WHERE id = $1", tenant_id)
         assert await conn.fetchval("SELECT count(*) FROM tenants WHERE id = $1", tenant_id) == 1
+
+
+class _Statements:
+    """A connection that notes the text of each statement fetched through it."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn, self.sent = conn, []
+
+    async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
+        self.sent.append(query)
+        return list(await self.conn.fetch(query, *args))
+
+
+async def test_lines_are_read_for_the_stored_orders_only(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
+) -> None:
+    """A round of new orders reads no lines (none can be stored without their order); a round naming stored
+    orders reads theirs, and only theirs."""
+    async with pool.acquire() as conn:
+        await ingest_batch(conn, received(message(tenant_id, "L1", lines=[line("P1"), line("P2")])), emitter)
+        noted = _Statements(conn)
+        async with conn.transaction():
+            assert await order_store.load_stored(noted, [(tenant_id, "N1"), (tenant_id, "N2")]) == {}
+        assert noted.sent == [sql.LOCK_ORDERS]
+        async with conn.transaction():
+            stored = await order_store.load_stored(noted, [(tenant_id, "L1"), (tenant_id, "N1")])
+    assert noted.sent[1:] == [sql.LOCK_ORDERS, sql.LINES_OF_ORDERS]
+    assert list(stored) == [(tenant_id, "L1")] and set(stored[(tenant_id, "L1")].lines) == {("P1", ""), ("P2", "")}
