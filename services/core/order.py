@@ -295,12 +295,20 @@ class Order(_Value):
 M = TypeVar("M", bound=BaseModel)
 
 
+# The four slots of every model instance, set through their descriptors: a third cheaper than `object.__setattr__`
+# by name (0.66 against 0.92 us an instance; a parse builds ~9,000 of them, a consumer batch as many).
+_SET_DICT, _SET_FIELDS_SET, _SET_EXTRA, _SET_PRIVATE = (
+    vars(BaseModel)[slot].__set__
+    for slot in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+)
+
+
 def construct(model: type[M], values: dict[str, Any], given: Any = None) -> M:
     """`model` holding `values` (every field, in declaration order, already checked), as validation leaves it:
     `model_construct` without its per-field bookkeeping. The fields in `given` (default: all) count as set."""
     instance = model.__new__(model)
-    object.__setattr__(instance, "__dict__", values)
-    object.__setattr__(instance, "__pydantic_fields_set__", set(values if given is None else given))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
+    _SET_DICT(instance, values)
+    _SET_FIELDS_SET(instance, set(values if given is None else given))
+    _SET_EXTRA(instance, None)
+    _SET_PRIVATE(instance, None)
     return instance

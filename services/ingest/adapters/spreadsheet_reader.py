@@ -121,7 +121,7 @@ def _csv_text(data: bytes) -> str | None:
         text = decode_text(data)
     except ImportFileError:
         return None
-    lines = [line for line in itertools.islice(text.splitlines(), HEADER_SEARCH_ROWS * 4) if line.strip()]
+    lines = [line for line in _first_lines(text) if line.strip()]
     heads = lines[:HEADER_SEARCH_ROWS]
     return text if any(_is_header(line.split(d)) for line in heads for d in (",", "\t", ";")) else None
 
@@ -404,11 +404,22 @@ def _text_with_nul(data: bytes) -> str:
         raise ImportFileError(issues.UNSUPPORTED_FORMAT, binary) from None
 
 
+_HEAD_CHARS = 1 << 16
+
+
+def _first_lines(text: str) -> list[str]:
+    """The first lines of `text` that the header is looked for in (`HEADER_SEARCH_ROWS * 4`), split from a head
+    of the text that holds them and one more (a whole 1 MB file split into lines took a millisecond)."""
+    count = HEADER_SEARCH_ROWS * 4
+    lines = text[:_HEAD_CHARS].splitlines()
+    return (lines if len(lines) > count else text.splitlines())[:count]
+
+
 def sniff_delimiter(text: str) -> str:
     """Comma, tab or semicolon: the one that splits the header (a line among the first few naming Order No.) into
     a cell that names it; failing that, whichever the first non-blank line has most of (comma on a tie). A title
     line above the header (`Shop A; 2026`) does not decide."""
-    lines = [line for line in itertools.islice(text.splitlines(), HEADER_SEARCH_ROWS * 4) if line.strip()]
+    lines = [line for line in _first_lines(text) if line.strip()]
     for line in lines[:HEADER_SEARCH_ROWS]:
         for delimiter in (",", "\t", ";"):
             if delimiter in line and _is_header(line.split(delimiter)):
@@ -428,7 +439,26 @@ def read_csv_text(text: str, options: ImportOptions, sheet: str | None = None) -
         raise ImportFileError(
             issues.SHEET_NOT_FOUND, "A CSV file has no sheets; leave the sheet field empty, or upload an .xlsx."
         )
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text), strict=True)
+    delimiter = sniff_delimiter(text)
+    try:  # every record at C speed, the blank-line bound kept by `islice`
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+        records = list(itertools.islice(reader, options.max_sheet_rows + 1))
+    except csv.Error:
+        records = None
+    if records is None or len(records) > options.max_sheet_rows:  # read again as it always was, to refuse it
+        return _read_records(text, delimiter, options)
+    table = _table(None, enumerate(records, 1), options)
+    if table is None:
+        raise ImportFileError(issues.EMPTY_FILE, "The CSV file has only blank lines.")
+    width = len(records[table.header_row - 1])
+    wider = enumerate(records, 1) if max(map(len, records)) > width else iter(())
+    return replace(table, overlong_rows=_past_width(wider, table.header_row, width))
+
+
+def _read_records(text: str, delimiter: str, options: ImportOptions) -> Table:
+    """`read_csv_text` record by record: a file reaching past `max_sheet_rows` is refused where it does (whatever
+    else is wrong with it after that), a `csv.Error` names its row."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     records = _Records(reader, options)
     try:
         table = _table(None, iter(records), options)
@@ -467,15 +497,21 @@ class _Records:
         first such cell). An unquoted comma in a cell splits it in two and moves every cell after it one column
         right; the last one fell past the header and was dropped without a word. (A column under a blank header
         cell is the header's: ignored, as ever.)"""
-        width = self.leading[header_row]
-        found = []
-        for row_no, cells in self.wider:
-            if row_no <= header_row or len(cells) <= width:
-                continue
-            past = next((cell for cell in cells[width:] if cell.strip()), None)
-            if past is not None:
-                found.append((row_no, len(cells), past))
-        return tuple(found)
+        return _past_width(iter(self.wider), header_row, self.leading[header_row])
+
+
+def _past_width(
+    records: Iterator[tuple[int, list[str]]], header_row: int, width: int
+) -> tuple[tuple[int, int, str], ...]:
+    """`_Records.overlong` of the numbered `records` (those with more cells than the header's `width` among them)."""
+    found = []
+    for row_no, cells in records:
+        if row_no <= header_row or len(cells) <= width:
+            continue
+        past = next((cell for cell in cells[width:] if cell.strip()), None)
+        if past is not None:
+            found.append((row_no, len(cells), past))
+    return tuple(found)
 
 
 def _csv_problem(exc: csv.Error, row_no: int) -> str:

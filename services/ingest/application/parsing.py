@@ -257,7 +257,8 @@ def _skip_repeated_headers(table: Table, fields: list[Field]) -> tuple[Table, li
     if order_no is None:
         return table, []
     column = table.data_columns()[order_no.index]
-    candidates = [i for i, text in enumerate(column) if HEADER_INDEX.get(header_key(text)) == "order_no"]
+    headers = {text for text in set(column) if HEADER_INDEX.get(header_key(text)) == "order_no"}
+    candidates = [i for i, text in enumerate(column) if text in headers] if headers else []
     found = [
         table.rows[i][0]
         for i in candidates
@@ -289,11 +290,12 @@ def _skip_total_rows(table: Table, fields: list[Field]) -> tuple[Table, list[Row
     if order_no is None:
         return table, []
     keyed = [spec.index for spec in fields if spec.column.key in _ORDER_KEYS]
-    found = []
-    for row_no, cells in table.rows:
-        label = clean(cells[order_no.index])
-        if label.rstrip(":：").strip().casefold() in TOTAL_LABELS and not any(cells[i].strip() for i in keyed):
-            found.append((row_no, label))
+    labels = {text for text in set(table.data_columns()[order_no.index]) if _is_total_label(text)}
+    found = [
+        (row_no, clean(cells[order_no.index]))
+        for row_no, cells in (table.rows if labels else ())
+        if cells[order_no.index] in labels and not any(cells[i].strip() for i in keyed)
+    ]
     if not found:
         return table, []
     warnings = [
@@ -301,6 +303,10 @@ def _skip_total_rows(table: Table, fields: list[Field]) -> tuple[Table, list[Row
         for row_no, label in found
     ]
     return _without_rows(table, {row_no for row_no, _ in found}), warnings
+
+
+def _is_total_label(text: str) -> bool:
+    return clean(text).rstrip(":：").strip().casefold() in TOTAL_LABELS
 
 
 def _without_rows(table: Table, skipped: set[int]) -> Table:

@@ -244,6 +244,29 @@ def test_a_csv_reaching_past_the_sheet_bounds_is_refused_as_soon_as_it_does(blan
     assert time.process_time() - started < 2.0  # what reading 11,000 lines and decoding 19 MB cost, with room
 
 
+@pytest.mark.parametrize(
+    ("tail", "code", "said"),
+    [
+        (b"\n" * 12_000, issues.TOO_MANY_COLUMNS, "at most 100 columns"),  # the header, found first, is refused
+        (b'"never closed\n' + b"\n" * 12_000, issues.TOO_MANY_COLUMNS, "at most 100 columns"),
+    ],
+)
+def test_a_csv_past_the_sheet_bounds_is_refused_for_what_is_found_first(tail: bytes, code: str, said: str) -> None:
+    """Past `max_sheet_rows` records (or at a quote never closed) a CSV file is read again record by record, as it
+    always was: what is wrong first is what is said."""
+    data = (",".join([*HEADER, *(f"Extra {n}" for n in range(120))]) + "\n").encode() + tail
+    with pytest.raises(ImportFileError) as refused:
+        parse_import(data, "orders.csv")
+    assert refused.value.code == code and said in refused.value.message
+
+
+def test_a_csv_quote_never_closed_names_its_row_whatever_the_rows_before_it() -> None:
+    data = csv_bytes([row(), row(ProductID="P2")]) + b'"never closed,\n' + b"x\n" * 20
+    with pytest.raises(ImportFileError) as refused:
+        parse_import(data, "orders.csv")
+    assert refused.value.code == issues.UNSUPPORTED_FORMAT and refused.value.message.startswith("Row 4: a quote")
+
+
 def test_a_csv_of_more_rows_than_accepted_but_within_the_sheet_bounds_says_how_many() -> None:
     data = csv_bytes([row(ProductID=f"P{n}") for n in range(30)])
     with pytest.raises(ImportFileError) as refused:

@@ -114,3 +114,16 @@ def test_an_xls_that_aborts_calamine_is_refused_as_damaged_and_the_reader_lives(
     refused = refusal(readers, damaged_xls(), "orders.xls")
     assert refused.code == issues.ENCRYPTED_OR_LEGACY and ".xlsx" in refused.message
     assert readers.read(xlsx_bytes([row()]), "orders.xlsx", None, DEFAULT_OPTIONS).header
+
+
+_NUL_TABLE = Table("Orders", 1, ["A", "B"], [(2, ("x\x00y", "")), (4, ("", "z"))], columns=[("x\x00y", ""), ("", "z")])
+
+
+def nul_read(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
+    return _NUL_TABLE
+
+
+def test_texts_holding_the_separator_of_the_way_back_cross_it_unchanged() -> None:
+    """A column's texts go back joined by U+0000: a column with a text holding it goes as it is."""
+    with _pool(1, reader=nul_read) as pool:
+        assert pool.read(b"nul", "orders.xlsx", None, DEFAULT_OPTIONS) == _NUL_TABLE
