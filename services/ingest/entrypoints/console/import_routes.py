@@ -52,6 +52,7 @@ router = APIRouter(prefix=f"{PREFIX}/imports", include_in_schema=False)
 PENDING_KEPT = 8  # files of up to max_upload_bytes each: bounded memory
 PENDING_TTL_S = 3600
 IMPORTS_PER_PAGE = 20
+ERRORS_SHOWN = 200  # of a strict refusal's row errors (up to 25 a row, 5,000 rows): the page stays readable
 IMPORT_STATES = tuple(ImportState)
 TIMEZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "Asia/Tokyo", "UTC")
 
@@ -212,8 +213,15 @@ async def preview(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot
     try:
         report = await _submit(request, tenant, upload, dry_run=True)
     except ApiProblem as exc:
-        problem, row_errors = exc.problem.detail, exc.problem.errors
-        return await _imports_page(request, tenant, status=exc.problem.status, problem=problem, row_errors=row_errors)
+        problem, row_errors = exc.problem.detail, exc.problem.errors or []
+        return await _imports_page(
+            request,
+            tenant,
+            status=exc.problem.status,
+            problem=problem,
+            row_errors=row_errors[:ERRORS_SHOWN],
+            errors_total=len(row_errors),
+        )
     token = request.app.state.console_uploads.keep(upload)
     outcomes = Counter(o.outcome for o in report.orders)
     buyers = Counter("new" if o.customer_is_new else (o.matched_by or "new") for o in report.orders)

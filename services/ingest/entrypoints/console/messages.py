@@ -235,6 +235,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "preview.outcomes": ("订单预计结果", "Orders by expected outcome"),
     "preview.buyers": ("买家匹配", "How buyers resolve"),
     "preview.errors": ("错误（按行和列）", "Errors by row and column"),
+    "preview.more_errors": (
+        "共 {total} 个错误，此处列出前 {shown} 个。请修正文件后重新预检，"
+        "或以“部分导入”模式预检，只导入没有错误的订单。",
+        "{total} errors in all; the first {shown} are listed. Fix the file and preview it again, or preview it in"
+        " partial mode to import only the orders without errors.",
+    ),
     "preview.row": ("行", "Row"),
     "preview.column": ("列", "Column"),
     "preview.value": ("值", "Value"),
