@@ -16,7 +16,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from services.ingest.adapters import push_requests
 from services.ingest.adapters.storage import TranslatingPool
@@ -34,7 +34,7 @@ from services.ingest.entrypoints.http.limits import (
     UploadGate,
     head_deadline_protocol,
 )
-from services.ingest.entrypoints.http.query_strings import SingleQueryValues
+from services.ingest.entrypoints.http.query_strings import SingleQueryValues, refuse_unknown_parameters
 from services.ingest.entrypoints.http.quotas import UPLOADS_IN_FLIGHT, UPLOADS_PER_TENANT, QuotaMetrics, Quotas
 from services.ingest.settings import IngestSettings
 
@@ -133,13 +133,9 @@ def create_app(
     app.add_middleware(
         BodyDeadline, grace=settings.http_body_grace_seconds, min_rate=settings.http_body_min_bytes_per_second
     )
-    app.include_router(imports.router)
-    app.include_router(exports.router)  # before `orders`: its /{order_no:path} would take /export
-    app.include_router(orders.router)
-    app.include_router(customers.router)
-    app.include_router(push.router)
-    app.include_router(keys.router)
-    app.include_router(admin.router)
+    # `exports` before `orders`: its /{order_no:path} would take /export
+    for router in (imports, exports, orders, customers, push, keys, admin):
+        app.include_router(router.router, dependencies=[Depends(refuse_unknown_parameters)])
     metrics = health.install(app, settings)  # request metrics middleware + /healthz, /readyz, /metrics
     app.state.quotas = Quotas(
         settings.push_orders_per_second, settings.import_rows_per_hour, QuotaMetrics(metrics.registry)

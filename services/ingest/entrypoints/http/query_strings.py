@@ -1,7 +1,13 @@
-"""One value per query parameter: a parameter given twice on an API path is a 422 naming it, answered before any
-handler runs, unless the route takes it repeated (a list: `REPEATABLE`, checked against the OpenAPI document by a
-test). FastAPI would keep the last value without a word: `?order_no=A&order_no=B` listed B's order, a second
-`format` chose the file, a second `lang` the language."""
+"""One value per query parameter, and only the parameters the route takes.
+
+A parameter given twice on an API path is a 422 naming it, answered before any handler runs, unless the route takes
+it repeated (a list: `REPEATABLE`, checked against the OpenAPI document by a test). FastAPI would keep the last
+value without a word: `?order_no=A&order_no=B` listed B's order, a second `format` chose the file, a second `lang`
+the language.
+
+A parameter the route does not take is a 422 naming it (`refuse_unknown_parameters`, a dependency of every API
+route): FastAPI ignores it, so a misspelt filter (`?statuss=paid`, `?state=failed` on the import list) answered
+every order or import as if filtered, and an export held every order. `lang` is taken everywhere."""
 
 from __future__ import annotations
 
@@ -9,11 +15,14 @@ from collections import Counter
 from typing import Any
 from urllib.parse import parse_qsl
 
+from fastapi import Request
+
 from services.ingest.entrypoints.http.limits import refuse
 from services.ingest.errors import ApiProblem
 
 API_PREFIX = "/v1/"
 REPEATABLE = frozenset({"status"})  # list parameters (the order list's and its export's `status`)
+EVERYWHERE = frozenset({"lang"})  # the answer's language: taken by every route, whether or not it has words
 MAX_NAMES_SHOWN = 5
 
 
@@ -39,3 +48,28 @@ def repeated_parameters(query: str) -> list[str]:
     """The names given more than once in `query` that no route takes repeated, in their order."""
     counts = Counter(name for name, _ in parse_qsl(query, keep_blank_values=True))
     return [name for name, count in counts.items() if count > 1 and name not in REPEATABLE]
+
+
+def refuse_unknown_parameters(request: Request) -> None:
+    """422 `unknown_parameter` for a query parameter the matched API route does not take (see the module)."""
+    route = request.scope.get("route")
+    if route is None or not request.url.path.startswith(API_PREFIX):
+        return
+    taken = route_parameters(route)
+    unknown = [name for name in request.query_params if name not in taken]
+    if unknown:
+        names = ", ".join(map(repr, unknown[:MAX_NAMES_SHOWN]))
+        listed = ", ".join(sorted(taken - EVERYWHERE)) or "none but lang"
+        detail = f"the query parameter(s) {names} are not taken here (misspelt?); this address takes: {listed}"
+        raise ApiProblem(422, "Unknown query parameter", detail, "unknown_parameter")
+
+
+def route_parameters(route: Any) -> frozenset[str]:
+    """The query parameters `route` takes (its own and its dependencies'), by the names clients send, and
+    `EVERYWHERE` (a walk of a few dependants, per request)."""
+    names, dependants = set(EVERYWHERE), [route.dependant]
+    while dependants:
+        dependant = dependants.pop()
+        names.update(p.alias for p in dependant.query_params)
+        dependants.extend(dependant.dependencies)
+    return frozenset(names)
