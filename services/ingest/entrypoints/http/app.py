@@ -23,7 +23,7 @@ from services.ingest.adapters.storage import TranslatingPool
 from services.ingest.adapters.tenants import Tenant
 from services.ingest.application.erasure import Tombstone
 from services.ingest.application.push import PushOptions
-from services.ingest.application.uploads import UploadSlots
+from services.ingest.application.uploads import Slots
 from services.ingest.domain.api_keys import Scope
 from services.ingest.entrypoints.http import admin, customers, exports, health, imports, keys, orders, problems, push
 from services.ingest.entrypoints.http.dependencies import authenticator
@@ -102,8 +102,14 @@ def create_app(
     )
     app.state.settings = settings
     app.state.events_topic = events_topic
-    app.state.upload_slots = UploadSlots(
+    app.state.upload_slots = Slots(
         settings.max_uploads_in_flight, settings.upload_retry_after_seconds, settings.max_uploads_per_tenant
+    )
+    app.state.export_slots = Slots(
+        settings.max_exports_in_flight,
+        settings.upload_retry_after_seconds,
+        settings.max_exports_per_tenant,
+        noun="exports",
     )
     # pushed orders are validated with the consumer's own options (placeholder mobiles)
     app.state.push_options = push_options
