@@ -70,3 +70,23 @@ async def test_a_repeatable_parameter_may_be_repeated(api: Api) -> None:
 async def test_the_language_parameter_is_taken_everywhere(api: Api) -> None:
     answer = await api.client.get("/v1/imports?lang=en&limit=1", headers=api.headers())
     assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        # a misspelt dry_run replayed every letter of the tenant for real; a misspelt reason replayed every reason
+        ("/v1/admin/dead-letters:replay", {"dryrun": True}, "dryrun"),
+        ("/v1/admin/dead-letters:replay", {"reason_code": "unknown_tenant", "dry_run": True}, "reason_code"),
+        # a key asked to expire was created without an end
+        ("/v1/keys", {"name": "shop sync", "scopes": ["push"], "expires_in": 3600}, "expires_in"),
+    ],
+)
+async def test_a_body_field_the_address_does_not_take_is_a_422_naming_it(
+    api: Api, path: str, body: dict[str, object], field: str
+) -> None:
+    answer = await api.client.post(path, json=body, headers=api.headers())
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["loc"] == ["body", field], answer.text
+    keys = await api.client.get("/v1/keys", headers=api.headers())
+    assert [k["name"] for k in keys.json()["items"]] == ["default"]

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.ingest import errors
 from services.ingest.adapters.tenants import Tenant
@@ -55,6 +55,9 @@ class DeadLettersOut(BaseModel):
 
 
 class ReplayIn(BaseModel):
+    # a field it does not take is a 422 naming it: ignored, a misspelt `dry_run` replayed every letter for real
+    model_config = ConfigDict(extra="forbid")
+
     reason: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[a-z_]+$")
     since: datetime | None = None
     until: datetime | None = None
