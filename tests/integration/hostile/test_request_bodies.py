@@ -131,3 +131,13 @@ async def test_an_upload_field_given_twice_is_a_422_naming_it(
     answer = await api.client.post("/v1/imports", files=files, data=form, headers=api.headers())
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == "repeated_field" and repr(field) in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("field", ["dryrun", "dry-run", "time_zone", "sheet_name"])
+async def test_an_upload_field_the_route_does_not_take_is_a_422_naming_it(api: Api, field: str) -> None:
+    """A misspelt `dry_run` was ignored, so the file was imported for real; a misspelt zone or sheet read the
+    file in the default zone or from the first sheet."""
+    files = [("file", ("a.csv", b"a"))]
+    answer = await api.client.post("/v1/imports", files=files, data={field: "true"}, headers=api.headers())
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "unknown_field" and repr(field) in answer.json()["detail"]
