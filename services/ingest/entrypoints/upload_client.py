@@ -94,6 +94,8 @@ def _run(request: UploadRequest, transport: httpx.BaseTransport | None, out: Tex
     file = Path(request.path)
     if not file.is_file():
         raise ClientError(f"{request.path}: no such file", ExitCode.REFUSED)
+    if request.output and not request.dry_run:
+        _check_writable(Path(request.output))
     headers = {"X-API-Key": key, "Accept-Language": "zh-CN" if request.lang == "zh" else "en"}
     with httpx.Client(base_url=request.api, headers=headers, timeout=120.0, transport=transport) as client:
         receipt = _upload(client, request, file)
@@ -155,6 +157,20 @@ def _follow(client: httpx.Client, url: str, request: UploadRequest, out: TextIO,
                 print(file=out)
             return status
         sleep(0.25)
+
+
+def _check_writable(output: Path) -> None:
+    """Refuse an `--output` that cannot be written before anything is uploaded (after the upload, the import is
+    done: failing then reads as a failed import); a file the check creates is removed again."""
+    existed = output.exists()
+    try:
+        output.open("ab").close()
+    except OSError as exc:
+        problem = exc.strerror or type(exc).__name__
+        message = f"--output {output}: cannot be written ({problem}); nothing was uploaded"
+        raise ClientError(message, ExitCode.REFUSED) from None
+    if not existed:
+        output.unlink()
 
 
 def _download(client: httpx.Client, url: str, output: str) -> None:

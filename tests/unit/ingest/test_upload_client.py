@@ -176,3 +176,18 @@ def test_the_summary_shows_each_outcome_code_with_its_label_in_the_requested_lan
     code, out, _ = run(FakeApi(httpx.Response(202, json=RECEIPT), [labelled]), request_for(upload_file))
     assert code == ExitCode.OK
     assert "state: completed (已完成)" in out and "  created           2      新建" in out and "暂缓" in out
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_upload(upload_file: Path, tmp_path: Path) -> None:
+    """`--output` into a folder that does not exist: the file was imported, then the command ended in a traceback
+    (FileNotFoundError) as if it had failed, inviting a second upload; now nothing is sent and one line says why."""
+    api = FakeApi(httpx.Response(202, json=RECEIPT), [DONE])
+    output = tmp_path / "no such folder" / "result.xlsx"
+    code, out, err = run(api, request_for(upload_file, output=str(output)))
+    assert code == ExitCode.REFUSED and api.requests == [] and out == ""
+    assert err.startswith(f"orderinfo import: --output {output}: cannot be written (No such file or directory)")
+    assert "nothing was uploaded" in err
+    writable = tmp_path / "result.xlsx"
+    api = FakeApi(httpx.Response(202, json=RECEIPT), [DONE])
+    assert run(api, request_for(upload_file, output=str(writable)))[0] == ExitCode.OK
+    assert writable.read_bytes() == b"PK-result"
