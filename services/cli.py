@@ -116,10 +116,17 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _tenant(args: argparse.Namespace) -> int:
     from services.ingest.adapters.tenants import create_tenant
+    from services.ingest.domain.api_keys import KeyRequestError, key_name
+
+    try:
+        name = key_name(args.name)  # shown on the console's pages and in listings: as a key's name is
+    except KeyRequestError as exc:
+        print(f"orderinfo tenant create: {exc}", file=sys.stderr)
+        return 2
 
     async def create(pool: Any) -> Any:
         async with pool.acquire() as conn:
-            return await create_tenant(conn, args.name)
+            return await create_tenant(conn, name)
 
     tenant, key = _on_database(create)
     print(f"tenant {tenant.name!r} created: id {tenant.id}")
