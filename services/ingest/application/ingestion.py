@@ -247,6 +247,14 @@ def _invalid(record: Received, exc: ValidationError) -> Rejected:
     """Why a record failed: not UTF-8 (naming the encoding it is in, when known), not JSON, or not the contract
     (then with what it claims to be)."""
     value = record.value or b""
+    if record.value is None:
+        message_text = "the record has no value (null, as a tombstone): every record holds an orders.ingest.v1 "
+        message_text += "message (orders are not deleted through the topic)"
+        return Rejected(record.ref, errors.INVALID_JSON, message_text)
+    if not value.strip():
+        return Rejected(
+            record.ref, errors.INVALID_JSON, "the record's value is empty: expected an orders.ingest.v1 message"
+        )
     encoding = foreign_encoding(value)
     if encoding is not None:
         return Rejected(record.ref, errors.INVALID_ENCODING, encoding_problem("the value", encoding))
