@@ -90,3 +90,24 @@ async def test_a_body_field_the_address_does_not_take_is_a_422_naming_it(
     assert answer.json()["errors"][0]["loc"] == ["body", field], answer.text
     keys = await api.client.get("/v1/keys", headers=api.headers())
     assert [k["name"] for k in keys.json()["items"]] == ["default"]
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "extra"),
+    [
+        ("/v1/orders", "order_time_from", ""),
+        ("/v1/orders", "order_time_to", ""),
+        ("/v1/orders/export", "order_time_from", "&format=csv"),
+        ("/v1/admin/dead-letters", "since", ""),
+        ("/v1/admin/dead-letters", "until", ""),
+    ],
+)
+async def test_an_offset_whose_plus_arrived_as_a_space_says_so(api: Api, path: str, name: str, extra: str) -> None:
+    """`?order_time_from=2026-12-01T00:00:00+08:00` typed as is: a `+` in a query string is a space, and the answer
+    was 'Input should be a valid datetime or date, unexpected extra characters at the end of the input'."""
+    answer = await api.client.get(f"{path}?{name}=2026-12-01T00:00:00+08:00{extra}", headers=api.headers())
+    assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
+    assert name in detail and "arrived as a space" in detail and "2026-12-01T00:00:00%2B08:00" in detail, detail
+    fine = await api.client.get(f"{path}?{name}=2026-12-01T00:00:00%2B08:00{extra}", headers=api.headers())
+    assert fine.status_code == 200, fine.text

@@ -11,6 +11,7 @@ every order or import as if filtered, and an export held every order. `lang` is 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 from urllib.parse import parse_qsl
@@ -24,6 +25,9 @@ API_PREFIX = "/v1/"
 REPEATABLE = frozenset({"status"})  # list parameters (the order list's and its export's `status`)
 EVERYWHERE = frozenset({"lang"})  # the answer's language: taken by every route, whether or not it has words
 MAX_NAMES_SHOWN = 5
+# A time whose offset lost its `+` on the way: `?since=2026-12-01T00:00:00+08:00` typed as is (in a query string a
+# `+` is a space), which the time parser called "unexpected extra characters at the end of the input".
+_PLUS_AS_SPACE = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)? (\d\d(?::?\d\d)?)")
 
 
 class SingleQueryValues:
@@ -73,3 +77,14 @@ def route_parameters(route: Any) -> frozenset[str]:
         names.update(p.alias for p in dependant.query_params)
         dependants.extend(dependant.dependencies)
     return frozenset(names)
+
+
+def offset_sign_kept(value: object) -> object:
+    """A query time as given; one whose offset's `+` arrived as a space is refused saying so and how to send it."""
+    if isinstance(value, str) and (found := _PLUS_AS_SPACE.fullmatch(value)) is not None:
+        sent = f"{value[: found.start(1) - 1]}%2B{found.group(1)}"
+        raise ValueError(
+            f"{value!r}: the '+' of the UTC offset arrived as a space (in a query string '+' means a space): "
+            f"send it as %2B, e.g. {sent}"
+        )
+    return value
