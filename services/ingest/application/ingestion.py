@@ -290,9 +290,19 @@ def _loads(value: bytes) -> Any:
 
 
 def _summary(exc: ValidationError) -> str:
-    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()[:5]]
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {_error_text(e)}" for e in exc.errors()[:5]]
     more = exc.error_count() - 5
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _error_text(error: Any) -> str:
+    """pydantic's message; a text's length bound in characters (behind the text's own check, pydantic says
+    "Value should have at most 64 items after validation")."""
+    if error["type"] == "too_long" and isinstance(error.get("input"), str):
+        return (
+            f"String should have at most {error['ctx']['max_length']} characters, not {error['ctx']['actual_length']}"
+        )
+    return str(error["msg"])
 
 
 Claims = tuple[UUID | None, UUID | None, str | None]
