@@ -86,10 +86,15 @@ def upload_and_follow(
 
 
 def _run(request: UploadRequest, transport: httpx.BaseTransport | None, out: TextIO, sleep: Any) -> ExitCode:
-    key = request.api_key or os.environ.get("ORDERINFO_API_KEY")
+    key = (request.api_key or os.environ.get("ORDERINFO_API_KEY") or "").strip()  # as pasted, with its line end
     if not key:
         raise ClientError(
             "an API key is needed: --api-key or $ORDERINFO_API_KEY (see `orderinfo tenant create`)", ExitCode.REFUSED
+        )
+    if not (key.isascii() and key.isprintable()):
+        raise ClientError(
+            "the API key holds a character no key has (keys are printable ASCII, oik_...): copy it again",
+            ExitCode.REFUSED,
         )
     file = Path(request.path)
     if not file.is_file():

@@ -191,3 +191,16 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_upload(upload_fi
     api = FakeApi(httpx.Response(202, json=RECEIPT), [DONE])
     assert run(api, request_for(upload_file, output=str(writable)))[0] == ExitCode.OK
     assert writable.read_bytes() == b"PK-result"
+
+
+def test_a_key_pasted_with_its_line_end_is_used_and_a_garbled_one_is_refused(upload_file: Path) -> None:
+    """A key with the newline or space it was copied with ($(cat key.txt), a paste) was 'cannot reach the API'
+    (exit 3, the API was there), and one with a non-ASCII character ended in a UnicodeEncodeError traceback."""
+    api = FakeApi(httpx.Response(202, json=RECEIPT), [DONE])
+    assert run(api, request_for(upload_file, api_key=" oik_test\n"))[0] == ExitCode.OK
+    assert api.requests[0].headers["x-api-key"] == "oik_test"
+    for garbled in ("oik_tést", "oik_\x07test"):
+        api = FakeApi(httpx.Response(202, json=RECEIPT), [DONE])
+        code, _, err = run(api, request_for(upload_file, api_key=garbled))
+        assert code == ExitCode.REFUSED and api.requests == [], err
+        assert "the API key holds a character no key has" in err and "Traceback" not in err
