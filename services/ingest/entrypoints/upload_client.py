@@ -96,6 +96,7 @@ def _run(request: UploadRequest, transport: httpx.BaseTransport | None, out: Tex
             "the API key holds a character no key has (keys are printable ASCII, oik_...): copy it again",
             ExitCode.REFUSED,
         )
+    _check_address(request.api)
     file = Path(request.path)
     if not file.is_file():
         raise ClientError(f"{request.path}: no such file", ExitCode.REFUSED)
@@ -162,6 +163,18 @@ def _follow(client: httpx.Client, url: str, request: UploadRequest, out: TextIO,
                 print(file=out)
             return status
         sleep(0.25)
+
+
+def _check_address(api: str) -> None:
+    """Refuse an `--api` that is no web address (a usage error, exit 2: not the service down, exit 3)."""
+    try:
+        url = httpx.URL(api)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise ClientError(
+            f"--api {api}: not an http:// or https:// address (e.g. http://127.0.0.1:8080)", ExitCode.REFUSED
+        )
 
 
 def _check_writable(output: Path) -> None:

@@ -204,3 +204,12 @@ def test_a_key_pasted_with_its_line_end_is_used_and_a_garbled_one_is_refused(upl
         code, _, err = run(api, request_for(upload_file, api_key=garbled))
         assert code == ExitCode.REFUSED and api.requests == [], err
         assert "the API key holds a character no key has" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("api", ["127.0.0.1:8080", "ftp://api", "http://[::1", "http://"])
+def test_an_api_address_that_is_no_http_address_is_refused(upload_file: Path, api: str) -> None:
+    """`--api 127.0.0.1:8080` (no scheme) was 'cannot reach the API' (exit 3: the service down, as scripts read
+    it), and `--api http://[::1` ended in an InvalidURL traceback."""
+    code, _, err = run(None, request_for(upload_file, api=api))
+    assert code == ExitCode.REFUSED and "Traceback" not in err
+    assert err.startswith(f"orderinfo import: --api {api}: not an http:// or https:// address"), err
