@@ -59,7 +59,10 @@ async def run_dlq(pool: Any, args: argparse.Namespace) -> int:
     except BadFilter as exc:
         print(f"orderinfo dlq {args.dlq_command}: {exc}")
         return 2
-    limit = max(1, min(args.limit, dead_letters.MAX_LIMIT))
+    if not 1 <= args.limit <= dead_letters.MAX_LIMIT:  # a replay of `--limit 0` replayed one letter
+        print(f"orderinfo dlq {args.dlq_command}: --limit: expected 1 to {dead_letters.MAX_LIMIT:,} letters")
+        return 2
+    limit = args.limit
     settings = IngestSettings()
     if args.dlq_command == "list":
         listing = await dead_letters.list_letters(settings, pool, where, limit)

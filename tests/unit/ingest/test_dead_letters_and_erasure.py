@@ -112,3 +112,16 @@ def test_the_cli_refuses_a_window_that_ends_before_it_starts() -> None:
         letter_filter(argparse.Namespace(**given))
     same = letter_filter(argparse.Namespace(**given | {"until": given["since"]}))
     assert same.since == same.until
+
+
+@pytest.mark.parametrize("limit", [0, -5, 100_001])
+async def test_the_cli_refuses_a_limit_it_would_not_keep(limit: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """`orderinfo dlq replay --limit 0` replayed a letter (the limit was raised to 1 without a word), and a limit
+    over 100,000 was cut silently; the admin API answers both 422."""
+    import argparse
+
+    from services.ingest.entrypoints.dead_letters_cli import run_dlq
+
+    args = {"reason": None, "tenant": None, "since": None, "until": None, "limit": limit, "dlq_command": "replay"}
+    assert await run_dlq(None, argparse.Namespace(**args)) == 2
+    assert "--limit: expected 1 to 100,000 letters" in capsys.readouterr().out
