@@ -214,6 +214,8 @@ def _export(args: argparse.Namespace) -> int:
         out.open("ab").close()  # a file that cannot be written is said before the database is asked
         written = _on_database(export)
     except ApiProblem as exc:
+        if not existed:  # a refused zone is said once the file was opened
+            out.unlink(missing_ok=True)
         print(f"orderinfo export: {exc.problem.detail}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -202,6 +202,10 @@ async def test_the_cli_names_what_it_cannot_export(
     code, errors = await _cli_export(connection_settings, "--tenant-id", unknown, "--out", str(out))
     assert (code, errors.strip()) == (2, f"orderinfo export: no tenant {unknown}; nothing written"), errors
     assert not out.exists()
+    zone = ["--timezone", "Mars/Olympus"]
+    tenant = str(catalogue.tenant_a)
+    code, errors = await _cli_export(connection_settings, "--tenant-id", tenant, *zone, "--out", str(out))
+    assert code == 2 and "'Mars/Olympus' is not an IANA timezone name" in errors and not out.exists(), errors
     missing = tmp_path / "no such folder" / "orders.csv"
     code, errors = await _cli_export(connection_settings, "--tenant-id", str(catalogue.tenant_a), "--out", str(missing))
     assert code == 2 and errors.startswith(f"orderinfo export: cannot write {missing}: "), errors
