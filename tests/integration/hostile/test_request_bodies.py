@@ -141,3 +141,11 @@ async def test_an_upload_field_the_route_does_not_take_is_a_422_naming_it(api: A
     answer = await api.client.post("/v1/imports", files=files, data={field: "true"}, headers=api.headers())
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == "unknown_field" and repr(field) in answer.json()["detail"]
+
+
+async def test_dry_run_given_in_the_query_string_is_not_ignored(api: Api) -> None:
+    """`POST /v1/imports?dry_run=true` (the form field put in the address) imported the file for real."""
+    files = [("file", ("a.csv", b"a"))]
+    answer = await api.client.post("/v1/imports?dry_run=true", files=files, headers=api.headers())
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "unknown_parameter" and "'dry_run'" in answer.json()["detail"]
