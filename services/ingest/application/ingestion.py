@@ -191,7 +191,10 @@ def _decode_one(record: Received, placeholders: frozenset[str], digest: bytes | 
         message_text = f"the record has no key: every record needs the key {KEY_FORMAT} of its value"
         return Rejected(record.ref, errors.MISSING_KEY, message_text, *claims)
     if not _key_matches(record.key, message):
-        return Rejected(record.ref, errors.KEY_MISMATCH, f"the record key is not {KEY_FORMAT} of its value", *claims)
+        got = record.key.decode("utf-8", "replace")[:200]  # a key with the tenant in capitals looks the same
+        expected = f"{message.tenant_id}:{message.order_no}"
+        problem = f"the record key {got!r} is not {expected!r}, the {KEY_FORMAT} of its value"
+        return Rejected(record.ref, errors.KEY_MISMATCH, problem, *claims)
     buyer = _without_placeholder(message.buyer, placeholders)
     if buyer is None:
         mobile = message.buyer.mobile
