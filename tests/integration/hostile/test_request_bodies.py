@@ -133,7 +133,7 @@ async def test_an_upload_field_given_twice_is_a_422_naming_it(
     assert answer.json()["code"] == "repeated_field" and repr(field) in answer.json()["detail"]
 
 
-@pytest.mark.parametrize("field", ["dryrun", "dry-run", "time_zone", "sheet_name"])
+@pytest.mark.parametrize("field", ["dryrun", "dry-run", "time_zone", "sheet_name", "lang"])
 async def test_an_upload_field_the_route_does_not_take_is_a_422_naming_it(api: Api, field: str) -> None:
     """A misspelt `dry_run` was ignored, so the file was imported for real; a misspelt zone or sheet read the
     file in the default zone or from the first sheet."""
@@ -141,6 +141,7 @@ async def test_an_upload_field_the_route_does_not_take_is_a_422_naming_it(api: A
     answer = await api.client.post("/v1/imports", files=files, data={field: "true"}, headers=api.headers())
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == "unknown_field" and repr(field) in answer.json()["detail"]
+    assert ("?lang=en" in answer.json()["detail"]) == (field == "lang")  # ignored, it answered in Chinese
 
 
 async def test_dry_run_given_in_the_query_string_is_not_ignored(api: Api) -> None:

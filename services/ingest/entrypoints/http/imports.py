@@ -109,6 +109,8 @@ def _check_single_fields(form: FormData) -> None:
         names = ", ".join(map(repr, unknown[:5]))
         taken = ", ".join(UPLOAD_FIELDS)
         detail = f"the form field(s) {names} are not taken here (misspelt?); an upload takes: {taken}"
+        if "lang" in unknown:
+            detail += " (the answer's language is asked in the address, ?lang=en, or by Accept-Language)"
         raise ApiProblem(422, "Unknown form field", detail, "unknown_field")
     for name in UPLOAD_FIELDS:
         given = len(form.getlist(name))
