@@ -34,6 +34,7 @@ from pydantic import StringConstraints, TypeAdapter, ValidationError
 from services.core import bounds
 from services.core.changes import CustomerSnapshot, OrderChange
 from services.core.frozen import quick_init
+from services.core.keys import order_key
 from services.core.order import Buyer
 from services.ingest import errors
 from services.ingest.adapters import import_jobs, order_store, persona_store
@@ -192,7 +193,7 @@ def _decode_one(record: Received, placeholders: frozenset[str], digest: bytes | 
         return Rejected(record.ref, errors.MISSING_KEY, message_text, *claims)
     if not _key_matches(record.key, message):
         got = record.key.decode("utf-8", "replace")[:200]  # a key with the tenant in capitals looks the same
-        expected = f"{message.tenant_id}:{message.order_no}"
+        expected = order_key(message.tenant_id, message.order_no)
         problem = f"the record key {got!r} is not {expected!r}, the {KEY_FORMAT} of its value"
         return Rejected(record.ref, errors.KEY_MISMATCH, problem, *claims)
     buyer = _without_placeholder(message.buyer, placeholders)
