@@ -116,10 +116,17 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _tenant(args: argparse.Namespace) -> int:
     from services.ingest.adapters.tenants import create_tenant
+    from services.ingest.domain.api_keys import KeyRequestError, key_name
+
+    try:
+        name = key_name(args.name)  # shown on the console's pages and in listings: as a key's name is
+    except KeyRequestError as exc:
+        print(f"orderinfo tenant create: {exc}", file=sys.stderr)
+        return 2
 
     async def create(pool: Any) -> Any:
         async with pool.acquire() as conn:
-            return await create_tenant(conn, args.name)
+            return await create_tenant(conn, name)
 
     tenant, key = _on_database(create)
     print(f"tenant {tenant.name!r} created: id {tenant.id}")
@@ -181,12 +188,20 @@ def _customers(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     """A tenant's orders (the order list's filters) as CSV or .xlsx in the import template's columns."""
     from pathlib import Path
-    from uuid import UUID
 
+    from services.ingest.adapters.tenants import tenant_exists
     from services.ingest.application import orders
     from services.ingest.entrypoints.http.exports import ExportFormat, export_to_file
     from services.ingest.errors import ApiProblem
 
+    async def export(pool: Any) -> int | None:
+        async with pool.acquire() as conn:
+            if not await tenant_exists(conn, args.tenant_id):
+                return None
+        return await export_to_file(pool, args.tenant_id, where, ExportFormat(args.format), args.timezone, out)
+
+    out = Path(args.out)
+    existed = out.exists()
     try:
         where = orders.order_filter(
             order_no_prefix=args.prefix,
@@ -196,13 +211,22 @@ def _export(args: argparse.Namespace) -> int:
             order_time_from=args.time_from,
             order_time_to=args.time_to,
         )
-        written = _on_database(
-            lambda pool: export_to_file(
-                pool, UUID(args.tenant_id), where, ExportFormat(args.format), args.timezone, Path(args.out)
-            )
-        )
+        out.open("ab").close()  # a file that cannot be written is said before the database is asked
+        written = _on_database(export)
     except ApiProblem as exc:
+        if not existed:  # a refused zone is said once the file was opened
+            out.unlink(missing_ok=True)
         print(f"orderinfo export: {exc.problem.detail}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.filename != str(out):
+            raise
+        print(f"orderinfo export: cannot write {out}: {exc.strerror}", file=sys.stderr)
+        return 2
+    if written is None:
+        if not existed:
+            out.unlink(missing_ok=True)
+        print(f"orderinfo export: no tenant {args.tenant_id}; nothing written", file=sys.stderr)
         return 2
     print(f"{args.out}: {written:,} bytes")
     return 0
@@ -236,6 +260,15 @@ def _instant(text: str) -> Any:
     if found.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset (e.g. 2026-11-01T00:00:00+08:00)")
     return found
+
+
+def _tenant_id(text: str) -> Any:
+    from uuid import UUID
+
+    try:
+        return UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a tenant id (a UUID)") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -279,7 +312,7 @@ def _parser() -> argparse.ArgumentParser:
     _dlq_parser(sub)
     _customers_parser(sub)
     exporting = sub.add_parser("export", help="a tenant's orders as CSV or .xlsx in the import template's columns")
-    exporting.add_argument("--tenant-id", required=True)
+    exporting.add_argument("--tenant-id", required=True, type=_tenant_id)
     exporting.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     exporting.add_argument("--out", required=True, help="file to write")
     exporting.add_argument("--timezone", default="Asia/Shanghai", help="zone the times are written in")

@@ -53,3 +53,14 @@ def test_verify_refuses_a_count_of_consumers_it_would_not_run(given: str, capsys
         cli.main(["verify", "--consumers", given])
     assert exited.value.code == 2
     assert "expected a whole number of processes from 1 to 8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["", "   ", "shop\x01", "x" * 65])
+def test_a_tenant_name_no_page_can_show_is_refused_before_the_database(
+    name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`orderinfo tenant create ""` made a tenant without a name (and one of control characters or of any length),
+    which the console and the key listings then show as nothing; now it is refused as key names are."""
+    monkeypatch.setattr(cli, "_on_database", lambda work: pytest.fail("the database was asked"))
+    assert cli.main(["tenant", "create", name]) == 2
+    assert "orderinfo tenant create: name: expected 1 to 64 printable characters" in capsys.readouterr().err

@@ -89,6 +89,10 @@ async def create_key(
     return _key(row), api_key
 
 
+async def tenant_exists(conn: Any, tenant_id: UUID) -> bool:
+    return await conn.fetchval(sql.TENANT_EXISTS, tenant_id) is not None
+
+
 async def list_keys(conn: Any, tenant_id: UUID) -> list[ApiKey]:
     return [_key(row) for row in await conn.fetch(sql.LIST_API_KEYS, tenant_id)]
 

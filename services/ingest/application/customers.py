@@ -51,8 +51,11 @@ async def customer_by_identifier(
 
 
 def _normalised(identifier: str, value: str) -> str:
-    """The identifier as imports store it (a mobile without spaces, dashes or +86), or a 422 naming the problem."""
+    """The identifier as imports store it (a mobile without spaces, dashes or +86), or a 422 naming the problem (a
+    blank one would find nobody: no stored identifier is blank)."""
     value = value.strip()
+    if not value:
+        raise ApiProblem(422, "Blank filter", f"{identifier}: holds only whitespace", "blank_filter")
     if identifier != "mobile":
         return value
     mobile = parse_mobile(value, frozenset())

@@ -1,12 +1,15 @@
 """Workbook downloads (result.xlsx, the template): built on the `DOWNLOADS` threads, at most `MAX_IN_FLIGHT`
-at once (past that 503 with Retry-After), and the bytes of a finished import cached per (import, state, counters),
-so one tenant's repeated downloads cost one build and never hold up anyone's upload."""
+at once (past that 503 with Retry-After) and at most half of them for one tenant (past that 429 with Retry-After,
+so that a tenant downloading many of its imports' workbooks at once never keeps the others out), and the bytes of
+a finished import cached per (import, state, counters), so one tenant's repeated downloads cost one build and never
+hold up anyone's upload."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections import OrderedDict
+import math
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -27,6 +30,8 @@ class WorkbookCache:
         self._done: OrderedDict[Hashable, bytes] = OrderedDict()
         self._building: dict[Hashable, asyncio.Future[bytes]] = {}
         self.in_flight = 0
+        self.by_tenant: Counter[Hashable] = Counter()  # builds in flight started for each tenant
+        self.share = math.ceil(max_in_flight / 2)
 
     def cached(self, key: Hashable | None) -> bytes | None:
         if key is None or key not in self._done:
@@ -34,13 +39,24 @@ class WorkbookCache:
         self._done.move_to_end(key)
         return self._done[key]
 
-    async def get(self, key: Hashable | None, build: Callable[..., bytes], *args: Any) -> bytes:
-        """The cached bytes of `key`, or `build(*args)` on a download thread (cached unless `key` is None)."""
+    async def get(
+        self, key: Hashable | None, build: Callable[..., bytes], *args: Any, tenant: Hashable = None
+    ) -> bytes:
+        """The cached bytes of `key`, or `build(*args)` on a download thread (cached unless `key` is None), counted
+        to `tenant`'s share (a request joining a build in flight takes none; None: no tenant's, the template)."""
         content = self.cached(key)
         if content is not None:
             return content
         if key is not None and key in self._building:
             return await asyncio.shield(self._building[key])
+        if tenant is not None and self.by_tenant[tenant] >= self.share:
+            raise ApiProblem(
+                429,
+                "Too many downloads of this tenant",
+                f"this tenant already has {self.share} workbooks being built: try again in {RETRY_AFTER_SECONDS} s",
+                "too_many_tenant_downloads",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         if self.in_flight >= self.max_in_flight:
             raise ApiProblem(
                 503,
@@ -49,20 +65,28 @@ class WorkbookCache:
                 "too_many_downloads",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
-        return await asyncio.shield(self._start(key, build, *args))
+        return await asyncio.shield(self._start(key, tenant, build, *args))
 
-    def _start(self, key: Hashable | None, build: Callable[..., bytes], *args: Any) -> asyncio.Future[bytes]:
+    def _start(
+        self, key: Hashable | None, tenant: Hashable, build: Callable[..., bytes], *args: Any
+    ) -> asyncio.Future[bytes]:
         """The build runs to its end even when the request that started it is gone (so `in_flight` counts the
         threads really busy); its bytes are kept when it succeeds."""
         self.in_flight += 1
+        if tenant is not None:
+            self.by_tenant[tenant] += 1
         future = asyncio.ensure_future(run_in(DOWNLOADS, build, *args))
         if key is not None:
             self._building[key] = future
-        future.add_done_callback(functools.partial(self._finished, key))
+        future.add_done_callback(functools.partial(self._finished, key, tenant))
         return future
 
-    def _finished(self, key: Hashable | None, future: asyncio.Future[bytes]) -> None:
+    def _finished(self, key: Hashable | None, tenant: Hashable, future: asyncio.Future[bytes]) -> None:
         self.in_flight -= 1
+        if tenant is not None:
+            self.by_tenant[tenant] -= 1
+            if not self.by_tenant[tenant]:
+                del self.by_tenant[tenant]
         if key is None:
             return
         self._building.pop(key, None)

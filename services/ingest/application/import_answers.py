@@ -323,7 +323,7 @@ async def _workbook(
         if mask:
             mobiles = personal_positions(header, MOBILE_COLUMNS)
             rows = [replace(r, cells=masked_cells(r.cells, mobiles)) for r in rows]
-        content = await WORKBOOKS.get(key, build, header, rows, lang)
+        content = await WORKBOOKS.get(key, build, header, rows, lang, tenant=tenant_id)
     return Download(content, f'attachment; filename="import-{import_id}-{kind}.xlsx"')
 
 

@@ -34,6 +34,7 @@ from pydantic import StringConstraints, TypeAdapter, ValidationError
 from services.core import bounds
 from services.core.changes import CustomerSnapshot, OrderChange
 from services.core.frozen import quick_init
+from services.core.keys import order_key
 from services.core.order import Buyer
 from services.ingest import errors
 from services.ingest.adapters import import_jobs, order_store, persona_store
@@ -191,7 +192,10 @@ def _decode_one(record: Received, placeholders: frozenset[str], digest: bytes | 
         message_text = f"the record has no key: every record needs the key {KEY_FORMAT} of its value"
         return Rejected(record.ref, errors.MISSING_KEY, message_text, *claims)
     if not _key_matches(record.key, message):
-        return Rejected(record.ref, errors.KEY_MISMATCH, f"the record key is not {KEY_FORMAT} of its value", *claims)
+        got = record.key.decode("utf-8", "replace")[:200]  # a key with the tenant in capitals looks the same
+        expected = order_key(message.tenant_id, message.order_no)
+        problem = f"the record key {got!r} is not {expected!r}, the {KEY_FORMAT} of its value"
+        return Rejected(record.ref, errors.KEY_MISMATCH, problem, *claims)
     buyer = _without_placeholder(message.buyer, placeholders)
     if buyer is None:
         mobile = message.buyer.mobile
@@ -247,6 +251,14 @@ def _invalid(record: Received, exc: ValidationError) -> Rejected:
     """Why a record failed: not UTF-8 (naming the encoding it is in, when known), not JSON, or not the contract
     (then with what it claims to be)."""
     value = record.value or b""
+    if record.value is None:
+        message_text = "the record has no value (null, as a tombstone): every record holds an orders.ingest.v1 "
+        message_text += "message (orders are not deleted through the topic)"
+        return Rejected(record.ref, errors.INVALID_JSON, message_text)
+    if not value.strip():
+        return Rejected(
+            record.ref, errors.INVALID_JSON, "the record's value is empty: expected an orders.ingest.v1 message"
+        )
     encoding = foreign_encoding(value)
     if encoding is not None:
         return Rejected(record.ref, errors.INVALID_ENCODING, encoding_problem("the value", encoding))
@@ -282,9 +294,19 @@ def _loads(value: bytes) -> Any:
 
 
 def _summary(exc: ValidationError) -> str:
-    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()[:5]]
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {_error_text(e)}" for e in exc.errors()[:5]]
     more = exc.error_count() - 5
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _error_text(error: Any) -> str:
+    """pydantic's message; a text's length bound in characters (behind the text's own check, pydantic says
+    "Value should have at most 64 items after validation")."""
+    if error["type"] == "too_long" and isinstance(error.get("input"), str):
+        return (
+            f"String should have at most {error['ctx']['max_length']} characters, not {error['ctx']['actual_length']}"
+        )
+    return str(error["msg"])
 
 
 Claims = tuple[UUID | None, UUID | None, str | None]

@@ -125,7 +125,9 @@ async def count_orders(pool: Pool, tenant_id: UUID, where: OrderFilter, cap: int
 async def order_detail(
     pool: Pool, tenant_id: UUID, lang: Lang, events_topic: str, order_no: str, mask: bool
 ) -> OrderDetail:
-    """One order of the tenant with its lines, customer, status history and events (mobiles masked if `mask`)."""
+    """One order of the tenant with its lines, customer, status history and events (mobiles masked if `mask`);
+    `order_no` read without surrounding whitespace, as the list's filter reads it."""
+    order_no = _searched("order_no", order_no, str.strip) or order_no
     async with pool.acquire() as conn:
         found = await queries.get_order(conn, tenant_id, order_no, events_topic)
     if found is None:

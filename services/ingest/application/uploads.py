@@ -24,15 +24,17 @@ from services.platform.publisher import KeyedPublisher
 
 
 @dataclass
-class UploadSlots:
-    """How many uploads may be handled at once, in all and per tenant; the counters live on the event loop (no lock
-    needed). A tenant holding its share (`per_tenant`, at most half the slots by default) leaves the rest to others."""
+class Slots:
+    """How many uploads (or exports: `noun`) may be handled at once, in all and per tenant; the counters live on
+    the event loop (no lock needed). A tenant holding its share (`per_tenant`, at most half the slots by default)
+    leaves the rest to others."""
 
     limit: int
     retry_after_seconds: int
     per_tenant: int | None = None  # None: half the slots, rounded up
     in_flight: int = 0
     by_tenant: Counter[Hashable] = field(default_factory=Counter)
+    noun: str = "uploads"  # in the refusals' codes (`too_many_tenant_uploads`, `too_many_uploads`) and words
 
     @property
     def share(self) -> int:
@@ -40,15 +42,14 @@ class UploadSlots:
 
     def take(self, tenant: Hashable) -> None:
         """One slot for `tenant`; its share taken: 429, none left: 503 (both with Retry-After)."""
-        retry = {"Retry-After": str(self.retry_after_seconds)}
+        retry, noun = {"Retry-After": str(self.retry_after_seconds)}, self.noun
         if self.by_tenant[tenant] >= self.share:
-            detail = (
-                f"this tenant already has {self.share} uploads in flight: try again in {self.retry_after_seconds} s"
-            )
-            raise ApiProblem(429, "Too many uploads of this tenant", detail, "too_many_tenant_uploads", headers=retry)
+            detail = f"this tenant already has {self.share} {noun} in flight: try again in {self.retry_after_seconds} s"
+            title = f"Too many {noun} of this tenant"
+            raise ApiProblem(429, title, detail, f"too_many_tenant_{noun}", headers=retry)
         if self.in_flight >= self.limit:
-            detail = f"{self.limit} uploads are being handled: try again in {self.retry_after_seconds} s"
-            raise ApiProblem(503, "Too many uploads", detail, "too_many_uploads", headers=retry)
+            detail = f"{self.limit} {noun} are being handled: try again in {self.retry_after_seconds} s"
+            raise ApiProblem(503, f"Too many {noun}", detail, f"too_many_{noun}", headers=retry)
         self.in_flight += 1
         self.by_tenant[tenant] += 1
 

@@ -580,6 +580,12 @@ def _too_many_columns_zh(message: str) -> str:
     return "表头有 {} 列；最多接受 {} 列。".format(*_two(message))
 
 
+_INVALID_HEADER = (
+    r'^The header cell of column (\d+) \(row (\d+)\), "(.*)", contains the control or invalid character '
+    r"(U\+[0-9A-F]+) at position (\d+); retype the header\.$"
+)
+
+
 _TOO_COMPLEX_ZH = (
     (r"not read within ([\d.]+) seconds", "{} 秒内未能读完"),
     (r"more than ([\d,]+) MB of memory", "读取需要超过 {} MB 内存"),
@@ -651,8 +657,12 @@ _FILE_ZH: dict[str, Callable[[str], str]] = {
     ),
     issues.UNKNOWN_TIMEZONE: lambda m: "时区无效：应为 IANA 时区名称，如 Asia/Shanghai。",
     issues.STRICT_MODE_REJECTED: lambda m: "严格模式：{} 行共有 {} 个错误；未导入任何内容。".format(*_two(m)),
-    issues.INVALID_HEADER: lambda m: "表头单元格含有控制字符或无效字符（{}）：请重新输入表头。".format(
-        m.split(", ", 1)[0]
+    issues.INVALID_HEADER: lambda m: (
+        "表头（第 {1} 行）第 {0} 列的单元格“{2}”含有控制字符或无效字符 {3}（第 {4} 个字符）：请重新输入表头。".format(
+            *cell
+        )
+        if (cell := _match(_INVALID_HEADER, m))
+        else "表头单元格含有控制字符或无效字符：请重新输入表头。"
     ),
     issues.WORKBOOK_TOO_COMPLEX: lambda m: _too_complex_zh(m),
     issues.ORDER_TOO_LARGE: lambda m: f"有订单生成的消息过大：请拆分该订单或缩短其文字。未导入任何内容。（{m}）",

@@ -23,7 +23,15 @@ class BadFilter(ValueError):
 
 
 def letter_filter(args: argparse.Namespace) -> LetterFilter:
-    return LetterFilter(args.reason, _uuid(args.tenant), _time(args.since, "--since"), _time(args.until, "--until"))
+    """The letters asked for; a window that ends before it starts is refused naming both ends (it matched nothing,
+    as if there were no letters), as the admin API refuses it."""
+    since, until = _time(args.since, "--since"), _time(args.until, "--until")
+    if since is not None and until is not None and until < since:
+        raise BadFilter(
+            f"--until ({until.isoformat()}) is before --since ({since.isoformat()}): the window is "
+            "[--since, --until); swap them"
+        )
+    return LetterFilter(args.reason, _uuid(args.tenant), since, until)
 
 
 def _uuid(text: str | None) -> UUID | None:
@@ -51,7 +59,10 @@ async def run_dlq(pool: Any, args: argparse.Namespace) -> int:
     except BadFilter as exc:
         print(f"orderinfo dlq {args.dlq_command}: {exc}")
         return 2
-    limit = max(1, min(args.limit, dead_letters.MAX_LIMIT))
+    if not 1 <= args.limit <= dead_letters.MAX_LIMIT:  # a replay of `--limit 0` replayed one letter
+        print(f"orderinfo dlq {args.dlq_command}: --limit: expected 1 to {dead_letters.MAX_LIMIT:,} letters")
+        return 2
+    limit = args.limit
     settings = IngestSettings()
     if args.dlq_command == "list":
         listing = await dead_letters.list_letters(settings, pool, where, limit)

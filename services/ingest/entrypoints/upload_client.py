@@ -86,14 +86,22 @@ def upload_and_follow(
 
 
 def _run(request: UploadRequest, transport: httpx.BaseTransport | None, out: TextIO, sleep: Any) -> ExitCode:
-    key = request.api_key or os.environ.get("ORDERINFO_API_KEY")
+    key = (request.api_key or os.environ.get("ORDERINFO_API_KEY") or "").strip()  # as pasted, with its line end
     if not key:
         raise ClientError(
             "an API key is needed: --api-key or $ORDERINFO_API_KEY (see `orderinfo tenant create`)", ExitCode.REFUSED
         )
+    if not (key.isascii() and key.isprintable()):
+        raise ClientError(
+            "the API key holds a character no key has (keys are printable ASCII, oik_...): copy it again",
+            ExitCode.REFUSED,
+        )
+    _check_address(request.api)
     file = Path(request.path)
     if not file.is_file():
         raise ClientError(f"{request.path}: no such file", ExitCode.REFUSED)
+    if request.output and not request.dry_run:
+        _check_writable(Path(request.output))
     headers = {"X-API-Key": key, "Accept-Language": "zh-CN" if request.lang == "zh" else "en"}
     with httpx.Client(base_url=request.api, headers=headers, timeout=120.0, transport=transport) as client:
         receipt = _upload(client, request, file)
@@ -155,6 +163,32 @@ def _follow(client: httpx.Client, url: str, request: UploadRequest, out: TextIO,
                 print(file=out)
             return status
         sleep(0.25)
+
+
+def _check_address(api: str) -> None:
+    """Refuse an `--api` that is no web address (a usage error, exit 2: not the service down, exit 3)."""
+    try:
+        url = httpx.URL(api)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise ClientError(
+            f"--api {api}: not an http:// or https:// address (e.g. http://127.0.0.1:8080)", ExitCode.REFUSED
+        )
+
+
+def _check_writable(output: Path) -> None:
+    """Refuse an `--output` that cannot be written before anything is uploaded (after the upload, the import is
+    done: failing then reads as a failed import); a file the check creates is removed again."""
+    existed = output.exists()
+    try:
+        output.open("ab").close()
+    except OSError as exc:
+        problem = exc.strerror or type(exc).__name__
+        message = f"--output {output}: cannot be written ({problem}); nothing was uploaded"
+        raise ClientError(message, ExitCode.REFUSED) from None
+    if not existed:
+        output.unlink()
 
 
 def _download(client: httpx.Client, url: str, output: str) -> None:

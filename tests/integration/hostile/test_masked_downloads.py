@@ -38,7 +38,7 @@ async def test_read_only_keys_of_a_masking_tenant_download_masked_mobiles(
     path = tmp_path / "orders.xlsx"
     rows = list(sample_rows(2, 1, seed=7))
     write_sample_xlsx(path, rows)
-    receipt = await upload(api, "orders.xlsx", path.read_bytes(), key=uploader, lang="en")
+    receipt = await upload(api, "orders.xlsx", path.read_bytes(), key=uploader)
     assert receipt.status_code == 202, receipt.text
     result = f"/v1/imports/{receipt.json()['import_id']}/result.xlsx?lang=en"
     uploaded = [str(r[SAMPLE_HEADER.index(h)]) for r in rows for h in SAMPLE_HEADER if "Mobile" in h]

@@ -154,8 +154,9 @@ async def test_probe_result_downloads_of_one_tenant_do_not_delay_anothers_upload
     waited = time.monotonic() - started
     answers = await asyncio.gather(*downloads)
     assert response.status_code == 202, response.text
-    assert {a.status_code for a in answers} <= {200, 503}, [a.status_code for a in answers]
-    assert all(a.headers.get("Retry-After") for a in answers if a.status_code == 503)
+    # past its share of the builds (7a2920b) the tenant itself is told 429, past all of them anyone 503
+    assert {a.status_code for a in answers} <= {200, 429, 503}, [a.status_code for a in answers]
+    assert all(a.headers.get("Retry-After") for a in answers if a.status_code in (429, 503))
     assert waited < 1.0, f"tenant A's 1-row dry run waited {waited:.1f} s behind tenant B's 12 result downloads"
 
 

@@ -131,3 +131,22 @@ async def test_an_upload_field_given_twice_is_a_422_naming_it(
     answer = await api.client.post("/v1/imports", files=files, data=form, headers=api.headers())
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == "repeated_field" and repr(field) in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("field", ["dryrun", "dry-run", "time_zone", "sheet_name", "lang"])
+async def test_an_upload_field_the_route_does_not_take_is_a_422_naming_it(api: Api, field: str) -> None:
+    """A misspelt `dry_run` was ignored, so the file was imported for real; a misspelt zone or sheet read the
+    file in the default zone or from the first sheet."""
+    files = [("file", ("a.csv", b"a"))]
+    answer = await api.client.post("/v1/imports", files=files, data={field: "true"}, headers=api.headers())
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "unknown_field" and repr(field) in answer.json()["detail"]
+    assert ("?lang=en" in answer.json()["detail"]) == (field == "lang")  # ignored, it answered in Chinese
+
+
+async def test_dry_run_given_in_the_query_string_is_not_ignored(api: Api) -> None:
+    """`POST /v1/imports?dry_run=true` (the form field put in the address) imported the file for real."""
+    files = [("file", ("a.csv", b"a"))]
+    answer = await api.client.post("/v1/imports?dry_run=true", files=files, headers=api.headers())
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "unknown_parameter" and "'dry_run'" in answer.json()["detail"]

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from services.ingest.application.uploads import UploadSlots
+from services.ingest.application.uploads import Slots
 from services.ingest.entrypoints.http import problems
 from services.ingest.entrypoints.http.limits import (
     BodyDeadline,
@@ -46,7 +46,7 @@ async def key_is_tenant(request: Request) -> Principal:
 def tiny_app(release: asyncio.Event) -> FastAPI:
     app = FastAPI()
     problems.install(app)
-    app.state.upload_slots = UploadSlots(SLOTS, retry_after_seconds=7, per_tenant=2)
+    app.state.upload_slots = Slots(SLOTS, retry_after_seconds=7, per_tenant=2)
     app.add_middleware(UploadGate, path="/upload", authenticate=key_is_tenant)
     app.add_middleware(BodyDeadline, grace=BODY_GRACE, min_rate=BODY_RATE)
 
@@ -80,7 +80,7 @@ async def served() -> AsyncIterator[Served]:
 
 async def test_past_its_share_a_tenant_gets_429_past_the_slots_everyone_gets_503(served: Served) -> None:
     host, port, release, app = served
-    slots: UploadSlots = app.state.upload_slots
+    slots: Slots = app.state.upload_slots
     async with httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=10) as client:
 
         def post(tenant: str) -> Any:

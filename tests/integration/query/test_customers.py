@@ -76,3 +76,14 @@ async def test_an_invalid_mobile_is_a_422(written: str, customer: tuple[str, str
     answer = await client_for(customer[0]).get("/v1/customers", params={"mobile": written})
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == "invalid_mobile" and "11 digits" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("identifier", ["unionid", "sobot_customer_id"])
+async def test_a_blank_identifier_is_a_422_naming_it(
+    identifier: str, customer: tuple[str, str], client_for: ClientFor
+) -> None:
+    """`?unionid=%20` looked for a customer whose unionid is "" and answered 404 "no customer with this unionid",
+    as if the buyer were unknown; the order list answers a blank filter 422 blank_filter."""
+    answer = await client_for(customer[0]).get("/v1/customers", params={identifier: "   "})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "blank_filter" and identifier in answer.json()["detail"]

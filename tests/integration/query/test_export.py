@@ -182,6 +182,36 @@ async def test_the_cli_writes_the_same_file_as_the_endpoint(
     assert len(expected) > 2
 
 
+async def _cli_export(connection_settings: ConnectionSettings, *args: str) -> tuple[int, str]:
+    command = [sys.executable, "-m", "services.cli", "export", *args]
+    env = {**os.environ, "ORDERINFO_DATABASE_URL": connection_settings.database_url}
+    process = await asyncio.create_subprocess_exec(*command, env=env, stderr=asyncio.subprocess.PIPE)
+    _, errors = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode or 0, errors.decode()
+
+
+async def test_the_cli_names_what_it_cannot_export(
+    catalogue: Catalogue, connection_settings: ConnectionSettings, tmp_path: Path
+) -> None:
+    """A mistyped tenant id, an unknown tenant or a file that cannot be written: one line saying which, exit 2 (it
+    was a traceback, or an empty file and exit 0 for a tenant that does not exist)."""
+    out = tmp_path / "orders.csv"
+    code, errors = await _cli_export(connection_settings, "--tenant-id", "nope", "--out", str(out))
+    assert code == 2 and "--tenant-id: 'nope' is not a tenant id (a UUID)" in errors, errors
+    unknown = "00000000-0000-4000-8000-000000000000"
+    code, errors = await _cli_export(connection_settings, "--tenant-id", unknown, "--out", str(out))
+    assert (code, errors.strip()) == (2, f"orderinfo export: no tenant {unknown}; nothing written"), errors
+    assert not out.exists()
+    zone = ["--timezone", "Mars/Olympus"]
+    tenant = str(catalogue.tenant_a)
+    code, errors = await _cli_export(connection_settings, "--tenant-id", tenant, *zone, "--out", str(out))
+    assert code == 2 and "'Mars/Olympus' is not an IANA timezone name" in errors and not out.exists(), errors
+    missing = tmp_path / "no such folder" / "orders.csv"
+    code, errors = await _cli_export(connection_settings, "--tenant-id", str(catalogue.tenant_a), "--out", str(missing))
+    assert code == 2 and errors.startswith(f"orderinfo export: cannot write {missing}: "), errors
+    assert "Traceback" not in errors
+
+
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 async def test_a_tenant_configured_so_gets_masked_mobiles_in_its_export(
     pool: asyncpg.Pool, client_for: ClientFor, fmt: str

@@ -41,6 +41,17 @@ async def test_unknown_order_is_a_404_problem(pool: asyncpg.Pool, client_for: Cl
     assert answer.json()["code"] == "order_not_found"
 
 
+async def test_an_order_no_with_surrounding_spaces_reads_the_order(pool: asyncpg.Pool, client_for: ClientFor) -> None:
+    """Stored order nos. never hold surrounding whitespace (the contract strips them) and the order list's
+    `order_no` filter strips it; the details answered 404 for " D2 " (copied from a sheet with its spaces)."""
+    tenant, key = await new_tenant(pool, "details spaces")
+    await ingest(pool, message(tenant, "D2"))
+    answer = await client_for(key).get("/v1/orders/%20D2%09")
+    assert answer.status_code == 200 and answer.json()["order_no"] == "D2", answer.text
+    blank = await client_for(key).get("/v1/orders/%20%20")
+    assert blank.status_code == 422 and blank.json()["code"] == "blank_filter", blank.text
+
+
 async def test_order_details_tell_sent_pending_and_parked_events_apart(
     pool: asyncpg.Pool, client_for: ClientFor
 ) -> None:

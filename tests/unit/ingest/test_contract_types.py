@@ -191,3 +191,19 @@ def test_the_consumer_takes_the_configured_placeholders_as_the_import_does() -> 
     settings = IngestSettings(mobile_placeholders=["139 1111 2222", "+86 139-0000-0000"])
     placeholders = ingest_options(settings).placeholder_mobiles
     assert placeholders == DEFAULT_PLACEHOLDER_MOBILES | {"13911112222", "13900000000"}
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        (f"{str(TENANT).upper()}:T1".encode(), repr(f"{str(TENANT).upper()}:T1")),
+        (f"{TENANT}:T2".encode(), repr(f"{TENANT}:T2")),
+        (b"\xff:T1", repr("\ufffd:T1")),
+    ],
+)
+def test_a_mismatched_key_is_shown_beside_the_key_its_value_needs(key: bytes, shown: str) -> None:
+    """The dead letter said only "the record key is not '<tenant_id>:<order_no>' of its value": a key with the
+    tenant id in capitals looks the same to the eye; now it shows the key it got and the one expected."""
+    result = decided(body(), key=key)
+    assert not isinstance(result, Incoming)
+    assert result[1] == f"the record key {shown} is not {f'{TENANT}:T1'!r}, the '<tenant_id>:<order_no>' of its value"

@@ -98,3 +98,30 @@ def test_letters_are_counted_by_reason_and_day_in_the_zone_given() -> None:
     late = DeadLetter(0, 9, datetime(2026, 12, 1, 17, 0, tzinfo=UTC), None, None, (("x-reason-code", b"b"),))
     letters = [letter(minutes=0), letter(minutes=1), late, letter(minutes=60 * 24 * 5)]  # the last: outside
     assert by_day(letters, days, shanghai) == {"ambiguous_sku": [2, 0], "b": [0, 1]}  # 17:00 UTC is the 2nd there
+
+
+def test_the_cli_refuses_a_window_that_ends_before_it_starts() -> None:
+    """`orderinfo dlq list --since X --until Y` with Y before X said "0 dead letters match", as if there were none
+    (the admin API answers 422 invalid_time_range); now it says so, naming both ends."""
+    import argparse
+
+    from services.ingest.entrypoints.dead_letters_cli import BadFilter, letter_filter
+
+    given = {"reason": None, "tenant": None, "since": "2026-12-05T00:00+08:00", "until": "2026-12-01T00:00+08:00"}
+    with pytest.raises(BadFilter, match=r"--until \(2026-12-01T00:00:00\+08:00\) is before --since"):
+        letter_filter(argparse.Namespace(**given))
+    same = letter_filter(argparse.Namespace(**given | {"until": given["since"]}))
+    assert same.since == same.until
+
+
+@pytest.mark.parametrize("limit", [0, -5, 100_001])
+async def test_the_cli_refuses_a_limit_it_would_not_keep(limit: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """`orderinfo dlq replay --limit 0` replayed a letter (the limit was raised to 1 without a word), and a limit
+    over 100,000 was cut silently; the admin API answers both 422."""
+    import argparse
+
+    from services.ingest.entrypoints.dead_letters_cli import run_dlq
+
+    args = {"reason": None, "tenant": None, "since": None, "until": None, "limit": limit, "dlq_command": "replay"}
+    assert await run_dlq(None, argparse.Namespace(**args)) == 2
+    assert "--limit: expected 1 to 100,000 letters" in capsys.readouterr().out

@@ -31,7 +31,7 @@ from services.ingest.domain.language import (
 from services.ingest.domain.persona import LifecycleThresholds, OrderAggregates, build_persona
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.template import COLUMNS, HEADER_INDEX, RULES, header_key
-from tests.unit.ingest.test_import_support import csv_bytes, row
+from tests.unit.ingest.test_import_support import HEADER, csv_bytes, row
 
 CODES = {v for k, v in vars(issues).items() if k.isupper() and isinstance(v, str)}
 ROW_CODES = issues.ROW_ERROR_CODES | issues.WARNING_CODES
@@ -208,3 +208,14 @@ def test_persona_times_are_utc_with_z_whatever_the_offset_of_the_orders() -> Non
     persona = build_persona(agg, datetime(2026, 12, 1, tzinfo=UTC), LifecycleThresholds())
     assert persona["first_order_time"] == "2026-11-30T06:00:00Z"
     assert persona["last_paid_time"] == "2026-11-30T06:05:00Z"
+
+
+def test_an_invalid_header_cell_is_placed_in_chinese() -> None:
+    with pytest.raises(ImportFileError) as refused:
+        parse_import(csv_bytes([row()], [*HEADER, "bad\x00, name"], "utf-16"), "orders.csv")
+    zh = file_message(refused.value.code, refused.value.message, Lang.ZH)
+    column = len(HEADER) + 1
+    assert zh == (
+        f"表头（第 1 行）第 {column} 列的单元格“bad\ufffd, name”含有控制字符或无效字符 U+0000（第 4 个字符）："
+        "请重新输入表头。"
+    ), zh

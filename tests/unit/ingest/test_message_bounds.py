@@ -167,3 +167,32 @@ def test_a_blank_optional_time_or_amount_counts_as_absent(blank: str) -> None:
     assert rejected == []
     order = accepted[0].order
     assert (order.payment_time, order.order_amount, order.paid_amount, order.lines[0].line_amount) == (None,) * 4
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        (None, "the record has no value (null, as a tombstone)"),
+        (b"", "the record's value is empty"),
+        (b"  \r\n", "the record's value is empty"),
+    ],
+)
+def test_a_record_without_a_value_says_so(value: bytes | None, said: str) -> None:
+    """A null value (a producer's tombstone, to delete an order) was 'the value is not JSON: EOF while parsing a
+    value at line 1 column 0'."""
+    _, rejected = decode([Received(0, "t", 0, 0, message_key(TENANT, "B1"), value)])
+    assert rejected[0].reason == errors.INVALID_JSON and rejected[0].message.startswith(said), rejected[0].message
+    assert rejected[0].tenant_id is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"order_no": "A" * 65}, "order_no: String should have at most 64 characters, not 65"),
+        ({"remark": "x" * 1001}, "remark: String should have at most 1000 characters, not 1001"),
+    ],
+)
+def test_a_text_too_long_is_counted_in_characters(changes: dict[str, Any], said: str) -> None:
+    """It said 'Value should have at most 64 items after validation, not 65' (the bound sits behind the text's
+    own check, where pydantic does not know it is text)."""
+    assert decided(body(**changes)) == (errors.CONTRACT_VIOLATION, said)

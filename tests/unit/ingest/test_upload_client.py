@@ -176,3 +176,40 @@ def test_the_summary_shows_each_outcome_code_with_its_label_in_the_requested_lan
     code, out, _ = run(FakeApi(httpx.Response(202, json=RECEIPT), [labelled]), request_for(upload_file))
     assert code == ExitCode.OK
     assert "state: completed (已完成)" in out and "  created           2      新建" in out and "暂缓" in out
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_upload(upload_file: Path, tmp_path: Path) -> None:
+    """`--output` into a folder that does not exist: the file was imported, then the command ended in a traceback
+    (FileNotFoundError) as if it had failed, inviting a second upload; now nothing is sent and one line says why."""
+    api = FakeApi(httpx.Response(202, json=RECEIPT), [DONE])
+    output = tmp_path / "no such folder" / "result.xlsx"
+    code, out, err = run(api, request_for(upload_file, output=str(output)))
+    assert code == ExitCode.REFUSED and api.requests == [] and out == ""
+    assert err.startswith(f"orderinfo import: --output {output}: cannot be written (No such file or directory)")
+    assert "nothing was uploaded" in err
+    writable = tmp_path / "result.xlsx"
+    api = FakeApi(httpx.Response(202, json=RECEIPT), [DONE])
+    assert run(api, request_for(upload_file, output=str(writable)))[0] == ExitCode.OK
+    assert writable.read_bytes() == b"PK-result"
+
+
+def test_a_key_pasted_with_its_line_end_is_used_and_a_garbled_one_is_refused(upload_file: Path) -> None:
+    """A key with the newline or space it was copied with ($(cat key.txt), a paste) was 'cannot reach the API'
+    (exit 3, the API was there), and one with a non-ASCII character ended in a UnicodeEncodeError traceback."""
+    api = FakeApi(httpx.Response(202, json=RECEIPT), [DONE])
+    assert run(api, request_for(upload_file, api_key=" oik_test\n"))[0] == ExitCode.OK
+    assert api.requests[0].headers["x-api-key"] == "oik_test"
+    for garbled in ("oik_tést", "oik_\x07test"):
+        api = FakeApi(httpx.Response(202, json=RECEIPT), [DONE])
+        code, _, err = run(api, request_for(upload_file, api_key=garbled))
+        assert code == ExitCode.REFUSED and api.requests == [], err
+        assert "the API key holds a character no key has" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("api", ["127.0.0.1:8080", "ftp://api", "http://[::1", "http://"])
+def test_an_api_address_that_is_no_http_address_is_refused(upload_file: Path, api: str) -> None:
+    """`--api 127.0.0.1:8080` (no scheme) was 'cannot reach the API' (exit 3: the service down, as scripts read
+    it), and `--api http://[::1` ended in an InvalidURL traceback."""
+    code, _, err = run(None, request_for(upload_file, api=api))
+    assert code == ExitCode.REFUSED and "Traceback" not in err
+    assert err.startswith(f"orderinfo import: --api {api}: not an http:// or https:// address"), err

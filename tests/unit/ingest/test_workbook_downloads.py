@@ -40,3 +40,28 @@ async def test_the_cache_keeps_the_most_recent_within_its_byte_budget() -> None:
     assert cache.cached("a") is None and cache.cached("b") == b"bbbb" and cache.cached("c") == b"cccc"
     await cache.get("big", lambda: b"x" * 11)
     assert cache.cached("big") is None
+
+
+async def test_a_tenant_holding_its_share_of_the_builds_leaves_the_rest_to_others() -> None:
+    """One tenant downloading its imports' workbooks in parallel held every build slot, and every other tenant's
+    download was a 503 for as long as it kept on; now past half the slots it gets a 429 itself."""
+    cache, release = WorkbookCache(max_in_flight=4), threading.Event()
+
+    def build(name: str) -> bytes:
+        release.wait(5)
+        return name.encode()
+
+    mine = [asyncio.create_task(cache.get(f"a{n}", build, f"a{n}", tenant="A")) for n in range(2)]
+    joined = asyncio.create_task(cache.get("a0", build, "a0", tenant="A"))  # joins its own build: no slot
+    await asyncio.sleep(0)
+    with pytest.raises(ApiProblem) as refused:
+        await cache.get("a2", build, "a2", tenant="A")
+    assert refused.value.problem.status == 429 and refused.value.problem.code == "too_many_tenant_downloads"
+    assert refused.value.headers == {"Retry-After": "5"}
+    theirs = asyncio.create_task(cache.get("b0", build, "b0", tenant="B"))
+    await asyncio.sleep(0)
+    assert cache.in_flight == 3
+    release.set()
+    assert await asyncio.gather(*mine, joined, theirs) == [b"a0", b"a1", b"a0", b"b0"]
+    assert cache.in_flight == 0 and not cache.by_tenant
+    assert await cache.get("a2", build, "a2", tenant="A") == b"a2"  # given back

@@ -30,7 +30,7 @@ from services.ingest.application.imports import (
     submit_import,
 )
 from services.ingest.application.imports import dry_run as dry_run_import
-from services.ingest.application.uploads import UploadSlots, import_options, order_publishing
+from services.ingest.application.uploads import Slots, import_options, order_publishing
 from services.ingest.domain.api_keys import Scope
 from services.ingest.domain.language import Lang
 from services.ingest.domain.progress import ImportState
@@ -93,7 +93,7 @@ class PendingUploads:
 async def _console_upload_slot(request: Request, tenant: SignedIn) -> AsyncIterator[ApiProblem | None]:
     """One of the API's upload slots, for the session's tenant, while the console handles an upload (the same
     shares and limits as `POST /v1/imports`): None when taken, else the API's refusal, which the page words."""
-    slots: UploadSlots = request.app.state.upload_slots
+    slots: Slots = request.app.state.upload_slots
     try:
         slots.take(tenant.id)
     except ApiProblem as refused:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.ingest import errors
 from services.ingest.adapters.tenants import Tenant
@@ -22,6 +22,7 @@ from services.ingest.application import dead_letters, erasure
 from services.ingest.domain.dead_letters import LetterFilter
 from services.ingest.entrypoints.http.dependencies import AdminTenant, Pool
 from services.ingest.entrypoints.http.problems import problem_responses
+from services.ingest.entrypoints.http.query_strings import offset_sign_kept
 from services.ingest.errors import ApiProblem
 
 router = APIRouter(tags=["admin"])
@@ -31,6 +32,7 @@ Limit = Annotated[
     int, Query(ge=1, le=dead_letters.MAX_LIMIT, description="Letters of this tenant answered (from the oldest).")
 ]
 Reason = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[a-z_]+$")]
+QueryTime = Annotated[datetime | None, BeforeValidator(offset_sign_kept)]
 
 
 class DeadLetterOut(BaseModel):
@@ -55,6 +57,9 @@ class DeadLettersOut(BaseModel):
 
 
 class ReplayIn(BaseModel):
+    # a field it does not take is a 422 naming it: ignored, a misspelt `dry_run` replayed every letter for real
+    model_config = ConfigDict(extra="forbid")
+
     reason: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[a-z_]+$")
     since: datetime | None = None
     until: datetime | None = None
@@ -87,8 +92,8 @@ async def list_dead_letters(
     tenant: AdminTenant,
     pool: Pool,
     reason: Reason = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: QueryTime = None,
+    until: QueryTime = None,
     limit: Limit = dead_letters.DEFAULT_LIMIT,
 ) -> DeadLettersOut:
     where = _letters(reason, tenant, since, until)

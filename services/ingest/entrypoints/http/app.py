@@ -16,14 +16,14 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from services.ingest.adapters import push_requests
 from services.ingest.adapters.storage import TranslatingPool
 from services.ingest.adapters.tenants import Tenant
 from services.ingest.application.erasure import Tombstone
 from services.ingest.application.push import PushOptions
-from services.ingest.application.uploads import UploadSlots
+from services.ingest.application.uploads import Slots
 from services.ingest.domain.api_keys import Scope
 from services.ingest.entrypoints.http import admin, customers, exports, health, imports, keys, orders, problems, push
 from services.ingest.entrypoints.http.dependencies import authenticator
@@ -34,7 +34,7 @@ from services.ingest.entrypoints.http.limits import (
     UploadGate,
     head_deadline_protocol,
 )
-from services.ingest.entrypoints.http.query_strings import SingleQueryValues
+from services.ingest.entrypoints.http.query_strings import SingleQueryValues, refuse_unknown_parameters
 from services.ingest.entrypoints.http.quotas import UPLOADS_IN_FLIGHT, UPLOADS_PER_TENANT, QuotaMetrics, Quotas
 from services.ingest.settings import IngestSettings
 
@@ -102,8 +102,14 @@ def create_app(
     )
     app.state.settings = settings
     app.state.events_topic = events_topic
-    app.state.upload_slots = UploadSlots(
+    app.state.upload_slots = Slots(
         settings.max_uploads_in_flight, settings.upload_retry_after_seconds, settings.max_uploads_per_tenant
+    )
+    app.state.export_slots = Slots(
+        settings.max_exports_in_flight,
+        settings.upload_retry_after_seconds,
+        settings.max_exports_per_tenant,
+        noun="exports",
     )
     # pushed orders are validated with the consumer's own options (placeholder mobiles)
     app.state.push_options = push_options
@@ -133,13 +139,9 @@ def create_app(
     app.add_middleware(
         BodyDeadline, grace=settings.http_body_grace_seconds, min_rate=settings.http_body_min_bytes_per_second
     )
-    app.include_router(imports.router)
-    app.include_router(exports.router)  # before `orders`: its /{order_no:path} would take /export
-    app.include_router(orders.router)
-    app.include_router(customers.router)
-    app.include_router(push.router)
-    app.include_router(keys.router)
-    app.include_router(admin.router)
+    # `exports` before `orders`: its /{order_no:path} would take /export
+    for router in (imports, exports, orders, customers, push, keys, admin):
+        app.include_router(router.router, dependencies=[Depends(refuse_unknown_parameters)])
     metrics = health.install(app, settings)  # request metrics middleware + /healthz, /readyz, /metrics
     app.state.quotas = Quotas(
         settings.push_orders_per_second, settings.import_rows_per_hour, QuotaMetrics(metrics.registry)

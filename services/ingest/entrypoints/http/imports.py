@@ -102,7 +102,16 @@ UPLOAD_FIELDS = ("file", "timezone", "mode", "dry_run", "sheet")
 
 def _check_single_fields(form: FormData) -> None:
     """Each of the upload's fields at most once: never one of two picked (a second `dry_run=false` made a dry run
-    an import; of two files, one was imported without a word)."""
+    an import; of two files, one was imported without a word); and no other field (a misspelt `dryrun=true` was
+    ignored: the file was imported for real)."""
+    unknown = [name for name in dict.fromkeys(form.keys()) if name not in UPLOAD_FIELDS]
+    if unknown:
+        names = ", ".join(map(repr, unknown[:5]))
+        taken = ", ".join(UPLOAD_FIELDS)
+        detail = f"the form field(s) {names} are not taken here (misspelt?); an upload takes: {taken}"
+        if "lang" in unknown:
+            detail += " (the answer's language is asked in the address, ?lang=en, or by Accept-Language)"
+        raise ApiProblem(422, "Unknown form field", detail, "unknown_field")
     for name in UPLOAD_FIELDS:
         given = len(form.getlist(name))
         if given > 1:

@@ -8,7 +8,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.ingest.adapters import tenants
 from services.ingest.adapters.tenants import ApiKey
@@ -49,6 +49,8 @@ class KeyList(BaseModel):
 
 
 class NewKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field it does not take (`expires_in`) is a 422, not ignored
+
     name: str = Field(min_length=1, max_length=MAX_KEY_NAME)
     scopes: list[str] = Field(min_length=1, max_length=4, description="Some of read, import, push, admin.")
 

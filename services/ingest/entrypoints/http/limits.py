@@ -9,7 +9,7 @@
   closes.
 - `IdentityBodies`: a request body sent with a `Content-Encoding` (gzip, br, ...) is refused 415 before it is read:
   the API reads bodies as they are sent (a gzip body would be taken for the JSON or the file itself).
-- `UploadGate` (with `application.uploads.UploadSlots`): on the upload route, the API key is checked and one of a
+- `UploadGate` (with `application.uploads.Slots`): on the upload route, the API key is checked and one of a
   fixed number of upload slots taken from the request head, before the body is read; a tenant may hold only its
   share of the slots (past it 429), the server only so many (past them 503), both with Retry-After: the CPU and
   memory uploads cost are bounded whatever the number of clients, and no tenant can keep the others out.
@@ -27,7 +27,7 @@ from urllib.parse import parse_qs
 from fastapi import Depends, Request
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from services.ingest.application.uploads import UploadSlots
+from services.ingest.application.uploads import Slots
 from services.ingest.domain.language import Lang, choose_lang, file_message
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.issues import file_too_large
@@ -248,7 +248,7 @@ class UploadGate:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        slots: UploadSlots = scope["app"].state.upload_slots
+        slots: Slots = scope["app"].state.upload_slots
         try:
             tenant = await self.authenticate(Request(scope))
             if self.admit is not None:
@@ -277,7 +277,7 @@ async def upload_slot(request: Request) -> AsyncIterator[None]:
         yield
         return
     owner = (await tenant_of_request(request)).id
-    slots: UploadSlots = request.app.state.upload_slots
+    slots: Slots = request.app.state.upload_slots
     slots.take(owner)
     try:
         yield

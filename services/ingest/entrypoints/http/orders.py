@@ -16,6 +16,7 @@ from services.ingest.application.answers import OrderDetail, OrderPage
 from services.ingest.entrypoints.http.dependencies import CurrentTenant, EventsTopic, Pool, RequestLang
 from services.ingest.entrypoints.http.masking import MaskMobiles
 from services.ingest.entrypoints.http.problems import problem_responses
+from services.ingest.entrypoints.http.query_strings import offset_sign_kept
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -31,7 +32,10 @@ def _as_utc(value: datetime) -> datetime:
 
 
 # `time_text`: an epoch number (`1790000000`) is no ISO-8601 time, as in the contract
-Instant = Annotated[AwareDatetime, BeforeValidator(time_text), AfterValidator(_as_utc)]
+# `offset_sign_kept`: `+08:00` typed as is in a URL arrives as ` 08:00`, which is said so
+Instant = Annotated[
+    AwareDatetime, BeforeValidator(time_text), BeforeValidator(offset_sign_kept), AfterValidator(_as_utc)
+]
 Text64 = Annotated[str | None, Query(min_length=1, max_length=64, pattern=NO_NUL)]
 
 

@@ -6,7 +6,7 @@
 - Rows per hour of imports: read from the tenant's imports recorded in the last hour (PostgreSQL, so every process
   agrees and a restart forgets nothing); checked from the upload's request head, before its body is read: an
   upload is admitted while the tenant is under its quota (its own rows may take it over; dry runs are not counted).
-- Uploads in flight per tenant and in all: `application.uploads.UploadSlots`.
+- Uploads in flight per tenant and in all: `application.uploads.Slots`.
 
 Settings give the defaults; a tenant's overrides (`tenants.push_orders_per_second`, `import_rows_per_hour`, set with
 `orderinfo tenant quotas`) win. Metric labels are bounded: the quota's name only, never the tenant.
