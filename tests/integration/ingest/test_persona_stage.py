@@ -145,6 +145,30 @@ async def test_a_persona_is_compared_by_the_digest_stored_with_it_whoever_stored
     assert len(emitter.customers) == 2 and not emitter.customers[1].created
 
 
+async def test_a_persona_stored_without_its_digest_clears_the_digest(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
+) -> None:
+    """A writer that stores a persona but not its digest (a consumer of before migration 0019 still running in a
+    rolling deploy, a fix-up by hand) left the digest of the persona it replaced: the next fold landing back on
+    that persona took it for unchanged, so the stored persona stayed the other writer's and no one was told. The
+    update clears the digest (a trigger), and the fold compares the persona itself."""
+    await ingest(pool, emitter, message(tenant_id, "G1"))
+    customer_id = await pool.fetchval("SELECT id FROM customers WHERE tenant_id = $1", tenant_id)
+    exact = await pool.fetchval("SELECT persona FROM customers WHERE id = $1", customer_id)
+    await pool.execute(  # as the consumer of before 0019 stored a persona: no digest named
+        "UPDATE customers SET persona = persona || '{\"by_an_older_writer\": 1}'::jsonb WHERE id = $1", customer_id
+    )
+    assert await pool.fetchval("SELECT persona_digest FROM customers WHERE id = $1", customer_id) is None
+    nothing = contribution("paid", "taobao", "S1", NOW, None, Decimal(1), None, [])
+    async with pool.acquire() as conn, conn.transaction():
+        await persona_store.append_deltas(conn, [CustomerDelta(tenant_id, customer_id, s, nothing) for s in (1, -1)])
+    async with pool.acquire() as conn:
+        await fold_personas(conn, emitter, NOW, LifecycleThresholds())
+    assert await pool.fetchval("SELECT persona FROM customers WHERE id = $1", customer_id) == exact
+    assert await pool.fetchval("SELECT persona_digest FROM customers WHERE id = $1", customer_id) is not None
+    assert len(emitter.customers) == 2  # the persona subscribers saw replaced by the older writer's is told again
+
+
 async def test_two_transactions_creating_the_same_customer_end_with_one(
     pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
 ) -> None:
