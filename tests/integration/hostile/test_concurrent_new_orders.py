@@ -99,19 +99,24 @@ async def test_two_members_inserting_the_same_new_orders_converge(
     await assert_exact(pool, tenant, context)
 
 
+@pytest.mark.parametrize("new_line", [False, True])
 @pytest.mark.parametrize("seed", _seeds())
 async def test_a_member_with_a_later_record_of_a_new_order_converges_on_it(
-    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, seed: int
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch, seed: int, new_line: bool
 ) -> None:
     """A rebalance: one member holds the first record of each new order, the other the first and a later one (its
-    partition read further). Whichever inserts first, every order ends at its later record: version 2, created
-    once and changed once."""
+    partition read further), which may add a product line. Whichever inserts first, every order ends at its later
+    record, with its lines (the loser's round reads the lines of the order it now finds stored): version 2,
+    created once and changed once."""
     print(f"seed {seed} (ORDERINFO_NEW_ORDERS_SEED={seed} replays it)")
     rng = random.Random(seed)
-    tenant, _ = await new_tenant(pool, f"concurrent-later-{seed}")
+    tenant, _ = await new_tenant(pool, f"concurrent-later-{seed}-{new_line}")
     first = _orders(rng, tenant, 20)
+    added = [line("P9", quantity=7)] if new_line else []
+    shipped = {"status": "shipped", "status_raw": "shipped"}
     later = [
-        OrderIngestV1.model_validate({**o.model_dump(), "status": "shipped", "status_raw": "shipped"}) for o in first
+        OrderIngestV1.model_validate({**o.model_dump(), **shipped, "lines": [*o.model_dump()["lines"], *added]})
+        for o in first
     ]
     emitter = RecordingEmitter()
     members = [BatchIngestor(pool, emitter, IngestOptions()) for _ in range(2)]
@@ -132,6 +137,12 @@ async def test_a_member_with_a_later_record_of_a_new_order_converges_on_it(
     created = Counter(c.after.order_no for c in emitter.changes if c.before_status is None)
     changed = Counter(c.after.order_no for c in emitter.changes if c.before_status is not None)
     assert created == changed == Counter({o.order_no: 1 for o in first}), context
+    for o in later:
+        stored = await pool.fetch(
+            "SELECT product_id, quantity FROM order_lines WHERE tenant_id = $1 AND order_no = $2", tenant, o.order_no
+        )
+        expected = sorted((li.product_id, li.quantity) for li in o.lines)
+        assert sorted((r["product_id"], r["quantity"]) for r in stored) == expected, f"{o.order_no} {context}"
     await assert_exact(pool, tenant, context)
 
 

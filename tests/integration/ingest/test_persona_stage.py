@@ -107,6 +107,17 @@ async def test_each_effective_change_emits_one_customer_event(
     assert len(emitter.customers) == 2 and emitter.customers[1].persona["orders_by_status"] == {"shipped": 1}
 
 
+async def fold_no_change(pool: asyncpg.Pool, emitter: RecordingEmitter, key: tuple[UUID, UUID], now: datetime) -> int:
+    """Fold a delta that changes no persona (a contribution added and taken away): the customer's revision."""
+    nothing = contribution("paid", "taobao", "S1", NOW, None, Decimal(1), None, [])
+    async with pool.acquire() as conn, conn.transaction():
+        await persona_store.append_deltas(conn, [CustomerDelta(*key, sign, nothing) for sign in (1, -1)])
+    async with pool.acquire() as conn:
+        assert (await fold_personas(conn, emitter, now, LifecycleThresholds())).customers == 1
+    revision: int = await pool.fetchval("SELECT revision FROM customers WHERE id = $1", key[1])
+    return revision
+
+
 async def test_a_persona_is_compared_by_the_digest_stored_with_it_whoever_stored_it(
     pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
 ) -> None:
@@ -120,15 +131,7 @@ async def test_a_persona_is_compared_by_the_digest_stored_with_it_whoever_stored
     assert digest is not None and len(emitter.customers) == 1
 
     async def fold_nothing(now: datetime) -> int:
-        """Fold a delta that changes no persona (a contribution added and taken away): the customer's revision."""
-        nothing = contribution("paid", "taobao", "S1", NOW, None, Decimal(1), None, [])
-        async with pool.acquire() as conn, conn.transaction():
-            deltas = [CustomerDelta(tenant_id, customer_id, sign, nothing) for sign in (1, -1)]
-            await persona_store.append_deltas(conn, deltas)
-        async with pool.acquire() as conn:
-            assert (await fold_personas(conn, emitter, now, LifecycleThresholds())).customers == 1
-        revision: int = await pool.fetchval("SELECT revision FROM customers WHERE id = $1", customer_id)
-        return revision
+        return await fold_no_change(pool, emitter, (tenant_id, customer_id), now)
 
     assert await fold_nothing(NOW) == 1 and len(emitter.customers) == 1
     later = NOW + timedelta(days=3650)  # the customer is dormant by then: the sweep rewrites its persona
@@ -159,14 +162,38 @@ async def test_a_persona_stored_without_its_digest_clears_the_digest(
         "UPDATE customers SET persona = persona || '{\"by_an_older_writer\": 1}'::jsonb WHERE id = $1", customer_id
     )
     assert await pool.fetchval("SELECT persona_digest FROM customers WHERE id = $1", customer_id) is None
-    nothing = contribution("paid", "taobao", "S1", NOW, None, Decimal(1), None, [])
-    async with pool.acquire() as conn, conn.transaction():
-        await persona_store.append_deltas(conn, [CustomerDelta(tenant_id, customer_id, s, nothing) for s in (1, -1)])
-    async with pool.acquire() as conn:
-        await fold_personas(conn, emitter, NOW, LifecycleThresholds())
+    assert await fold_no_change(pool, emitter, (tenant_id, customer_id), NOW) == 2  # stored again: a revision
     assert await pool.fetchval("SELECT persona FROM customers WHERE id = $1", customer_id) == exact
     assert await pool.fetchval("SELECT persona_digest FROM customers WHERE id = $1", customer_id) is not None
     assert len(emitter.customers) == 2  # the persona subscribers saw replaced by the older writer's is told again
+
+
+async def test_the_sweep_stores_the_digest_the_stage_computes_for_a_persona_of_many_parts(
+    pool: asyncpg.Pool, emitter: RecordingEmitter, tenant_id: UUID
+) -> None:
+    """The recomputation builds a persona from the stored orders (`build_persona`), the stage from its state
+    (`persona_of`): their digests must agree for every part a persona has (several stores, sources and statuses,
+    products tied on quantity, names beyond ASCII, a closed deal), or every sweep would be followed by an event
+    and a revision for a persona that did not change."""
+    stores = [{"store_no": "S2", "name": "第二店"}, {"store_no": "S1", "name": "Flagship"}]
+    orders = [
+        message(tenant_id, "M1", lines=[line("P2", quantity=2, product_name="短袖"), line("P1", sku="红", quantity=2)]),
+        message(tenant_id, "M2", status="shipped", source="taobao", store=stores[0], lines=[line("P3", quantity=3)]),
+        message(tenant_id, "M3", status="deal_closed", store=stores[1], lines=[line("P9", quantity=9)]),
+        message(tenant_id, "M4", status="signed_for", lines=[line("P1", quantity=1, product_name="Ünïcode ✓")]),
+    ]
+    await ingest(pool, emitter, *orders)
+    await drain(pool, emitter)
+    customer_id = await pool.fetchval("SELECT id FROM customers WHERE tenant_id = $1", tenant_id)
+    events = len(emitter.customers)
+    later = NOW + timedelta(days=3650)
+    async with pool.acquire() as conn, conn.transaction():
+        keys = {(tenant_id, customer_id)}
+        swept = await order_store.refresh_personas(conn, keys, set(), later, LifecycleThresholds())
+    assert len(swept) == 1 and len(emitter.customers) == events
+    revision = swept[0].revision
+    assert await fold_no_change(pool, emitter, (tenant_id, customer_id), later) == revision
+    assert len(emitter.customers) == events
 
 
 async def test_two_transactions_creating_the_same_customer_end_with_one(

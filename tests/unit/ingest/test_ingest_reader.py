@@ -441,3 +441,25 @@ def test_a_hostile_generator() -> None:
         answered += check(value) is not None
         tried += 1
     assert answered > 0, seed
+
+
+def test_a_hostile_run_of_distinct_amounts_keeps_the_amount_cache_bounded_and_every_amount_exact() -> None:
+    """The reader keeps a plain amount's text -> Decimal per process (amounts repeat from record to record): a
+    producer sending a million distinct amounts must not grow it past its bound, and an amount read from the cache
+    is the amount its text spells, with two places (the same text read again, after any number of others)."""
+    from services.ingest.contracts import orders_ingest_v1_reader as reader
+
+    texts = [f"{n}.{n % 100:02d}" if n % 3 else str(n) if n % 2 else f"{n}.{n % 10}" for n in range(1, 20_001)]
+    for text in texts:
+        document = plain()
+        document["order_amount"] = text
+        message = read_plain(json.dumps(document).encode())
+        assert message is not None and message.order_amount == Decimal(text).quantize(Decimal("0.01"))
+        assert message.order_amount.as_tuple().exponent == -2
+        assert len(reader._MONEYS) <= 4096
+    for text in ("1", "1.5", "1.50", "01.50", "999999999999.99"):
+        for _ in range(2):  # read, then answered from the cache
+            document = plain()
+            document["paid_amount"] = text
+            message = read_plain(json.dumps(document).encode())
+            assert message is not None and str(message.paid_amount) == str(Decimal(text).quantize(Decimal("0.01")))

@@ -127,3 +127,33 @@ def test_texts_holding_the_separator_of_the_way_back_cross_it_unchanged() -> Non
     """A column's texts go back joined by U+0000: a column with a text holding it goes as it is."""
     with _pool(1, reader=nul_read) as pool:
         assert pool.read(b"nul", "orders.xlsx", None, DEFAULT_OPTIONS) == _NUL_TABLE
+
+
+_ODD_COLUMNS: list[tuple[str, ...]] = [
+    ("", "", ""),  # a column of empty texts
+    ("\x00", "\x00\x00", ""),  # texts that are the separator alone
+    ("\ud800", "a\r\nb", "\u2028\x85\x1e"),  # a lone surrogate, line ends of every kind
+    ("末尾\x00", "\ufeff", " "),
+]
+_ODD_TABLE = Table(
+    "Orders",
+    1,
+    ["A", "B", "C", "D"],
+    [(row_no, tuple(column[i] for column in _ODD_COLUMNS)) for i, row_no in enumerate((2, 5, 9))],
+    columns=_ODD_COLUMNS,
+)
+_ONE_ROW = Table("Orders", 3, ["A", "B"], [(4, ("", ""))], columns=[("",), ("",)])
+
+
+def odd_read(data: bytes, filename: str, sheet: str | None, options: ImportOptions) -> Table:
+    return _ODD_TABLE if data == b"odd" else _ONE_ROW
+
+
+def test_odd_texts_and_empty_columns_cross_the_process_boundary_exactly() -> None:
+    """Empty texts, a column of them, a single row, U+0000 alone or repeated, lone surrogates and every kind of
+    line end come back as they went, cell for cell and column for column."""
+    with _pool(1, reader=odd_read) as pool:
+        for data, table in ((b"odd", _ODD_TABLE), (b"one", _ONE_ROW)):
+            read = pool.read(data, "orders.xlsx", None, DEFAULT_OPTIONS)
+            assert read == table and read.data_columns() == table.data_columns()
+            assert [list(cells) for _, cells in read.rows] == [list(cells) for _, cells in table.rows]
