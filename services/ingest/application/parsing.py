@@ -34,7 +34,7 @@ from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.issues import ImportFileError, RowIssue, file_too_large
 from services.ingest.domain.spreadsheet.options import DEFAULT_OPTIONS, ImportOptions
 from services.ingest.domain.spreadsheet.rows import CheckedRows, Field, RowRules, check_rows, shown
-from services.ingest.domain.spreadsheet.split import HeldBackOrder, group_rows
+from services.ingest.domain.spreadsheet.split import HeldBackOrder, fill_order_fields, group_rows
 from services.ingest.domain.spreadsheet.template import (
     COLUMNS_BY_KEY,
     HEADER_INDEX,
@@ -162,7 +162,7 @@ def _parse(
     rules = RowRules(zone, frozenset(placeholders))
     checked = check_rows(
         row_nos,
-        table.data_columns(),
+        fill_order_fields(table.data_columns(), fields),
         fields,
         rules,
         header=table.header,

@@ -177,21 +177,66 @@ ORDER_LEVEL_CHANGES = [
     {"OrderSource": "Douyin"},
     {"OrderStatus": "Shipped"},
     {"OrderTime": "2022-09-14 11:03:24"},
-    {"PaymentTime": ""},
+    {"PaymentTime": "2022-09-14 11:05:01"},
     {"StoreNo": "S2"},
-    {"StoreID": "9"},
     {"BuyerMobile": "13912345679"},
     {"BuyerNickname": "Other"},
     {"OrderAmount": "22.00"},
+    {"StoreID": "9"},
 ]
 
 
 @pytest.mark.parametrize("changes", ORDER_LEVEL_CHANGES)
 def test_rows_that_disagree_on_order_fields_are_errors_on_the_later_row(changes: dict[str, Any]) -> None:
-    parsed = parse([row(), row(ProductID="P2", **changes), row(ProductID="P3")])
+    base = {"StoreID": "8", "BuyerNickname": "Lily"}  # blank in `row()`: a field given on one row only is no conflict
+    parsed = parse([row(**base), row(ProductID="P2", **{**base, **changes}), row(ProductID="P3", **base)])
     assert [(i.row, i.code) for i in parsed.errors] == [(3, issues.INCONSISTENT_ORDER)]
     assert "row 2" in parsed.errors[0].message
     assert [(h.order_no, h.rows) for h in parsed.held_back] == [("A001", (2, 3, 4))] and parsed.orders == []
+
+
+ORDER_LEVEL_BLANK = {
+    "OrderSource": "",
+    "OrderStatus": "",
+    "OrderTime": "",
+    "PaymentTime": "",
+    "StoreNo": "",
+    "OrderAmount": "",
+    "BuyerMobile": "",
+}
+
+
+def test_order_fields_given_on_the_first_line_only_are_the_orders_fields_on_every_line() -> None:
+    # As many exports lay out an order of several products: its fields on its first line, blank below.
+    parsed = parse([row(), row(ProductID="P2", **ORDER_LEVEL_BLANK), row(OrderNo="B002", ProductID="P3")])
+    assert parsed.errors == [] and parsed.warnings == []
+    repeated = parse([row(), row(ProductID="P2"), row(OrderNo="B002", ProductID="P3")])
+    assert parsed.orders == repeated.orders
+    assert [len(o.lines) for o in parsed.orders] == [2, 1]
+    # The result workbook keeps the cells as uploaded: the second row's are still blank.
+    payment = HEADER.index("Payment Time")
+    assert [r.cells[payment] for r in parsed.rows] == ["2022-09-14 11:05:00", "", "2022-09-14 11:05:00"]
+
+
+def test_a_blank_order_field_takes_the_first_row_of_the_order_that_gives_it() -> None:
+    parsed = parse([row(PaymentTime="", OrderAmount=""), row(ProductID="P2"), row(ProductID="P3", OrderAmount="")])
+    assert parsed.errors == []
+    (order,) = parsed.orders
+    assert order.payment_time == datetime(2022, 9, 14, 11, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert order.order_amount == Decimal("21.00")
+
+
+def test_an_order_field_given_on_no_row_of_the_order_is_still_missing() -> None:
+    parsed = parse([row(OrderTime=""), row(ProductID="P2", OrderTime=""), row(OrderNo="B002", ProductID="P3")])
+    assert [(i.row, i.code) for i in parsed.errors] == [(2, issues.BLANK_REQUIRED), (3, issues.BLANK_REQUIRED)]
+    assert [o.order_no for o in parsed.orders] == ["B002"]
+
+
+def test_blank_cells_are_filled_only_from_the_same_order_no() -> None:
+    # B002's blank order time is not taken from A001 (the row above), and a row without Order No. takes nothing.
+    parsed = parse([row(), row(OrderNo="B002", ProductID="P2", OrderTime=""), row(OrderNo="", ProductID="P3")])
+    assert sorted((i.row, i.code) for i in parsed.errors) == [(3, issues.BLANK_REQUIRED), (4, issues.BLANK_REQUIRED)]
+    assert [i.column for i in parsed.errors if i.row == 3] == ["Order Time"]
 
 
 def test_order_level_fields_not_compared_may_differ() -> None:

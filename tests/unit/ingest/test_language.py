@@ -86,9 +86,9 @@ BAD_ROWS = [
     row(OrderTime="yesterday"),
     row(OrderStatus="Lost"),
     row(OrderSource="Amazon"),
-    row(StoreNo=""),
+    row(OrderNo="A002", StoreNo=""),  # an order of its own: a blank takes the value of its order's other rows
     row(BuyerMobile="123", BuyerNickname="x"),
-    row(BuyerMobile="", BuyerNickname=""),
+    row(OrderNo="A003", BuyerMobile="", BuyerNickname=""),
     row(ProductID=""),
     row(OrderNo="A" * 70),
     row(PaymentTime="2022-09-14 10:00:00"),

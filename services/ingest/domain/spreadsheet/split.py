@@ -27,6 +27,7 @@ from services.core.order import Buyer, Order, OrderLine, Receiver, Store, constr
 from services.ingest.domain.spreadsheet import issues
 from services.ingest.domain.spreadsheet.issues import RowIssue
 from services.ingest.domain.spreadsheet.rows import INVALID, CheckedRows, Field, shown
+from services.ingest.domain.spreadsheet.values import ERROR_VALUES, clean
 
 ORDER_LEVEL_KEYS = (
     "source",
@@ -43,6 +44,42 @@ ORDER_LEVEL_KEYS = (
     "paid_amount",
 )
 MAX_LINES = bounds.MAX_LINES_PER_ORDER
+
+
+def fill_order_fields(columns: Sequence[Sequence[str]], fields: Sequence[Field]) -> list[Sequence[str]]:
+    """The rows' cells column by column, an order's fields given once: in a column of `ORDER_LEVEL_KEYS`, a blank
+    cell takes the cell of the first row of the same Order No. that has one. Many exports lay out an order of
+    several products this way (its fields on its first line only; merged cells are filled down by the reader):
+    the order reads as if each of its rows repeated them. Two different values still disagree
+    (`inconsistent_order`); a row without Order No., and an order that gives a field on none of its rows (an
+    error value such as #N/A gives nothing), stay as they are. The uploaded cells (the result workbook's) are not
+    changed: only what is checked."""
+    positions = {spec.column.key: spec.index for spec in fields}
+    order_position = positions.get("order_no")
+    filled = list(columns)
+    if order_position is None:
+        return filled
+    order_nos: list[str] | None = None
+    for key in ORDER_LEVEL_KEYS:
+        position = positions.get(key)
+        if position is None:
+            continue
+        texts = columns[position]
+        if texts.count("") in (0, len(texts)):  # no blank cell, or nothing else
+            continue
+        if order_nos is None:
+            order_nos = [text.strip() for text in columns[order_position]]
+        given: dict[str, str] = {}
+        for order_no, text in zip(order_nos, texts, strict=True):
+            if text and order_no not in given and order_no and ("#" not in text or clean(text) not in ERROR_VALUES):
+                given[order_no] = text
+        if given:
+            filled[position] = [
+                given.get(order_no, "") if text == "" else text for order_no, text in zip(order_nos, texts, strict=True)
+            ]
+    return filled
+
+
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -213,7 +213,9 @@ RULES: tuple[str, ...] = (
     "Columns marked * are required and their cells must not be blank.",
     "At most 5,000 data rows per import (configurable); fully blank rows are skipped.",
     "Rows with the same Order No. form one order; they must agree on source, status, order and payment time, "
-    "store no./ID, buyer identifiers, order amount and paid amount (the order's first row is the reference).",
+    "store no./ID, buyer identifiers, order amount and paid amount (the order's first row is the reference). "
+    "Give them once if you like: a blank cell takes the value of the order's other rows (as exports that give "
+    "them on the first line only).",
     f"An order has at most {bounds.MAX_LINES_PER_ORDER} lines in a file; a larger order is an error on every one "
     "of its rows.",
     "The same Order No. + Product ID + SKU twice in one file is an error on the second row.",
