@@ -45,6 +45,9 @@ class DeadLetterOut(BaseModel):
     key: str | None
     original: dict[str, str | None]
     bytes: int
+    headers_dropped: str | None = Field(
+        default=None, description="Why the letter does not carry its record's headers (a replay sends none)."
+    )
     replayed: bool
 
 
