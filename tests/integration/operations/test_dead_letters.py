@@ -285,3 +285,40 @@ async def test_a_broker_that_does_not_answer_is_a_503_not_a_500(
         ):
             assert answer.status_code == 503 and answer.json()["code"] == "broker_unavailable", answer.text
             assert answer.headers["retry-after"] == "5"
+
+
+async def test_dead_letter_reads_are_bounded_per_tenant_and_in_all_with_a_localised_refusal(
+    connection_settings: ConnectionSettings, pool: asyncpg.Pool
+) -> None:
+    """Each listing or replay reads the topic (64 MiB, 20 s): past a tenant's share a 429, past the server's slots a
+    503, both with Retry-After and before anything is read; a slot is given back when the read ends."""
+    settings = fresh_settings(connection_settings, max_letter_reads_in_flight=2)
+    await ensure_ingest_topics(settings)
+    async with pool.acquire() as conn:
+        (a, key_a), (_, key_b) = await create_tenant(conn, "a"), await create_tenant(conn, "b")
+    app = create_app(settings)
+    app.state.pool = pool
+    slots = app.state.letter_slots
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
+        assert (await api.get("/v1/admin/dead-letters", headers={"X-API-Key": key_a})).status_code == 200
+        assert slots.in_flight == 0  # given back
+        slots.take(a.id)  # a read of tenant a running: its share (1 of 2)
+        for answer in (
+            await api.get("/v1/admin/dead-letters", headers={"X-API-Key": key_a}),
+            await api.post("/v1/admin/dead-letters:replay", json={"dry_run": True}, headers={"X-API-Key": key_a}),
+        ):
+            assert answer.status_code == 429 and answer.headers["retry-after"] == "5", answer.text
+            assert answer.json()["code"] == "too_many_tenant_dead_letter_reads"
+            assert answer.json()["detail"] == "本租户已有 1 个死信查询或重放正在进行：请在 5 秒后重试。"
+        english = await api.get("/v1/admin/dead-letters", params={"lang": "en"}, headers={"X-API-Key": key_a})
+        assert english.json()["detail"] == (
+            "this tenant already has 1 dead-letter listings or replays running: try again in 5 s"
+        )
+        assert (await api.get("/v1/admin/dead-letters", headers={"X-API-Key": key_b})).status_code == 200
+        slots.take(uuid.uuid4())  # a third tenant's: every slot taken
+        full = await api.get("/v1/admin/dead-letters", headers={"X-API-Key": key_b, "Accept-Language": "en"})
+        assert full.status_code == 503 and full.headers["retry-after"] == "5"
+        assert full.json()["code"] == "too_many_dead_letter_reads"
+        assert full.json()["detail"] == "2 dead-letter listings or replays are running on this server: try again in 5 s"
+    assert slots.in_flight == 2  # only the two taken by hand
