@@ -62,6 +62,18 @@ class IngestSettings(ConnectionSettings):
         description="Exports one tenant may stream at once (default: half of max_exports_in_flight, rounded up);"
         " past it 429 with Retry-After (16 at once slowed another tenant's order list to 3.2 s at p95).",
     )
+    max_letter_reads_in_flight: int = Field(
+        default=2,
+        ge=1,
+        description="Dead-letter listings and replays (/v1/admin/dead-letters) reading the topic at once; past it 503"
+        " with Retry-After (each reads up to 64 MiB of letters for up to 20 s, holding them in memory).",
+    )
+    max_letter_reads_per_tenant: int | None = Field(
+        default=None,
+        ge=1,
+        description="Dead-letter reads one tenant may have at once (default: half of max_letter_reads_in_flight,"
+        " rounded up); past it 429 with Retry-After.",
+    )
     default_timezone: str = "Asia/Shanghai"
     mobile_placeholders: list[str] = Field(default_factory=list, description="Extra placeholder mobiles.")
     consumer_max_records: int = Field(default=1000, description="Upper bound of records per consumed batch.")

@@ -26,7 +26,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-Headers = dict[str, str] | list[tuple[str, bytes]]
+Headers = dict[str, str] | Sequence[tuple[str, bytes | None]]  # a Kafka header's value may be null
 YIELD_EVERY = 100  # a send rarely suspends: let other tasks run between slices of a large batch
 PUBLISH_BATCH_BYTES = 256 * 1024  # a record larger than this still goes out, in a batch of its own
 
@@ -115,10 +115,13 @@ async def _settled(pending: Awaitable[object] | BaseException | None) -> BaseExc
 def _as_dict(headers: Headers | None) -> dict[str, str] | None:
     if headers is None or isinstance(headers, dict):
         return headers
-    return {name: value.decode() for name, value in headers}
+    # (in memory only: FastStream's own publish takes text headers, one per name)
+    return {name: (value or b"").decode("utf-8", "replace") for name, value in headers}
 
 
-def _as_list(headers: Headers | None) -> list[tuple[str, bytes]] | None:
+def _as_list(headers: Headers | None) -> list[tuple[str, bytes | None]] | None:
     if headers is None or isinstance(headers, list):
         return headers
-    return [(name, value.encode()) for name, value in headers.items()]
+    if isinstance(headers, dict):
+        return [(name, value.encode()) for name, value in headers.items()]
+    return list(headers)

@@ -138,7 +138,7 @@ async def _read_until(
 
 def _letter(record: Any) -> DeadLetter:
     at = datetime.fromtimestamp(record.timestamp / 1000, UTC)
-    headers = tuple((k, bytes(v)) for k, v in (record.headers or ()))
+    headers = tuple((k, None if v is None else bytes(v)) for k, v in (record.headers or ()))
     return DeadLetter(record.partition, record.offset, at, record.key, record.value, headers)
 
 

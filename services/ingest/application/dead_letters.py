@@ -8,7 +8,8 @@ Guarantees of `replay`:
   consumer's idempotent ingestion absorbs (the same order content changes nothing).
 - A broker that does not answer raises `errors.BrokerUnavailable` (nothing recorded, maybe some letters sent:
   the next replay sends them again, which the idempotent ingestion absorbs).
-- The records go to `orders.ingest.v1` with their original key, value and headers (not the dead-letter ones):
+- The records go to `orders.ingest.v1` with their original key, value and headers (not the dead-letter ones; a
+  letter whose record's headers were dropped, `x-original-headers-dropped`, goes out without any):
   the consumer decides them again like any record, so a cause not fixed dead-letters them again.
 """
 
@@ -22,7 +23,7 @@ from uuid import UUID
 from services.ingest.adapters import dead_letter_topic
 from services.ingest.adapters.dead_letter_topic import Scan
 from services.ingest.contracts.orders_ingest_v1 import DLQ_TOPIC, TOPIC
-from services.ingest.domain.dead_letters import DeadLetter, LetterFilter, by_day, counts_by_reason
+from services.ingest.domain.dead_letters import HEADERS_DROPPED, DeadLetter, LetterFilter, by_day, counts_by_reason
 from services.platform.settings import ConnectionSettings
 
 DEFAULT_LIMIT = 1000  # letters answered per call
@@ -126,5 +127,6 @@ def describe(letter: DeadLetter, replayed: bool) -> dict[str, Any]:
             "offset": letter.header("x-original-offset"),
         },
         "bytes": len(letter.value or b""),
+        "headers_dropped": letter.header(HEADERS_DROPPED),  # why the record's own headers are not in the letter
         "replayed": replayed,
     }

@@ -79,6 +79,7 @@ class Received:
     # it again is recognised (`domain.deliveries`). False for records of no log (the push API's, numbered per call).
     logged: bool = False
     ahead: Ahead | None = None  # what `read_ahead` read of it already (None: not read, or not a candidate)
+    headers: Sequence[tuple[str, bytes | None]] = ()  # as it was sent (kept in its dead letter)
 
 
 @quick_init

@@ -1,10 +1,18 @@
 """Dead letters as an operator sees them: which tenant, why, when; filters; what a replay re-publishes. Pure.
 
 A dead letter is the rejected record's key and value on `orders.ingest.dlq.v1`, with the consumer's headers
-(`DEAD_LETTER_HEADERS`). Its tenant is the one its key names (`"{tenant_id}:{order_no}"`, the key the consumer
-partitions and checks by); a letter whose key names no tenant belongs to none, and only an operator's
-unfiltered CLI listing shows it. A replay re-publishes the key, the value and every header but the dead-letter
-ones, so the consumer sees the record as it was first sent.
+(`DEAD_LETTER_HEADERS`) first and then the record's own headers (`letter_headers`), in their order, duplicates and
+null values included. The dead-letter headers are the trustworthy ones: a record's header whose name is one of
+them (in any case), or starts with `PRODUCER_PREFIX`, is kept under `PRODUCER_PREFIX` + its name (`x-reason-code`
+sent by a producer is `x-producer-x-reason-code` in the letter), so no producer can forge a letter's reason or
+origin, and a replay restores every name exactly. A letter never exceeds its byte bound because of the record's
+headers: when they do not fit beside the value and the dead-letter headers, all of them are dropped (never some)
+and `HEADERS_DROPPED` says why, how many and how large.
+
+Its tenant is the one its key names (`"{tenant_id}:{order_no}"`, the key the consumer partitions and checks by);
+a letter whose key names no tenant belongs to none, and only an operator's unfiltered CLI listing shows it.
+A replay re-publishes the key, the value and every header but the dead-letter
+ones (the kept ones under their own names again), so the consumer sees the record as it was first sent.
 """
 
 from __future__ import annotations
@@ -13,16 +21,74 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from enum import StrEnum
 from uuid import UUID
 
-Headers = tuple[tuple[str, bytes], ...]
+Headers = tuple[tuple[str, bytes | None], ...]  # a Kafka header's value may be null
 
 # What the consumer adds (see `entrypoints.consumer.dead_letter_headers`); a replay drops them.
 REASON_CODE = "x-reason-code"
+HEADERS_DROPPED = "x-original-headers-dropped"  # why the record's own headers are not in the letter
 DEAD_LETTER_HEADERS = frozenset(
-    {REASON_CODE, "x-reason", "x-original-topic", "x-original-partition", "x-original-offset", "x-exception"}
+    {
+        REASON_CODE,
+        "x-reason",
+        "x-original-topic",
+        "x-original-partition",
+        "x-original-offset",
+        "x-exception",
+        HEADERS_DROPPED,
+    }
 )
+PRODUCER_PREFIX = "x-producer-"  # a record's header that would pass for a dead-letter one is kept under it
 UNKNOWN_REASON = "unknown"
+# Above key, value and headers: the record batch's header (61 bytes) and one record's framing (21), with room
+RECORD_OVERHEAD_BYTES = 1024
+_HEADER_FRAMING_BYTES = 10  # the two varint lengths of one header, at most
+_NOTE_BYTES = 256  # room kept for the `HEADERS_DROPPED` note itself
+
+
+class HeadersDropped(StrEnum):
+    """Why a letter does not carry its record's headers (the `HEADERS_DROPPED` note starts with it)."""
+
+    TOO_LARGE = "too_large"  # beside the value and the dead-letter headers they would pass the letter's bound
+    ERASED_CUSTOMER = "erased_customer"  # the letter keeps nothing of an erased customer's record but its key
+
+
+def kept_name(name: str) -> str:
+    """The name a record's header has in its letter: its own, or under `PRODUCER_PREFIX` when it would pass for a
+    dead-letter header or for a kept one (so that `restored_name` undoes it exactly)."""
+    low = name.lower()
+    return PRODUCER_PREFIX + name if low in DEAD_LETTER_HEADERS or low.startswith(PRODUCER_PREFIX) else name
+
+
+def restored_name(name: str) -> str:
+    """The record's own name of a header kept in a letter (`kept_name` undone)."""
+    return name[len(PRODUCER_PREFIX) :] if name.startswith(PRODUCER_PREFIX) else name
+
+
+def headers_bytes(headers: Headers) -> int:
+    """What `headers` add to a record, at most (names, values and their lengths)."""
+    return 5 + sum(len(k.encode("utf-8")) + len(v or b"") + _HEADER_FRAMING_BYTES for k, v in headers)
+
+
+def letter_headers(
+    own: Headers, original: Headers, key: bytes | None, value: bytes | None, limit: int, *, erased: bool = False
+) -> Headers:
+    """A letter's headers: the dead-letter ones (`own`), then the record's (`original`, under `kept_name`), unless
+    the letter would then pass `limit` bytes (or the customer is `erased`): then none of the record's, and a
+    `HEADERS_DROPPED` note instead."""
+    if not original:
+        return own
+    kept = tuple((kept_name(k), v) for k, v in original)
+    room = limit - RECORD_OVERHEAD_BYTES - _NOTE_BYTES - len(key or b"") - len(value or b"") - headers_bytes(own)
+    why = HeadersDropped.ERASED_CUSTOMER if erased else None
+    if why is None and headers_bytes(kept) > room:
+        why = HeadersDropped.TOO_LARGE
+    if why is None:
+        return own + kept
+    note = f"{why}: {len(original)} headers of {headers_bytes(original)} bytes"
+    return (*own, (HEADERS_DROPPED, note.encode()))
 
 
 @dataclass(frozen=True)
@@ -37,6 +103,7 @@ class DeadLetter:
     headers: Headers
 
     def header(self, name: str) -> str | None:
+        """The first header of that name, as text (None: none, or a null value)."""
         found = next((v for k, v in self.headers if k == name), None)
         return None if found is None else found.decode("utf-8", "replace")
 
@@ -49,8 +116,9 @@ class DeadLetter:
         return tenant_of_key(self.key)
 
     def replay_headers(self) -> Headers:
-        """The headers to re-publish: the letter's, without the dead-letter ones."""
-        return tuple((k, v) for k, v in self.headers if k not in DEAD_LETTER_HEADERS)
+        """The headers to re-publish: the record's own, as it was sent (the letter's without the dead-letter ones,
+        under their own names again)."""
+        return tuple((restored_name(k), v) for k, v in self.headers if k not in DEAD_LETTER_HEADERS)
 
 
 @dataclass(frozen=True)

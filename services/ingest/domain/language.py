@@ -748,3 +748,21 @@ def render_vocabulary_markdown() -> str:
 
 if __name__ == "__main__":  # the block between the markers of docs/importing.md
     print(render_vocabulary_markdown(), end="")
+
+
+# A whole request refused because too many reads of the dead-letter topic are running (the admin API's).
+_LETTER_READS_BUSY = {
+    "too_many_tenant_dead_letter_reads": (
+        "本租户已有 {n} 个死信查询或重放正在进行：请在 {s} 秒后重试。",
+        "this tenant already has {n} dead-letter listings or replays running: try again in {s} s",
+    ),
+    "too_many_dead_letter_reads": (
+        "服务器已有 {n} 个死信查询或重放正在进行：请在 {s} 秒后重试。",
+        "{n} dead-letter listings or replays are running on this server: try again in {s} s",
+    ),
+}
+
+
+def letter_reads_busy(code: str, running: int, retry_after_s: int, lang: Lang) -> str:
+    """Why a dead-letter listing or replay was refused (`code`: a `_LETTER_READS_BUSY` key), in `lang`."""
+    return _pick(_LETTER_READS_BUSY, code, lang).format(n=running, s=retry_after_s)

@@ -51,6 +51,7 @@ from services.ingest.application.ingestion import (
 )
 from services.ingest.application.personas import FoldResult, fold_personas, lag_note
 from services.ingest.contracts.orders_ingest_v1 import CONSUMER_GROUP, DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC
+from services.ingest.domain.dead_letters import letter_headers
 from services.ingest.domain.persona import LifecycleThresholds
 from services.ingest.settings import IngestSettings
 from services.platform.publisher import KeyedPublisher, KeyedRecord
@@ -293,11 +294,13 @@ def _consumer_of(subscriber: Any) -> Callable[[], Any]:
 
 
 class DeadLetters:
-    """Publishes rejected records to the dead-letter topic, with their key and reason headers; raises (so the batch
-    commits nothing and is redelivered) unless the broker acknowledged every one."""
+    """Publishes rejected records to the dead-letter topic, with their key, their reason headers and their own
+    headers (`domain.dead_letters.letter_headers`: renamed where they would pass for a dead-letter header, dropped
+    with a note where they would make the letter pass `max_bytes`); raises (so the batch commits nothing and is
+    redelivered) unless the broker acknowledged every one."""
 
-    def __init__(self, publisher: KeyedPublisher, topic: str) -> None:
-        self.publisher, self.topic = publisher, topic
+    def __init__(self, publisher: KeyedPublisher, topic: str, max_bytes: int = DEAD_LETTER_BYTES) -> None:
+        self.publisher, self.topic, self.max_bytes = publisher, topic, max_bytes
 
     async def publish(self, records: Sequence[Received], rejected: Sequence[Rejected]) -> None:
         by_ref = {r.ref: r for r in records}
@@ -305,10 +308,12 @@ class DeadLetters:
         for item in rejected:
             record = by_ref[item.ref]
             log.warning("dead-lettering %s/%s: %s %s", record.partition, record.offset, item.reason, item.message)
-            headers = dead_letter_headers(record, item)
-            # an erased customer's data must not come back through the dead letter either
-            value = b"" if item.reason == errors.ERASED_CUSTOMER else record.value or b""
-            outgoing.append(KeyedRecord(self.topic, record.key, value, headers))
+            own = tuple((k, v.encode()) for k, v in dead_letter_headers(record, item).items())
+            # an erased customer's data must not come back through the dead letter either (nor its headers)
+            erased = item.reason == errors.ERASED_CUSTOMER
+            value = b"" if erased else record.value or b""
+            headers = letter_headers(own, tuple(record.headers), record.key, value, self.max_bytes, erased=erased)
+            outgoing.append(KeyedRecord(self.topic, record.key, value, list(headers)))
         failed = [error for error in await self.publisher.publish_all(outgoing) if error is not None]
         if failed:
             raise failed[0]
@@ -342,7 +347,10 @@ async def handle_batch(
     Returns whether the batch was committed."""
     if not raw:
         return True
-    records = [Received(i, r.topic, r.partition, r.offset, r.key, r.value, logged=True) for i, r in enumerate(raw)]
+    records = [
+        Received(i, r.topic, r.partition, r.offset, r.key, r.value, logged=True, headers=r.headers or ())
+        for i, r in enumerate(raw)
+    ]
     return await _decide(raw, records, consumer, publish, ingestor)
 
 
@@ -458,7 +466,10 @@ class Pipeline:
             if i and i % READ_AHEAD_CHUNK == 0:
                 await asyncio.sleep(0)
             ahead: Ahead | None = read_ahead(r.key, r.value, placeholders, claims)
-            records.append(Received(i, r.topic, r.partition, r.offset, r.key, r.value, logged=True, ahead=ahead))
+            headers = r.headers or ()
+            records.append(
+                Received(i, r.topic, r.partition, r.offset, r.key, r.value, logged=True, ahead=ahead, headers=headers)
+            )
         consumer, ingestor = self.consumer_of(), self.ingestor
         return await _decide(batch.raw, records, consumer, self.publish, ingestor, previous, batch.applied)
 

@@ -46,6 +46,7 @@ class RawRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
 
 
 class RecordingConsumer:

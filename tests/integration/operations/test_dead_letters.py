@@ -1,5 +1,6 @@
-"""Dead letters on the real broker: listed by reason, tenant and time; replayed once after their cause is fixed;
-the admin API shows a tenant only its own letters; reads are bounded and return at once on an empty topic."""
+"""Dead letters on the real broker: listed by reason, tenant and time; replayed once after their cause is fixed,
+with the headers their producer sent; the admin API shows a tenant only its own letters; reads are bounded and
+return at once on an empty topic."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from uuid import UUID
 import asyncpg
 import httpx
 
+from services.core import bounds
 from services.ingest.adapters import dead_letter_topic
 from services.ingest.adapters.tenants import create_tenant
 from services.ingest.application import dead_letters
-from services.ingest.contracts.orders_ingest_v1 import DLQ_TOPIC, TOPIC, message_key
-from services.ingest.domain.dead_letters import LetterFilter
+from services.ingest.contracts.orders_ingest_v1 import DEAD_LETTER_BYTES, DLQ_TOPIC, TOPIC, message_key
+from services.ingest.domain.dead_letters import HEADERS_DROPPED, DeadLetter, LetterFilter, headers_bytes
 from services.ingest.main import create_app, ensure_ingest_topics
 from services.ingest.settings import IngestSettings
 from services.platform.settings import ConnectionSettings
@@ -83,6 +85,69 @@ async def test_a_dead_letter_replayed_after_its_cause_is_fixed_lands_once(
         assert replays == 2
     assert [tuple(r) for r in await stored(pool, late)] == [("LATE-1", 1)]  # the forced copy changed nothing
     assert len((await letters(settings, pool, everything)).letters) == 2  # nothing dead-lettered again
+
+
+async def ingest_records(settings: IngestSettings, key: bytes) -> list[DeadLetter]:
+    """The records of `key` on the ingest topic, with every header (duplicates and null values too)."""
+    topic = settings.topic(TOPIC.name)
+    bootstrap = settings.kafka_bootstrap_servers
+    scan = await dead_letter_topic.read_letters(bootstrap, topic, 100, keep=lambda x: x.key == key)
+    return sorted(scan.letters, key=lambda x: x.offset)
+
+
+async def test_a_letter_keeps_the_records_headers_and_a_replay_sends_them_as_they_were_sent(
+    connection_settings: ConnectionSettings, pool: asyncpg.Pool
+) -> None:
+    settings = fresh_settings(connection_settings)
+    late = uuid.uuid4()
+    key, value, _ = order_record(late, "H-1")
+    sent: list[tuple[str, bytes | None]] = [
+        ("traceparent", b"00-abc-def-01"),
+        ("x-reason-code", b"forged"),  # a producer's header named as a dead-letter one
+        ("x-original-topic", b"elsewhere"),
+        ("x-producer-id", b"mall-7"),
+        ("traceparent", b"00-abc-def-02"),  # the same name twice
+        ("empty", None),  # a null value
+        ("binary", bytes(range(256))),
+    ]
+    mine = LetterFilter(tenant_id=late)
+    async with running_consumer(settings, pool):
+        await send_raw(settings, [(key, value, sent)])  # type: ignore[list-item]  # aiokafka takes null values
+        (letter,) = (await eventually(lambda: letters(settings, pool, mine), lambda x: len(x.letters) == 1)).letters
+        assert letter.reason == "unknown_tenant" and letter.header("x-original-topic") == settings.topic(TOPIC.name)
+        assert letter.header("x-producer-x-reason-code") == "forged"  # kept, under a name that passes for nothing
+        assert letter.replay_headers() == tuple(sent)
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO tenants (id, name, api_key_hash) VALUES ($1, 'late', $2)", late, secrets.token_bytes(32)
+            )
+        assert len((await dead_letters.replay(settings, pool, mine, 10, by="test")).replayed) == 1
+        await eventually(lambda: stored(pool, late), lambda rows: len(rows) == 1)
+    first, replayed = await ingest_records(settings, key)
+    assert first.headers == replayed.headers == tuple(sent) and replayed.value == value
+
+
+async def test_headers_too_large_for_the_letter_are_dropped_and_the_letter_still_goes_out(
+    connection_settings: ConnectionSettings, pool: asyncpg.Pool
+) -> None:
+    """A record that fits its topic whose headers, renamed in its letter (`x-producer-...` gains the prefix once
+    more), would take the letter past `DEAD_LETTER_BYTES`: the letter goes out without them, saying so, and the
+    consumer moves on (kept, the letter could never be published: the batch would be redelivered for ever)."""
+    settings = fresh_settings(connection_settings, partitions=1)
+    tenant = uuid.uuid4()
+    headers: list[tuple[str, bytes | None]] = [(f"x-producer-{n:05d}", None) for n in range(8000)]
+    value = b"x" * (bounds.MAX_MESSAGE_BYTES - 8000 * 18 - 4096)  # not JSON; the record just fits its topic
+    assert len(value) + 8000 * (18 + 11) > DEAD_LETTER_BYTES
+    key, after_value, _ = order_record(tenant, "H-2")
+    async with running_consumer(settings, pool):
+        await send_raw(settings, [(message_key(tenant, "H-1"), value, headers), (key, after_value, [])])  # type: ignore[list-item]
+        found = await eventually(
+            lambda: letters(settings, pool, LetterFilter(tenant_id=tenant)), lambda x: len(x.letters) == 2, within=60
+        )
+    big, after = found.letters
+    assert big.reason == "invalid_json" and big.value == value and after.reason == "unknown_tenant"
+    assert big.header(HEADERS_DROPPED) == f"too_large: 8000 headers of {headers_bytes(tuple(headers))} bytes"
+    assert big.replay_headers() == () and not any(k.startswith("x-producer-") for k, _ in big.headers)
 
 
 async def ingest_end(settings: IngestSettings) -> int:
@@ -220,3 +285,40 @@ async def test_a_broker_that_does_not_answer_is_a_503_not_a_500(
         ):
             assert answer.status_code == 503 and answer.json()["code"] == "broker_unavailable", answer.text
             assert answer.headers["retry-after"] == "5"
+
+
+async def test_dead_letter_reads_are_bounded_per_tenant_and_in_all_with_a_localised_refusal(
+    connection_settings: ConnectionSettings, pool: asyncpg.Pool
+) -> None:
+    """Each listing or replay reads the topic (64 MiB, 20 s): past a tenant's share a 429, past the server's slots a
+    503, both with Retry-After and before anything is read; a slot is given back when the read ends."""
+    settings = fresh_settings(connection_settings, max_letter_reads_in_flight=2)
+    await ensure_ingest_topics(settings)
+    async with pool.acquire() as conn:
+        (a, key_a), (_, key_b) = await create_tenant(conn, "a"), await create_tenant(conn, "b")
+    app = create_app(settings)
+    app.state.pool = pool
+    slots = app.state.letter_slots
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
+        assert (await api.get("/v1/admin/dead-letters", headers={"X-API-Key": key_a})).status_code == 200
+        assert slots.in_flight == 0  # given back
+        slots.take(a.id)  # a read of tenant a running: its share (1 of 2)
+        for answer in (
+            await api.get("/v1/admin/dead-letters", headers={"X-API-Key": key_a}),
+            await api.post("/v1/admin/dead-letters:replay", json={"dry_run": True}, headers={"X-API-Key": key_a}),
+        ):
+            assert answer.status_code == 429 and answer.headers["retry-after"] == "5", answer.text
+            assert answer.json()["code"] == "too_many_tenant_dead_letter_reads"
+            assert answer.json()["detail"] == "本租户已有 1 个死信查询或重放正在进行：请在 5 秒后重试。"
+        english = await api.get("/v1/admin/dead-letters", params={"lang": "en"}, headers={"X-API-Key": key_a})
+        assert english.json()["detail"] == (
+            "this tenant already has 1 dead-letter listings or replays running: try again in 5 s"
+        )
+        assert (await api.get("/v1/admin/dead-letters", headers={"X-API-Key": key_b})).status_code == 200
+        slots.take(uuid.uuid4())  # a third tenant's: every slot taken
+        full = await api.get("/v1/admin/dead-letters", headers={"X-API-Key": key_b, "Accept-Language": "en"})
+        assert full.status_code == 503 and full.headers["retry-after"] == "5"
+        assert full.json()["code"] == "too_many_dead_letter_reads"
+        assert full.json()["detail"] == "2 dead-letter listings or replays are running on this server: try again in 5 s"
+    assert slots.in_flight == 2  # only the two taken by hand

@@ -23,6 +23,7 @@ class Record:
     offset: int
     key: bytes | None = b"k"
     value: bytes | None = b"{}"
+    headers: tuple[tuple[str, bytes | None], ...] = ()
 
 
 class RecordingConsumer:

@@ -11,10 +11,16 @@ from services.core.order import Buyer
 from services.ingest.application.ingestion import Received, Rejected
 from services.ingest.domain.dead_letters import (
     DEAD_LETTER_HEADERS,
+    HEADERS_DROPPED,
     DeadLetter,
+    Headers,
     LetterFilter,
     by_day,
     counts_by_reason,
+    headers_bytes,
+    kept_name,
+    letter_headers,
+    restored_name,
     select,
     tenant_of_key,
 )
@@ -43,6 +49,64 @@ def test_the_consumer_adds_only_headers_a_replay_knows_to_drop() -> None:
     headers = dead_letter_headers(record, Rejected(0, "processing_error", "m", exception="E"))
     assert set(headers) <= DEAD_LETTER_HEADERS
     assert letter().replay_headers() == (("traceparent", b"00-1"),)
+
+
+OWN: Headers = (("x-reason-code", b"invalid_json"), ("x-reason", b"not JSON"), ("x-original-offset", b"9"))
+
+
+def test_a_letter_keeps_its_records_headers_behind_its_own_and_a_replay_restores_them_exactly() -> None:
+    sent: Headers = (
+        ("traceparent", b"00-1"),
+        ("x-reason-code", b"forged"),  # would pass for the letter's reason
+        ("X-Original-Offset", b"0"),  # in another case
+        ("x-producer-id", b"p"),  # in the namespace kept headers are renamed into
+        ("traceparent", b"00-2"),  # a name twice
+        ("nothing", None),  # a null value
+        ("binary", b"\xff\x00"),
+    )
+    headers = letter_headers(OWN, sent, b"k", b"v", 10_000)
+    assert headers[: len(OWN)] == OWN
+    assert [k for k, _ in headers[len(OWN) :]] == [
+        "traceparent",
+        "x-producer-x-reason-code",
+        "x-producer-X-Original-Offset",
+        "x-producer-x-producer-id",
+        "traceparent",
+        "nothing",
+        "binary",
+    ]
+    letter = DeadLetter(0, 0, AT, b"k", b"v", headers)
+    assert letter.reason == "invalid_json" and letter.header("x-original-offset") == "9"  # the consumer's, not sent
+    assert letter.replay_headers() == sent
+
+
+@pytest.mark.parametrize(
+    "name", ["x-reason-code", "X-REASON", "x-producer-", "x-Producer-x", "x-original-headers-dropped"]
+)
+def test_kept_names_never_pass_for_a_dead_letter_header_and_are_restored(name: str) -> None:
+    kept = kept_name(name)
+    assert kept not in DEAD_LETTER_HEADERS and restored_name(kept) == name
+
+
+def test_headers_that_would_pass_the_letters_bound_are_all_dropped_with_a_note() -> None:
+    sent: Headers = tuple((f"h{n}", b"x" * 100) for n in range(50))
+    value = b"v" * 5000
+    fits = headers_bytes(OWN) + len(value) + 1 + headers_bytes(sent) + 1024 + 256
+    assert letter_headers(OWN, sent, b"k", value, fits)[len(OWN) :] == sent
+    dropped = letter_headers(OWN, sent, b"k", value, fits - 1)
+    assert dropped[: len(OWN)] == OWN and len(dropped) == len(OWN) + 1
+    letter = DeadLetter(0, 0, AT, b"k", value, dropped)
+    assert letter.header(HEADERS_DROPPED) == f"too_large: 50 headers of {headers_bytes(sent)} bytes"
+    assert letter.replay_headers() == ()
+    # renaming adds bytes: headers that fit the record may not fit its letter
+    named: Headers = tuple((f"x-producer-{n}", None) for n in range(50))
+    assert headers_bytes(tuple((kept_name(k), v) for k, v in named)) == headers_bytes(named) + 50 * 11
+
+
+def test_an_erased_customers_letter_keeps_none_of_its_headers() -> None:
+    headers = letter_headers(OWN, (("traceparent", b"00-1"),), b"k", b"", 10_000, erased=True)
+    assert headers == (*OWN, (HEADERS_DROPPED, b"erased_customer: 1 headers of 30 bytes"))
+    assert letter_headers(OWN, (), b"k", b"v", 10) == OWN
 
 
 @pytest.mark.parametrize(

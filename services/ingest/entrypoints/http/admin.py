@@ -2,13 +2,17 @@
 
 Everything here is under the admin scope (`AdminTenant`) and scoped to the caller's tenant: an admin sees and
 replays only the letters whose key names its tenant, and erases only its own customers.
+
+A listing or replay reads the dead-letter topic (up to 64 MiB of letters held, 20 s): at most
+`max_letter_reads_per_tenant` of a tenant and `max_letter_reads_in_flight` in all run at once (past them 429 / 503
+with Retry-After, worded in the request's language, before anything is read).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -19,8 +23,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from services.ingest import errors
 from services.ingest.adapters.tenants import Tenant
 from services.ingest.application import dead_letters, erasure
+from services.ingest.application.uploads import Slots
 from services.ingest.domain.dead_letters import LetterFilter
-from services.ingest.entrypoints.http.dependencies import AdminTenant, Pool
+from services.ingest.domain.language import Lang, letter_reads_busy
+from services.ingest.entrypoints.http.dependencies import AdminTenant, Pool, RequestLang
 from services.ingest.entrypoints.http.problems import problem_responses
 from services.ingest.entrypoints.http.query_strings import offset_sign_kept
 from services.ingest.errors import ApiProblem
@@ -45,6 +51,9 @@ class DeadLetterOut(BaseModel):
     key: str | None
     original: dict[str, str | None]
     bytes: int
+    headers_dropped: str | None = Field(
+        default=None, description="Why the letter does not carry its record's headers (a replay sends none)."
+    )
     replayed: bool
 
 
@@ -84,42 +93,47 @@ class ErasureOut(BaseModel):
 @router.get(
     "/v1/admin/dead-letters",
     response_model=DeadLettersOut,
-    responses=problem_responses(401, 403, 422, 503),
+    responses=problem_responses(401, 403, 422, 429, 503),
     summary="This tenant's dead letters, with counts by reason",
 )
 async def list_dead_letters(
     request: Request,
     tenant: AdminTenant,
     pool: Pool,
+    lang: RequestLang,
     reason: Reason = None,
     since: QueryTime = None,
     until: QueryTime = None,
     limit: Limit = dead_letters.DEFAULT_LIMIT,
 ) -> DeadLettersOut:
     where = _letters(reason, tenant, since, until)
-    async with _answerable():
-        listing = await dead_letters.list_letters(request.app.state.settings, pool, where, limit)
+    with _letter_read(request, tenant, lang):
+        async with _answerable():
+            listing = await dead_letters.list_letters(request.app.state.settings, pool, where, limit)
     return DeadLettersOut(**_listing(listing))
 
 
 @router.post(
     "/v1/admin/dead-letters:replay",
     response_model=ReplayOut,
-    responses=problem_responses(401, 403, 422, 503),
+    responses=problem_responses(401, 403, 422, 429, 503),
     summary="Re-publish this tenant's matching dead letters to orders.ingest.v1 (each once)",
 )
-async def replay_dead_letters(request: Request, tenant: AdminTenant, pool: Pool, body: ReplayIn) -> ReplayOut:
+async def replay_dead_letters(
+    request: Request, tenant: AdminTenant, pool: Pool, lang: RequestLang, body: ReplayIn
+) -> ReplayOut:
     where = _letters(body.reason, tenant, body.since, body.until)
-    async with _answerable():
-        done = await dead_letters.replay(
-            request.app.state.settings,
-            pool,
-            where,
-            body.limit,
-            by=actor(tenant),
-            dry_run=body.dry_run,
-            force=body.force,
-        )
+    with _letter_read(request, tenant, lang):
+        async with _answerable():
+            done = await dead_letters.replay(
+                request.app.state.settings,
+                pool,
+                where,
+                body.limit,
+                by=actor(tenant),
+                dry_run=body.dry_run,
+                force=body.force,
+            )
     replayed = [(x.partition, x.offset) for x in done.replayed]
     skipped = [(x.partition, x.offset) for x in done.skipped]
     return ReplayOut(**_listing(done.listing), dry_run=done.dry_run, replayed=replayed, skipped=skipped)
@@ -146,6 +160,23 @@ async def erase_customer(request: Request, customer_id: UUID, tenant: AdminTenan
     return ErasureOut(
         customer_id=customer_id, erased_at=done.erased_at, identifiers=list(done.identifiers), orders=done.orders
     )
+
+
+@contextlib.contextmanager
+def _letter_read(request: Request, tenant: Tenant, lang: Lang) -> Iterator[None]:
+    """One of the dead-letter read slots for the block; none left: the slots' 429 / 503, worded in `lang`."""
+    slots: Slots = request.app.state.letter_slots
+    try:
+        slots.take(tenant.id)
+    except ApiProblem as refused:
+        code, status = refused.problem.code or "", refused.problem.status
+        running = slots.share if status == 429 else slots.limit
+        detail = letter_reads_busy(code, running, slots.retry_after_seconds, lang)
+        raise ApiProblem(status, "Too many dead-letter reads", detail, code, headers=refused.headers) from None
+    try:
+        yield
+    finally:
+        slots.give_back(tenant.id)
 
 
 @contextlib.asynccontextmanager

@@ -111,6 +111,12 @@ def create_app(
         settings.max_exports_per_tenant,
         noun="exports",
     )
+    app.state.letter_slots = Slots(
+        settings.max_letter_reads_in_flight,
+        settings.upload_retry_after_seconds,
+        settings.max_letter_reads_per_tenant,
+        noun="dead_letter_reads",
+    )
     # pushed orders are validated with the consumer's own options (placeholder mobiles)
     app.state.push_options = push_options
     app.state.tombstone = tombstone
