@@ -146,6 +146,9 @@ class ImportStatus(BaseModel):
 
 class ImportList(BaseModel):
     items: list[ImportStatus]
+    next_cursor: str | None = Field(
+        None, description="Pass it back as `cursor` for the next page (older imports); null on the last page."
+    )
 
 
 def _issues_out(found: Sequence[dict[str, Any]], lang: Lang) -> list[RowIssueOut]:
@@ -270,11 +273,15 @@ async def import_of(pool: Pool, tenant_id: UUID, import_id: UUID, lang: Lang) ->
     return import_status(job, lang)
 
 
-async def latest_imports(pool: Pool, tenant_id: UUID, lang: Lang, limit: int) -> ImportList:
-    """The tenant's latest `limit` imports (1 to 200), newest first, each with its first `LISTED_WARNINGS`."""
-    async with pool.acquire() as conn:
-        rows = await import_jobs.list_imports(conn, tenant_id, max(1, min(limit, 200)))
-    return ImportList(items=[import_status(r, lang, LISTED_WARNINGS) for r in rows])
+async def imports_listing(pool: Pool, tenant_id: UUID, lang: Lang, cursor: str | None, limit: int) -> ImportList:
+    """A page of the tenant's imports, newest first (created time, then id), after `cursor` (a previous
+    `next_cursor`); a garbled or forged cursor is a 422 problem."""
+    after = decode_position(cursor) if cursor else None
+    if cursor and after is None:
+        detail = "cursor: pass back a next_cursor exactly as received"
+        raise ApiProblem(422, "Invalid cursor", detail, "invalid_cursor")
+    jobs, more = await import_page(pool, tenant_id, lang, None, after, limit)
+    return ImportList(items=jobs, next_cursor=encode_position(more) if more is not None else None)
 
 
 async def import_page(
