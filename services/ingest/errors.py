@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 # Reason codes of dead letters (the `x-reason-code` header).
 INVALID_ENCODING = "invalid_encoding"
@@ -75,6 +75,12 @@ class Problem(BaseModel):
     detail: str | None = None
     code: str | None = None
     errors: list[dict[str, Any]] | None = None
+    errors_total: int | None = Field(
+        None, description="How many row errors a strict refusal found in all (`errors` lists the first of them)."
+    )
+    errors_truncated: bool | None = Field(
+        None, description="True when `errors` lists only the first of them: the import's result.xlsx has every one."
+    )
     import_id: UUID | None = None  # the import a refusal recorded (strict mode), to read and download
 
 
@@ -90,6 +96,8 @@ class ApiProblem(Exception):
         errors: list[dict[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
         import_id: UUID | None = None,
+        errors_total: int | None = None,
+        errors_truncated: bool | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.headers = headers
@@ -100,5 +108,7 @@ class ApiProblem(Exception):
             detail=detail,
             code=code,
             errors=errors,
+            errors_total=errors_total,
+            errors_truncated=errors_truncated,
             import_id=import_id,
         )

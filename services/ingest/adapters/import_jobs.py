@@ -272,10 +272,6 @@ async def get_import(conn: Conn, tenant_id: UUID, import_id: UUID) -> dict[str, 
     return dict(row) if row else None
 
 
-async def list_imports(conn: Conn, tenant_id: UUID, limit: int) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(sql.LIST_IMPORTS, tenant_id, limit)]
-
-
 @dataclass(frozen=True, slots=True)
 class RowOutcome:
     """One uploaded row as the result workbooks show it: its cells, final outcome, errors and warnings (translated

@@ -492,8 +492,6 @@ WHERE i.tenant_id = d.tenant_id AND i.id = d.import_id
 RETURNING {IMPORT_COUNTS}
 """
 
-LIST_IMPORTS = "SELECT * FROM imports WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
-
 IMPORT_BY_ID = "SELECT * FROM imports WHERE tenant_id = $1 AND id = $2"
 
 # Errors: the row's, and why the consumer rejected or dead-lettered its order; warnings: the row's, and why a

@@ -42,6 +42,7 @@ from services.ingest.domain.push import (
     LongInteger,
     RawOrder,
     charge,
+    empty_tenant_ids,
     foreign_orders,
     message_text,
     split_orders,
@@ -98,9 +99,11 @@ class PreparedPush:
 
 
 class TenantMismatch(Exception):
-    def __init__(self, indexes: Sequence[int]) -> None:
+    """Orders name a tenant other than the key's (`indexes`); `empty` of them give an empty `tenant_id`."""
+
+    def __init__(self, indexes: Sequence[int], empty: Sequence[int] = ()) -> None:
         super().__init__(f"orders {list(indexes)[:10]} name another tenant")
-        self.indexes = tuple(indexes)
+        self.indexes, self.empty = tuple(indexes), tuple(empty)
 
 
 class IdempotencyConflict(Exception):
@@ -180,7 +183,7 @@ def read_push(request: PushRequest, options: PushOptions) -> list[RawOrder]:
     orders = split_orders(request.body, options.max_orders)
     foreign = foreign_orders(orders, request.tenant_id)
     if foreign:
-        raise TenantMismatch(foreign)
+        raise TenantMismatch(foreign, empty_tenant_ids(orders, foreign))
     return orders
 
 

@@ -183,7 +183,8 @@ def charge(orders: list[RawOrder]) -> int:
 
 def foreign_orders(orders: list[RawOrder], tenant_id: UUID) -> tuple[int, ...]:
     """Indexes of the orders whose `tenant_id` is given and is not `tenant_id` (then the whole push is refused).
-    A `null` names no tenant: it is left out, as a null `import_id` or `producer` is (it was a 403 for them all)."""
+    A `null` names no tenant: it is left out, as a null `import_id` or `producer` is (it was a 403 for them all).
+    An empty (or blank) `tenant_id` is among them: `empty_tenant_ids` tells it apart, to word it as such."""
     return tuple(
         o.index
         for o in orders
@@ -191,6 +192,19 @@ def foreign_orders(orders: list[RawOrder], tenant_id: UUID) -> tuple[int, ...]:
         and o.value.get("tenant_id") is not None
         and not _same_uuid(o.value["tenant_id"], tenant_id)
     )
+
+
+def empty_tenant_ids(orders: list[RawOrder], indexes: tuple[int, ...]) -> tuple[int, ...]:
+    """Of the refused `indexes`, the orders whose `tenant_id` is an empty or blank text: no tenant named at all
+    (it was refused as naming "another tenant")."""
+    refused = set(indexes)
+    return tuple(
+        o.index for o in orders if o.index in refused and isinstance(o.value, dict) and _blank(o.value.get("tenant_id"))
+    )
+
+
+def _blank(value: Any) -> bool:
+    return isinstance(value, str) and not value.strip()
 
 
 def _same_uuid(value: Any, expected: UUID) -> bool:

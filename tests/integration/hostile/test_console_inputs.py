@@ -276,7 +276,7 @@ async def test_a_strict_preview_refused_names_each_row_and_column(api: Api, tmp_
 async def test_a_strict_preview_lists_its_first_errors_and_counts_the_rest(api: Api, tmp_path: Path) -> None:
     """A strict refusal's page listed every row error: 5,000 rows of 25 bad cells made a page of 125,000 table
     rows (tens of MB). It lists the first ERRORS_SHOWN and says how many there are in all."""
-    from services.ingest.entrypoints.console.import_routes import ERRORS_SHOWN
+    from services.ingest.application.import_answers import ERRORS_LISTED as ERRORS_SHOWN
 
     rows = [list(r) for r in sample_rows(ERRORS_SHOWN + 30, 1, seed=32)]
     for row in rows[1:]:

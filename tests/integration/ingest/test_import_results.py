@@ -11,10 +11,11 @@ import asyncpg
 import httpx
 from openpyxl import load_workbook
 
+from services.ingest.application.import_answers import ERRORS_LISTED
 from services.ingest.domain.language import Lang, outcome_label
 from services.ingest.domain.spreadsheet.template import COLUMNS
 from tests.integration.ingest.test_http_imports import XLSX, api_key, app, client, finished, settings, upload
-from tools.samples import sample_rows, write_sample_xlsx
+from tools.samples import SAMPLE_HEADER, sample_rows, write_sample_csv, write_sample_xlsx
 
 __all__ = ["api_key", "app", "client", "settings"]
 
@@ -41,6 +42,7 @@ async def test_strict_mode_refuses_with_every_error_and_records_a_failed_import(
     problem = answer.json()
     assert problem["code"] == "strict_mode_rejected"
     assert sorted((e["row"], e["code"]) for e in problem["errors"]) == [(5, "invalid_status"), (8, "invalid_number")]
+    assert (problem["errors_total"], problem["errors_truncated"]) == (2, False)
     import_id = problem["import_id"]
     assert f"/v1/imports/{import_id}/result.xlsx" in problem["detail"]
     status = (
@@ -56,6 +58,46 @@ async def test_strict_mode_refuses_with_every_error_and_records_a_failed_import(
     assert results == [held] * 3 + [invalid] + [held] * 2 + [invalid, held]
     dry = await upload(client, api_key, mistaken_file(tmp_path, "ST-"), mode="strict", dry_run="true")
     assert dry.status_code == 422 and len(dry.json()["errors"]) == 2 and "import_id" not in dry.json()
+
+
+async def test_a_strict_refusal_of_5000_wrong_rows_lists_the_first_errors_counts_them_all_and_points_to_them(
+    client: httpx.AsyncClient, api_key: str, tmp_path: Path
+) -> None:
+    """The 422 listed every row error: 5,000 rows of one bad cell made 0.9 MB, of ten bad cells 13.6 MB (50,000
+    errors). It lists the first ERRORS_LISTED, their total and that the list is cut; the refused import's result
+    workbook has every one; a dry run, which records nothing, says how to get them."""
+    rows = [list(r) for r in sample_rows(5000, 1, seed=33)]
+    status_col, quantity_col = SAMPLE_HEADER.index("Order Status*"), SAMPLE_HEADER.index("Quantity*")
+    for r in rows:
+        r[0] = f"CUT-{r[0]}"
+        r[status_col], r[quantity_col] = "Teleported", "abc"
+    path = tmp_path / "cut.csv"
+    write_sample_csv(path, [tuple(r) for r in rows])
+    answer = await upload(client, api_key, path.read_bytes(), mode="strict")
+    assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert problem["code"] == "strict_mode_rejected"
+    assert (problem["errors_total"], problem["errors_truncated"]) == (10000, True)
+    assert len(problem["errors"]) == ERRORS_LISTED and len(answer.content) < 100_000, len(answer.content)
+    assert [e["row"] for e in problem["errors"]] == sorted(e["row"] for e in problem["errors"])
+    assert problem["errors"][0]["row"] == 2 and problem["errors"][-1]["row"] == 2 + ERRORS_LISTED // 2 - 1
+    assert f"共 10,000 个错误，此处列出前 {ERRORS_LISTED} 个" in problem["detail"]  # Chinese by default
+    assert f"/v1/imports/{problem['import_id']}/result.xlsx" in problem["detail"]
+    book = await client.get(
+        f"/v1/imports/{problem['import_id']}/result.xlsx", headers={"X-API-Key": api_key, "Accept-Language": "en"}
+    )
+    sheet = load_workbook(io.BytesIO(book.content), read_only=True).active
+    header = next(sheet.iter_rows(max_row=1, values_only=True))
+    errors = [r[header.index("Errors")] for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert len(errors) == 5000 and all("Order Status" in e and "Quantity" in e for e in errors), errors[-1]
+    files = {"file": ("cut.csv", path.read_bytes(), "text/csv")}
+    headers = {"X-API-Key": api_key, "Accept-Language": "en"}
+    dry = await client.post("/v1/imports", files=files, data={"mode": "strict", "dry_run": "true"}, headers=headers)
+    refused = dry.json()
+    assert dry.status_code == 422 and "import_id" not in refused
+    assert (refused["errors_total"], refused["errors_truncated"]) == (10000, True)
+    assert len(refused["errors"]) == ERRORS_LISTED
+    assert f"10,000 errors in all; the first {ERRORS_LISTED} are listed. A dry run records nothing" in refused["detail"]
 
 
 async def test_warnings_are_their_own_field_and_column_and_the_202_counts_them_all(

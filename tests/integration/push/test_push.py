@@ -74,6 +74,29 @@ async def test_a_push_naming_another_tenant_is_refused_and_publishes_nothing(
     assert (await push(client, other, [own])).status_code == 202  # its own tenant named: fine
 
 
+async def test_a_push_with_an_empty_tenant_id_says_so_in_both_languages_and_publishes_nothing(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: Tenant, settings: IngestSettings
+) -> None:
+    """`"tenant_id": ""` was refused as naming "another tenant" (403 tenant_mismatch): it names none."""
+    key = await new_key(pool, tenant.id, "mall-sync-empty", Scope.PUSH)
+    size = await topic_size(settings)
+    orders = [pushed_order("Y1"), pushed_order("Y2") | {"tenant_id": ""}]
+    for lang, words in (("zh", "tenant_id 为空（orders 中 index 为 1 的订单）"), ("en", "tenant_id is empty")):
+        answer = await client.post(f"/v1/orders:batch?lang={lang}", json={"orders": orders}, headers={"X-API-Key": key})
+        assert answer.status_code == 422, answer.text
+        problem = answer.json()
+        assert problem["code"] == "empty_tenant_id" and problem["errors"] == [{"index": 1, "code": "empty_tenant_id"}]
+        assert words in problem["detail"] and "another tenant" not in problem["detail"], problem["detail"]
+        assert str(tenant.id) in problem["detail"]
+    stranger = pushed_order("Y3") | {"tenant_id": "00000000-0000-4000-8000-000000000001"}
+    mixed = await client.post("/v1/orders:batch", json={"orders": [*orders, stranger]}, headers={"X-API-Key": key})
+    assert mixed.status_code == 403 and mixed.json()["errors"] == [
+        {"index": 1, "code": "empty_tenant_id"},
+        {"index": 2, "code": "tenant_mismatch"},
+    ]
+    assert await topic_size(settings) == size
+
+
 async def test_more_than_1000_orders_is_413_with_a_clear_message(client: httpx.AsyncClient, tenant: Tenant) -> None:
     answer = await push(client, tenant.admin_key, [pushed_order(f"Q{i}") for i in range(1001)])
     assert answer.status_code == 413

@@ -52,7 +52,6 @@ router = APIRouter(prefix=f"{PREFIX}/imports", include_in_schema=False)
 PENDING_KEPT = 8  # files of up to max_upload_bytes each: bounded memory
 PENDING_TTL_S = 3600
 IMPORTS_PER_PAGE = 20
-ERRORS_SHOWN = 200  # of a strict refusal's row errors (up to 25 a row, 5,000 rows): the page stays readable
 IMPORT_STATES = tuple(ImportState)
 TIMEZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "Asia/Tokyo", "UTC")
 
@@ -145,7 +144,7 @@ async def _submit(request: Request, tenant: SignedIn, upload: PendingUpload, dry
             report = await dry_run_import(pool, pending, options)
             return answers.dry_run_out(report, lang)
         receipt = await submit_import(pool, order_publishing(state.settings, state.broker), pending, options)
-    except StrictModeRejected as exc:  # every row error, as the API lists them
+    except StrictModeRejected as exc:  # its first row errors and their count, as the API answers
         raise answers.strict_refusal(exc, lang) from exc
     except ImportFileError as exc:
         raise answers.file_refused(exc, lang) from exc
@@ -213,14 +212,14 @@ async def preview(request: Request, tenant: SignedIn, refused: ConsoleUploadSlot
     try:
         report = await _submit(request, tenant, upload, dry_run=True)
     except ApiProblem as exc:
-        problem, row_errors = exc.problem.detail, exc.problem.errors or []
+        problem, row_errors = exc.problem.detail, exc.problem.errors or []  # a strict refusal: its first ones
         return await _imports_page(
             request,
             tenant,
             status=exc.problem.status,
             problem=problem,
-            row_errors=row_errors[:ERRORS_SHOWN],
-            errors_total=len(row_errors),
+            row_errors=row_errors,
+            errors_total=exc.problem.errors_total or len(row_errors),
         )
     token = request.app.state.console_uploads.keep(upload)
     outcomes = Counter(o.outcome for o in report.orders)

@@ -120,15 +120,19 @@ def _check_single_fields(form: FormData) -> None:
 
 
 @router.get(
-    "", response_model=ImportList, responses=problem_responses(401, 422), summary="The tenant's imports, newest first"
+    "",
+    response_model=ImportList,
+    responses=problem_responses(401, 422),
+    summary="The tenant's imports, newest first (created time, then id, descending), in keyset pages",
 )
 async def list_imports(
     tenant: ImportOrReadTenant,
     pool: Pool,
     lang: RequestLang,
+    cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="1 to 200 (0, -1 or 10^9 were taken as 1 or 200).")] = 50,
 ) -> ImportList:
-    return await answers.latest_imports(pool, tenant.id, lang, limit)
+    return await answers.imports_listing(pool, tenant.id, lang, cursor, limit)
 
 
 @router.get(

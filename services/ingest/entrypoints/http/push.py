@@ -7,6 +7,7 @@ the platform) and who the topic (trusted platform producers).
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
@@ -22,8 +23,9 @@ from services.ingest.application.push import (
     TenantMismatch,
     push_orders,
 )
+from services.ingest.domain.language import Lang
 from services.ingest.domain.push import MAX_ORDERS, PushBodyError
-from services.ingest.entrypoints.http.dependencies import OrderPublish, Pool, PushTenant
+from services.ingest.entrypoints.http.dependencies import OrderPublish, Pool, PushTenant, RequestLang
 from services.ingest.entrypoints.http.problems import problem_response, problem_responses
 from services.ingest.entrypoints.http.quotas import Quotas
 from services.ingest.errors import ApiProblem, Problem
@@ -75,6 +77,7 @@ async def push_batch(
     tenant: PushTenant,
     pool: Pool,
     publish: OrderPublish,
+    lang: RequestLang,
     idempotency_key: Annotated[
         str | None,
         Header(alias="Idempotency-Key", description="Same key and body: the same answer, nothing published again."),
@@ -99,14 +102,32 @@ async def push_batch(
     except PushBodyError as exc:
         raise ApiProblem(_BODY_STATUS.get(exc.code, 422), "Push refused", exc.message, exc.code) from exc
     except TenantMismatch as exc:
-        detail = f"orders name another tenant than this key's ({tenant.id}): leave tenant_id out. Nothing is published."
-        errors = [{"index": i, "code": "tenant_mismatch"} for i in exc.indexes[:100]]
-        raise ApiProblem(403, "Another tenant's orders", detail, "tenant_mismatch", errors) from exc
+        raise _tenant_refusal(exc, tenant.id, lang) from exc
     except IdempotencyConflict as exc:
         raise _conflict(exc) from exc
     except PushNotPublished as exc:
         return _not_published(exc)
     return _answer(request, answer)
+
+
+def _tenant_refusal(exc: TenantMismatch, tenant_id: UUID, lang: Lang) -> ApiProblem:
+    """403 `tenant_mismatch` for orders naming another tenant; 422 `empty_tenant_id` when the only ones refused give
+    an empty `tenant_id` (no tenant named: it was worded as "another tenant")."""
+    if exc.empty and len(exc.empty) == len(exc.indexes):
+        listed = ", ".join(map(str, exc.empty[:10])) + (" …" if len(exc.empty) > 10 else "")
+        detail = (
+            f"tenant_id 为空（orders 中 index 为 {listed} 的订单）：请删去 tenant_id（订单即属于此 API 密钥的租户 "
+            f"{tenant_id}），或填写该租户的 ID。未发布任何订单。"
+            if lang is Lang.ZH
+            else f"tenant_id is empty (the orders at index {listed}): leave tenant_id out (the orders are this key's "
+            f"tenant, {tenant_id}) or give that tenant's id. Nothing is published."
+        )
+        errors = [{"index": i, "code": "empty_tenant_id"} for i in exc.empty[:100]]
+        return ApiProblem(422, "Empty tenant_id", detail, "empty_tenant_id", errors)
+    detail = f"orders name another tenant than this key's ({tenant_id}): leave tenant_id out. Nothing is published."
+    empty = set(exc.empty)
+    errors = [{"index": i, "code": "empty_tenant_id" if i in empty else "tenant_mismatch"} for i in exc.indexes[:100]]
+    return ApiProblem(403, "Another tenant's orders", detail, "tenant_mismatch", errors)
 
 
 def _check_idempotency_key(key: str | None, headers: int) -> None:
