@@ -245,8 +245,8 @@ RULES: tuple[str, ...] = (
     "character as U+FFFD. A header cell holding one rejects the file.",
     "Merged cells are filled down with their top-left value.",
     "Partial mode imports the valid orders and holds back every order with an invalid row; strict mode imports "
-    "nothing if any row is invalid: the refusal lists every error, and the import is recorded as failed with its "
-    "result and failed-rows workbooks.",
+    "nothing if any row is invalid: the refusal lists the first 200 errors and counts them all, and the import is "
+    "recorded as failed with its result workbook (every error) and failed-rows workbook.",
     "Order Status also takes the statuses as the platforms' own exports write them (commas full-width or not): "
     + "; ".join(
         f"{entry.phrase} = {STATUS_LABELS[entry.status]} ({', '.join(SOURCE_LABELS[p] for p in entry.platforms)})"
